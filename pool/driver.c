@@ -1,0 +1,407 @@
+/*
+ * driver.c: the RX path of a page_pool NIC driver and the stack above it.
+ * See driver.h.
+ */
+#include "driver.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "simk.h"
+
+#define HEAD_SLOT_BYTES 1024u /* kmalloc-1k: 512 B of headers + shared info */
+#define HEAD_SLOTS 64u
+#define HDR_READ_MAX 256u     /* bytes of a frame the stack parses */
+
+struct rx_buf {
+  uint64_t pfn;
+  uint64_t iova; /* page IOVA */
+  int posted;
+};
+
+struct held_page {
+  unsigned queue;
+  uint64_t pfn;
+  uint64_t return_ps;
+};
+
+struct driver;
+
+struct rxq {
+  struct driver *d;
+  unsigned index;
+  uint64_t ring_pfn;   /* first of the contiguous ring pages */
+  uint64_t ring_iova;
+  struct rx_buf *bufs;
+  uint32_t ntc, ntu;   /* next to clean, next to use */
+  struct page_pool *pool;
+  struct simk_event *napi_ev;
+  int zc;              /* this queue's pages go zero-copy to the app */
+};
+
+struct driver {
+  struct driver_params p;
+  struct mem *m;
+  struct iommu *io;
+  struct nic *nic;
+  struct cpu *cpu;
+  struct user **users;
+  unsigned nusers;
+  struct driver_classifier cls;
+  struct rxq q[NIC_MAX_QUEUES];
+  /* read-only mode: a slab of skb heads in kernel memory */
+  uint64_t head_pfns[HEAD_SLOTS * HEAD_SLOT_BYTES / MEM_PAGE_SIZE];
+  uint32_t head_next;
+  /* pages the application holds */
+  struct held_page *held;
+  size_t nheld, held_first, held_cap;
+  struct simk_event *app_ev;
+  struct driver_stats st;
+};
+
+static const struct mem_accessor kcpu = {.actor = MEM_ACTOR_KERNEL, .id = 0};
+
+static uint64_t desc_paddr(const struct rxq *q, uint32_t i) {
+  return (q->ring_pfn << MEM_PAGE_SHIFT) + (uint64_t)i * NIC_DESC_BYTES;
+}
+
+/* Post one buffer at ntu. 0, or -1 when the pool is empty. */
+static int refill_one(struct rxq *q) {
+  struct driver *d = q->d;
+  uint64_t pfn, iova;
+  if (page_pool_alloc(q->pool, &pfn, &iova))
+    return -1;
+  if (d->p.dma_per_packet) {
+    int64_t c = iommu_map(d->io, d->p.rid, pfn, IOMMU_PERM_READ | IOMMU_PERM_WRITE, simk_now_ps(), &iova);
+    if (c < 0) {
+      page_pool_recycle(q->pool, pfn);
+      return -1;
+    }
+    cpu_charge(d->cpu, CPU_IOMMU, (uint64_t)c);
+  }
+  struct rx_buf *b = &q->bufs[q->ntu];
+  b->pfn = pfn;
+  b->iova = iova;
+  b->posted = 1;
+  struct nic_rx_desc_read rd = {.pkt_addr = iova + DRIVER_RX_HEADROOM, .hdr_addr = 0};
+  struct mem_prov pd = {.kind = MEM_LABEL_KERNEL_META, .packet = UINT64_MAX};
+  mem_write(d->m, kcpu, desc_paddr(q, q->ntu), &rd, sizeof rd, &pd);
+  cpu_charge(d->cpu, CPU_OTHER, d->cpu->costs.rx_desc);
+  q->ntu = (q->ntu + 1) % d->p.ring_size;
+  return 0;
+}
+
+/* Keep one descriptor unused so that head == tail means "empty". */
+static void refill(struct rxq *q) {
+  struct driver *d = q->d;
+  uint32_t posted = 0;
+  while ((q->ntu + 1) % d->p.ring_size != q->ntc) {
+    if (refill_one(q)) {
+      d->st.refill_failed++;
+      break;
+    }
+    posted++;
+  }
+  if (posted)
+    nic_rx_tail_write(d->nic, q->index, q->ntu);
+}
+
+static void recycle(struct driver *d, unsigned queue, uint64_t pfn) {
+  page_pool_recycle(d->q[queue].pool, pfn);
+}
+
+/* The application gives a page back. */
+static void app_return(struct driver *d, const struct held_page *h) {
+  if (d->p.app_map_per_packet) {
+    mem_page_map(d->m, h->pfn, d->p.app, MEM_MAP_NONE);
+    cpu_charge(d->cpu, CPU_MAP, d->cpu->costs.user_unmap);
+  }
+  recycle(d, h->queue, h->pfn);
+  /* The pool has a page again: the ring may be refilled. */
+  refill(&d->q[h->queue]);
+}
+
+static void app_tick(void *arg) {
+  struct driver *d = arg;
+  uint64_t now = simk_now_ps();
+  while (d->nheld && d->held[d->held_first].return_ps <= now) {
+    struct held_page h = d->held[d->held_first];
+    d->held_first = (d->held_first + 1) % d->held_cap;
+    d->nheld--;
+    app_return(d, &h);
+  }
+  if (d->nheld)
+    simk_event_notify(d->app_ev, d->held[d->held_first].return_ps - now);
+}
+
+static int hold_page(struct driver *d, unsigned queue, uint64_t pfn) {
+  if (d->nheld == d->held_cap) {
+    size_t ncap = d->held_cap ? d->held_cap * 2 : 256;
+    struct held_page *n = malloc(ncap * sizeof *n);
+    if (!n)
+      return -1;
+    for (size_t i = 0; i < d->nheld; i++)
+      n[i] = d->held[(d->held_first + i) % d->held_cap];
+    free(d->held);
+    d->held = n;
+    d->held_cap = ncap;
+    d->held_first = 0;
+  }
+  uint64_t now = simk_now_ps();
+  d->held[(d->held_first + d->nheld) % d->held_cap] =
+      (struct held_page){.queue = queue, .pfn = pfn, .return_ps = now + d->p.app_hold_ps};
+  d->nheld++;
+  if (d->nheld > d->st.pages_held_max)
+    d->st.pages_held_max = d->nheld;
+  if (!simk_event_pending(d->app_ev))
+    simk_event_notify(d->app_ev, d->p.app_hold_ps);
+  return 0;
+}
+
+/* kernel pointers as they would appear in skb_shared_info: struct page
+ * pointers into the vmemmap and slab pointers into the direct map. */
+static void fill_shinfo(uint8_t *si, uint64_t frag_pfn, uint32_t frag_off, uint32_t frag_len,
+                        uint64_t seq) {
+  memset(si, 0, DRIVER_SHINFO_BYTES);
+  si[2] = frag_len ? 1 : 0; /* nr_frags */
+  uint64_t frag_list = 0;
+  uint64_t destructor_arg = 0xffff888100000000ull | (seq << 8);
+  uint64_t page_ptr = 0xffffea0000000000ull + frag_pfn * 64;
+  memcpy(si + 8, &frag_list, 8);
+  memcpy(si + 32, &destructor_arg, 8);
+  memcpy(si + 48, &page_ptr, 8); /* frags[0].bv_page */
+  memcpy(si + 56, &frag_len, 4);
+  memcpy(si + 60, &frag_off, 4);
+}
+
+/* Build the skb. Returns the physical address of skb->data (the headers). */
+static uint64_t build_skb(struct driver *d, uint64_t data_pa, uint64_t pfn, uint32_t len,
+                          uint32_t hdr_len, uint64_t index) {
+  uint8_t si[DRIVER_SHINFO_BYTES];
+  struct mem_prov pk = {.kind = MEM_LABEL_KERNEL_PTR, .packet = index};
+  cpu_charge(d->cpu, CPU_SKB, d->cpu->costs.skb_alloc + cpu_clear_cycles(DRIVER_SHINFO_BYTES));
+  if (!d->p.skb_readonly) {
+    /* build_skb(page_address(page), PAGE_SIZE): skb_shared_info at the end
+     * of the page, written by the CPU into the packet page. */
+    fill_shinfo(si, 0, 0, 0, index);
+    mem_write(d->m, kcpu, (pfn << MEM_PAGE_SHIFT) + MEM_PAGE_SIZE - DRIVER_SHINFO_BYTES, si,
+              sizeof si, &pk);
+    return data_pa;
+  }
+  /* Read-only page: a separate head, headers copied there, shared info after
+   * them with frags[0] pointing at the payload in the page. */
+  uint32_t slot = d->head_next++ % HEAD_SLOTS;
+  uint64_t head = (d->head_pfns[slot * HEAD_SLOT_BYTES / MEM_PAGE_SIZE] << MEM_PAGE_SHIFT) +
+                  (slot * HEAD_SLOT_BYTES) % MEM_PAGE_SIZE;
+  cpu_charge(d->cpu, CPU_SKB, d->cpu->costs.head_alloc);
+  if (hdr_len) {
+    mem_copy(d->m, kcpu, head, data_pa, hdr_len);
+    cpu_charge(d->cpu, CPU_COPY, cpu_copy_cycles(&d->cpu->costs, hdr_len));
+  }
+  fill_shinfo(si, pfn, (uint32_t)(data_pa & (MEM_PAGE_SIZE - 1)) + hdr_len, len - hdr_len, index);
+  mem_write(d->m, kcpu, head + HEAD_SLOT_BYTES - DRIVER_SHINFO_BYTES, si, sizeof si, &pk);
+  return head;
+}
+
+/* One completed descriptor. */
+static void rx_one(struct rxq *q, uint32_t len) {
+  struct driver *d = q->d;
+  struct rx_buf *b = &q->bufs[q->ntc];
+  uint64_t pfn = b->pfn;
+  uint64_t data_pa = (pfn << MEM_PAGE_SHIFT) + DRIVER_RX_HEADROOM;
+  b->posted = 0;
+  d->st.rx_processed++;
+  if (d->p.dma_per_packet) {
+    int64_t c = iommu_unmap(d->io, d->p.rid, b->iova, simk_now_ps());
+    if (c > 0)
+      cpu_charge(d->cpu, CPU_IOMMU, (uint64_t)c);
+  }
+  if (len > d->p.buffer_size)
+    len = d->p.buffer_size;
+
+  /* The stack (or XDP) parses the headers from the page. */
+  uint8_t hdr[HDR_READ_MAX];
+  uint32_t hl = len < HDR_READ_MAX ? len : HDR_READ_MAX;
+  mem_read(d->m, kcpu, data_pa, hdr, hl);
+  struct driver_pkt pk = {.to_kernel = 1};
+  if (!d->cls.classify || d->cls.classify(d->cls.ctx, hdr, hl, &pk))
+    pk.to_kernel = 1;
+  if (pk.hdr_len > len)
+    pk.hdr_len = len;
+
+  if (q->zc) {
+    cpu_charge(d->cpu, CPU_OTHER, d->cpu->costs.xdp_run);
+    if (!pk.to_kernel && pk.owner == d->p.app && d->p.app < d->nusers && d->users[d->p.app]) {
+      /* XDP_REDIRECT to the application: hand the page over. */
+      d->st.zc_packets++;
+      if (d->p.app_map_per_packet) {
+        mem_page_map(d->m, pfn, d->p.app, (enum mem_map_mode)d->p.app_map_mode);
+        cpu_charge(d->cpu, CPU_MAP, d->cpu->costs.user_map);
+      }
+      user_read_zero_copy(d->users[d->p.app], data_pa, len, len);
+      d->st.delivered_packets++;
+      d->st.delivered_bytes += len;
+      d->st.last_delivery_ps = simk_now_ps();
+      if (d->p.app_hold_ps == 0) {
+        struct held_page h = {.queue = q->index, .pfn = pfn, .return_ps = simk_now_ps()};
+        app_return(d, &h);
+      } else if (hold_page(d, q->index, pfn)) {
+        struct held_page h = {.queue = q->index, .pfn = pfn, .return_ps = simk_now_ps()};
+        app_return(d, &h);
+      }
+      return;
+    }
+  }
+
+  /* XDP_PASS / no XDP: up the stack as an skb. */
+  uint64_t skb_data = build_skb(d, data_pa, pfn, len, pk.hdr_len, 0);
+  cpu_charge(d->cpu, CPU_OTHER, d->cpu->costs.validate);
+  mem_read(d->m, kcpu, skb_data, NULL, pk.hdr_len ? pk.hdr_len : hl);
+  if (pk.to_kernel || pk.owner >= d->nusers || !d->users[pk.owner]) {
+    d->st.kernel_packets++;
+  } else {
+    d->st.stack_packets++;
+    cpu_charge(d->cpu, CPU_OTHER, d->cpu->costs.sock_deliver);
+    user_deliver_copy(d->users[pk.owner], data_pa + pk.hdr_len, len - pk.hdr_len, len);
+  }
+  d->st.delivered_packets++;
+  d->st.delivered_bytes += len;
+  d->st.last_delivery_ps = simk_now_ps();
+  /* kfree_skb: the page goes back to its pool. */
+  recycle(d, q->index, pfn);
+}
+
+static void napi_poll(void *arg) {
+  struct rxq *q = arg;
+  struct driver *d = q->d;
+  uint64_t now = simk_now_ps();
+  if (d->cpu->busy_until_ps > now) {
+    /* The core is still busy with earlier work. */
+    simk_event_notify(q->napi_ev, d->cpu->busy_until_ps - now);
+    return;
+  }
+  uint64_t before = cpu_total(d->cpu);
+  d->st.polls++;
+  uint32_t done = 0;
+  while (done < d->p.napi_budget && q->ntc != q->ntu) {
+    struct nic_rx_desc_wb wb;
+    mem_read(d->m, kcpu, desc_paddr(q, q->ntc), &wb, sizeof wb);
+    if (!(wb.status_error & NIC_RXD_STAT_DD))
+      break;
+    rx_one(q, wb.length);
+    q->ntc = (q->ntc + 1) % d->p.ring_size;
+    done++;
+  }
+  refill(q);
+  d->cpu->busy_until_ps = now + cpu_cycles_ps(d->cpu, cpu_total(d->cpu) - before);
+  if (done == d->p.napi_budget) {
+    simk_event_notify(q->napi_ev, d->cpu->busy_until_ps - now); /* more work: poll again */
+  } else {
+    nic_irq_enable(d->nic, q->index);
+  }
+}
+
+void driver_irq(struct driver *d, unsigned queue) {
+  if (queue < d->p.queues && !simk_event_pending(d->q[queue].napi_ev))
+    simk_event_notify(d->q[queue].napi_ev, 0);
+}
+
+struct driver *driver_new(const struct driver_params *p, struct mem *m, struct iommu *io,
+                          struct nic *nic, struct cpu *cpu, struct user **users, unsigned nusers,
+                          const struct driver_classifier *cls, char *err, size_t errlen) {
+  if (p->queues == 0 || p->queues > NIC_MAX_QUEUES || p->ring_size < 2 || p->napi_budget == 0) {
+    snprintf(err, errlen, "driver: bad parameters");
+    return NULL;
+  }
+  struct driver *d = calloc(1, sizeof *d);
+  if (!d) {
+    snprintf(err, errlen, "driver: out of memory");
+    return NULL;
+  }
+  d->p = *p;
+  d->m = m;
+  d->io = io;
+  d->nic = nic;
+  d->cpu = cpu;
+  d->users = users;
+  d->nusers = nusers;
+  if (cls)
+    d->cls = *cls;
+  d->app_ev = simk_event_new("app.return", app_tick, d);
+  if (!d->app_ev)
+    goto fail_mem;
+  for (size_t i = 0; i < sizeof d->head_pfns / sizeof d->head_pfns[0]; i++)
+    if (mem_page_alloc(m, &d->head_pfns[i]))
+      goto fail_ram;
+
+  for (unsigned qi = 0; qi < p->queues; qi++) {
+    struct rxq *q = &d->q[qi];
+    q->d = d;
+    q->index = qi;
+    q->zc = p->zero_copy && (p->zc_queues & (1ull << qi));
+    char name[32];
+    snprintf(name, sizeof name, "napi.q%u", qi);
+    q->napi_ev = simk_event_new(name, napi_poll, q);
+    q->bufs = calloc(p->ring_size, sizeof *q->bufs);
+    if (!q->napi_ev || !q->bufs)
+      goto fail_mem;
+    /* The ring: coherent DMA memory, zeroed (dma_alloc_coherent). */
+    uint32_t ring_bytes = p->ring_size * NIC_DESC_BYTES;
+    uint32_t ring_pages = (ring_bytes + MEM_PAGE_SIZE - 1) / MEM_PAGE_SIZE;
+    if (mem_page_alloc_contig(m, ring_pages, &q->ring_pfn))
+      goto fail_ram;
+    mem_fill(m, kcpu, q->ring_pfn << MEM_PAGE_SHIFT, 0, (uint64_t)ring_pages * MEM_PAGE_SIZE, NULL);
+    int64_t c = iommu_map_contig(io, p->rid, q->ring_pfn, ring_pages,
+                                 IOMMU_PERM_READ | IOMMU_PERM_WRITE, simk_now_ps(), &q->ring_iova);
+    if (c < 0) {
+      snprintf(err, errlen, "driver: the IOMMU cannot map the ring of queue %u", qi);
+      driver_free(d);
+      return NULL;
+    }
+    cpu_charge(cpu, CPU_IOMMU, (uint64_t)c);
+    nic_rx_ring_setup(nic, qi, q->ring_iova, p->ring_size);
+
+    struct page_pool_params pp = {
+        .pages = p->pool_pages,
+        .clear = p->pool_clear,
+        .dma_per_packet = p->dma_per_packet,
+        .rid = p->rid,
+        .user_principal = (q->zc && !p->app_map_per_packet) ? (int)p->app : -1,
+        .user_mode = p->app_map_mode,
+    };
+    q->pool = page_pool_new(&pp, m, io, cpu, err, errlen);
+    if (!q->pool) {
+      driver_free(d);
+      return NULL;
+    }
+    refill(q);
+  }
+  return d;
+
+fail_ram:
+  snprintf(err, errlen, "driver: simulated RAM is too small for the rings and pools");
+  driver_free(d);
+  return NULL;
+fail_mem:
+  snprintf(err, errlen, "driver: out of memory");
+  driver_free(d);
+  return NULL;
+}
+
+void driver_free(struct driver *d) {
+  if (!d)
+    return;
+  for (unsigned i = 0; i < NIC_MAX_QUEUES; i++) {
+    free(d->q[i].bufs);
+    page_pool_free(d->q[i].pool);
+  }
+  free(d->held);
+  free(d);
+}
+
+const struct driver_stats *driver_stats(const struct driver *d) { return &d->st; }
+
+const struct page_pool_stats *driver_pool_stats(const struct driver *d, unsigned queue) {
+  return queue < d->p.queues && d->q[queue].pool ? page_pool_stats(d->q[queue].pool) : NULL;
+}

@@ -1,0 +1,88 @@
+/*
+ * driver: the host RX path of a page_pool driver (ixgbe/i40e style) and the
+ * network stack above it.
+ *
+ * Per queue: a descriptor ring in coherent DMA memory, a page_pool, NAPI
+ * polling with a budget, ring refill. Per frame: read the completed
+ * descriptor, (per_packet mapping: unmap the buffer), run XDP (in a
+ * zero-copy design the application's packets are redirected to it: the page
+ * is handed over, mapped into the application per packet or already mapped
+ * for the pool's life), otherwise build an skb in writable mode
+ * (skb_shared_info written at the end of the page, kernel-private) or
+ * read-only mode (headers copied into a separate kernel head with the
+ * shared info, frags pointing into the page), validate the headers and copy
+ * the payload into the owning principal's socket; then recycle the page.
+ * Every step charges the modelled core.
+ */
+#ifndef NICSIM_DRIVER_H
+#define NICSIM_DRIVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cpu.h"
+#include "iommu.h"
+#include "mem.h"
+#include "nic.h"
+#include "page_pool.h"
+#include "user.h"
+
+#define DRIVER_RX_HEADROOM 256u   /* XDP_PACKET_HEADROOM */
+#define DRIVER_SHINFO_BYTES 320u  /* SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) */
+
+/* What the stack learns of a frame from its headers. */
+struct driver_pkt {
+  uint32_t flow;
+  unsigned owner;    /* principal whose socket receives it */
+  uint32_t hdr_len;  /* headers up to the L4 payload */
+  int to_kernel;     /* 1: consumed by the kernel (ARP...), not a socket */
+};
+
+struct driver_classifier {
+  void *ctx;
+  /* Classify frame[0..len) (headers as read from memory). 0, or -1 when the
+   * frame is not recognised (then it goes to the kernel). */
+  int (*classify)(void *ctx, const uint8_t *frame, uint32_t len, struct driver_pkt *out);
+};
+
+struct driver_params {
+  uint32_t queues;
+  uint32_t ring_size;
+  uint32_t buffer_size;
+  int skb_readonly;         /* 0: writable (build_skb), 1: read-only */
+  int dma_per_packet;       /* 0: page_pool keeps mappings; 1: per buffer */
+  uint32_t pool_pages;
+  uint8_t pool_clear;       /* enum pp_clear */
+  uint32_t napi_budget;     /* 64 */
+  uint16_t rid;
+  /* zero copy */
+  int zero_copy;            /* 1: the application's packets go zero-copy */
+  uint64_t zc_queues;       /* queues whose pools the application gets */
+  unsigned app;             /* the application's principal */
+  uint8_t app_map_mode;     /* MEM_MAP_RO or MEM_MAP_RW */
+  int app_map_per_packet;   /* 1: map at hand-over, unmap at return */
+  uint64_t app_hold_ps;     /* how long the application keeps a page */
+};
+
+struct driver_stats {
+  uint64_t polls, rx_processed, zc_packets, stack_packets, kernel_packets;
+  uint64_t delivered_packets, delivered_bytes;
+  uint64_t refill_failed, pages_held_max;
+  uint64_t last_delivery_ps;
+};
+
+struct driver;
+
+/* users[principal] are the principals' socket sides (app and others). */
+struct driver *driver_new(const struct driver_params *p, struct mem *m, struct iommu *io,
+                          struct nic *nic, struct cpu *cpu, struct user **users, unsigned nusers,
+                          const struct driver_classifier *cls, char *err, size_t errlen);
+void driver_free(struct driver *d);
+
+/* The NIC raised queue's interrupt: schedule its NAPI poll. */
+void driver_irq(struct driver *d, unsigned queue);
+
+const struct driver_stats *driver_stats(const struct driver *d);
+const struct page_pool_stats *driver_pool_stats(const struct driver *d, unsigned queue);
+
+#endif

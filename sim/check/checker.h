@@ -1,0 +1,87 @@
+/*
+ * checker: decides the safety properties from labels, accessor identity,
+ * mapping state and policy alone. It hangs on the memory's observer
+ * interface; no model reports its own violations.
+ *
+ * Exposure ("can observe", contract.md): bytes are exposed to a userspace
+ * principal when they are in a page mapped into its address space (at the
+ * moment of mapping, or when written while the mapping lasts), which covers
+ * data delivered into its own buffers. Each exposure of a label's bytes to a
+ * principal counts once (the label records who has seen it), adjacent bytes
+ * from the same packet or object count as one exposure, and `bytes` counts
+ * each leaked byte once.
+ */
+#ifndef NICSIM_CHECKER_H
+#define NICSIM_CHECKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mem.h"
+
+enum checker_property {
+  PROP_CROSS_FLOW_LEAK = 0,
+  PROP_STALE_DATA_LEAK,
+  PROP_KERNEL_POINTER_LEAK,
+  PROP_KERNEL_DATA_TAMPER,
+  PROP_USER_WRITE_AFTER_VALIDATION,
+  PROP_DEVICE_WRITE_OUTSIDE_GRANT,
+  PROP_DEVICE_WRITE_AFTER_UNMAP,
+  PROP_POOL_EXHAUSTION,
+  PROP_COUNT
+};
+
+const char *checker_property_name(enum checker_property p);
+
+#define POLICY_CAP_NET_ADMIN 1ull
+
+/* Who is entitled to what. Principals are user principals 0..n-1. */
+struct policy {
+  unsigned nprincipals;
+  char names[MEM_MAX_PRINCIPALS][32];
+  uint64_t caps[MEM_MAX_PRINCIPALS];
+  /* flow id -> owning principal; flows past nflows belong to default_owner */
+  const uint8_t *flow_owner;
+  uint32_t nflows;
+  uint8_t default_owner;
+  /* Text of a flow for explanations ("udp 10.0.0.2:5001 > 10.0.0.1:4000"). */
+  void (*flow_name)(void *ctx, uint32_t flow, char *buf, size_t n);
+  void *flow_name_ctx;
+};
+
+struct checker_violation {
+  uint64_t time_ps;
+  unsigned principal;
+  uint64_t pfn;
+  uint32_t offset;
+  uint32_t length;
+  char flow[96];        /* source flow as text, "" when not packet data */
+  uint64_t packet_index; /* UINT64_MAX when not packet data */
+  char kind[32];        /* label kind: "packet payload", "skb_shared_info"... */
+  char explanation[2048];
+};
+
+struct checker_result {
+  uint64_t count;
+  uint64_t bytes;
+  int has_first;
+  struct checker_violation first;
+  struct mem_label first_lab; /* label of the first exposure's first byte */
+};
+
+struct checker;
+
+/* The checker observes m under pol (both must outlive it). now_ps gives
+ * simulated time. NULL when out of memory or m has no observer slot left. */
+struct checker *checker_new(struct mem *m, const struct policy *pol,
+                            uint64_t (*now_ps)(void *ctx), void *clock_ctx);
+void checker_free(struct checker *c);
+
+const struct checker_result *checker_result(const struct checker *c, enum checker_property p);
+/* Total violations over all properties. */
+uint64_t checker_total(const struct checker *c);
+
+/* Text for a label kind, as used in reports. */
+const char *checker_kind_name(unsigned kind);
+
+#endif

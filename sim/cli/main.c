@@ -1,0 +1,773 @@
+/*
+ * main.c: the nicsim command line (contract.md). Turns every error into one
+ * line on standard error and exit status 2; library code never exits.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "gen.h"
+#include "report.h"
+#include "system.h"
+
+#define EXIT_USAGE 2
+
+static int quiet;
+
+static int fail(const char *fmt, const char *a, const char *b) {
+  fprintf(stderr, "nicsim: ");
+  fprintf(stderr, fmt, a, b);
+  fputc('\n', stderr);
+  return EXIT_USAGE;
+}
+
+/* ---- option parsing helpers ---- */
+
+struct args {
+  int argc;
+  char **argv;
+  int i;
+};
+
+/* If argv[i] is --name or --name=value, set *val to the value (the next
+ * argument for the first form) and return 1; 0 if not this option; -1 when
+ * the value is missing. */
+static int opt_value(struct args *a, const char *name, const char **val) {
+  const char *arg = a->argv[a->i];
+  size_t n = strlen(name);
+  if (strncmp(arg, name, n) != 0)
+    return 0;
+  if (arg[n] == '=') {
+    *val = arg + n + 1;
+    return 1;
+  }
+  if (arg[n] != '\0')
+    return 0;
+  if (a->i + 1 >= a->argc)
+    return -1;
+  *val = a->argv[++a->i];
+  return 1;
+}
+
+static int parse_u64_arg(const char *s, uint64_t *out) {
+  if (!s || !*s || *s == '-')
+    return -1;
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno || *end)
+    return -1;
+  *out = v;
+  return 0;
+}
+
+static int parse_double_arg(const char *s, double *out) {
+  if (!s || !*s)
+    return -1;
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno || *end || !isfinite(v))
+    return -1;
+  *out = v;
+  return 0;
+}
+
+/* ---- help ---- */
+
+static void usage_main(FILE *f) {
+  fprintf(f,
+          "usage: nicsim COMMAND [OPTIONS]\n"
+          "\n"
+          "A full-system simulator of a NIC with DMA and an IOMMU: replays packet\n"
+          "traces through a modelled NIC, IOMMU, page pool, driver and userspace, and\n"
+          "decides from labelled memory whether a zero-copy memory design leaks.\n"
+          "\n"
+          "commands:\n"
+          "  replay TRACE    run one design on a trace; exit 0 safe, 1 violations, 2 error\n"
+          "  review TRACE    run every design on a trace and print a table\n"
+          "  gen -o FILE     write a multi-flow trace with per-flow payload markers\n"
+          "  designs         list the built-in designs\n"
+          "\n"
+          "  nicsim COMMAND --help    options of one command\n"
+          "  nicsim --version\n"
+          "\n"
+          "Documentation: docs/user-guide.md\n");
+}
+
+static void usage_replay(FILE *f) {
+  fprintf(f,
+          "usage: nicsim replay TRACE [--design NAME] [--set KEY=VALUE ...] [--seed N]\n"
+          "                     [--json FILE] [--speed recorded|line|xN] [--quiet]\n"
+          "\n"
+          "Replays TRACE (pcap, nanosecond pcap or pcapng; - for standard input) through\n"
+          "the simulated machine configured by a design (default: copy) and --set keys.\n"
+          "Exit status: 0 no violation, 1 at least one violation, 2 unusable input.\n"
+          "\n"
+          "  --design NAME      a built-in design (nicsim designs lists them)\n"
+          "  --set KEY=VALUE    override one scenario key, after the design, in order\n"
+          "  --seed N           seed of the run (default 1)\n"
+          "  --json FILE        write the JSON report (- for standard output)\n"
+          "  --speed MODE       recorded (trace timestamps, default), line (back to back\n"
+          "                     at line rate), or xN (recorded gaps divided by N)\n"
+          "  --quiet            print nothing but errors\n"
+          "\n"
+          "scenario keys:\n");
+  for (size_t i = 0; i < config_key_count(); i++)
+    fprintf(f, "  %-22s %s\n", config_key_name(i), config_key_help(i));
+  fprintf(f, "\nNot yet available in this version: --scenario, --fault, --observed, --vcd.\n");
+}
+
+static void usage_review(FILE *f) {
+  fprintf(f,
+          "usage: nicsim review TRACE [--designs NAME,NAME,...|all] [-j N] [--json FILE]\n"
+          "                     [--markdown FILE] [--set KEY=VALUE ...] [--seed N]\n"
+          "\n"
+          "Runs every design (or those named) on TRACE, each in its own process, N at a\n"
+          "time (default: the number of cores), and prints a table: verdict, count per\n"
+          "safety property, CPU cycles per packet, delivered Gb/s, drops.\n"
+          "Exit status: 0 when every run completed, 2 otherwise.\n"
+          "\n"
+          "  --designs LIST     comma-separated design names, or all (default)\n"
+          "  -j N               parallel runs\n"
+          "  --json FILE        write the table as JSON\n"
+          "  --markdown FILE    write the table as Markdown\n"
+          "  --set KEY=VALUE    applied to every design, after its own settings\n"
+          "  --seed N           seed of every run (default 1)\n");
+}
+
+static void usage_gen(FILE *f) {
+  fprintf(f,
+          "usage: nicsim gen -o FILE [--flows N] [--packets N] [--size BYTES|imix]\n"
+          "                  [--rate-gbps R] [--seed N] [--ipv6-share F]\n"
+          "\n"
+          "Writes a nanosecond pcap of UDP flows; each flow's payload carries a readable\n"
+          "marker (\"<flow 0003 pkt 0000000012>\") so leaked bytes show whose they are.\n"
+          "Flow i gets a share of packets proportional to 1/(i+1): flow 0 has the most.\n"
+          "\n"
+          "  -o FILE            output (- for standard output)\n"
+          "  --flows N          number of flows (default 8)\n"
+          "  --packets N        number of frames (default 1000)\n"
+          "  --size BYTES       frame size 60..9000 (default 512), or imix (60/590/1514, 7:4:1)\n"
+          "  --rate-gbps R      offered rate, with preamble and gap (default 10)\n"
+          "  --seed N           seed (default 1)\n"
+          "  --ipv6-share F     share of flows that are IPv6, 0..1 (default 0)\n");
+}
+
+/* ---- replay ---- */
+
+struct replay_cli {
+  struct replay_opts o;
+  const char *json;
+  const char *design;
+};
+
+static int apply_set(struct config *c, const char *kv) {
+  char key[128];
+  const char *eq = strchr(kv, '=');
+  if (!eq || eq == kv || (size_t)(eq - kv) >= sizeof key)
+    return fail("--set '%s': expected KEY=VALUE%s", kv, "");
+  memcpy(key, kv, (size_t)(eq - kv));
+  key[eq - kv] = '\0';
+  char err[600];
+  if (config_set(c, key, eq + 1, err, sizeof err))
+    return fail("--set: %s%s", err, "");
+  return 0;
+}
+
+static int parse_speed(const char *v, struct replay_opts *o) {
+  if (strcmp(v, "recorded") == 0) {
+    o->speed = SPEED_RECORDED;
+    return 0;
+  }
+  if (strcmp(v, "line") == 0) {
+    o->speed = SPEED_LINE;
+    return 0;
+  }
+  double f;
+  if (v[0] == 'x' && parse_double_arg(v + 1, &f) == 0 && f > 0 && f <= 1e9) {
+    o->speed = SPEED_SCALED;
+    o->speed_factor = f;
+    return 0;
+  }
+  return fail("--speed '%s': expected recorded, line or xN with N > 0%s", v, "");
+}
+
+static int cmd_replay(int argc, char **argv) {
+  struct replay_cli rc;
+  memset(&rc, 0, sizeof rc);
+  rc.o.seed = 1;
+  rc.design = "copy";
+  const char *trace = NULL;
+  /* Designs first, then --set in order: collect the sets. */
+  const char **sets = calloc((size_t)argc + 1, sizeof *sets);
+  int nsets = 0;
+  if (!sets)
+    return fail("out of memory%s%s", "", "");
+  struct args a = {argc, argv, 1};
+  int status = 0;
+  for (; a.i < argc && !status; a.i++) {
+    const char *v = NULL;
+    const char *arg = argv[a.i];
+    int r;
+    if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+      usage_replay(stdout);
+      free(sets);
+      return 0;
+    }
+    if (strcmp(arg, "--quiet") == 0 || strcmp(arg, "-q") == 0) {
+      quiet = 1;
+      continue;
+    }
+    if ((r = opt_value(&a, "--design", &v))) {
+      if (r < 0)
+        status = fail("--design needs a name%s%s", "", "");
+      else
+        rc.design = v;
+      continue;
+    }
+    if ((r = opt_value(&a, "--set", &v))) {
+      if (r < 0)
+        status = fail("--set needs KEY=VALUE%s%s", "", "");
+      else
+        sets[nsets++] = v;
+      continue;
+    }
+    if ((r = opt_value(&a, "--seed", &v))) {
+      if (r < 0 || parse_u64_arg(v, &rc.o.seed))
+        status = fail("--seed '%s': expected a whole number%s", r < 0 ? "" : v, "");
+      continue;
+    }
+    if ((r = opt_value(&a, "--json", &v))) {
+      if (r < 0)
+        status = fail("--json needs a file name%s%s", "", "");
+      else
+        rc.json = v;
+      continue;
+    }
+    if ((r = opt_value(&a, "--speed", &v))) {
+      if (r < 0)
+        status = fail("--speed needs recorded, line or xN%s%s", "", "");
+      else
+        status = parse_speed(v, &rc.o);
+      continue;
+    }
+    static const char *const later[] = {"--scenario", "--fault", "--observed", "--vcd"};
+    int matched = 0;
+    for (size_t k = 0; k < sizeof later / sizeof later[0]; k++) {
+      size_t n = strlen(later[k]);
+      if (strncmp(arg, later[k], n) == 0 && (arg[n] == '\0' || arg[n] == '=')) {
+        status = fail("%s is not available in this version of nicsim%s", later[k], "");
+        matched = 1;
+      }
+    }
+    if (matched)
+      continue;
+    if (arg[0] == '-' && arg[1] != '\0') {
+      status = fail("replay: unknown option '%s' (nicsim replay --help)%s", arg, "");
+      continue;
+    }
+    if (trace) {
+      status = fail("replay: more than one trace given ('%s' and '%s')", trace, arg);
+      continue;
+    }
+    trace = arg;
+  }
+  if (!status && !trace)
+    status = fail("replay: no trace given (nicsim replay --help)%s%s", "", "");
+  char err[1200];
+  if (!status && config_from_design(&rc.o.cfg, rc.design, err, sizeof err))
+    status = fail("%s%s", err, "");
+  for (int i = 0; i < nsets && !status; i++)
+    status = apply_set(&rc.o.cfg, sets[i]);
+  free(sets);
+  if (status)
+    return status;
+  rc.o.trace_path = trace;
+  rc.o.design = rc.design;
+
+  struct replay_result *res = malloc(sizeof *res);
+  if (!res)
+    return fail("out of memory%s%s", "", "");
+  if (system_replay(&rc.o, res, err, sizeof err)) {
+    free(res);
+    return fail("%s%s", err, "");
+  }
+  int unsafe = strcmp(report_verdict(res), "unsafe") == 0;
+  if (rc.json) {
+    json_object *j = report_json(&rc.o, res);
+    if (!j || report_write_json(j, rc.json, err, sizeof err)) {
+      json_object_put(j);
+      free(res);
+      return fail("%s%s", j ? err : "out of memory", "");
+    }
+    json_object_put(j);
+  }
+  if (!quiet && !(rc.json && strcmp(rc.json, "-") == 0))
+    report_print_human(stdout, &rc.o, res);
+  free(res);
+  fflush(stdout);
+  return unsafe ? 1 : 0;
+}
+
+/* ---- review ---- */
+
+static const char *const prop_short[PROP_COUNT] = {"xflow", "stale", "kptr",  "ktamper",
+                                                   "uwav",  "dwog",  "dwau",  "exhaust"};
+
+struct review_run {
+  const char *design;
+  pid_t pid;
+  int status; /* exit status of the child, -1 while running */
+  json_object *report;
+};
+
+static int review_child(const char *trace, const char *design, char **sets, int nsets, uint64_t seed,
+                        const char *out) {
+  struct replay_opts o;
+  memset(&o, 0, sizeof o);
+  char err[1200];
+  if (config_from_design(&o.cfg, design, err, sizeof err))
+    return fail("%s%s", err, "");
+  for (int i = 0; i < nsets; i++)
+    if (apply_set(&o.cfg, sets[i]))
+      return EXIT_USAGE;
+  o.trace_path = trace;
+  o.design = design;
+  o.seed = seed;
+  struct replay_result *res = malloc(sizeof *res);
+  if (!res)
+    return fail("out of memory%s%s", "", "");
+  if (system_replay(&o, res, err, sizeof err)) {
+    free(res);
+    return fail("%s: %s", design, err);
+  }
+  json_object *j = report_json(&o, res);
+  int rc = (!j || report_write_json(j, out, err, sizeof err)) ? fail("%s%s", err, "") : 0;
+  json_object_put(j);
+  free(res);
+  return rc;
+}
+
+static int64_t jget_i64(json_object *o, const char *a, const char *b) {
+  json_object *x = NULL, *y = NULL;
+  if (!json_object_object_get_ex(o, a, &x))
+    return 0;
+  if (b && !json_object_object_get_ex(x, b, &y))
+    return 0;
+  return json_object_get_int64(b ? y : x);
+}
+
+static double jget_double(json_object *o, const char *a, const char *b) {
+  json_object *x = NULL, *y = NULL;
+  if (!json_object_object_get_ex(o, a, &x) || !json_object_object_get_ex(x, b, &y))
+    return 0;
+  return json_object_get_double(y);
+}
+
+static uint64_t prop_count(json_object *rep, int p) {
+  json_object *v = NULL, *e = NULL, *c = NULL;
+  if (!json_object_object_get_ex(rep, "violations", &v) ||
+      !json_object_object_get_ex(v, checker_property_name((enum checker_property)p), &e) ||
+      !json_object_object_get_ex(e, "count", &c))
+    return 0;
+  return (uint64_t)json_object_get_int64(c);
+}
+
+static void review_table(FILE *f, struct review_run *runs, size_t n, int markdown) {
+  if (markdown) {
+    fprintf(f, "| design | verdict |");
+    for (int p = 0; p < PROP_COUNT; p++)
+      fprintf(f, " %s |", checker_property_name((enum checker_property)p));
+    fprintf(f, " cycles/pkt | delivered Gb/s | drops |\n|---|---|");
+    for (int p = 0; p < PROP_COUNT; p++)
+      fprintf(f, "---:|");
+    fprintf(f, "---:|---:|---:|\n");
+  } else {
+    fprintf(f, "%-28s %-7s", "design", "verdict");
+    for (int p = 0; p < PROP_COUNT; p++)
+      fprintf(f, " %7s", prop_short[p]);
+    fprintf(f, " %10s %9s %8s\n", "cyc/pkt", "Gb/s", "drops");
+  }
+  for (size_t i = 0; i < n; i++) {
+    json_object *r = runs[i].report;
+    json_object *vj = NULL;
+    const char *verdict = r && json_object_object_get_ex(r, "verdict", &vj) ? json_object_get_string(vj) : "error";
+    if (markdown)
+      fprintf(f, "| %s | %s |", runs[i].design, verdict);
+    else
+      fprintf(f, "%-28s %-7s", runs[i].design, verdict);
+    for (int p = 0; p < PROP_COUNT; p++) {
+      if (!r)
+        fprintf(f, markdown ? " - |" : " %7s", "-");
+      else if (markdown)
+        fprintf(f, " %" PRIu64 " |", prop_count(r, p));
+      else
+        fprintf(f, " %7" PRIu64, prop_count(r, p));
+    }
+    if (!r) {
+      fprintf(f, markdown ? " - | - | - |\n" : " %10s %9s %8s\n", "-", "-", "-");
+      continue;
+    }
+    double cpp = jget_double(r, "cpu", "cycles_per_packet");
+    double gbps = jget_double(r, "throughput", "delivered_gbps");
+    int64_t drops = jget_i64(r, "nic", "rx_dropped");
+    if (markdown)
+      fprintf(f, " %.1f | %.3f | %" PRId64 " |\n", cpp, gbps, drops);
+    else
+      fprintf(f, " %10.1f %9.3f %8" PRId64 "\n", cpp, gbps, drops);
+  }
+  if (!markdown) {
+    fprintf(f, "\n");
+    for (int p = 0; p < PROP_COUNT; p++)
+      fprintf(f, "%s%s=%s", p ? ", " : "properties: ", prop_short[p],
+              checker_property_name((enum checker_property)p));
+    fprintf(f, "\n");
+  }
+}
+
+static int write_file_atomic(const char *path, const char *text, char *err, size_t errlen) {
+  char tmp[4096];
+  snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+  FILE *f = fopen(tmp, "w");
+  if (!f) {
+    snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+    return -1;
+  }
+  int bad = fputs(text, f) < 0;
+  bad |= fclose(f) != 0;
+  if (bad || rename(tmp, path)) {
+    snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+    unlink(tmp);
+    return -1;
+  }
+  return 0;
+}
+
+static int cmd_review(int argc, char **argv) {
+  const char *trace = NULL, *designs = "all", *json = NULL, *markdown = NULL;
+  uint64_t jobs = (uint64_t)sysconf(_SC_NPROCESSORS_ONLN), seed = 1;
+  char **sets = calloc((size_t)argc + 1, sizeof *sets);
+  int nsets = 0, status = 0;
+  if (!sets)
+    return fail("out of memory%s%s", "", "");
+  struct args a = {argc, argv, 1};
+  for (; a.i < argc && !status; a.i++) {
+    const char *v = NULL, *arg = argv[a.i];
+    int r;
+    if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+      usage_review(stdout);
+      free(sets);
+      return 0;
+    }
+    if ((r = opt_value(&a, "--designs", &v)) || (r = opt_value(&a, "--design", &v))) {
+      if (r < 0)
+        status = fail("--designs needs a list%s%s", "", "");
+      else
+        designs = v;
+    } else if ((r = opt_value(&a, "-j", &v)) || (r = opt_value(&a, "--jobs", &v))) {
+      if (r < 0 || parse_u64_arg(v, &jobs) || jobs < 1 || jobs > 1024)
+        status = fail("-j '%s': expected a number of parallel runs, 1..1024%s", r < 0 ? "" : v, "");
+    } else if (strncmp(arg, "-j", 2) == 0 && arg[2]) {
+      if (parse_u64_arg(arg + 2, &jobs) || jobs < 1 || jobs > 1024)
+        status = fail("'%s': expected -jN with N in 1..1024%s", arg, "");
+    } else if ((r = opt_value(&a, "--json", &v))) {
+      if (r < 0)
+        status = fail("--json needs a file name%s%s", "", "");
+      json = v;
+    } else if ((r = opt_value(&a, "--markdown", &v))) {
+      if (r < 0)
+        status = fail("--markdown needs a file name%s%s", "", "");
+      markdown = v;
+    } else if ((r = opt_value(&a, "--set", &v))) {
+      if (r < 0)
+        status = fail("--set needs KEY=VALUE%s%s", "", "");
+      else
+        sets[nsets++] = (char *)v;
+    } else if ((r = opt_value(&a, "--seed", &v))) {
+      if (r < 0 || parse_u64_arg(v, &seed))
+        status = fail("--seed '%s': expected a whole number%s", r < 0 ? "" : v, "");
+    } else if (strcmp(arg, "--quiet") == 0 || strcmp(arg, "-q") == 0) {
+      quiet = 1;
+    } else if (arg[0] == '-' && arg[1]) {
+      status = fail("review: unknown option '%s' (nicsim review --help)%s", arg, "");
+    } else if (trace) {
+      status = fail("review: more than one trace given ('%s' and '%s')", trace, arg);
+    } else {
+      trace = arg;
+    }
+  }
+  if (!status && !trace)
+    status = fail("review: no trace given (nicsim review --help)%s%s", "", "");
+
+  /* The designs to run, validated before anything starts. */
+  size_t n = 0;
+  struct review_run *runs = calloc(design_count() + 64, sizeof *runs);
+  char *list = strdup(designs);
+  if (!runs || !list) {
+    free(runs);
+    free(list);
+    free(sets);
+    return fail("out of memory%s%s", "", "");
+  }
+  if (!status && strcmp(designs, "all") == 0) {
+    for (size_t i = 0; i < design_count(); i++)
+      runs[n++].design = design_get(i)->name;
+  } else if (!status) {
+    char *save = NULL;
+    for (char *tok = strtok_r(list, ",", &save); tok && !status; tok = strtok_r(NULL, ",", &save)) {
+      const struct design *d = design_find(tok);
+      if (!d)
+        status = fail("--designs: unknown design '%s' (nicsim designs lists them)%s", tok, "");
+      else if (n < design_count() + 64)
+        runs[n++].design = d->name;
+    }
+    if (!status && n == 0)
+      status = fail("--designs: no design given%s%s", "", "");
+  }
+  /* Check the --set keys once, against the default design. */
+  struct config probe;
+  config_default(&probe);
+  for (int i = 0; i < nsets && !status; i++)
+    status = apply_set(&probe, sets[i]);
+  if (!status && access(trace, R_OK) != 0 && strcmp(trace, "-") != 0)
+    status = fail("%s: cannot open: %s", trace, strerror(errno));
+  if (!status && strcmp(trace, "-") == 0)
+    status = fail("review: the trace must be a file (each design reads it again)%s%s", "", "");
+  char tmpdir[] = "/tmp/nicsim-review-XXXXXX";
+  if (!status && !mkdtemp(tmpdir))
+    status = fail("cannot create a temporary directory: %s%s", strerror(errno), "");
+  if (status) {
+    free(runs);
+    free(list);
+    free(sets);
+    return status;
+  }
+
+  fflush(stdout);
+  fflush(stderr);
+  int tty = isatty(2) && !quiet;
+  size_t next = 0, running = 0, finished = 0;
+  int failed = 0;
+  for (size_t i = 0; i < n; i++)
+    runs[i].status = -1;
+  while (finished < n) {
+    while (next < n && running < jobs) {
+      char out[256];
+      snprintf(out, sizeof out, "%s/%zu.json", tmpdir, next);
+      pid_t pid = fork();
+      if (pid < 0) {
+        failed = 1;
+        fprintf(stderr, "nicsim: review: cannot start a run: %s\n", strerror(errno));
+        runs[next].status = EXIT_USAGE;
+        finished++;
+        next++;
+        continue;
+      }
+      if (pid == 0) {
+        fflush(stdout);
+        _exit(review_child(trace, runs[next].design, sets, nsets, seed, out));
+      }
+      runs[next].pid = pid;
+      running++;
+      next++;
+    }
+    if (!running)
+      continue;
+    int st;
+    pid_t pid = wait(&st);
+    if (pid < 0)
+      break;
+    for (size_t i = 0; i < n; i++)
+      if (runs[i].pid == pid && runs[i].status < 0) {
+        runs[i].status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+        running--;
+        finished++;
+        char out[256];
+        snprintf(out, sizeof out, "%s/%zu.json", tmpdir, i);
+        if (runs[i].status == 0)
+          runs[i].report = json_object_from_file(out);
+        if (!runs[i].report) {
+          failed = 1;
+          if (runs[i].status == 0 || runs[i].status > 2)
+            fprintf(stderr, "nicsim: review: the run of design %s failed (status %d)\n", runs[i].design,
+                    runs[i].status);
+        }
+        unlink(out);
+        if (tty)
+          fprintf(stderr, "\r[%zu/%zu] %-28s", finished, n, runs[i].design);
+      }
+  }
+  if (tty)
+    fprintf(stderr, "\r%60s\r", "");
+  rmdir(tmpdir);
+
+  if (!quiet)
+    review_table(stdout, runs, n, 0);
+  char err[1200];
+  if (markdown) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mf = open_memstream(&buf, &len);
+    if (mf) {
+      review_table(mf, runs, n, 1);
+      fclose(mf);
+      if (write_file_atomic(markdown, buf, err, sizeof err)) {
+        fprintf(stderr, "nicsim: %s\n", err);
+        failed = 1;
+      }
+      free(buf);
+    }
+  }
+  if (json) {
+    json_object *root = json_object_new_object();
+    json_object *t = NULL;
+    for (size_t i = 0; i < n && !t; i++)
+      if (runs[i].report && json_object_object_get_ex(runs[i].report, "trace", &t))
+        t = json_object_get(t);
+    json_object_object_add(root, "trace", t);
+    json_object *arr = json_object_new_array();
+    for (size_t i = 0; i < n; i++) {
+      json_object *e = json_object_new_object(), *r = runs[i].report, *vj = NULL;
+      json_object_object_add(e, "design", json_object_new_string(runs[i].design));
+      json_object_object_add(e, "verdict", json_object_new_string(
+          r && json_object_object_get_ex(r, "verdict", &vj) ? json_object_get_string(vj) : "error"));
+      json_object *v = json_object_new_object();
+      for (int p = 0; p < PROP_COUNT; p++)
+        json_object_object_add(v, checker_property_name((enum checker_property)p),
+                               json_object_new_uint64(r ? prop_count(r, p) : 0));
+      json_object_object_add(e, "violations", v);
+      json_object_object_add(e, "cycles_per_packet", json_object_new_double(r ? jget_double(r, "cpu", "cycles_per_packet") : 0));
+      json_object_object_add(e, "delivered_gbps", json_object_new_double(r ? jget_double(r, "throughput", "delivered_gbps") : 0));
+      json_object_object_add(e, "rx_dropped", json_object_new_int64(r ? jget_i64(r, "nic", "rx_dropped") : 0));
+      json_object_array_add(arr, e);
+    }
+    json_object_object_add(root, "designs", arr);
+    if (report_write_json(root, json, err, sizeof err)) {
+      fprintf(stderr, "nicsim: %s\n", err);
+      failed = 1;
+    }
+    json_object_put(root);
+  }
+  for (size_t i = 0; i < n; i++)
+    json_object_put(runs[i].report);
+  free(runs);
+  free(list);
+  free(sets);
+  return failed ? EXIT_USAGE : 0;
+}
+
+/* ---- designs, gen ---- */
+
+static int cmd_designs(int argc, char **argv) {
+  if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+    printf("usage: nicsim designs\n\nLists the built-in designs, one a line: name, then a summary.\n");
+    return 0;
+  }
+  if (argc > 1)
+    return fail("designs: unexpected argument '%s'%s", argv[1], "");
+  for (size_t i = 0; i < design_count(); i++)
+    printf("%-28s %s\n", design_get(i)->name, design_get(i)->summary);
+  return 0;
+}
+
+static int cmd_gen(int argc, char **argv) {
+  struct gen_params p;
+  gen_params_default(&p);
+  p.path = NULL;
+  struct args a = {argc, argv, 1};
+  for (; a.i < argc; a.i++) {
+    const char *v = NULL, *arg = argv[a.i];
+    int r;
+    uint64_t u;
+    if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+      usage_gen(stdout);
+      return 0;
+    }
+    if ((r = opt_value(&a, "-o", &v)) || (r = opt_value(&a, "--output", &v))) {
+      if (r < 0)
+        return fail("-o needs a file name%s%s", "", "");
+      p.path = v;
+    } else if ((r = opt_value(&a, "--flows", &v))) {
+      if (r < 0 || parse_u64_arg(v, &u) || u < 1 || u > 1000000)
+        return fail("--flows '%s': expected 1..1000000%s", r < 0 ? "" : v, "");
+      p.flows = (uint32_t)u;
+    } else if ((r = opt_value(&a, "--packets", &v))) {
+      if (r < 0 || parse_u64_arg(v, &u) || u < 1)
+        return fail("--packets '%s': expected a whole number >= 1%s", r < 0 ? "" : v, "");
+      p.packets = u;
+    } else if ((r = opt_value(&a, "--size", &v))) {
+      if (r < 0)
+        return fail("--size needs BYTES or imix%s%s", "", "");
+      if (strcmp(v, "imix") == 0) {
+        p.imix = 1;
+        p.size_bytes = 0;
+      } else if (parse_u64_arg(v, &u) || u < 60 || u > 9000) {
+        return fail("--size '%s': expected 60..9000 bytes or imix%s", v, "");
+      } else {
+        p.imix = 0;
+        p.size_bytes = (uint32_t)u;
+      }
+    } else if ((r = opt_value(&a, "--rate-gbps", &v))) {
+      double d;
+      if (r < 0 || parse_double_arg(v, &d) || d <= 0 || d > 10000)
+        return fail("--rate-gbps '%s': expected a rate in (0, 10000]%s", r < 0 ? "" : v, "");
+      p.rate_gbps = d;
+    } else if ((r = opt_value(&a, "--seed", &v))) {
+      if (r < 0 || parse_u64_arg(v, &u))
+        return fail("--seed '%s': expected a whole number%s", r < 0 ? "" : v, "");
+      p.seed = u;
+    } else if ((r = opt_value(&a, "--ipv6-share", &v))) {
+      double d;
+      if (r < 0 || parse_double_arg(v, &d) || d < 0 || d > 1)
+        return fail("--ipv6-share '%s': expected 0..1%s", r < 0 ? "" : v, "");
+      p.ipv6_fraction = d;
+    } else {
+      return fail("gen: unknown argument '%s' (nicsim gen --help)%s", arg, "");
+    }
+  }
+  if (!p.path)
+    return fail("gen: no output file (-o FILE)%s%s", "", "");
+  char err[600];
+  if (gen_write(&p, err, sizeof err))
+    return fail("%s%s", err, "");
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage_main(stderr);
+    return EXIT_USAGE;
+  }
+  const char *cmd = argv[1];
+  if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+    usage_main(stdout);
+    return 0;
+  }
+  if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+    printf("nicsim %s\n", NICSIM_VERSION_STRING);
+    return 0;
+  }
+  if (strcmp(cmd, "replay") == 0)
+    return cmd_replay(argc - 1, argv + 1);
+  if (strcmp(cmd, "review") == 0)
+    return cmd_review(argc - 1, argv + 1);
+  if (strcmp(cmd, "designs") == 0)
+    return cmd_designs(argc - 1, argv + 1);
+  if (strcmp(cmd, "gen") == 0)
+    return cmd_gen(argc - 1, argv + 1);
+  static const char *const later[] = {"campaign", "merge", "dmabench"};
+  for (size_t i = 0; i < sizeof later / sizeof later[0]; i++)
+    if (strcmp(cmd, later[i]) == 0)
+      return fail("'%s' is not available in this version of nicsim%s", cmd, "");
+  return fail("unknown command '%s' (nicsim --help lists them)%s", cmd, "");
+}

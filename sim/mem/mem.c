@@ -1,0 +1,580 @@
+/*
+ * mem.c: labelled simulated physical memory. See mem.h for the model.
+ */
+#include "mem.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct mem_page {
+  uint8_t data[MEM_PAGE_SIZE];
+  uint32_t label[MEM_PAGE_SIZE]; /* shadow: label id per byte */
+};
+
+struct mem_page_meta {
+  uint64_t epoch;
+  uint64_t map_ro;  /* bit per principal */
+  uint64_t map_rw;
+  uint64_t *since_ps; /* per principal, allocated when first mapped */
+};
+
+struct label_slot {
+  struct mem_label label;
+  uint32_t next_free; /* free list link when unused */
+  uint8_t used;
+  uint8_t mark;
+};
+
+struct mem {
+  uint64_t npages;
+  struct mem_page **pages;     /* NULL until touched */
+  struct mem_page_meta *meta;  /* per page */
+  uint64_t touched;
+  uint64_t epoch_counter;
+
+  struct label_slot *labels;
+  uint32_t labels_cap;
+  uint32_t labels_top;   /* slots [0, top) have been handed out at least once */
+  uint32_t free_head;    /* UINT32_MAX: none */
+  uint64_t labels_live;
+  uint64_t gc_runs;
+  uint32_t gc_next;      /* run a collection when live reaches this */
+
+  uint64_t *free_pfns;   /* page allocator stack: top is next to hand out */
+  uint64_t nfree;
+  uint8_t *is_free;
+
+  uint64_t (*now_ps)(void *ctx);
+  void *clock_ctx;
+
+  struct mem_observer obs[MEM_MAX_OBSERVERS];
+  int nobs;
+};
+
+static uint64_t zero_clock(void *ctx) { (void)ctx; return 0; }
+
+struct mem *mem_new(uint64_t size_bytes) {
+  if (size_bytes == 0)
+    return NULL;
+  struct mem *m = calloc(1, sizeof *m);
+  if (!m)
+    return NULL;
+  m->npages = (size_bytes + MEM_PAGE_SIZE - 1) >> MEM_PAGE_SHIFT;
+  m->pages = calloc(m->npages, sizeof *m->pages);
+  m->meta = calloc(m->npages, sizeof *m->meta);
+  m->free_pfns = malloc(m->npages * sizeof *m->free_pfns);
+  m->is_free = malloc(m->npages);
+  m->labels_cap = 1u << 16;
+  m->labels = calloc(m->labels_cap, sizeof *m->labels);
+  if (!m->pages || !m->meta || !m->free_pfns || !m->is_free || !m->labels) {
+    mem_free(m);
+    return NULL;
+  }
+  /* Pfn 0 is never handed out (a zero physical address stays an error), so
+   * the stack holds npages-1..1 with 1 on top. */
+  m->nfree = 0;
+  for (uint64_t i = m->npages; i-- > 1;)
+    m->free_pfns[m->nfree++] = i;
+  memset(m->is_free, 1, m->npages);
+  m->is_free[0] = 0;
+  /* Label id 0 is the permanent "zero" label. */
+  m->labels[0].used = 1;
+  m->labels[0].label.prov.kind = MEM_LABEL_ZERO;
+  m->labels[0].label.prov.packet = UINT64_MAX;
+  m->labels_top = 1;
+  m->labels_live = 1;
+  m->free_head = UINT32_MAX;
+  m->gc_next = m->labels_cap;
+  m->now_ps = zero_clock;
+  return m;
+}
+
+void mem_free(struct mem *m) {
+  if (!m)
+    return;
+  if (m->pages)
+    for (uint64_t i = 0; i < m->npages; i++)
+      free(m->pages[i]);
+  if (m->meta)
+    for (uint64_t i = 0; i < m->npages; i++)
+      free(m->meta[i].since_ps);
+  free(m->pages);
+  free(m->meta);
+  free(m->free_pfns);
+  free(m->is_free);
+  free(m->labels);
+  free(m);
+}
+
+uint64_t mem_pages(const struct mem *m) { return m->npages; }
+uint64_t mem_pages_touched(const struct mem *m) { return m->touched; }
+
+void mem_set_clock(struct mem *m, uint64_t (*now_ps)(void *ctx), void *ctx) {
+  m->now_ps = now_ps ? now_ps : zero_clock;
+  m->clock_ctx = ctx;
+}
+
+int mem_add_observer(struct mem *m, const struct mem_observer *obs) {
+  if (m->nobs >= MEM_MAX_OBSERVERS)
+    return -1;
+  m->obs[m->nobs++] = *obs;
+  return 0;
+}
+
+/* ---- label table ---- */
+
+static void label_gc(struct mem *m) {
+  for (uint32_t i = 0; i < m->labels_top; i++)
+    m->labels[i].mark = 0;
+  m->labels[0].mark = 1;
+  for (uint64_t p = 0; p < m->npages; p++) {
+    const struct mem_page *pg = m->pages[p];
+    if (!pg)
+      continue;
+    uint32_t last = UINT32_MAX;
+    for (uint32_t i = 0; i < MEM_PAGE_SIZE; i++) {
+      uint32_t id = pg->label[i];
+      if (id != last) {
+        m->labels[id].mark = 1;
+        last = id;
+      }
+    }
+  }
+  m->free_head = UINT32_MAX;
+  m->labels_live = 0;
+  /* Rebuild the free list from the top down so low ids are reused first. */
+  for (uint32_t i = m->labels_top; i-- > 0;) {
+    struct label_slot *s = &m->labels[i];
+    if (s->mark) {
+      m->labels_live++;
+    } else {
+      s->used = 0;
+      s->next_free = m->free_head;
+      m->free_head = i;
+    }
+  }
+  m->gc_runs++;
+}
+
+void mem_label_gc(struct mem *m) { label_gc(m); }
+
+/* A new label id for lab; UINT32_MAX when host memory runs out. */
+static uint32_t label_new(struct mem *m, const struct mem_label *lab) {
+  if (m->free_head == UINT32_MAX && m->labels_top == m->labels_cap &&
+      m->labels_live >= m->gc_next) {
+    label_gc(m);
+    /* Grow when more than half the table is still live after a pass, so that
+     * collections stay rare. */
+    if (m->labels_live > m->labels_cap / 2)
+      m->gc_next = m->labels_cap * 2;
+  }
+  uint32_t id;
+  if (m->free_head != UINT32_MAX) {
+    id = m->free_head;
+    m->free_head = m->labels[id].next_free;
+  } else {
+    if (m->labels_top == m->labels_cap) {
+      if (m->labels_cap >= (1u << 31))
+        return UINT32_MAX;
+      uint32_t ncap = m->labels_cap * 2;
+      struct label_slot *n = realloc(m->labels, (size_t)ncap * sizeof *n);
+      if (!n)
+        return UINT32_MAX;
+      memset(n + m->labels_cap, 0, (size_t)(ncap - m->labels_cap) * sizeof *n);
+      m->labels = n;
+      m->labels_cap = ncap;
+      if (m->gc_next < ncap)
+        m->gc_next = ncap;
+    }
+    id = m->labels_top++;
+  }
+  m->labels[id].label = *lab;
+  m->labels[id].used = 1;
+  m->labels_live++;
+  return id;
+}
+
+const struct mem_label *mem_label(const struct mem *m, uint32_t id) {
+  return &m->labels[id].label;
+}
+struct mem_label *mem_label_mut(struct mem *m, uint32_t id) { return &m->labels[id].label; }
+uint64_t mem_labels_live(const struct mem *m) { return m->labels_live; }
+uint64_t mem_label_gc_runs(const struct mem *m) { return m->gc_runs; }
+
+/* ---- pages ---- */
+
+/* What a free page of a real machine holds: old kernel objects, full of
+ * pointers into the direct map. A recognisable, deterministic pattern. */
+static void presim_pattern(uint8_t *data, uint64_t pfn) {
+  for (uint32_t off = 0; off < MEM_PAGE_SIZE; off += 8) {
+    uint64_t v = 0xffff888000000000ull | (pfn << 12) | off;
+    memcpy(data + off, &v, 8); /* little-endian host, as the modelled x86 */
+  }
+}
+
+static struct mem_page *touch(struct mem *m, uint64_t pfn) {
+  struct mem_page *pg = m->pages[pfn];
+  if (pg)
+    return pg;
+  pg = malloc(sizeof *pg);
+  if (!pg)
+    return NULL;
+  struct mem_label lab;
+  memset(&lab, 0, sizeof lab);
+  lab.prov.kind = MEM_LABEL_KERNEL_PRESIM;
+  lab.prov.packet = pfn;
+  lab.writer.actor = MEM_ACTOR_KERNEL;
+  lab.epoch = 0;
+  uint32_t id = label_new(m, &lab);
+  if (id == UINT32_MAX) {
+    free(pg);
+    return NULL;
+  }
+  presim_pattern(pg->data, pfn);
+  for (uint32_t i = 0; i < MEM_PAGE_SIZE; i++)
+    pg->label[i] = id;
+  m->pages[pfn] = pg;
+  m->touched++;
+  return pg;
+}
+
+uint64_t mem_page_new_epoch(struct mem *m, uint64_t pfn) {
+  if (pfn >= m->npages)
+    return 0;
+  uint64_t old = m->meta[pfn].epoch;
+  uint64_t e = ++m->epoch_counter;
+  m->meta[pfn].epoch = e;
+  for (int i = 0; i < m->nobs; i++)
+    if (m->obs[i].epoch)
+      m->obs[i].epoch(m->obs[i].ctx, m, pfn, old, e);
+  return e;
+}
+
+uint64_t mem_page_epoch(const struct mem *m, uint64_t pfn) {
+  return pfn < m->npages ? m->meta[pfn].epoch : 0;
+}
+
+enum mem_map_mode mem_page_mapping(const struct mem *m, uint64_t pfn, unsigned principal) {
+  if (pfn >= m->npages || principal >= MEM_MAX_PRINCIPALS)
+    return MEM_MAP_NONE;
+  uint64_t bit = 1ull << principal;
+  if (m->meta[pfn].map_rw & bit)
+    return MEM_MAP_RW;
+  if (m->meta[pfn].map_ro & bit)
+    return MEM_MAP_RO;
+  return MEM_MAP_NONE;
+}
+
+uint64_t mem_page_mappers(const struct mem *m, uint64_t pfn) {
+  return pfn < m->npages ? (m->meta[pfn].map_ro | m->meta[pfn].map_rw) : 0;
+}
+
+uint64_t mem_page_mapped_since_ps(const struct mem *m, uint64_t pfn, unsigned principal) {
+  if (pfn >= m->npages || principal >= MEM_MAX_PRINCIPALS || !m->meta[pfn].since_ps)
+    return 0;
+  return m->meta[pfn].since_ps[principal];
+}
+
+int mem_page_map(struct mem *m, uint64_t pfn, unsigned principal, enum mem_map_mode mode) {
+  if (pfn >= m->npages)
+    return MEM_ERANGE;
+  if (principal >= MEM_MAX_PRINCIPALS)
+    return MEM_ERANGE;
+  if (!touch(m, pfn))
+    return MEM_ENOMEM;
+  struct mem_page_meta *md = &m->meta[pfn];
+  enum mem_map_mode old = mem_page_mapping(m, pfn, principal);
+  if (old == mode)
+    return 0;
+  if (!md->since_ps) {
+    md->since_ps = calloc(MEM_MAX_PRINCIPALS, sizeof *md->since_ps);
+    if (!md->since_ps)
+      return MEM_ENOMEM;
+  }
+  uint64_t bit = 1ull << principal;
+  md->map_ro &= ~bit;
+  md->map_rw &= ~bit;
+  if (mode == MEM_MAP_RO)
+    md->map_ro |= bit;
+  else if (mode == MEM_MAP_RW)
+    md->map_rw |= bit;
+  md->since_ps[principal] = m->now_ps(m->clock_ctx);
+  for (int i = 0; i < m->nobs; i++)
+    if (m->obs[i].map)
+      m->obs[i].map(m->obs[i].ctx, m, pfn, principal, old, mode);
+  return 0;
+}
+
+int mem_page_alloc(struct mem *m, uint64_t *pfn) {
+  if (m->nfree == 0)
+    return MEM_ENOMEM;
+  uint64_t p = m->free_pfns[--m->nfree];
+  m->is_free[p] = 0;
+  mem_page_new_epoch(m, p);
+  *pfn = p;
+  return 0;
+}
+
+void mem_page_free(struct mem *m, uint64_t pfn) {
+  if (pfn == 0 || pfn >= m->npages || m->is_free[pfn])
+    return;
+  m->is_free[pfn] = 1;
+  m->free_pfns[m->nfree++] = pfn;
+}
+
+uint64_t mem_pages_free(const struct mem *m) { return m->nfree; }
+
+int mem_page_alloc_contig(struct mem *m, uint64_t n, uint64_t *first_pfn) {
+  if (n == 0)
+    return MEM_ENOMEM;
+  uint64_t run = 0;
+  for (uint64_t p = 1; p < m->npages; p++) {
+    run = m->is_free[p] ? run + 1 : 0;
+    if (run < n)
+      continue;
+    uint64_t first = p + 1 - n;
+    /* Take them out of the free stack, keeping its order. */
+    uint64_t k = 0;
+    for (uint64_t i = 0; i < m->nfree; i++) {
+      uint64_t q = m->free_pfns[i];
+      if (q >= first && q <= p)
+        continue;
+      m->free_pfns[k++] = q;
+    }
+    m->nfree = k;
+    for (uint64_t q = first; q <= p; q++) {
+      m->is_free[q] = 0;
+      mem_page_new_epoch(m, q);
+    }
+    *first_pfn = first;
+    return 0;
+  }
+  return MEM_ENOMEM;
+}
+
+/* ---- accesses ---- */
+
+static void notify_before(struct mem *m, const struct mem_access *a) {
+  for (int i = 0; i < m->nobs; i++)
+    if (m->obs[i].before_write)
+      m->obs[i].before_write(m->obs[i].ctx, m, a);
+}
+
+static void notify_access(struct mem *m, const struct mem_access *a) {
+  for (int i = 0; i < m->nobs; i++)
+    if (m->obs[i].access)
+      m->obs[i].access(m->obs[i].ctx, m, a);
+}
+
+/* May who make this access to pfn? Devices and the kernel may touch any page
+ * here: the device was checked by the IOMMU, the kernel is trusted. */
+static int allowed(const struct mem *m, struct mem_accessor who, uint64_t pfn, int write) {
+  if (who.actor != MEM_ACTOR_USER)
+    return 1;
+  enum mem_map_mode mm = mem_page_mapping(m, pfn, who.id);
+  return write ? mm == MEM_MAP_RW : mm != MEM_MAP_NONE;
+}
+
+static int range_ok(const struct mem *m, uint64_t paddr, uint64_t len) {
+  uint64_t end = paddr + len;
+  return end >= paddr && end <= (m->npages << MEM_PAGE_SHIFT);
+}
+
+static inline void fill_ids(uint32_t *dst, uint32_t id, uint32_t n) {
+  for (uint32_t i = 0; i < n; i++)
+    dst[i] = id;
+}
+
+/* Common loop of write and fill: src NULL means fill with byte. */
+static int store(struct mem *m, struct mem_accessor who, uint64_t paddr, const uint8_t *src,
+                 uint8_t byte, uint64_t len, const struct mem_prov *prov, uint8_t op) {
+  if (!range_ok(m, paddr, len))
+    return MEM_ERANGE;
+  uint64_t done = 0;
+  while (done < len) {
+    uint64_t a = paddr + done;
+    uint64_t pfn = a >> MEM_PAGE_SHIFT;
+    uint32_t off = (uint32_t)(a & (MEM_PAGE_SIZE - 1));
+    uint32_t n = MEM_PAGE_SIZE - off;
+    if (n > len - done)
+      n = (uint32_t)(len - done);
+    struct mem_access acc = {.who = who, .op = op, .paddr = a, .len = n};
+    if (!allowed(m, who, pfn, 1)) {
+      acc.denied = 1;
+      notify_access(m, &acc);
+      return MEM_EFAULT;
+    }
+    struct mem_page *pg = touch(m, pfn);
+    if (!pg)
+      return MEM_ENOMEM;
+    notify_before(m, &acc);
+    uint32_t id = MEM_LABEL_ID_ZERO;
+    if (prov) {
+      struct mem_label lab = {.prov = *prov, .writer = who, .epoch = m->meta[pfn].epoch,
+                              .time_ps = m->now_ps(m->clock_ctx), .exposed = 0};
+      id = label_new(m, &lab);
+      if (id == UINT32_MAX)
+        return MEM_ENOMEM;
+    }
+    if (src)
+      memcpy(pg->data + off, src + done, n);
+    else
+      memset(pg->data + off, byte, n);
+    fill_ids(pg->label + off, id, n);
+    notify_access(m, &acc);
+    done += n;
+  }
+  return 0;
+}
+
+int mem_write(struct mem *m, struct mem_accessor who, uint64_t paddr, const void *src,
+              uint64_t len, const struct mem_prov *prov) {
+  static const struct mem_prov zero = {.kind = MEM_LABEL_ZERO, .packet = UINT64_MAX};
+  return store(m, who, paddr, src, 0, len, prov ? prov : &zero, MEM_OP_WRITE);
+}
+
+int mem_fill(struct mem *m, struct mem_accessor who, uint64_t paddr, uint8_t byte, uint64_t len,
+             const struct mem_prov *prov) {
+  return store(m, who, paddr, NULL, byte, len, prov, MEM_OP_FILL);
+}
+
+int mem_read(struct mem *m, struct mem_accessor who, uint64_t paddr, void *dst, uint64_t len) {
+  if (!range_ok(m, paddr, len))
+    return MEM_ERANGE;
+  uint64_t done = 0;
+  while (done < len) {
+    uint64_t a = paddr + done;
+    uint64_t pfn = a >> MEM_PAGE_SHIFT;
+    uint32_t off = (uint32_t)(a & (MEM_PAGE_SIZE - 1));
+    uint32_t n = MEM_PAGE_SIZE - off;
+    if (n > len - done)
+      n = (uint32_t)(len - done);
+    struct mem_access acc = {.who = who, .op = MEM_OP_READ, .paddr = a, .len = n};
+    if (!allowed(m, who, pfn, 0)) {
+      acc.denied = 1;
+      notify_access(m, &acc);
+      return MEM_EFAULT;
+    }
+    struct mem_page *pg = touch(m, pfn);
+    if (!pg)
+      return MEM_ENOMEM;
+    if (dst)
+      memcpy((uint8_t *)dst + done, pg->data + off, n);
+    notify_access(m, &acc);
+    done += n;
+  }
+  return 0;
+}
+
+/* Copy within one source page and one destination page. Each run of equal
+ * source labels becomes one new label stamped with the destination's epoch. */
+static int copy_chunk(struct mem *m, struct mem_accessor who, uint64_t dst, uint64_t src, uint32_t n) {
+  uint64_t dpfn = dst >> MEM_PAGE_SHIFT, spfn = src >> MEM_PAGE_SHIFT;
+  uint32_t doff = (uint32_t)(dst & (MEM_PAGE_SIZE - 1)), soff = (uint32_t)(src & (MEM_PAGE_SIZE - 1));
+  struct mem_access acc = {.who = who, .op = MEM_OP_COPY, .paddr = dst, .len = n, .src_paddr = src};
+  if (!allowed(m, who, spfn, 0) || !allowed(m, who, dpfn, 1)) {
+    acc.denied = 1;
+    notify_access(m, &acc);
+    return MEM_EFAULT;
+  }
+  struct mem_page *sp = touch(m, spfn);
+  struct mem_page *dp = touch(m, dpfn);
+  if (!sp || !dp)
+    return MEM_ENOMEM;
+  notify_before(m, &acc);
+  memmove(dp->data + doff, sp->data + soff, n);
+  uint64_t now = m->now_ps(m->clock_ctx);
+  uint32_t i = 0;
+  while (i < n) {
+    uint32_t sid = sp->label[soff + i];
+    uint32_t j = i + 1;
+    while (j < n && sp->label[soff + j] == sid)
+      j++;
+    uint32_t id = MEM_LABEL_ID_ZERO;
+    if (sid != MEM_LABEL_ID_ZERO) {
+      struct mem_label lab = m->labels[sid].label;
+      lab.writer = who;
+      lab.epoch = m->meta[dpfn].epoch;
+      lab.time_ps = now;
+      lab.exposed = 0;
+      id = label_new(m, &lab);
+      if (id == UINT32_MAX)
+        return MEM_ENOMEM;
+    }
+    fill_ids(dp->label + doff + i, id, j - i);
+    i = j;
+  }
+  notify_access(m, &acc);
+  return 0;
+}
+
+int mem_copy(struct mem *m, struct mem_accessor who, uint64_t dst_paddr, uint64_t src_paddr,
+             uint64_t len) {
+  if (!range_ok(m, dst_paddr, len) || !range_ok(m, src_paddr, len))
+    return MEM_ERANGE;
+  uint64_t done = 0;
+  while (done < len) {
+    uint64_t d = dst_paddr + done, s = src_paddr + done;
+    uint32_t n = MEM_PAGE_SIZE - (uint32_t)(d & (MEM_PAGE_SIZE - 1));
+    uint32_t ns = MEM_PAGE_SIZE - (uint32_t)(s & (MEM_PAGE_SIZE - 1));
+    if (ns < n)
+      n = ns;
+    if (n > len - done)
+      n = (uint32_t)(len - done);
+    int rc = copy_chunk(m, who, d, s, n);
+    if (rc)
+      return rc;
+    done += n;
+  }
+  return 0;
+}
+
+/* ---- inspection ---- */
+
+uint32_t mem_peek_label_id(struct mem *m, uint64_t paddr) {
+  uint64_t pfn = paddr >> MEM_PAGE_SHIFT;
+  if (pfn >= m->npages)
+    return MEM_LABEL_ID_ZERO;
+  struct mem_page *pg = touch(m, pfn);
+  return pg ? pg->label[paddr & (MEM_PAGE_SIZE - 1)] : MEM_LABEL_ID_ZERO;
+}
+
+int mem_peek(struct mem *m, uint64_t paddr, void *dst, uint64_t len) {
+  if (!range_ok(m, paddr, len))
+    return MEM_ERANGE;
+  uint64_t done = 0;
+  while (done < len) {
+    uint64_t a = paddr + done;
+    uint32_t off = (uint32_t)(a & (MEM_PAGE_SIZE - 1));
+    uint32_t n = MEM_PAGE_SIZE - off;
+    if (n > len - done)
+      n = (uint32_t)(len - done);
+    struct mem_page *pg = touch(m, a >> MEM_PAGE_SHIFT);
+    if (!pg)
+      return MEM_ENOMEM;
+    memcpy((uint8_t *)dst + done, pg->data + off, n);
+    done += n;
+  }
+  return 0;
+}
+
+void mem_label_runs(struct mem *m, uint64_t paddr, uint32_t len, mem_run_fn fn, void *ctx) {
+  uint64_t pfn = paddr >> MEM_PAGE_SHIFT;
+  uint32_t off = (uint32_t)(paddr & (MEM_PAGE_SIZE - 1));
+  if (pfn >= m->npages || len == 0)
+    return;
+  if (len > MEM_PAGE_SIZE - off)
+    len = MEM_PAGE_SIZE - off;
+  struct mem_page *pg = touch(m, pfn);
+  if (!pg)
+    return;
+  uint32_t i = 0;
+  while (i < len) {
+    uint32_t id = pg->label[off + i];
+    uint32_t j = i + 1;
+    while (j < len && pg->label[off + j] == id)
+      j++;
+    fn(ctx, paddr + i, j - i, id);
+    i = j;
+  }
+}

@@ -1,0 +1,201 @@
+/*
+ * mem: simulated physical memory in which every byte carries a provenance
+ * label, and every access names who makes it.
+ *
+ * This is the invariant the whole simulator rests on (docs/design.md):
+ * - a label says what a byte is: zero, packet header or payload (which flow,
+ *   which packet of the trace), kernel-private data, user data, or what the
+ *   page held before the simulation started;
+ * - an access is made by the device (DMA, after the IOMMU translated it, with
+ *   the device's requester id), the kernel CPU, or a userspace principal
+ *   (through its mapping of the page: read-only or read-write). There is no
+ *   other way to touch memory.
+ *
+ * Shadow memory: one 32-bit label id per byte (4 bytes per simulated byte),
+ * allocated with the page's data the first time a page is touched. Label ids
+ * index a table of label records; ids no byte refers to any more are reclaimed
+ * by a mark-and-sweep pass over the touched pages.
+ *
+ * Epochs: each page has an allocation epoch, a number from one global counter
+ * that is advanced each time the page is handed to a new use
+ * (mem_page_new_epoch). A label records the epoch of the page it was written
+ * in, so bytes whose label epoch differs from the page's are left over from an
+ * earlier use. Copies carry labels across pages, re-stamped with the
+ * destination page's epoch.
+ *
+ * Observers (the checker) see every access and every change of who may see a
+ * page. The module does no I/O and never exits.
+ */
+#ifndef NICSIM_MEM_H
+#define NICSIM_MEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MEM_PAGE_SHIFT 12
+#define MEM_PAGE_SIZE (1u << MEM_PAGE_SHIFT)
+#define MEM_MAX_PRINCIPALS 64 /* user principals: ids 0..63 */
+#define MEM_MAX_OBSERVERS 4
+
+/* Errors (negative return values). */
+#define MEM_EFAULT (-14) /* no mapping allows this user access */
+#define MEM_ERANGE (-34) /* address outside simulated RAM */
+#define MEM_ENOMEM (-12) /* host memory ran out, or no free page */
+
+enum mem_actor {
+  MEM_ACTOR_DEVICE = 0, /* id: PCIe requester id */
+  MEM_ACTOR_KERNEL = 1, /* id: CPU number */
+  MEM_ACTOR_USER = 2,   /* id: principal */
+};
+
+struct mem_accessor {
+  uint8_t actor; /* enum mem_actor */
+  uint16_t id;
+};
+
+enum mem_label_kind {
+  MEM_LABEL_ZERO = 0,      /* cleared memory */
+  MEM_LABEL_PKT_HEADER,    /* packet headers (link to L4), written by the device */
+  MEM_LABEL_PKT_PAYLOAD,   /* packet payload after the parsed headers */
+  MEM_LABEL_PKT_UNKNOWN,   /* bytes on the wire the capture did not keep */
+  MEM_LABEL_KERNEL_PRESIM, /* what a page held before the simulation started */
+  MEM_LABEL_KERNEL_PTR,    /* kernel data with pointers (skb_shared_info) */
+  MEM_LABEL_KERNEL_META,   /* other kernel-private data (descriptors, skb heads) */
+  MEM_LABEL_USER,          /* data a userspace principal wrote */
+  MEM_LABEL_KIND_COUNT
+};
+
+/* What a writer says about the bytes it writes. */
+struct mem_prov {
+  uint8_t kind;      /* enum mem_label_kind */
+  uint8_t principal; /* MEM_LABEL_USER: whose data */
+  uint32_t flow;     /* packet kinds: flow id in the trace's flow table */
+  uint64_t packet;   /* packet kinds: trace index; kernel kinds: the packet the
+                        data belongs to, or UINT64_MAX */
+};
+
+/* A label: the provenance plus where and when it was put there. */
+struct mem_label {
+  struct mem_prov prov;
+  struct mem_accessor writer; /* who wrote (or copied) the bytes */
+  uint64_t epoch;             /* epoch of the page when written */
+  uint64_t time_ps;           /* simulated time of the write */
+  uint64_t exposed;           /* checker's use: principals that have been
+                                 exposed to these bytes (bit per principal) */
+};
+
+#define MEM_LABEL_ID_ZERO 0u
+
+enum mem_map_mode { MEM_MAP_NONE = 0, MEM_MAP_RO = 1, MEM_MAP_RW = 2 };
+
+enum mem_op { MEM_OP_READ, MEM_OP_WRITE, MEM_OP_FILL, MEM_OP_COPY };
+
+/* One access, as an observer sees it (after a write took effect; before a
+ * read returns). A denied access did not happen. */
+struct mem_access {
+  struct mem_accessor who;
+  uint8_t op;      /* enum mem_op */
+  uint8_t denied;  /* 1: refused (MEM_EFAULT) */
+  uint64_t paddr;  /* first byte [physical address] */
+  uint32_t len;    /* bytes; never crosses a page boundary */
+  uint64_t src_paddr; /* MEM_OP_COPY: source */
+};
+
+struct mem;
+
+struct mem_observer {
+  void *ctx;
+  /* Before a write, fill or copy lands (the old labels are still there). */
+  void (*before_write)(void *ctx, struct mem *m, const struct mem_access *a);
+  /* After an access took effect (or was denied). */
+  void (*access)(void *ctx, struct mem *m, const struct mem_access *a);
+  /* After principal's mapping of pfn changed from old_mode to new_mode. */
+  void (*map)(void *ctx, struct mem *m, uint64_t pfn, unsigned principal,
+              enum mem_map_mode old_mode, enum mem_map_mode new_mode);
+  /* After pfn entered a new allocation epoch. */
+  void (*epoch)(void *ctx, struct mem *m, uint64_t pfn, uint64_t old_epoch, uint64_t new_epoch);
+};
+
+/* Simulated RAM of size_bytes (rounded up to whole pages, at least one page).
+ * NULL when size_bytes is 0 or host memory runs out. */
+struct mem *mem_new(uint64_t size_bytes);
+void mem_free(struct mem *m);
+
+uint64_t mem_pages(const struct mem *m);
+/* Pages that have been touched (have data and shadow allocated). */
+uint64_t mem_pages_touched(const struct mem *m);
+
+/* Time source for labels (time_ps); defaults to always 0. */
+void mem_set_clock(struct mem *m, uint64_t (*now_ps)(void *ctx), void *ctx);
+
+/* Add an observer (at most MEM_MAX_OBSERVERS). 0 or -1. */
+int mem_add_observer(struct mem *m, const struct mem_observer *obs);
+
+/* --- The accessors. Each returns 0 or a negative MEM_E* value. Ranges may
+ * cross page boundaries; a user access is checked page by page against the
+ * principal's mapping and stops at the first page that refuses it. */
+
+/* Write len bytes of src, labelled with prov. */
+int mem_write(struct mem *m, struct mem_accessor who, uint64_t paddr,
+              const void *src, uint64_t len, const struct mem_prov *prov);
+/* Fill len bytes with byte; prov NULL means "cleared" (MEM_LABEL_ZERO; byte
+ * should then be 0). */
+int mem_fill(struct mem *m, struct mem_accessor who, uint64_t paddr,
+             uint8_t byte, uint64_t len, const struct mem_prov *prov);
+/* Copy len bytes from src_paddr to dst_paddr (non-overlapping); the labels
+ * travel with the bytes. A user copy needs read access to the source and
+ * write access to the destination. */
+int mem_copy(struct mem *m, struct mem_accessor who, uint64_t dst_paddr,
+             uint64_t src_paddr, uint64_t len);
+/* Read len bytes into dst (dst may be NULL to only account the read). */
+int mem_read(struct mem *m, struct mem_accessor who, uint64_t paddr, void *dst, uint64_t len);
+
+/* --- Page metadata. */
+
+/* Advance pfn to a new allocation epoch (from the global counter). Returns
+ * the new epoch. */
+uint64_t mem_page_new_epoch(struct mem *m, uint64_t pfn);
+uint64_t mem_page_epoch(const struct mem *m, uint64_t pfn);
+
+/* Set principal's mapping of pfn (MEM_MAP_NONE unmaps). 0 or negative. */
+int mem_page_map(struct mem *m, uint64_t pfn, unsigned principal, enum mem_map_mode mode);
+enum mem_map_mode mem_page_mapping(const struct mem *m, uint64_t pfn, unsigned principal);
+/* Since when principal has had its current mapping of pfn [ps]. */
+uint64_t mem_page_mapped_since_ps(const struct mem *m, uint64_t pfn, unsigned principal);
+/* Bit per principal with any mapping of pfn. */
+uint64_t mem_page_mappers(const struct mem *m, uint64_t pfn);
+
+/* A simple page allocator over all of RAM: last freed, first allocated (as
+ * the kernel's per-CPU page lists hand out hot pages), so freed pages are
+ * reused with whatever they held. Allocation advances the page's epoch.
+ * mem_page_alloc returns 0 and sets *pfn, or MEM_ENOMEM. */
+int mem_page_alloc(struct mem *m, uint64_t *pfn);
+void mem_page_free(struct mem *m, uint64_t pfn);
+/* n physically contiguous free pages (for coherent DMA memory such as
+ * descriptor rings): 0 with *first_pfn set, or MEM_ENOMEM. */
+int mem_page_alloc_contig(struct mem *m, uint64_t n, uint64_t *first_pfn);
+uint64_t mem_pages_free(const struct mem *m);
+
+/* --- Inspection for observers, reports and tests: not an access. */
+
+/* Label id of one byte (touches nothing: an untouched page reads as its
+ * pre-simulation label). */
+uint32_t mem_peek_label_id(struct mem *m, uint64_t paddr);
+/* The record of a label id. The pointer stays valid until the next write. */
+const struct mem_label *mem_label(const struct mem *m, uint32_t id);
+struct mem_label *mem_label_mut(struct mem *m, uint32_t id);
+/* Copy bytes out without accounting an access. 0 or MEM_ERANGE. */
+int mem_peek(struct mem *m, uint64_t paddr, void *dst, uint64_t len);
+
+/* Calls fn for each maximal run of bytes with the same label id in
+ * [paddr, paddr+len) (which must not cross a page boundary). */
+typedef void (*mem_run_fn)(void *ctx, uint64_t paddr, uint32_t len, uint32_t label_id);
+void mem_label_runs(struct mem *m, uint64_t paddr, uint32_t len, mem_run_fn fn, void *ctx);
+
+/* Label table statistics: live records, and how many passes reclaimed ids. */
+uint64_t mem_labels_live(const struct mem *m);
+uint64_t mem_label_gc_runs(const struct mem *m);
+/* Reclaim label ids that no byte refers to (also runs by itself). */
+void mem_label_gc(struct mem *m);
+
+#endif

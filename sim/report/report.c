@@ -1,0 +1,189 @@
+/*
+ * report.c: JSON (json-c) and human-readable replay reports.
+ */
+#include "report.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cpu.h"
+
+const char *report_verdict(const struct replay_result *r) {
+  for (int p = 0; p < PROP_COUNT; p++)
+    if (r->props[p].count)
+      return "unsafe";
+  return "safe";
+}
+
+static json_object *u64(uint64_t v) { return json_object_new_uint64(v); }
+
+static json_object *violation_first(const struct replay_result *r, const struct checker_result *cr) {
+  if (!cr->has_first)
+    return NULL;
+  const struct checker_violation *v = &cr->first;
+  json_object *o = json_object_new_object();
+  json_object_object_add(o, "time_ps", u64(v->time_ps));
+  json_object_object_add(o, "principal",
+                         json_object_new_string(v->principal < 2 ? r->principals[v->principal] : "?"));
+  json_object_object_add(o, "page", u64(v->pfn));
+  json_object_object_add(o, "offset", u64(v->offset));
+  json_object_object_add(o, "length", u64(v->length));
+  json_object *src = json_object_new_object();
+  json_object_object_add(src, "flow", v->flow[0] ? json_object_new_string(v->flow) : NULL);
+  json_object_object_add(src, "packet_index",
+                         v->packet_index == UINT64_MAX ? NULL : u64(v->packet_index));
+  json_object_object_add(src, "kind", json_object_new_string(v->kind));
+  json_object_object_add(o, "source", src);
+  json_object_object_add(o, "explanation", json_object_new_string(v->explanation));
+  return o;
+}
+
+json_object *report_json(const struct replay_opts *o, const struct replay_result *r) {
+  json_object *root = json_object_new_object();
+  if (!root)
+    return NULL;
+  json_object_object_add(root, "nicsim_version", json_object_new_string(NICSIM_VERSION_STRING));
+  json_object_object_add(root, "design", json_object_new_string(o->design ? o->design : "custom"));
+  json_object_object_add(root, "seed", u64(o->seed));
+
+  json_object *t = json_object_new_object();
+  json_object_object_add(t, "path", json_object_new_string(o->trace_path));
+  json_object_object_add(t, "packets", u64(r->trace_packets));
+  json_object_object_add(t, "bytes", u64(r->trace_bytes));
+  json_object_object_add(t, "linktype", json_object_new_string(r->linktype));
+  json_object_object_add(t, "flows", u64(r->flows));
+  json_object_object_add(t, "app_flow", json_object_new_string(r->app_flow));
+  json_object_object_add(root, "trace", t);
+
+  json_object *cfg = json_object_new_object();
+  for (size_t i = 0; i < config_key_count(); i++) {
+    char buf[1200];
+    config_key_json(&o->cfg, i, buf, sizeof buf);
+    json_object_object_add(cfg, config_key_name(i), json_tokener_parse(buf));
+  }
+  json_object_object_add(root, "config", cfg);
+
+  json_object *sim = json_object_new_object();
+  json_object_object_add(sim, "sim_time_ps", u64(r->sim_time_ps));
+  json_object_object_add(sim, "events", u64(r->events));
+  json_object_object_add(root, "sim", sim);
+
+  json_object *nic = json_object_new_object();
+  json_object_object_add(nic, "rx_packets", u64(r->rx_packets));
+  json_object_object_add(nic, "rx_bytes", u64(r->rx_bytes));
+  json_object_object_add(nic, "rx_dropped", u64(r->rx_dropped));
+  json_object *pq = json_object_new_array();
+  for (uint32_t q = 0; q < r->queues && q < REPORT_MAX_QUEUES; q++) {
+    json_object *e = json_object_new_object();
+    json_object_object_add(e, "queue", u64(q));
+    json_object_object_add(e, "rx_packets", u64(r->q_rx_packets[q]));
+    json_object_object_add(e, "rx_dropped", u64(r->q_rx_dropped[q]));
+    json_object_array_add(pq, e);
+  }
+  json_object_object_add(nic, "per_queue", pq);
+  json_object_object_add(root, "nic", nic);
+
+  json_object *io = json_object_new_object();
+  json_object_object_add(io, "translations", u64(r->translations));
+  json_object_object_add(io, "iotlb_hits", u64(r->iotlb_hits));
+  json_object_object_add(io, "iotlb_misses", u64(r->iotlb_misses));
+  json_object_object_add(io, "faults", u64(r->iommu_faults));
+  json_object_object_add(io, "invalidations", u64(r->invalidations));
+  json_object_object_add(root, "iommu", io);
+
+  json_object *pool = json_object_new_object();
+  json_object_object_add(pool, "allocs", u64(r->allocs));
+  json_object_object_add(pool, "recycles", u64(r->recycles));
+  json_object_object_add(pool, "clears", u64(r->clears));
+  json_object_object_add(pool, "pages_in_use_max", u64(r->pages_in_use_max));
+  json_object_object_add(root, "pool", pool);
+
+  json_object *cpu = json_object_new_object();
+  json_object_object_add(cpu, "cycles_total", u64(r->cycles_total));
+  json_object_object_add(cpu, "cycles_per_packet", json_object_new_double(r->cycles_per_packet));
+  json_object *bd = json_object_new_object();
+  static const char *const buckets[CPU_NBUCKETS] = {"clear", "copy", "iommu", "skb", "map", "other"};
+  for (int b = 0; b < CPU_NBUCKETS; b++)
+    json_object_object_add(bd, buckets[b], u64(r->cycles[b]));
+  json_object_object_add(cpu, "breakdown", bd);
+  json_object_object_add(root, "cpu", cpu);
+
+  json_object *tp = json_object_new_object();
+  json_object_object_add(tp, "offered_gbps", json_object_new_double(r->offered_gbps));
+  json_object_object_add(tp, "delivered_gbps", json_object_new_double(r->delivered_gbps));
+  json_object_object_add(tp, "delivered_mpps", json_object_new_double(r->delivered_mpps));
+  json_object_object_add(root, "throughput", tp);
+
+  json_object *vi = json_object_new_object();
+  for (int p = 0; p < PROP_COUNT; p++) {
+    json_object *e = json_object_new_object();
+    json_object_object_add(e, "count", u64(r->props[p].count));
+    json_object_object_add(e, "bytes", u64(r->props[p].bytes));
+    json_object_object_add(e, "first", violation_first(r, &r->props[p]));
+    json_object_object_add(vi, checker_property_name((enum checker_property)p), e);
+  }
+  json_object_object_add(root, "violations", vi);
+  json_object_object_add(root, "verdict", json_object_new_string(report_verdict(r)));
+  return root;
+}
+
+int report_write_json(json_object *obj, const char *path, char *err, size_t errlen) {
+  const char *text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+  if (strcmp(path, "-") == 0) {
+    fputs(text, stdout);
+    fputc('\n', stdout);
+    return 0;
+  }
+  size_t n = strlen(path);
+  char *tmp = malloc(n + 32);
+  if (!tmp) {
+    snprintf(err, errlen, "%s: out of memory", path);
+    return -1;
+  }
+  snprintf(tmp, n + 32, "%s.tmp.%ld", path, (long)getpid());
+  FILE *f = fopen(tmp, "w");
+  if (!f) {
+    snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+    free(tmp);
+    return -1;
+  }
+  int bad = fputs(text, f) < 0 || fputc('\n', f) == EOF;
+  bad |= fclose(f) != 0;
+  if (bad || rename(tmp, path) != 0) {
+    snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+    unlink(tmp);
+    free(tmp);
+    return -1;
+  }
+  free(tmp);
+  return 0;
+}
+
+void report_print_human(FILE *out, const struct replay_opts *o, const struct replay_result *r) {
+  fprintf(out, "nicsim %s: design %s, trace %s\n", NICSIM_VERSION_STRING, o->design ? o->design : "custom",
+          o->trace_path);
+  fprintf(out, "  trace: %" PRIu64 " packets, %" PRIu64 " bytes, %u flows, link type %s; "
+          "application flow: %s\n", r->trace_packets, r->trace_bytes, r->flows, r->linktype, r->app_flow);
+  fprintf(out, "  nic: %" PRIu64 " received, %" PRIu64 " dropped; iommu: %" PRIu64 " translations, %"
+          PRIu64 " IOTLB misses, %" PRIu64 " faults\n", r->rx_packets, r->rx_dropped, r->translations,
+          r->iotlb_misses, r->iommu_faults);
+  fprintf(out, "  cpu: %.1f cycles per packet (clear %" PRIu64 ", copy %" PRIu64 ", iommu %" PRIu64
+          ", skb %" PRIu64 ", map %" PRIu64 ", other %" PRIu64 ")\n", r->cycles_per_packet, r->cycles[0],
+          r->cycles[1], r->cycles[2], r->cycles[3], r->cycles[4], r->cycles[5]);
+  fprintf(out, "  throughput: offered %.3f Gb/s, delivered %.3f Gb/s (%.3f Mpps)\n", r->offered_gbps,
+          r->delivered_gbps, r->delivered_mpps);
+  fprintf(out, "verdict: %s\n", report_verdict(r));
+  for (int p = 0; p < PROP_COUNT; p++) {
+    const struct checker_result *cr = &r->props[p];
+    if (!cr->count)
+      continue;
+    fprintf(out, "  %s: %" PRIu64 " (%" PRIu64 " bytes)\n", checker_property_name((enum checker_property)p),
+            cr->count, cr->bytes);
+    if (cr->has_first)
+      fprintf(out, "    first: %s\n", cr->first.explanation);
+  }
+}

@@ -1,0 +1,31 @@
+/*
+ * report: the replay report as JSON (contract.md, every key always present)
+ * and as a human summary. Building is separate from writing so that the
+ * command line decides where output goes; files are written atomically.
+ */
+#ifndef NICSIM_REPORT_H
+#define NICSIM_REPORT_H
+
+#include <stdio.h>
+
+#include "system.h"
+
+struct json_object;
+
+/* The report object (caller owns it: json_object_put). NULL when out of memory. */
+struct json_object *report_json(const struct replay_opts *o, const struct replay_result *r);
+
+/* Write obj to path through a temporary file renamed into place ("-" for
+ * standard output). 0, or -1 with err filled. */
+int report_write_json(struct json_object *obj, const char *path, char *err, size_t errlen);
+
+/* Human summary: verdict, counts, throughput, cycles per packet, the first
+ * explanation of each violated property. */
+void report_print_human(FILE *out, const struct replay_opts *o, const struct replay_result *r);
+
+/* "safe" or "unsafe". */
+const char *report_verdict(const struct replay_result *r);
+
+#define NICSIM_VERSION_STRING "0.1.0"
+
+#endif

@@ -1,0 +1,512 @@
+/*
+ * config.c: scenario keys, their parsing and validation, and the built-in
+ * designs (docs/designs.md says what each models and why).
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "checker.h"
+#include "iommu.h"
+
+#define ALL_QUEUES UINT64_MAX
+#define PAGE_BYTES 4096u
+#define RX_HEADROOM 256u   /* XDP_PACKET_HEADROOM */
+#define SHINFO_BYTES 320u  /* SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) on x86-64 */
+
+void config_default(struct config *c) {
+  memset(c, 0, sizeof *c);
+  c->nic_queues = 1;
+  c->nic_line_rate_gbps = 10.0;
+  c->nic_rss_queues = ALL_QUEUES;
+  c->nic_header_split = 0;
+  c->nic_ring_size = 512;
+  c->nic_buffer_size = 2048;
+  c->nic_steer_app_to = -1;
+  c->iommu_mode = IOMMU_LAZY; /* Linux's default for DMA domains */
+  c->iommu_iotlb_entries = 64;
+  c->pool_pages = 1024;       /* page_pool's ptr_ring default size */
+  c->pool_clear = CFG_CLEAR_NEVER; /* merged page_pool never clears */
+  c->pool_frag = 0;
+  c->driver_skb_mode = CFG_SKB_WRITABLE;
+  c->driver_dma_mapping = CFG_DMA_POOL;
+  c->app_owns[0] = '\0';
+  c->app_caps = 0;
+  c->app_mapping = CFG_MAP_RO;
+  c->app_mapping_lifetime = CFG_LIFETIME_PERSISTENT;
+  c->app_hold_us = 0.0;
+  c->app_delivery = CFG_DELIVERY_COPY;
+  c->app_zc_queues = ALL_QUEUES;
+  c->cpu_ghz = 4.0; /* the Skylake i7-6700K of the memset figures */
+}
+
+enum key_type { K_U32, K_DOUBLE, K_BOOL, K_ENUM, K_QUEUES, K_QUEUE_OR_NONE, K_STRING, K_CAPS };
+
+struct key_def {
+  const char *name;
+  enum key_type type;
+  size_t offset;
+  double min, max;          /* K_U32, K_DOUBLE */
+  const char *const *names; /* K_ENUM: value names in enum order, NULL-terminated */
+  int pow2;                 /* K_U32: must be a power of two */
+  const char *help;
+};
+
+static const char *const iommu_modes[] = {"strict", "lazy", "passthrough", "off", NULL};
+static const char *const clears[] = {"never", "on_entry", "on_recycle", NULL};
+static const char *const skb_modes[] = {"writable", "readonly", NULL};
+static const char *const dma_mappings[] = {"pool", "per_packet", NULL};
+static const char *const maps[] = {"ro", "rw", NULL};
+static const char *const lifetimes[] = {"persistent", "per_packet", NULL};
+static const char *const deliveries[] = {"copy", "zero_copy", NULL};
+
+#define OFF(f) offsetof(struct config, f)
+static const struct key_def keys[] = {
+    {"nic.queues", K_U32, OFF(nic_queues), 1, CFG_MAX_QUEUES, NULL, 0, "RX queues (1..64)"},
+    {"nic.line_rate_gbps", K_DOUBLE, OFF(nic_line_rate_gbps), 0.001, 1000, NULL, 0,
+     "Ethernet line rate in Gb/s"},
+    {"nic.rss_queues", K_QUEUES, OFF(nic_rss_queues), 0, 0, NULL, 0,
+     "queues in the RSS indirection table: a list like [0,1,2], or all"},
+    {"nic.header_split", K_BOOL, OFF(nic_header_split), 0, 0, NULL, 0,
+     "split headers into a separate buffer (true, false)"},
+    {"nic.ring_size", K_U32, OFF(nic_ring_size), 8, 8192, NULL, 1,
+     "descriptors per RX ring (power of two, 8..8192)"},
+    {"nic.buffer_size", K_U32, OFF(nic_buffer_size), 256, PAGE_BYTES - RX_HEADROOM - SHINFO_BYTES,
+     NULL, 0, "bytes per RX buffer (256..3520: headroom 256 and skb_shared_info 320 share the page)"},
+    {"nic.steer_app_to", K_QUEUE_OR_NONE, OFF(nic_steer_app_to), 0, 0, NULL, 0,
+     "ntuple rule steering the application's flow to this queue, or none"},
+    {"iommu.mode", K_ENUM, OFF(iommu_mode), 0, 0, iommu_modes, 0, "strict, lazy, passthrough, off"},
+    {"iommu.iotlb_entries", K_U32, OFF(iommu_iotlb_entries), 1, 65536, NULL, 0,
+     "IOTLB entries (1..65536)"},
+    {"pool.pages", K_U32, OFF(pool_pages), 1, 1u << 20, NULL, 0, "pages per pool (1..1048576)"},
+    {"pool.clear", K_ENUM, OFF(pool_clear), 0, 0, clears, 0, "never, on_entry, on_recycle"},
+    {"pool.frag", K_BOOL, OFF(pool_frag), 0, 0, NULL, 0, "several packets per page (true, false)"},
+    {"driver.skb_mode", K_ENUM, OFF(driver_skb_mode), 0, 0, skb_modes, 0, "writable, readonly"},
+    {"driver.dma_mapping", K_ENUM, OFF(driver_dma_mapping), 0, 0, dma_mappings, 0,
+     "pool (mapped while in the pool), per_packet (mapped at refill, unmapped on completion)"},
+    {"app.owns", K_STRING, OFF(app_owns), 0, 0, NULL, 0,
+     "BPF filter of the application's traffic; empty: the flow with the most bytes"},
+    {"app.caps", K_CAPS, OFF(app_caps), 0, 0, NULL, 0, "capabilities, e.g. [CAP_NET_ADMIN]"},
+    {"app.mapping", K_ENUM, OFF(app_mapping), 0, 0, maps, 0, "ro, rw"},
+    {"app.mapping_lifetime", K_ENUM, OFF(app_mapping_lifetime), 0, 0, lifetimes, 0,
+     "persistent, per_packet"},
+    {"app.hold_us", K_DOUBLE, OFF(app_hold_us), 0, 1e9, NULL, 0,
+     "microseconds the application keeps a page before returning it"},
+    {"app.delivery", K_ENUM, OFF(app_delivery), 0, 0, deliveries, 0,
+     "how the application's packets reach it: copy, zero_copy"},
+    {"app.zc_queues", K_QUEUES, OFF(app_zc_queues), 0, 0, NULL, 0,
+     "queues whose page pools are mapped to the application (zero_copy): a list, or all"},
+    {"cpu.ghz", K_DOUBLE, OFF(cpu_ghz), 0.1, 10, NULL, 0, "modelled core frequency in GHz"},
+};
+#define NKEYS (sizeof keys / sizeof keys[0])
+
+size_t config_key_count(void) { return NKEYS; }
+const char *config_key_name(size_t i) { return i < NKEYS ? keys[i].name : NULL; }
+const char *config_key_help(size_t i) { return i < NKEYS ? keys[i].help : NULL; }
+
+static const struct key_def *find_key(const char *name) {
+  for (size_t i = 0; i < NKEYS; i++)
+    if (strcmp(keys[i].name, name) == 0)
+      return &keys[i];
+  return NULL;
+}
+
+static void trim(const char *s, const char **b, const char **e) {
+  while (*s && isspace((unsigned char)*s))
+    s++;
+  const char *t = s + strlen(s);
+  while (t > s && isspace((unsigned char)t[-1]))
+    t--;
+  *b = s;
+  *e = t;
+}
+
+/* A whole number in [min, max]. */
+static int parse_u64(const char *s, uint64_t *out) {
+  const char *b, *e;
+  trim(s, &b, &e);
+  if (b == e || !isdigit((unsigned char)*b))
+    return -1;
+  char buf[32];
+  if ((size_t)(e - b) >= sizeof buf)
+    return -1;
+  memcpy(buf, b, (size_t)(e - b));
+  buf[e - b] = '\0';
+  errno = 0;
+  char *end;
+  unsigned long long v = strtoull(buf, &end, 10);
+  if (errno || *end)
+    return -1;
+  *out = v;
+  return 0;
+}
+
+static int parse_double(const char *s, double *out) {
+  const char *b, *e;
+  trim(s, &b, &e);
+  char buf[64];
+  if (b == e || (size_t)(e - b) >= sizeof buf)
+    return -1;
+  memcpy(buf, b, (size_t)(e - b));
+  buf[e - b] = '\0';
+  errno = 0;
+  char *end;
+  double v = strtod(buf, &end);
+  if (errno || *end || !isfinite(v))
+    return -1;
+  *out = v;
+  return 0;
+}
+
+/* "[a, b, c]" or "a,b,c" (or "[]"): calls item for each trimmed element. */
+static int parse_list(const char *s, int (*item)(void *ctx, const char *text), void *ctx) {
+  const char *b, *e;
+  trim(s, &b, &e);
+  if (b < e && *b == '[') {
+    if (e[-1] != ']')
+      return -1;
+    b++;
+    e--;
+  }
+  char buf[CFG_OWNS_MAX];
+  if ((size_t)(e - b) >= sizeof buf)
+    return -1;
+  memcpy(buf, b, (size_t)(e - b));
+  buf[e - b] = '\0';
+  const char *tb, *te;
+  trim(buf, &tb, &te);
+  if (tb == te)
+    return 0; /* empty list */
+  char *save = NULL;
+  for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    trim(tok, &tb, &te);
+    char one[64];
+    if (tb == te || (size_t)(te - tb) >= sizeof one)
+      return -1;
+    memcpy(one, tb, (size_t)(te - tb));
+    one[te - tb] = '\0';
+    if (item(ctx, one))
+      return -1;
+  }
+  return 0;
+}
+
+static int queue_item(void *ctx, const char *text) {
+  uint64_t q;
+  if (parse_u64(text, &q) || q >= CFG_MAX_QUEUES)
+    return -1;
+  *(uint64_t *)ctx |= 1ull << q;
+  return 0;
+}
+
+static int cap_item(void *ctx, const char *text) {
+  if (strcmp(text, "CAP_NET_ADMIN") == 0 || strcmp(text, "NET_ADMIN") == 0) {
+    *(uint64_t *)ctx |= POLICY_CAP_NET_ADMIN;
+    return 0;
+  }
+  return -1;
+}
+
+static void enum_list(const char *const *names, char *buf, size_t n) {
+  buf[0] = '\0';
+  for (size_t i = 0; names[i]; i++) {
+    size_t l = strlen(buf);
+    snprintf(buf + l, n - l, "%s%s", i ? ", " : "", names[i]);
+  }
+}
+
+int config_set(struct config *c, const char *key, const char *value, char *err, size_t errlen) {
+  const struct key_def *k = find_key(key);
+  if (!k) {
+    snprintf(err, errlen, "unknown key '%s' (nicsim replay --help lists the keys)", key);
+    return -1;
+  }
+  void *field = (char *)c + k->offset;
+  switch (k->type) {
+  case K_U32: {
+    uint64_t v;
+    if (parse_u64(value, &v) || v < k->min || v > k->max || (k->pow2 && (v & (v - 1)))) {
+      snprintf(err, errlen, "%s: '%s' is not allowed: %s", key, value, k->help);
+      return -1;
+    }
+    *(uint32_t *)field = (uint32_t)v;
+    return 0;
+  }
+  case K_DOUBLE: {
+    double v;
+    if (parse_double(value, &v) || v < k->min || v > k->max) {
+      snprintf(err, errlen, "%s: '%s' is not allowed: %s (%g..%g)", key, value, k->help, k->min, k->max);
+      return -1;
+    }
+    *(double *)field = v;
+    return 0;
+  }
+  case K_BOOL: {
+    const char *b, *e;
+    trim(value, &b, &e);
+    size_t n = (size_t)(e - b);
+    if (n == 4 && strncmp(b, "true", 4) == 0)
+      *(int *)field = 1;
+    else if (n == 5 && strncmp(b, "false", 5) == 0)
+      *(int *)field = 0;
+    else {
+      snprintf(err, errlen, "%s: '%s' is not allowed: true or false", key, value);
+      return -1;
+    }
+    return 0;
+  }
+  case K_ENUM: {
+    const char *b, *e;
+    trim(value, &b, &e);
+    for (size_t i = 0; k->names[i]; i++)
+      if (strlen(k->names[i]) == (size_t)(e - b) && strncmp(k->names[i], b, (size_t)(e - b)) == 0) {
+        *(uint8_t *)field = (uint8_t)i;
+        return 0;
+      }
+    char allowed[200];
+    enum_list(k->names, allowed, sizeof allowed);
+    snprintf(err, errlen, "%s: '%s' is not allowed: one of %s", key, value, allowed);
+    return -1;
+  }
+  case K_QUEUES: {
+    const char *b, *e;
+    trim(value, &b, &e);
+    if ((size_t)(e - b) == 3 && strncmp(b, "all", 3) == 0) {
+      *(uint64_t *)field = ALL_QUEUES;
+      return 0;
+    }
+    uint64_t mask = 0;
+    if (parse_list(value, queue_item, &mask)) {
+      snprintf(err, errlen, "%s: '%s' is not allowed: a list of queue numbers 0..63 like [0,1,2], or all",
+               key, value);
+      return -1;
+    }
+    *(uint64_t *)field = mask;
+    return 0;
+  }
+  case K_QUEUE_OR_NONE: {
+    const char *b, *e;
+    trim(value, &b, &e);
+    uint64_t q;
+    if ((size_t)(e - b) == 4 && strncmp(b, "none", 4) == 0) {
+      *(int32_t *)field = -1;
+      return 0;
+    }
+    if (parse_u64(value, &q) || q >= CFG_MAX_QUEUES) {
+      snprintf(err, errlen, "%s: '%s' is not allowed: a queue number 0..63, or none", key, value);
+      return -1;
+    }
+    *(int32_t *)field = (int32_t)q;
+    return 0;
+  }
+  case K_STRING: {
+    size_t n = strlen(value);
+    if (n >= CFG_OWNS_MAX) {
+      snprintf(err, errlen, "%s: the value is %zu bytes long; at most %d are allowed", key, n,
+               CFG_OWNS_MAX - 1);
+      return -1;
+    }
+    memcpy(field, value, n + 1);
+    return 0;
+  }
+  case K_CAPS: {
+    uint64_t caps = 0;
+    if (parse_list(value, cap_item, &caps)) {
+      snprintf(err, errlen, "%s: '%s' is not allowed: a list of capabilities; known: CAP_NET_ADMIN",
+               key, value);
+      return -1;
+    }
+    *(uint64_t *)field = caps;
+    return 0;
+  }
+  }
+  return -1;
+}
+
+static uint64_t queue_mask(uint32_t queues) {
+  return queues >= 64 ? UINT64_MAX : (1ull << queues) - 1;
+}
+
+int config_validate(const struct config *c, char *err, size_t errlen) {
+  uint64_t all = queue_mask(c->nic_queues);
+  if (c->nic_rss_queues != ALL_QUEUES && (c->nic_rss_queues & ~all)) {
+    snprintf(err, errlen, "nic.rss_queues: queue %d is out of range (nic.queues is %u)",
+             63 - __builtin_clzll(c->nic_rss_queues & ~all), c->nic_queues);
+    return -1;
+  }
+  if ((c->nic_rss_queues & all) == 0) {
+    snprintf(err, errlen, "nic.rss_queues: the RSS table needs at least one queue");
+    return -1;
+  }
+  if (c->app_zc_queues != ALL_QUEUES && (c->app_zc_queues & ~all)) {
+    snprintf(err, errlen, "app.zc_queues: queue %d is out of range (nic.queues is %u)",
+             63 - __builtin_clzll(c->app_zc_queues & ~all), c->nic_queues);
+    return -1;
+  }
+  if (c->nic_steer_app_to >= (int32_t)c->nic_queues) {
+    snprintf(err, errlen, "nic.steer_app_to: queue %d is out of range (nic.queues is %u)",
+             c->nic_steer_app_to, c->nic_queues);
+    return -1;
+  }
+  if (c->nic_header_split) {
+    snprintf(err, errlen, "nic.header_split: true is not modelled yet in this version (only false)");
+    return -1;
+  }
+  if (c->pool_frag) {
+    snprintf(err, errlen, "pool.frag: true is not modelled yet in this version (only false)");
+    return -1;
+  }
+  if (c->pool_pages < c->nic_ring_size) {
+    snprintf(err, errlen, "pool.pages: %u pages cannot fill a ring of %u descriptors (nic.ring_size)",
+             c->pool_pages, c->nic_ring_size);
+    return -1;
+  }
+  return 0;
+}
+
+void config_key_json(const struct config *c, size_t i, char *buf, size_t n) {
+  if (i >= NKEYS) {
+    snprintf(buf, n, "null");
+    return;
+  }
+  const struct key_def *k = &keys[i];
+  const void *field = (const char *)c + k->offset;
+  switch (k->type) {
+  case K_U32:
+    snprintf(buf, n, "%u", *(const uint32_t *)field);
+    break;
+  case K_DOUBLE:
+    snprintf(buf, n, "%.17g", *(const double *)field);
+    break;
+  case K_BOOL:
+    snprintf(buf, n, "%s", *(const int *)field ? "true" : "false");
+    break;
+  case K_ENUM:
+    snprintf(buf, n, "\"%s\"", k->names[*(const uint8_t *)field]);
+    break;
+  case K_QUEUES: {
+    uint64_t mask = *(const uint64_t *)field & queue_mask(c->nic_queues);
+    size_t l = (size_t)snprintf(buf, n, "[");
+    int first = 1;
+    for (unsigned q = 0; q < 64 && l < n; q++)
+      if (mask & (1ull << q)) {
+        l += (size_t)snprintf(buf + l, n - l, "%s%u", first ? "" : ",", q);
+        first = 0;
+      }
+    if (l < n)
+      snprintf(buf + l, n - l, "]");
+    break;
+  }
+  case K_QUEUE_OR_NONE: {
+    int32_t q = *(const int32_t *)field;
+    if (q < 0)
+      snprintf(buf, n, "\"none\"");
+    else
+      snprintf(buf, n, "%d", q);
+    break;
+  }
+  case K_STRING: {
+    /* JSON string with escapes. */
+    const char *s = field;
+    size_t l = 0;
+    if (n < 3) {
+      buf[0] = '\0';
+      break;
+    }
+    buf[l++] = '"';
+    for (; *s && l + 7 < n; s++) {
+      unsigned char ch = (unsigned char)*s;
+      if (ch == '"' || ch == '\\') {
+        buf[l++] = '\\';
+        buf[l++] = (char)ch;
+      } else if (ch < 0x20) {
+        l += (size_t)snprintf(buf + l, n - l, "\\u%04x", ch);
+      } else {
+        buf[l++] = (char)ch;
+      }
+    }
+    buf[l++] = '"';
+    buf[l] = '\0';
+    break;
+  }
+  case K_CAPS:
+    snprintf(buf, n, "%s", (*(const uint64_t *)field & POLICY_CAP_NET_ADMIN) ? "[\"CAP_NET_ADMIN\"]" : "[]");
+    break;
+  }
+}
+
+/* ---- designs ---- */
+
+static const char *const d_copy[] = {"app.delivery=copy", NULL};
+static const char *const d_zc_shared[] = {
+    "driver.skb_mode=readonly", "app.delivery=zero_copy", "app.zc_queues=all", "app.mapping=ro",
+    "app.mapping_lifetime=persistent", "pool.clear=on_entry", NULL};
+static const char *const d_zc_shared_w[] = {
+    "driver.skb_mode=writable", "app.delivery=zero_copy", "app.zc_queues=all", "app.mapping=ro",
+    "app.mapping_lifetime=persistent", "pool.clear=on_entry", NULL};
+static const char *const d_zc_dedicated[] = {
+    "nic.queues=4", "nic.rss_queues=[0,1,2]", "nic.steer_app_to=3", "app.delivery=zero_copy",
+    "app.zc_queues=[3]", "app.mapping=ro", "app.mapping_lifetime=persistent", "pool.clear=on_entry",
+    NULL};
+static const char *const d_zc_dedicated_leak[] = {
+    "nic.queues=4", "nic.rss_queues=[0,1,2,3]", "nic.steer_app_to=3", "app.delivery=zero_copy",
+    "app.zc_queues=[3]", "app.mapping=ro", "app.mapping_lifetime=persistent", "pool.clear=on_entry",
+    NULL};
+
+static const struct design designs[] = {
+    {"copy", "classic driver: page_pool pages, writable SKBs, data copied into each socket's buffer",
+     d_copy},
+    {"zc-shared-ring",
+     "Brouer 2016: one queue for all traffic, its page_pool mapped read-only into the application, "
+     "read-only SKBs for the rest",
+     d_zc_shared},
+    {"zc-shared-ring-writable", "zc-shared-ring with writable SKBs (skb_shared_info in the page)",
+     d_zc_shared_w},
+    {"zc-dedicated-queue",
+     "Duyck: an ntuple rule steers the application's flow to queue 3, out of the RSS table; only "
+     "that queue's pool is mapped",
+     d_zc_dedicated},
+    {"zc-dedicated-queue-rss-leak",
+     "zc-dedicated-queue with queue 3 still in the RSS table", d_zc_dedicated_leak},
+};
+#define NDESIGNS (sizeof designs / sizeof designs[0])
+
+size_t design_count(void) { return NDESIGNS; }
+const struct design *design_get(size_t i) { return i < NDESIGNS ? &designs[i] : NULL; }
+
+const struct design *design_find(const char *name) {
+  for (size_t i = 0; i < NDESIGNS; i++)
+    if (strcmp(designs[i].name, name) == 0)
+      return &designs[i];
+  return NULL;
+}
+
+int config_from_design(struct config *c, const char *name, char *err, size_t errlen) {
+  const struct design *d = design_find(name);
+  if (!d) {
+    char list[512] = "";
+    for (size_t i = 0; i < NDESIGNS; i++) {
+      size_t l = strlen(list);
+      snprintf(list + l, sizeof list - l, "%s%s", i ? ", " : "", designs[i].name);
+    }
+    snprintf(err, errlen, "unknown design '%s' (built-in: %s)", name, list);
+    return -1;
+  }
+  config_default(c);
+  for (size_t i = 0; d->settings[i]; i++) {
+    char kv[256];
+    snprintf(kv, sizeof kv, "%s", d->settings[i]);
+    char *eq = strchr(kv, '=');
+    if (!eq)
+      return -1;
+    *eq = '\0';
+    if (config_set(c, kv, eq + 1, err, errlen))
+      return -1;
+  }
+  return 0;
+}

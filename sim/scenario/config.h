@@ -1,0 +1,90 @@
+/*
+ * config: the resolved scenario (every key of contract.md and the keys nicsim
+ * adds), the key table behind --set, and the built-in designs.
+ *
+ * Every key is parsed from text by one table, so --set, scenario files and the
+ * JSON report agree on names, types and allowed values. Errors fill a buffer
+ * with one line that names the key, the value and what is allowed.
+ */
+#ifndef NICSIM_CONFIG_H
+#define NICSIM_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum cfg_clear { CFG_CLEAR_NEVER = 0, CFG_CLEAR_ON_ENTRY, CFG_CLEAR_ON_RECYCLE };
+enum cfg_skb_mode { CFG_SKB_WRITABLE = 0, CFG_SKB_READONLY };
+enum cfg_dma_mapping { CFG_DMA_POOL = 0, CFG_DMA_PER_PACKET };
+enum cfg_map { CFG_MAP_RO = 0, CFG_MAP_RW };
+enum cfg_lifetime { CFG_LIFETIME_PERSISTENT = 0, CFG_LIFETIME_PER_PACKET };
+enum cfg_delivery { CFG_DELIVERY_COPY = 0, CFG_DELIVERY_ZERO_COPY };
+
+#define CFG_MAX_QUEUES 64
+#define CFG_OWNS_MAX 512
+
+struct config {
+  /* nic */
+  uint32_t nic_queues;        /* 1..64 */
+  double nic_line_rate_gbps;  /* (0, 1000] */
+  uint64_t nic_rss_queues;    /* bit per queue in the RSS indirection table */
+  int nic_header_split;
+  uint32_t nic_ring_size;     /* descriptors per RX ring, power of two */
+  uint32_t nic_buffer_size;   /* bytes per RX buffer */
+  int32_t nic_steer_app_to;   /* ntuple rule: app's flow to this queue; -1 none */
+  /* iommu */
+  uint8_t iommu_mode;         /* enum iommu_mode */
+  uint32_t iommu_iotlb_entries;
+  /* pool */
+  uint32_t pool_pages;        /* pages per pool */
+  uint8_t pool_clear;         /* enum cfg_clear */
+  int pool_frag;
+  /* driver */
+  uint8_t driver_skb_mode;    /* enum cfg_skb_mode */
+  uint8_t driver_dma_mapping; /* enum cfg_dma_mapping */
+  /* app */
+  char app_owns[CFG_OWNS_MAX]; /* BPF expression; "" = the flow with most bytes */
+  uint64_t app_caps;          /* POLICY_CAP_* bits */
+  uint8_t app_mapping;        /* enum cfg_map */
+  uint8_t app_mapping_lifetime; /* enum cfg_lifetime */
+  double app_hold_us;         /* >= 0 */
+  uint8_t app_delivery;       /* enum cfg_delivery */
+  uint64_t app_zc_queues;     /* bit per queue whose pool the app gets zero-copy */
+  /* cpu */
+  double cpu_ghz;             /* (0, 10] */
+};
+
+/* The defaults of calibration.md and Linux's own where it has them. */
+void config_default(struct config *c);
+
+/* Set one key from its text value (as --set KEY=VALUE or a scenario gives
+ * it). 0, or -1 with err filled ("KEY: VALUE: allowed ..."). */
+int config_set(struct config *c, const char *key, const char *value, char *err, size_t errlen);
+
+/* Checks across keys (queue lists within nic.queues, buffer fits the page...).
+ * 0, or -1 with err filled. */
+int config_validate(const struct config *c, char *err, size_t errlen);
+
+/* Key names in table order, for the JSON report and --help. */
+size_t config_key_count(void);
+const char *config_key_name(size_t i);
+const char *config_key_help(size_t i);
+
+/* The value of key i as JSON text ("true", "12", "\"lazy\"", "[0,1]"). */
+void config_key_json(const struct config *c, size_t i, char *buf, size_t n);
+
+/* ---- built-in designs ---- */
+
+struct design {
+  const char *name;
+  const char *summary;
+  const char *const *settings; /* "key=value" strings, NULL-terminated */
+};
+
+size_t design_count(void);
+const struct design *design_get(size_t i);
+const struct design *design_find(const char *name);
+
+/* config_default + the design's settings. 0, or -1 with err filled. */
+int config_from_design(struct config *c, const char *name, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,426 @@
+/*
+ * system.c: assembles one machine and replays a trace through it.
+ *
+ * Two passes over the trace: the first builds the flow table and decides who
+ * owns which flow (the application: the flows app.owns matches, else the flow
+ * with the most bytes; every other flow: the principal "other"); the second
+ * feeds the frames to the NIC's MAC at their arrival times.
+ */
+#include "system.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "checker.h"
+#include "cpu.h"
+#include "driver.h"
+#include "flow.h"
+#include "iommu.h"
+#include "mem.h"
+#include "nic.h"
+#include "simk.h"
+#include "trace.h"
+#include "user.h"
+
+#define PRINCIPAL_APP 0u
+#define PRINCIPAL_OTHER 1u
+#define SOCK_PAGES 16u
+#define MAX_APP_RULES 1024u
+
+struct sys {
+  const struct replay_opts *o;
+  struct trace *t;
+  struct flow_table *ft;
+  uint8_t *owner; /* per flow */
+  struct policy pol;
+  struct mem *m;
+  struct checker *chk;
+  struct iommu *io;
+  struct cpu cpu;
+  struct nic *nic;
+  struct driver *drv;
+  struct user *users[2];
+  /* feeder */
+  struct simk_event *feed_ev;
+  struct trace_record rec;
+  int have_rec;
+  uint64_t first_ts_ps, prev_ts_ps, prev_arrival_ps;
+  uint64_t first_arrival_ps, last_arrival_ps;
+  int feed_error;
+  char feed_err[512];
+  uint8_t frame[262144];
+};
+
+static uint64_t clock_now(void *ctx) {
+  (void)ctx;
+  return simk_now_ps();
+}
+
+static void flow_name(void *ctx, uint32_t flow, char *buf, size_t n) {
+  struct sys *s = ctx;
+  const struct flow_stats *fs = flow < flow_table_count(s->ft) ? flow_table_get(s->ft, flow) : NULL;
+  if (fs)
+    flow_key_format(&fs->key, buf, n);
+  else
+    snprintf(buf, n, "flow %u", flow);
+}
+
+static void nic_irq(void *ctx, unsigned queue) {
+  struct sys *s = ctx;
+  driver_irq(s->drv, queue);
+}
+
+/* The stack's view of a frame: which flow, whose socket, where the payload starts. */
+static int classify(void *ctx, const uint8_t *frame, uint32_t len, struct driver_pkt *out) {
+  struct sys *s = ctx;
+  struct flow_parse fp;
+  if (flow_parse(frame, len, &fp))
+    return -1;
+  uint32_t id = flow_table_find(s->ft, &fp.key);
+  out->flow = id;
+  out->hdr_len = fp.payload_offset;
+  out->to_kernel = fp.key.af == FLOW_AF_NONE || id == UINT32_MAX;
+  out->owner = id != UINT32_MAX ? s->owner[id] : PRINCIPAL_OTHER;
+  return 0;
+}
+
+/* Arrival time of the current record's last bit at the NIC. */
+static uint64_t arrival_of(struct sys *s, const struct trace_record *r) {
+  uint64_t ts;
+  switch (s->o->speed) {
+  case SPEED_LINE:
+    ts = 0; /* back to back: the MAC serialises them */
+    break;
+  case SPEED_SCALED:
+    ts = (uint64_t)((double)(r->ts_ps >= s->first_ts_ps ? r->ts_ps - s->first_ts_ps : 0) /
+                    s->o->speed_factor);
+    break;
+  default:
+    /* Recorded time, relative to the first frame; a timestamp that goes back
+     * in time is taken as "at once after the previous frame". */
+    ts = r->ts_ps >= s->first_ts_ps ? r->ts_ps - s->first_ts_ps : 0;
+    if (ts < s->prev_ts_ps)
+      ts = s->prev_ts_ps;
+    s->prev_ts_ps = ts;
+  }
+  uint32_t wire = r->origlen ? r->origlen : r->caplen;
+  return nic_mac_arrival_ps(s->nic, ts, wire);
+}
+
+static void schedule_next(struct sys *s) {
+  int rc = trace_next(s->t, &s->rec, s->feed_err, sizeof s->feed_err);
+  if (rc < 0) {
+    s->feed_error = 1;
+    s->have_rec = 0;
+    return;
+  }
+  s->have_rec = rc == 1;
+  if (!s->have_rec)
+    return;
+  if (s->rec.caplen > sizeof s->frame)
+    s->rec.caplen = sizeof s->frame;
+  memcpy(s->frame, s->rec.data, s->rec.caplen);
+  uint64_t at = arrival_of(s, &s->rec);
+  uint64_t now = simk_now_ps();
+  simk_event_notify(s->feed_ev, at > now ? at - now : 0);
+}
+
+static void feed(void *arg) {
+  struct sys *s = arg;
+  if (!s->have_rec)
+    return;
+  const struct trace_record *r = &s->rec;
+  struct flow_parse fp;
+  int parsed = flow_parse(s->frame, r->caplen, &fp) == 0;
+  uint32_t flow = parsed ? flow_table_find(s->ft, &fp.key) : UINT32_MAX;
+  struct nic_frame f = {
+      .data = s->frame,
+      .caplen = r->caplen,
+      .wire_len = r->origlen > r->caplen ? r->origlen : r->caplen,
+      .hdr_len = parsed ? fp.payload_offset : r->caplen,
+      .flow = flow,
+      .index = r->index,
+      .key = parsed ? &fp.key : NULL,
+  };
+  uint64_t now = simk_now_ps();
+  if (r->index == 0)
+    s->first_arrival_ps = now;
+  s->last_arrival_ps = now;
+  nic_rx_frame(s->nic, &f);
+  schedule_next(s);
+}
+
+/* First pass: flows and ownership. */
+static int prepass(struct sys *s, struct replay_result *res, char *err, size_t errlen) {
+  const struct config *c = &s->o->cfg;
+  struct trace_filter *flt = NULL;
+  if (c->app_owns[0]) {
+    char ferr[512];
+    flt = trace_filter_new(trace_linktype(s->t), c->app_owns, ferr, sizeof ferr);
+    if (!flt) {
+      snprintf(err, errlen, "%s", ferr);
+      return -1;
+    }
+  }
+  size_t cap = 1024;
+  uint8_t *app = calloc(cap, 1);
+  if (!app) {
+    trace_filter_free(flt);
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  struct trace_record r;
+  int rc;
+  int have_first = 0;
+  while ((rc = trace_next(s->t, &r, err, errlen)) == 1) {
+    if (!have_first) {
+      s->first_ts_ps = r.ts_ps;
+      have_first = 1;
+    }
+    res->trace_packets++;
+    uint32_t wire = r.origlen > r.caplen ? r.origlen : r.caplen;
+    res->trace_bytes += wire;
+    struct flow_parse fp;
+    if (flow_parse(r.data, r.caplen, &fp))
+      continue;
+    uint32_t id = flow_table_add(s->ft, &fp.key, wire);
+    if (id >= cap) {
+      size_t ncap = cap * 2;
+      while (id >= ncap)
+        ncap *= 2;
+      uint8_t *n = realloc(app, ncap);
+      if (!n) {
+        free(app);
+        trace_filter_free(flt);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+      }
+      memset(n + cap, 0, ncap - cap);
+      app = n;
+      cap = ncap;
+    }
+    if (flt && trace_filter_match(flt, &r))
+      app[id] = 1;
+  }
+  trace_filter_free(flt);
+  if (rc < 0) {
+    free(app);
+    return -1;
+  }
+  uint32_t nflows = flow_table_count(s->ft);
+  s->owner = calloc(nflows ? nflows : 1, 1);
+  if (!s->owner) {
+    free(app);
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  uint32_t first_app = UINT32_MAX;
+  if (!c->app_owns[0]) {
+    first_app = flow_table_top_by_bytes(s->ft);
+    if (first_app != UINT32_MAX)
+      app[first_app] = 1;
+  }
+  for (uint32_t i = 0; i < nflows; i++) {
+    s->owner[i] = app[i] ? PRINCIPAL_APP : PRINCIPAL_OTHER;
+    if (app[i] && first_app == UINT32_MAX)
+      first_app = i;
+  }
+  free(app);
+  res->flows = nflows;
+  if (first_app != UINT32_MAX)
+    flow_name(s, first_app, res->app_flow, sizeof res->app_flow);
+  else
+    snprintf(res->app_flow, sizeof res->app_flow, "none");
+  return trace_rewind(s->t, err, errlen);
+}
+
+static void teardown(struct sys *s) {
+  driver_free(s->drv);
+  user_free(s->users[0]);
+  user_free(s->users[1]);
+  nic_free(s->nic);
+  iommu_free(s->io);
+  checker_free(s->chk);
+  mem_free(s->m);
+  flow_table_free(s->ft);
+  free(s->owner);
+  if (s->t)
+    trace_close(s->t);
+  free(s);
+}
+
+int system_replay(const struct replay_opts *o, struct replay_result *res, char *err, size_t errlen) {
+  memset(res, 0, sizeof *res);
+  const struct config *c = &o->cfg;
+  if (config_validate(c, err, errlen))
+    return -1;
+  if (simk_init(err, errlen))
+    return -1;
+  struct sys *s = calloc(1, sizeof *s);
+  if (!s) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  s->o = o;
+  s->t = trace_open(o->trace_path, err, errlen);
+  if (!s->t)
+    goto fail;
+  snprintf(res->linktype, sizeof res->linktype, "%s", trace_linktype_name(s->t));
+  s->ft = flow_table_new();
+  if (!s->ft) {
+    snprintf(err, errlen, "out of memory");
+    goto fail;
+  }
+  if (prepass(s, res, err, errlen))
+    goto fail;
+
+  /* Principals and who is entitled to what. */
+  s->pol.nprincipals = 2;
+  snprintf(s->pol.names[PRINCIPAL_APP], sizeof s->pol.names[0], "app");
+  snprintf(s->pol.names[PRINCIPAL_OTHER], sizeof s->pol.names[0], "other");
+  s->pol.caps[PRINCIPAL_APP] = c->app_caps;
+  s->pol.flow_owner = s->owner;
+  s->pol.nflows = flow_table_count(s->ft);
+  s->pol.default_owner = PRINCIPAL_OTHER;
+  s->pol.flow_name = flow_name;
+  s->pol.flow_name_ctx = s;
+  memcpy(res->principals, s->pol.names, sizeof res->principals);
+
+  s->m = mem_new(o->ram_bytes ? o->ram_bytes : (1ull << 30));
+  if (!s->m) {
+    snprintf(err, errlen, "cannot allocate the simulated RAM");
+    goto fail;
+  }
+  mem_set_clock(s->m, clock_now, NULL);
+  s->chk = checker_new(s->m, &s->pol, clock_now, NULL);
+  struct iommu_params ip;
+  iommu_params_default(&ip);
+  ip.mode = c->iommu_mode;
+  ip.iotlb_entries = c->iommu_iotlb_entries;
+  s->io = iommu_new(&ip);
+  if (!s->chk || !s->io) {
+    snprintf(err, errlen, "out of memory");
+    goto fail;
+  }
+  cpu_init(&s->cpu, c->cpu_ghz);
+
+  struct nic_params np;
+  nic_params_default(&np);
+  np.queues = c->nic_queues;
+  np.line_rate_gbps = c->nic_line_rate_gbps;
+  np.rss_queues = c->nic_rss_queues;
+  np.buffer_size = c->nic_buffer_size;
+  struct nic_host host = {.ctx = s, .irq = nic_irq};
+  s->nic = nic_new(&np, s->m, s->io, &host, err, errlen);
+  if (!s->nic)
+    goto fail;
+  if (c->nic_steer_app_to >= 0) {
+    unsigned rules = 0;
+    for (uint32_t i = 0; i < flow_table_count(s->ft) && rules < MAX_APP_RULES; i++)
+      if (s->owner[i] == PRINCIPAL_APP) {
+        const struct flow_stats *fs = flow_table_get(s->ft, i);
+        if (fs->key.af != FLOW_AF_NONE && !nic_add_rule(s->nic, &fs->key, (unsigned)c->nic_steer_app_to))
+          rules++;
+      }
+  }
+
+  for (unsigned p = 0; p < 2; p++) {
+    s->users[p] = user_new(s->m, &s->cpu, p, SOCK_PAGES, err, errlen);
+    if (!s->users[p])
+      goto fail;
+  }
+  struct driver_params dp = {
+      .queues = c->nic_queues,
+      .ring_size = c->nic_ring_size,
+      .buffer_size = c->nic_buffer_size,
+      .skb_readonly = c->driver_skb_mode == CFG_SKB_READONLY,
+      .dma_per_packet = c->driver_dma_mapping == CFG_DMA_PER_PACKET,
+      .pool_pages = c->pool_pages,
+      .pool_clear = c->pool_clear,
+      .napi_budget = 64,
+      .rid = np.rid,
+      .zero_copy = c->app_delivery == CFG_DELIVERY_ZERO_COPY,
+      .zc_queues = c->app_zc_queues,
+      .app = PRINCIPAL_APP,
+      .app_map_mode = c->app_mapping == CFG_MAP_RW ? MEM_MAP_RW : MEM_MAP_RO,
+      .app_map_per_packet = c->app_mapping_lifetime == CFG_LIFETIME_PER_PACKET,
+      .app_hold_ps = (uint64_t)(c->app_hold_us * 1e6),
+  };
+  struct driver_classifier cls = {.ctx = s, .classify = classify};
+  s->drv = driver_new(&dp, s->m, s->io, s->nic, &s->cpu, s->users, 2, &cls, err, errlen);
+  if (!s->drv)
+    goto fail;
+  /* Setup costs (pool creation, mappings) are not per-packet work. */
+  memset(s->cpu.cycles, 0, sizeof s->cpu.cycles);
+
+  s->feed_ev = simk_event_new("mac.rx", feed, s);
+  if (!s->feed_ev) {
+    snprintf(err, errlen, "cannot create events");
+    goto fail;
+  }
+  schedule_next(s);
+  if (!s->feed_error) {
+    enum simk_run_result rr = simk_run();
+    if (rr == SIMK_RUN_ERROR) {
+      snprintf(err, errlen, "the SystemC kernel failed");
+      goto fail;
+    }
+  }
+  if (s->feed_error) {
+    snprintf(err, errlen, "%s", s->feed_err);
+    goto fail;
+  }
+
+  /* ---- results ---- */
+  res->sim_time_ps = simk_now_ps();
+  res->events = simk_events_dispatched();
+  res->queues = nic_queues(s->nic);
+  for (unsigned q = 0; q < res->queues && q < REPORT_MAX_QUEUES; q++) {
+    const struct nic_queue_stats *qs = nic_queue_stats(s->nic, q);
+    res->q_rx_packets[q] = qs->rx_packets;
+    res->q_rx_dropped[q] = qs->rx_dropped;
+    res->rx_packets += qs->rx_packets;
+    res->rx_bytes += qs->rx_bytes;
+    res->rx_dropped += qs->rx_dropped;
+    const struct page_pool_stats *ps = driver_pool_stats(s->drv, q);
+    if (ps) {
+      res->allocs += ps->allocs;
+      res->recycles += ps->recycles;
+      res->clears += ps->clears;
+      res->pages_in_use_max += ps->in_use_max;
+    }
+  }
+  const struct iommu_stats *is = iommu_stats(s->io);
+  res->translations = is->translations;
+  res->iotlb_hits = is->iotlb_hits;
+  res->iotlb_misses = is->iotlb_misses;
+  res->iommu_faults = is->faults;
+  res->invalidations = is->invalidations;
+  for (int b = 0; b < CPU_NBUCKETS; b++)
+    res->cycles[b] = s->cpu.cycles[b];
+  res->cycles_total = cpu_total(&s->cpu);
+  const struct driver_stats *ds = driver_stats(s->drv);
+  res->cycles_per_packet = ds->rx_processed ? (double)res->cycles_total / (double)ds->rx_processed : 0.0;
+  res->delivered_packets = ds->delivered_packets;
+  res->delivered_bytes = ds->delivered_bytes;
+  /* Rates over the span of arrivals (offered) and until the last delivery. */
+  uint64_t span_in = s->last_arrival_ps > s->first_arrival_ps ? s->last_arrival_ps - s->first_arrival_ps : 0;
+  uint64_t end_out = ds->last_delivery_ps > s->last_arrival_ps ? ds->last_delivery_ps : s->last_arrival_ps;
+  uint64_t span_out = end_out > s->first_arrival_ps ? end_out - s->first_arrival_ps : 0;
+  if (span_in)
+    res->offered_gbps = (double)res->trace_bytes * 8.0 / ((double)span_in / 1000.0);
+  if (span_out) {
+    res->delivered_gbps = (double)res->delivered_bytes * 8.0 / ((double)span_out / 1000.0);
+    res->delivered_mpps = (double)res->delivered_packets / ((double)span_out / 1e6);
+  }
+  for (int p = 0; p < PROP_COUNT; p++)
+    res->props[p] = *checker_result(s->chk, (enum checker_property)p);
+  simk_finish();
+  teardown(s);
+  return 0;
+
+fail:
+  teardown(s);
+  return -1;
+}

@@ -1,0 +1,62 @@
+/*
+ * system: the assembly. Builds one simulated machine from a resolved
+ * scenario (memory, checker, IOMMU, NIC, driver and page pools, userspace
+ * principals), feeds it a trace and runs it to the end. One run per process
+ * (SystemC cannot restart).
+ */
+#ifndef NICSIM_SYSTEM_H
+#define NICSIM_SYSTEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "checker.h"
+#include "config.h"
+
+enum speed_mode { SPEED_RECORDED = 0, SPEED_LINE, SPEED_SCALED };
+
+struct replay_opts {
+  const char *trace_path;
+  const char *design;      /* name for the report */
+  struct config cfg;       /* resolved */
+  uint64_t seed;
+  uint8_t speed;           /* enum speed_mode */
+  double speed_factor;     /* SPEED_SCALED: recorded gaps divided by this */
+  uint64_t ram_bytes;      /* simulated RAM */
+};
+
+#define REPORT_MAX_QUEUES 64
+
+struct replay_result {
+  /* trace */
+  uint64_t trace_packets, trace_bytes;
+  char linktype[32];
+  uint32_t flows;
+  char app_flow[96];       /* the application's (first) flow, as text */
+  /* sim */
+  uint64_t sim_time_ps, events;
+  /* nic */
+  uint64_t rx_packets, rx_bytes, rx_dropped;
+  uint32_t queues;
+  uint64_t q_rx_packets[REPORT_MAX_QUEUES], q_rx_dropped[REPORT_MAX_QUEUES];
+  /* iommu */
+  uint64_t translations, iotlb_hits, iotlb_misses, iommu_faults, invalidations;
+  /* pool */
+  uint64_t allocs, recycles, clears, pages_in_use_max;
+  /* cpu */
+  uint64_t cycles[6];      /* enum cpu_bucket order */
+  uint64_t cycles_total;
+  double cycles_per_packet;
+  /* throughput */
+  double offered_gbps, delivered_gbps, delivered_mpps;
+  uint64_t delivered_packets, delivered_bytes;
+  /* verdicts */
+  struct checker_result props[PROP_COUNT];
+  char principals[2][32];
+};
+
+/* Run one replay. 0 with *res filled; -1 with err filled (one line naming
+ * the file and the problem) when the input cannot be used. */
+int system_replay(const struct replay_opts *o, struct replay_result *res, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,35 @@
+# Shared helpers of the scenario tests (sourced; not a test itself).
+set -u
+: "${NICSIM:?NICSIM must name the built program}"
+: "${NICSIM_SOURCE_DIR:?}"
+CORPUS=${NICSIM_CORPUS:-$NICSIM_SOURCE_DIR/../shared/corpus}
+mkdir -p "${TMPDIR_BASE:-/tmp}"
+T=$(mktemp -d "${TMPDIR_BASE:-/tmp}/scenario.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+failures=0
+checks=0
+
+ok() { checks=$((checks + 1)); echo "ok: $*"; }
+bad() { checks=$((checks + 1)); failures=$((failures + 1)); echo "FAIL: $*"; }
+
+# expect_exit CODE DESCRIPTION -- COMMAND...: run, compare the exit status.
+expect_exit() {
+  local want=$1 what=$2; shift 3
+  "$@" >"$T/out" 2>"$T/err"
+  local got=$?
+  if [ "$got" -eq "$want" ]; then ok "$what (exit $got)"; else bad "$what: exit $got, wanted $want"; sed 's/^/  | /' "$T/err" | head -5; fi
+}
+
+# jval FILE EXPR: evaluate a Python expression over the JSON document `d`.
+jval() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
+
+# check DESCRIPTION PYTHON-CONDITION FILE
+check() {
+  local what=$1 cond=$2 file=$3
+  if [ "$(jval "$file" "bool($cond)")" = "True" ]; then ok "$what"; else bad "$what [$cond]"; fi
+}
+
+finish() {
+  echo "$((checks - failures)) passed, $failures failed"
+  [ "$failures" -eq 0 ]
+}

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The outcomes the model must produce for the designs of this version
+# (mission.md C1, C3, C6, C8, C9), on a generated trace and on a real capture.
+# Every verdict here comes from running the model.
+source "$(dirname "$0")/lib.bash"
+
+"$NICSIM" gen -o "$T/g.pcap" --flows 8 --packets 600 --size imix --seed 7 || bad "gen"
+G=$T/g.pcap
+R=$CORPUS/tcpreplay/test/test.pcap
+
+for trace in "$G" "$R"; do
+  name=$(basename "$trace")
+  expect_exit 0 "$name: copy is safe" -- "$NICSIM" replay "$trace" --design copy --json "$T/copy.json"
+  check "$name: copy has no violation at all" "all(v['count']==0 for v in d['violations'].values()) and d['verdict']=='safe'" "$T/copy.json"
+  check "$name: copy delivered every packet" "d['nic']['rx_packets']==d['trace']['packets'] and d['throughput']['delivered_gbps']>0" "$T/copy.json"
+
+  expect_exit 1 "$name: zc-shared-ring leaks" -- "$NICSIM" replay "$trace" --design zc-shared-ring --json "$T/zc.json"
+  check "$name: C6 zc-shared-ring shows cross_flow_leak" "d['violations']['cross_flow_leak']['count']>0" "$T/zc.json"
+  check "$name: C3 read-only SKBs put no kernel pointers in the page" "d['violations']['kernel_pointer_leak']['count']==0" "$T/zc.json"
+  check "$name: first cross_flow_leak is explained" "d['violations']['cross_flow_leak']['first']['principal']=='app' and len(d['violations']['cross_flow_leak']['first']['explanation'])>40 and d['violations']['cross_flow_leak']['first']['source']['packet_index'] is not None" "$T/zc.json"
+
+  expect_exit 1 "$name: zc-shared-ring-writable leaks" -- "$NICSIM" replay "$trace" --design zc-shared-ring-writable --json "$T/zcw.json"
+  check "$name: C3 writable SKBs leak kernel pointers" "d['violations']['kernel_pointer_leak']['count']>0 and d['violations']['kernel_pointer_leak']['first']['source']['kind']=='skb_shared_info'" "$T/zcw.json"
+  check "$name: writable also leaks other flows" "d['violations']['cross_flow_leak']['count']>0" "$T/zcw.json"
+done
+
+# C8: CAP_NET_ADMIN entitles the application to every packet, not to kernel data.
+expect_exit 0 "C8: zc-shared-ring with CAP_NET_ADMIN is safe" -- "$NICSIM" replay "$G" --design zc-shared-ring --set 'app.caps=[CAP_NET_ADMIN]' --json "$T/c8.json"
+expect_exit 1 "C8: writable with CAP_NET_ADMIN still leaks kernel pointers" -- "$NICSIM" replay "$G" --design zc-shared-ring-writable --set 'app.caps=[CAP_NET_ADMIN]' --json "$T/c8w.json"
+check "C8: only kernel_pointer_leak remains" "d['violations']['kernel_pointer_leak']['count']>0 and d['violations']['cross_flow_leak']['count']==0 and d['violations']['stale_data_leak']['count']==0" "$T/c8w.json"
+
+# C1: per-packet mappings of recycled pages expose what earlier packets left.
+expect_exit 1 "C1: per-packet mapping, clear on entry" -- "$NICSIM" replay "$G" --design zc-shared-ring --set app.mapping_lifetime=per_packet --set pool.clear=on_entry --json "$T/c1a.json"
+check "C1: stale_data_leak with clearing on entry only" "d['violations']['stale_data_leak']['count']>0" "$T/c1a.json"
+expect_exit 0 "C1: per-packet mapping, clear on recycle is safe" -- "$NICSIM" replay "$G" --design zc-shared-ring --set app.mapping_lifetime=per_packet --set pool.clear=on_recycle --json "$T/c1b.json"
+check "C1: clearing on recycle costs clear cycles" "d['pool']['clears']>0 and d['cpu']['breakdown']['clear']>0" "$T/c1b.json"
+check "C1: per-packet mapping costs map cycles" "d['cpu']['breakdown']['map']>0" "$T/c1b.json"
+
+# Pages that enter a shared pool uncleared hold what the kernel left there.
+expect_exit 1 "never-cleared shared pool" -- "$NICSIM" replay "$G" --design zc-shared-ring --set pool.clear=never --json "$T/never.json"
+check "never-cleared pool exposes pre-simulation kernel data" "d['violations']['kernel_pointer_leak']['count']>0 and d['violations']['kernel_pointer_leak']['first']['source']['kind']=='kernel_presim'" "$T/never.json"
+
+# C9: a dedicated queue is safe; the same with the queue still in RSS is not.
+"$NICSIM" gen -o "$T/g16.pcap" --flows 16 --packets 2000 --size imix --seed 3 || bad "gen 16 flows"
+expect_exit 0 "C9: zc-dedicated-queue is safe" -- "$NICSIM" replay "$T/g16.pcap" --design zc-dedicated-queue --json "$T/c9.json"
+check "C9: the application's queue carried its flow" "d['nic']['per_queue'][3]['rx_packets']>0" "$T/c9.json"
+expect_exit 1 "C9: zc-dedicated-queue-rss-leak leaks" -- "$NICSIM" replay "$T/g16.pcap" --design zc-dedicated-queue-rss-leak --json "$T/c9l.json"
+check "C9: rss-leak shows cross_flow_leak" "d['violations']['cross_flow_leak']['count']>0" "$T/c9l.json"
+
+# C4: read-only SKBs cost more cycles per packet, same delivered bytes.
+"$NICSIM" replay "$G" --design copy --set driver.skb_mode=writable --json "$T/c4w.json" >/dev/null
+"$NICSIM" replay "$G" --design copy --set driver.skb_mode=readonly --json "$T/c4r.json" >/dev/null
+w=$(jval "$T/c4w.json" "d['cpu']['cycles_per_packet']"); r=$(jval "$T/c4r.json" "d['cpu']['cycles_per_packet']")
+if python3 -c "import sys; sys.exit(0 if float('$r') > float('$w') else 1)"; then ok "C4: read-only ($r) costs more than writable ($w)"; else bad "C4: read-only $r vs writable $w"; fi
+
+finish

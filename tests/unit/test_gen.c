@@ -1,0 +1,516 @@
+/*
+ * traces/gen.c: the generated trace reads back as asked (count, sizes,
+ * timestamps at the rate, markers, flow weights, checksums), is
+ * deterministic per seed, and bad parameters are refused.
+ */
+#include <check.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "flow.h"
+#include "gen.h"
+#include "trace.h"
+
+#define SAMPLE NICSIM_SOURCE_DIR "/traces/samples/mixed.pcap"
+
+static char err[1024];
+
+static void tmp_path(char *buf, size_t n) {
+  const char *dir = getenv("TMPDIR");
+  if (dir == NULL || dir[0] == '\0')
+    dir = "/tmp";
+  snprintf(buf, n, "%s/nicsim_test_gen_XXXXXX", dir);
+  int fd = mkstemp(buf);
+  ck_assert_int_ge(fd, 0);
+  close(fd);
+}
+
+static uint8_t *slurp(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  ck_assert_msg(f != NULL, "%s", path);
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  uint8_t *b = malloc((size_t)n + 1);
+  ck_assert_ptr_nonnull(b);
+  ck_assert_uint_eq(fread(b, 1, (size_t)n, f), (size_t)n);
+  fclose(f);
+  *len = (size_t)n;
+  return b;
+}
+
+static int same_file(const char *a, const char *b) {
+  size_t na, nb;
+  uint8_t *x = slurp(a, &na), *y = slurp(b, &nb);
+  int same = na == nb && memcmp(x, y, na) == 0;
+  free(x);
+  free(y);
+  return same;
+}
+
+static uint32_t csum_add(uint32_t acc, const uint8_t *p, size_t n) {
+  for (size_t i = 0; i + 1 < n; i += 2)
+    acc += (uint32_t)(p[i] << 8 | p[i + 1]);
+  if (n & 1)
+    acc += (uint32_t)p[n - 1] << 8;
+  return acc;
+}
+static uint16_t csum_fold(uint32_t acc) {
+  while (acc >> 16)
+    acc = (acc & 0xffff) + (acc >> 16);
+  return (uint16_t)acc;
+}
+
+/* What a generated frame must look like; returns the generator's flow id. */
+static uint32_t check_frame(const struct trace_record *r, uint32_t flows) {
+  struct flow_parse p;
+  ck_assert_int_eq(flow_parse(r->data, r->caplen, &p), 0);
+  ck_assert_uint_eq(r->caplen, r->origlen);
+  ck_assert_uint_eq(p.vlan_tags, 0);
+  ck_assert_uint_eq(p.key.proto, 17);
+  ck_assert_uint_eq(p.key.dport, 4000);
+  ck_assert_uint_ge(p.key.sport, 5001);
+  uint32_t flow = p.key.sport - 5001u;
+  ck_assert_uint_lt(flow, flows);
+  ck_assert_int_eq(memcmp(r->data, "\x02\0\0\0\0\x02\x02\0\0\0\0\x01", 12), 0);
+  const uint8_t *ip = r->data + p.l3_offset;
+  const uint8_t *udp = r->data + p.l4_offset;
+  uint32_t udp_len = r->caplen - p.l4_offset;
+  ck_assert_uint_eq((uint32_t)(udp[4] << 8 | udp[5]), udp_len);
+  uint32_t acc;
+  if (p.key.af == FLOW_AF_INET) {
+    ck_assert_uint_eq(p.l4_offset, 34);
+    ck_assert_uint_eq(csum_fold(csum_add(0, ip, 20)), 0xffff); /* header checksum */
+    ck_assert_uint_eq((uint32_t)(ip[2] << 8 | ip[3]), r->caplen - 14);
+    char want[64], buf[128];
+    snprintf(want, sizeof want, "udp 10.0.0.%u:%u > 10.0.1.1:4000", 2 + flow % 250, 5001 + flow);
+    flow_key_format(&p.key, buf, sizeof buf);
+    ck_assert_str_eq(buf, want);
+    acc = csum_add(0, ip + 12, 8) + 17 + udp_len;
+  } else {
+    ck_assert_uint_eq(p.key.af, FLOW_AF_INET6);
+    ck_assert_uint_eq(p.l4_offset, 54);
+    ck_assert_uint_eq((uint32_t)(ip[4] << 8 | ip[5]), udp_len);
+    acc = csum_add(0, ip + 8, 32) + 17 + udp_len;
+  }
+  ck_assert_uint_eq(csum_fold(csum_add(acc, udp, udp_len)), 0xffff); /* UDP checksum */
+  /* the payload: the marker over and over */
+  char marker[64];
+  int m = snprintf(marker, sizeof marker, "<flow %04u pkt %010llu> ", (unsigned)flow,
+                   (unsigned long long)r->index);
+  ck_assert_int_eq(m, 27);
+  const uint8_t *pay = r->data + p.payload_offset;
+  uint32_t plen = r->caplen - p.payload_offset;
+  uint32_t bad = 0;
+  while (bad < plen && pay[bad] == (uint8_t)marker[bad % 27])
+    bad++;
+  ck_assert_msg(bad == plen, "packet %llu: payload byte %u is not the marker",
+                (unsigned long long)r->index, bad);
+  return flow;
+}
+
+/* Wire bits of a frame of len bytes: FCS, preamble/SFD and gap added. */
+static uint64_t wire_bits(uint32_t len) { return (uint64_t)(len + 4 + 20) * 8; }
+
+struct readback {
+  uint64_t packets;
+  uint64_t bytes[64], pkts[64];
+  uint64_t size_hist[3]; /* 60, 590, 1514 */
+  uint64_t v6_packets;
+};
+
+/* Read the trace back and check every frame and every timestamp. */
+static struct readback read_back(const struct gen_params *gp) {
+  struct readback rb;
+  memset(&rb, 0, sizeof rb);
+  struct trace *t = trace_open(gp->path, err, sizeof err);
+  ck_assert_msg(t != NULL, "%s", err);
+  struct trace_record r;
+  int rc;
+  uint64_t bits = 0, prev_ps = 0;
+  int64_t prev_sec = 0;
+  uint32_t prev_nsec = 0;
+  while ((rc = trace_next(t, &r, err, sizeof err)) == 1) {
+    uint32_t flow = check_frame(&r, gp->flows);
+    if (flow < 64) {
+      rb.bytes[flow] += r.origlen;
+      rb.pkts[flow]++;
+    }
+    if (gp->imix) {
+      ck_assert(r.caplen == 60 || r.caplen == 62 || r.caplen == 590 || r.caplen == 1514);
+      rb.size_hist[r.caplen <= 62 ? 0 : r.caplen == 590 ? 1 : 2]++;
+    } else if (r.data[12] == 0x08) {
+      ck_assert_uint_eq(r.caplen, gp->size_bytes);
+    } else {
+      ck_assert_uint_eq(r.caplen, gp->size_bytes < 62 ? 62 : gp->size_bytes);
+    }
+    rb.v6_packets += r.data[12] == 0x86;
+    /* the timestamp: 1700000000 s + round(bits / rate) ns */
+    uint64_t ns = (uint64_t)((double)bits / gp->rate_gbps + 0.5);
+    ck_assert_int_eq(r.ts_sec, 1700000000 + (int64_t)(ns / 1000000000u));
+    ck_assert_uint_eq(r.ts_nsec, ns % 1000000000u);
+    if (r.index > 0) { /* never backwards */
+      ck_assert(r.ts_sec > prev_sec || (r.ts_sec == prev_sec && r.ts_nsec >= prev_nsec));
+      ck_assert_uint_eq(r.ts_ps - prev_ps,
+                        (uint64_t)((r.ts_sec - prev_sec) * 1000000000 +
+                                   ((int64_t)r.ts_nsec - (int64_t)prev_nsec)) * 1000u);
+    }
+    prev_ps = r.ts_ps;
+    prev_sec = r.ts_sec;
+    prev_nsec = r.ts_nsec;
+    bits += wire_bits(r.caplen);
+    rb.packets++;
+  }
+  ck_assert_msg(rc == 0, "%s", err);
+  trace_close(t);
+  return rb;
+}
+
+static struct gen_params params(const char *path) {
+  struct gen_params p;
+  gen_params_default(&p);
+  p.path = path;
+  return p;
+}
+
+START_TEST(defaults) {
+  struct gen_params p;
+  memset(&p, 0x5a, sizeof p);
+  gen_params_default(&p);
+  ck_assert_uint_eq(p.flows, 8);
+  ck_assert_uint_eq(p.packets, 1000);
+  ck_assert_uint_eq(p.size_bytes, 512);
+  ck_assert_int_eq(p.imix, 0);
+  ck_assert(p.rate_gbps == 10.0);
+  ck_assert_uint_eq(p.seed, 1);
+  ck_assert(p.ipv6_fraction == 0.0);
+}
+END_TEST
+
+START_TEST(fixed_size_reads_back) {
+  char path[512];
+  tmp_path(path, sizeof path);
+  struct gen_params p = params(path);
+  p.flows = 5;
+  p.packets = 2000;
+  p.size_bytes = 300;
+  p.rate_gbps = 7.5;
+  p.seed = 99;
+  ck_assert_msg(gen_write(&p, err, sizeof err) == 0, "%s", err);
+  struct readback rb = read_back(&p);
+  ck_assert_uint_eq(rb.packets, 2000);
+  ck_assert_uint_eq(rb.v6_packets, 0);
+  /* weights 1/(i+1): every flow present, flow 0 the most bytes, and more
+   * than flow 4 by a wide margin */
+  for (int i = 0; i < 5; i++)
+    ck_assert_uint_gt(rb.pkts[i], 0);
+  for (int i = 1; i < 5; i++)
+    ck_assert_uint_gt(rb.bytes[0], rb.bytes[i]);
+  ck_assert_uint_gt(rb.pkts[0], 3 * rb.pkts[4]);
+  /* flow 0 is the flow table's top flow too */
+  struct trace *t = trace_open(path, err, sizeof err);
+  struct flow_table *ft = flow_table_new();
+  struct trace_record r;
+  while (trace_next(t, &r, err, sizeof err) == 1) {
+    struct flow_parse fp;
+    flow_parse(r.data, r.caplen, &fp);
+    flow_table_add(ft, &fp.key, r.origlen);
+  }
+  ck_assert_uint_eq(flow_table_count(ft), 5);
+  ck_assert_uint_eq(flow_table_get(ft, flow_table_top_by_bytes(ft))->key.sport, 5001);
+  flow_table_free(ft);
+  trace_close(t);
+  unlink(path);
+}
+END_TEST
+
+/* Rates where the spacing is a whole number of nanoseconds: check it. */
+START_TEST(spacing_exact) {
+  char path[512];
+  tmp_path(path, sizeof path);
+  static const struct {
+    uint32_t size;
+    double rate;
+    uint64_t gap_ns;
+  } cases[] = {
+      {1226, 10.0, 1000}, /* (1226+24)*8 = 10000 bits at 10 Gb/s */
+      {60, 1.0, 672},     /* 84 B on the wire at 1 Gb/s */
+      {1476, 100.0, 120}, /* 1500 B at 100 Gb/s */
+      {9000, 25.0, 2887}, /* 72192 bits / 25 = 2887.68: rounded per frame */
+  };
+  for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    struct gen_params p = params(path);
+    p.flows = 3;
+    p.packets = 500;
+    p.size_bytes = cases[c].size;
+    p.rate_gbps = cases[c].rate;
+    ck_assert_msg(gen_write(&p, err, sizeof err) == 0, "%s", err);
+    struct trace *t = trace_open(path, err, sizeof err);
+    ck_assert_ptr_nonnull(t);
+    struct trace_record r, prev;
+    uint64_t n = 0, total_ns = 0;
+    while (trace_next(t, &r, err, sizeof err) == 1) {
+      if (n == 0) {
+        ck_assert_int_eq(r.ts_sec, 1700000000);
+        ck_assert_uint_eq(r.ts_nsec, 0);
+      } else {
+        uint64_t gap_ps = r.ts_ps - prev.ts_ps;
+        int64_t gap_ns = (r.ts_sec - prev.ts_sec) * 1000000000 + (int64_t)r.ts_nsec - (int64_t)prev.ts_nsec;
+        ck_assert_uint_eq(gap_ps, (uint64_t)gap_ns * 1000);
+        if (c < 3)
+          ck_assert_uint_eq(gap_ns, cases[c].gap_ns);
+        else
+          ck_assert(gap_ns == 2887 || gap_ns == 2888);
+        total_ns += (uint64_t)gap_ns;
+      }
+      prev = r;
+      n++;
+    }
+    ck_assert_uint_eq(n, 500);
+    if (c == 3) /* 499 gaps of 2887.68 ns, rounded once at the end */
+      ck_assert_uint_eq(total_ns, (uint64_t)(499 * 72192 / 25.0 + 0.5));
+    trace_close(t);
+  }
+  unlink(path);
+}
+END_TEST
+
+START_TEST(imix_and_ipv6) {
+  char path[512];
+  tmp_path(path, sizeof path);
+  struct gen_params p = params(path);
+  p.flows = 4;
+  p.packets = 12000;
+  p.imix = 1;
+  p.size_bytes = 0;
+  p.rate_gbps = 40;
+  p.seed = 3;
+  p.ipv6_fraction = 0.5; /* flows 1 and 3 */
+  ck_assert_msg(gen_write(&p, err, sizeof err) == 0, "%s", err);
+  struct readback rb = read_back(&p);
+  ck_assert_uint_eq(rb.packets, 12000);
+  /* 7:4:1 of 12000 is 7000:4000:1000; allow sampling noise */
+  ck_assert_uint_lt(rb.size_hist[0] > 7000 ? rb.size_hist[0] - 7000 : 7000 - rb.size_hist[0], 300);
+  ck_assert_uint_lt(rb.size_hist[1] > 4000 ? rb.size_hist[1] - 4000 : 4000 - rb.size_hist[1], 300);
+  ck_assert_uint_lt(rb.size_hist[2] > 1000 ? rb.size_hist[2] - 1000 : 1000 - rb.size_hist[2], 200);
+  ck_assert_uint_eq(rb.v6_packets, rb.pkts[1] + rb.pkts[3]);
+  /* which flows are IPv6 does not depend on the seed */
+  struct trace *t = trace_open(path, err, sizeof err);
+  struct trace_record r;
+  int seen[4] = {0, 0, 0, 0};
+  while (trace_next(t, &r, err, sizeof err) == 1) {
+    struct flow_parse fp;
+    flow_parse(r.data, r.caplen, &fp);
+    uint32_t f = fp.key.sport - 5001u;
+    ck_assert_uint_eq(fp.key.af, (f % 2) ? FLOW_AF_INET6 : FLOW_AF_INET);
+    if (!seen[f]) {
+      char buf[128], want[128];
+      flow_key_format(&fp.key, buf, sizeof buf);
+      if (f % 2)
+        snprintf(want, sizeof want, "udp [2001:db8::%u]:%u > [2001:db8:0:1::1]:4000", f + 2, 5001 + f);
+      else
+        snprintf(want, sizeof want, "udp 10.0.0.%u:%u > 10.0.1.1:4000", f + 2, 5001 + f);
+      ck_assert_str_eq(buf, want);
+      seen[f] = 1;
+    }
+  }
+  trace_close(t);
+  /* all IPv6: sizes of at least 62 */
+  p.ipv6_fraction = 1.0;
+  p.packets = 300;
+  ck_assert_msg(gen_write(&p, err, sizeof err) == 0, "%s", err);
+  rb = read_back(&p);
+  ck_assert_uint_eq(rb.v6_packets, 300);
+  unlink(path);
+}
+END_TEST
+
+START_TEST(deterministic) {
+  char a[512], b[512];
+  tmp_path(a, sizeof a);
+  tmp_path(b, sizeof b);
+  struct gen_params p = params(a);
+  p.imix = 1;
+  p.flows = 7;
+  p.packets = 3000;
+  p.seed = 12345;
+  p.ipv6_fraction = 0.3;
+  ck_assert_int_eq(gen_write(&p, err, sizeof err), 0);
+  p.path = b;
+  ck_assert_int_eq(gen_write(&p, err, sizeof err), 0);
+  ck_assert(same_file(a, b));
+  p.seed = 12346;
+  ck_assert_int_eq(gen_write(&p, err, sizeof err), 0);
+  ck_assert(!same_file(a, b));
+  /* fixed size too: the flow sequence depends on the seed */
+  p.imix = 0;
+  p.size_bytes = 100;
+  p.seed = 1;
+  p.path = a;
+  ck_assert_int_eq(gen_write(&p, err, sizeof err), 0);
+  p.seed = 2;
+  p.path = b;
+  ck_assert_int_eq(gen_write(&p, err, sizeof err), 0);
+  ck_assert(!same_file(a, b));
+  unlink(a);
+  unlink(b);
+}
+END_TEST
+
+/* The bundled sample is what the generator writes with the parameters in
+ * traces/samples/README.md (if this fails after a generator change,
+ * regenerate the sample). */
+START_TEST(bundled_sample) {
+  char path[512];
+  tmp_path(path, sizeof path);
+  struct gen_params p = params(path);
+  p.packets = 400;
+  p.flows = 6;
+  p.imix = 1;
+  p.size_bytes = 0;
+  p.rate_gbps = 10;
+  p.seed = 1;
+  ck_assert_int_eq(gen_write(&p, err, sizeof err), 0);
+  ck_assert(same_file(path, SAMPLE));
+  struct readback rb = read_back(&p);
+  ck_assert_uint_eq(rb.packets, 400);
+  for (int i = 1; i < 6; i++)
+    ck_assert_uint_gt(rb.bytes[0], rb.bytes[i]);
+  unlink(path);
+}
+END_TEST
+
+START_TEST(to_stdout) {
+  char a[512], b[512];
+  tmp_path(a, sizeof a);
+  tmp_path(b, sizeof b);
+  pid_t pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    FILE *f = freopen(a, "wb", stdout);
+    struct gen_params p = params("-");
+    p.packets = 50;
+    int rc = f != NULL ? gen_write(&p, err, sizeof err) : -1;
+    fflush(stdout);
+    _exit(rc == 0 ? 0 : 1);
+  }
+  int status = 0;
+  ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+  ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  struct gen_params p = params(b);
+  p.packets = 50;
+  ck_assert_int_eq(gen_write(&p, err, sizeof err), 0);
+  ck_assert(same_file(a, b));
+  unlink(a);
+  unlink(b);
+}
+END_TEST
+
+static void refused(struct gen_params p, const char *want) {
+  char path[512];
+  tmp_path(path, sizeof path);
+  unlink(path);
+  if (p.path != NULL)
+    p.path = path;
+  err[0] = '\0';
+  ck_assert_int_eq(gen_write(&p, err, sizeof err), -1);
+  ck_assert_str_eq(err, want);
+  struct stat st;
+  ck_assert_int_ne(stat(path, &st), 0); /* nothing written */
+}
+
+START_TEST(invalid_params) {
+  struct gen_params p = params("x");
+  p.size_bytes = 20;
+  refused(p, "gen: --size 20 is out of range (60..9000 bytes)");
+  p.size_bytes = 59;
+  refused(p, "gen: --size 59 is out of range (60..9000 bytes)");
+  p.size_bytes = 9001;
+  refused(p, "gen: --size 9001 is out of range (60..9000 bytes)");
+  p = params("x");
+  p.flows = 0;
+  refused(p, "gen: --flows 0 is out of range (1..60000)");
+  p.flows = 60001;
+  refused(p, "gen: --flows 60001 is out of range (1..60000)");
+  p = params("x");
+  p.packets = 0;
+  refused(p, "gen: --packets 0 is out of range (at least 1)");
+  p = params("x");
+  p.rate_gbps = 0;
+  refused(p, "gen: --rate 0 is out of range (more than 0, at most 1e6 Gb/s)");
+  p.rate_gbps = -3;
+  refused(p, "gen: --rate -3 is out of range (more than 0, at most 1e6 Gb/s)");
+  p.rate_gbps = NAN;
+  err[0] = '\0';
+  p.path = "x";
+  ck_assert_int_eq(gen_write(&p, err, sizeof err), -1);
+  ck_assert_ptr_nonnull(strstr(err, "gen: --rate "));
+  p = params("x");
+  p.ipv6_fraction = 1.5;
+  refused(p, "gen: --ipv6 1.5 is out of range (0..1)");
+  p.ipv6_fraction = -0.1;
+  refused(p, "gen: --ipv6 -0.1 is out of range (0..1)");
+  p = params(NULL);
+  refused(p, "gen: no output file given");
+  /* imix ignores size_bytes; the edges of the range are fine */
+  char path[512];
+  tmp_path(path, sizeof path);
+  p = params(path);
+  p.packets = 1;
+  p.imix = 1;
+  p.size_bytes = 0;
+  ck_assert_int_eq(gen_write(&p, err, sizeof err), 0);
+  p.imix = 0;
+  p.size_bytes = 60;
+  ck_assert_int_eq(gen_write(&p, err, sizeof err), 0);
+  p.size_bytes = 9000;
+  ck_assert_int_eq(gen_write(&p, err, sizeof err), 0);
+  struct readback rb = read_back(&p);
+  ck_assert_uint_eq(rb.packets, 1);
+  unlink(path);
+}
+END_TEST
+
+START_TEST(output_errors) {
+  struct gen_params p = params("/nonexistent-dir/x.pcap");
+  ck_assert_int_eq(gen_write(&p, err, sizeof err), -1);
+  ck_assert_str_eq(err, "/nonexistent-dir/x.pcap: cannot create: No such file or directory");
+  if (access("/dev/full", W_OK) == 0) {
+    p = params("/dev/full");
+    p.packets = 100000;
+    ck_assert_int_eq(gen_write(&p, err, sizeof err), -1);
+    ck_assert_msg(strncmp(err, "/dev/full: cannot write: ", 25) == 0, "got: %s", err);
+  }
+}
+END_TEST
+
+static Suite *gen_suite(void) {
+  Suite *s = suite_create("gen");
+  TCase *tc = tcase_create("gen");
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, defaults);
+  tcase_add_test(tc, fixed_size_reads_back);
+  tcase_add_test(tc, spacing_exact);
+  tcase_add_test(tc, imix_and_ipv6);
+  tcase_add_test(tc, deterministic);
+  tcase_add_test(tc, bundled_sample);
+  tcase_add_test(tc, to_stdout);
+  tcase_add_test(tc, invalid_params);
+  tcase_add_test(tc, output_errors);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+int main(void) {
+  SRunner *sr = srunner_create(gen_suite());
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

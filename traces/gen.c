@@ -1,0 +1,340 @@
+/*
+ * The trace generator: UDP flows with readable per-flow payload markers,
+ * written as a nanosecond pcap through libpcap's dump API.
+ */
+#include "gen.h"
+
+#include <errno.h>
+#include <pcap/pcap.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define GEN_START_SEC UINT64_C(1700000000)
+#define GEN_MIN_SIZE 60u
+#define GEN_MAX_SIZE 9000u
+#define GEN_MAX_FLOWS 60000u
+#define GEN_SPORT_BASE 5001u
+#define GEN_DPORT 4000u
+#define GEN_WIRE_EXTRA 24u /* 4 B FCS + 8 B preamble/SFD + 12 B inter-frame gap */
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...) {
+  if (err == NULL || errlen == 0)
+    return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err, errlen, fmt, ap);
+  va_end(ap);
+  for (char *c = err; *c; c++)
+    if (*c == '\n' || *c == '\r')
+      *c = ' ';
+}
+
+void gen_params_default(struct gen_params *p) {
+  memset(p, 0, sizeof *p);
+  p->path = NULL;
+  p->flows = 8;
+  p->packets = 1000;
+  p->size_bytes = 512;
+  p->imix = 0;
+  p->rate_gbps = 10.0;
+  p->seed = 1;
+  p->ipv6_fraction = 0.0;
+}
+
+/* ---- PRNG: xoshiro256** seeded by splitmix64 (never rand()) ---- */
+
+struct rng {
+  uint64_t s[4];
+};
+
+static uint64_t splitmix64(uint64_t *x) {
+  uint64_t z = (*x += UINT64_C(0x9e3779b97f4a7c15));
+  z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+  z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+  return z ^ (z >> 31);
+}
+
+static void rng_seed(struct rng *r, uint64_t seed) {
+  uint64_t x = seed;
+  for (int i = 0; i < 4; i++)
+    r->s[i] = splitmix64(&x);
+}
+
+static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+static uint64_t rng_next(struct rng *r) {
+  uint64_t *s = r->s;
+  uint64_t result = rotl(s[1] * 5, 7) * 9;
+  uint64_t t = s[1] << 17;
+  s[2] ^= s[0];
+  s[3] ^= s[1];
+  s[1] ^= s[2];
+  s[0] ^= s[3];
+  s[2] ^= t;
+  s[3] = rotl(s[3], 45);
+  return result;
+}
+
+/* Uniform in [0, 1). */
+static double rng_unit(struct rng *r) { return (double)(rng_next(r) >> 11) * 0x1.0p-53; }
+
+/* ---- frame building ---- */
+
+static const uint8_t gen_dst_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x02};
+static const uint8_t gen_src_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
+
+static void wr16(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)(v >> 8);
+  p[1] = (uint8_t)v;
+}
+
+static uint32_t sum16(uint32_t acc, const uint8_t *p, size_t n) {
+  for (size_t i = 0; i + 1 < n; i += 2)
+    acc += (uint32_t)(p[i] << 8 | p[i + 1]);
+  if (n & 1)
+    acc += (uint32_t)p[n - 1] << 8;
+  return acc;
+}
+
+static uint16_t fold(uint32_t acc) {
+  while (acc >> 16)
+    acc = (acc & 0xffff) + (acc >> 16);
+  return (uint16_t)~acc;
+}
+
+/* Flow i is IPv6 when floor((i+1)*f) > floor(i*f): the IPv6 flows are spread
+ * evenly, and there are floor(flows*f) of them, whatever the seed. */
+static int flow_is_v6(uint32_t i, double f) {
+  if (f <= 0.0)
+    return 0;
+  if (f >= 1.0)
+    return 1;
+  return (uint64_t)((double)(i + 1) * f) > (uint64_t)((double)i * f);
+}
+
+static uint32_t min_size(int v6) { return v6 ? 14u + 40u + 8u : GEN_MIN_SIZE; }
+
+/* Frame of len bytes (without FCS) for packet pkt of flow i. */
+static void build_frame(uint8_t *f, uint32_t len, uint32_t flow, int v6, uint64_t pkt,
+                        uint16_t ip_id) {
+  memcpy(f, gen_dst_mac, 6);
+  memcpy(f + 6, gen_src_mac, 6);
+  uint32_t sport = GEN_SPORT_BASE + flow, dport = GEN_DPORT;
+  uint8_t *ip = f + 14, *udp;
+  uint32_t udp_len;
+  uint32_t acc;
+  if (!v6) {
+    wr16(f + 12, 0x0800);
+    udp = ip + 20;
+    udp_len = len - 14 - 20;
+    ip[0] = 0x45;
+    ip[1] = 0;
+    wr16(ip + 2, len - 14);
+    wr16(ip + 4, ip_id);
+    wr16(ip + 6, 0x4000); /* DF */
+    ip[8] = 64;
+    ip[9] = 17;
+    wr16(ip + 10, 0);
+    /* src 10.0.0.(2 + i % 250): the ports tell the flows apart */
+    ip[12] = 10, ip[13] = 0, ip[14] = 0, ip[15] = (uint8_t)(2 + flow % 250);
+    ip[16] = 10, ip[17] = 0, ip[18] = 1, ip[19] = 1;
+    wr16(ip + 10, fold(sum16(0, ip, 20)));
+    acc = sum16(0, ip + 12, 8) + 17 + udp_len;
+  } else {
+    wr16(f + 12, 0x86dd);
+    udp = ip + 40;
+    udp_len = len - 14 - 40;
+    ip[0] = 0x60, ip[1] = 0, ip[2] = 0, ip[3] = 0;
+    wr16(ip + 4, udp_len);
+    ip[6] = 17;
+    ip[7] = 64;
+    /* src 2001:db8::(i+2), dst 2001:db8:0:1::1 */
+    static const uint8_t pfx[8] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0};
+    memcpy(ip + 8, pfx, 8);
+    memset(ip + 16, 0, 4);
+    uint32_t host = flow + 2;
+    ip[20] = (uint8_t)(host >> 24), ip[21] = (uint8_t)(host >> 16);
+    ip[22] = (uint8_t)(host >> 8), ip[23] = (uint8_t)host;
+    memcpy(ip + 24, pfx, 8);
+    ip[31] = 1;
+    memset(ip + 32, 0, 8);
+    ip[39] = 1;
+    acc = sum16(0, ip + 8, 32) + 17 + udp_len;
+  }
+  wr16(udp, sport);
+  wr16(udp + 2, dport);
+  wr16(udp + 4, udp_len);
+  wr16(udp + 6, 0);
+  /* Payload: the marker repeated (the last copy cut at the frame's end). */
+  char marker[64];
+  int mlen = snprintf(marker, sizeof marker, "<flow %04u pkt %010llu> ", (unsigned)flow,
+                      (unsigned long long)pkt);
+  uint8_t *pay = udp + 8;
+  uint32_t plen = udp_len - 8;
+  for (uint32_t i = 0; i < plen; i++)
+    pay[i] = (uint8_t)marker[i % (uint32_t)mlen];
+  uint16_t csum = fold(sum16(acc, udp, udp_len));
+  wr16(udp + 6, csum == 0 ? 0xffff : csum);
+}
+
+static int validate(const struct gen_params *p, char *err, size_t errlen) {
+  if (p->path == NULL || p->path[0] == '\0') {
+    set_err(err, errlen, "gen: no output file given");
+    return -1;
+  }
+  if (p->flows < 1 || p->flows > GEN_MAX_FLOWS) {
+    set_err(err, errlen, "gen: --flows %u is out of range (1..%u)", (unsigned)p->flows,
+            GEN_MAX_FLOWS);
+    return -1;
+  }
+  if (p->packets < 1) {
+    set_err(err, errlen, "gen: --packets %llu is out of range (at least 1)",
+            (unsigned long long)p->packets);
+    return -1;
+  }
+  if (!p->imix && (p->size_bytes < GEN_MIN_SIZE || p->size_bytes > GEN_MAX_SIZE)) {
+    set_err(err, errlen, "gen: --size %u is out of range (%u..%u bytes)", (unsigned)p->size_bytes,
+            GEN_MIN_SIZE, GEN_MAX_SIZE);
+    return -1;
+  }
+  /* !(x > 0) also catches NaN; the upper bound keeps the arithmetic finite. */
+  if (!(p->rate_gbps > 0.0) || !(p->rate_gbps <= 1e6)) {
+    set_err(err, errlen, "gen: --rate %g is out of range (more than 0, at most 1e6 Gb/s)",
+            p->rate_gbps);
+    return -1;
+  }
+  if (!(p->ipv6_fraction >= 0.0 && p->ipv6_fraction <= 1.0)) {
+    set_err(err, errlen, "gen: --ipv6 %g is out of range (0..1)", p->ipv6_fraction);
+    return -1;
+  }
+  return 0;
+}
+
+int gen_write(const struct gen_params *p, char *err, size_t errlen) {
+  if (p == NULL) {
+    set_err(err, errlen, "gen: no parameters");
+    return -1;
+  }
+  if (validate(p, err, errlen) != 0)
+    return -1;
+  int to_stdout = strcmp(p->path, "-") == 0;
+  const char *label = to_stdout ? "<stdout>" : p->path;
+
+  double *cum = malloc((size_t)p->flows * sizeof *cum);
+  uint16_t *ip_ids = calloc(p->flows, sizeof *ip_ids);
+  uint8_t *frame = malloc(GEN_MAX_SIZE + 64);
+  if (cum == NULL || ip_ids == NULL || frame == NULL) {
+    set_err(err, errlen, "%s: %s", label, strerror(ENOMEM));
+    free(cum), free(ip_ids), free(frame);
+    return -1;
+  }
+  /* Flow i has weight 1/(i+1). */
+  double total = 0.0;
+  for (uint32_t i = 0; i < p->flows; i++) {
+    total += 1.0 / (double)(i + 1);
+    cum[i] = total;
+  }
+
+  FILE *fp;
+  if (to_stdout) {
+    fflush(stdout);
+    int fd = dup(STDOUT_FILENO); /* pcap_dump_close() closes its FILE */
+    fp = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (fp == NULL && fd >= 0)
+      close(fd);
+  } else {
+    fp = fopen(p->path, "wb");
+  }
+  if (fp == NULL) {
+    set_err(err, errlen, "%s: cannot create: %s", label, strerror(errno));
+    free(cum), free(ip_ids), free(frame);
+    return -1;
+  }
+  /* On failure only a regular file is removed (never /dev/full, a FIFO...). */
+  struct stat st;
+  int removable = !to_stdout && fstat(fileno(fp), &st) == 0 && S_ISREG(st.st_mode);
+  pcap_t *dead = pcap_open_dead_with_tstamp_precision(DLT_EN10MB, 65535, PCAP_TSTAMP_PRECISION_NANO);
+  if (dead == NULL) {
+    set_err(err, errlen, "%s: %s", label, strerror(ENOMEM));
+    fclose(fp);
+    if (removable)
+      remove(p->path);
+    free(cum), free(ip_ids), free(frame);
+    return -1;
+  }
+  pcap_dumper_t *d = pcap_dump_fopen(dead, fp);
+  if (d == NULL) {
+    set_err(err, errlen, "%s: cannot write: %s", label, pcap_geterr(dead));
+    fclose(fp);
+    if (removable)
+      remove(p->path);
+    pcap_close(dead);
+    free(cum), free(ip_ids), free(frame);
+    return -1;
+  }
+
+  errno = 0;
+  struct rng rng;
+  rng_seed(&rng, p->seed);
+  uint64_t bits = 0; /* wire bits of the frames before this one */
+  int rc = 0;
+  for (uint64_t n = 0; n < p->packets; n++) {
+    /* The flow: the first index whose cumulative weight exceeds u. */
+    double u = rng_unit(&rng) * total;
+    uint32_t lo = 0, hi = p->flows - 1;
+    while (lo < hi) {
+      uint32_t mid = lo + (hi - lo) / 2;
+      if (cum[mid] > u)
+        hi = mid;
+      else
+        lo = mid + 1;
+    }
+    uint32_t flow = lo;
+    uint32_t len = p->size_bytes;
+    if (p->imix) {
+      uint64_t r = (rng_next(&rng) >> 32) % 12; /* 60 : 590 : 1514 = 7 : 4 : 1 */
+      len = r < 7 ? 60 : r < 11 ? 590 : 1514;
+    }
+    int v6 = flow_is_v6(flow, p->ipv6_fraction);
+    if (len < min_size(v6))
+      len = min_size(v6);
+    build_frame(frame, len, flow, v6, n, ip_ids[flow]++);
+
+    uint64_t ns = (uint64_t)((double)bits / p->rate_gbps + 0.5);
+    uint64_t sec = GEN_START_SEC + ns / UINT64_C(1000000000);
+    if (sec > UINT32_MAX) {
+      set_err(err, errlen,
+              "%s: packet %llu would be stamped after 2106 (the pcap format ends there): "
+              "raise --rate or lower --packets",
+              label, (unsigned long long)n);
+      rc = -1;
+      break;
+    }
+    struct pcap_pkthdr h;
+    memset(&h, 0, sizeof h);
+    h.ts.tv_sec = (time_t)sec;
+    h.ts.tv_usec = (suseconds_t)(ns % UINT64_C(1000000000)); /* ns: nano dumper */
+    h.caplen = len;
+    h.len = len;
+    pcap_dump((u_char *)d, &h, frame);
+    bits += (uint64_t)(len + GEN_WIRE_EXTRA) * 8;
+  }
+  if (pcap_dump_flush(d) != 0 || ferror(pcap_dump_file(d))) {
+    if (rc == 0)
+      set_err(err, errlen, "%s: cannot write: %s", label, strerror(errno ? errno : EIO));
+    rc = -1;
+  }
+  pcap_dump_close(d);
+  pcap_close(dead);
+  if (rc != 0 && removable)
+    remove(p->path);
+  free(cum), free(ip_ids), free(frame);
+  return rc;
+}

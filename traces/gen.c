@@ -16,7 +16,8 @@
 #define GEN_START_SEC UINT64_C(1700000000)
 #define GEN_MIN_SIZE 60u
 #define GEN_MAX_SIZE 9000u
-#define GEN_MAX_FLOWS 60000u
+#define GEN_MAX_FLOWS 1000000u
+#define GEN_SPORTS 60000u /* source ports 5001..65000; then the next dport */
 #define GEN_SPORT_BASE 5001u
 #define GEN_DPORT 4000u
 #define GEN_WIRE_EXTRA 24u /* 4 B FCS + 8 B preamble/SFD + 12 B inter-frame gap */
@@ -126,7 +127,7 @@ static void build_frame(uint8_t *f, uint32_t len, uint32_t flow, int v6, uint64_
                         uint16_t ip_id) {
   memcpy(f, gen_dst_mac, 6);
   memcpy(f + 6, gen_src_mac, 6);
-  uint32_t sport = GEN_SPORT_BASE + flow, dport = GEN_DPORT;
+  uint32_t sport = GEN_SPORT_BASE + flow % GEN_SPORTS, dport = GEN_DPORT + flow / GEN_SPORTS;
   uint8_t *ip = f + 14, *udp;
   uint32_t udp_len;
   uint32_t acc;
@@ -206,12 +207,12 @@ static int validate(const struct gen_params *p, char *err, size_t errlen) {
   }
   /* !(x > 0) also catches NaN; the upper bound keeps the arithmetic finite. */
   if (!(p->rate_gbps > 0.0) || !(p->rate_gbps <= 1e6)) {
-    set_err(err, errlen, "gen: --rate %g is out of range (more than 0, at most 1e6 Gb/s)",
+    set_err(err, errlen, "gen: --rate-gbps %g is out of range (more than 0, at most 1e6)",
             p->rate_gbps);
     return -1;
   }
   if (!(p->ipv6_fraction >= 0.0 && p->ipv6_fraction <= 1.0)) {
-    set_err(err, errlen, "gen: --ipv6 %g is out of range (0..1)", p->ipv6_fraction);
+    set_err(err, errlen, "gen: --ipv6-share %g is out of range (0..1)", p->ipv6_fraction);
     return -1;
   }
   return 0;
@@ -312,7 +313,7 @@ int gen_write(const struct gen_params *p, char *err, size_t errlen) {
     if (sec > UINT32_MAX) {
       set_err(err, errlen,
               "%s: packet %llu would be stamped after 2106 (the pcap format ends there): "
-              "raise --rate or lower --packets",
+              "raise --rate-gbps or lower --packets",
               label, (unsigned long long)n);
       rc = -1;
       break;

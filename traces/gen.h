@@ -12,8 +12,9 @@
 
 /*
  * What is written (a nanosecond pcap, DLT_EN10MB, snaplen 65535):
- * - Flow i (0-based) is UDP from port 5001+i to port 4000; IPv4 10.0.0.(2 +
- *   i % 250) > 10.0.1.1, or IPv6 2001:db8::(i+2) > 2001:db8:0:1::1. Flow i is
+ * - Flow i (0-based) is UDP from port 5001 + i % 60000 to port 4000 + i / 60000
+ *   (5001+i > 4000 below 60000 flows); IPv4 10.0.0.(2 + i % 250) > 10.0.1.1,
+ *   or IPv6 2001:db8::(i+2) > 2001:db8:0:1::1. Flow i is
  *   IPv6 when floor((i+1)*f) > floor(i*f), f = ipv6_fraction: floor(flows*f)
  *   IPv6 flows spread evenly, the same for every seed. MACs are fixed
  *   (02:00:00:00:00:01 > 02:00:00:00:00:02). IPv4 header and UDP checksums
@@ -29,7 +30,7 @@
  */
 struct gen_params {
   const char *path;      /* output file ("-" for standard output) */
-  uint32_t flows;        /* number of flows, 1..60000 */
+  uint32_t flows;        /* number of flows, 1..1000000 */
   uint64_t packets;      /* number of frames, >= 1 */
   uint32_t size_bytes;   /* frame size on the wire without FCS (60..9000); 0 with imix */
   int imix;              /* 1: simple IMIX sizes 60/590/1514 in 7:4:1 */
@@ -44,8 +45,9 @@ void gen_params_default(struct gen_params *p);
 
 /* Write the trace. 0, or -1 with err filled: invalid parameters give
  * "gen: --size 20 is out of range (60..9000 bytes)" (likewise --flows,
- * --packets, --rate, --ipv6); output problems "FILE: what is wrong" ("<stdout>"
- * for "-"). A file that cannot be completed is removed. */
+ * --packets, --rate-gbps, --ipv6-share: the names of nicsim gen's options);
+ * output problems "FILE: what is wrong" ("<stdout>" for "-"). A regular file
+ * that cannot be completed is removed. */
 int gen_write(const struct gen_params *p, char *err, size_t errlen);
 
 #endif

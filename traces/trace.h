@@ -28,7 +28,7 @@ struct trace_record {
   uint32_t caplen;      /* bytes present in data */
   uint32_t origlen;     /* bytes on the wire (>= caplen) */
   const uint8_t *data;  /* the frame as an Ethernet frame; valid until the
-                           next trace_next() or trace_close() */
+                           next trace_next(), trace_rewind() or trace_close() */
   int64_t ts_sec;       /* capture timestamp, exact: seconds since the epoch */
   uint32_t ts_nsec;     /* and nanoseconds (0..999999999 in sane files) */
 };
@@ -59,7 +59,9 @@ int trace_rewind(struct trace *t, char *err, size_t errlen);
 
 /* The path as given ("-" for standard input). */
 const char *trace_path(const struct trace *t);
-/* libpcap's link-type value and name (e.g. "EN10MB"). */
+/* libpcap's link-type value and name (e.g. "EN10MB"): a DLT_ value, which for
+ * a few types differs from the LINKTYPE_ number in the file (LINKTYPE_RAW 101
+ * is DLT_RAW, 12 on Linux). The name is "unknown" when libpcap has none. */
 int trace_linktype(const struct trace *t);
 const char *trace_linktype_name(const struct trace *t);
 

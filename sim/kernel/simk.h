@@ -36,8 +36,8 @@ typedef void (*simk_callback)(void *arg);
 /* Prepare the kernel (idempotent). 0, or -1 with a message in err. */
 int simk_init(char *err, size_t errlen);
 
-/* The message of the last failure of any simk call ("" if none); it says why
- * a run returned SIMK_RUN_ERROR. Valid until the next simk call. */
+/* The message of the most recent failure of a simk call ("" if none yet);
+ * it says why a run returned SIMK_RUN_ERROR. */
 const char *simk_last_error(void);
 
 /* A new event that runs cb(arg) each time it fires. The name is copied (it
@@ -58,7 +58,7 @@ void simk_event_cancel(struct simk_event *ev);
 /* 1 when ev has a pending notification, else 0. */
 int simk_event_pending(const struct simk_event *ev);
 
-/* Current simulated time [ps]. */
+/* Current simulated time [ps] (after simk_finish: the time it finished). */
 uint64_t simk_now_ps(void);
 
 /* Number of event callbacks run so far. */
@@ -92,7 +92,9 @@ void simk_finish(void);
  * the end of each time step in which they may have changed.
  * simk_vcd_add_u64 registers *value (which must outlive the simulation) as a
  * signal of width_bits (1..64) named name. 0, or -1 with err filled.
- * The file is written at exactly path and is complete after simk_finish(). */
+ * The file is written at exactly path and is complete after simk_finish()
+ * (its last line is then a timestamp 1 ps after the final time: SystemC
+ * 2.3.4 writes a time step's values only once time moves past it). */
 int simk_vcd_open(const char *path, char *err, size_t errlen);
 int simk_vcd_add_u64(const char *name, const uint64_t *value, unsigned width_bits,
                      char *err, size_t errlen);

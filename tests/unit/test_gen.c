@@ -74,9 +74,11 @@ static uint32_t check_frame(const struct trace_record *r, uint32_t flows) {
   ck_assert_uint_eq(r->caplen, r->origlen);
   ck_assert_uint_eq(p.vlan_tags, 0);
   ck_assert_uint_eq(p.key.proto, 17);
-  ck_assert_uint_eq(p.key.dport, 4000);
+  /* flow i: 5001 + i % 60000 > 4000 + i / 60000 */
+  ck_assert_uint_ge(p.key.dport, 4000);
   ck_assert_uint_ge(p.key.sport, 5001);
-  uint32_t flow = p.key.sport - 5001u;
+  ck_assert_uint_le(p.key.sport, 65000);
+  uint32_t flow = (p.key.dport - 4000u) * 60000u + (p.key.sport - 5001u);
   ck_assert_uint_lt(flow, flows);
   ck_assert_int_eq(memcmp(r->data, "\x02\0\0\0\0\x02\x02\0\0\0\0\x01", 12), 0);
   const uint8_t *ip = r->data + p.l3_offset;
@@ -89,7 +91,8 @@ static uint32_t check_frame(const struct trace_record *r, uint32_t flows) {
     ck_assert_uint_eq(csum_fold(csum_add(0, ip, 20)), 0xffff); /* header checksum */
     ck_assert_uint_eq((uint32_t)(ip[2] << 8 | ip[3]), r->caplen - 14);
     char want[64], buf[128];
-    snprintf(want, sizeof want, "udp 10.0.0.%u:%u > 10.0.1.1:4000", 2 + flow % 250, 5001 + flow);
+    snprintf(want, sizeof want, "udp 10.0.0.%u:%u > 10.0.1.1:%u", 2 + flow % 250,
+             (unsigned)p.key.sport, (unsigned)p.key.dport);
     flow_key_format(&p.key, buf, sizeof buf);
     ck_assert_str_eq(buf, want);
     acc = csum_add(0, ip + 12, 8) + 17 + udp_len;
@@ -104,11 +107,11 @@ static uint32_t check_frame(const struct trace_record *r, uint32_t flows) {
   char marker[64];
   int m = snprintf(marker, sizeof marker, "<flow %04u pkt %010llu> ", (unsigned)flow,
                    (unsigned long long)r->index);
-  ck_assert_int_eq(m, 27);
+  ck_assert_int_eq(m, flow < 10000 ? 27 : 27 + (flow >= 100000) + (flow >= 10000));
   const uint8_t *pay = r->data + p.payload_offset;
   uint32_t plen = r->caplen - p.payload_offset;
   uint32_t bad = 0;
-  while (bad < plen && pay[bad] == (uint8_t)marker[bad % 27])
+  while (bad < plen && pay[bad] == (uint8_t)marker[bad % (uint32_t)m])
     bad++;
   ck_assert_msg(bad == plen, "packet %llu: payload byte %u is not the marker",
                 (unsigned long long)r->index, bad);
@@ -281,6 +284,42 @@ START_TEST(spacing_exact) {
 }
 END_TEST
 
+/* More flows than source ports: the destination port moves on. */
+START_TEST(many_flows) {
+  char path[512];
+  tmp_path(path, sizeof path);
+  struct gen_params p = params(path);
+  p.flows = 200000;
+  p.packets = 20000;
+  p.size_bytes = 60;
+  p.seed = 5;
+  ck_assert_msg(gen_write(&p, err, sizeof err) == 0, "%s", err);
+  struct readback rb = read_back(&p); /* checks every frame's ports and marker */
+  ck_assert_uint_eq(rb.packets, 20000);
+  struct trace *t = trace_open(path, err, sizeof err);
+  struct trace_record r;
+  uint32_t high = 0;
+  uint8_t *seen = calloc(p.flows, 1);
+  uint32_t distinct = 0;
+  struct flow_table *ft = flow_table_new();
+  while (trace_next(t, &r, err, sizeof err) == 1) {
+    struct flow_parse fp;
+    flow_parse(r.data, r.caplen, &fp);
+    uint32_t f = (fp.key.dport - 4000u) * 60000u + (fp.key.sport - 5001u);
+    high += f >= 60000;
+    distinct += !seen[f];
+    seen[f] = 1;
+    flow_table_add(ft, &fp.key, r.origlen);
+  }
+  ck_assert_uint_gt(high, 0);
+  ck_assert_uint_eq(flow_table_count(ft), distinct); /* one 5-tuple per flow */
+  flow_table_free(ft);
+  free(seen);
+  trace_close(t);
+  unlink(path);
+}
+END_TEST
+
 START_TEST(imix_and_ipv6) {
   char path[512];
   tmp_path(path, sizeof path);
@@ -435,27 +474,29 @@ START_TEST(invalid_params) {
   refused(p, "gen: --size 9001 is out of range (60..9000 bytes)");
   p = params("x");
   p.flows = 0;
-  refused(p, "gen: --flows 0 is out of range (1..60000)");
-  p.flows = 60001;
-  refused(p, "gen: --flows 60001 is out of range (1..60000)");
+  refused(p, "gen: --flows 0 is out of range (1..1000000)");
+  p.flows = 1000001;
+  refused(p, "gen: --flows 1000001 is out of range (1..1000000)");
   p = params("x");
   p.packets = 0;
   refused(p, "gen: --packets 0 is out of range (at least 1)");
   p = params("x");
   p.rate_gbps = 0;
-  refused(p, "gen: --rate 0 is out of range (more than 0, at most 1e6 Gb/s)");
+  refused(p, "gen: --rate-gbps 0 is out of range (more than 0, at most 1e6)");
   p.rate_gbps = -3;
-  refused(p, "gen: --rate -3 is out of range (more than 0, at most 1e6 Gb/s)");
+  refused(p, "gen: --rate-gbps -3 is out of range (more than 0, at most 1e6)");
+  p.rate_gbps = 2e6;
+  refused(p, "gen: --rate-gbps 2e+06 is out of range (more than 0, at most 1e6)");
   p.rate_gbps = NAN;
   err[0] = '\0';
   p.path = "x";
   ck_assert_int_eq(gen_write(&p, err, sizeof err), -1);
-  ck_assert_ptr_nonnull(strstr(err, "gen: --rate "));
+  ck_assert_ptr_nonnull(strstr(err, "gen: --rate-gbps "));
   p = params("x");
   p.ipv6_fraction = 1.5;
-  refused(p, "gen: --ipv6 1.5 is out of range (0..1)");
+  refused(p, "gen: --ipv6-share 1.5 is out of range (0..1)");
   p.ipv6_fraction = -0.1;
-  refused(p, "gen: --ipv6 -0.1 is out of range (0..1)");
+  refused(p, "gen: --ipv6-share -0.1 is out of range (0..1)");
   p = params(NULL);
   refused(p, "gen: no output file given");
   /* imix ignores size_bytes; the edges of the range are fine */
@@ -497,6 +538,7 @@ static Suite *gen_suite(void) {
   tcase_add_test(tc, defaults);
   tcase_add_test(tc, fixed_size_reads_back);
   tcase_add_test(tc, spacing_exact);
+  tcase_add_test(tc, many_flows);
   tcase_add_test(tc, imix_and_ipv6);
   tcase_add_test(tc, deterministic);
   tcase_add_test(tc, bundled_sample);

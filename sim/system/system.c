@@ -85,6 +85,13 @@ static int classify(void *ctx, const uint8_t *frame, uint32_t len, struct driver
   return 0;
 }
 
+/* Picoseconds since the first record. ts_ps wraps (2^64 ps is 213 days), so
+ * only differences are meaningful; a record from before the first counts as 0. */
+static uint64_t since_first(const struct sys *s, const struct trace_record *r) {
+  uint64_t d = r->ts_ps - s->first_ts_ps;
+  return d > UINT64_MAX / 2 ? 0 : d;
+}
+
 /* Arrival time of the current record's last bit at the NIC. */
 static uint64_t arrival_of(struct sys *s, const struct trace_record *r) {
   uint64_t ts;
@@ -93,13 +100,12 @@ static uint64_t arrival_of(struct sys *s, const struct trace_record *r) {
     ts = 0; /* back to back: the MAC serialises them */
     break;
   case SPEED_SCALED:
-    ts = (uint64_t)((double)(r->ts_ps >= s->first_ts_ps ? r->ts_ps - s->first_ts_ps : 0) /
-                    s->o->speed_factor);
+    ts = (uint64_t)((double)since_first(s, r) / s->o->speed_factor);
     break;
   default:
     /* Recorded time, relative to the first frame; a timestamp that goes back
      * in time is taken as "at once after the previous frame". */
-    ts = r->ts_ps >= s->first_ts_ps ? r->ts_ps - s->first_ts_ps : 0;
+    ts = since_first(s, r);
     if (ts < s->prev_ts_ps)
       ts = s->prev_ts_ps;
     s->prev_ts_ps = ts;

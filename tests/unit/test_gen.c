@@ -409,8 +409,8 @@ START_TEST(bundled_sample) {
   char path[512];
   tmp_path(path, sizeof path);
   struct gen_params p = params(path);
-  p.packets = 400;
-  p.flows = 6;
+  p.packets = 600;
+  p.flows = 12;
   p.imix = 1;
   p.size_bytes = 0;
   p.rate_gbps = 10;
@@ -418,8 +418,8 @@ START_TEST(bundled_sample) {
   ck_assert_int_eq(gen_write(&p, err, sizeof err), 0);
   ck_assert(same_file(path, SAMPLE));
   struct readback rb = read_back(&p);
-  ck_assert_uint_eq(rb.packets, 400);
-  for (int i = 1; i < 6; i++)
+  ck_assert_uint_eq(rb.packets, 600);
+  for (int i = 1; i < 12; i++)
     ck_assert_uint_gt(rb.bytes[0], rb.bytes[i]);
   unlink(path);
 }

@@ -17,12 +17,15 @@ static const uint8_t rss_default_key[NIC_RSS_KEY_BYTES] = {
     0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3,
     0x80, 0x30, 0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa};
 
-struct rule {
-  struct flow_key key; /* canonical */
-  unsigned queue;
-};
+#define DESC_CACHE 128u /* on-chip descriptor cache per queue (>= NIC_MAX_DESC_PER_FRAME) */
 
 struct nic;
+
+struct pending_wb {
+  uint32_t index;
+  struct nic_rx_desc_wb wb;
+  uint64_t packet;
+};
 
 struct rxq {
   struct nic *nic;
@@ -31,11 +34,18 @@ struct rxq {
   uint32_t size;
   uint32_t head; /* next descriptor the device uses */
   uint32_t tail; /* first descriptor the device may not use */
+  struct nic_rx_desc_read cache[DESC_CACHE]; /* fetched descriptors from head on */
+  uint32_t cached;
+  struct pending_wb pend[DESC_CACHE]; /* completed, not yet written back */
+  uint32_t npend;
   int irq_enabled;
   uint64_t last_irq_ps;
   int has_last_irq;
   struct simk_event *irq_ev;
+  struct simk_event *wb_ev;
   struct nic_queue_stats st;
+  uint64_t vcd_fill; /* posted descriptors, for the waveform */
+  uint64_t vcd_head, vcd_tail;
 };
 
 struct nic {
@@ -46,10 +56,11 @@ struct nic {
   struct rxq q[NIC_MAX_QUEUES];
   uint8_t reta[NIC_RETA_SIZE];
   uint8_t rss_key[NIC_RSS_KEY_BYTES];
-  struct rule *rules;
+  struct nic_rule *rules;
   size_t nrules;
   uint64_t mac_free_ps;  /* the wire is busy until then */
   uint64_t pcie_free_ps; /* the DMA write path is busy until then */
+  uint64_t vcd_buffer;   /* packet-buffer fill, for the waveform */
 };
 
 void nic_params_default(struct nic_params *p) {
@@ -57,22 +68,82 @@ void nic_params_default(struct nic_params *p) {
   p->queues = 1;
   p->line_rate_gbps = 10.0;
   p->rss_queues = 1;
+  p->default_queue = 0;
   p->buffer_size = 2048;
+  p->mtu = 1500;
+  p->multi_buffer = 1;
+  p->header_split = 0;
+  p->hdr_buffer_size = 256;
   p->rid = 0x0100; /* 01:00.0 */
-  p->pcie_gbps = 57.9;
+  p->pcie_gbps = 63.0; /* Gen3 x8 raw; TLP overhead is counted per TLP */
+  p->pcie_mps = 256;
+  p->tlp_overhead = 24;
   p->rx_fifo_bytes = 512 * 1024;
   p->dma_read_ps = 546000;
+  p->desc_fetch_batch = 8;
+  p->wb_threshold = 1;
   p->itr_ps = 8000000; /* ixgbe's default ITR, about 125k interrupts/s */
 }
+
+static const struct mem_accessor *device_of(struct nic *n, struct mem_accessor *a) {
+  a->actor = MEM_ACTOR_DEVICE;
+  a->id = n->p.rid;
+  return a;
+}
+
+/* Translate and access one DMA range, page by page. Returns 0, or -1 at the
+ * first refused page (nothing more is transferred). *lat_ps accumulates the
+ * translation latencies. */
+static int dma(struct nic *n, uint64_t iova, void *buf, uint32_t len, int write,
+               const struct mem_prov *prov, uint64_t *lat_ps) {
+  struct mem_accessor dev;
+  device_of(n, &dev);
+  uint32_t done = 0;
+  while (done < len) {
+    uint64_t a = iova + done;
+    uint32_t chunk = 4096u - (uint32_t)(a & 4095u);
+    if (chunk > len - done)
+      chunk = len - done;
+    uint64_t pa, lat;
+    if (iommu_translate(n->io, n->p.rid, a, write, simk_now_ps(), &pa, &lat))
+      return -1;
+    *lat_ps += lat;
+    int rc = write ? mem_write(n->m, dev, pa, (uint8_t *)buf + done, chunk, prov)
+                   : mem_read(n->m, dev, pa, (uint8_t *)buf + done, chunk);
+    if (rc)
+      return -1;
+    done += chunk;
+  }
+  return 0;
+}
+
+/* Write back every pending descriptor (82599 7.1.6.2: DD set last, so the
+ * driver never sees a half-written descriptor). */
+static void wb_flush(struct rxq *q) {
+  struct nic *n = q->nic;
+  for (uint32_t i = 0; i < q->npend; i++) {
+    uint64_t lat = 0;
+    struct mem_prov pd = {.kind = MEM_LABEL_KERNEL_META, .packet = q->pend[i].packet};
+    uint64_t iova = q->base_iova + (uint64_t)q->pend[i].index * NIC_DESC_BYTES;
+    if (dma(n, iova, &q->pend[i].wb, sizeof q->pend[i].wb, 1, &pd, &lat))
+      q->st.drop_dma_fault++; /* the driver never sees this descriptor complete */
+  }
+  q->npend = 0;
+}
+
+static void wb_timer(void *arg) { wb_flush(arg); }
 
 static void irq_fire(void *arg) {
   struct rxq *q = arg;
   struct nic *n = q->nic;
+  /* An interrupt also writes back what is pending (WTHRESH with EITR). */
+  wb_flush(q);
   if (!q->irq_enabled)
     return;
   q->irq_enabled = 0; /* auto-masked until the driver's NAPI re-enables it */
   q->last_irq_ps = simk_now_ps();
   q->has_last_irq = 1;
+  q->st.irqs++;
   if (n->host.irq)
     n->host.irq(n->host.ctx, q->index);
 }
@@ -84,8 +155,11 @@ struct nic *nic_new(const struct nic_params *p, struct mem *m, struct iommu *io,
     return NULL;
   }
   uint64_t all = p->queues >= 64 ? UINT64_MAX : (1ull << p->queues) - 1;
-  if ((p->rss_queues & all) == 0) {
-    snprintf(err, errlen, "nic: the RSS table has no queue");
+  if ((p->rss_queues & all) == 0 || p->default_queue >= p->queues || p->buffer_size == 0 ||
+      p->line_rate_gbps <= 0 || p->pcie_gbps <= 0 || p->pcie_mps == 0 || p->wb_threshold == 0 ||
+      p->wb_threshold > DESC_CACHE / 2 || p->desc_fetch_batch == 0 ||
+      p->desc_fetch_batch > DESC_CACHE / 2) {
+    snprintf(err, errlen, "nic: impossible parameters");
     return NULL;
   }
   struct nic *n = calloc(1, sizeof *n);
@@ -108,12 +182,14 @@ struct nic *nic_new(const struct nic_params *p, struct mem *m, struct iommu *io,
     n->reta[i] = (uint8_t)list[i % nl];
   for (unsigned i = 0; i < p->queues; i++) {
     char name[32];
-    snprintf(name, sizeof name, "nic.q%u.irq", i);
     n->q[i].nic = n;
     n->q[i].index = i;
     n->q[i].irq_enabled = 1;
+    snprintf(name, sizeof name, "nic.q%u.irq", i);
     n->q[i].irq_ev = simk_event_new(name, irq_fire, &n->q[i]);
-    if (!n->q[i].irq_ev) {
+    snprintf(name, sizeof name, "nic.q%u.wb", i);
+    n->q[i].wb_ev = simk_event_new(name, wb_timer, &n->q[i]);
+    if (!n->q[i].irq_ev || !n->q[i].wb_ev) {
       snprintf(err, errlen, "nic: cannot create events");
       nic_free(n);
       return NULL;
@@ -157,13 +233,14 @@ uint32_t nic_toeplitz(const uint8_t *key, const uint8_t *data, size_t len) {
 
 uint32_t nic_rss_hash(const struct nic *n, const struct flow_key *k) {
   uint8_t in[36];
-  size_t len = 0;
   size_t alen = k->af == FLOW_AF_INET ? 4 : k->af == FLOW_AF_INET6 ? 16 : 0;
   if (!alen)
     return 0;
   memcpy(in, k->src, alen);
   memcpy(in + alen, k->dst, alen);
-  len = 2 * alen;
+  size_t len = 2 * alen;
+  /* Ports only for TCP and UDP (the 82599 hashes UDP ports when
+   * MRQC.RSS_FIELD_IPV4_UDP is set, as Linux sets it). */
   if (k->proto == 6 || k->proto == 17) {
     in[len++] = (uint8_t)(k->sport >> 8);
     in[len++] = (uint8_t)k->sport;
@@ -173,33 +250,74 @@ uint32_t nic_rss_hash(const struct nic *n, const struct flow_key *k) {
   return nic_toeplitz(n->rss_key, in, len);
 }
 
-int nic_add_rule(struct nic *n, const struct flow_key *key, unsigned queue) {
-  if (queue >= n->p.queues)
+int nic_add_ntuple(struct nic *n, const struct nic_rule *r) {
+  if (r->action == NIC_RULE_QUEUE && r->queue >= n->p.queues)
     return -1;
-  struct rule *r = realloc(n->rules, (n->nrules + 1) * sizeof *r);
-  if (!r)
+  struct nic_rule *nr = realloc(n->rules, (n->nrules + 1) * sizeof *nr);
+  if (!nr)
     return -1;
-  n->rules = r;
-  flow_key_canonical(key, &r[n->nrules].key);
-  r[n->nrules].queue = queue;
-  n->nrules++;
+  n->rules = nr;
+  n->rules[n->nrules++] = *r;
   return 0;
 }
 
-unsigned nic_steer(const struct nic *n, const struct flow_key *key) {
-  if (key && n->nrules) {
-    struct flow_key c;
-    flow_key_canonical(key, &c);
-    for (size_t i = 0; i < n->nrules; i++)
-      if (memcmp(&c, &n->rules[i].key, sizeof c) == 0)
-        return n->rules[i].queue;
+int nic_add_rule(struct nic *n, const struct flow_key *key, unsigned queue) {
+  if (key->af == FLOW_AF_NONE)
+    return -1;
+  size_t alen = key->af == FLOW_AF_INET ? 4 : 16;
+  for (int dir = 0; dir < 2; dir++) {
+    struct nic_rule r;
+    memset(&r, 0, sizeof r);
+    r.af = key->af;
+    r.proto = key->proto;
+    memcpy(r.src, dir ? key->dst : key->src, alen);
+    memcpy(r.dst, dir ? key->src : key->dst, alen);
+    memset(r.src_mask, 0xff, alen);
+    memset(r.dst_mask, 0xff, alen);
+    r.sport = dir ? key->dport : key->sport;
+    r.dport = dir ? key->sport : key->dport;
+    r.sport_mask = r.dport_mask = 0xffff;
+    r.action = NIC_RULE_QUEUE;
+    r.queue = queue;
+    if (nic_add_ntuple(n, &r))
+      return -1;
   }
+  return 0;
+}
+
+static int masked_eq(const uint8_t *a, const uint8_t *b, const uint8_t *mask, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if ((a[i] ^ b[i]) & mask[i])
+      return 0;
+  return 1;
+}
+
+static int rule_match(const struct nic_rule *r, const struct flow_key *k) {
+  if (r->af && r->af != k->af)
+    return 0;
+  if (r->proto && r->proto != k->proto)
+    return 0;
+  return masked_eq(k->src, r->src, r->src_mask, 16) && masked_eq(k->dst, r->dst, r->dst_mask, 16) &&
+         ((k->sport ^ r->sport) & r->sport_mask) == 0 && ((k->dport ^ r->dport) & r->dport_mask) == 0;
+}
+
+int nic_steer(const struct nic *n, const struct flow_key *key) {
+  if (key && key->af != FLOW_AF_NONE)
+    for (size_t i = 0; i < n->nrules; i++)
+      if (rule_match(&n->rules[i], key))
+        return n->rules[i].action == NIC_RULE_DROP ? -1 : (int)n->rules[i].queue;
   if (!key || key->af == FLOW_AF_NONE)
-    return n->reta[0]; /* not hashable: the default (first RSS) queue */
+    return (int)n->p.default_queue; /* not hashable */
   return n->reta[nic_rss_hash(n, key) & (NIC_RETA_SIZE - 1)];
 }
 
 /* ---- rings ---- */
+
+static void update_fill(struct rxq *q) {
+  q->vcd_fill = q->size ? (q->tail + q->size - q->head) % q->size : 0;
+  q->vcd_head = q->head;
+  q->vcd_tail = q->tail;
+}
 
 void nic_rx_ring_setup(struct nic *n, unsigned queue, uint64_t base_iova, uint32_t size) {
   if (queue >= n->p.queues)
@@ -208,145 +326,234 @@ void nic_rx_ring_setup(struct nic *n, unsigned queue, uint64_t base_iova, uint32
   q->base_iova = base_iova;
   q->size = size;
   q->head = q->tail = 0;
+  q->cached = q->npend = 0;
+  update_fill(q);
 }
 
 void nic_rx_tail_write(struct nic *n, unsigned queue, uint32_t tail) {
-  if (queue < n->p.queues && n->q[queue].size)
+  if (queue < n->p.queues && n->q[queue].size) {
     n->q[queue].tail = tail % n->q[queue].size;
+    update_fill(&n->q[queue]);
+  }
 }
 
 uint32_t nic_rx_head(const struct nic *n, unsigned queue) {
   return queue < n->p.queues ? n->q[queue].head : 0;
 }
 
+uint32_t nic_rx_ring_fill(const struct nic *n, unsigned queue) {
+  return queue < n->p.queues ? (uint32_t)n->q[queue].vcd_fill : 0;
+}
+
 void nic_irq_enable(struct nic *n, unsigned queue) {
-  if (queue >= n->p.queues)
-    return;
   /* The driver re-enables only after a poll found no completed descriptor
    * (NAPI complete), so the next completion raises the interrupt. */
-  n->q[queue].irq_enabled = 1;
+  if (queue < n->p.queues)
+    n->q[queue].irq_enabled = 1;
 }
 
-/* ---- MAC and DMA ---- */
-
-uint64_t nic_mac_arrival_ps(struct nic *n, uint64_t ts_ps, uint32_t wire_len) {
-  /* Preamble + SFD 8 B, FCS 4 B, inter-frame gap 12 B around the frame. */
-  uint64_t bits = (uint64_t)(wire_len + 24) * 8;
-  uint64_t dur = (uint64_t)((double)bits * 1000.0 / n->p.line_rate_gbps + 0.5);
-  uint64_t start = ts_ps > n->mac_free_ps ? ts_ps : n->mac_free_ps;
-  n->mac_free_ps = start + dur;
-  /* The frame is in the NIC when its FCS has arrived, before the gap. */
-  return start + dur - (uint64_t)((double)(12 * 8) * 1000.0 / n->p.line_rate_gbps + 0.5);
+/* Make at least k descriptors available in the cache, fetching in batches.
+ * Returns 0 (adding the read latency to *lat_ps when a fetch was needed) or
+ * -1 when fewer than k descriptors are posted, or a fetch was refused. */
+static int desc_take(struct rxq *q, uint32_t k, uint64_t *lat_ps) {
+  struct nic *n = q->nic;
+  uint32_t avail = (q->tail + q->size - q->head) % q->size;
+  if (avail < k)
+    return -1;
+  if (q->cached >= k)
+    return 0;
+  uint32_t want = n->p.desc_fetch_batch > k - q->cached ? n->p.desc_fetch_batch : k - q->cached;
+  if (want > avail - q->cached)
+    want = avail - q->cached;
+  if (want > DESC_CACHE - q->cached)
+    want = DESC_CACHE - q->cached;
+  /* One read request per contiguous piece of the ring (it may wrap). */
+  uint32_t got = 0;
+  uint64_t lat = 0;
+  while (got < want) {
+    uint32_t idx = (q->head + q->cached + got) % q->size;
+    uint32_t piece = q->size - idx;
+    if (piece > want - got)
+      piece = want - got;
+    if (dma(n, q->base_iova + (uint64_t)idx * NIC_DESC_BYTES, &q->cache[q->cached + got],
+            piece * NIC_DESC_BYTES, 0, NULL, &lat))
+      return -1;
+    q->st.desc_fetches++;
+    got += piece;
+  }
+  q->cached += got;
+  /* A read waits for its completion: 546 ns for a warm 64 B read, plus the
+   * payload time of the rest of the descriptors at the link rate. */
+  *lat_ps += lat + n->p.dma_read_ps +
+             (uint64_t)((double)(got * NIC_DESC_BYTES) * 8.0 * 1000.0 / n->p.pcie_gbps);
+  return 0;
 }
 
-/* Translate and access one DMA range, page by page. write: data from src.
- * Returns 0, or -1 at the first refused page (nothing more is written). */
-static int dma(struct nic *n, uint64_t iova, void *buf, uint32_t len, int write,
-               const struct mem_prov *prov, uint64_t *lat_ps) {
-  struct mem_accessor dev = {.actor = MEM_ACTOR_DEVICE, .id = n->p.rid};
-  uint32_t done = 0;
-  while (done < len) {
-    uint64_t a = iova + done;
-    uint32_t chunk = 4096u - (uint32_t)(a & 4095u);
-    if (chunk > len - done)
-      chunk = len - done;
-    uint64_t pa, lat;
-    if (iommu_translate(n->io, n->p.rid, a, write, simk_now_ps(), &pa, &lat))
+/* Write frame bytes [from, from+len) to iova, each byte labelled as header,
+ * payload or uncaptured by where it lies in the frame. */
+static int dma_frame_range(struct nic *n, const struct nic_frame *f, uint64_t iova, uint32_t from,
+                           uint32_t len, uint64_t *lat) {
+  static const uint8_t zeros[4096];
+  uint32_t hdr = f->hdr_len < f->caplen ? f->hdr_len : f->caplen;
+  struct mem_prov pv = {.flow = f->flow, .packet = f->index};
+  uint32_t pos = from, end = from + len;
+  while (pos < end) {
+    uint32_t seg_end;
+    const uint8_t *src;
+    if (pos < hdr) {
+      pv.kind = MEM_LABEL_PKT_HEADER;
+      seg_end = hdr;
+      src = f->data + pos;
+    } else if (pos < f->caplen) {
+      pv.kind = MEM_LABEL_PKT_PAYLOAD;
+      seg_end = f->caplen;
+      src = f->data + pos;
+    } else {
+      pv.kind = MEM_LABEL_PKT_UNKNOWN;
+      seg_end = pos + (uint32_t)sizeof zeros;
+      src = zeros;
+    }
+    if (seg_end > end)
+      seg_end = end;
+    if (dma(n, iova + (pos - from), (void *)src, seg_end - pos, 1, &pv, lat))
       return -1;
-    *lat_ps += lat;
-    int rc = write ? mem_write(n->m, dev, pa, (uint8_t *)buf + done, chunk, prov)
-                   : mem_read(n->m, dev, pa, (uint8_t *)buf + done, chunk);
-    if (rc)
-      return -1;
-    done += chunk;
+    pos = seg_end;
   }
   return 0;
 }
 
-void nic_rx_frame(struct nic *n, const struct nic_frame *f) {
-  unsigned qi = nic_steer(n, f->key);
-  struct rxq *q = &n->q[qi];
+static void drop(struct rxq *q, uint64_t *counter) {
+  q->st.rx_dropped++;
+  (*counter)++;
+}
+
+uint64_t nic_buffer_fill(const struct nic *n) {
   uint64_t now = simk_now_ps();
+  if (n->pcie_free_ps <= now)
+    return 0;
+  return (uint64_t)((double)(n->pcie_free_ps - now) * n->p.pcie_gbps / 8000.0);
+}
 
-  /* Packet buffer: frames wait there for the PCIe link. */
-  double bytes_per_ps = n->p.pcie_gbps / 8000.0;
-  uint64_t backlog = n->pcie_free_ps > now ? (uint64_t)((double)(n->pcie_free_ps - now) * bytes_per_ps) : 0;
-  if (backlog + f->wire_len > n->p.rx_fifo_bytes) {
-    q->st.rx_dropped++;
-    q->st.drop_fifo++;
-    return;
-  }
-  if (!q->size || q->head == q->tail) {
-    /* No descriptor posted: the 82599 drops (RNBC, "receive no buffers"). */
-    q->st.rx_dropped++;
-    q->st.drop_no_desc++;
-    return;
-  }
-  if (f->wire_len > n->p.buffer_size) {
-    /* One buffer per frame in this model; larger frames are dropped and counted. */
-    q->st.rx_dropped++;
-    q->st.drop_oversize++;
-    return;
-  }
+/* Link occupancy of a DMA write of len bytes: payload plus one TLP header
+ * per max-payload-size chunk, at the raw link rate. */
+static uint64_t write_occupancy_ps(const struct nic *n, uint32_t len) {
+  uint32_t tlps = (len + n->p.pcie_mps - 1) / n->p.pcie_mps;
+  double bytes = (double)len + (double)tlps * n->p.tlp_overhead;
+  return (uint64_t)(bytes * 8.0 * 1000.0 / n->p.pcie_gbps + 0.5);
+}
 
-  uint64_t lat = 0;
-  uint64_t desc_iova = q->base_iova + (uint64_t)q->head * NIC_DESC_BYTES;
-  struct nic_rx_desc_read rd;
-  if (dma(n, desc_iova, &rd, sizeof rd, 0, NULL, &lat)) {
-    q->st.rx_dropped++;
-    q->st.drop_dma_fault++;
+void nic_rx_frame(struct nic *n, const struct nic_frame *f) {
+  int qs = nic_steer(n, f->key);
+  uint64_t now = simk_now_ps();
+  struct rxq *q = &n->q[qs < 0 ? n->p.default_queue : (unsigned)qs];
+  if (qs < 0) {
+    drop(q, &q->st.drop_rule);
     return;
   }
-  lat += n->p.dma_read_ps;
-
-  /* The frame: headers, payload, and the bytes the capture did not keep. */
+  /* Too long for the MTU: a long-length error (ROC/RLEC on the 82599). */
+  uint64_t max_frame = (uint64_t)n->p.mtu + 14 + 4u * f->vlan_tags;
+  if (f->wire_len > max_frame) {
+    drop(q, &q->st.drop_oversize);
+    return;
+  }
+  /* The packet buffer holds frames until the PCIe link takes them. */
+  if (nic_buffer_fill(n) + f->wire_len > n->p.rx_fifo_bytes) {
+    drop(q, &q->st.drop_buffer_full);
+    return;
+  }
+  if (!q->size) {
+    drop(q, &q->st.drop_no_desc);
+    return;
+  }
+  /* Header split: the headers go to the header buffer when they fit
+   * (82599 7.1.10: otherwise the whole frame goes to the packet buffer). */
   uint32_t hdr = f->hdr_len < f->caplen ? f->hdr_len : f->caplen;
-  struct mem_prov ph = {.kind = MEM_LABEL_PKT_HEADER, .flow = f->flow, .packet = f->index};
-  struct mem_prov pp = ph, pu = ph;
-  pp.kind = MEM_LABEL_PKT_PAYLOAD;
-  pu.kind = MEM_LABEL_PKT_UNKNOWN;
-  int bad = 0;
-  if (hdr)
-    bad |= dma(n, rd.pkt_addr, (void *)f->data, hdr, 1, &ph, &lat);
-  if (!bad && f->caplen > hdr)
-    bad |= dma(n, rd.pkt_addr + hdr, (void *)(f->data + hdr), f->caplen - hdr, 1, &pp, &lat);
-  if (!bad && f->wire_len > f->caplen) {
-    static const uint8_t zeros[4096];
-    uint32_t left = f->wire_len - f->caplen, off = f->caplen;
-    while (!bad && left) {
-      uint32_t c = left < sizeof zeros ? left : (uint32_t)sizeof zeros;
-      bad |= dma(n, rd.pkt_addr + off, (void *)zeros, c, 1, &pu, &lat);
-      off += c;
-      left -= c;
+  int split = n->p.header_split && hdr > 0 && hdr <= n->p.hdr_buffer_size && hdr < f->wire_len;
+  uint32_t data_from = split ? hdr : 0;
+  uint32_t data_len = f->wire_len - data_from;
+  uint32_t k = data_len ? (data_len + n->p.buffer_size - 1) / n->p.buffer_size : 1;
+  if (k > 1 && (!n->p.multi_buffer || k > NIC_MAX_DESC_PER_FRAME)) {
+    drop(q, &q->st.drop_oversize);
+    return;
+  }
+  uint64_t lat = 0;
+  if (desc_take(q, k, &lat)) {
+    /* No descriptor posted: the 82599 drops (RNBC, "receive no buffers"). */
+    drop(q, &q->st.drop_no_desc);
+    return;
+  }
+  if (split && q->cache[0].hdr_addr == 0) {
+    /* The driver posted no header buffer: one buffer chain, as without split. */
+    split = 0;
+    data_from = 0;
+    data_len = f->wire_len;
+    k = (data_len + n->p.buffer_size - 1) / n->p.buffer_size;
+    if (k > 1 && (!n->p.multi_buffer || k > NIC_MAX_DESC_PER_FRAME)) {
+      drop(q, &q->st.drop_oversize);
+      return;
+    }
+    if (desc_take(q, k, &lat)) {
+      drop(q, &q->st.drop_no_desc);
+      return;
     }
   }
+
+  int bad = 0;
+  if (split)
+    bad = dma_frame_range(n, f, q->cache[0].hdr_addr, 0, hdr, &lat);
+  uint32_t pos = data_from;
+  uint16_t lens[NIC_MAX_DESC_PER_FRAME];
+  for (uint32_t i = 0; i < k && !bad; i++) {
+    uint32_t chunk = f->wire_len - pos < n->p.buffer_size ? f->wire_len - pos : n->p.buffer_size;
+    bad = dma_frame_range(n, f, q->cache[i].pkt_addr, pos, chunk, &lat);
+    lens[i] = (uint16_t)chunk;
+    pos += chunk;
+  }
+  /* The descriptors are used whatever happened to the data. */
+  uint32_t first = q->head;
+  memmove(q->cache, q->cache + k, (q->cached - k) * sizeof q->cache[0]);
+  q->cached -= k;
+  q->head = (q->head + k) % q->size;
+  update_fill(q);
+  q->st.desc_used += k;
   if (bad) {
-    q->st.rx_dropped++;
-    q->st.drop_dma_fault++;
+    /* A refused DMA: the 82599 reports it as a receive error; the frame is lost. */
+    drop(q, &q->st.drop_dma_fault);
     return;
   }
 
-  /* Write-back (82599 7.1.6.2): DD and EOP, the length, the RSS hash. */
-  struct nic_rx_desc_wb wb = {0};
-  wb.rss_hash = f->key ? nic_rss_hash(n, f->key) : 0;
-  wb.status_error = NIC_RXD_STAT_DD | NIC_RXD_STAT_EOP;
-  wb.length = (uint16_t)f->wire_len;
-  struct mem_prov pd = {.kind = MEM_LABEL_KERNEL_META, .packet = f->index};
-  if (dma(n, desc_iova, &wb, sizeof wb, 1, &pd, &lat)) {
-    q->st.rx_dropped++;
-    q->st.drop_dma_fault++;
-    return;
+  /* Write-back (82599 7.1.6.2): every descriptor gets DD, the last EOP. */
+  uint32_t hash = f->key ? nic_rss_hash(n, f->key) : 0;
+  for (uint32_t i = 0; i < k; i++) {
+    struct pending_wb *pw = &q->pend[q->npend++];
+    memset(pw, 0, sizeof *pw);
+    pw->index = (first + i) % q->size;
+    pw->packet = f->index;
+    pw->wb.rss_hash = hash;
+    pw->wb.length = lens[i];
+    pw->wb.status_error = NIC_RXD_STAT_DD | (i == k - 1 ? NIC_RXD_STAT_EOP : 0);
+    if (i == 0 && split) {
+      pw->wb.status_error |= NIC_RXD_STAT_SPH;
+      pw->wb.info = (hdr & NIC_RXD_HDR_LEN_MASK) << NIC_RXD_HDR_LEN_SHIFT;
+    }
+    if (q->npend >= n->p.wb_threshold)
+      wb_flush(q);
   }
-  q->head = (q->head + 1) % q->size;
+  if (q->npend && !simk_event_pending(q->wb_ev))
+    simk_event_notify(q->wb_ev, n->p.itr_ps);
   q->st.rx_packets++;
   q->st.rx_bytes += f->wire_len;
+  if (split)
+    q->st.header_splits++;
+  if (k > 1)
+    q->st.chained++;
 
-  /* PCIe: the frame's TLPs (256 B payload, 24 B overhead each) occupy the link. */
-  uint32_t tlps = (f->wire_len + 255) / 256 + 1;
-  double wire_bytes = (double)f->wire_len + 24.0 * tlps + NIC_DESC_BYTES;
-  uint64_t start = n->pcie_free_ps > now ? n->pcie_free_ps : now;
-  n->pcie_free_ps = start + (uint64_t)(wire_bytes / bytes_per_ps);
-  uint64_t done = n->pcie_free_ps + lat;
+  /* PCIe: the frame's TLPs occupy the link after the descriptors arrived. */
+  uint64_t ready = now + lat;
+  uint64_t start = n->pcie_free_ps > ready ? n->pcie_free_ps : ready;
+  n->pcie_free_ps = start + write_occupancy_ps(n, f->wire_len) + write_occupancy_ps(n, k * NIC_DESC_BYTES);
+  n->vcd_buffer = nic_buffer_fill(n);
+  uint64_t done = n->pcie_free_ps;
 
   if (q->irq_enabled && !simk_event_pending(q->irq_ev)) {
     uint64_t at = done;
@@ -354,4 +561,37 @@ void nic_rx_frame(struct nic *n, const struct nic_frame *f) {
       at = q->last_irq_ps + n->p.itr_ps;
     simk_event_notify(q->irq_ev, at - now);
   }
+}
+
+/* ---- MAC ---- */
+
+uint64_t nic_wire_time_ps(const struct nic *n, uint32_t wire_len) {
+  /* Preamble + SFD 8 B, FCS 4 B, inter-frame gap 12 B around the frame. */
+  return (uint64_t)((double)(wire_len + 24) * 8.0 * 1000.0 / n->p.line_rate_gbps + 0.5);
+}
+
+uint64_t nic_mac_arrival_ps(struct nic *n, uint64_t ts_ps, uint32_t wire_len) {
+  uint64_t dur = nic_wire_time_ps(n, wire_len);
+  uint64_t start = ts_ps > n->mac_free_ps ? ts_ps : n->mac_free_ps;
+  n->mac_free_ps = start + dur;
+  /* The frame is in the NIC when its FCS has arrived, before the gap. */
+  return start + dur - (uint64_t)(12.0 * 8.0 * 1000.0 / n->p.line_rate_gbps + 0.5);
+}
+
+int nic_vcd_register(struct nic *n, char *err, size_t errlen) {
+  if (simk_vcd_add_u64("nic.buffer_bytes", &n->vcd_buffer, 32, err, errlen))
+    return -1;
+  for (unsigned i = 0; i < n->p.queues; i++) {
+    char name[48];
+    snprintf(name, sizeof name, "nic.q%u.ring_fill", i);
+    if (simk_vcd_add_u64(name, &n->q[i].vcd_fill, 16, err, errlen))
+      return -1;
+    snprintf(name, sizeof name, "nic.q%u.ring_head", i);
+    if (simk_vcd_add_u64(name, &n->q[i].vcd_head, 16, err, errlen))
+      return -1;
+    snprintf(name, sizeof name, "nic.q%u.ring_tail", i);
+    if (simk_vcd_add_u64(name, &n->q[i].vcd_tail, 16, err, errlen))
+      return -1;
+  }
+  return 0;
 }

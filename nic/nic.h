@@ -1,13 +1,18 @@
 /*
- * nic: the device. MAC with line timing, RX steering (ntuple rules, then RSS
- * over the Toeplitz hash and a 128-entry indirection table), RX descriptor
- * rings in simulated memory (82599 advanced descriptors), the DMA engine
- * through the IOMMU, a PCIe link, interrupts with moderation.
+ * nic: the device. MAC with line timing, RX steering (ntuple / Flow Director
+ * perfect-match rules with masks, then RSS over the Toeplitz hash and a
+ * 128-entry indirection table, then the default queue), an on-NIC RX packet
+ * buffer, RX descriptor rings in simulated memory (82599 advanced
+ * descriptors) fetched in batches and written back by DMA through the IOMMU,
+ * header/data split, frames chained over several descriptors, a PCIe link,
+ * interrupts with moderation. TX descriptor layouts are declared for the TX
+ * side of later versions.
  *
  * The device never owns the clock and never prints: it is called when a frame
  * has arrived, schedules its interrupt through the simk kernel, and reaches
  * host memory only by DMA through iommu_translate and the memory accessor
- * with its requester id.
+ * with its requester id. Register-level interface: ring base and size, tail
+ * writes, interrupt re-enable (as the driver programs RDBA/RDLEN/RDT/EIMS).
  */
 #ifndef NICSIM_NIC_H
 #define NICSIM_NIC_H
@@ -20,45 +25,73 @@
 #include "iommu.h"
 #include "mem.h"
 
-/* 82599 advanced RX descriptor (datasheet 7.1.6), 16 bytes.
- * Read format (driver -> device): pkt_addr, hdr_addr (0 = one buffer). */
+/* 82599 advanced RX descriptor (datasheet 7.1.6.1), 16 bytes.
+ * Read format (driver -> device): pkt_addr, hdr_addr (0 = no header buffer). */
 struct nic_rx_desc_read {
   uint64_t pkt_addr;
   uint64_t hdr_addr;
 };
-/* Write-back format (device -> driver). */
+/* Write-back format (datasheet 7.1.6.2, device -> driver). */
 struct nic_rx_desc_wb {
-  uint32_t info;         /* packet type, header length, RSS type */
+  uint32_t info;         /* bits 0-3 RSS type, 4-16 packet type; HDR_LEN in bits 21-30 */
   uint32_t rss_hash;
   uint32_t status_error; /* NIC_RXD_STAT_* */
-  uint16_t length;       /* bytes written to the packet buffer */
+  uint16_t length;       /* bytes written to the packet buffer by this descriptor */
   uint16_t vlan;
 };
 static_assert(sizeof(struct nic_rx_desc_read) == 16, "82599 RX descriptor is 16 bytes");
 static_assert(sizeof(struct nic_rx_desc_wb) == 16, "82599 RX write-back is 16 bytes");
 
+/* 82599 advanced TX data descriptor (datasheet 7.2.3.2.4), 16 bytes. */
+struct nic_tx_desc_read {
+  uint64_t buffer_addr;
+  uint32_t cmd_type_len; /* DTALEN 0-15, DTYP 20-23, DCMD 24-31 (EOP 0x01, RS 0x08) */
+  uint32_t olinfo_status; /* PAYLEN 14-31 */
+};
+struct nic_tx_desc_wb {
+  uint64_t rsvd;
+  uint32_t nxtseq_seed;
+  uint32_t status; /* DD 0x01 */
+};
+static_assert(sizeof(struct nic_tx_desc_read) == 16, "82599 TX descriptor is 16 bytes");
+static_assert(sizeof(struct nic_tx_desc_wb) == 16, "82599 TX write-back is 16 bytes");
+
 #define NIC_RXD_STAT_DD 0x01u
 #define NIC_RXD_STAT_EOP 0x02u
 #define NIC_RXD_STAT_SPH 0x8000u
+#define NIC_RXD_HDR_LEN_SHIFT 21u
+#define NIC_RXD_HDR_LEN_MASK 0x3ffu
 #define NIC_DESC_BYTES 16u
 #define NIC_RETA_SIZE 128u
 #define NIC_MAX_QUEUES 64u
 #define NIC_RSS_KEY_BYTES 40u
+#define NIC_MAX_DESC_PER_FRAME 64u
 
 struct nic_params {
   uint32_t queues;
   double line_rate_gbps;
   uint64_t rss_queues;      /* bit per queue spread over by the RSS table */
-  uint32_t buffer_size;     /* bytes the device may write per descriptor */
+  unsigned default_queue;   /* non-IP frames and RSS-less traffic (0) */
+  uint32_t buffer_size;     /* bytes the device may write per packet buffer */
+  uint32_t mtu;             /* frames longer than mtu + 14 (+4 per VLAN tag) are dropped */
+  int multi_buffer;         /* 1: a frame longer than one buffer chains over several */
+  int header_split;         /* 1: headers to the header buffer, payload to the packet buffer */
+  uint32_t hdr_buffer_size; /* bytes of a header buffer (split only when headers fit) */
   uint16_t rid;             /* PCIe requester id (bus:dev.fn) */
-  double pcie_gbps;         /* effective DMA write bandwidth */
+  double pcie_gbps;         /* effective DMA write bandwidth at TLP level */
+  uint32_t pcie_mps;        /* max payload size of a write TLP */
+  uint32_t tlp_overhead;    /* bytes per memory-write TLP (64-bit address) */
   uint32_t rx_fifo_bytes;   /* on-NIC packet buffer */
-  uint64_t dma_read_ps;     /* latency of a descriptor fetch (DMA read) */
+  uint64_t dma_read_ps;     /* latency of a 64 B DMA read (descriptor fetch) */
+  uint32_t desc_fetch_batch;  /* descriptors fetched per read when the cache runs low */
+  uint32_t wb_threshold;    /* completed descriptors written back together (WTHRESH) */
   uint64_t itr_ps;          /* minimum interval between interrupts of a queue */
 };
 
-/* calibration.md: PCIe Gen3 x8 at about 57.9 Gb/s TLP-level, 546 ns for a
- * warm 64 B DMA read, 512 KiB packet buffer (82599), 8 us ITR. */
+/* calibration.md and the 82599: PCIe Gen3 x8 at about 57.9 Gb/s TLP-level
+ * with MPS 256 and 24 B per TLP, 546 ns for a warm 64 B DMA read, a 512 KiB
+ * packet buffer, descriptors fetched 8 at a time, written back one by one,
+ * 8 us ITR, MTU 1500, header buffers of 256 B. */
 void nic_params_default(struct nic_params *p);
 
 /* A frame as the MAC hands it on, with what the trace knows of it. */
@@ -66,9 +99,10 @@ struct nic_frame {
   const uint8_t *data;
   uint32_t caplen;      /* bytes known */
   uint32_t wire_len;    /* bytes on the wire (>= caplen), without FCS */
-  uint32_t hdr_len;     /* parsed header bytes (labels: header, then payload) */
+  uint32_t hdr_len;     /* parsed header bytes (labels: header, then payload; split point) */
   uint32_t flow;        /* flow id */
   uint64_t index;       /* trace index */
+  uint16_t vlan_tags;   /* VLAN tags in the frame (for the MTU check) */
   const struct flow_key *key; /* as seen in the frame; NULL when unparsed */
 };
 
@@ -78,9 +112,33 @@ struct nic_host {
   void (*irq)(void *ctx, unsigned queue);
 };
 
+/* Counters per queue, like ethtool -S. */
 struct nic_queue_stats {
   uint64_t rx_packets, rx_bytes, rx_dropped;
-  uint64_t drop_no_desc, drop_fifo, drop_oversize, drop_dma_fault;
+  uint64_t drop_no_desc;      /* no descriptor posted (RNBC) */
+  uint64_t drop_buffer_full;  /* on-NIC packet buffer full */
+  uint64_t drop_oversize;     /* longer than the MTU, or than one buffer without multi_buffer */
+  uint64_t drop_rule;         /* an ntuple rule with action drop */
+  uint64_t drop_dma_fault;    /* a DMA the IOMMU refused */
+  uint64_t desc_fetches;      /* descriptor reads (each of one or more descriptors) */
+  uint64_t desc_used;         /* descriptors consumed (several for chained frames) */
+  uint64_t header_splits;     /* frames written with SPH */
+  uint64_t chained;           /* frames that used more than one descriptor */
+  uint64_t irqs;
+};
+
+/* An ntuple (Flow Director perfect-match) rule. Fields are compared under
+ * their masks (a zero mask ignores the field); proto 0 matches any. */
+enum nic_rule_action { NIC_RULE_QUEUE = 0, NIC_RULE_DROP = 1 };
+struct nic_rule {
+  uint8_t af;        /* FLOW_AF_INET or FLOW_AF_INET6; 0 matches any */
+  uint8_t proto;
+  uint8_t src[16], src_mask[16];
+  uint8_t dst[16], dst_mask[16];
+  uint16_t sport, sport_mask;
+  uint16_t dport, dport_mask;
+  uint8_t action;    /* enum nic_rule_action */
+  unsigned queue;
 };
 
 struct nic;
@@ -89,10 +147,12 @@ struct nic *nic_new(const struct nic_params *p, struct mem *m, struct iommu *io,
                     const struct nic_host *host, char *err, size_t errlen);
 void nic_free(struct nic *n);
 
-/* Steering. rules win over RSS; a rule matches a 5-tuple in either direction. */
+/* Steering. Rules are tried in the order added; the first match wins over RSS. */
+int nic_add_ntuple(struct nic *n, const struct nic_rule *r);
+/* An exact 5-tuple rule for key, in both directions, to queue. */
 int nic_add_rule(struct nic *n, const struct flow_key *key, unsigned queue);
-/* The queue a frame goes to. */
-unsigned nic_steer(const struct nic *n, const struct flow_key *key);
+/* The queue a frame goes to; -1 when a rule drops it. */
+int nic_steer(const struct nic *n, const struct flow_key *key);
 /* Toeplitz hash (Microsoft RSS) of data[0..len) under key[40]. */
 uint32_t nic_toeplitz(const uint8_t *key, const uint8_t *data, size_t len);
 /* RSS hash of a frame's tuple as the 82599 computes it (IPv4/IPv6, with ports
@@ -103,18 +163,28 @@ uint32_t nic_rss_hash(const struct nic *n, const struct flow_key *key);
 void nic_rx_ring_setup(struct nic *n, unsigned queue, uint64_t base_iova, uint32_t size);
 void nic_rx_tail_write(struct nic *n, unsigned queue, uint32_t tail);
 uint32_t nic_rx_head(const struct nic *n, unsigned queue);
+/* Descriptors posted and not yet used by the device. */
+uint32_t nic_rx_ring_fill(const struct nic *n, unsigned queue);
 /* Re-enable the queue's interrupt (end of NAPI). */
 void nic_irq_enable(struct nic *n, unsigned queue);
 
 /* MAC: a frame of wire_len bytes starts arriving at ts_ps (or as soon as the
  * wire is free). Returns the time its last bit has arrived. */
 uint64_t nic_mac_arrival_ps(struct nic *n, uint64_t ts_ps, uint32_t wire_len);
+/* Wire time of one frame with preamble, FCS and gap [ps]. */
+uint64_t nic_wire_time_ps(const struct nic *n, uint32_t wire_len);
 
-/* The frame has fully arrived now: steer, fetch a descriptor, DMA it to host
- * memory, write the descriptor back, raise the interrupt. */
+/* The frame has fully arrived now: steer, take descriptors, DMA it to host
+ * memory, write the descriptors back, raise the interrupt. */
 void nic_rx_frame(struct nic *n, const struct nic_frame *f);
 
 const struct nic_queue_stats *nic_queue_stats(const struct nic *n, unsigned queue);
 uint32_t nic_queues(const struct nic *n);
+/* Bytes waiting in the on-NIC packet buffer now. */
+uint64_t nic_buffer_fill(const struct nic *n);
+
+/* Register the device's signals for a VCD trace (before the run): ring fill,
+ * head and tail per queue, packet-buffer fill. 0 or -1 with err filled. */
+int nic_vcd_register(struct nic *n, char *err, size_t errlen);
 
 #endif

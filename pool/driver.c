@@ -28,6 +28,11 @@ struct held_page {
 
 struct driver;
 
+struct frag {
+  uint64_t pfn;
+  uint32_t len; /* bytes the device wrote at DRIVER_RX_HEADROOM */
+};
+
 struct rxq {
   struct driver *d;
   unsigned index;
@@ -38,6 +43,16 @@ struct rxq {
   struct page_pool *pool;
   struct simk_event *napi_ev;
   int zc;              /* this queue's pages go zero-copy to the app */
+  /* header split: one header buffer per descriptor, in kernel pages */
+  uint64_t *hdr_pfns;
+  uint64_t *hdr_iovas;
+  uint32_t hdr_per_page;
+  /* the frame being assembled from its descriptors */
+  struct frag frags[NIC_MAX_DESC_PER_FRAME];
+  uint32_t nfrags;
+  int split;
+  uint32_t hdr_len;
+  uint32_t hdr_slot;
 };
 
 struct driver {
@@ -66,6 +81,17 @@ static uint64_t desc_paddr(const struct rxq *q, uint32_t i) {
   return (q->ring_pfn << MEM_PAGE_SHIFT) + (uint64_t)i * NIC_DESC_BYTES;
 }
 
+/* Header buffer of descriptor slot i (fixed per slot, as ixgbe's legacy
+ * packet split): its physical address and IOVA. */
+static uint64_t hdr_paddr(const struct rxq *q, uint32_t i) {
+  uint32_t sz = q->d->p.hdr_buffer_size;
+  return (q->hdr_pfns[i / q->hdr_per_page] << MEM_PAGE_SHIFT) + (uint64_t)(i % q->hdr_per_page) * sz;
+}
+static uint64_t hdr_iova(const struct rxq *q, uint32_t i) {
+  uint32_t sz = q->d->p.hdr_buffer_size;
+  return q->hdr_iovas[i / q->hdr_per_page] + (uint64_t)(i % q->hdr_per_page) * sz;
+}
+
 /* Post one buffer at ntu. 0, or -1 when the pool is empty. */
 static int refill_one(struct rxq *q) {
   struct driver *d = q->d;
@@ -85,6 +111,8 @@ static int refill_one(struct rxq *q) {
   b->iova = iova;
   b->posted = 1;
   struct nic_rx_desc_read rd = {.pkt_addr = iova + DRIVER_RX_HEADROOM, .hdr_addr = 0};
+  if (q->hdr_pfns)
+    rd.hdr_addr = hdr_iova(q, q->ntu);
   struct mem_prov pd = {.kind = MEM_LABEL_KERNEL_META, .packet = UINT64_MAX};
   mem_write(d->m, kcpu, desc_paddr(q, q->ntu), &rd, sizeof rd, &pd);
   cpu_charge(d->cpu, CPU_OTHER, d->cpu->costs.rx_desc);
@@ -175,87 +203,113 @@ static void fill_shinfo(uint8_t *si, uint64_t frag_pfn, uint32_t frag_off, uint3
   memcpy(si + 60, &frag_off, 4);
 }
 
-/* Build the skb. Returns the physical address of skb->data (the headers). */
-static uint64_t build_skb(struct driver *d, uint64_t data_pa, uint64_t pfn, uint32_t len,
-                          uint32_t hdr_len, uint64_t index) {
+/* The trace packet whose bytes are at paddr, for labelling the kernel data
+ * that belongs to it (bookkeeping for explanations, not something the
+ * modelled kernel uses). */
+static uint64_t packet_at(struct driver *d, uint64_t paddr) {
+  const struct mem_label *l = mem_label(d->m, mem_peek_label_id(d->m, paddr));
+  return l->prov.kind == MEM_LABEL_PKT_HEADER || l->prov.kind == MEM_LABEL_PKT_PAYLOAD ? l->prov.packet
+                                                                                       : UINT64_MAX;
+}
+
+/* Build the skb over a frame whose headers (hdr_len bytes) are at hdr_pa and
+ * whose first packet buffer is in page pfn. Returns the physical address of
+ * skb->data (the headers). A separate head is used in read-only mode, and
+ * whenever the headers are not in the packet page (header split). */
+static uint64_t build_skb(struct driver *d, uint64_t hdr_pa, uint64_t pfn, uint32_t first_len,
+                          uint32_t hdr_len, int separate_head) {
   uint8_t si[DRIVER_SHINFO_BYTES];
+  uint64_t index = packet_at(d, hdr_pa);
   struct mem_prov pk = {.kind = MEM_LABEL_KERNEL_PTR, .packet = index};
   cpu_charge(d->cpu, CPU_SKB, d->cpu->costs.skb_alloc + cpu_clear_cycles(DRIVER_SHINFO_BYTES));
-  if (!d->p.skb_readonly) {
+  if (!d->p.skb_readonly && !separate_head) {
     /* build_skb(page_address(page), PAGE_SIZE): skb_shared_info at the end
      * of the page, written by the CPU into the packet page. */
     fill_shinfo(si, 0, 0, 0, index);
     mem_write(d->m, kcpu, (pfn << MEM_PAGE_SHIFT) + MEM_PAGE_SIZE - DRIVER_SHINFO_BYTES, si,
               sizeof si, &pk);
-    return data_pa;
+    return hdr_pa;
   }
-  /* Read-only page: a separate head, headers copied there, shared info after
-   * them with frags[0] pointing at the payload in the page. */
+  /* A separate head: headers copied there, shared info after them with
+   * frags[0] pointing at the payload in the page. */
   uint32_t slot = d->head_next++ % HEAD_SLOTS;
   uint64_t head = (d->head_pfns[slot * HEAD_SLOT_BYTES / MEM_PAGE_SIZE] << MEM_PAGE_SHIFT) +
                   (slot * HEAD_SLOT_BYTES) % MEM_PAGE_SIZE;
   cpu_charge(d->cpu, CPU_SKB, d->cpu->costs.head_alloc);
+  if (hdr_len > HEAD_SLOT_BYTES - DRIVER_SHINFO_BYTES)
+    hdr_len = HEAD_SLOT_BYTES - DRIVER_SHINFO_BYTES;
   if (hdr_len) {
-    mem_copy(d->m, kcpu, head, data_pa, hdr_len);
+    mem_copy(d->m, kcpu, head, hdr_pa, hdr_len);
     cpu_charge(d->cpu, CPU_COPY, cpu_copy_cycles(&d->cpu->costs, hdr_len));
   }
-  fill_shinfo(si, pfn, (uint32_t)(data_pa & (MEM_PAGE_SIZE - 1)) + hdr_len, len - hdr_len, index);
+  uint32_t frag_off = separate_head && d->p.header_split ? 0 : hdr_len;
+  fill_shinfo(si, pfn, DRIVER_RX_HEADROOM + frag_off, first_len > frag_off ? first_len - frag_off : 0,
+              index);
   mem_write(d->m, kcpu, head + HEAD_SLOT_BYTES - DRIVER_SHINFO_BYTES, si, sizeof si, &pk);
   return head;
 }
 
-/* One completed descriptor. */
-static void rx_one(struct rxq *q, uint32_t len) {
-  struct driver *d = q->d;
-  struct rx_buf *b = &q->bufs[q->ntc];
-  uint64_t pfn = b->pfn;
-  uint64_t data_pa = (pfn << MEM_PAGE_SHIFT) + DRIVER_RX_HEADROOM;
-  b->posted = 0;
-  d->st.rx_processed++;
-  if (d->p.dma_per_packet) {
-    int64_t c = iommu_unmap(d->io, d->p.rid, b->iova, simk_now_ps());
-    if (c > 0)
-      cpu_charge(d->cpu, CPU_IOMMU, (uint64_t)c);
-  }
-  if (len > d->p.buffer_size)
-    len = d->p.buffer_size;
+static uint64_t frag_paddr(const struct frag *fr) {
+  return (fr->pfn << MEM_PAGE_SHIFT) + DRIVER_RX_HEADROOM;
+}
 
-  /* The stack (or XDP) parses the headers from the page. */
+/* A whole frame (all its descriptors up to EOP) has been received. */
+static void rx_frame(struct rxq *q) {
+  struct driver *d = q->d;
+  uint32_t total = q->split ? q->hdr_len : 0;
+  for (uint32_t i = 0; i < q->nfrags; i++)
+    total += q->frags[i].len;
+  d->st.rx_processed++;
+  if (q->split)
+    d->st.split_frames++;
+  if (q->nfrags > 1)
+    d->st.multi_buffer_frames++;
+
+  /* The stack (or XDP) parses the headers: from the header buffer when the
+   * device split them off, else from the first packet buffer. */
+  uint64_t hdr_pa = q->split ? hdr_paddr(q, q->hdr_slot) : frag_paddr(&q->frags[0]);
+  uint32_t first_len = q->split ? q->hdr_len : q->frags[0].len;
   uint8_t hdr[HDR_READ_MAX];
-  uint32_t hl = len < HDR_READ_MAX ? len : HDR_READ_MAX;
-  mem_read(d->m, kcpu, data_pa, hdr, hl);
+  uint32_t hl = first_len < HDR_READ_MAX ? first_len : HDR_READ_MAX;
+  mem_read(d->m, kcpu, hdr_pa, hdr, hl);
   struct driver_pkt pk = {.to_kernel = 1};
   if (!d->cls.classify || d->cls.classify(d->cls.ctx, hdr, hl, &pk))
     pk.to_kernel = 1;
-  if (pk.hdr_len > len)
-    pk.hdr_len = len;
+  if (q->split)
+    pk.hdr_len = q->hdr_len;
+  if (pk.hdr_len > total)
+    pk.hdr_len = total;
 
   if (q->zc) {
     cpu_charge(d->cpu, CPU_OTHER, d->cpu->costs.xdp_run);
     if (!pk.to_kernel && pk.owner == d->p.app && d->p.app < d->nusers && d->users[d->p.app]) {
-      /* XDP_REDIRECT to the application: hand the page over. */
+      /* XDP_REDIRECT to the application: the pages are handed over; it
+       * reads what it was given (headers stay behind in a split frame). */
       d->st.zc_packets++;
-      if (d->p.app_map_per_packet) {
-        mem_page_map(d->m, pfn, d->p.app, (enum mem_map_mode)d->p.app_map_mode);
-        cpu_charge(d->cpu, CPU_MAP, d->cpu->costs.user_map);
+      for (uint32_t i = 0; i < q->nfrags; i++) {
+        uint64_t pfn = q->frags[i].pfn;
+        if (d->p.app_map_per_packet) {
+          mem_page_map(d->m, pfn, d->p.app, (enum mem_map_mode)d->p.app_map_mode);
+          cpu_charge(d->cpu, CPU_MAP, d->cpu->costs.user_map);
+        }
+        user_read_zero_copy(d->users[d->p.app], frag_paddr(&q->frags[i]), q->frags[i].len,
+                            i == 0 ? total : 0);
+        if (d->p.app_hold_ps == 0 || hold_page(d, q->index, pfn)) {
+          struct held_page h = {.queue = q->index, .pfn = pfn, .return_ps = simk_now_ps()};
+          app_return(d, &h);
+        }
       }
-      user_read_zero_copy(d->users[d->p.app], data_pa, len, len);
       d->st.delivered_packets++;
-      d->st.delivered_bytes += len;
+      d->st.delivered_bytes += total;
       d->st.last_delivery_ps = simk_now_ps();
-      if (d->p.app_hold_ps == 0) {
-        struct held_page h = {.queue = q->index, .pfn = pfn, .return_ps = simk_now_ps()};
-        app_return(d, &h);
-      } else if (hold_page(d, q->index, pfn)) {
-        struct held_page h = {.queue = q->index, .pfn = pfn, .return_ps = simk_now_ps()};
-        app_return(d, &h);
-      }
       return;
     }
   }
 
-  /* XDP_PASS / no XDP: up the stack as an skb. */
-  uint64_t skb_data = build_skb(d, data_pa, pfn, len, pk.hdr_len, 0);
+  /* XDP_PASS / no XDP: up the stack as an skb. With a split frame the
+   * headers are already in kernel memory: the head is built there. */
+  uint64_t skb_data = build_skb(d, hdr_pa, q->frags[0].pfn, q->frags[0].len,
+                                q->split ? q->hdr_len : pk.hdr_len, q->split);
   cpu_charge(d->cpu, CPU_OTHER, d->cpu->costs.validate);
   mem_read(d->m, kcpu, skb_data, NULL, pk.hdr_len ? pk.hdr_len : hl);
   if (pk.to_kernel || pk.owner >= d->nusers || !d->users[pk.owner]) {
@@ -263,13 +317,54 @@ static void rx_one(struct rxq *q, uint32_t len) {
   } else {
     d->st.stack_packets++;
     cpu_charge(d->cpu, CPU_OTHER, d->cpu->costs.sock_deliver);
-    user_deliver_copy(d->users[pk.owner], data_pa + pk.hdr_len, len - pk.hdr_len, len);
+    /* The payload: after the headers, across the frame's buffers. */
+    uint32_t skip = q->split ? 0 : pk.hdr_len;
+    for (uint32_t i = 0; i < q->nfrags; i++) {
+      uint32_t len = q->frags[i].len;
+      uint32_t off = skip < len ? skip : len;
+      skip -= off;
+      if (len > off)
+        user_deliver_copy(d->users[pk.owner], frag_paddr(&q->frags[i]) + off, len - off,
+                          i == 0 ? total : 0);
+    }
   }
   d->st.delivered_packets++;
-  d->st.delivered_bytes += len;
+  d->st.delivered_bytes += total;
   d->st.last_delivery_ps = simk_now_ps();
-  /* kfree_skb: the page goes back to its pool. */
-  recycle(d, q->index, pfn);
+  /* kfree_skb: the pages go back to their pool. */
+  for (uint32_t i = 0; i < q->nfrags; i++)
+    recycle(d, q->index, q->frags[i].pfn);
+}
+
+/* One completed descriptor: part (or all) of a frame. Returns 1 at the
+ * frame's end (EOP). */
+static int rx_desc(struct rxq *q, const struct nic_rx_desc_wb *wb) {
+  struct driver *d = q->d;
+  struct rx_buf *b = &q->bufs[q->ntc];
+  b->posted = 0;
+  d->st.rx_descriptors++;
+  if (d->p.dma_per_packet) {
+    int64_t c = iommu_unmap(d->io, d->p.rid, b->iova, simk_now_ps());
+    if (c > 0)
+      cpu_charge(d->cpu, CPU_IOMMU, (uint64_t)c);
+  }
+  if (q->nfrags == 0) {
+    q->split = q->hdr_pfns && (wb->status_error & NIC_RXD_STAT_SPH);
+    q->hdr_len = q->split ? (wb->info >> NIC_RXD_HDR_LEN_SHIFT) & NIC_RXD_HDR_LEN_MASK : 0;
+    if (q->split && q->hdr_len > d->p.hdr_buffer_size)
+      q->hdr_len = d->p.hdr_buffer_size;
+    q->hdr_slot = q->ntc;
+  }
+  uint32_t len = wb->length <= d->p.buffer_size ? wb->length : d->p.buffer_size;
+  if (q->nfrags < NIC_MAX_DESC_PER_FRAME)
+    q->frags[q->nfrags++] = (struct frag){.pfn = b->pfn, .len = len};
+  else
+    recycle(d, q->index, b->pfn); /* more than the device ever chains: drop the rest */
+  if (!(wb->status_error & NIC_RXD_STAT_EOP))
+    return 0;
+  rx_frame(q);
+  q->nfrags = 0;
+  return 1;
 }
 
 static void napi_poll(void *arg) {
@@ -289,9 +384,10 @@ static void napi_poll(void *arg) {
     mem_read(d->m, kcpu, desc_paddr(q, q->ntc), &wb, sizeof wb);
     if (!(wb.status_error & NIC_RXD_STAT_DD))
       break;
-    rx_one(q, wb.length);
+    cpu_charge(d->cpu, CPU_OTHER, d->cpu->costs.rx_desc);
+    int eop = rx_desc(q, &wb);
     q->ntc = (q->ntc + 1) % d->p.ring_size;
-    done++;
+    done += (uint32_t)eop;
   }
   refill(q);
   d->cpu->busy_until_ps = now + cpu_cycles_ps(d->cpu, cpu_total(d->cpu) - before);
@@ -310,7 +406,9 @@ void driver_irq(struct driver *d, unsigned queue) {
 struct driver *driver_new(const struct driver_params *p, struct mem *m, struct iommu *io,
                           struct nic *nic, struct cpu *cpu, struct user **users, unsigned nusers,
                           const struct driver_classifier *cls, char *err, size_t errlen) {
-  if (p->queues == 0 || p->queues > NIC_MAX_QUEUES || p->ring_size < 2 || p->napi_budget == 0) {
+  if (p->queues == 0 || p->queues > NIC_MAX_QUEUES || p->ring_size < 2 || p->napi_budget == 0 ||
+      (p->header_split && (p->hdr_buffer_size < 64 || p->hdr_buffer_size > 1024 ||
+                           (p->hdr_buffer_size & (p->hdr_buffer_size - 1))))) {
     snprintf(err, errlen, "driver: bad parameters");
     return NULL;
   }
@@ -362,6 +460,29 @@ struct driver *driver_new(const struct driver_params *p, struct mem *m, struct i
     cpu_charge(cpu, CPU_IOMMU, (uint64_t)c);
     nic_rx_ring_setup(nic, qi, q->ring_iova, p->ring_size);
 
+    if (p->header_split) {
+      /* Header buffers: kernel memory, zeroed, mapped for the device. */
+      q->hdr_per_page = MEM_PAGE_SIZE / p->hdr_buffer_size;
+      uint32_t npages = (p->ring_size + q->hdr_per_page - 1) / q->hdr_per_page;
+      q->hdr_pfns = calloc(npages, sizeof *q->hdr_pfns);
+      q->hdr_iovas = calloc(npages, sizeof *q->hdr_iovas);
+      if (!q->hdr_pfns || !q->hdr_iovas)
+        goto fail_mem;
+      for (uint32_t i = 0; i < npages; i++) {
+        if (mem_page_alloc(m, &q->hdr_pfns[i]))
+          goto fail_ram;
+        mem_fill(m, kcpu, q->hdr_pfns[i] << MEM_PAGE_SHIFT, 0, MEM_PAGE_SIZE, NULL);
+        int64_t hc = iommu_map(io, p->rid, q->hdr_pfns[i], IOMMU_PERM_READ | IOMMU_PERM_WRITE,
+                               simk_now_ps(), &q->hdr_iovas[i]);
+        if (hc < 0) {
+          snprintf(err, errlen, "driver: the IOMMU cannot map the header buffers of queue %u", qi);
+          driver_free(d);
+          return NULL;
+        }
+        cpu_charge(cpu, CPU_IOMMU, (uint64_t)hc);
+      }
+    }
+
     struct page_pool_params pp = {
         .pages = p->pool_pages,
         .clear = p->pool_clear,
@@ -394,6 +515,8 @@ void driver_free(struct driver *d) {
     return;
   for (unsigned i = 0; i < NIC_MAX_QUEUES; i++) {
     free(d->q[i].bufs);
+    free(d->q[i].hdr_pfns);
+    free(d->q[i].hdr_iovas);
     page_pool_free(d->q[i].pool);
   }
   free(d->held);
@@ -404,4 +527,8 @@ const struct driver_stats *driver_stats(const struct driver *d) { return &d->st;
 
 const struct page_pool_stats *driver_pool_stats(const struct driver *d, unsigned queue) {
   return queue < d->p.queues && d->q[queue].pool ? page_pool_stats(d->q[queue].pool) : NULL;
+}
+
+const struct page_pool *driver_pool(const struct driver *d, unsigned queue) {
+  return queue < d->p.queues ? d->q[queue].pool : NULL;
 }

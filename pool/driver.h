@@ -54,6 +54,8 @@ struct driver_params {
   uint32_t pool_pages;
   uint8_t pool_clear;       /* enum pp_clear */
   uint32_t napi_budget;     /* 64 */
+  int header_split;         /* post a header buffer with each descriptor */
+  uint32_t hdr_buffer_size; /* bytes per header buffer (power of two, <= 1024) */
   uint16_t rid;
   /* zero copy */
   int zero_copy;            /* 1: the application's packets go zero-copy */
@@ -66,6 +68,7 @@ struct driver_params {
 
 struct driver_stats {
   uint64_t polls, rx_processed, zc_packets, stack_packets, kernel_packets;
+  uint64_t rx_descriptors, split_frames, multi_buffer_frames;
   uint64_t delivered_packets, delivered_bytes;
   uint64_t refill_failed, pages_held_max;
   uint64_t last_delivery_ps;
@@ -84,5 +87,6 @@ void driver_irq(struct driver *d, unsigned queue);
 
 const struct driver_stats *driver_stats(const struct driver *d);
 const struct page_pool_stats *driver_pool_stats(const struct driver *d, unsigned queue);
+const struct page_pool *driver_pool(const struct driver *d, unsigned queue);
 
 #endif

@@ -25,6 +25,7 @@ struct page_pool {
   uint64_t *sorted_pfn;
   uint32_t *sorted_idx;
   struct page_pool_stats st;
+  uint64_t vcd_free;
 };
 
 static const struct mem_accessor kcpu = {.actor = MEM_ACTOR_KERNEL, .id = 0};
@@ -96,6 +97,7 @@ struct page_pool *page_pool_new(const struct page_pool_params *p, struct mem *m,
   /* Hand out the lowest pages first: push in reverse. */
   for (uint32_t i = p->pages; i-- > 0;)
     pp->free[pp->nfree++] = pp->all[i].pfn;
+  pp->vcd_free = pp->nfree;
   struct pfn_idx *tmp = malloc(p->pages * sizeof *tmp);
   if (!tmp) {
     page_pool_free(pp);
@@ -143,6 +145,7 @@ int page_pool_alloc(struct page_pool *pp, uint64_t *pfn, uint64_t *iova) {
     return -1;
   }
   uint64_t p = pp->free[--pp->nfree];
+  pp->vcd_free = pp->nfree;
   mem_page_new_epoch(pp->m, p);
   cpu_charge(pp->cpu, CPU_OTHER, pp->cpu->costs.pool_alloc);
   pp->st.allocs++;
@@ -166,9 +169,11 @@ void page_pool_recycle(struct page_pool *pp, uint64_t pfn) {
     clear_page(pp, pfn);
   cpu_charge(pp->cpu, CPU_OTHER, pp->cpu->costs.pool_recycle);
   pp->free[pp->nfree++] = pfn;
+  pp->vcd_free = pp->nfree;
   pp->st.recycles++;
   pp->st.in_use--;
 }
 
 const struct page_pool_stats *page_pool_stats(const struct page_pool *pp) { return &pp->st; }
 uint32_t page_pool_available(const struct page_pool *pp) { return pp->nfree; }
+const uint64_t *page_pool_free_signal(const struct page_pool *pp) { return &pp->vcd_free; }

@@ -53,5 +53,7 @@ void page_pool_recycle(struct page_pool *pp, uint64_t pfn);
 
 const struct page_pool_stats *page_pool_stats(const struct page_pool *pp);
 uint32_t page_pool_available(const struct page_pool *pp);
+/* The number of free pages as a 64-bit signal for waveforms. */
+const uint64_t *page_pool_free_signal(const struct page_pool *pp);
 
 #endif

@@ -80,6 +80,8 @@ void checker_free(struct checker *c);
 const struct checker_result *checker_result(const struct checker *c, enum checker_property p);
 /* Total violations over all properties. */
 uint64_t checker_total(const struct checker *c);
+/* The same as a signal for waveforms (updated as violations are found). */
+const uint64_t *checker_total_signal(const struct checker *c);
 
 /* Text for a label kind, as used in reports. */
 const char *checker_kind_name(unsigned kind);

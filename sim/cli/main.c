@@ -107,7 +107,7 @@ static void usage_main(FILE *f) {
 static void usage_replay(FILE *f) {
   fprintf(f,
           "usage: nicsim replay TRACE [--design NAME] [--set KEY=VALUE ...] [--seed N]\n"
-          "                     [--json FILE] [--speed recorded|line|xN] [--quiet]\n"
+          "                     [--json FILE] [--vcd FILE] [--speed recorded|line|xN] [--quiet]\n"
           "\n"
           "Replays TRACE (pcap, nanosecond pcap or pcapng; - for standard input) through\n"
           "the simulated machine configured by a design (default: copy) and --set keys.\n"
@@ -117,6 +117,8 @@ static void usage_replay(FILE *f) {
           "  --set KEY=VALUE    override one scenario key, after the design, in order\n"
           "  --seed N           seed of the run (default 1)\n"
           "  --json FILE        write the JSON report (- for standard output)\n"
+          "  --vcd FILE         write a VCD waveform (ring fill, heads and tails, packet\n"
+          "                     buffer, IOTLB hits and misses, free pool pages, violations)\n"
           "  --speed MODE       recorded (trace timestamps, default), line (back to back\n"
           "                     at line rate), or xN (recorded gaps divided by N)\n"
           "  --quiet            print nothing but errors\n"
@@ -124,7 +126,7 @@ static void usage_replay(FILE *f) {
           "scenario keys:\n");
   for (size_t i = 0; i < config_key_count(); i++)
     fprintf(f, "  %-22s %s\n", config_key_name(i), config_key_help(i));
-  fprintf(f, "\nNot yet available in this version: --scenario, --fault, --observed, --vcd.\n");
+  fprintf(f, "\nNot yet available in this version: --scenario, --fault, --observed.\n");
 }
 
 static void usage_review(FILE *f) {
@@ -261,7 +263,14 @@ static int cmd_replay(int argc, char **argv) {
         status = parse_speed(v, &rc.o);
       continue;
     }
-    static const char *const later[] = {"--scenario", "--fault", "--observed", "--vcd"};
+    if ((r = opt_value(&a, "--vcd", &v))) {
+      if (r < 0)
+        status = fail("--vcd needs a file name%s%s", "", "");
+      else
+        rc.o.vcd_path = v;
+      continue;
+    }
+    static const char *const later[] = {"--scenario", "--fault", "--observed"};
     int matched = 0;
     for (size_t k = 0; k < sizeof later / sizeof later[0]; k++) {
       size_t n = strlen(later[k]);

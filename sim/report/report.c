@@ -78,10 +78,22 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
   json_object_object_add(nic, "rx_dropped", u64(r->rx_dropped));
   json_object *pq = json_object_new_array();
   for (uint32_t q = 0; q < r->queues && q < REPORT_MAX_QUEUES; q++) {
+    const struct report_queue *rq = &r->q[q];
     json_object *e = json_object_new_object();
     json_object_object_add(e, "queue", u64(q));
-    json_object_object_add(e, "rx_packets", u64(r->q_rx_packets[q]));
-    json_object_object_add(e, "rx_dropped", u64(r->q_rx_dropped[q]));
+    json_object_object_add(e, "rx_packets", u64(rq->rx_packets));
+    json_object_object_add(e, "rx_dropped", u64(rq->rx_dropped));
+    json_object_object_add(e, "rx_bytes", u64(rq->rx_bytes));
+    json_object_object_add(e, "drop_no_desc", u64(rq->drop_no_desc));
+    json_object_object_add(e, "drop_buffer_full", u64(rq->drop_buffer_full));
+    json_object_object_add(e, "drop_oversize", u64(rq->drop_oversize));
+    json_object_object_add(e, "drop_rule", u64(rq->drop_rule));
+    json_object_object_add(e, "drop_dma_fault", u64(rq->drop_dma_fault));
+    json_object_object_add(e, "desc_fetches", u64(rq->desc_fetches));
+    json_object_object_add(e, "desc_used", u64(rq->desc_used));
+    json_object_object_add(e, "header_splits", u64(rq->header_splits));
+    json_object_object_add(e, "chained", u64(rq->chained));
+    json_object_object_add(e, "irqs", u64(rq->irqs));
     json_object_array_add(pq, e);
   }
   json_object_object_add(nic, "per_queue", pq);
@@ -114,6 +126,7 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
 
   json_object *tp = json_object_new_object();
   json_object_object_add(tp, "offered_gbps", json_object_new_double(r->offered_gbps));
+  json_object_object_add(tp, "offered_mpps", json_object_new_double(r->offered_mpps));
   json_object_object_add(tp, "delivered_gbps", json_object_new_double(r->delivered_gbps));
   json_object_object_add(tp, "delivered_mpps", json_object_new_double(r->delivered_mpps));
   json_object_object_add(root, "throughput", tp);
@@ -174,7 +187,7 @@ void report_print_human(FILE *out, const struct replay_opts *o, const struct rep
   fprintf(out, "  cpu: %.1f cycles per packet (clear %" PRIu64 ", copy %" PRIu64 ", iommu %" PRIu64
           ", skb %" PRIu64 ", map %" PRIu64 ", other %" PRIu64 ")\n", r->cycles_per_packet, r->cycles[0],
           r->cycles[1], r->cycles[2], r->cycles[3], r->cycles[4], r->cycles[5]);
-  fprintf(out, "  throughput: offered %.3f Gb/s, delivered %.3f Gb/s (%.3f Mpps)\n", r->offered_gbps,
+  fprintf(out, "  throughput: offered %.4g Gb/s, delivered %.4g Gb/s (%.4g Mpps)\n", r->offered_gbps,
           r->delivered_gbps, r->delivered_mpps);
   fprintf(out, "verdict: %s\n", report_verdict(r));
   for (int p = 0; p < PROP_COUNT; p++) {

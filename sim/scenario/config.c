@@ -28,6 +28,14 @@ void config_default(struct config *c) {
   c->nic_ring_size = 512;
   c->nic_buffer_size = 2048;
   c->nic_steer_app_to = -1;
+  c->nic_mtu = 1500;
+  c->nic_multi_buffer = 1;
+  c->nic_hdr_buffer_size = 256;
+  c->nic_rx_buffer_kb = 512;   /* 82599 RX packet buffer */
+  c->nic_itr_us = 8.0;         /* ixgbe's default interrupt throttle */
+  c->nic_desc_fetch_batch = 8;
+  c->nic_wb_threshold = 1;
+  c->nic_pcie_gbps = 63.0;     /* PCIe Gen3 x8, raw */
   c->iommu_mode = IOMMU_LAZY; /* Linux's default for DMA domains */
   c->iommu_iotlb_entries = 64;
   c->pool_pages = 1024;       /* page_pool's ptr_ring default size */
@@ -35,6 +43,7 @@ void config_default(struct config *c) {
   c->pool_frag = 0;
   c->driver_skb_mode = CFG_SKB_WRITABLE;
   c->driver_dma_mapping = CFG_DMA_POOL;
+  c->driver_napi_budget = 64;
   c->app_owns[0] = '\0';
   c->app_caps = 0;
   c->app_mapping = CFG_MAP_RO;
@@ -80,6 +89,22 @@ static const struct key_def keys[] = {
      NULL, 0, "bytes per RX buffer (256..3520: headroom 256 and skb_shared_info 320 share the page)"},
     {"nic.steer_app_to", K_QUEUE_OR_NONE, OFF(nic_steer_app_to), 0, 0, NULL, 0,
      "ntuple rule steering the application's flow to this queue, or none"},
+    {"nic.mtu", K_U32, OFF(nic_mtu), 68, 65535, NULL, 0,
+     "MTU in bytes (68..65535); longer frames are dropped and counted"},
+    {"nic.multi_buffer", K_BOOL, OFF(nic_multi_buffer), 0, 0, NULL, 0,
+     "chain frames longer than one buffer over several descriptors (true, false)"},
+    {"nic.hdr_buffer_size", K_U32, OFF(nic_hdr_buffer_size), 64, 1024, NULL, 1,
+     "bytes per header buffer with header split (power of two, 64..1024)"},
+    {"nic.rx_buffer_kb", K_U32, OFF(nic_rx_buffer_kb), 1, 65536, NULL, 0,
+     "on-NIC RX packet buffer in KiB (1..65536)"},
+    {"nic.itr_us", K_DOUBLE, OFF(nic_itr_us), 0, 100000, NULL, 0,
+     "minimum microseconds between two interrupts of a queue"},
+    {"nic.desc_fetch_batch", K_U32, OFF(nic_desc_fetch_batch), 1, 64, NULL, 0,
+     "descriptors fetched per DMA read (1..64)"},
+    {"nic.wb_threshold", K_U32, OFF(nic_wb_threshold), 1, 64, NULL, 0,
+     "completed descriptors written back together (1..64)"},
+    {"nic.pcie_gbps", K_DOUBLE, OFF(nic_pcie_gbps), 0.1, 10000, NULL, 0,
+     "raw PCIe link rate in Gb/s (TLP overhead is counted apart)"},
     {"iommu.mode", K_ENUM, OFF(iommu_mode), 0, 0, iommu_modes, 0, "strict, lazy, passthrough, off"},
     {"iommu.iotlb_entries", K_U32, OFF(iommu_iotlb_entries), 1, 65536, NULL, 0,
      "IOTLB entries (1..65536)"},
@@ -89,6 +114,8 @@ static const struct key_def keys[] = {
     {"driver.skb_mode", K_ENUM, OFF(driver_skb_mode), 0, 0, skb_modes, 0, "writable, readonly"},
     {"driver.dma_mapping", K_ENUM, OFF(driver_dma_mapping), 0, 0, dma_mappings, 0,
      "pool (mapped while in the pool), per_packet (mapped at refill, unmapped on completion)"},
+    {"driver.napi_budget", K_U32, OFF(driver_napi_budget), 1, 4096, NULL, 0,
+     "frames per NAPI poll (1..4096)"},
     {"app.owns", K_STRING, OFF(app_owns), 0, 0, NULL, 0,
      "BPF filter of the application's traffic; empty: the flow with the most bytes"},
     {"app.caps", K_CAPS, OFF(app_caps), 0, 0, NULL, 0, "capabilities, e.g. [CAP_NET_ADMIN]"},
@@ -182,8 +209,12 @@ static int parse_list(const char *s, int (*item)(void *ctx, const char *text), v
   trim(buf, &tb, &te);
   if (tb == te)
     return 0; /* empty list */
-  char *save = NULL;
-  for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+  /* Split at every comma ourselves: strtok_r would merge ",," and drop a
+   * trailing or leading comma, so "[0,,1]" would pass as [0,1]. */
+  for (char *tok = buf, *next; tok; tok = next) {
+    next = strchr(tok, ',');
+    if (next)
+      *next++ = '\0';
     trim(tok, &tb, &te);
     char one[64];
     if (tb == te || (size_t)(te - tb) >= sizeof one)
@@ -351,10 +382,6 @@ int config_validate(const struct config *c, char *err, size_t errlen) {
   if (c->nic_steer_app_to >= (int32_t)c->nic_queues) {
     snprintf(err, errlen, "nic.steer_app_to: queue %d is out of range (nic.queues is %u)",
              c->nic_steer_app_to, c->nic_queues);
-    return -1;
-  }
-  if (c->nic_header_split) {
-    snprintf(err, errlen, "nic.header_split: true is not modelled yet in this version (only false)");
     return -1;
   }
   if (c->pool_frag) {

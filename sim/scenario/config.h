@@ -31,6 +31,14 @@ struct config {
   uint32_t nic_ring_size;     /* descriptors per RX ring, power of two */
   uint32_t nic_buffer_size;   /* bytes per RX buffer */
   int32_t nic_steer_app_to;   /* ntuple rule: app's flow to this queue; -1 none */
+  uint32_t nic_mtu;           /* bytes of L3 payload; longer frames are dropped */
+  int nic_multi_buffer;       /* chain frames longer than one buffer */
+  uint32_t nic_hdr_buffer_size; /* bytes per header buffer (header split) */
+  uint32_t nic_rx_buffer_kb;  /* on-NIC packet buffer */
+  double nic_itr_us;          /* minimum interval between interrupts of a queue */
+  uint32_t nic_desc_fetch_batch; /* descriptors fetched per DMA read */
+  uint32_t nic_wb_threshold;  /* descriptors written back together */
+  double nic_pcie_gbps;       /* raw PCIe link rate */
   /* iommu */
   uint8_t iommu_mode;         /* enum iommu_mode */
   uint32_t iommu_iotlb_entries;
@@ -41,6 +49,7 @@ struct config {
   /* driver */
   uint8_t driver_skb_mode;    /* enum cfg_skb_mode */
   uint8_t driver_dma_mapping; /* enum cfg_dma_mapping */
+  uint32_t driver_napi_budget; /* frames per NAPI poll */
   /* app */
   char app_owns[CFG_OWNS_MAX]; /* BPF expression; "" = the flow with most bytes */
   uint64_t app_caps;          /* POLICY_CAP_* bits */

@@ -47,6 +47,7 @@ struct sys {
   int have_rec;
   uint64_t first_ts_ps, prev_ts_ps, prev_arrival_ps;
   uint64_t first_arrival_ps, last_arrival_ps;
+  int have_first_arrival;
   int feed_error;
   char feed_err[512];
   uint8_t frame[262144];
@@ -147,11 +148,16 @@ static void feed(void *arg) {
       .hdr_len = parsed ? fp.payload_offset : r->caplen,
       .flow = flow,
       .index = r->index,
+      .vlan_tags = parsed ? fp.vlan_tags : 0,
       .key = parsed ? &fp.key : NULL,
   };
   uint64_t now = simk_now_ps();
-  if (r->index == 0)
-    s->first_arrival_ps = now;
+  if (!s->have_first_arrival) {
+    /* The window of the rates starts when the first frame starts on the wire. */
+    uint64_t wt = nic_wire_time_ps(s->nic, f.wire_len);
+    s->first_arrival_ps = now > wt ? now - wt : 0;
+    s->have_first_arrival = 1;
+  }
   s->last_arrival_ps = now;
   nic_rx_frame(s->nic, &f);
   schedule_next(s);
@@ -241,6 +247,33 @@ static int prepass(struct sys *s, struct replay_result *res, char *err, size_t e
   return trace_rewind(s->t, err, errlen);
 }
 
+/* The waveform: queue fill, ring heads and tails, packet buffer, IOTLB hits
+ * and misses, free pool pages, violations so far. */
+static int register_vcd(struct sys *s, const char *path, char *err, size_t errlen) {
+  char e[400];
+  if (simk_vcd_open(path, e, sizeof e)) {
+    /* simk's message names the file already */
+    snprintf(err, errlen, "%s", strncmp(e, "simk: ", 6) == 0 ? e + 6 : e);
+    return -1;
+  }
+  if (nic_vcd_register(s->nic, e, sizeof e) ||
+      simk_vcd_add_u64("iommu.iotlb_hits", &iommu_stats(s->io)->iotlb_hits, 64, e, sizeof e) ||
+      simk_vcd_add_u64("iommu.iotlb_misses", &iommu_stats(s->io)->iotlb_misses, 64, e, sizeof e) ||
+      simk_vcd_add_u64("check.violations", checker_total_signal(s->chk), 32, e, sizeof e)) {
+    snprintf(err, errlen, "%s: %s", path, e);
+    return -1;
+  }
+  for (unsigned q = 0; q < s->o->cfg.nic_queues; q++) {
+    char name[48];
+    snprintf(name, sizeof name, "pool.q%u.free_pages", q);
+    if (simk_vcd_add_u64(name, page_pool_free_signal(driver_pool(s->drv, q)), 32, e, sizeof e)) {
+      snprintf(err, errlen, "%s: %s", path, e);
+      return -1;
+    }
+  }
+  return 0;
+}
+
 static void teardown(struct sys *s) {
   driver_free(s->drv);
   user_free(s->users[0]);
@@ -317,6 +350,15 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   np.line_rate_gbps = c->nic_line_rate_gbps;
   np.rss_queues = c->nic_rss_queues;
   np.buffer_size = c->nic_buffer_size;
+  np.mtu = c->nic_mtu;
+  np.multi_buffer = c->nic_multi_buffer;
+  np.header_split = c->nic_header_split;
+  np.hdr_buffer_size = c->nic_hdr_buffer_size;
+  np.rx_fifo_bytes = c->nic_rx_buffer_kb * 1024u;
+  np.itr_ps = (uint64_t)(c->nic_itr_us * 1e6 + 0.5);
+  np.desc_fetch_batch = c->nic_desc_fetch_batch;
+  np.wb_threshold = c->nic_wb_threshold;
+  np.pcie_gbps = c->nic_pcie_gbps;
   struct nic_host host = {.ctx = s, .irq = nic_irq};
   s->nic = nic_new(&np, s->m, s->io, &host, err, errlen);
   if (!s->nic)
@@ -344,7 +386,9 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
       .dma_per_packet = c->driver_dma_mapping == CFG_DMA_PER_PACKET,
       .pool_pages = c->pool_pages,
       .pool_clear = c->pool_clear,
-      .napi_budget = 64,
+      .napi_budget = c->driver_napi_budget,
+      .header_split = c->nic_header_split,
+      .hdr_buffer_size = c->nic_hdr_buffer_size,
       .rid = np.rid,
       .zero_copy = c->app_delivery == CFG_DELIVERY_ZERO_COPY,
       .zc_queues = c->app_zc_queues,
@@ -359,6 +403,9 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
     goto fail;
   /* Setup costs (pool creation, mappings) are not per-packet work. */
   memset(s->cpu.cycles, 0, sizeof s->cpu.cycles);
+
+  if (o->vcd_path && register_vcd(s, o->vcd_path, err, errlen))
+    goto fail;
 
   s->feed_ev = simk_event_new("mac.rx", feed, s);
   if (!s->feed_ev) {
@@ -384,8 +431,13 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   res->queues = nic_queues(s->nic);
   for (unsigned q = 0; q < res->queues && q < REPORT_MAX_QUEUES; q++) {
     const struct nic_queue_stats *qs = nic_queue_stats(s->nic, q);
-    res->q_rx_packets[q] = qs->rx_packets;
-    res->q_rx_dropped[q] = qs->rx_dropped;
+    res->q[q] = (struct report_queue){
+        .rx_packets = qs->rx_packets, .rx_bytes = qs->rx_bytes, .rx_dropped = qs->rx_dropped,
+        .drop_no_desc = qs->drop_no_desc, .drop_buffer_full = qs->drop_buffer_full,
+        .drop_oversize = qs->drop_oversize, .drop_rule = qs->drop_rule,
+        .drop_dma_fault = qs->drop_dma_fault, .desc_fetches = qs->desc_fetches,
+        .desc_used = qs->desc_used, .header_splits = qs->header_splits, .chained = qs->chained,
+        .irqs = qs->irqs};
     res->rx_packets += qs->rx_packets;
     res->rx_bytes += qs->rx_bytes;
     res->rx_dropped += qs->rx_dropped;
@@ -414,8 +466,10 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   uint64_t span_in = s->last_arrival_ps > s->first_arrival_ps ? s->last_arrival_ps - s->first_arrival_ps : 0;
   uint64_t end_out = ds->last_delivery_ps > s->last_arrival_ps ? ds->last_delivery_ps : s->last_arrival_ps;
   uint64_t span_out = end_out > s->first_arrival_ps ? end_out - s->first_arrival_ps : 0;
-  if (span_in)
+  if (span_in) {
     res->offered_gbps = (double)res->trace_bytes * 8.0 / ((double)span_in / 1000.0);
+    res->offered_mpps = (double)res->trace_packets / ((double)span_in / 1e6);
+  }
   if (span_out) {
     res->delivered_gbps = (double)res->delivered_bytes * 8.0 / ((double)span_out / 1000.0);
     res->delivered_mpps = (double)res->delivered_packets / ((double)span_out / 1e6);
@@ -427,6 +481,7 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   return 0;
 
 fail:
+  simk_finish(); /* closes a waveform file that was opened */
   teardown(s);
   return -1;
 }

@@ -23,6 +23,7 @@ struct replay_opts {
   uint8_t speed;           /* enum speed_mode */
   double speed_factor;     /* SPEED_SCALED: recorded gaps divided by this */
   uint64_t ram_bytes;      /* simulated RAM */
+  const char *vcd_path;    /* waveform file, or NULL */
 };
 
 #define REPORT_MAX_QUEUES 64
@@ -38,7 +39,10 @@ struct replay_result {
   /* nic */
   uint64_t rx_packets, rx_bytes, rx_dropped;
   uint32_t queues;
-  uint64_t q_rx_packets[REPORT_MAX_QUEUES], q_rx_dropped[REPORT_MAX_QUEUES];
+  struct report_queue {
+    uint64_t rx_packets, rx_bytes, rx_dropped, drop_no_desc, drop_buffer_full, drop_oversize,
+        drop_rule, drop_dma_fault, desc_fetches, desc_used, header_splits, chained, irqs;
+  } q[REPORT_MAX_QUEUES];
   /* iommu */
   uint64_t translations, iotlb_hits, iotlb_misses, iommu_faults, invalidations;
   /* pool */
@@ -48,7 +52,7 @@ struct replay_result {
   uint64_t cycles_total;
   double cycles_per_packet;
   /* throughput */
-  double offered_gbps, delivered_gbps, delivered_mpps;
+  double offered_gbps, offered_mpps, delivered_gbps, delivered_mpps;
   uint64_t delivered_packets, delivered_bytes;
   /* verdicts */
   struct checker_result props[PROP_COUNT];

@@ -1,0 +1,499 @@
+/*
+ * iommu: DMA remapping (iommu.h).
+ *
+ * Translation (paddr = pfn << 12 | offset), per-requester domains with IOVAs
+ * allocated top-down below 4 GiB, permission and not-present faults with
+ * their records (bounded, with a dropped count), IOTLB hits, misses, walk
+ * latency and LRU eviction, strict vs lazy invalidation (the stale IOTLB
+ * entry of a lazy unmap translates until the flush queue is flushed by
+ * count or by age), passthrough/off identity, contiguous mappings and the
+ * CPU cycles map and unmap return.
+ */
+#include <check.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "iommu.h"
+
+#define RID 0x0100
+#define IOVA_TOP (1ull << 32)
+
+/* Distinct, easily told apart costs and latencies. */
+static struct iommu_params params(enum iommu_mode mode) {
+  struct iommu_params p;
+  iommu_params_default(&p);
+  p.mode = (uint8_t)mode;
+  p.iotlb_entries = 8;
+  p.flush_entries = 4;
+  p.flush_ps = 1000000;
+  p.hit_ps = 1000;
+  p.walk_level_ps = 50000;
+  p.walk_levels = 4;
+  p.map_cycles = 100;
+  p.unmap_cycles = 200;
+  p.inval_cycles = 3000;
+  p.max_fault_records = 16;
+  return p;
+}
+
+#define MISS_PS (1000ull + 4 * 50000ull)
+#define HIT_PS 1000ull
+
+static struct iommu *mk(enum iommu_mode mode) {
+  struct iommu_params p = params(mode);
+  struct iommu *io = iommu_new(&p);
+  ck_assert_ptr_nonnull(io);
+  return io;
+}
+
+static uint64_t map1(struct iommu *io, uint16_t rid, uint64_t pfn, unsigned perm, uint64_t now) {
+  uint64_t iova = 0;
+  int64_t c = iommu_map(io, rid, pfn, perm, now, &iova);
+  ck_assert_int_ge(c, 0);
+  return iova;
+}
+
+/* Translate; returns 0/-1 and the physical address in *pa. */
+static int tr(struct iommu *io, uint16_t rid, uint64_t iova, int write, uint64_t now, uint64_t *pa) {
+  uint64_t lat;
+  *pa = UINT64_MAX;
+  return iommu_translate(io, rid, iova, write, now, pa, &lat);
+}
+
+START_TEST(test_defaults) {
+  struct iommu_params p;
+  iommu_params_default(&p);
+  ck_assert_uint_eq(p.mode, IOMMU_LAZY);
+  ck_assert_uint_eq(p.iotlb_entries, 64);
+  ck_assert_uint_eq(p.flush_entries, 256);
+  ck_assert_uint_eq(p.flush_ps, 10ull * 1000 * 1000 * 1000); /* 10 ms */
+  ck_assert_uint_eq(p.walk_levels, 4);
+  /* an IOTLB miss costs 226 ns over a hit */
+  ck_assert_uint_eq((uint64_t)p.walk_levels * p.walk_level_ps, 226000);
+  /* strict map + unmap + invalidation: 6,909 cycles; invalidation about 2,000 */
+  ck_assert_uint_eq(p.map_cycles + p.unmap_cycles + p.inval_cycles, 6909);
+  ck_assert_uint_eq(p.inval_cycles, 2000);
+  ck_assert_uint_gt(p.max_fault_records, 0);
+  struct iommu *io = iommu_new(&p);
+  ck_assert_ptr_nonnull(io);
+  ck_assert_int_eq(iommu_get_mode(io), IOMMU_LAZY);
+  const struct iommu_stats *st = iommu_stats(io);
+  ck_assert_uint_eq(st->translations + st->faults + st->maps + st->unmaps + st->mapped_pages, 0);
+  ck_assert_uint_eq(iommu_fault_count(io), 0);
+  ck_assert_ptr_null(iommu_fault_get(io, 0));
+  iommu_free(io);
+  p.iotlb_entries = 0;
+  ck_assert_ptr_null(iommu_new(&p));
+  ck_assert_ptr_null(iommu_new(NULL));
+  iommu_free(NULL);
+}
+END_TEST
+
+START_TEST(test_names) {
+  ck_assert_str_eq(iommu_mode_name(IOMMU_STRICT), "strict");
+  ck_assert_str_eq(iommu_mode_name(IOMMU_LAZY), "lazy");
+  ck_assert_str_eq(iommu_mode_name(IOMMU_PASSTHROUGH), "passthrough");
+  ck_assert_str_eq(iommu_mode_name(IOMMU_OFF), "off");
+  ck_assert_str_ne(iommu_fault_reason_name(IOMMU_FAULT_NOT_PRESENT),
+                   iommu_fault_reason_name(IOMMU_FAULT_NO_WRITE));
+  ck_assert_str_ne(iommu_fault_reason_name(IOMMU_FAULT_NO_READ),
+                   iommu_fault_reason_name(IOMMU_FAULT_NO_WRITE));
+}
+END_TEST
+
+START_TEST(test_map_translate) {
+  struct iommu *io = mk(IOMMU_STRICT);
+  uint64_t iova = 0;
+  ck_assert_int_eq(iommu_map(io, RID, 0x1234, IOMMU_PERM_READ | IOMMU_PERM_WRITE, 0, &iova), 100);
+  /* Top-down from the end of the 32-bit space, one page per mapping. */
+  ck_assert_uint_eq(iova, IOVA_TOP - 4096);
+  uint64_t pa, lat;
+  ck_assert_int_eq(iommu_translate(io, RID, iova + 0x123, 1, 0, &pa, &lat), 0);
+  ck_assert_uint_eq(pa, (0x1234ull << 12) | 0x123);
+  ck_assert_int_eq(iommu_translate(io, RID, iova + 0xfff, 0, 0, &pa, &lat), 0);
+  ck_assert_uint_eq(pa, (0x1234ull << 12) | 0xfff);
+  uint64_t iova2 = map1(io, RID, 0x55, IOMMU_PERM_READ, 0);
+  ck_assert_uint_eq(iova2, IOVA_TOP - 2 * 4096);
+  uint64_t iova3 = map1(io, RID, 0x777777, IOMMU_PERM_WRITE, 0);
+  ck_assert_uint_eq(iova3, IOVA_TOP - 3 * 4096);
+  ck_assert_int_eq(tr(io, RID, iova2 + 8, 0, 0, &pa), 0);
+  ck_assert_uint_eq(pa, (0x55ull << 12) | 8);
+  ck_assert_int_eq(tr(io, RID, iova3, 1, 0, &pa), 0);
+  ck_assert_uint_eq(pa, 0x777777ull << 12);
+  /* Another requester has its own domain: same IOVA, its own page. */
+  uint64_t other = map1(io, 0x0200, 0x99, IOMMU_PERM_READ, 0);
+  ck_assert_uint_eq(other, IOVA_TOP - 4096);
+  ck_assert_int_eq(tr(io, 0x0200, other + 4, 0, 0, &pa), 0);
+  ck_assert_uint_eq(pa, (0x99ull << 12) | 4);
+  ck_assert_int_eq(tr(io, RID, iova + 4, 0, 0, &pa), 0);
+  ck_assert_uint_eq(pa, (0x1234ull << 12) | 4);
+  /* A requester with no mapping reaches nothing. */
+  ck_assert_int_eq(tr(io, 0x0300, iova, 0, 0, &pa), -1);
+  /* Nor does an IOVA below the allocated ones. */
+  ck_assert_int_eq(tr(io, RID, iova3 - 4096, 0, 0, &pa), -1);
+  const struct iommu_stats *st = iommu_stats(io);
+  ck_assert_uint_eq(st->maps, 4);
+  ck_assert_uint_eq(st->mapped_pages, 4);
+  ck_assert_uint_eq(st->faults, 2);
+  iommu_free(io);
+}
+END_TEST
+
+START_TEST(test_permission_faults) {
+  struct iommu *io = mk(IOMMU_STRICT);
+  uint64_t ro = map1(io, RID, 10, IOMMU_PERM_READ, 0);
+  uint64_t wo = map1(io, RID, 11, IOMMU_PERM_WRITE, 0);
+  uint64_t pa;
+  ck_assert_int_eq(tr(io, RID, ro + 16, 0, 1000, &pa), 0);
+  ck_assert_uint_eq(pa, (10ull << 12) | 16);
+  /* Write on a read-only mapping (the IOTLB holds it now: still refused). */
+  ck_assert_int_eq(tr(io, RID, ro + 0x20, 1, 5000, &pa), -1);
+  ck_assert_int_eq(tr(io, RID, wo + 0x40, 0, 6000, &pa), -1);
+  ck_assert_int_eq(tr(io, RID, 0x12345000 + 0x7, 1, 7000, &pa), -1);
+  ck_assert_int_eq(tr(io, RID, wo + 1, 1, 8000, &pa), 0);
+  ck_assert_uint_eq(pa, (11ull << 12) | 1);
+  ck_assert_uint_eq(iommu_stats(io)->faults, 3);
+  ck_assert_uint_eq(iommu_fault_count(io), 3);
+  const struct iommu_fault *f = iommu_fault_get(io, 0);
+  ck_assert_ptr_nonnull(f);
+  ck_assert_uint_eq(f->reason, IOMMU_FAULT_NO_WRITE);
+  ck_assert_uint_eq(f->write, 1);
+  ck_assert_uint_eq(f->rid, RID);
+  ck_assert_uint_eq(f->iova, ro + 0x20);
+  ck_assert_uint_eq(f->time_ps, 5000);
+  f = iommu_fault_get(io, 1);
+  ck_assert_uint_eq(f->reason, IOMMU_FAULT_NO_READ);
+  ck_assert_uint_eq(f->write, 0);
+  ck_assert_uint_eq(f->iova, wo + 0x40);
+  ck_assert_uint_eq(f->time_ps, 6000);
+  f = iommu_fault_get(io, 2);
+  ck_assert_uint_eq(f->reason, IOMMU_FAULT_NOT_PRESENT);
+  ck_assert_uint_eq(f->write, 1);
+  ck_assert_uint_eq(f->iova, 0x12345007);
+  ck_assert_uint_eq(f->time_ps, 7000);
+  ck_assert_ptr_null(iommu_fault_get(io, 3));
+  iommu_free(io);
+}
+END_TEST
+
+START_TEST(test_fault_records_bounded) {
+  struct iommu_params p = params(IOMMU_STRICT);
+  p.max_fault_records = 3;
+  struct iommu *io = iommu_new(&p);
+  uint64_t pa;
+  for (int i = 0; i < 5; i++)
+    ck_assert_int_eq(tr(io, 0x0042, 0x1000ull * (i + 1), i & 1, 100 * (uint64_t)i, &pa), -1);
+  ck_assert_uint_eq(iommu_stats(io)->faults, 5);
+  ck_assert_uint_eq(iommu_stats(io)->fault_records_dropped, 2);
+  ck_assert_uint_eq(iommu_fault_count(io), 3);
+  for (size_t i = 0; i < 3; i++) { /* the oldest are kept */
+    const struct iommu_fault *f = iommu_fault_get(io, i);
+    ck_assert_uint_eq(f->iova, 0x1000ull * (i + 1));
+    ck_assert_uint_eq(f->rid, 0x0042);
+    ck_assert_uint_eq(f->write, i & 1);
+    ck_assert_uint_eq(f->time_ps, 100 * i);
+    ck_assert_uint_eq(f->reason, IOMMU_FAULT_NOT_PRESENT);
+  }
+  ck_assert_ptr_null(iommu_fault_get(io, 3));
+  iommu_free(io);
+}
+END_TEST
+
+START_TEST(test_iotlb_hits_misses_latency) {
+  struct iommu *io = mk(IOMMU_STRICT);
+  uint64_t a = map1(io, RID, 20, IOMMU_PERM_READ | IOMMU_PERM_WRITE, 0);
+  uint64_t pa, lat;
+  ck_assert_int_eq(iommu_translate(io, RID, a, 0, 0, &pa, &lat), 0);
+  ck_assert_uint_eq(lat, MISS_PS);
+  ck_assert_int_eq(iommu_translate(io, RID, a + 100, 1, 0, &pa, &lat), 0);
+  ck_assert_uint_eq(lat, HIT_PS);
+  ck_assert_int_eq(iommu_translate(io, RID, a + 4095, 0, 0, &pa, &lat), 0);
+  ck_assert_uint_eq(lat, HIT_PS);
+  const struct iommu_stats *st = iommu_stats(io);
+  ck_assert_uint_eq(st->translations, 3);
+  ck_assert_uint_eq(st->iotlb_misses, 1);
+  ck_assert_uint_eq(st->iotlb_hits, 2);
+  /* A not-present translation walks the table too, and is not cached. */
+  ck_assert_int_eq(iommu_translate(io, RID, a - 4096, 0, 0, &pa, &lat), -1);
+  ck_assert_uint_eq(lat, MISS_PS);
+  ck_assert_int_eq(iommu_translate(io, RID, a - 4096, 0, 0, &pa, &lat), -1);
+  ck_assert_uint_eq(st->translations, 5);
+  ck_assert_uint_eq(st->iotlb_misses, 3);
+  ck_assert_uint_eq(st->iotlb_hits, 2);
+  iommu_free(io);
+}
+END_TEST
+
+START_TEST(test_iotlb_lru_eviction) {
+  struct iommu_params p = params(IOMMU_STRICT);
+  p.iotlb_entries = 2;
+  struct iommu *io = iommu_new(&p);
+  uint64_t A = map1(io, RID, 1, IOMMU_PERM_READ, 0);
+  uint64_t B = map1(io, RID, 2, IOMMU_PERM_READ, 0);
+  uint64_t C = map1(io, RID, 3, IOMMU_PERM_READ, 0);
+  const struct iommu_stats *st = iommu_stats(io);
+  uint64_t pa, lat;
+  struct {
+    uint64_t iova, pfn;
+    int hit;
+  } seq[] = {
+      {A, 1, 0}, {B, 2, 0}, {A, 1, 1}, /* A is now most recent */
+      {C, 3, 0},                       /* evicts B, the least recently used */
+      {A, 1, 1}, {B, 2, 0},            /* B evicts C */
+      {A, 1, 1}, {C, 3, 0},            /* C evicts B */
+      {B, 2, 0},                       /* B evicts A (A older than C) */
+      {C, 3, 1}, {A, 1, 0},
+  };
+  uint64_t hits = 0, misses = 0;
+  for (size_t i = 0; i < sizeof seq / sizeof seq[0]; i++) {
+    ck_assert_int_eq(iommu_translate(io, RID, seq[i].iova, 0, 0, &pa, &lat), 0);
+    ck_assert_uint_eq(pa, seq[i].pfn << 12);
+    ck_assert_msg(lat == (seq[i].hit ? HIT_PS : MISS_PS), "step %zu: latency %llu", i,
+                  (unsigned long long)lat);
+    if (seq[i].hit)
+      hits++;
+    else
+      misses++;
+    ck_assert_uint_eq(st->iotlb_hits, hits);
+    ck_assert_uint_eq(st->iotlb_misses, misses);
+  }
+  iommu_free(io);
+}
+END_TEST
+
+START_TEST(test_strict_unmap) {
+  struct iommu *io = mk(IOMMU_STRICT);
+  uint64_t a = map1(io, RID, 30, IOMMU_PERM_READ | IOMMU_PERM_WRITE, 0);
+  uint64_t pa;
+  ck_assert_int_eq(tr(io, RID, a, 1, 0, &pa), 0); /* cached in the IOTLB */
+  ck_assert_int_eq(tr(io, RID, a, 1, 0, &pa), 0);
+  ck_assert_uint_eq(iommu_stats(io)->iotlb_hits, 1);
+  /* Strict: unmap + invalidation, and the very next translation faults. */
+  ck_assert_int_eq(iommu_unmap(io, RID, a, 10), 200 + 3000);
+  ck_assert_uint_eq(iommu_stats(io)->invalidations, 1);
+  ck_assert_uint_eq(iommu_stats(io)->unmaps, 1);
+  ck_assert_uint_eq(iommu_stats(io)->mapped_pages, 0);
+  ck_assert_int_eq(tr(io, RID, a + 8, 1, 11, &pa), -1);
+  ck_assert_uint_eq(iommu_fault_get(io, 0)->reason, IOMMU_FAULT_NOT_PRESENT);
+  ck_assert_uint_eq(iommu_fault_get(io, 0)->iova, a + 8);
+  /* Unmapping what is not mapped is an error. */
+  ck_assert_int_lt(iommu_unmap(io, RID, a, 12), 0);
+  ck_assert_int_lt(iommu_unmap(io, 0x0200, a, 12), 0);
+  /* A new mapping translates to its own page, never the old one. */
+  uint64_t b = map1(io, RID, 31, IOMMU_PERM_READ, 20);
+  ck_assert_int_eq(tr(io, RID, b, 0, 21, &pa), 0);
+  ck_assert_uint_eq(pa, 31ull << 12);
+  if (b != a)
+    ck_assert_int_eq(tr(io, RID, a, 0, 22, &pa), -1);
+  iommu_free(io);
+}
+END_TEST
+
+START_TEST(test_lazy_unmap_flush_by_count) {
+  struct iommu *io = mk(IOMMU_LAZY); /* flush_entries 4 */
+  uint64_t a = map1(io, RID, 40, IOMMU_PERM_READ | IOMMU_PERM_WRITE, 0);
+  uint64_t b = map1(io, RID, 41, IOMMU_PERM_WRITE, 0);
+  uint64_t c = map1(io, RID, 42, IOMMU_PERM_WRITE, 0);
+  uint64_t d = map1(io, RID, 43, IOMMU_PERM_WRITE, 0);
+  uint64_t pa;
+  ck_assert_int_eq(tr(io, RID, a + 4, 1, 0, &pa), 0); /* A is in the IOTLB */
+  /* Lazy unmap: no invalidation now, only the unmap's own cost. */
+  ck_assert_int_eq(iommu_unmap(io, RID, a, 100), 200);
+  ck_assert_uint_eq(iommu_stats(io)->invalidations, 0);
+  /* The stale IOTLB entry still reaches the old page. */
+  ck_assert_int_eq(tr(io, RID, a + 8, 1, 200, &pa), 0);
+  ck_assert_uint_eq(pa, (40ull << 12) | 8);
+  /* An IOVA waiting in the flush queue is not handed out again. */
+  uint64_t e = map1(io, RID, 44, IOMMU_PERM_READ, 300);
+  ck_assert_uint_ne(e, a);
+  /* B was never in the IOTLB: its unmap takes effect in the table at once. */
+  ck_assert_int_eq(iommu_unmap(io, RID, b, 400), 200);
+  ck_assert_int_eq(tr(io, RID, b, 1, 410, &pa), -1);
+  ck_assert_int_eq(iommu_unmap(io, RID, c, 500), 200);
+  ck_assert_int_eq(tr(io, RID, a, 0, 510, &pa), 0); /* still stale */
+  ck_assert_uint_eq(pa, 40ull << 12);
+  /* The 4th queued unmap fills the queue: flushed, one invalidation. */
+  ck_assert_int_eq(iommu_unmap(io, RID, d, 600), 200 + 3000);
+  ck_assert_uint_eq(iommu_stats(io)->invalidations, 1);
+  ck_assert_int_eq(tr(io, RID, a, 1, 700, &pa), -1);
+  const struct iommu_fault *f = iommu_fault_get(io, iommu_fault_count(io) - 1);
+  ck_assert_uint_eq(f->reason, IOMMU_FAULT_NOT_PRESENT);
+  ck_assert_uint_eq(f->iova, a);
+  ck_assert_uint_eq(f->time_ps, 700);
+  /* E is unaffected. */
+  ck_assert_int_eq(tr(io, RID, e, 0, 800, &pa), 0);
+  ck_assert_uint_eq(pa, 44ull << 12);
+  iommu_free(io);
+}
+END_TEST
+
+START_TEST(test_lazy_unmap_flush_by_time) {
+  struct iommu_params p = params(IOMMU_LAZY);
+  p.flush_entries = 256;
+  p.flush_ps = 1000000;
+  struct iommu *io = iommu_new(&p);
+  uint64_t a = map1(io, RID, 50, IOMMU_PERM_READ, 0);
+  uint64_t pa;
+  ck_assert_int_eq(tr(io, RID, a, 0, 0, &pa), 0);
+  ck_assert_int_eq(iommu_unmap(io, RID, a, 1000), 200);
+  ck_assert_int_eq(tr(io, RID, a, 0, 1000 + 999999, &pa), 0); /* not yet due */
+  ck_assert_uint_eq(pa, 50ull << 12);
+  ck_assert_uint_eq(iommu_stats(io)->invalidations, 0);
+  ck_assert_int_eq(tr(io, RID, a, 0, 1000 + 1000000, &pa), -1); /* due: flushed first */
+  ck_assert_uint_eq(iommu_stats(io)->invalidations, 1);
+  /* A flush that falls due at an unmap is charged to it. */
+  uint64_t b = map1(io, RID, 51, IOMMU_PERM_READ, 2000000);
+  uint64_t c = map1(io, RID, 52, IOMMU_PERM_READ, 2000000);
+  ck_assert_int_eq(tr(io, RID, b, 0, 2000000, &pa), 0);
+  ck_assert_int_eq(iommu_unmap(io, RID, b, 2000000), 200);
+  ck_assert_int_eq(iommu_unmap(io, RID, c, 3000000), 3000 + 200);
+  ck_assert_uint_eq(iommu_stats(io)->invalidations, 2);
+  ck_assert_int_eq(tr(io, RID, b, 0, 3000001, &pa), -1);
+  /* And one due at a map. */
+  uint64_t cyc_iova;
+  ck_assert_int_eq(iommu_map(io, RID, 53, IOMMU_PERM_READ, 4000000, &cyc_iova), 3000 + 100);
+  ck_assert_uint_eq(iommu_stats(io)->invalidations, 3);
+  /* An explicit flush: the invalidation's cost when something is queued. */
+  ck_assert_int_eq(iommu_flush(io, 4000001), 0);
+  ck_assert_int_eq(iommu_unmap(io, RID, cyc_iova, 4000002), 200);
+  ck_assert_int_eq(iommu_flush(io, 4000003), 3000);
+  ck_assert_uint_eq(iommu_stats(io)->invalidations, 4);
+  iommu_free(io);
+}
+END_TEST
+
+START_TEST(test_passthrough_and_off) {
+  enum iommu_mode modes[] = {IOMMU_PASSTHROUGH, IOMMU_OFF};
+  for (int i = 0; i < 2; i++) {
+    struct iommu *io = mk(modes[i]);
+    uint64_t iova = 1;
+    ck_assert_int_eq(iommu_map(io, RID, 0xabcde, IOMMU_PERM_READ, 0, &iova), 0);
+    ck_assert_uint_eq(iova, 0xabcdeull << 12);
+    uint64_t pa, lat;
+    /* Identity for anything, writes to "read-only" pages included. */
+    ck_assert_int_eq(iommu_translate(io, RID, iova + 5, 1, 0, &pa, &lat), 0);
+    ck_assert_uint_eq(pa, iova + 5);
+    ck_assert_int_eq(iommu_translate(io, 0x0777, 0x123456789ull, 1, 0, &pa, &lat), 0);
+    ck_assert_uint_eq(pa, 0x123456789ull);
+    ck_assert_uint_eq(lat, 0);
+    ck_assert_uint_eq(iommu_stats(io)->faults, 0);
+    ck_assert_uint_eq(iommu_fault_count(io), 0);
+    ck_assert_int_eq(iommu_map_contig(io, RID, 0x100, 4, IOMMU_PERM_READ, 0, &iova), 0);
+    ck_assert_uint_eq(iova, 0x100ull << 12);
+    ck_assert_int_ge(iommu_unmap(io, RID, iova, 0), 0);
+    iommu_free(io);
+  }
+}
+END_TEST
+
+START_TEST(test_set_mode) {
+  struct iommu *io = mk(IOMMU_STRICT);
+  uint64_t a = map1(io, RID, 60, IOMMU_PERM_READ, 0);
+  uint64_t pa;
+  ck_assert_int_eq(tr(io, RID, 0x5000, 1, 0, &pa), -1);
+  iommu_set_mode(io, IOMMU_PASSTHROUGH);
+  ck_assert_int_eq(iommu_get_mode(io), IOMMU_PASSTHROUGH);
+  ck_assert_int_eq(tr(io, RID, 0x5000, 1, 0, &pa), 0);
+  ck_assert_uint_eq(pa, 0x5000);
+  ck_assert_int_eq(tr(io, RID, a, 1, 0, &pa), 0); /* no permission check either */
+  ck_assert_uint_eq(pa, a);
+  iommu_set_mode(io, IOMMU_OFF);
+  ck_assert_int_eq(iommu_get_mode(io), IOMMU_OFF);
+  ck_assert_int_eq(tr(io, RID, 0x6000, 0, 0, &pa), 0);
+  ck_assert_uint_eq(pa, 0x6000);
+  iommu_set_mode(io, IOMMU_STRICT);
+  ck_assert_int_eq(tr(io, RID, 0x5000, 1, 0, &pa), -1);
+  ck_assert_int_eq(tr(io, RID, a + 1, 0, 0, &pa), 0);
+  ck_assert_uint_eq(pa, (60ull << 12) | 1);
+  ck_assert_uint_eq(iommu_stats(io)->faults, 2);
+  iommu_free(io);
+}
+END_TEST
+
+START_TEST(test_map_contig) {
+  struct iommu *io = mk(IOMMU_STRICT);
+  uint64_t single = map1(io, RID, 7, IOMMU_PERM_READ, 0);
+  uint64_t base = 0;
+  ck_assert_int_eq(iommu_map_contig(io, RID, 100, 8, IOMMU_PERM_READ | IOMMU_PERM_WRITE, 0, &base),
+                   8 * 100);
+  ck_assert_uint_eq(base & 0xfff, 0);
+  ck_assert_uint_le(base + 8 * 4096, IOVA_TOP);
+  /* Not overlapping the earlier mapping. */
+  ck_assert(single >= base + 8 * 4096 || single + 4096 <= base);
+  uint64_t pa;
+  for (uint64_t i = 0; i < 8; i++) {
+    ck_assert_int_eq(tr(io, RID, base + i * 4096 + 5, 1, 0, &pa), 0);
+    ck_assert_uint_eq(pa, ((100 + i) << 12) | 5);
+  }
+  ck_assert_uint_eq(iommu_stats(io)->mapped_pages, 9);
+  ck_assert_uint_eq(iommu_stats(io)->maps, 9);
+  /* A later mapping does not land inside the range. */
+  uint64_t after = map1(io, RID, 8, IOMMU_PERM_READ, 0);
+  ck_assert(after >= base + 8 * 4096 || after + 4096 <= base);
+  ck_assert_int_eq(tr(io, RID, after, 0, 0, &pa), 0);
+  ck_assert_uint_eq(pa, 8ull << 12);
+  /* Each page of the range unmaps on its own. */
+  ck_assert_int_eq(iommu_unmap(io, RID, base + 3 * 4096, 0), 200 + 3000);
+  ck_assert_int_eq(tr(io, RID, base + 3 * 4096, 0, 0, &pa), -1);
+  ck_assert_int_eq(tr(io, RID, base + 4 * 4096, 0, 0, &pa), 0);
+  ck_assert_uint_eq(pa, 104ull << 12);
+  ck_assert_int_lt(iommu_map_contig(io, RID, 200, 0, IOMMU_PERM_READ, 0, &base), 0);
+  iommu_free(io);
+}
+END_TEST
+
+START_TEST(test_many_mappings) {
+  /* Enough mappings to grow the page table several times; all translate. */
+  struct iommu *io = mk(IOMMU_STRICT);
+  enum { N = 5000 };
+  static uint64_t iovas[N];
+  for (uint64_t i = 0; i < N; i++) {
+    iovas[i] = map1(io, RID, 1000 + i, IOMMU_PERM_READ, 0);
+    ck_assert_uint_eq(iovas[i], IOVA_TOP - (i + 1) * 4096);
+  }
+  for (uint64_t i = 0; i < N; i += 2)
+    ck_assert_int_eq(iommu_unmap(io, RID, iovas[i], 0), 3200);
+  uint64_t pa;
+  for (uint64_t i = 0; i < N; i++) {
+    int rc = tr(io, RID, iovas[i] + 1, 0, 0, &pa);
+    if (i % 2 == 0) {
+      ck_assert_int_eq(rc, -1);
+    } else {
+      ck_assert_int_eq(rc, 0);
+      ck_assert_uint_eq(pa, ((1000 + i) << 12) | 1);
+    }
+  }
+  ck_assert_uint_eq(iommu_stats(io)->mapped_pages, N / 2);
+  iommu_free(io);
+}
+END_TEST
+
+static Suite *iommu_suite(void) {
+  Suite *s = suite_create("iommu");
+  TCase *tc = tcase_create("core");
+  tcase_add_test(tc, test_defaults);
+  tcase_add_test(tc, test_names);
+  tcase_add_test(tc, test_map_translate);
+  tcase_add_test(tc, test_permission_faults);
+  tcase_add_test(tc, test_fault_records_bounded);
+  tcase_add_test(tc, test_iotlb_hits_misses_latency);
+  tcase_add_test(tc, test_iotlb_lru_eviction);
+  tcase_add_test(tc, test_strict_unmap);
+  tcase_add_test(tc, test_lazy_unmap_flush_by_count);
+  tcase_add_test(tc, test_lazy_unmap_flush_by_time);
+  tcase_add_test(tc, test_passthrough_and_off);
+  tcase_add_test(tc, test_set_mode);
+  tcase_add_test(tc, test_map_contig);
+  tcase_add_test(tc, test_many_mappings);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+int main(void) {
+  Suite *s = iommu_suite();
+  SRunner *sr = srunner_create(s);
+  srunner_run_all(sr, CK_NORMAL);
+  int nf = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return nf == 0 ? 0 : 1;
+}

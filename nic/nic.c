@@ -48,8 +48,21 @@ struct rxq {
   uint64_t vcd_head, vcd_tail;
 };
 
+struct txq {
+  struct nic *nic;
+  unsigned index;
+  uint64_t base_iova;
+  uint32_t size, head, tail;
+  struct nic_tx_desc_read cache[NIC_TX_PREFETCH];
+  uint32_t cached;
+  struct simk_event *ev;
+  struct nic_tx_stats st;
+};
+
 struct nic {
   struct nic_params p;
+  struct txq tq[NIC_MAX_QUEUES];
+  uint64_t tx_wire_free_ps; /* the TX wire is busy until then */
   struct mem *m;
   struct iommu *io;
   struct nic_host host;
@@ -148,6 +161,8 @@ static void irq_fire(void *arg) {
     n->host.irq(n->host.ctx, q->index);
 }
 
+static void tx_run(void *arg);
+
 struct nic *nic_new(const struct nic_params *p, struct mem *m, struct iommu *io,
                     const struct nic_host *host, char *err, size_t errlen) {
   if (p->queues == 0 || p->queues > NIC_MAX_QUEUES) {
@@ -189,7 +204,11 @@ struct nic *nic_new(const struct nic_params *p, struct mem *m, struct iommu *io,
     n->q[i].irq_ev = simk_event_new(name, irq_fire, &n->q[i]);
     snprintf(name, sizeof name, "nic.q%u.wb", i);
     n->q[i].wb_ev = simk_event_new(name, wb_timer, &n->q[i]);
-    if (!n->q[i].irq_ev || !n->q[i].wb_ev) {
+    n->tq[i].nic = n;
+    n->tq[i].index = i;
+    snprintf(name, sizeof name, "nic.q%u.tx", i);
+    n->tq[i].ev = simk_event_new(name, tx_run, &n->tq[i]);
+    if (!n->q[i].irq_ev || !n->q[i].wb_ev || !n->tq[i].ev) {
       snprintf(err, errlen, "nic: cannot create events");
       nic_free(n);
       return NULL;
@@ -561,6 +580,120 @@ void nic_rx_frame(struct nic *n, const struct nic_frame *f) {
       at = q->last_irq_ps + n->p.itr_ps;
     simk_event_notify(q->irq_ev, at - now);
   }
+}
+
+/* ---- TX ---- */
+
+void nic_tx_ring_setup(struct nic *n, unsigned queue, uint64_t base_iova, uint32_t size) {
+  if (queue >= n->p.queues)
+    return;
+  struct txq *t = &n->tq[queue];
+  t->base_iova = base_iova;
+  t->size = size;
+  t->head = t->tail = t->cached = 0;
+}
+
+void nic_tx_tail_write(struct nic *n, unsigned queue, uint32_t tail) {
+  if (queue >= n->p.queues || !n->tq[queue].size)
+    return;
+  struct txq *t = &n->tq[queue];
+  t->tail = tail % t->size;
+  if (t->head != t->tail && !simk_event_pending(t->ev))
+    simk_event_notify(t->ev, 0);
+}
+
+uint32_t nic_tx_head(const struct nic *n, unsigned queue) {
+  return queue < n->p.queues ? n->tq[queue].head : 0;
+}
+
+const struct nic_tx_stats *nic_tx_stats(const struct nic *n, unsigned queue) {
+  return queue < n->p.queues ? &n->tq[queue].st : NULL;
+}
+
+/* Fetch up to the prefetch depth (82599 7.2.3.4: descriptors are prefetched
+ * in bursts). Returns the read latency, 0 when nothing was needed. */
+static uint64_t tx_prefetch(struct txq *t, int *fault) {
+  struct nic *n = t->nic;
+  uint32_t avail = (t->tail + t->size - t->head) % t->size;
+  uint32_t want = avail < NIC_TX_PREFETCH ? avail : NIC_TX_PREFETCH;
+  if (t->cached >= want)
+    return 0;
+  uint64_t lat = 0;
+  uint32_t got = 0, need = want - t->cached;
+  while (got < need) {
+    uint32_t idx = (t->head + t->cached + got) % t->size;
+    uint32_t piece = t->size - idx < need - got ? t->size - idx : need - got;
+    if (dma(n, t->base_iova + (uint64_t)idx * NIC_DESC_BYTES, &t->cache[t->cached + got],
+            piece * NIC_DESC_BYTES, 0, NULL, &lat)) {
+      *fault = 1;
+      return lat;
+    }
+    t->st.desc_fetches++;
+    got += piece;
+  }
+  t->cached += got;
+  return lat + n->p.dma_read_ps;
+}
+
+/* Transmit the next frame, then come back when the wire is free. */
+static void tx_run(void *arg) {
+  struct txq *t = arg;
+  struct nic *n = t->nic;
+  if (t->head == t->tail)
+    return;
+  int fault = 0;
+  uint64_t lat = tx_prefetch(t, &fault);
+  if (fault)
+    return; /* the ring itself cannot be read: the queue stalls, as hardware does */
+  /* The frame: descriptors up to EOP. */
+  uint32_t k = 0;
+  while (k < t->cached && !(t->cache[k].cmd_type_len & NIC_TXD_CMD_EOP))
+    k++;
+  if (k == t->cached)
+    return; /* no EOP posted yet: wait for more descriptors */
+  k++;
+  static uint8_t frame[NIC_MAX_DESC_PER_FRAME * 16384];
+  uint32_t len = 0;
+  int bad = 0;
+  for (uint32_t i = 0; i < k; i++) {
+    uint32_t dl = t->cache[i].cmd_type_len & NIC_TXD_LEN_MASK;
+    if (len + dl > sizeof frame)
+      dl = (uint32_t)sizeof frame - len;
+    /* Each buffer is a DMA read: a read request and its completions. */
+    if (!bad && dma(n, t->cache[i].buffer_addr, frame + len, dl, 0, NULL, &lat))
+      bad = 1;
+    lat += n->p.dma_read_ps;
+    len += dl;
+  }
+  uint64_t now = simk_now_ps();
+  uint64_t start = now + lat > n->tx_wire_free_ps ? now + lat : n->tx_wire_free_ps;
+  if (bad) {
+    t->st.dma_fault++;
+  } else {
+    n->tx_wire_free_ps = start + nic_wire_time_ps(n, len);
+    t->st.tx_packets++;
+    t->st.tx_bytes += len;
+    t->st.last_tx_ps = n->tx_wire_free_ps;
+  }
+  /* Write back DD into the descriptors that asked for it (RS). */
+  int reported = 0;
+  for (uint32_t i = 0; i < k; i++) {
+    if (!(t->cache[i].cmd_type_len & NIC_TXD_CMD_RS))
+      continue;
+    struct nic_tx_desc_wb wb = {.status = NIC_TXD_STAT_DD};
+    struct mem_prov pd = {.kind = MEM_LABEL_KERNEL_META, .packet = UINT64_MAX};
+    uint64_t l2 = 0;
+    dma(n, t->base_iova + (uint64_t)((t->head + i) % t->size) * NIC_DESC_BYTES, &wb, sizeof wb, 1, &pd, &l2);
+    reported = 1;
+  }
+  memmove(t->cache, t->cache + k, (t->cached - k) * sizeof t->cache[0]);
+  t->cached -= k;
+  t->head = (t->head + k) % t->size;
+  t->st.desc_used += k;
+  if (reported && n->host.tx_irq)
+    n->host.tx_irq(n->host.ctx, t->index);
+  if (t->head != t->tail)
+    simk_event_notify(t->ev, (bad ? start : n->tx_wire_free_ps) - now);
 }
 
 /* ---- MAC ---- */

@@ -56,6 +56,13 @@ struct nic_tx_desc_wb {
 static_assert(sizeof(struct nic_tx_desc_read) == 16, "82599 TX descriptor is 16 bytes");
 static_assert(sizeof(struct nic_tx_desc_wb) == 16, "82599 TX write-back is 16 bytes");
 
+#define NIC_TXD_CMD_EOP 0x01000000u /* in cmd_type_len: DCMD bit 0 */
+#define NIC_TXD_CMD_RS 0x08000000u  /* report status: write back DD */
+#define NIC_TXD_DTYP_DATA 0x00300000u
+#define NIC_TXD_LEN_MASK 0xffffu
+#define NIC_TXD_STAT_DD 0x01u
+#define NIC_TX_PREFETCH 40u          /* 82599 TX descriptor prefetch (pcie-bench niantic notes) */
+
 #define NIC_RXD_STAT_DD 0x01u
 #define NIC_RXD_STAT_EOP 0x02u
 #define NIC_RXD_STAT_SPH 0x8000u
@@ -110,6 +117,14 @@ struct nic_frame {
 struct nic_host {
   void *ctx;
   void (*irq)(void *ctx, unsigned queue);
+  void (*tx_irq)(void *ctx, unsigned queue); /* TX completions written back (may be NULL) */
+};
+
+struct nic_tx_stats {
+  uint64_t tx_packets, tx_bytes;
+  uint64_t desc_fetches, desc_used;
+  uint64_t dma_fault;  /* frames dropped because a buffer read was refused */
+  uint64_t last_tx_ps; /* when the last frame left the wire */
 };
 
 /* Counters per queue, like ethtool -S. */
@@ -167,6 +182,14 @@ uint32_t nic_rx_head(const struct nic *n, unsigned queue);
 uint32_t nic_rx_ring_fill(const struct nic *n, unsigned queue);
 /* Re-enable the queue's interrupt (end of NAPI). */
 void nic_irq_enable(struct nic *n, unsigned queue);
+
+/* TX side of a ring. Writing the tail starts transmission of the frames
+ * posted (one or more descriptors each, EOP on the last; DD written back
+ * into descriptors with RS). Frames leave at the line rate. */
+void nic_tx_ring_setup(struct nic *n, unsigned queue, uint64_t base_iova, uint32_t size);
+void nic_tx_tail_write(struct nic *n, unsigned queue, uint32_t tail);
+uint32_t nic_tx_head(const struct nic *n, unsigned queue);
+const struct nic_tx_stats *nic_tx_stats(const struct nic *n, unsigned queue);
 
 /* MAC: a frame of wire_len bytes starts arriving at ts_ps (or as soon as the
  * wire is free). Returns the time its last bit has arrived. */

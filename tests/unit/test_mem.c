@@ -889,7 +889,7 @@ START_TEST(test_label_gc_reclaims_ids) {
   struct mem *m = mem_new(8 * PG);
   /* Labels that must survive: 64 distinct packets on page 2, 8 bytes each,
    * and one on each side of a page boundary. */
-  uint8_t x[8] = {0};
+  uint8_t x[16] = {0};
   for (uint64_t i = 0; i < 64; i++) {
     struct mem_prov p = pkt(MEM_LABEL_PKT_PAYLOAD, 7, 1000 + i);
     ck_assert_int_eq(mem_write(m, DEVICE, 2 * PG + i * 8, x, 8, &p), 0);

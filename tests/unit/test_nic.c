@@ -24,6 +24,7 @@ struct rig {
   uint64_t hdr_pfn, hdr_iova;
   unsigned irqs;
   unsigned last_irq_queue;
+  unsigned tx_irqs;
 };
 
 static const struct mem_accessor kcpu = {.actor = MEM_ACTOR_KERNEL, .id = 0};
@@ -32,6 +33,11 @@ static void on_irq(void *ctx, unsigned q) {
   struct rig *r = ctx;
   r->irqs++;
   r->last_irq_queue = q;
+}
+
+static void on_tx_irq(void *ctx, unsigned q) {
+  (void)q;
+  ((struct rig *)ctx)->tx_irqs++;
 }
 
 static void rig_init(struct rig *r, struct nic_params *np, uint32_t ring_size) {
@@ -43,7 +49,7 @@ static void rig_init(struct rig *r, struct nic_params *np, uint32_t ring_size) {
   iommu_params_default(&ip);
   ip.mode = IOMMU_STRICT;
   r->io = iommu_new(&ip);
-  struct nic_host host = {.ctx = r, .irq = on_irq};
+  struct nic_host host = {.ctx = r, .irq = on_irq, .tx_irq = on_tx_irq};
   r->n = nic_new(np, r->m, r->io, &host, err, sizeof err);
   ck_assert_msg(r->n != NULL, "%s", err);
   r->ring_size = ring_size;
@@ -413,6 +419,65 @@ START_TEST(interrupt_moderation) {
 }
 END_TEST
 
+/* TX: the ring shares the rig's ring page (RX unused here). */
+static void post_tx(struct rig *r, uint32_t i, unsigned b, uint32_t len, uint32_t cmd) {
+  struct nic_tx_desc_read td = {.buffer_addr = r->buf_iova[b], .cmd_type_len = NIC_TXD_DTYP_DATA | cmd | len,
+                                .olinfo_status = 0};
+  struct mem_prov pd = {.kind = MEM_LABEL_KERNEL_META, .packet = UINT64_MAX};
+  ck_assert_int_eq(mem_write(r->m, kcpu, (r->ring_pfn << 12) + i * 16u, &td, sizeof td, &pd), 0);
+}
+
+START_TEST(tx_frames_leave_at_line_rate) {
+  struct nic_params np;
+  nic_params_default(&np);
+  struct rig r;
+  rig_init(&r, &np, 16);
+  nic_tx_ring_setup(r.n, 0, r.ring_iova, 16);
+  post_tx(&r, 0, 0, 100, NIC_TXD_CMD_EOP | NIC_TXD_CMD_RS);
+  post_tx(&r, 1, 1, 1000, 0);
+  post_tx(&r, 2, 2, 500, NIC_TXD_CMD_EOP | NIC_TXD_CMD_RS);
+  post_tx(&r, 3, 3, 60, NIC_TXD_CMD_EOP);
+  nic_tx_tail_write(r.n, 0, 4);
+  ck_assert_int_eq(simk_run(), SIMK_RUN_IDLE);
+  const struct nic_tx_stats *st = nic_tx_stats(r.n, 0);
+  ck_assert_uint_eq(st->tx_packets, 3);
+  ck_assert_uint_eq(st->tx_bytes, 100 + 1500 + 60);
+  ck_assert_uint_eq(st->desc_used, 4);
+  ck_assert_uint_eq(nic_tx_head(r.n, 0), 4);
+  /* DD only where RS asked for it */
+  uint32_t dd[4];
+  for (uint32_t i = 0; i < 4; i++) {
+    struct nic_tx_desc_wb wb;
+    ck_assert_int_eq(mem_peek(r.m, (r.ring_pfn << 12) + i * 16u, &wb, sizeof wb), 0);
+    dd[i] = wb.status & NIC_TXD_STAT_DD;
+  }
+  ck_assert_uint_eq(dd[0], 1);
+  ck_assert_uint_eq(dd[2], 1);
+  ck_assert_uint_eq(r.tx_irqs, 2);
+  /* the wire carried three frames back to back, after the first reads */
+  uint64_t wire = nic_wire_time_ps(r.n, 100) + nic_wire_time_ps(r.n, 1500) + nic_wire_time_ps(r.n, 60);
+  ck_assert_uint_ge(st->last_tx_ps, wire + np.dma_read_ps);
+  ck_assert_uint_le(st->last_tx_ps, wire + 6 * np.dma_read_ps + 1000000);
+}
+END_TEST
+
+START_TEST(tx_refused_buffer_read) {
+  struct nic_params np;
+  nic_params_default(&np);
+  struct rig r;
+  rig_init(&r, &np, 16);
+  nic_tx_ring_setup(r.n, 0, r.ring_iova, 16);
+  ck_assert(iommu_unmap(r.io, RID, r.buf_iova[5], 0) >= 0);
+  post_tx(&r, 0, 5, 100, NIC_TXD_CMD_EOP | NIC_TXD_CMD_RS);
+  post_tx(&r, 1, 6, 100, NIC_TXD_CMD_EOP | NIC_TXD_CMD_RS);
+  nic_tx_tail_write(r.n, 0, 2);
+  simk_run();
+  ck_assert_uint_eq(nic_tx_stats(r.n, 0)->dma_fault, 1);
+  ck_assert_uint_eq(nic_tx_stats(r.n, 0)->tx_packets, 1);
+  ck_assert_uint_eq(iommu_stats(r.io)->faults, 1);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("nic");
   TCase *tc = tcase_create("nic");
@@ -429,6 +494,8 @@ int main(void) {
   tcase_add_test(tc, steering_precedence);
   tcase_add_test(tc, line_rate_timing);
   tcase_add_test(tc, interrupt_moderation);
+  tcase_add_test(tc, tx_frames_leave_at_line_rate);
+  tcase_add_test(tc, tx_refused_buffer_read);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);

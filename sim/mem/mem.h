@@ -70,8 +70,9 @@ struct mem_prov {
   uint8_t kind;      /* enum mem_label_kind */
   uint8_t principal; /* MEM_LABEL_USER: whose data */
   uint32_t flow;     /* packet kinds: flow id in the trace's flow table */
-  uint64_t packet;   /* packet kinds: trace index; kernel kinds: the packet the
-                        data belongs to, or UINT64_MAX */
+  uint64_t packet;   /* packet kinds: trace index; KERNEL_PRESIM: the page's
+                        frame number (one label per page); other kernel kinds:
+                        the packet the data belongs to, or UINT64_MAX */
 };
 
 /* A label: the provenance plus where and when it was put there. */
@@ -178,8 +179,8 @@ uint64_t mem_pages_free(const struct mem *m);
 
 /* --- Inspection for observers, reports and tests: not an access. */
 
-/* Label id of one byte (touches nothing: an untouched page reads as its
- * pre-simulation label). */
+/* Label id of one byte. Not an access, but an untouched page is allocated
+ * (with its pre-simulation contents and label) as a first touch would. */
 uint32_t mem_peek_label_id(struct mem *m, uint64_t paddr);
 /* The record of a label id. The pointer stays valid until the next write. */
 const struct mem_label *mem_label(const struct mem *m, uint32_t id);

@@ -41,7 +41,8 @@ static void set_ok(struct config *c, const char *key, const char *value) {
 /* The value is refused, the error names the key and contains `allowed`,
  * and the configuration is unchanged. */
 static void set_bad(struct config *c, const char *key, const char *value, const char *allowed) {
-  struct config before = *c;
+  struct config before;
+  memcpy(&before, c, sizeof before);
   err[0] = '\0';
   int rc = config_set(c, key, value, err, sizeof err);
   ck_assert_msg(rc == -1, "%s=%s accepted", key, value);

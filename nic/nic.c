@@ -482,6 +482,8 @@ void nic_rx_frame(struct nic *n, const struct nic_frame *f) {
   }
   if (!q->size) {
     drop(q, &q->st.drop_no_desc);
+    if (n->host.rx_no_desc)
+      n->host.rx_no_desc(n->host.ctx, q->index, f);
     return;
   }
   /* Header split: the headers go to the header buffer when they fit
@@ -499,6 +501,8 @@ void nic_rx_frame(struct nic *n, const struct nic_frame *f) {
   if (desc_take(q, k, &lat)) {
     /* No descriptor posted: the 82599 drops (RNBC, "receive no buffers"). */
     drop(q, &q->st.drop_no_desc);
+    if (n->host.rx_no_desc)
+      n->host.rx_no_desc(n->host.ctx, q->index, f);
     return;
   }
   if (split && q->cache[0].hdr_addr == 0) {

@@ -118,6 +118,8 @@ struct nic_host {
   void *ctx;
   void (*irq)(void *ctx, unsigned queue);
   void (*tx_irq)(void *ctx, unsigned queue); /* TX completions written back (may be NULL) */
+  /* A received frame was dropped for lack of a posted descriptor (may be NULL). */
+  void (*rx_no_desc)(void *ctx, unsigned queue, const struct nic_frame *f);
 };
 
 struct nic_tx_stats {

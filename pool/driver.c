@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dma.h"
 #include "simk.h"
 
 #define HEAD_SLOT_BYTES 1024u /* kmalloc-1k: 512 B of headers + shared info */
@@ -99,7 +100,8 @@ static int refill_one(struct rxq *q) {
   if (page_pool_alloc(q->pool, &pfn, &iova))
     return -1;
   if (d->p.dma_per_packet) {
-    int64_t c = iommu_map(d->io, d->p.rid, pfn, IOMMU_PERM_READ | IOMMU_PERM_WRITE, simk_now_ps(), &iova);
+    int64_t c = dma_map_page(d->io, d->m, d->p.rid, pfn, IOMMU_PERM_READ | IOMMU_PERM_WRITE, simk_now_ps(),
+                             &iova);
     if (c < 0) {
       page_pool_recycle(q->pool, pfn);
       return -1;
@@ -114,6 +116,11 @@ static int refill_one(struct rxq *q) {
   if (q->hdr_pfns)
     rd.hdr_addr = hdr_iova(q, q->ntu);
   struct mem_prov pd = {.kind = MEM_LABEL_KERNEL_META, .packet = UINT64_MAX};
+  /* The descriptor grants the device its buffer (and header buffer). */
+  mem_mark_add(d->m, MEM_MARK_GRANT, d->p.rid, (pfn << MEM_PAGE_SHIFT) + DRIVER_RX_HEADROOM,
+               d->p.buffer_size);
+  if (q->hdr_pfns)
+    mem_mark_add(d->m, MEM_MARK_GRANT, d->p.rid, hdr_paddr(q, q->ntu), d->p.hdr_buffer_size);
   mem_write(d->m, kcpu, desc_paddr(q, q->ntu), &rd, sizeof rd, &pd);
   cpu_charge(d->cpu, CPU_OTHER, d->cpu->costs.rx_desc);
   q->ntu = (q->ntu + 1) % d->p.ring_size;
@@ -141,6 +148,7 @@ static void recycle(struct driver *d, unsigned queue, uint64_t pfn) {
 
 /* The application gives a page back. */
 static void app_return(struct driver *d, const struct held_page *h) {
+  mem_page_set_holder(d->m, h->pfn, -1);
   if (d->p.app_map_per_packet) {
     mem_page_map(d->m, h->pfn, d->p.app, MEM_MAP_NONE);
     cpu_charge(d->cpu, CPU_MAP, d->cpu->costs.user_unmap);
@@ -177,6 +185,7 @@ static int hold_page(struct driver *d, unsigned queue, uint64_t pfn) {
     d->held_first = 0;
   }
   uint64_t now = simk_now_ps();
+  mem_page_set_holder(d->m, pfn, (int)d->p.app);
   d->held[(d->held_first + d->nheld) % d->held_cap] =
       (struct held_page){.queue = queue, .pfn = pfn, .return_ps = now + d->p.app_hold_ps};
   d->nheld++;
@@ -343,8 +352,13 @@ static int rx_desc(struct rxq *q, const struct nic_rx_desc_wb *wb) {
   struct rx_buf *b = &q->bufs[q->ntc];
   b->posted = 0;
   d->st.rx_descriptors++;
+  /* The descriptor is done: the device's grant of its buffers ends. */
+  mem_mark_remove(d->m, MEM_MARK_GRANT, d->p.rid, (b->pfn << MEM_PAGE_SHIFT) + DRIVER_RX_HEADROOM,
+                  d->p.buffer_size);
+  if (q->hdr_pfns)
+    mem_mark_remove(d->m, MEM_MARK_GRANT, d->p.rid, hdr_paddr(q, q->ntc), d->p.hdr_buffer_size);
   if (d->p.dma_per_packet) {
-    int64_t c = iommu_unmap(d->io, d->p.rid, b->iova, simk_now_ps());
+    int64_t c = dma_unmap_page(d->io, d->m, d->p.rid, b->iova, b->pfn, simk_now_ps());
     if (c > 0)
       cpu_charge(d->cpu, CPU_IOMMU, (uint64_t)c);
   }
@@ -450,7 +464,7 @@ struct driver *driver_new(const struct driver_params *p, struct mem *m, struct i
     if (mem_page_alloc_contig(m, ring_pages, &q->ring_pfn))
       goto fail_ram;
     mem_fill(m, kcpu, q->ring_pfn << MEM_PAGE_SHIFT, 0, (uint64_t)ring_pages * MEM_PAGE_SIZE, NULL);
-    int64_t c = iommu_map_contig(io, p->rid, q->ring_pfn, ring_pages,
+    int64_t c = dma_map_contig(io, m, p->rid, q->ring_pfn, ring_pages,
                                  IOMMU_PERM_READ | IOMMU_PERM_WRITE, simk_now_ps(), &q->ring_iova);
     if (c < 0) {
       snprintf(err, errlen, "driver: the IOMMU cannot map the ring of queue %u", qi);
@@ -458,6 +472,9 @@ struct driver *driver_new(const struct driver_params *p, struct mem *m, struct i
       return NULL;
     }
     cpu_charge(cpu, CPU_IOMMU, (uint64_t)c);
+    /* The device owns the ring's descriptors for good: it reads them and
+     * writes them back. */
+    mem_mark_add(m, MEM_MARK_GRANT, p->rid, q->ring_pfn << MEM_PAGE_SHIFT, ring_bytes);
     nic_rx_ring_setup(nic, qi, q->ring_iova, p->ring_size);
 
     if (p->header_split) {
@@ -472,7 +489,7 @@ struct driver *driver_new(const struct driver_params *p, struct mem *m, struct i
         if (mem_page_alloc(m, &q->hdr_pfns[i]))
           goto fail_ram;
         mem_fill(m, kcpu, q->hdr_pfns[i] << MEM_PAGE_SHIFT, 0, MEM_PAGE_SIZE, NULL);
-        int64_t hc = iommu_map(io, p->rid, q->hdr_pfns[i], IOMMU_PERM_READ | IOMMU_PERM_WRITE,
+        int64_t hc = dma_map_page(io, m, p->rid, q->hdr_pfns[i], IOMMU_PERM_READ | IOMMU_PERM_WRITE,
                                simk_now_ps(), &q->hdr_iovas[i]);
         if (hc < 0) {
           snprintf(err, errlen, "driver: the IOMMU cannot map the header buffers of queue %u", qi);
@@ -531,4 +548,8 @@ const struct page_pool_stats *driver_pool_stats(const struct driver *d, unsigned
 
 const struct page_pool *driver_pool(const struct driver *d, unsigned queue) {
   return queue < d->p.queues ? d->q[queue].pool : NULL;
+}
+
+int driver_pool_empty(const struct driver *d, unsigned queue) {
+  return queue < d->p.queues && d->q[queue].pool && page_pool_available(d->q[queue].pool) == 0;
 }

@@ -88,5 +88,7 @@ void driver_irq(struct driver *d, unsigned queue);
 const struct driver_stats *driver_stats(const struct driver *d);
 const struct page_pool_stats *driver_pool_stats(const struct driver *d, unsigned queue);
 const struct page_pool *driver_pool(const struct driver *d, unsigned queue);
+/* 1 when the queue's page pool has no page left to post. */
+int driver_pool_empty(const struct driver *d, unsigned queue);
 
 #endif

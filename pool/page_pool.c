@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "dma.h"
 #include "simk.h"
 
 struct pp_page {
@@ -80,7 +81,7 @@ struct page_pool *page_pool_new(const struct page_pool_params *p, struct mem *m,
     if (p->clear != PP_CLEAR_NEVER)
       clear_page(pp, pfn);
     if (!p->dma_per_packet) {
-      int64_t c = iommu_map(io, p->rid, pfn, IOMMU_PERM_READ | IOMMU_PERM_WRITE, simk_now_ps(),
+      int64_t c = dma_map_page(io, m, p->rid, pfn, IOMMU_PERM_READ | IOMMU_PERM_WRITE, simk_now_ps(),
                             &pp->all[i].iova);
       if (c < 0) {
         page_pool_free(pp);

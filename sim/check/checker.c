@@ -181,6 +181,7 @@ static void explain(struct checker *c, const struct group *g, struct checker_vio
   v->packet_index = is_packet(k) ? lab->prov.packet : UINT64_MAX;
   v->time_ps = c->now_ps(c->clock_ctx);
   v->principal = g->principal;
+  snprintf(v->who, sizeof v->who, "%s", who);
   v->pfn = g->pfn;
   v->offset = g->offset;
   v->length = g->length;
@@ -304,6 +305,184 @@ static void on_map(void *ctx, struct mem *m, uint64_t pfn, unsigned principal,
   expose(c, principal, pfn << MEM_PAGE_SHIFT, MEM_PAGE_SIZE, 1);
 }
 
+/* ---- writes: device grants, unmapped pages, kernel data, validated bytes ---- */
+
+/* Record one violation that is not an exposure: count, bytes, and the first
+ * occurrence with its explanation. */
+static void record(struct checker *c, int prop, const char *who, unsigned principal, uint64_t pfn,
+                   uint32_t off, uint32_t len, const struct mem_label *src, const char *text) {
+  struct checker_result *r = &c->res[prop];
+  r->count++;
+  r->bytes += len;
+  c->total++;
+  if (r->has_first)
+    return;
+  r->has_first = 1;
+  struct checker_violation *v = &r->first;
+  memset(v, 0, sizeof *v);
+  v->time_ps = c->now_ps(c->clock_ctx);
+  v->principal = principal;
+  snprintf(v->who, sizeof v->who, "%s", who);
+  v->pfn = pfn;
+  v->offset = off;
+  v->length = len;
+  v->packet_index = UINT64_MAX;
+  snprintf(v->kind, sizeof v->kind, "%s", "none");
+  if (src) {
+    r->first_lab = *src;
+    unsigned k = src->prov.kind;
+    snprintf(v->kind, sizeof v->kind, "%s",
+             k == MEM_LABEL_PKT_HEADER ? "header" : k == MEM_LABEL_PKT_PAYLOAD ? "payload"
+             : k == MEM_LABEL_PKT_UNKNOWN ? "uncaptured" : k == MEM_LABEL_KERNEL_PRESIM ? "kernel_presim"
+             : k == MEM_LABEL_KERNEL_PTR ? "skb_shared_info" : k == MEM_LABEL_KERNEL_META ? "kernel_meta"
+             : k == MEM_LABEL_USER ? "user" : "zero");
+    if (is_packet(k)) {
+      v->packet_index = src->prov.packet;
+      if (c->pol->flow_name)
+        c->pol->flow_name(c->pol->flow_name_ctx, src->prov.flow, v->flow, sizeof v->flow);
+    }
+  }
+  snprintf(v->explanation, sizeof v->explanation, "%s", text);
+}
+
+struct kernel_scan {
+  const struct mem *m;
+  uint16_t rid;
+  int device;       /* 1: count only bytes outside the device's grants */
+  uint32_t bytes;   /* kernel-private bytes that would be overwritten */
+  uint64_t first_paddr;
+  uint32_t first_id;
+  struct mem_label first_lab;
+};
+
+static void kernel_run(void *vctx, uint64_t paddr, uint32_t len, uint32_t id) {
+  struct kernel_scan *k = vctx;
+  if (id == MEM_LABEL_ID_ZERO)
+    return;
+  struct mem *mm = (struct mem *)k->m;
+  const struct mem_label *lab = mem_label(mm, id);
+  if (!is_kernel(lab->prov.kind))
+    return;
+  uint32_t n = len;
+  if (k->device)
+    n -= mem_mark_covered(k->m, MEM_MARK_GRANT, k->rid, paddr, len);
+  if (n && !k->bytes) {
+    k->first_paddr = paddr;
+    k->first_id = id;
+    k->first_lab = *lab;
+  }
+  k->bytes += n;
+}
+
+static void fmt_device(uint16_t rid, char *buf, size_t n) {
+  snprintf(buf, n, "device %02x:%02x.%x", (rid >> 8) & 0xff, (rid >> 3) & 0x1f, rid & 7);
+}
+
+static void on_before_write(void *ctx, struct mem *m, const struct mem_access *a) {
+  struct checker *c = ctx;
+  uint64_t pfn = a->paddr >> MEM_PAGE_SHIFT;
+  uint32_t off = (uint32_t)(a->paddr & (MEM_PAGE_SIZE - 1));
+  char tn[48], text[1024], who[48];
+  fmt_time(c->now_ps(c->clock_ctx), tn, sizeof tn);
+  if (a->who.actor == MEM_ACTOR_DEVICE) {
+    uint16_t rid = a->who.id;
+    fmt_device(rid, who, sizeof who);
+    uint32_t granted = mem_mark_covered(m, MEM_MARK_GRANT, rid, a->paddr, a->len);
+    if (granted < a->len) {
+      snprintf(text, sizeof text,
+               "At %s the %s wrote %u bytes into page 0x%" PRIx64 " at offset %u, %u of them outside "
+               "every buffer a posted descriptor or ring grants it.", tn, who, a->len, pfn, off,
+               a->len - granted);
+      record(c, PROP_DEVICE_WRITE_OUTSIDE_GRANT, who, 0, pfn, off, a->len - granted, NULL, text);
+    }
+    if (mem_page_dma_refs(m, pfn) == 0) {
+      snprintf(text, sizeof text,
+               "At %s the %s wrote %u bytes into page 0x%" PRIx64 " at offset %u, but the kernel had "
+               "already unmapped or freed that page for DMA (no DMA mapping of it is left); the write "
+               "got through the IOMMU (%s).", tn, who, a->len, pfn, off,
+               "a stale IOTLB entry, or no translation enforced");
+      const struct mem_label *old = mem_label(m, mem_peek_label_id(m, a->paddr));
+      record(c, PROP_DEVICE_WRITE_AFTER_UNMAP, who, 0, pfn, off, a->len, old, text);
+    }
+    if (granted < a->len) {
+      struct kernel_scan k = {.m = m, .rid = rid, .device = 1};
+      mem_label_runs(m, a->paddr, a->len, kernel_run, &k);
+      if (k.bytes) {
+        snprintf(text, sizeof text,
+                 "At %s the %s overwrote %u bytes of %s in page 0x%" PRIx64 " at offset %u, which the "
+                 "kernel had written at %.3f us and never granted to the device.", tn, who, k.bytes,
+                 checker_kind_name(k.first_lab.prov.kind), pfn,
+                 (uint32_t)(k.first_paddr & (MEM_PAGE_SIZE - 1)), (double)k.first_lab.time_ps / 1e6);
+        record(c, PROP_KERNEL_DATA_TAMPER, who, 0, pfn, (uint32_t)(k.first_paddr & (MEM_PAGE_SIZE - 1)),
+               k.bytes, &k.first_lab, text);
+      }
+    }
+    return;
+  }
+  if (a->who.actor != MEM_ACTOR_USER)
+    return;
+  unsigned p = a->who.id;
+  const char *pname = p < c->pol->nprincipals ? c->pol->names[p] : "?";
+  snprintf(who, sizeof who, "%s", pname);
+  struct kernel_scan k = {.m = m, .device = 0};
+  mem_label_runs(m, a->paddr, a->len, kernel_run, &k);
+  if (k.bytes) {
+    snprintf(text, sizeof text,
+             "At %s principal '%s' wrote over %u bytes of %s in page 0x%" PRIx64 " at offset %u through "
+             "its read-write mapping; kernel-private data is no userspace principal's to change.", tn,
+             pname, k.bytes, checker_kind_name(k.first_lab.prov.kind), pfn,
+             (uint32_t)(k.first_paddr & (MEM_PAGE_SIZE - 1)));
+    record(c, PROP_KERNEL_DATA_TAMPER, who, p, pfn, (uint32_t)(k.first_paddr & (MEM_PAGE_SIZE - 1)),
+           k.bytes, &k.first_lab, text);
+  }
+  uint32_t v = mem_mark_covered(m, MEM_MARK_VALIDATED, 0, a->paddr, a->len);
+  if (v) {
+    const struct mem_label *old = mem_label(m, mem_peek_label_id(m, a->paddr));
+    char flow[96] = "";
+    if (is_packet(old->prov.kind) && c->pol->flow_name)
+      c->pol->flow_name(c->pol->flow_name_ctx, old->prov.flow, flow, sizeof flow);
+    snprintf(text, sizeof text,
+             "At %s principal '%s' changed %u bytes of packet %" PRIu64 " (flow %s) in page 0x%" PRIx64
+             " at offset %u through its read-write mapping, after the kernel had validated them and "
+             "while it still used them: what the stack checked is not what it will consume.", tn, pname,
+             v, old->prov.packet, flow, pfn, off);
+    record(c, PROP_USER_WRITE_AFTER_VALIDATION, who, p, pfn, off, v, old, text);
+  }
+}
+
+void checker_note_drop(struct checker *c, unsigned queue, uint32_t flow, uint64_t packet,
+                       uint32_t bytes, int pool_empty) {
+  if (!pool_empty)
+    return; /* the ring ran dry for another reason (a slow core) */
+  unsigned owner = flow_owner(c->pol, flow);
+  /* The principal holding the most pages is the one starving the queue. */
+  unsigned worst = 0;
+  uint64_t most = 0;
+  for (unsigned p = 0; p < c->pol->nprincipals; p++)
+    if (mem_pages_held(c->m, p) > most) {
+      most = mem_pages_held(c->m, p);
+      worst = p;
+    }
+  if (most == 0 || worst == owner)
+    return;
+  char tn[48], flowname[96] = "", text[1024];
+  fmt_time(c->now_ps(c->clock_ctx), tn, sizeof tn);
+  if (c->pol->flow_name)
+    c->pol->flow_name(c->pol->flow_name_ctx, flow, flowname, sizeof flowname);
+  snprintf(text, sizeof text,
+           "At %s packet %" PRIu64 " of flow %s (owned by '%s') was dropped on queue %u: no descriptor "
+           "was posted because the queue's page pool was empty, while principal '%s' held %" PRIu64
+           " pages it had not returned.", tn, packet, flowname, c->pol->names[owner], queue,
+           c->pol->names[worst], most);
+  struct mem_label src;
+  memset(&src, 0, sizeof src);
+  src.prov.kind = MEM_LABEL_PKT_PAYLOAD;
+  src.prov.flow = flow;
+  src.prov.packet = packet;
+  record(c, PROP_POOL_EXHAUSTION, c->pol->names[worst], worst, 0, 0, bytes, &src, text);
+  snprintf(c->res[PROP_POOL_EXHAUSTION].first.kind, sizeof c->res[0].first.kind, "%s", "dropped_frame");
+}
+
 struct checker *checker_new(struct mem *m, const struct policy *pol, uint64_t (*now_ps)(void *ctx),
                             void *clock_ctx) {
   struct checker *c = calloc(1, sizeof *c);
@@ -315,7 +494,7 @@ struct checker *checker_new(struct mem *m, const struct policy *pol, uint64_t (*
   c->clock_ctx = clock_ctx;
   for (unsigned i = 0; i < MEM_MAX_PRINCIPALS; i++)
     c->last[i].prop = -1;
-  struct mem_observer obs = {.ctx = c, .access = on_access, .map = on_map};
+  struct mem_observer obs = {.ctx = c, .before_write = on_before_write, .access = on_access, .map = on_map};
   if (mem_add_observer(m, &obs)) {
     free(c);
     return NULL;

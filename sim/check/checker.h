@@ -51,7 +51,8 @@ struct policy {
 
 struct checker_violation {
   uint64_t time_ps;
-  unsigned principal;
+  unsigned principal;   /* the userspace principal involved (see `who`) */
+  char who[48];         /* its name, or the device ("device 01:00.0") */
   uint64_t pfn;
   uint32_t offset;
   uint32_t length;
@@ -82,6 +83,15 @@ const struct checker_result *checker_result(const struct checker *c, enum checke
 uint64_t checker_total(const struct checker *c);
 /* The same as a signal for waveforms (updated as violations are found). */
 const uint64_t *checker_total_signal(const struct checker *c);
+
+/* Facts the models report (they are not verdicts: the checker decides).
+ *
+ * A frame was dropped on queue because no descriptor was posted there;
+ * pool_empty says whether the queue's page pool had no page left to post.
+ * The checker decides whether pages held by a principal starved a queue
+ * that serves others (pool_exhaustion). */
+void checker_note_drop(struct checker *c, unsigned queue, uint32_t flow, uint64_t packet,
+                       uint32_t bytes, int pool_empty);
 
 /* Text for a label kind, as used in reports. */
 const char *checker_kind_name(unsigned kind);

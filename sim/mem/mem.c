@@ -11,11 +11,22 @@ struct mem_page {
   uint32_t label[MEM_PAGE_SIZE]; /* shadow: label id per byte */
 };
 
+struct mark {
+  uint16_t off, len; /* within the page; len 4096 is stored as 0 with full=1 */
+  uint16_t id;
+  uint8_t kind;
+  uint8_t full;
+};
+
 struct mem_page_meta {
   uint64_t epoch;
   uint64_t map_ro;  /* bit per principal */
   uint64_t map_rw;
   uint64_t *since_ps; /* per principal, allocated when first mapped */
+  struct mark *marks;
+  uint16_t nmarks, capmarks;
+  uint32_t dma_refs;
+  int8_t holder;    /* principal holding the page, -1 none */
 };
 
 struct label_slot {
@@ -49,6 +60,7 @@ struct mem {
 
   struct mem_observer obs[MEM_MAX_OBSERVERS];
   int nobs;
+  uint64_t held[MEM_MAX_PRINCIPALS];
 };
 
 static uint64_t zero_clock(void *ctx) { (void)ctx; return 0; }
@@ -76,6 +88,8 @@ struct mem *mem_new(uint64_t size_bytes) {
   for (uint64_t i = m->npages; i-- > 1;)
     m->free_pfns[m->nfree++] = i;
   memset(m->is_free, 1, m->npages);
+  for (uint64_t i = 0; i < m->npages; i++)
+    m->meta[i].holder = -1;
   m->is_free[0] = 0;
   /* Label id 0 is the permanent "zero" label. */
   m->labels[0].used = 1;
@@ -96,8 +110,10 @@ void mem_free(struct mem *m) {
     for (uint64_t i = 0; i < m->npages; i++)
       free(m->pages[i]);
   if (m->meta)
-    for (uint64_t i = 0; i < m->npages; i++)
+    for (uint64_t i = 0; i < m->npages; i++) {
       free(m->meta[i].since_ps);
+      free(m->meta[i].marks);
+    }
   free(m->pages);
   free(m->meta);
   free(m->free_pfns);
@@ -119,6 +135,11 @@ int mem_add_observer(struct mem *m, const struct mem_observer *obs) {
     return -1;
   m->obs[m->nobs++] = *obs;
   return 0;
+}
+
+static int range_ok_const(const struct mem *m, uint64_t paddr, uint64_t len) {
+  uint64_t end = paddr + len;
+  return end >= paddr && end <= (m->npages << MEM_PAGE_SHIFT);
 }
 
 /* ---- label table ---- */
@@ -303,6 +324,140 @@ int mem_page_map(struct mem *m, uint64_t pfn, unsigned principal, enum mem_map_m
     if (m->obs[i].map)
       m->obs[i].map(m->obs[i].ctx, m, pfn, principal, old, mode);
   return 0;
+}
+
+/* ---- DMA references, marks, holders ---- */
+
+void mem_page_dma_ref(struct mem *m, uint64_t pfn, uint16_t rid, int delta) {
+  if (pfn >= m->npages)
+    return;
+  struct mem_page_meta *md = &m->meta[pfn];
+  if (delta < 0 && md->dma_refs < (uint32_t)-delta)
+    md->dma_refs = 0;
+  else
+    md->dma_refs = (uint32_t)((int64_t)md->dma_refs + delta);
+  for (int i = 0; i < m->nobs; i++)
+    if (m->obs[i].dma)
+      m->obs[i].dma(m->obs[i].ctx, m, pfn, rid, md->dma_refs);
+}
+
+uint32_t mem_page_dma_refs(const struct mem *m, uint64_t pfn) {
+  return pfn < m->npages ? m->meta[pfn].dma_refs : 0;
+}
+
+static int mark_one(struct mem *m, int add, uint8_t kind, uint16_t id, uint64_t pfn, uint32_t off,
+                    uint32_t len) {
+  struct mem_page_meta *md = &m->meta[pfn];
+  struct mark mk = {.off = (uint16_t)off, .len = (uint16_t)(len & 0xffff), .id = id, .kind = kind,
+                    .full = len == MEM_PAGE_SIZE};
+  if (!add) {
+    for (uint16_t i = 0; i < md->nmarks; i++) {
+      struct mark *e = &md->marks[i];
+      if (e->kind == mk.kind && e->id == mk.id && e->off == mk.off && e->len == mk.len &&
+          e->full == mk.full) {
+        md->marks[i] = md->marks[--md->nmarks];
+        return 0;
+      }
+    }
+    return -1;
+  }
+  if (md->nmarks == md->capmarks) {
+    uint16_t nc = md->capmarks ? (uint16_t)(md->capmarks * 2) : 4;
+    if (nc <= md->capmarks)
+      return MEM_ENOMEM;
+    struct mark *n = realloc(md->marks, nc * sizeof *n);
+    if (!n)
+      return MEM_ENOMEM;
+    md->marks = n;
+    md->capmarks = nc;
+  }
+  md->marks[md->nmarks++] = mk;
+  return 0;
+}
+
+static int mark_range(struct mem *m, int add, enum mem_mark_kind kind, uint16_t id, uint64_t paddr,
+                      uint64_t len) {
+  if (!range_ok_const(m, paddr, len))
+    return MEM_ERANGE;
+  uint64_t done = 0;
+  int rc = 0;
+  while (done < len) {
+    uint64_t a = paddr + done;
+    uint32_t off = (uint32_t)(a & (MEM_PAGE_SIZE - 1));
+    uint32_t n = MEM_PAGE_SIZE - off;
+    if (n > len - done)
+      n = (uint32_t)(len - done);
+    int r = mark_one(m, add, (uint8_t)kind, id, a >> MEM_PAGE_SHIFT, off, n);
+    if (r)
+      rc = r;
+    done += n;
+  }
+  return rc;
+}
+
+int mem_mark_add(struct mem *m, enum mem_mark_kind kind, uint16_t id, uint64_t paddr, uint64_t len) {
+  return mark_range(m, 1, kind, id, paddr, len);
+}
+
+int mem_mark_remove(struct mem *m, enum mem_mark_kind kind, uint16_t id, uint64_t paddr, uint64_t len) {
+  return mark_range(m, 0, kind, id, paddr, len);
+}
+
+uint32_t mem_mark_covered(const struct mem *m, enum mem_mark_kind kind, uint16_t id, uint64_t paddr,
+                          uint32_t len) {
+  uint64_t pfn = paddr >> MEM_PAGE_SHIFT;
+  if (pfn >= m->npages || len == 0)
+    return 0;
+  uint32_t off = (uint32_t)(paddr & (MEM_PAGE_SIZE - 1));
+  if (len > MEM_PAGE_SIZE - off)
+    len = MEM_PAGE_SIZE - off;
+  const struct mem_page_meta *md = &m->meta[pfn];
+  /* Few marks per page: sweep the range, extending the covered prefix. */
+  uint32_t covered = 0;
+  uint32_t pos = off, end = off + len;
+  uint8_t seen[MEM_PAGE_SIZE / 8];
+  int any = 0;
+  for (uint16_t i = 0; i < md->nmarks; i++) {
+    const struct mark *e = &md->marks[i];
+    if (e->kind != kind || (kind == MEM_MARK_GRANT && e->id != id))
+      continue;
+    uint32_t eo = e->off, el = e->full ? MEM_PAGE_SIZE : e->len;
+    if (eo <= pos && eo + el >= end)
+      return len; /* the usual case: one mark covers it all */
+    uint32_t a = eo > pos ? eo : pos, b = eo + el < end ? eo + el : end;
+    if (a >= b)
+      continue;
+    if (!any) {
+      memset(seen, 0, sizeof seen);
+      any = 1;
+    }
+    for (uint32_t x = a; x < b; x++)
+      seen[x >> 3] |= (uint8_t)(1u << (x & 7));
+  }
+  if (!any)
+    return 0;
+  for (uint32_t x = pos; x < end; x++)
+    covered += (seen[x >> 3] >> (x & 7)) & 1u;
+  return covered;
+}
+
+void mem_page_set_holder(struct mem *m, uint64_t pfn, int principal) {
+  if (pfn >= m->npages || principal >= MEM_MAX_PRINCIPALS)
+    return;
+  struct mem_page_meta *md = &m->meta[pfn];
+  if (md->holder >= 0)
+    m->held[md->holder]--;
+  md->holder = (int8_t)(principal < 0 ? -1 : principal);
+  if (md->holder >= 0)
+    m->held[md->holder]++;
+}
+
+int mem_page_holder(const struct mem *m, uint64_t pfn) {
+  return pfn < m->npages ? m->meta[pfn].holder : -1;
+}
+
+uint64_t mem_pages_held(const struct mem *m, unsigned principal) {
+  return principal < MEM_MAX_PRINCIPALS ? m->held[principal] : 0;
 }
 
 int mem_page_alloc(struct mem *m, uint64_t *pfn) {

@@ -115,6 +115,9 @@ struct mem_observer {
               enum mem_map_mode old_mode, enum mem_map_mode new_mode);
   /* After pfn entered a new allocation epoch. */
   void (*epoch)(void *ctx, struct mem *m, uint64_t pfn, uint64_t old_epoch, uint64_t new_epoch);
+  /* After the kernel's DMA mappings of pfn for device rid changed: refs is
+   * the number of live mappings of the page (any device) afterwards. */
+  void (*dma)(void *ctx, struct mem *m, uint64_t pfn, uint16_t rid, uint32_t refs);
 };
 
 /* Simulated RAM of size_bytes (rounded up to whole pages, at least one page).
@@ -165,6 +168,39 @@ enum mem_map_mode mem_page_mapping(const struct mem *m, uint64_t pfn, unsigned p
 uint64_t mem_page_mapped_since_ps(const struct mem *m, uint64_t pfn, unsigned principal);
 /* Bit per principal with any mapping of pfn. */
 uint64_t mem_page_mappers(const struct mem *m, uint64_t pfn);
+
+/* --- What the kernel has granted, for the checker (facts, not verdicts).
+ *
+ * DMA mappings: the kernel's DMA API view of a page (dma_map_page /
+ * dma_unmap_page), counted per page whatever the IOMMU mode: a device write
+ * into a page with no mapping left is a write after unmap.
+ *
+ * Marks: byte ranges of a page with a meaning:
+ * - MEM_MARK_GRANT: the buffer a posted descriptor (or a ring) grants the
+ *   device with requester id `id`; a device write outside every grant of its
+ *   requester id writes outside what it was given;
+ * - MEM_MARK_VALIDATED: packet bytes the kernel has validated and still
+ *   uses (id: unused); a user write over them changes them behind its back.
+ * Marks may overlap; removing takes away exactly one equal mark. */
+enum mem_mark_kind { MEM_MARK_GRANT = 0, MEM_MARK_VALIDATED = 1 };
+
+void mem_page_dma_ref(struct mem *m, uint64_t pfn, uint16_t rid, int delta);
+uint32_t mem_page_dma_refs(const struct mem *m, uint64_t pfn);
+
+/* Add or remove a mark over [paddr, paddr+len) (may cross pages). 0 or negative. */
+int mem_mark_add(struct mem *m, enum mem_mark_kind kind, uint16_t id, uint64_t paddr, uint64_t len);
+int mem_mark_remove(struct mem *m, enum mem_mark_kind kind, uint16_t id, uint64_t paddr, uint64_t len);
+/* Bytes of [paddr, paddr+len) (within one page) covered by marks of kind
+ * (and id, for grants). */
+uint32_t mem_mark_covered(const struct mem *m, enum mem_mark_kind kind, uint16_t id, uint64_t paddr,
+                          uint32_t len);
+
+/* The principal holding a page (a zero-copy page handed to it and not yet
+ * returned), or -1. */
+void mem_page_set_holder(struct mem *m, uint64_t pfn, int principal);
+int mem_page_holder(const struct mem *m, uint64_t pfn);
+/* Pages held by principal now. */
+uint64_t mem_pages_held(const struct mem *m, unsigned principal);
 
 /* A simple page allocator over all of RAM: last freed, first allocated (as
  * the kernel's per-CPU page lists hand out hot pages), so freed pages are

@@ -27,8 +27,8 @@ static json_object *violation_first(const struct replay_result *r, const struct 
   const struct checker_violation *v = &cr->first;
   json_object *o = json_object_new_object();
   json_object_object_add(o, "time_ps", u64(v->time_ps));
-  json_object_object_add(o, "principal",
-                         json_object_new_string(v->principal < 2 ? r->principals[v->principal] : "?"));
+  (void)r;
+  json_object_object_add(o, "principal", json_object_new_string(v->who));
   json_object_object_add(o, "page", u64(v->pfn));
   json_object_object_add(o, "offset", u64(v->offset));
   json_object_object_add(o, "length", u64(v->length));

@@ -72,6 +72,12 @@ static void nic_irq(void *ctx, unsigned queue) {
   driver_irq(s->drv, queue);
 }
 
+/* A drop for lack of descriptors is a fact for the checker to weigh. */
+static void nic_no_desc(void *ctx, unsigned queue, const struct nic_frame *f) {
+  struct sys *s = ctx;
+  checker_note_drop(s->chk, queue, f->flow, f->index, f->wire_len, driver_pool_empty(s->drv, queue));
+}
+
 /* The stack's view of a frame: which flow, whose socket, where the payload starts. */
 static int classify(void *ctx, const uint8_t *frame, uint32_t len, struct driver_pkt *out) {
   struct sys *s = ctx;
@@ -359,7 +365,7 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   np.desc_fetch_batch = c->nic_desc_fetch_batch;
   np.wb_threshold = c->nic_wb_threshold;
   np.pcie_gbps = c->nic_pcie_gbps;
-  struct nic_host host = {.ctx = s, .irq = nic_irq};
+  struct nic_host host = {.ctx = s, .irq = nic_irq, .rx_no_desc = nic_no_desc};
   s->nic = nic_new(&np, s->m, s->io, &host, err, errlen);
   if (!s->nic)
     goto fail;

@@ -70,11 +70,20 @@ static uint64_t clean_page(void) {
   return pfn;
 }
 
+/* A device write into a buffer the kernel granted (DMA-mapped page, posted
+ * descriptor), as a well-behaved NIC makes it. */
 static void dev_write(uint64_t paddr, uint32_t len, uint8_t kind, uint32_t flow, uint64_t packet) {
   static uint8_t buf[PG];
   memset(buf, (int)(0x40 + (packet & 0x3f)), len);
   struct mem_prov p = {.kind = kind, .flow = flow, .packet = packet};
+  uint64_t first = paddr / PG, last = (paddr + len - 1) / PG;
+  for (uint64_t pfn = first; pfn <= last; pfn++)
+    mem_page_dma_ref(m, pfn, DEVICE.id, +1);
+  ck_assert_int_eq(mem_mark_add(m, MEM_MARK_GRANT, DEVICE.id, paddr, len), 0);
   ck_assert_int_eq(mem_write(m, DEVICE, paddr, buf, len, &p), 0);
+  ck_assert_int_eq(mem_mark_remove(m, MEM_MARK_GRANT, DEVICE.id, paddr, len), 0);
+  for (uint64_t pfn = first; pfn <= last; pfn++)
+    mem_page_dma_ref(m, pfn, DEVICE.id, -1);
 }
 
 static void assert_only(enum checker_property p, uint64_t count, uint64_t bytes) {
@@ -443,6 +452,119 @@ START_TEST(test_no_observer_slot) {
 }
 END_TEST
 
+/* ---- device grants, unmapped pages, kernel data, validated bytes ---- */
+
+START_TEST(test_device_write_outside_grant_and_tamper) {
+  uint64_t pfn = clean_page();
+  mem_page_dma_ref(m, pfn, DEVICE.id, +1);
+  /* the kernel writes skb_shared_info at the end of the page */
+  uint8_t si[320] = {0};
+  struct mem_prov kp = {.kind = MEM_LABEL_KERNEL_PTR, .packet = UINT64_MAX};
+  ck_assert_int_eq(mem_write(m, KERNEL, pfn * PG + PG - 320, si, 320, &kp), 0);
+  /* a descriptor grants [256, 256+2048) */
+  ck_assert_int_eq(mem_mark_add(m, MEM_MARK_GRANT, DEVICE.id, pfn * PG + 256, 2048), 0);
+  static uint8_t buf[PG];
+  struct mem_prov pp = {.kind = MEM_LABEL_PKT_PAYLOAD, .flow = 0, .packet = 1};
+  ck_assert_int_eq(mem_write(m, DEVICE, pfn * PG + 256, buf, 2048, &pp), 0);
+  assert_none(); /* within the grant: fine */
+  /* past the buffer to the end of the page, over the shared info */
+  ck_assert_int_eq(mem_write(m, DEVICE, pfn * PG + 256, buf, PG - 256, &pp), 0);
+  ck_assert_uint_eq(res(PROP_DEVICE_WRITE_OUTSIDE_GRANT)->count, 1);
+  ck_assert_uint_eq(res(PROP_DEVICE_WRITE_OUTSIDE_GRANT)->bytes, PG - 256 - 2048);
+  ck_assert_uint_eq(res(PROP_KERNEL_DATA_TAMPER)->count, 1);
+  ck_assert_uint_eq(res(PROP_KERNEL_DATA_TAMPER)->bytes, 320);
+  ck_assert_str_eq(res(PROP_KERNEL_DATA_TAMPER)->first.kind, "skb_shared_info");
+  ck_assert_str_eq(res(PROP_KERNEL_DATA_TAMPER)->first.who, "device 01:00.0");
+  ck_assert_uint_eq(res(PROP_DEVICE_WRITE_AFTER_UNMAP)->count, 0);
+}
+END_TEST
+
+START_TEST(test_device_write_after_unmap) {
+  uint64_t pfn = clean_page();
+  mem_page_dma_ref(m, pfn, DEVICE.id, +1);
+  ck_assert_int_eq(mem_mark_add(m, MEM_MARK_GRANT, DEVICE.id, pfn * PG, 1500), 0);
+  static uint8_t buf[PG];
+  struct mem_prov pp = {.kind = MEM_LABEL_PKT_PAYLOAD, .flow = 0, .packet = 1};
+  ck_assert_int_eq(mem_write(m, DEVICE, pfn * PG, buf, 1500, &pp), 0);
+  assert_none();
+  /* unmapped and freed; the kernel reuses it for its own data */
+  mem_mark_remove(m, MEM_MARK_GRANT, DEVICE.id, pfn * PG, 1500);
+  mem_page_dma_ref(m, pfn, DEVICE.id, -1);
+  struct mem_prov km = {.kind = MEM_LABEL_KERNEL_META, .packet = UINT64_MAX};
+  ck_assert_int_eq(mem_write(m, KERNEL, pfn * PG, buf, 512, &km), 0);
+  /* a late write of the old buffer */
+  ck_assert_int_eq(mem_write(m, DEVICE, pfn * PG, buf, 1500, &pp), 0);
+  ck_assert_uint_eq(res(PROP_DEVICE_WRITE_AFTER_UNMAP)->count, 1);
+  ck_assert_uint_eq(res(PROP_DEVICE_WRITE_AFTER_UNMAP)->bytes, 1500);
+  ck_assert_uint_eq(res(PROP_KERNEL_DATA_TAMPER)->bytes, 512);
+  ck_assert_uint_eq(res(PROP_DEVICE_WRITE_OUTSIDE_GRANT)->bytes, 1500);
+}
+END_TEST
+
+START_TEST(test_user_write_after_validation) {
+  uint64_t pfn = clean_page();
+  dev_write(pfn * PG + 256, 600, MEM_LABEL_PKT_PAYLOAD, 1, 7);
+  ck_assert_int_eq(mem_page_map(m, pfn, 0, MEM_MAP_RW), 0);
+  uint64_t before_leaks = res(PROP_CROSS_FLOW_LEAK)->count;
+  struct mem_accessor app = {.actor = MEM_ACTOR_USER, .id = 0};
+  uint8_t x = 0x5a;
+  struct mem_prov up = {.kind = MEM_LABEL_USER, .principal = 0, .packet = UINT64_MAX};
+  /* not validated yet: a write is the app's business */
+  ck_assert_int_eq(mem_write(m, app, pfn * PG + 300, &x, 1, &up), 0);
+  ck_assert_uint_eq(res(PROP_USER_WRITE_AFTER_VALIDATION)->count, 0);
+  ck_assert_int_eq(mem_mark_add(m, MEM_MARK_VALIDATED, 0, pfn * PG + 256, 600), 0);
+  ck_assert_int_eq(mem_write(m, app, pfn * PG + 400, &x, 1, &up), 0);
+  ck_assert_uint_eq(res(PROP_USER_WRITE_AFTER_VALIDATION)->count, 1);
+  ck_assert_uint_eq(res(PROP_USER_WRITE_AFTER_VALIDATION)->first.packet_index, 7);
+  ck_assert_str_eq(res(PROP_USER_WRITE_AFTER_VALIDATION)->first.who, "app");
+  /* consumed: the kernel no longer uses them */
+  ck_assert_int_eq(mem_mark_remove(m, MEM_MARK_VALIDATED, 0, pfn * PG + 256, 600), 0);
+  ck_assert_int_eq(mem_write(m, app, pfn * PG + 500, &x, 1, &up), 0);
+  ck_assert_uint_eq(res(PROP_USER_WRITE_AFTER_VALIDATION)->count, 1);
+  ck_assert_uint_eq(res(PROP_KERNEL_DATA_TAMPER)->count, 0);
+  ck_assert_uint_eq(res(PROP_CROSS_FLOW_LEAK)->count, before_leaks);
+}
+END_TEST
+
+START_TEST(test_user_tamper_kernel_bytes) {
+  uint64_t pfn = clean_page();
+  uint8_t si[64] = {0};
+  struct mem_prov kp = {.kind = MEM_LABEL_KERNEL_PTR, .packet = UINT64_MAX};
+  ck_assert_int_eq(mem_write(m, KERNEL, pfn * PG + 1000, si, 64, &kp), 0);
+  ck_assert_int_eq(mem_page_map(m, pfn, 0, MEM_MAP_RW), 0); /* exposes them too */
+  struct mem_accessor app = {.actor = MEM_ACTOR_USER, .id = 0};
+  struct mem_prov up = {.kind = MEM_LABEL_USER, .principal = 0, .packet = UINT64_MAX};
+  uint8_t buf[100] = {0};
+  ck_assert_int_eq(mem_write(m, app, pfn * PG + 980, buf, 100, &up), 0);
+  ck_assert_uint_eq(res(PROP_KERNEL_DATA_TAMPER)->count, 1);
+  ck_assert_uint_eq(res(PROP_KERNEL_DATA_TAMPER)->bytes, 64);
+  /* the same write elsewhere in the page touches no kernel bytes */
+  ck_assert_int_eq(mem_write(m, app, pfn * PG + 2000, buf, 100, &up), 0);
+  ck_assert_uint_eq(res(PROP_KERNEL_DATA_TAMPER)->count, 1);
+}
+END_TEST
+
+START_TEST(test_pool_exhaustion) {
+  uint64_t pfn = clean_page();
+  /* flow 1 belongs to "other"; no page held: a drop is not exhaustion */
+  checker_note_drop(ck, 0, 1, 5, 100, 1);
+  ck_assert_uint_eq(res(PROP_POOL_EXHAUSTION)->count, 0);
+  mem_page_set_holder(m, pfn, 0); /* app holds a page */
+  checker_note_drop(ck, 0, 1, 6, 100, 0); /* ring empty but pool was not */
+  ck_assert_uint_eq(res(PROP_POOL_EXHAUSTION)->count, 0);
+  checker_note_drop(ck, 0, 0, 7, 100, 1); /* the holder's own flow */
+  ck_assert_uint_eq(res(PROP_POOL_EXHAUSTION)->count, 0);
+  checker_note_drop(ck, 0, 1, 8, 100, 1);
+  ck_assert_uint_eq(res(PROP_POOL_EXHAUSTION)->count, 1);
+  ck_assert_uint_eq(res(PROP_POOL_EXHAUSTION)->bytes, 100);
+  ck_assert_str_eq(res(PROP_POOL_EXHAUSTION)->first.who, "app");
+  ck_assert_uint_eq(res(PROP_POOL_EXHAUSTION)->first.packet_index, 8);
+  mem_page_set_holder(m, pfn, -1);
+  checker_note_drop(ck, 0, 1, 9, 100, 1);
+  ck_assert_uint_eq(res(PROP_POOL_EXHAUSTION)->count, 1);
+}
+END_TEST
+
 static Suite *checker_suite(void) {
   Suite *s = suite_create("checker");
   TCase *tc = tcase_create("core");
@@ -465,6 +587,11 @@ static Suite *checker_suite(void) {
   tcase_add_test(tc, test_packet_pieces_written_before_map);
   tcase_add_test(tc, test_unmapped_writes_and_reads_are_not_exposures);
   tcase_add_test(tc, test_no_observer_slot);
+  tcase_add_test(tc, test_device_write_outside_grant_and_tamper);
+  tcase_add_test(tc, test_device_write_after_unmap);
+  tcase_add_test(tc, test_user_write_after_validation);
+  tcase_add_test(tc, test_user_tamper_kernel_bytes);
+  tcase_add_test(tc, test_pool_exhaustion);
   suite_add_tcase(s, tc);
   return s;
 }

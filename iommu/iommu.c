@@ -1,60 +1,77 @@
 /*
- * iommu.c: domains, page table, IOTLB, invalidation modes, fault records.
+ * iommu.c: domains, I/O page tables, IOTLB, invalidation modes, fault
+ * records. See iommu.h and docs/iommu.md.
  *
- * The page table is kept as a hash map (rid, IOVA page) -> (pfn, perm) in host
- * memory; the walk is charged walk_levels memory accesses as a 4-level VT-d
- * second-level table would take (VT-d spec 3.7, 4-level paging).
+ * References:
+ * - Intel VT-d architecture specification: "Second-Level Translation"
+ *   (ch. 3), "Address Translation Caches" and "Invalidation of Translation
+ *   Caches" (ch. 6), "Fault Recording" and the fault reasons (ch. 7),
+ *   "Second-Level Paging Entries" (ch. 9).
+ * - Linux drivers/iommu/intel/iommu.c (pfn_to_dma_pte, __domain_mapping,
+ *   dma_pte_clear_range, iommu_flush_iotlb_psi), drivers/iommu/dma-iommu.c
+ *   (the lazy flush queue: queue_iova, fq_flush_timeout; IOVA_FQ_SIZE 256,
+ *   IOVA_FQ_TIMEOUT 10 ms), drivers/iommu/iova.c (iova.c here).
  */
 #include "iommu.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-struct pte {
-  uint64_t key; /* (rid << 48) | iova_pfn, 0 = empty slot */
-  uint64_t pfn;
-  uint8_t perm;
-  uint8_t tomb; /* deleted */
-};
+#include "iova.h"
+#include "mem.h"
+
+#define PTES_PER_TABLE 512u
+#define SUPER_PAGES 512u /* 4 KiB pages per 2 MiB entry */
 
 struct tlb_entry {
-  uint64_t key; /* 0 = invalid */
-  uint64_t pfn;
-  uint8_t perm;
-  uint64_t lru; /* last use stamp */
+  uint64_t tag;     /* (rid + 1) << 48 | IOVA >> shift; 0 = invalid */
+  uint64_t pfn;     /* first physical page of the 4 KiB or 2 MiB page */
+  uint64_t lru;     /* last use stamp */
+  uint8_t perm;     /* IOMMU_PERM_* */
+  uint8_t shift;    /* 12 or 21 */
+  uint8_t maybe_stale; /* a lazy unmap touched a page it covers */
 };
 
-struct flushq_entry {
-  uint64_t key;
-  uint64_t queued_ps;
+struct fq_entry {
+  uint64_t iova_pfn;
+  uint8_t frees; /* the unmap released its IOVA range: free it at the flush */
 };
 
 struct domain {
   uint16_t rid;
-  uint64_t next_iova_pfn; /* top-down allocator cursor */
-  uint64_t *free_iovas;   /* freed IOVA pages, reused first (like the rcache) */
-  size_t nfree, capfree;
+  uint64_t root; /* top-level table */
+  struct iova_domain *iovad;
+  struct fq_entry *fq; /* the domain's flush queue (dma-iommu.c cookie->fq) */
+  size_t fq_len;
+  int timer_on;        /* fq_timer armed */
+  uint64_t deadline_ps;
 };
 
 struct iommu {
   struct iommu_params p;
   struct iommu_stats st;
-  struct pte *pt;
-  size_t pt_cap, pt_used; /* used includes tombstones */
-  struct tlb_entry *tlb;
+  uint32_t nsets, ways;
+  struct tlb_entry *tlb; /* nsets * ways */
   uint64_t lru_clock;
-  struct flushq_entry *fq;
-  size_t fq_len;
-  struct domain *doms;
+  struct domain **doms;
   size_t ndoms;
+  uint64_t (*hpages)[PTES_PER_TABLE]; /* host-side tables when p.mem is NULL */
+  size_t nh, caph;
   struct iommu_fault *faults;
   size_t nfaults;
+  uint64_t aw_bits;   /* address width of the tables: 12 + 9 * levels */
+  uint64_t limit_pfn; /* highest IOVA page (inclusive) */
 };
+
+static const struct mem_prov pt_prov = {.kind = MEM_LABEL_KERNEL_META, .packet = UINT64_MAX};
+static const struct mem_accessor kernel_cpu = {.actor = MEM_ACTOR_KERNEL, .id = IOMMU_KERNEL_CPU};
+static const struct mem_accessor iommu_hw = {.actor = MEM_ACTOR_DEVICE, .id = IOMMU_WALK_RID};
 
 void iommu_params_default(struct iommu_params *p) {
   memset(p, 0, sizeof *p);
   p->mode = IOMMU_LAZY; /* Linux's default for DMA domains */
   p->iotlb_entries = 64;
+  p->iotlb_ways = 0; /* fully associative */
   p->flush_entries = 256;
   p->flush_ps = 10ull * 1000 * 1000 * 1000; /* 10 ms */
   p->hit_ps = 0;
@@ -69,36 +86,43 @@ void iommu_params_default(struct iommu_params *p) {
   p->map_cycles = 2455;
   p->unmap_cycles = 2454;
   p->max_fault_records = 256;
-}
-
-static uint64_t mkkey(uint16_t rid, uint64_t iova_pfn) {
-  return ((uint64_t)rid + 1) << 48 | (iova_pfn & ((1ull << 48) - 1));
-}
-
-static uint64_t hash64(uint64_t x) {
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdull;
-  x ^= x >> 33;
-  x *= 0xc4ceb9fe1a85ec53ull;
-  x ^= x >> 33;
-  return x;
+  p->mem = NULL;
+  p->superpages = 1; /* intel-iommu uses 2 MiB pages when the hardware has them */
+  p->dma_mask_bits = 64;
+  p->forcedac = 0;
+  p->iova_mag_size = 127; /* IOVA_MAG_SIZE */
+  p->iova_depot_mags = 32; /* MAX_GLOBAL_MAGS */
 }
 
 struct iommu *iommu_new(const struct iommu_params *p) {
-  if (!p || p->iotlb_entries == 0)
+  if (!p || p->iotlb_entries == 0 || p->walk_levels < 2 || p->walk_levels > 5)
+    return NULL;
+  uint32_t ways = p->iotlb_ways ? p->iotlb_ways : p->iotlb_entries;
+  if (ways > p->iotlb_entries || p->iotlb_entries % ways)
+    return NULL;
+  unsigned mask_bits = p->dma_mask_bits ? p->dma_mask_bits : 64;
+  if (mask_bits < 13 || mask_bits > 64)
     return NULL;
   struct iommu *io = calloc(1, sizeof *io);
   if (!io)
     return NULL;
   io->p = *p;
+  io->p.iotlb_ways = ways;
+  io->p.dma_mask_bits = (uint8_t)mask_bits;
   if (io->p.flush_entries == 0)
     io->p.flush_entries = 1;
-  io->pt_cap = 1024;
-  io->pt = calloc(io->pt_cap, sizeof *io->pt);
+  if (io->p.iova_mag_size == 0)
+    io->p.iova_mag_size = 1;
+  io->ways = ways;
+  io->nsets = p->iotlb_entries / ways;
+  io->aw_bits = 12 + 9ull * p->walk_levels;
+  /* The domain aperture (2^aw - 1) and the DMA mask, whichever is lower. */
+  uint64_t top = io->aw_bits >= 64 ? UINT64_MAX : (1ull << io->aw_bits) - 1;
+  uint64_t mask = mask_bits >= 64 ? UINT64_MAX : (1ull << mask_bits) - 1;
+  io->limit_pfn = (top < mask ? top : mask) >> IOMMU_PAGE_SHIFT;
   io->tlb = calloc(p->iotlb_entries, sizeof *io->tlb);
-  io->fq = calloc(io->p.flush_entries, sizeof *io->fq);
   io->faults = calloc(p->max_fault_records ? p->max_fault_records : 1, sizeof *io->faults);
-  if (!io->pt || !io->tlb || !io->fq || !io->faults) {
+  if (!io->tlb || !io->faults) {
     iommu_free(io);
     return NULL;
   }
@@ -108,210 +132,428 @@ struct iommu *iommu_new(const struct iommu_params *p) {
 void iommu_free(struct iommu *io) {
   if (!io)
     return;
-  for (size_t i = 0; i < io->ndoms; i++)
-    free(io->doms[i].free_iovas);
+  for (size_t i = 0; i < io->ndoms; i++) {
+    iova_domain_free(io->doms[i]->iovad);
+    free(io->doms[i]->fq);
+    free(io->doms[i]);
+  }
   free(io->doms);
-  free(io->pt);
+  free(io->hpages);
   free(io->tlb);
-  free(io->fq);
   free(io->faults);
   free(io);
 }
 
-/* ---- page table (hash map with linear probing and tombstones) ---- */
+/* ---- page-table memory: simulated RAM, or host pages ---- */
 
-static struct pte *pt_find(struct iommu *io, uint64_t key) {
-  size_t mask = io->pt_cap - 1;
-  for (size_t i = hash64(key) & mask;; i = (i + 1) & mask) {
-    struct pte *e = &io->pt[i];
-    if (e->key == 0 && !e->tomb)
-      return NULL;
-    if (e->key == key)
-      return e;
+/* A zeroed table page, written by the kernel (kernel-private label). */
+static int pt_alloc(struct iommu *io, uint64_t *paddr) {
+  if (io->p.mem) {
+    uint64_t pfn;
+    if (mem_page_alloc(io->p.mem, &pfn))
+      return -1;
+    uint64_t pa = pfn << MEM_PAGE_SHIFT;
+    if (mem_fill(io->p.mem, kernel_cpu, pa, 0, MEM_PAGE_SIZE, &pt_prov)) {
+      mem_page_free(io->p.mem, pfn);
+      return -1;
+    }
+    *paddr = pa;
+  } else {
+    if (io->nh == io->caph) {
+      size_t nc = io->caph ? io->caph * 2 : 16;
+      uint64_t(*n)[PTES_PER_TABLE] = realloc(io->hpages, nc * sizeof *n);
+      if (!n)
+        return -1;
+      io->hpages = n;
+      io->caph = nc;
+    }
+    memset(io->hpages[io->nh], 0, sizeof io->hpages[0]);
+    /* Host tables live in their own address space: page i at (i + 1) << 12. */
+    *paddr = (uint64_t)(++io->nh) << IOMMU_PAGE_SHIFT;
   }
-}
-
-static int pt_grow(struct iommu *io) {
-  size_t ncap = io->pt_cap * 2;
-  struct pte *n = calloc(ncap, sizeof *n);
-  if (!n)
-    return -1;
-  size_t used = 0;
-  for (size_t i = 0; i < io->pt_cap; i++) {
-    struct pte *e = &io->pt[i];
-    if (!e->key)
-      continue;
-    size_t j = hash64(e->key) & (ncap - 1);
-    while (n[j].key)
-      j = (j + 1) & (ncap - 1);
-    n[j] = *e;
-    used++;
-  }
-  free(io->pt);
-  io->pt = n;
-  io->pt_cap = ncap;
-  io->pt_used = used;
+  io->st.pt_pages++;
   return 0;
 }
 
-static int pt_insert(struct iommu *io, uint64_t key, uint64_t pfn, uint8_t perm) {
-  if ((io->pt_used + 1) * 4 > io->pt_cap * 3 && pt_grow(io))
-    return -1;
-  size_t mask = io->pt_cap - 1;
-  size_t i = hash64(key) & mask;
-  while (io->pt[i].key)
-    i = (i + 1) & mask;
-  if (!io->pt[i].tomb)
-    io->pt_used++;
-  io->pt[i] = (struct pte){.key = key, .pfn = pfn, .perm = perm};
+static uint64_t *host_pte(const struct iommu *io, uint64_t paddr) {
+  size_t page = (size_t)(paddr >> IOMMU_PAGE_SHIFT) - 1;
+  return &io->hpages[page][(paddr & 0xfff) >> 3];
+}
+
+/* A read of one entry: by the IOMMU (a walk) or by the kernel (map/unmap).
+ * Both are accesses through the memory accessor. */
+static int pt_read(const struct iommu *io, uint64_t paddr, uint64_t *v, const struct mem_accessor *who) {
+  if (io->p.mem)
+    return mem_read(io->p.mem, *who, paddr, v, sizeof *v) ? -1 : 0;
+  *v = *host_pte(io, paddr);
   return 0;
 }
 
-/* ---- IOTLB ---- */
+/* Inspection without an access (model bookkeeping, iova_to_phys). */
+static int pt_peek(const struct iommu *io, uint64_t paddr, uint64_t *v) {
+  if (io->p.mem)
+    return mem_peek(io->p.mem, paddr, v, sizeof *v) ? -1 : 0;
+  *v = *host_pte(io, paddr);
+  return 0;
+}
 
-static struct tlb_entry *tlb_lookup(struct iommu *io, uint64_t key) {
-  for (uint32_t i = 0; i < io->p.iotlb_entries; i++)
-    if (io->tlb[i].key == key)
-      return &io->tlb[i];
+static int pt_write(struct iommu *io, uint64_t paddr, uint64_t v) {
+  if (io->p.mem)
+    return mem_write(io->p.mem, kernel_cpu, paddr, &v, sizeof v, &pt_prov) ? -1 : 0;
+  *host_pte(io, paddr) = v;
+  return 0;
+}
+
+static int pt_write_table(struct iommu *io, uint64_t paddr, const uint64_t *v) {
+  if (io->p.mem)
+    return mem_write(io->p.mem, kernel_cpu, paddr, v, MEM_PAGE_SIZE, &pt_prov) ? -1 : 0;
+  memcpy(host_pte(io, paddr), v, MEM_PAGE_SIZE);
+  return 0;
+}
+
+static unsigned pt_index(uint64_t iova, unsigned level) {
+  return (unsigned)(iova >> (IOMMU_PAGE_SHIFT + 9 * (level - 1))) & (PTES_PER_TABLE - 1);
+}
+
+static uint64_t perm_bits(unsigned perm) {
+  return ((perm & IOMMU_PERM_READ) ? IOMMU_PTE_R : 0) | ((perm & IOMMU_PERM_WRITE) ? IOMMU_PTE_W : 0);
+}
+
+/* The kernel's walk to the entry of iova at level target (1: 4 KiB leaf,
+ * 2: the 2 MiB level), allocating missing tables as pfn_to_dma_pte does.
+ * 0 with *slot; 1 when a 2 MiB leaf sits above target (*slot is that leaf's
+ * entry); -1 when host or simulated memory ran out. */
+static int pt_slot(struct iommu *io, struct domain *d, uint64_t iova, unsigned target, uint64_t *slot) {
+  uint64_t table = d->root;
+  for (unsigned level = io->p.walk_levels; level > target; level--) {
+    uint64_t s = table + 8ull * pt_index(iova, level), pte;
+    if (pt_read(io, s, &pte, &kernel_cpu))
+      return -1;
+    if (!(pte & (IOMMU_PTE_R | IOMMU_PTE_W))) {
+      uint64_t t;
+      if (pt_alloc(io, &t))
+        return -1;
+      /* Non-leaf entries grant both; the leaf decides (Linux does the same). */
+      pte = t | IOMMU_PTE_R | IOMMU_PTE_W;
+      if (pt_write(io, s, pte))
+        return -1;
+    } else if (level == 2 && (pte & IOMMU_PTE_PS)) {
+      *slot = s;
+      return 1;
+    }
+    table = pte & IOMMU_PTE_ADDR_MASK;
+  }
+  *slot = table + 8ull * pt_index(iova, target);
+  return 0;
+}
+
+/* Map one 4 KiB page. 0, or -1 (memory, or iova already mapped). */
+static int pt_map_page(struct iommu *io, struct domain *d, uint64_t iova, uint64_t pfn, unsigned perm) {
+  uint64_t slot, pte;
+  if (pt_slot(io, d, iova, 1, &slot) != 0 || pt_read(io, slot, &pte, &kernel_cpu))
+    return -1;
+  if (pte & (IOMMU_PTE_R | IOMMU_PTE_W))
+    return -1; /* Linux: "dma_pte already set" */
+  return pt_write(io, slot, pfn << IOMMU_PAGE_SHIFT | perm_bits(perm));
+}
+
+/* Map one 2 MiB page at level 2. 0; 1 when that entry already holds a table
+ * (the caller maps 4 KiB pages instead); -1 on error. */
+static int pt_map_super(struct iommu *io, struct domain *d, uint64_t iova, uint64_t pfn, unsigned perm) {
+  uint64_t slot, pte;
+  int rc = pt_slot(io, d, iova, 2, &slot);
+  if (rc)
+    return -1;
+  if (pt_read(io, slot, &pte, &kernel_cpu))
+    return -1;
+  if (pte & (IOMMU_PTE_R | IOMMU_PTE_W))
+    return (pte & IOMMU_PTE_PS) ? -1 : 1;
+  return pt_write(io, slot, pfn << IOMMU_PAGE_SHIFT | IOMMU_PTE_PS | perm_bits(perm));
+}
+
+/* Clear the leaf mapping iova. A 2 MiB leaf is split into a table of 512
+ * 4 KiB entries first when split is set, else cleared whole. 0, or -1 when
+ * not mapped (or memory ran out). *was_super: the page was under a 2 MiB
+ * entry. */
+static int pt_unmap(struct iommu *io, struct domain *d, uint64_t iova, int split, int *was_super) {
+  uint64_t table = d->root;
+  *was_super = 0;
+  for (unsigned level = io->p.walk_levels; level >= 1; level--) {
+    uint64_t s = table + 8ull * pt_index(iova, level), pte;
+    if (pt_read(io, s, &pte, &kernel_cpu))
+      return -1;
+    if (!(pte & (IOMMU_PTE_R | IOMMU_PTE_W)))
+      return -1;
+    if (level == 1)
+      return pt_write(io, s, 0);
+    if (level == 2 && (pte & IOMMU_PTE_PS)) {
+      *was_super = 1;
+      if (!split)
+        return pt_write(io, s, 0);
+      /* Split: the same 512 pages as 4 KiB entries, then clear this one. */
+      uint64_t t, v[PTES_PER_TABLE];
+      uint64_t base = pte & IOMMU_PTE_ADDR_MASK, bits = pte & (IOMMU_PTE_R | IOMMU_PTE_W);
+      for (unsigned i = 0; i < PTES_PER_TABLE; i++)
+        v[i] = (base + ((uint64_t)i << IOMMU_PAGE_SHIFT)) | bits;
+      v[pt_index(iova, 1)] = 0;
+      if (pt_alloc(io, &t) || pt_write_table(io, t, v) || pt_write(io, s, t | IOMMU_PTE_R | IOMMU_PTE_W))
+        return -1;
+      io->st.superpage_splits++;
+      return 0;
+    }
+    table = pte & IOMMU_PTE_ADDR_MASK;
+  }
+  return -1;
+}
+
+/* The result of a walk. */
+struct walk {
+  uint64_t pfn;   /* first page of the leaf (4 KiB or 2 MiB) */
+  unsigned perm;  /* effective IOMMU_PERM_*: R and W of every level ANDed */
+  unsigned shift; /* 12 or 21 */
+  unsigned levels; /* entries read */
+};
+
+/* Walk the table for iova; hw: as the IOMMU (accesses through the memory
+ * accessor), else a peek. 0 with *w, or -1 when not present (w->levels says
+ * how many entries were read). */
+static int pt_walk(const struct iommu *io, const struct domain *d, uint64_t iova, int hw, struct walk *w) {
+  uint64_t table = d->root, eff = IOMMU_PTE_R | IOMMU_PTE_W;
+  w->levels = 0;
+  for (unsigned level = io->p.walk_levels; level >= 1; level--) {
+    uint64_t s = table + 8ull * pt_index(iova, level), pte;
+    int rc = hw ? pt_read(io, s, &pte, &iommu_hw) : pt_peek(io, s, &pte);
+    if (rc)
+      return -1;
+    w->levels++;
+    eff &= pte;
+    if (!(pte & (IOMMU_PTE_R | IOMMU_PTE_W)))
+      return -1;
+    int leaf = level == 1 || (level == 2 && (pte & IOMMU_PTE_PS));
+    if (leaf) {
+      w->pfn = (pte & IOMMU_PTE_ADDR_MASK) >> IOMMU_PAGE_SHIFT;
+      w->shift = level == 1 ? IOMMU_PAGE_SHIFT : IOMMU_SUPERPAGE_SHIFT;
+      w->perm = ((eff & IOMMU_PTE_R) ? IOMMU_PERM_READ : 0) | ((eff & IOMMU_PTE_W) ? IOMMU_PERM_WRITE : 0);
+      return 0;
+    }
+    table = pte & IOMMU_PTE_ADDR_MASK;
+  }
+  return -1;
+}
+
+/* ---- IOTLB (VT-d "IOTLB": tagged by domain, 4 KiB and 2 MiB entries) ---- */
+
+static uint64_t tlb_tag(uint16_t rid, uint64_t vpn) {
+  return ((uint64_t)rid + 1) << 48 | (vpn & ((1ull << 48) - 1));
+}
+
+static struct tlb_entry *tlb_find(struct iommu *io, uint16_t rid, uint64_t iova, unsigned shift) {
+  uint64_t vpn = iova >> shift, tag = tlb_tag(rid, vpn);
+  struct tlb_entry *set = &io->tlb[(size_t)(vpn % io->nsets) * io->ways];
+  for (uint32_t i = 0; i < io->ways; i++)
+    if (set[i].tag == tag && set[i].shift == shift)
+      return &set[i];
   return NULL;
 }
 
-static void tlb_fill(struct iommu *io, uint64_t key, uint64_t pfn, uint8_t perm) {
-  struct tlb_entry *victim = &io->tlb[0];
-  for (uint32_t i = 0; i < io->p.iotlb_entries; i++) {
-    if (io->tlb[i].key == 0) {
-      victim = &io->tlb[i];
+static struct tlb_entry *tlb_lookup(struct iommu *io, uint16_t rid, uint64_t iova) {
+  struct tlb_entry *e = tlb_find(io, rid, iova, IOMMU_PAGE_SHIFT);
+  return e ? e : tlb_find(io, rid, iova, IOMMU_SUPERPAGE_SHIFT);
+}
+
+/* Fill: an invalid way of the set, else its least recently used. */
+static void tlb_fill(struct iommu *io, uint16_t rid, uint64_t iova, const struct walk *w) {
+  uint64_t vpn = iova >> w->shift;
+  struct tlb_entry *set = &io->tlb[(size_t)(vpn % io->nsets) * io->ways];
+  struct tlb_entry *victim = &set[0];
+  for (uint32_t i = 0; i < io->ways; i++) {
+    if (set[i].tag == 0) {
+      victim = &set[i];
       break;
     }
-    if (io->tlb[i].lru < victim->lru)
-      victim = &io->tlb[i];
+    if (set[i].lru < victim->lru)
+      victim = &set[i];
   }
-  *victim = (struct tlb_entry){.key = key, .pfn = pfn, .perm = perm, .lru = ++io->lru_clock};
+  *victim = (struct tlb_entry){.tag = tlb_tag(rid, vpn), .pfn = w->pfn, .lru = ++io->lru_clock,
+                               .perm = (uint8_t)w->perm, .shift = (uint8_t)w->shift};
 }
 
-static void tlb_invalidate(struct iommu *io, uint64_t key) {
-  struct tlb_entry *e = tlb_lookup(io, key);
+/* Page-selective invalidation: the 4 KiB entry and a 2 MiB entry covering. */
+static void tlb_invalidate_page(struct iommu *io, uint16_t rid, uint64_t iova) {
+  struct tlb_entry *e = tlb_find(io, rid, iova, IOMMU_PAGE_SHIFT);
   if (e)
-    e->key = 0;
+    e->tag = 0;
+  e = tlb_find(io, rid, iova, IOMMU_SUPERPAGE_SHIFT);
+  if (e)
+    e->tag = 0;
 }
 
-static struct domain *domain_get(struct iommu *io, uint16_t rid);
-static void iova_release(struct domain *d, uint64_t iova_pfn);
+/* Domain-selective invalidation (flush_iotlb_all). */
+static void tlb_invalidate_domain(struct iommu *io, uint16_t rid) {
+  uint64_t hi = ((uint64_t)rid + 1) << 48;
+  for (uint32_t i = 0; i < io->p.iotlb_entries; i++)
+    if (io->tlb[i].tag && (io->tlb[i].tag & ~((1ull << 48) - 1)) == hi)
+      io->tlb[i].tag = 0;
+}
 
-/* Flush the lazy queue: one global IOTLB invalidation for everything queued;
- * only then are the queued IOVAs free for reuse (as Linux's fq_ring_free). */
-static int64_t fq_flush(struct iommu *io) {
-  if (io->fq_len == 0)
-    return 0;
-  for (size_t i = 0; i < io->fq_len; i++) {
-    uint64_t key = io->fq[i].key;
-    tlb_invalidate(io, key);
-    struct domain *d = domain_get(io, (uint16_t)((key >> 48) - 1));
-    if (d)
-      iova_release(d, key & ((1ull << 48) - 1));
+static void tlb_mark_stale(struct iommu *io, uint16_t rid, uint64_t iova) {
+  struct tlb_entry *e = tlb_find(io, rid, iova, IOMMU_PAGE_SHIFT);
+  if (e)
+    e->maybe_stale = 1;
+  e = tlb_find(io, rid, iova, IOMMU_SUPERPAGE_SHIFT);
+  if (e)
+    e->maybe_stale = 1;
+}
+
+/* ---- domains ---- */
+
+static struct domain *domain_find(const struct iommu *io, uint16_t rid) {
+  for (size_t i = 0; i < io->ndoms; i++)
+    if (io->doms[i]->rid == rid)
+      return io->doms[i];
+  return NULL;
+}
+
+static struct domain *domain_get(struct iommu *io, uint16_t rid) {
+  struct domain *d = domain_find(io, rid);
+  if (d)
+    return d;
+  struct domain **nd = realloc(io->doms, (io->ndoms + 1) * sizeof *nd);
+  if (!nd)
+    return NULL;
+  io->doms = nd;
+  d = calloc(1, sizeof *d);
+  if (!d)
+    return NULL;
+  d->rid = rid;
+  struct iova_params ip = {.limit_pfn = io->limit_pfn, .forcedac = io->p.forcedac,
+                           .mag_size = io->p.iova_mag_size, .depot_mags = io->p.iova_depot_mags};
+  d->iovad = iova_domain_new(&ip);
+  d->fq = calloc(io->p.flush_entries, sizeof *d->fq);
+  if (!d->iovad || !d->fq || pt_alloc(io, &d->root)) {
+    iova_domain_free(d->iovad);
+    free(d->fq);
+    free(d);
+    return NULL;
   }
-  io->fq_len = 0;
+  io->doms[io->ndoms++] = d;
+  return d;
+}
+
+uint64_t iommu_domain_root(const struct iommu *io, uint16_t rid) {
+  const struct domain *d = domain_find(io, rid);
+  return d ? d->root : 0;
+}
+
+/* ---- the lazy flush queue (dma-iommu.c) ---- */
+
+/* fq_flush_iotlb + fq_ring_free: one domain-wide invalidation, then the
+ * queued IOVAs are free for reuse. */
+static int64_t fq_flush(struct iommu *io, struct domain *d) {
+  if (d->fq_len == 0)
+    return 0;
+  tlb_invalidate_domain(io, d->rid);
+  for (size_t i = 0; i < d->fq_len; i++)
+    if (d->fq[i].frees)
+      iova_free(d->iovad, d->fq[i].iova_pfn);
+  d->fq_len = 0;
   io->st.invalidations++;
   return io->p.inval_cycles;
 }
 
-/* The flush timer: due when the oldest entry has waited flush_ps. Checked
- * whenever the IOMMU is used, which is when it can matter. */
+/* fq_flush_timeout: the timer armed by the first unmap queued since it last
+ * fired. Checked whenever the IOMMU is used, which is when it can matter. */
 static int64_t fq_maybe_flush(struct iommu *io, uint64_t now_ps) {
-  if (io->fq_len && now_ps - io->fq[0].queued_ps >= io->p.flush_ps)
-    return fq_flush(io);
-  return 0;
+  int64_t cycles = 0;
+  for (size_t i = 0; i < io->ndoms; i++) {
+    struct domain *d = io->doms[i];
+    if (d->timer_on && now_ps >= d->deadline_ps) {
+      d->timer_on = 0;
+      cycles += fq_flush(io, d);
+    }
+  }
+  return cycles;
 }
 
+/* An explicit flush leaves the timer nothing to do: it is disarmed, and the
+ * next queued unmap arms it again. */
 int64_t iommu_flush(struct iommu *io, uint64_t now_ps) {
   (void)now_ps;
-  return fq_flush(io);
-}
-
-/* ---- domains and IOVA allocation ---- */
-
-static struct domain *domain_get(struct iommu *io, uint16_t rid) {
-  for (size_t i = 0; i < io->ndoms; i++)
-    if (io->doms[i].rid == rid)
-      return &io->doms[i];
-  struct domain *n = realloc(io->doms, (io->ndoms + 1) * sizeof *n);
-  if (!n)
-    return NULL;
-  io->doms = n;
-  struct domain *d = &io->doms[io->ndoms++];
-  memset(d, 0, sizeof *d);
-  d->rid = rid;
-  d->next_iova_pfn = (1ull << 32) >> 12; /* allocate below 4 GiB, top down */
-  return d;
-}
-
-static int iova_alloc(struct domain *d, uint64_t *iova_pfn) {
-  if (d->nfree) {
-    *iova_pfn = d->free_iovas[--d->nfree];
-    return 0;
+  int64_t cycles = 0;
+  for (size_t i = 0; i < io->ndoms; i++) {
+    io->doms[i]->timer_on = 0;
+    cycles += fq_flush(io, io->doms[i]);
   }
-  if (d->next_iova_pfn <= 1)
-    return -1;
-  *iova_pfn = --d->next_iova_pfn;
-  return 0;
+  return cycles;
 }
 
-static void iova_release(struct domain *d, uint64_t iova_pfn) {
-  if (d->nfree == d->capfree) {
-    size_t nc = d->capfree ? d->capfree * 2 : 64;
-    uint64_t *n = realloc(d->free_iovas, nc * sizeof *n);
-    if (!n)
-      return; /* the page is lost to the allocator; harmless */
-    d->free_iovas = n;
-    d->capfree = nc;
-  }
-  d->free_iovas[d->nfree++] = iova_pfn;
-}
+/* ---- map and unmap ---- */
 
-int64_t iommu_map(struct iommu *io, uint16_t rid, uint64_t pfn, unsigned perm, uint64_t now_ps,
-                  uint64_t *iova_out) {
-  int64_t cycles = fq_maybe_flush(io, now_ps);
-  if (io->p.mode == IOMMU_PASSTHROUGH || io->p.mode == IOMMU_OFF) {
-    *iova_out = pfn << 12;
-    io->st.maps++;
-    return cycles;
-  }
-  struct domain *d = domain_get(io, rid);
-  uint64_t iova_pfn;
-  if (!d || iova_alloc(d, &iova_pfn))
-    return -1;
-  if (pt_insert(io, mkkey(rid, iova_pfn), pfn, (uint8_t)perm))
-    return -1;
-  io->st.maps++;
-  io->st.mapped_pages++;
-  *iova_out = iova_pfn << 12;
-  return cycles + io->p.map_cycles;
-}
-
-int64_t iommu_map_contig(struct iommu *io, uint16_t rid, uint64_t first_pfn, uint32_t n,
-                         unsigned perm, uint64_t now_ps, uint64_t *iova_out) {
+static int64_t map_range(struct iommu *io, uint16_t rid, uint64_t first_pfn, uint64_t n, unsigned perm,
+                         uint64_t now_ps, uint64_t *iova_out) {
   int64_t cycles = fq_maybe_flush(io, now_ps);
   if (n == 0)
     return -1;
   if (io->p.mode == IOMMU_PASSTHROUGH || io->p.mode == IOMMU_OFF) {
-    *iova_out = first_pfn << 12;
+    *iova_out = first_pfn << IOMMU_PAGE_SHIFT;
     io->st.maps += n;
     return cycles;
   }
   struct domain *d = domain_get(io, rid);
-  if (!d || d->next_iova_pfn <= (uint64_t)n + 1)
+  uint64_t ipfn, size;
+  int cached;
+  if (!d || iova_alloc(d->iovad, n, &ipfn, &size, &cached))
     return -1;
-  d->next_iova_pfn -= n;
-  uint64_t base = d->next_iova_pfn;
-  for (uint32_t i = 0; i < n; i++) {
-    if (pt_insert(io, mkkey(rid, base + i), first_pfn + i, (uint8_t)perm))
-      return -1;
-    io->st.maps++;
-    io->st.mapped_pages++;
-    cycles += io->p.map_cycles;
+  if (cached)
+    io->st.iova_cache_hits++;
+  uint64_t i = 0, entries = 0, supers = 0;
+  while (i < n) {
+    uint64_t iova = (ipfn + i) << IOMMU_PAGE_SHIFT;
+    /* __domain_mapping: a 2 MiB entry where IOVA and physical address are
+     * both 2 MiB-aligned and 512 pages remain (hardware_largepage_caps). */
+    if (io->p.superpages && (ipfn + i) % SUPER_PAGES == 0 && (first_pfn + i) % SUPER_PAGES == 0 &&
+        n - i >= SUPER_PAGES) {
+      int rc = pt_map_super(io, d, iova, first_pfn + i, perm);
+      if (rc < 0)
+        goto unwind;
+      if (rc == 0) {
+        i += SUPER_PAGES;
+        entries++;
+        supers++;
+        continue;
+      }
+    }
+    if (pt_map_page(io, d, iova, first_pfn + i, perm))
+      goto unwind;
+    i++;
+    entries++;
   }
-  *iova_out = base << 12;
-  return cycles;
+  iova_live_add(d->iovad, ipfn, (int64_t)n);
+  io->st.maps += n;
+  io->st.mapped_pages += n;
+  io->st.superpage_maps += supers;
+  *iova_out = ipfn << IOMMU_PAGE_SHIFT;
+  return cycles + (int64_t)entries * io->p.map_cycles;
+unwind:
+  /* Take back what was mapped, then the IOVA range. */
+  for (uint64_t j = 0; j < i;) {
+    int sup;
+    if (pt_unmap(io, d, (ipfn + j) << IOMMU_PAGE_SHIFT, 0, &sup))
+      break;
+    j += sup ? SUPER_PAGES : 1;
+  }
+  iova_free(d->iovad, ipfn);
+  return -1;
+}
+
+int64_t iommu_map(struct iommu *io, uint16_t rid, uint64_t pfn, unsigned perm, uint64_t now_ps,
+                  uint64_t *iova_out) {
+  return map_range(io, rid, pfn, 1, perm, now_ps, iova_out);
+}
+
+int64_t iommu_map_contig(struct iommu *io, uint16_t rid, uint64_t first_pfn, uint32_t n,
+                         unsigned perm, uint64_t now_ps, uint64_t *iova_out) {
+  return map_range(io, rid, first_pfn, n, perm, now_ps, iova_out);
 }
 
 int64_t iommu_unmap(struct iommu *io, uint16_t rid, uint64_t iova, uint64_t now_ps) {
@@ -320,80 +562,153 @@ int64_t iommu_unmap(struct iommu *io, uint16_t rid, uint64_t iova, uint64_t now_
     io->st.unmaps++;
     return cycles;
   }
-  uint64_t key = mkkey(rid, iova >> 12);
-  struct pte *e = pt_find(io, key);
-  if (!e)
+  struct domain *d = domain_find(io, rid);
+  int sup;
+  if (!d || iova >> io->aw_bits || pt_unmap(io, d, iova, 1, &sup))
     return -1;
-  e->key = 0;
-  e->tomb = 1;
   io->st.unmaps++;
   io->st.mapped_pages--;
   cycles += io->p.unmap_cycles;
-  struct domain *d = domain_get(io, rid);
+  uint64_t ipfn = iova >> IOMMU_PAGE_SHIFT;
+  int frees = iova_live_add(d->iovad, ipfn, -1) == 0;
   if (io->p.mode == IOMMU_STRICT) {
-    tlb_invalidate(io, key);
+    /* iommu_flush_iotlb_psi, then free_iova_fast. */
+    tlb_invalidate_page(io, rid, iova);
     io->st.invalidations++;
     cycles += io->p.inval_cycles;
-    if (d)
-      iova_release(d, iova >> 12);
+    if (frees)
+      iova_free(d->iovad, ipfn);
   } else {
-    /* Lazy: the IOTLB entry stays until the flush, so the device can still
-     * reach the old page; the IOVA is freed by the flush (fq_flush). */
-    if (io->fq_len == io->p.flush_entries)
-      cycles += fq_flush(io);
-    io->fq[io->fq_len++] = (struct flushq_entry){.key = key, .queued_ps = now_ps};
-    if (io->fq_len == io->p.flush_entries)
-      cycles += fq_flush(io);
+    /* Lazy (queue_iova): the IOTLB keeps the entry until the flush, so the
+     * device can still reach the old page; the IOVA waits for the flush. */
+    tlb_mark_stale(io, rid, iova);
+    d->fq[d->fq_len++] = (struct fq_entry){.iova_pfn = ipfn, .frees = (uint8_t)frees};
+    if (!d->timer_on) {
+      d->timer_on = 1;
+      d->deadline_ps = now_ps + io->p.flush_ps;
+    }
+    if (d->fq_len == io->p.flush_entries)
+      cycles += fq_flush(io, d);
   }
   return cycles;
 }
 
-static void record_fault(struct iommu *io, uint8_t reason, uint16_t rid, uint64_t iova, int write,
-                         uint64_t now_ps) {
+/* ---- translation ---- */
+
+static void record_fault(struct iommu *io, uint8_t reason, uint8_t vtd, uint16_t rid, uint64_t iova,
+                         int write, uint64_t now_ps) {
   io->st.faults++;
   if (io->nfaults < io->p.max_fault_records)
-    io->faults[io->nfaults++] = (struct iommu_fault){
-        .reason = reason, .write = (uint8_t)(write != 0), .rid = rid, .iova = iova, .time_ps = now_ps};
+    io->faults[io->nfaults++] = (struct iommu_fault){.reason = reason, .write = (uint8_t)(write != 0),
+                                                     .rid = rid, .iova = iova, .time_ps = now_ps,
+                                                     .vtd_reason = vtd};
   else
     io->st.fault_records_dropped++;
 }
 
-int iommu_translate(struct iommu *io, uint16_t rid, uint64_t iova, int write, uint64_t now_ps,
-                    uint64_t *paddr, uint64_t *latency_ps) {
-  *latency_ps = 0;
+static uint64_t leaf_paddr(uint64_t pfn, unsigned shift, uint64_t iova) {
+  return (pfn << IOMMU_PAGE_SHIFT) + (iova & ((1ull << shift) - 1));
+}
+
+/* Is the translation of iova by entry e still what the page table says?
+ * Model bookkeeping (a peek, not an access). */
+static int entry_is_stale(const struct iommu *io, const struct domain *d, const struct tlb_entry *e,
+                          uint64_t iova) {
+  struct walk w;
+  if (!d || pt_walk(io, d, iova, 0, &w))
+    return 1;
+  uint64_t page = iova & ~0xfffull;
+  return leaf_paddr(w.pfn, w.shift, page) != leaf_paddr(e->pfn, e->shift, page) ||
+         (w.perm & e->perm) != e->perm;
+}
+
+int iommu_translate2(struct iommu *io, uint16_t rid, uint64_t iova, int write, uint64_t now_ps,
+                     struct iommu_xlate *out) {
+  memset(out, 0, sizeof *out);
   if (io->p.mode == IOMMU_PASSTHROUGH || io->p.mode == IOMMU_OFF) {
-    *paddr = iova;
+    out->paddr = iova;
+    out->page_shift = IOMMU_PAGE_SHIFT;
     return 0;
   }
   fq_maybe_flush(io, now_ps);
   io->st.translations++;
-  uint64_t key = mkkey(rid, iova >> 12);
+  uint8_t vtd_perm = write ? IOMMU_VTD_NO_WRITE : IOMMU_VTD_NO_READ;
   uint64_t pfn;
-  uint8_t perm;
-  struct tlb_entry *t = tlb_lookup(io, key);
+  unsigned perm, shift;
+  struct tlb_entry *t = tlb_lookup(io, rid, iova);
   if (t) {
     io->st.iotlb_hits++;
     t->lru = ++io->lru_clock;
     pfn = t->pfn;
     perm = t->perm;
-    *latency_ps = io->p.hit_ps;
+    shift = t->shift;
+    out->hit = 1;
+    out->latency_ps = io->p.hit_ps;
+    if (t->maybe_stale && entry_is_stale(io, domain_find(io, rid), t, iova)) {
+      out->stale = 1;
+      io->st.stale_hits++;
+    }
   } else {
     io->st.iotlb_misses++;
-    *latency_ps = io->p.hit_ps + (uint64_t)io->p.walk_levels * io->p.walk_level_ps;
-    struct pte *e = pt_find(io, key);
-    if (!e) {
-      record_fault(io, IOMMU_FAULT_NOT_PRESENT, rid, iova, write, now_ps);
+    out->latency_ps = io->p.hit_ps;
+    struct domain *d = domain_find(io, rid);
+    if (!d) {
+      out->fault = IOMMU_FAULT_NOT_PRESENT;
+      record_fault(io, IOMMU_FAULT_NOT_PRESENT, IOMMU_VTD_CONTEXT_NOT_PRESENT, rid, iova, write, now_ps);
       return -1;
     }
-    pfn = e->pfn;
-    perm = e->perm;
-    tlb_fill(io, key, pfn, perm);
+    if (iova >> io->aw_bits) {
+      out->fault = IOMMU_FAULT_NOT_PRESENT;
+      record_fault(io, IOMMU_FAULT_NOT_PRESENT, IOMMU_VTD_BEYOND_AGAW, rid, iova, write, now_ps);
+      return -1;
+    }
+    struct walk w;
+    int rc = pt_walk(io, d, iova, 1, &w);
+    io->st.walk_reads += w.levels;
+    out->levels = (uint8_t)w.levels;
+    out->latency_ps += (uint64_t)w.levels * io->p.walk_level_ps;
+    if (rc) {
+      out->fault = IOMMU_FAULT_NOT_PRESENT;
+      record_fault(io, IOMMU_FAULT_NOT_PRESENT, vtd_perm, rid, iova, write, now_ps);
+      return -1;
+    }
+    tlb_fill(io, rid, iova, &w);
+    pfn = w.pfn;
+    perm = w.perm;
+    shift = w.shift;
   }
   if (!(perm & (write ? IOMMU_PERM_WRITE : IOMMU_PERM_READ))) {
-    record_fault(io, write ? IOMMU_FAULT_NO_WRITE : IOMMU_FAULT_NO_READ, rid, iova, write, now_ps);
+    out->fault = write ? IOMMU_FAULT_NO_WRITE : IOMMU_FAULT_NO_READ;
+    record_fault(io, out->fault, vtd_perm, rid, iova, write, now_ps);
     return -1;
   }
-  *paddr = pfn << 12 | (iova & 0xfff);
+  out->paddr = leaf_paddr(pfn, shift, iova);
+  out->page_shift = (uint8_t)shift;
+  return 0;
+}
+
+int iommu_translate(struct iommu *io, uint16_t rid, uint64_t iova, int write, uint64_t now_ps,
+                    uint64_t *paddr, uint64_t *latency_ps) {
+  struct iommu_xlate x;
+  int rc = iommu_translate2(io, rid, iova, write, now_ps, &x);
+  *latency_ps = x.latency_ps;
+  if (rc == 0)
+    *paddr = x.paddr;
+  return rc;
+}
+
+int iommu_iova_to_phys(const struct iommu *io, uint16_t rid, uint64_t iova, uint64_t *paddr,
+                       unsigned *perm, unsigned *page_shift) {
+  const struct domain *d = domain_find(io, rid);
+  struct walk w;
+  if (!d || iova >> io->aw_bits || pt_walk(io, d, iova, 0, &w))
+    return -1;
+  if (paddr)
+    *paddr = leaf_paddr(w.pfn, w.shift, iova);
+  if (perm)
+    *perm = w.perm;
+  if (page_shift)
+    *page_shift = w.shift;
   return 0;
 }
 

@@ -59,8 +59,31 @@ struct txq {
   struct nic_tx_stats st;
 };
 
+#define MAX_ARMED 8
+#define MAX_LATE 32
+
+struct late_write {
+  uint64_t due_ps;
+  uint64_t pfn;         /* the page the buffer was in when the device wrote it */
+  uint64_t delay_ps;
+  int waiting_unmap;    /* due delay_ps after the kernel unmaps pfn (or at due_ps) */
+  uint64_t iova[NIC_MAX_DESC_PER_FRAME];
+  uint32_t len[NIC_MAX_DESC_PER_FRAME];
+  uint32_t from[NIC_MAX_DESC_PER_FRAME];
+  uint32_t k;
+  uint8_t data[16384];
+  uint32_t caplen, wire_len, hdr_len, flow;
+  uint64_t index;
+  void *tag;
+};
+
 struct nic {
   struct nic_params p;
+  struct nic_fault armed[MAX_ARMED];
+  unsigned narmed;
+  struct late_write *late[MAX_LATE];
+  unsigned nlate;
+  struct simk_event *late_ev;
   struct txq tq[NIC_MAX_QUEUES];
   uint64_t tx_wire_free_ps; /* the TX wire is busy until then */
   struct mem *m;
@@ -74,6 +97,8 @@ struct nic {
   uint64_t mac_free_ps;  /* the wire is busy until then */
   uint64_t pcie_free_ps; /* the DMA write path is busy until then */
   uint64_t vcd_buffer;   /* packet-buffer fill, for the waveform */
+  uint64_t last_pa;      /* physical address of the last DMA access */
+  int watching_dma;      /* observing the kernel's DMA mappings (late writes) */
 };
 
 void nic_params_default(struct nic_params *p) {
@@ -121,6 +146,7 @@ static int dma(struct nic *n, uint64_t iova, void *buf, uint32_t len, int write,
     if (iommu_translate(n->io, n->p.rid, a, write, simk_now_ps(), &pa, &lat))
       return -1;
     *lat_ps += lat;
+    n->last_pa = pa;
     int rc = write ? mem_write(n->m, dev, pa, (uint8_t *)buf + done, chunk, prov)
                    : mem_read(n->m, dev, pa, (uint8_t *)buf + done, chunk);
     if (rc)
@@ -162,6 +188,8 @@ static void irq_fire(void *arg) {
 }
 
 static void tx_run(void *arg);
+static void late_run(void *arg);
+static void on_dma(void *ctx, struct mem *m, uint64_t pfn, uint16_t rid, uint32_t refs);
 
 struct nic *nic_new(const struct nic_params *p, struct mem *m, struct iommu *io,
                     const struct nic_host *host, char *err, size_t errlen) {
@@ -195,6 +223,12 @@ struct nic *nic_new(const struct nic_params *p, struct mem *m, struct iommu *io,
       list[nl++] = i;
   for (unsigned i = 0; i < NIC_RETA_SIZE; i++)
     n->reta[i] = (uint8_t)list[i % nl];
+  n->late_ev = simk_event_new("nic.late_dma", late_run, n);
+  if (!n->late_ev) {
+    snprintf(err, errlen, "nic: cannot create events");
+    nic_free(n);
+    return NULL;
+  }
   for (unsigned i = 0; i < p->queues; i++) {
     char name[32];
     n->q[i].nic = n;
@@ -220,6 +254,8 @@ struct nic *nic_new(const struct nic_params *p, struct mem *m, struct iommu *io,
 void nic_free(struct nic *n) {
   if (!n)
     return;
+  for (unsigned i = 0; i < n->nlate; i++)
+    free(n->late[i]);
   free(n->rules);
   free(n);
 }
@@ -441,6 +477,104 @@ static int dma_frame_range(struct nic *n, const struct nic_frame *f, uint64_t io
   return 0;
 }
 
+int nic_fault_arm(struct nic *n, const struct nic_fault *f) {
+  if (n->narmed == MAX_ARMED)
+    return -1;
+  if (f->kind == NIC_FAULT_LATE_DMA && !n->watching_dma) {
+    /* A late write waits for the kernel's unmap of its buffer. */
+    struct mem_observer obs = {.ctx = n, .dma = on_dma};
+    if (mem_add_observer(n->m, &obs))
+      return -1;
+    n->watching_dma = 1;
+  }
+  n->armed[n->narmed++] = *f;
+  return 0;
+}
+
+/* Take the first armed fault of kind, if any. */
+static int take_fault(struct nic *n, uint8_t kind, struct nic_fault *out) {
+  for (unsigned i = 0; i < n->narmed; i++)
+    if (n->armed[i].kind == kind) {
+      *out = n->armed[i];
+      memmove(&n->armed[i], &n->armed[i + 1], (n->narmed - i - 1) * sizeof n->armed[0]);
+      n->narmed--;
+      return 1;
+    }
+  return 0;
+}
+
+static void effect(struct nic *n, const struct nic_fault *f, uint64_t packet, const char *text) {
+  if (n->host.fault_effect)
+    n->host.fault_effect(n->host.ctx, f->tag, packet, text);
+}
+
+static void late_schedule(struct nic *n) {
+  uint64_t now = simk_now_ps(), first = UINT64_MAX;
+  for (unsigned i = 0; i < n->nlate; i++)
+    if (n->late[i]->due_ps < first)
+      first = n->late[i]->due_ps;
+  if (first != UINT64_MAX)
+    simk_event_notify(n->late_ev, first > now ? first - now : 0);
+}
+
+/* A late write is the same frame written again to the IOVAs the device had
+ * for it; the IOMMU decides what it reaches now. */
+static int dma_frame_range(struct nic *n, const struct nic_frame *f, uint64_t iova, uint32_t from,
+                           uint32_t len, uint64_t *lat);
+
+/* The kernel's DMA mapping of a page changed: a late write waiting for its
+ * buffer's unmap becomes due. */
+static void on_dma(void *ctx, struct mem *m, uint64_t pfn, uint16_t rid, uint32_t refs) {
+  (void)m;
+  struct nic *n = ctx;
+  if (refs || rid != n->p.rid)
+    return;
+  int changed = 0;
+  for (unsigned i = 0; i < n->nlate; i++)
+    if (n->late[i]->waiting_unmap && n->late[i]->pfn == pfn) {
+      n->late[i]->waiting_unmap = 0;
+      n->late[i]->due_ps = simk_now_ps() + n->late[i]->delay_ps;
+      changed = 1;
+    }
+  if (changed)
+    late_schedule(n);
+}
+
+static void late_run(void *arg) {
+  struct nic *n = arg;
+  uint64_t now = simk_now_ps();
+  unsigned i = 0;
+  while (i < n->nlate) {
+    struct late_write *w = n->late[i];
+    if (w->due_ps > now) {
+      i++;
+      continue;
+    }
+    struct nic_frame f = {.data = w->data, .caplen = w->caplen, .wire_len = w->wire_len,
+                          .hdr_len = w->hdr_len, .flow = w->flow, .index = w->index};
+    uint64_t faults_before = iommu_stats(n->io)->faults, lat = 0;
+    uint32_t written = 0;
+    for (uint32_t d = 0; d < w->k; d++)
+      if (dma_frame_range(n, &f, w->iova[d], w->from[d], w->len[d], &lat) == 0)
+        written += w->len[d];
+    char text[200];
+    if (written)
+      snprintf(text, sizeof text, "wrote %u bytes of packet %llu again to IOVA 0x%llx at %.3f us, %s", written,
+               (unsigned long long)w->index, (unsigned long long)w->iova[0], (double)now / 1e6,
+               iommu_get_mode(n->io) == IOMMU_LAZY ? "through the IOMMU (the IOTLB still had the entry)"
+                                                   : "through the IOMMU");
+    else
+      snprintf(text, sizeof text, "the late write of packet %llu to IOVA 0x%llx at %.3f us was refused by the "
+               "IOMMU (%llu fault records)", (unsigned long long)w->index, (unsigned long long)w->iova[0],
+               (double)now / 1e6, (unsigned long long)(iommu_stats(n->io)->faults - faults_before));
+    struct nic_fault tagf = {.tag = w->tag};
+    effect(n, &tagf, w->index, text);
+    free(w);
+    n->late[i] = n->late[--n->nlate];
+  }
+  late_schedule(n);
+}
+
 static void drop(struct rxq *q, uint64_t *counter) {
   q->st.rx_dropped++;
   (*counter)++;
@@ -521,6 +655,15 @@ void nic_rx_frame(struct nic *n, const struct nic_frame *f) {
     }
   }
 
+  struct nic_fault fb;
+  if (take_fault(n, NIC_FAULT_BAD_ADDR, &fb)) {
+    uint64_t was = q->cache[0].pkt_addr;
+    q->cache[0].pkt_addr ^= fb.xor_mask;
+    char text[160];
+    snprintf(text, sizeof text, "corrupted descriptor %u of queue %u: packet address 0x%llx became 0x%llx",
+             q->head, q->index, (unsigned long long)was, (unsigned long long)q->cache[0].pkt_addr);
+    effect(n, &fb, f->index, text);
+  }
   int bad = 0;
   if (split)
     bad = dma_frame_range(n, f, q->cache[0].hdr_addr, 0, hdr, &lat);
@@ -532,6 +675,79 @@ void nic_rx_frame(struct nic *n, const struct nic_frame *f) {
     lens[i] = (uint16_t)chunk;
     pos += chunk;
   }
+  /* Misbehaving device: what it writes besides the frame. */
+  struct nic_fault fm;
+  if (!bad && take_fault(n, NIC_FAULT_MALICIOUS, &fm)) {
+    /* Thunderclap: the whole mapped page is the device's to write, so it
+     * writes on past the frame to the page's end, over whatever is there. */
+    uint32_t last = k - 1;
+    uint64_t end_iova = q->cache[last].pkt_addr + lens[last];
+    uint32_t rest = (uint32_t)(4096u - (end_iova & 4095u)) & 4095u;
+    static uint8_t junk[4096];
+    memset(junk, 0x41, sizeof junk);
+    struct mem_prov pj = {.kind = MEM_LABEL_PKT_PAYLOAD, .flow = f->flow, .packet = f->index};
+    uint64_t l2 = 0;
+    char text[200];
+    if (rest && dma(n, end_iova, junk, rest, 1, &pj, &l2) == 0)
+      snprintf(text, sizeof text, "wrote %u bytes past the end of packet %llu's buffer, to the end of its page "
+               "(IOVA 0x%llx)", rest, (unsigned long long)f->index, (unsigned long long)end_iova);
+    else
+      snprintf(text, sizeof text, "tried to write %u bytes past packet %llu's buffer at IOVA 0x%llx: %s", rest,
+               (unsigned long long)f->index, (unsigned long long)end_iova, rest ? "refused by the IOMMU" : "no room");
+    effect(n, &fm, f->index, text);
+  }
+  struct nic_fault fr;
+  if (take_fault(n, NIC_FAULT_RANDOM_DMA, &fr)) {
+    static uint8_t junk[4096];
+    memset(junk, 0x52, sizeof junk);
+    struct mem_prov pj = {.kind = MEM_LABEL_PKT_PAYLOAD, .flow = f->flow, .packet = f->index};
+    uint64_t l2 = 0;
+    uint32_t len = fr.len < sizeof junk ? fr.len : (uint32_t)sizeof junk;
+    char text[200];
+    int rc = dma(n, fr.iova, junk, len, 1, &pj, &l2);
+    snprintf(text, sizeof text, "wrote %u bytes to random IOVA 0x%llx: %s", len, (unsigned long long)fr.iova,
+             rc ? "refused by the IOMMU" : "it reached memory");
+    effect(n, &fr, f->index, text);
+  }
+  struct nic_fault fl;
+  if (!bad && n->nlate < MAX_LATE && take_fault(n, NIC_FAULT_LATE_DMA, &fl)) {
+    struct late_write *w = calloc(1, sizeof *w);
+    if (w) {
+      /* The late write comes delay_ps after the kernel unmaps the buffer
+       * (the stale window), or 10 ms after completion if it never does. */
+      w->pfn = n->last_pa >> 12;
+      w->delay_ps = fl.delay_ps;
+      w->waiting_unmap = 1;
+      w->due_ps = now + 10ull * 1000 * 1000 * 1000 + fl.delay_ps;
+      w->k = k;
+      uint32_t p2 = data_from;
+      for (uint32_t i = 0; i < k; i++) {
+        w->iova[i] = q->cache[i].pkt_addr;
+        w->len[i] = lens[i];
+        w->from[i] = p2;
+        p2 += lens[i];
+      }
+      w->caplen = f->caplen < sizeof w->data ? f->caplen : (uint32_t)sizeof w->data;
+      memcpy(w->data, f->data, w->caplen);
+      w->wire_len = f->wire_len < sizeof w->data ? f->wire_len : (uint32_t)sizeof w->data;
+      w->hdr_len = f->hdr_len;
+      w->flow = f->flow;
+      w->index = f->index;
+      w->tag = fl.tag;
+      n->late[n->nlate++] = w;
+      late_schedule(n);
+    }
+  }
+
+  /* A device that means to write a buffer again keeps using it, so its
+   * translation stays in the IOTLB (as an attacking device does to keep a
+   * stale entry alive in lazy mode). */
+  for (unsigned i = 0; i < n->nlate; i++)
+    if (n->late[i]->waiting_unmap) {
+      uint64_t pa, l3;
+      iommu_translate(n->io, n->p.rid, n->late[i]->iova[0], 0, now, &pa, &l3);
+    }
+
   /* The descriptors are used whatever happened to the data. */
   uint32_t first = q->head;
   memmove(q->cache, q->cache + k, (q->cached - k) * sizeof q->cache[0]);
@@ -547,6 +763,14 @@ void nic_rx_frame(struct nic *n, const struct nic_frame *f) {
 
   /* Write-back (82599 7.1.6.2): every descriptor gets DD, the last EOP. */
   uint32_t hash = f->key ? nic_rss_hash(n, f->key) : 0;
+  struct nic_fault fbl;
+  if (take_fault(n, NIC_FAULT_BAD_LEN, &fbl)) {
+    char text[160];
+    snprintf(text, sizeof text, "wrote back length %u instead of %u for packet %llu", n->p.buffer_size, lens[0],
+             (unsigned long long)f->index);
+    lens[0] = (uint16_t)n->p.buffer_size;
+    effect(n, &fbl, f->index, text);
+  }
   for (uint32_t i = 0; i < k; i++) {
     struct pending_wb *pw = &q->pend[q->npend++];
     memset(pw, 0, sizeof *pw);

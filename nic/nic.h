@@ -120,6 +120,26 @@ struct nic_host {
   void (*tx_irq)(void *ctx, unsigned queue); /* TX completions written back (may be NULL) */
   /* A received frame was dropped for lack of a posted descriptor (may be NULL). */
   void (*rx_no_desc)(void *ctx, unsigned queue, const struct nic_frame *f);
+  /* An armed fault took effect; tag is the one given to nic_fault_arm. */
+  void (*fault_effect)(void *ctx, void *tag, uint64_t packet, const char *effect);
+};
+
+/* Device misbehaviour (fault injection), armed for the next frame the NIC
+ * writes to memory. Whatever the device does still goes through the IOMMU. */
+enum nic_fault_kind {
+  NIC_FAULT_MALICIOUS = 1, /* write on past the frame to the end of the mapped page */
+  NIC_FAULT_RANDOM_DMA,    /* also write len bytes at iova */
+  NIC_FAULT_BAD_ADDR,      /* the fetched descriptor's address has bits flipped (xor) */
+  NIC_FAULT_BAD_LEN,       /* the written-back length is corrupted to the buffer size */
+  NIC_FAULT_LATE_DMA,      /* write the frame's buffers again delay_ps later */
+};
+struct nic_fault {
+  uint8_t kind;      /* enum nic_fault_kind */
+  uint64_t iova;     /* RANDOM_DMA target */
+  uint32_t len;      /* RANDOM_DMA bytes */
+  uint64_t xor_mask; /* BAD_ADDR */
+  uint64_t delay_ps; /* LATE_DMA */
+  void *tag;         /* handed back with the effect */
 };
 
 struct nic_tx_stats {
@@ -198,6 +218,9 @@ const struct nic_tx_stats *nic_tx_stats(const struct nic *n, unsigned queue);
 uint64_t nic_mac_arrival_ps(struct nic *n, uint64_t ts_ps, uint32_t wire_len);
 /* Wire time of one frame with preamble, FCS and gap [ps]. */
 uint64_t nic_wire_time_ps(const struct nic *n, uint32_t wire_len);
+
+/* Arm a fault for the next frame written to memory (at most 8 armed). 0 or -1. */
+int nic_fault_arm(struct nic *n, const struct nic_fault *f);
 
 /* The frame has fully arrived now: steer, take descriptors, DMA it to host
  * memory, write the descriptors back, raise the interrupt. */

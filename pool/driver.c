@@ -34,6 +34,17 @@ struct frag {
   uint32_t len; /* bytes the device wrote at DRIVER_RX_HEADROOM */
 };
 
+/* An skb in a socket's receive queue, waiting for its recipient's recvmsg. */
+struct pending_rx {
+  unsigned queue;
+  unsigned owner;
+  uint32_t nfrags;
+  uint32_t skip;   /* header bytes at the start of the first buffer */
+  uint32_t total;
+  uint64_t due_ps;
+  struct frag frags[NIC_MAX_DESC_PER_FRAME];
+};
+
 struct rxq {
   struct driver *d;
   unsigned index;
@@ -43,6 +54,8 @@ struct rxq {
   uint32_t ntc, ntu;   /* next to clean, next to use */
   struct page_pool *pool;
   struct simk_event *napi_ev;
+  struct simk_event *end_ev; /* end of the current poll */
+  int more;            /* the poll used its whole budget */
   int zc;              /* this queue's pages go zero-copy to the app */
   /* header split: one header buffer per descriptor, in kernel pages */
   uint64_t *hdr_pfns;
@@ -74,6 +87,24 @@ struct driver {
   size_t nheld, held_first, held_cap;
   struct simk_event *app_ev;
   struct driver_stats st;
+  /* skbs waiting in socket receive queues for their recipient's recvmsg */
+  struct pending_rx *rxq_pend;
+  size_t npend, pend_first, pend_cap;
+  struct simk_event *recv_ev;
+  /* fault hooks */
+  driver_effect_fn effect;
+  void *effect_ctx;
+  struct {
+    unsigned principal;
+    uint32_t len;
+    void *tag;
+  } uw[8];
+  unsigned nuw;
+  int hoard;          /* -1: nobody */
+  void *hoard_tag;
+  /* legacy free mode: pages the kernel reused for its own data */
+  uint64_t *kreuse;
+  uint32_t nkreuse, kreuse_first;
 };
 
 static const struct mem_accessor kcpu = {.actor = MEM_ACTOR_KERNEL, .id = 0};
@@ -96,9 +127,15 @@ static uint64_t hdr_iova(const struct rxq *q, uint32_t i) {
 /* Post one buffer at ntu. 0, or -1 when the pool is empty. */
 static int refill_one(struct rxq *q) {
   struct driver *d = q->d;
-  uint64_t pfn, iova;
-  if (page_pool_alloc(q->pool, &pfn, &iova))
+  uint64_t pfn, iova = 0;
+  if (d->p.free_pages) {
+    /* A legacy driver: a fresh page from the page allocator for each buffer. */
+    if (mem_page_alloc(d->m, &pfn))
+      return -1;
+    cpu_charge(d->cpu, CPU_OTHER, d->cpu->costs.page_alloc);
+  } else if (page_pool_alloc(q->pool, &pfn, &iova)) {
     return -1;
+  }
   if (d->p.dma_per_packet) {
     int64_t c = dma_map_page(d->io, d->m, d->p.rid, pfn, IOMMU_PERM_READ | IOMMU_PERM_WRITE, simk_now_ps(),
                              &iova);
@@ -142,8 +179,35 @@ static void refill(struct rxq *q) {
     nic_rx_tail_write(d->nic, q->index, q->ntu);
 }
 
+/* A page the stack is done with: back to its pool, or (legacy) freed, and
+ * then taken by the kernel for its own data for a while, as freed pages are
+ * reused at once by the allocator's hot lists. */
 static void recycle(struct driver *d, unsigned queue, uint64_t pfn) {
-  page_pool_recycle(d->q[queue].pool, pfn);
+  if (!d->p.free_pages) {
+    page_pool_recycle(d->q[queue].pool, pfn);
+    return;
+  }
+  d->st.pages_freed++;
+  if (!d->kreuse || d->p.kernel_reuse_pages == 0) {
+    mem_page_free(d->m, pfn);
+    return;
+  }
+  /* The kernel's next allocation (a slab of objects) lands in this page. */
+  mem_page_new_epoch(d->m, pfn);
+  static uint8_t objs[MEM_PAGE_SIZE];
+  for (uint32_t off = 0; off < MEM_PAGE_SIZE; off += 8) {
+    uint64_t v = 0xffff888200000000ull | (pfn << 12) | off;
+    memcpy(objs + off, &v, 8);
+  }
+  struct mem_prov km = {.kind = MEM_LABEL_KERNEL_META, .packet = UINT64_MAX};
+  mem_write(d->m, kcpu, pfn << MEM_PAGE_SHIFT, objs, MEM_PAGE_SIZE, &km);
+  if (d->nkreuse == d->p.kernel_reuse_pages) {
+    mem_page_free(d->m, d->kreuse[d->kreuse_first]);
+    d->kreuse[d->kreuse_first] = pfn;
+    d->kreuse_first = (d->kreuse_first + 1) % d->p.kernel_reuse_pages;
+  } else {
+    d->kreuse[(d->kreuse_first + d->nkreuse++) % d->p.kernel_reuse_pages] = pfn;
+  }
 }
 
 /* The application gives a page back. */
@@ -262,6 +326,133 @@ static uint64_t frag_paddr(const struct frag *fr) {
   return (fr->pfn << MEM_PAGE_SHIFT) + DRIVER_RX_HEADROOM;
 }
 
+/* The recipient's recvmsg: the payload is copied out, the stack is done
+ * with the bytes, the pages go back. */
+static void consume(struct driver *d, const struct pending_rx *pr) {
+  uint32_t skip = pr->skip;
+  for (uint32_t i = 0; i < pr->nfrags; i++) {
+    uint32_t len = pr->frags[i].len;
+    uint32_t off = skip < len ? skip : len;
+    skip -= off;
+    if (len > off)
+      user_deliver_copy(d->users[pr->owner], frag_paddr(&pr->frags[i]) + off, len - off,
+                        i == 0 ? pr->total : 0);
+  }
+  for (uint32_t i = 0; i < pr->nfrags; i++) {
+    mem_mark_remove(d->m, MEM_MARK_VALIDATED, 0, frag_paddr(&pr->frags[i]), pr->frags[i].len);
+    recycle(d, pr->queue, pr->frags[i].pfn);
+  }
+  d->st.delivered_packets++;
+  d->st.delivered_bytes += pr->total;
+  d->st.last_delivery_ps = simk_now_ps();
+}
+
+static void recv_tick(void *arg) {
+  struct driver *d = arg;
+  uint64_t now = simk_now_ps();
+  uint64_t refill_mask = 0;
+  while (d->npend && d->rxq_pend[d->pend_first].due_ps <= now) {
+    struct pending_rx *pr = &d->rxq_pend[d->pend_first];
+    consume(d, pr);
+    refill_mask |= 1ull << pr->queue;
+    d->pend_first = (d->pend_first + 1) % d->pend_cap;
+    d->npend--;
+  }
+  /* Pages are back in their pools: rings may be refilled. */
+  for (unsigned qi = 0; qi < d->p.queues; qi++)
+    if (refill_mask & (1ull << qi))
+      refill(&d->q[qi]);
+  if (d->npend)
+    simk_event_notify(d->recv_ev, d->rxq_pend[d->pend_first].due_ps - now);
+}
+
+/* Queue for later consumption (due times are in order: one delay for all).
+ * 0, or -1 when host memory runs out (then the caller consumes at once). */
+static int pend_push(struct driver *d, const struct pending_rx *pr) {
+  if (d->npend == d->pend_cap) {
+    size_t ncap = d->pend_cap ? d->pend_cap * 2 : 64;
+    struct pending_rx *n = malloc(ncap * sizeof *n);
+    if (!n)
+      return -1;
+    for (size_t i = 0; i < d->npend; i++)
+      n[i] = d->rxq_pend[(d->pend_first + i) % d->pend_cap];
+    free(d->rxq_pend);
+    d->rxq_pend = n;
+    d->pend_cap = ncap;
+    d->pend_first = 0;
+  }
+  d->rxq_pend[(d->pend_first + d->npend) % d->pend_cap] = *pr;
+  d->npend++;
+  if (!simk_event_pending(d->recv_ev))
+    simk_event_notify(d->recv_ev, pr->due_ps - simk_now_ps());
+  return 0;
+}
+
+/* A principal with a read-write mapping changes the packet the stack just
+ * validated (before the recipient reads it). */
+static void hostile_writes(struct driver *d, const struct pending_rx *pr) {
+  unsigned n = d->nuw;
+  int design_writer = d->p.app_hostile_write;
+  if (!n && !design_writer)
+    return;
+  const struct frag *fr = &pr->frags[0];
+  uint32_t off = pr->skip < fr->len ? pr->skip : 0;
+  uint64_t at = frag_paddr(fr) + off;
+  for (unsigned i = 0; i < n + (unsigned)design_writer; i++) {
+    unsigned who = i < n ? d->uw[i].principal : d->p.app;
+    uint32_t len = i < n ? d->uw[i].len : 16;
+    if (len > fr->len - off)
+      len = fr->len - off;
+    if (!len)
+      continue;
+    static uint8_t evil[4096];
+    memset(evil, 0x58, sizeof evil);
+    struct mem_accessor ua = {.actor = MEM_ACTOR_USER, .id = (uint16_t)who};
+    struct mem_prov up = {.kind = MEM_LABEL_USER, .principal = (uint8_t)who, .packet = UINT64_MAX};
+    int rc = mem_write(d->m, ua, at, evil, len, &up);
+    if (rc)
+      d->st.user_write_faults++;
+    else
+      d->st.user_writes++;
+    if (i < n && d->effect) {
+      char text[200];
+      const struct mem_label *l = mem_label(d->m, mem_peek_label_id(d->m, at));
+      (void)l;
+      snprintf(text, sizeof text, "principal %u %s %u bytes of a validated packet in page 0x%llx%s", who,
+               rc ? "tried to overwrite" : "overwrote", len, (unsigned long long)fr->pfn,
+               rc ? ": refused, its mapping is read-only (or absent)" : "");
+      d->effect(d->effect_ctx, d->uw[i].tag, UINT64_MAX, text);
+    }
+  }
+  d->nuw = 0;
+}
+
+void driver_set_effect_cb(struct driver *d, driver_effect_fn fn, void *ctx) {
+  d->effect = fn;
+  d->effect_ctx = ctx;
+}
+
+int driver_arm_user_write(struct driver *d, unsigned principal, uint32_t len, void *tag) {
+  if (d->nuw == sizeof d->uw / sizeof d->uw[0])
+    return -1;
+  d->uw[d->nuw].principal = principal;
+  d->uw[d->nuw].len = len;
+  d->uw[d->nuw].tag = tag;
+  d->nuw++;
+  return 0;
+}
+
+void driver_set_hoard(struct driver *d, unsigned principal, void *tag) {
+  d->hoard = (int)principal;
+  d->hoard_tag = tag;
+  if (d->effect) {
+    char text[160];
+    snprintf(text, sizeof text, "principal %u stops returning zero-copy pages from %.3f us on", principal,
+             (double)simk_now_ps() / 1e6);
+    d->effect(d->effect_ctx, tag, UINT64_MAX, text);
+  }
+}
+
 /* A whole frame (all its descriptors up to EOP) has been received. */
 static void rx_frame(struct rxq *q) {
   struct driver *d = q->d;
@@ -303,6 +494,12 @@ static void rx_frame(struct rxq *q) {
         }
         user_read_zero_copy(d->users[d->p.app], frag_paddr(&q->frags[i]), q->frags[i].len,
                             i == 0 ? total : 0);
+        if (d->hoard == (int)d->p.app) {
+          /* It never gives the page back. */
+          mem_page_set_holder(d->m, pfn, (int)d->p.app);
+          d->st.pages_hoarded++;
+          continue;
+        }
         if (d->p.app_hold_ps == 0 || hold_page(d, q->index, pfn)) {
           struct held_page h = {.queue = q->index, .pfn = pfn, .return_ps = simk_now_ps()};
           app_return(d, &h);
@@ -323,26 +520,26 @@ static void rx_frame(struct rxq *q) {
   mem_read(d->m, kcpu, skb_data, NULL, pk.hdr_len ? pk.hdr_len : hl);
   if (pk.to_kernel || pk.owner >= d->nusers || !d->users[pk.owner]) {
     d->st.kernel_packets++;
-  } else {
-    d->st.stack_packets++;
-    cpu_charge(d->cpu, CPU_OTHER, d->cpu->costs.sock_deliver);
-    /* The payload: after the headers, across the frame's buffers. */
-    uint32_t skip = q->split ? 0 : pk.hdr_len;
-    for (uint32_t i = 0; i < q->nfrags; i++) {
-      uint32_t len = q->frags[i].len;
-      uint32_t off = skip < len ? skip : len;
-      skip -= off;
-      if (len > off)
-        user_deliver_copy(d->users[pk.owner], frag_paddr(&q->frags[i]) + off, len - off,
-                          i == 0 ? total : 0);
-    }
+    d->st.delivered_packets++;
+    d->st.delivered_bytes += total;
+    d->st.last_delivery_ps = simk_now_ps();
+    for (uint32_t i = 0; i < q->nfrags; i++)
+      recycle(d, q->index, q->frags[i].pfn);
+    return;
   }
-  d->st.delivered_packets++;
-  d->st.delivered_bytes += total;
-  d->st.last_delivery_ps = simk_now_ps();
-  /* kfree_skb: the pages go back to their pool. */
+  d->st.stack_packets++;
+  cpu_charge(d->cpu, CPU_OTHER, d->cpu->costs.sock_deliver);
+  /* Queued on the socket: the stack validated these bytes and uses them
+   * until the recipient's recvmsg copies the payload out. */
+  struct pending_rx pr = {.queue = q->index, .owner = pk.owner, .nfrags = q->nfrags,
+                          .skip = q->split ? 0 : pk.hdr_len, .total = total,
+                          .due_ps = simk_now_ps() + d->p.recv_delay_ps};
+  memcpy(pr.frags, q->frags, q->nfrags * sizeof q->frags[0]);
   for (uint32_t i = 0; i < q->nfrags; i++)
-    recycle(d, q->index, q->frags[i].pfn);
+    mem_mark_add(d->m, MEM_MARK_VALIDATED, 0, frag_paddr(&q->frags[i]), q->frags[i].len);
+  hostile_writes(d, &pr);
+  if (d->p.recv_delay_ps == 0 || pend_push(d, &pr))
+    consume(d, &pr);
 }
 
 /* One completed descriptor: part (or all) of a frame. Returns 1 at the
@@ -381,6 +578,22 @@ static int rx_desc(struct rxq *q, const struct nic_rx_desc_wb *wb) {
   return 1;
 }
 
+/* The end of a poll, when the core has done its work: refill the ring and
+ * write the tail, then poll again (budget used up) or re-enable the
+ * interrupt (NAPI complete). */
+static void poll_end(void *arg) {
+  struct rxq *q = arg;
+  struct driver *d = q->d;
+  uint64_t before = cpu_total(d->cpu);
+  refill(q);
+  uint64_t now = simk_now_ps();
+  d->cpu->busy_until_ps = now + cpu_cycles_ps(d->cpu, cpu_total(d->cpu) - before);
+  if (q->more)
+    simk_event_notify(q->napi_ev, d->cpu->busy_until_ps - now);
+  else
+    nic_irq_enable(d->nic, q->index);
+}
+
 static void napi_poll(void *arg) {
   struct rxq *q = arg;
   struct driver *d = q->d;
@@ -403,13 +616,10 @@ static void napi_poll(void *arg) {
     q->ntc = (q->ntc + 1) % d->p.ring_size;
     done += (uint32_t)eop;
   }
-  refill(q);
+  /* The frames were handled in this poll's time; the refill comes at its end. */
   d->cpu->busy_until_ps = now + cpu_cycles_ps(d->cpu, cpu_total(d->cpu) - before);
-  if (done == d->p.napi_budget) {
-    simk_event_notify(q->napi_ev, d->cpu->busy_until_ps - now); /* more work: poll again */
-  } else {
-    nic_irq_enable(d->nic, q->index);
-  }
+  q->more = done == d->p.napi_budget;
+  simk_event_notify(q->end_ev, d->cpu->busy_until_ps - now);
 }
 
 void driver_irq(struct driver *d, unsigned queue) {
@@ -440,9 +650,16 @@ struct driver *driver_new(const struct driver_params *p, struct mem *m, struct i
   d->nusers = nusers;
   if (cls)
     d->cls = *cls;
+  d->hoard = -1;
   d->app_ev = simk_event_new("app.return", app_tick, d);
-  if (!d->app_ev)
+  d->recv_ev = simk_event_new("stack.recv", recv_tick, d);
+  if (!d->app_ev || !d->recv_ev)
     goto fail_mem;
+  if (p->free_pages && p->kernel_reuse_pages) {
+    d->kreuse = calloc(p->kernel_reuse_pages, sizeof *d->kreuse);
+    if (!d->kreuse)
+      goto fail_mem;
+  }
   for (size_t i = 0; i < sizeof d->head_pfns / sizeof d->head_pfns[0]; i++)
     if (mem_page_alloc(m, &d->head_pfns[i]))
       goto fail_ram;
@@ -455,8 +672,10 @@ struct driver *driver_new(const struct driver_params *p, struct mem *m, struct i
     char name[32];
     snprintf(name, sizeof name, "napi.q%u", qi);
     q->napi_ev = simk_event_new(name, napi_poll, q);
+    snprintf(name, sizeof name, "napi.q%u.end", qi);
+    q->end_ev = simk_event_new(name, poll_end, q);
     q->bufs = calloc(p->ring_size, sizeof *q->bufs);
-    if (!q->napi_ev || !q->bufs)
+    if (!q->napi_ev || !q->end_ev || !q->bufs)
       goto fail_mem;
     /* The ring: coherent DMA memory, zeroed (dma_alloc_coherent). */
     uint32_t ring_bytes = p->ring_size * NIC_DESC_BYTES;
@@ -508,10 +727,12 @@ struct driver *driver_new(const struct driver_params *p, struct mem *m, struct i
         .user_principal = (q->zc && !p->app_map_per_packet) ? (int)p->app : -1,
         .user_mode = p->app_map_mode,
     };
-    q->pool = page_pool_new(&pp, m, io, cpu, err, errlen);
-    if (!q->pool) {
-      driver_free(d);
-      return NULL;
+    if (!p->free_pages) {
+      q->pool = page_pool_new(&pp, m, io, cpu, err, errlen);
+      if (!q->pool) {
+        driver_free(d);
+        return NULL;
+      }
     }
     refill(q);
   }
@@ -537,6 +758,8 @@ void driver_free(struct driver *d) {
     page_pool_free(d->q[i].pool);
   }
   free(d->held);
+  free(d->rxq_pend);
+  free(d->kreuse);
   free(d);
 }
 

@@ -64,13 +64,23 @@ struct driver_params {
   uint8_t app_map_mode;     /* MEM_MAP_RO or MEM_MAP_RW */
   int app_map_per_packet;   /* 1: map at hand-over, unmap at return */
   uint64_t app_hold_ps;     /* how long the application keeps a page */
+  int app_hostile_write;    /* the application writes into every packet the stack validated */
+  uint64_t recv_delay_ps;   /* from the stack's validation to the recipient's recvmsg copy */
+  int free_pages;           /* legacy: fresh pages per buffer, freed after use (no page_pool) */
+  uint32_t kernel_reuse_pages; /* freed pages the kernel keeps for its own data before freeing them */
 };
+
+/* Fault hooks: a principal writes len bytes into the next packet the stack
+ * validates (a TOCTOU attack on a shared mapping); a principal stops
+ * returning pages. effect() reports what happened (tag is handed back). */
+typedef void (*driver_effect_fn)(void *ctx, void *tag, uint64_t packet, const char *effect);
 
 struct driver_stats {
   uint64_t polls, rx_processed, zc_packets, stack_packets, kernel_packets;
   uint64_t rx_descriptors, split_frames, multi_buffer_frames;
   uint64_t delivered_packets, delivered_bytes;
   uint64_t refill_failed, pages_held_max;
+  uint64_t user_writes, user_write_faults, pages_hoarded, pages_freed;
   uint64_t last_delivery_ps;
 };
 
@@ -86,6 +96,9 @@ void driver_free(struct driver *d);
 void driver_irq(struct driver *d, unsigned queue);
 
 const struct driver_stats *driver_stats(const struct driver *d);
+void driver_set_effect_cb(struct driver *d, driver_effect_fn fn, void *ctx);
+int driver_arm_user_write(struct driver *d, unsigned principal, uint32_t len, void *tag);
+void driver_set_hoard(struct driver *d, unsigned principal, void *tag);
 const struct page_pool_stats *driver_pool_stats(const struct driver *d, unsigned queue);
 const struct page_pool *driver_pool(const struct driver *d, unsigned queue);
 /* 1 when the queue's page pool has no page left to post. */

@@ -1,10 +1,16 @@
 /*
- * Flow parsing (Ethernet, VLAN, IPv4, IPv6 with extension headers, TCP, UDP,
- * ICMP) and the flow table (open addressing on the canonical key).
+ * Flow parsing (Ethernet, VLAN, MPLS, PPPoE, IPv4, IPv6 with extension
+ * headers, TCP, UDP, ICMP, and the tunnels GRE, VXLAN, Geneve, IP in IP)
+ * and the flow table (open addressing on the canonical key).
  *
  * Every read goes through a bound check against the end of the captured
  * bytes (or of the IP packet when the IP length is smaller, so Ethernet
  * padding is never parsed as a header).
+ *
+ * The parser is one descent over the layers with a level: level 0 fills
+ * flow_parse.key and the outer offsets, a tunnel raises the level and the
+ * layers inside it fill flow_parse.inner. A deeper tunnel overwrites inner,
+ * so inner ends up holding the innermost tuple reached.
  */
 #include "flow.h"
 
@@ -20,176 +26,446 @@ enum {
   ETHERTYPE_VLAN = 0x8100,
   ETHERTYPE_QINQ = 0x88a8,
   ETHERTYPE_QINQ_OLD = 0x9100,
+  ETHERTYPE_MPLS = 0x8847,
+  ETHERTYPE_MPLS_MC = 0x8848,
+  ETHERTYPE_PPPOE_SESSION = 0x8864,
+  ETHERTYPE_TEB = 0x6558, /* transparent Ethernet bridging (GRE, Geneve) */
+  PPP_IPV4 = 0x0021,
+  PPP_IPV6 = 0x0057,
   IPPROTO_HOPOPTS_ = 0,
   IPPROTO_ICMP_ = 1,
+  IPPROTO_IPIP_ = 4,
   IPPROTO_TCP_ = 6,
   IPPROTO_UDP_ = 17,
+  IPPROTO_IPV6_ = 41,
   IPPROTO_ROUTING_ = 43,
   IPPROTO_FRAGMENT_ = 44,
+  IPPROTO_GRE_ = 47,
   IPPROTO_AH_ = 51,
   IPPROTO_ICMPV6_ = 58,
   IPPROTO_DSTOPTS_ = 60,
+  UDP_PORT_VXLAN = 4789,  /* IANA, RFC 7348 section 5 */
+  UDP_PORT_GENEVE = 6081, /* IANA, RFC 8926 section 3.3 */
+  /* GRE flags (RFC 2784 section 2, RFC 2890 section 2, RFC 1701 for R) */
+  GRE_C = 0x8000,
+  GRE_R = 0x4000,
+  GRE_K = 0x2000,
+  GRE_S = 0x1000,
+  GRE_VERSION = 0x0007,
 };
 
 static uint16_t rd16(const uint8_t *p) { return (uint16_t)((p[0] << 8) | p[1]); }
 
+/* Bytes from off to end, 0 when off is at or past it. */
+static uint32_t avail(uint32_t off, uint32_t end) { return end > off ? end - off : 0; }
+
+/* What is inside a tunnel header. */
+enum inner_kind { IN_ETH, IN_IPV4, IN_IPV6, IN_MPLS };
+
+struct pctx {
+  const uint8_t *f;
+  struct flow_parse *out;
+  int level; /* 0: the outer layers; n: inside n tunnels */
+};
+
+static struct flow_key *cur(struct pctx *c) { return c->level ? &c->out->inner : &c->out->key; }
+
+static void set_l3(struct pctx *c, uint32_t off) {
+  if (c->level)
+    c->out->inner_l3_offset = off;
+  else
+    c->out->l3_offset = off;
+}
+
+static void set_l4(struct pctx *c, uint32_t off) {
+  if (c->level)
+    c->out->inner_l4_offset = off;
+  else
+    c->out->l4_offset = off;
+}
+
+static int parse_eth(struct pctx *c, uint32_t off, uint32_t end);
+static int parse_ethertype(struct pctx *c, uint16_t type, uint32_t off, uint32_t end);
+static int parse_ipv4(struct pctx *c, uint32_t off, uint32_t end);
+static int parse_ipv6(struct pctx *c, uint32_t off, uint32_t end);
+
+/* Enter a tunnel whose header ends at inner (the inner frame runs to end).
+ * The inner layers go to out->inner; when they cannot be parsed at all, the
+ * previous inner tuple (of an enclosing tunnel) is kept. */
+static void enter(struct pctx *c, int kind, uint32_t inner, uint32_t end, enum inner_kind what) {
+  struct flow_parse *o = c->out;
+  if (c->level >= FLOW_MAX_TUNNELS)
+    return;
+  if (c->level == 0)
+    o->outer_payload_offset = o->payload_offset;
+  if (o->tunnels == 0)
+    o->tunnel = (uint8_t)kind;
+  o->tunnels++;
+  o->payload_offset = inner; /* past the tunnel header, whatever follows */
+  struct flow_key saved = o->inner;
+  uint32_t s3 = o->inner_l3_offset, s4 = o->inner_l4_offset;
+  c->level++;
+  memset(&o->inner, 0, sizeof o->inner);
+  o->inner_l3_offset = o->inner_l4_offset = 0;
+  int got = 0;
+  switch (what) {
+  case IN_ETH:
+    got = parse_eth(c, inner, end);
+    break;
+  case IN_IPV4:
+    /* The EtherType first: a nested tunnel may overwrite inner below. */
+    o->inner.ethertype = ETHERTYPE_IPV4;
+    got = parse_ipv4(c, inner, end);
+    break;
+  case IN_IPV6:
+    o->inner.ethertype = ETHERTYPE_IPV6;
+    got = parse_ipv6(c, inner, end);
+    break;
+  case IN_MPLS:
+    o->inner.ethertype = ETHERTYPE_MPLS;
+    got = parse_ethertype(c, ETHERTYPE_MPLS, inner, end) && o->inner.af != FLOW_AF_NONE;
+    break;
+  }
+  c->level--;
+  if (got) {
+    o->has_inner = 1;
+  } else {
+    o->inner = saved;
+    o->inner_l3_offset = s3;
+    o->inner_l4_offset = s4;
+  }
+}
+
+/* GRE version 0 (RFC 2784, with RFC 2890's key and sequence number). The
+ * obsolete routing field of RFC 1701 (R bit) is not followed, and version 1
+ * (PPTP's enhanced GRE, carrying PPP) is not looked into. */
+static void parse_gre(struct pctx *c, uint32_t off, uint32_t end) {
+  const uint8_t *f = c->f;
+  uint32_t n = avail(off, end);
+  if (n < 4)
+    return;
+  uint16_t fl = rd16(f + off), proto = rd16(f + off + 2);
+  if ((fl & GRE_VERSION) != 0 || (fl & GRE_R) != 0)
+    return;
+  uint32_t hl = 4 + ((fl & GRE_C) ? 4 : 0) + ((fl & GRE_K) ? 4 : 0) + ((fl & GRE_S) ? 4 : 0);
+  if (n < hl)
+    return;
+  switch (proto) {
+  case ETHERTYPE_IPV4:
+    enter(c, FLOW_TUNNEL_GRE, off + hl, end, IN_IPV4);
+    break;
+  case ETHERTYPE_IPV6:
+    enter(c, FLOW_TUNNEL_GRE, off + hl, end, IN_IPV6);
+    break;
+  case ETHERTYPE_MPLS:
+  case ETHERTYPE_MPLS_MC:
+    enter(c, FLOW_TUNNEL_GRE, off + hl, end, IN_MPLS);
+    break;
+  case ETHERTYPE_TEB:
+    enter(c, FLOW_TUNNEL_GRE_ETH, off + hl, end, IN_ETH);
+    break;
+  default:
+    break; /* a payload we do not look into: it starts at the GRE header */
+  }
+}
+
+/* The UDP payload at off, to a tunnel port: VXLAN or Geneve when the header
+ * says so, else plain UDP data. */
+static void parse_udp_tunnel(struct pctx *c, uint16_t dport, uint32_t off, uint32_t end) {
+  const uint8_t *f = c->f;
+  uint32_t n = avail(off, end);
+  if (dport == UDP_PORT_VXLAN) {
+    /* flags (I = 0x08 says the VNI is valid), 3 reserved, VNI (3), 1 reserved */
+    if (n >= 8 && (f[off] & 0x08))
+      enter(c, FLOW_TUNNEL_VXLAN, off + 8, end, IN_ETH);
+  } else if (dport == UDP_PORT_GENEVE) {
+    /* Ver (2 bits, 0) | Opt Len (6 bits, 4-byte words); flags; protocol type */
+    if (n < 8 || (f[off] >> 6) != 0)
+      return;
+    uint32_t hl = 8 + (uint32_t)(f[off] & 0x3f) * 4;
+    if (n < hl)
+      return;
+    uint16_t proto = rd16(f + off + 2);
+    if (proto == ETHERTYPE_TEB)
+      enter(c, FLOW_TUNNEL_GENEVE, off + hl, end, IN_ETH);
+    else if (proto == ETHERTYPE_IPV4)
+      enter(c, FLOW_TUNNEL_GENEVE, off + hl, end, IN_IPV4);
+    else if (proto == ETHERTYPE_IPV6)
+      enter(c, FLOW_TUNNEL_GENEVE, off + hl, end, IN_IPV6);
+  }
+}
+
 /* The transport header at off (end: first byte past the packet). Sets the
  * ports (TCP/UDP: the first 4 bytes are enough), and l4_offset and
- * payload_offset when the whole fixed header is there. */
-static void parse_l4(const uint8_t *f, uint32_t off, uint32_t end, uint8_t proto,
-                     struct flow_parse *out) {
-  uint32_t avail = end > off ? end - off : 0;
+ * payload_offset when the whole fixed header is there; follows tunnels. */
+static void parse_l4(struct pctx *c, uint32_t off, uint32_t end, uint8_t proto) {
+  const uint8_t *f = c->f;
+  struct flow_parse *out = c->out;
+  struct flow_key *k = cur(c);
+  uint32_t n = avail(off, end);
   out->payload_offset = off;
   switch (proto) {
   case IPPROTO_TCP_:
-    if (avail >= 4) {
-      out->key.sport = rd16(f + off);
-      out->key.dport = rd16(f + off + 2);
+    if (n >= 4) {
+      k->sport = rd16(f + off);
+      k->dport = rd16(f + off + 2);
     }
-    if (avail >= 20) {
+    if (n >= 20) {
       uint32_t hl = (uint32_t)(f[off + 12] >> 4) * 4;
-      out->l4_offset = off;
-      out->payload_offset = (hl >= 20 && hl <= avail) ? off + hl : off + 20;
+      set_l4(c, off);
+      out->payload_offset = (hl >= 20 && hl <= n) ? off + hl : off + 20;
     } else {
-      out->payload_offset = off + avail; /* only a partial header */
+      out->payload_offset = off + n; /* only a partial header */
     }
     break;
   case IPPROTO_UDP_:
-    if (avail >= 4) {
-      out->key.sport = rd16(f + off);
-      out->key.dport = rd16(f + off + 2);
+    if (n >= 4) {
+      k->sport = rd16(f + off);
+      k->dport = rd16(f + off + 2);
     }
-    if (avail >= 8) {
-      out->l4_offset = off;
+    if (n >= 8) {
+      set_l4(c, off);
       out->payload_offset = off + 8;
+      parse_udp_tunnel(c, k->dport, off + 8, end);
     } else {
-      out->payload_offset = off + avail;
+      out->payload_offset = off + n;
     }
     break;
   case IPPROTO_ICMP_:
-    if (avail >= 8) {
-      out->l4_offset = off;
+    if (n >= 8) {
+      set_l4(c, off);
       out->payload_offset = off + 8;
     } else {
-      out->payload_offset = off + avail;
+      out->payload_offset = off + n;
     }
     break;
   case IPPROTO_ICMPV6_:
-    if (avail >= 4) {
-      out->l4_offset = off;
+    if (n >= 4) {
+      set_l4(c, off);
       out->payload_offset = off + 4;
     } else {
-      out->payload_offset = off + avail;
+      out->payload_offset = off + n;
     }
+    break;
+  case IPPROTO_GRE_:
+    parse_gre(c, off, end);
+    break;
+  case IPPROTO_IPIP_:
+    enter(c, FLOW_TUNNEL_IPIP, off, end, IN_IPV4);
+    break;
+  case IPPROTO_IPV6_:
+    enter(c, FLOW_TUNNEL_IP6IP, off, end, IN_IPV6);
     break;
   default:
     break; /* no transport header we know: the payload starts here */
   }
 }
 
-static void parse_ipv4(const uint8_t *f, uint32_t caplen, uint32_t off, struct flow_parse *out) {
-  if (caplen - off < 20 || (f[off] >> 4) != 4)
-    return; /* not even a fixed header: stays non-IP */
+/* 1 when an IPv4 header is there (the layer is IP), else 0 and nothing set. */
+static int parse_ipv4(struct pctx *c, uint32_t off, uint32_t end) {
+  const uint8_t *f = c->f;
+  uint32_t n = avail(off, end);
+  if (n < 20 || (f[off] >> 4) != 4)
+    return 0; /* not even a fixed header: stays non-IP */
   uint32_t hl = (uint32_t)(f[off] & 0x0f) * 4;
-  if (hl < 20 || hl > caplen - off)
-    return; /* bad IHL, or options cut off */
-  struct flow_key *k = &out->key;
+  if (hl < 20 || hl > n)
+    return 0; /* bad IHL, or options cut off */
+  struct flow_key *k = cur(c);
   k->af = FLOW_AF_INET;
   k->proto = f[off + 9];
   memset(k->src, 0, sizeof k->src);
   memset(k->dst, 0, sizeof k->dst);
   memcpy(k->src, f + off + 12, 4);
   memcpy(k->dst, f + off + 16, 4);
-  uint32_t end = caplen;
   uint32_t total = rd16(f + off + 2);
-  if (total >= hl && total < caplen - off) /* 0 (TSO captures) or bogus: ignore */
+  if (total >= hl && total < n) /* 0 (TSO captures) or bogus: ignore */
     end = off + total;
+  set_l3(c, off);
   uint32_t l4 = off + hl;
-  out->payload_offset = l4;
-  uint16_t frag_off = rd16(f + off + 6) & 0x1fff;
+  c->out->payload_offset = l4;
+  uint16_t frag = rd16(f + off + 6);
+  uint16_t frag_off = frag & 0x1fff;
+  if (c->level == 0 && (frag_off != 0 || (frag & 0x2000) != 0))
+    c->out->fragment = frag_off ? FLOW_FRAG_LATER : FLOW_FRAG_FIRST;
   if (frag_off != 0)
-    return; /* a later fragment: no transport header, ports 0 */
-  parse_l4(f, l4, end, k->proto, out);
+    return 1; /* a later fragment: no transport header, ports 0 */
+  parse_l4(c, l4, end, k->proto);
+  return 1;
 }
 
-static void parse_ipv6(const uint8_t *f, uint32_t caplen, uint32_t off, struct flow_parse *out) {
-  if (caplen - off < 40 || (f[off] >> 4) != 6)
-    return;
-  struct flow_key *k = &out->key;
+/* 1 when an IPv6 fixed header is there, else 0 and nothing set. */
+static int parse_ipv6(struct pctx *c, uint32_t off, uint32_t end) {
+  const uint8_t *f = c->f;
+  uint32_t n = avail(off, end);
+  if (n < 40 || (f[off] >> 4) != 6)
+    return 0;
+  struct flow_key *k = cur(c);
   k->af = FLOW_AF_INET6;
   memcpy(k->src, f + off + 8, 16);
   memcpy(k->dst, f + off + 24, 16);
-  uint32_t end = caplen;
   uint32_t plen = rd16(f + off + 4);
-  if (plen != 0 && plen < caplen - off - 40) /* 0: jumbogram or TSO */
+  if (plen != 0 && plen < n - 40) /* 0: jumbogram or TSO */
     end = off + 40 + plen;
+  set_l3(c, off);
   uint8_t next = f[off + 6];
   uint32_t p = off + 40;
   /* Each extension header is at least 8 bytes long, so this ends. */
   for (;;) {
     k->proto = next;
-    out->payload_offset = p;
-    uint32_t avail = end > p ? end - p : 0;
+    c->out->payload_offset = p;
+    uint32_t left = avail(p, end);
     uint32_t len;
     switch (next) {
     case IPPROTO_HOPOPTS_:
     case IPPROTO_ROUTING_:
     case IPPROTO_DSTOPTS_:
-      if (avail < 2)
-        return;
+      if (left < 2)
+        return 1;
       len = ((uint32_t)f[p + 1] + 1) * 8;
       break;
     case IPPROTO_AH_:
-      if (avail < 2)
-        return;
+      if (left < 2)
+        return 1;
       len = ((uint32_t)f[p + 1] + 2) * 4;
       break;
     case IPPROTO_FRAGMENT_:
-      if (avail < 8)
-        return;
+      if (left < 8)
+        return 1;
+      if (c->level == 0)
+        c->out->fragment = (rd16(f + p + 2) >> 3) != 0 ? FLOW_FRAG_LATER : FLOW_FRAG_FIRST;
       if ((rd16(f + p + 2) >> 3) != 0) { /* a later fragment: ports 0 */
         k->proto = f[p];
-        out->payload_offset = p + 8;
-        return;
+        c->out->payload_offset = p + 8;
+        return 1;
       }
       len = 8;
       break;
     default:
-      parse_l4(f, p, end, next, out);
-      return;
+      parse_l4(c, p, end, next);
+      return 1;
     }
-    if (len > avail)
-      return; /* extension header cut off: proto says which */
+    if (len > left)
+      return 1; /* extension header cut off: proto says which */
     next = f[p];
     p += len;
   }
+}
+
+/* What follows an EtherType at off. Returns 1 when the layer's network
+ * header was reached (IP, or for other types simply the type), 0 when an
+ * MPLS stack or PPPoE header was cut off or carried no IP. */
+static int parse_ethertype(struct pctx *c, uint16_t type, uint32_t off, uint32_t end) {
+  const uint8_t *f = c->f;
+  struct flow_key *k = cur(c);
+  uint16_t ip_type = 0;
+  if (type == ETHERTYPE_MPLS || type == ETHERTYPE_MPLS_MC) {
+    /* RFC 3032: 4-byte entries, label (20) TC (3) S (1) TTL (8); S marks
+     * the bottom of the stack. */
+    uint32_t labels = 0;
+    for (;;) {
+      if (avail(off, end) < 4) {
+        set_l3(c, off);
+        c->out->payload_offset = off;
+        return 0;
+      }
+      int bottom = f[off + 2] & 0x01;
+      off += 4;
+      labels++;
+      if (bottom)
+        break;
+    }
+    if (c->level == 0)
+      c->out->mpls_labels = (uint8_t)(labels > 255 ? 255 : labels);
+    set_l3(c, off);
+    c->out->payload_offset = off;
+    if (avail(off, end) < 1)
+      return 0;
+    ip_type = (f[off] >> 4) == 4 ? ETHERTYPE_IPV4 : (f[off] >> 4) == 6 ? ETHERTYPE_IPV6 : 0;
+  } else if (type == ETHERTYPE_PPPOE_SESSION) {
+    /* RFC 2516: ver/type 0x11, code 0, session id, length, then PPP's
+     * protocol field (RFC 1661). */
+    if (avail(off, end) < 8 || f[off] != 0x11 || f[off + 1] != 0)
+      return 0;
+    uint16_t ppp = rd16(f + off + 6);
+    off += 8;
+    set_l3(c, off);
+    c->out->payload_offset = off;
+    ip_type = ppp == PPP_IPV4 ? ETHERTYPE_IPV4 : ppp == PPP_IPV6 ? ETHERTYPE_IPV6 : 0;
+  } else {
+    /* IP, or a type we do not look into: either way the layer is there
+     * (an IP header that does not parse leaves it non-IP). */
+    if (type == ETHERTYPE_IPV4)
+      parse_ipv4(c, off, end);
+    else if (type == ETHERTYPE_IPV6)
+      parse_ipv6(c, off, end);
+    return 1;
+  }
+  if (ip_type == 0)
+    return 0;
+  /* Set the EtherType before parsing: a tunnel inside may move on to inner. */
+  uint16_t was = k->ethertype;
+  k->ethertype = ip_type;
+  int ok = ip_type == ETHERTYPE_IPV4 ? parse_ipv4(c, off, end) : parse_ipv6(c, off, end);
+  if (!ok)
+    k->ethertype = was;
+  return ok;
+}
+
+/* An Ethernet header at off: MACs, VLAN tags, the EtherType and what
+ * follows. 0 when fewer than 14 bytes are there. */
+static int parse_eth(struct pctx *c, uint32_t off, uint32_t end) {
+  const uint8_t *f = c->f;
+  if (avail(off, end) < ETH_HLEN)
+    return 0;
+  struct flow_key *k = cur(c);
+  /* Non-IP (and IP too short to parse): grouped by EtherType and MACs. */
+  memset(k, 0, sizeof *k);
+  memcpy(k->dst, f + off, 6);
+  memcpy(k->src, f + off + 6, 6);
+  uint16_t type = rd16(f + off + 12);
+  off += ETH_HLEN;
+  uint16_t tags = 0;
+  while ((type == ETHERTYPE_VLAN || type == ETHERTYPE_QINQ || type == ETHERTYPE_QINQ_OLD) &&
+         avail(off, end) >= 4) {
+    type = rd16(f + off + 2);
+    off += 4;
+    tags++;
+  }
+  if (c->level == 0)
+    c->out->vlan_tags = tags;
+  k->ethertype = type;
+  set_l3(c, off);
+  c->out->payload_offset = off;
+  parse_ethertype(c, type, off, end);
+  return 1;
 }
 
 int flow_parse(const uint8_t *frame, uint32_t caplen, struct flow_parse *out) {
   memset(out, 0, sizeof *out);
   if (frame == NULL || caplen < ETH_HLEN)
     return -1;
-  uint32_t off = 12;
-  uint16_t type = rd16(frame + off);
-  off += 2;
-  while ((type == ETHERTYPE_VLAN || type == ETHERTYPE_QINQ || type == ETHERTYPE_QINQ_OLD) &&
-         caplen - off >= 4) {
-    type = rd16(frame + off + 2);
-    off += 4;
-    out->vlan_tags++;
-  }
-  /* Non-IP (and IP too short to parse): grouped by EtherType and MACs. */
-  struct flow_key *k = &out->key;
-  k->ethertype = type;
-  memcpy(k->dst, frame, 6);
-  memcpy(k->src, frame + 6, 6);
-  out->l3_offset = off;
-  out->payload_offset = off;
-  if (type == ETHERTYPE_IPV4)
-    parse_ipv4(frame, caplen, off, out);
-  else if (type == ETHERTYPE_IPV6)
-    parse_ipv6(frame, caplen, off, out);
+  struct pctx c = {frame, out, 0};
+  parse_eth(&c, 0, caplen);
+  if (out->tunnels == 0)
+    out->outer_payload_offset = out->payload_offset;
   return 0;
+}
+
+const struct flow_key *flow_parse_innermost(const struct flow_parse *p) {
+  return p->has_inner ? &p->inner : &p->key;
+}
+
+const char *flow_tunnel_name(int tunnel) {
+  switch (tunnel) {
+  case FLOW_TUNNEL_NONE: return "none";
+  case FLOW_TUNNEL_GRE: return "gre";
+  case FLOW_TUNNEL_GRE_ETH: return "gre-eth";
+  case FLOW_TUNNEL_VXLAN: return "vxlan";
+  case FLOW_TUNNEL_GENEVE: return "geneve";
+  case FLOW_TUNNEL_IPIP: return "ipip";
+  case FLOW_TUNNEL_IP6IP: return "ip6ip";
+  default: return "?";
+  }
 }
 
 void flow_key_canonical(const struct flow_key *in, struct flow_key *out) {

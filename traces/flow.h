@@ -1,9 +1,22 @@
 /*
  * Flow parsing and the flow table.
  *
- * flow_parse() reads an Ethernet frame (802.1Q/QinQ VLAN tags, IPv4, IPv6,
- * TCP, UDP, ICMP) as far as a 5-tuple. Every length is checked against
- * caplen: a short or malformed frame is never read past its end.
+ * flow_parse() reads an Ethernet frame as far as a 5-tuple: 802.1Q/802.1ad
+ * (QinQ) VLAN tags, MPLS label stacks, PPPoE sessions, IPv4 (with options
+ * and fragments), IPv6 (with extension headers and fragments), TCP, UDP,
+ * ICMP, ICMPv6, and the common tunnels far enough for the inner 5-tuple:
+ * GRE (RFC 2784/2890, version 0: IPv4, IPv6, MPLS, and transparent Ethernet
+ * bridging 0x6558 as NVGRE uses it), VXLAN (UDP destination port 4789, RFC
+ * 7348), Geneve (UDP destination port 6081, RFC 8926) and IP in IP (IPv4 or
+ * IPv6 inside IPv4 or IPv6: protocol 4 and 41, RFC 2003, RFC 4213, RFC
+ * 2473). Every length is checked against caplen: a short or malformed frame
+ * is never read past its end.
+ *
+ * Outer or inner: key is always the OUTER tuple, the one a NIC without
+ * tunnel offload hashes for RSS and matches its ntuple rules on (and so the
+ * one the flow table, ownership and steering use unless a caller chooses
+ * otherwise). For a tunnelled frame, inner holds the innermost tuple,
+ * has_inner says it is there and tunnel names the outermost encapsulation.
  *
  * A flow is bidirectional: both directions of a 5-tuple are the same flow.
  * Frames that are not IP are grouped by (EtherType, MAC pair).
@@ -19,35 +32,90 @@ enum flow_af { FLOW_AF_NONE = 0, FLOW_AF_INET = 4, FLOW_AF_INET6 = 6 };
 struct flow_key {
   uint8_t af;          /* enum flow_af; FLOW_AF_NONE: not IP */
   uint8_t proto;       /* IP protocol (6 TCP, 17 UDP, 1/58 ICMP...), 0 if not IP */
-  uint16_t ethertype;  /* innermost EtherType */
+  uint16_t ethertype;  /* innermost EtherType of this layer: after VLAN tags; for
+                          IP behind MPLS or PPPoE, 0x0800 or 0x86dd; for IP
+                          directly in a tunnel, likewise */
   uint8_t src[16];     /* IPv4 in the first 4 bytes; MAC in the first 6 when not IP */
   uint8_t dst[16];
   uint16_t sport, dport; /* host order; 0 when the protocol has no ports */
 };
 
+/* The encapsulations flow_parse() looks through. */
+enum flow_tunnel {
+  FLOW_TUNNEL_NONE = 0,
+  FLOW_TUNNEL_GRE = 1,     /* GRE carrying IPv4, IPv6 or MPLS */
+  FLOW_TUNNEL_GRE_ETH = 2, /* GRE carrying Ethernet (0x6558, NVGRE) */
+  FLOW_TUNNEL_VXLAN = 3,   /* UDP dport 4789 */
+  FLOW_TUNNEL_GENEVE = 4,  /* UDP dport 6081 */
+  FLOW_TUNNEL_IPIP = 5,    /* IPv4 in IPv4/IPv6 (protocol 4) */
+  FLOW_TUNNEL_IP6IP = 6,   /* IPv6 in IPv4 (6in4) or IPv6 (protocol 41) */
+};
+#define FLOW_MAX_TUNNELS 4 /* nested encapsulations looked through */
+
+/* IP fragments (of the outer IP header). */
+enum flow_frag { FLOW_FRAG_NONE = 0, FLOW_FRAG_FIRST = 1, FLOW_FRAG_LATER = 2 };
+
 struct flow_parse {
-  struct flow_key key;   /* as seen in this frame (not canonical) */
-  uint32_t l3_offset;    /* offset of the IP header (or of the payload after
-                            the last EtherType when not IP) */
-  uint32_t l4_offset;    /* offset of the TCP/UDP/ICMP header; 0 if none */
-  uint32_t payload_offset; /* first byte after all parsed headers (<= caplen) */
-  uint16_t vlan_tags;    /* number of VLAN tags skipped */
+  struct flow_key key;   /* the outer tuple, as seen in this frame (not canonical) */
+  uint32_t l3_offset;    /* offset of the (outer) IP header (or of the payload
+                            after the last EtherType or MPLS label when not IP) */
+  uint32_t l4_offset;    /* offset of the (outer) TCP/UDP/ICMP header; 0 if none */
+  uint32_t payload_offset; /* first byte after ALL parsed headers, the inner
+                              ones of a tunnel included (<= caplen): where the
+                              data a socket of the innermost flow receives
+                              starts. For a frame without a tunnel, the first
+                              byte after its transport header. */
+  uint16_t vlan_tags;    /* number of (outer) VLAN tags skipped */
+  /* Added with MPLS and tunnels; a frame without them leaves these 0, and
+   * outer_payload_offset == payload_offset. */
+  uint8_t mpls_labels;   /* (outer) MPLS label stack entries skipped, up to 255 */
+  uint8_t fragment;      /* enum flow_frag of the outer IP packet */
+  uint8_t tunnel;        /* enum flow_tunnel: the outermost encapsulation entered */
+  uint8_t tunnels;       /* encapsulations entered, nested ones included */
+  uint8_t has_inner;     /* 1: inner holds the innermost tuple that was reached */
+  struct flow_key inner; /* the innermost tuple (all zero unless has_inner) */
+  uint32_t inner_l3_offset; /* its IP header (or payload after its EtherType) */
+  uint32_t inner_l4_offset; /* its transport header; 0 if none */
+  uint32_t outer_payload_offset; /* first byte after the outer transport header
+                                    (the tunnel header of a tunnelled frame):
+                                    where a tunnel-unaware header split cuts */
 };
 
 /* Parse frame[0..caplen). 0 on success (whatever the depth reached), -1 when
  * not even an Ethernet header is there (out is zeroed then).
  *
  * Depth rules: up to any number of 802.1Q/802.1ad tags (0x8100, 0x88a8,
- * 0x9100). An IPv4 header that is cut off or has a bad version/IHL, or an
- * IPv6 fixed header that is cut off, leaves the frame non-IP (af 0, grouped
- * by EtherType and MACs). IPv4 and IPv6 non-first fragments: proto is the
- * fragment's protocol, ports 0, no l4_offset. IPv6 walks hop-by-hop,
- * routing, fragment, destination options and AH headers; when one is cut
- * off, proto is that header's number. TCP/UDP ports need the first 4 bytes
- * of the header; l4_offset needs the whole fixed header (TCP 20, UDP 8,
- * ICMP 8, ICMPv6 4 bytes). Headers are bounded by the IP length when it is
- * smaller than the capture (Ethernet padding is not parsed). */
+ * 0x9100) after the MAC addresses. An MPLS stack (0x8847, 0x8848) is
+ * followed to its bottom entry; what it carries is IPv4 or IPv6 by the first
+ * nibble (RFC 3032 gives no type: 4 and 6 are how routers and Wireshark
+ * guess), anything else (a pseudowire control word, Ethernet over MPLS)
+ * stops there. A PPPoE session frame (0x8864) carrying IPv4 (PPP 0x0021) or
+ * IPv6 (0x0057) is followed. An IPv4 header that is cut off or has a bad
+ * version/IHL, or an IPv6 fixed header that is cut off, leaves that layer
+ * non-IP (af 0, grouped by EtherType and MACs). IPv4 and IPv6 non-first
+ * fragments: proto is the fragment's protocol, ports 0, no l4_offset, and
+ * no tunnel is looked into. IPv6 walks hop-by-hop, routing, fragment,
+ * destination options and AH headers; when one is cut off, proto is that
+ * header's number. TCP/UDP ports need the first 4 bytes of the header;
+ * l4_offset needs the whole fixed header (TCP 20, UDP 8, ICMP 8, ICMPv6 4
+ * bytes). Headers are bounded by the IP length when it is smaller than the
+ * capture (Ethernet padding is not parsed).
+ *
+ * Tunnels: VXLAN needs its I flag, Geneve version 0 and a protocol type of
+ * Ethernet, IPv4 or IPv6, GRE version 0 without the obsolete routing bit. A
+ * UDP frame to port 4789 or 6081 that fails those checks is plain UDP. The
+ * inner frame gets the same rules (at most FLOW_MAX_TUNNELS deep); when it
+ * is cut off before its first header (an Ethernet header, or a valid IP
+ * header), tunnel is set but has_inner stays 0 (or keeps the previous
+ * level's tuple, for a nested tunnel). */
 int flow_parse(const uint8_t *frame, uint32_t caplen, struct flow_parse *out);
+
+/* The innermost tuple when there is one, else the outer: the flow an
+ * application socket on a tunnel endpoint would see. */
+const struct flow_key *flow_parse_innermost(const struct flow_parse *p);
+
+/* "vxlan", "gre", ...; "none" for FLOW_TUNNEL_NONE, "?" when unknown. */
+const char *flow_tunnel_name(int tunnel);
 
 /* The key with its two ends in a fixed order, so both directions compare equal. */
 void flow_key_canonical(const struct flow_key *in, struct flow_key *out);

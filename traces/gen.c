@@ -17,9 +17,19 @@
 #define GEN_MIN_SIZE 60u
 #define GEN_MAX_SIZE 9000u
 #define GEN_MAX_FLOWS 1000000u
-#define GEN_SPORTS 60000u /* source ports 5001..65000; then the next dport */
-#define GEN_SPORT_BASE 5001u
+/* Source ports come from Linux's default ephemeral range
+ * (net.ipv4.ip_local_port_range = 32768 60999), as a client's connect()
+ * or an unbound UDP socket would pick them. */
+#define GEN_SPORT_MIN 32768u
+#define GEN_SPORT_COUNT (60999u - 32768u + 1u)
 #define GEN_DPORT 4000u
+/* The tuples have their own PRNG stream (the seed XOR this), so the sequence
+ * of flows and sizes of a seed does not depend on them. The constant is
+ * arbitrary ("tuples05"); of the first few tried, it is the one whose seed 1
+ * puts non-application flows of the bundled sample on each of 4 RSS queues,
+ * which the zc-dedicated-queue-rss-leak demonstration needs (with
+ * "tuples01" no other flow shared the application's queue 3). */
+#define GEN_TUPLE_STREAM UINT64_C(0x7475706c65733035)
 #define GEN_WIRE_EXTRA 24u /* 4 B FCS + 8 B preamble/SFD + 12 B inter-frame gap */
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -86,6 +96,97 @@ static uint64_t rng_next(struct rng *r) {
 /* Uniform in [0, 1). */
 static double rng_unit(struct rng *r) { return (double)(rng_next(r) >> 11) * 0x1.0p-53; }
 
+/* ---- the flows' 5-tuples ---- */
+
+/* What varies per flow: the client (source) address and port. The
+ * destination is the simulated host's own address and service port, as on a
+ * server's receive path. */
+struct gen_tuple {
+  uint8_t addr[16]; /* IPv4 in the first 4 bytes */
+  uint16_t sport;
+  uint8_t v6;
+};
+
+static const uint8_t gen_server4[4] = {10, 0, 1, 1};
+static const uint8_t gen_server6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1};
+
+static uint64_t tuple_hash(const struct gen_tuple *t) {
+  uint64_t h = UINT64_C(0xcbf29ce484222325) ^ t->v6;
+  for (int i = 0; i < 16; i++)
+    h = (h ^ t->addr[i]) * UINT64_C(0x100000001b3);
+  h = (h ^ t->sport) * UINT64_C(0x100000001b3);
+  return h ^ (h >> 29);
+}
+
+static int tuple_equal(const struct gen_tuple *a, const struct gen_tuple *b) {
+  return a->v6 == b->v6 && a->sport == b->sport && memcmp(a->addr, b->addr, 16) == 0;
+}
+
+/* Draw a client for flow i: IPv4 10.a.b.c anywhere in 10/8 except the
+ * server's 10.0.1.0/24, c not 0 or 255; IPv6 2001:db8:x:y:IID anywhere in
+ * the documentation prefix except the server's 2001:db8:0:1::/64, IID not
+ * 0. The Toeplitz hash of RSS mixes every bit of the addresses and ports, so
+ * scattered clients spread over the queues as real traffic does (lockstep
+ * tuples such as 10.0.0.(2+i):(5001+i) land on a few). */
+static void draw_tuple(struct rng *r, int v6, struct gen_tuple *t) {
+  memset(t, 0, sizeof *t);
+  t->v6 = (uint8_t)v6;
+  for (;;) {
+    uint64_t x = rng_next(r);
+    t->sport = (uint16_t)(GEN_SPORT_MIN + (uint32_t)((x >> 40) % GEN_SPORT_COUNT));
+    if (!v6) {
+      uint8_t a = (uint8_t)(x >> 16), b = (uint8_t)(x >> 8), h = (uint8_t)x;
+      if ((a == 0 && b == 1) || h == 0 || h == 255)
+        continue;
+      t->addr[0] = 10, t->addr[1] = a, t->addr[2] = b, t->addr[3] = h;
+      return;
+    }
+    uint64_t iid = rng_next(r);
+    uint32_t net = (uint32_t)x; /* the 3rd and 4th groups */
+    if (net == 1 || iid == 0)
+      continue;
+    t->addr[0] = 0x20, t->addr[1] = 0x01, t->addr[2] = 0x0d, t->addr[3] = 0xb8;
+    for (int i = 0; i < 4; i++)
+      t->addr[4 + i] = (uint8_t)(net >> (24 - 8 * i));
+    for (int i = 0; i < 8; i++)
+      t->addr[8 + i] = (uint8_t)(iid >> (56 - 8 * i));
+    return;
+  }
+}
+
+static int flow_is_v6(uint32_t i, double f);
+
+/* Every flow's tuple, distinct (a repeat is drawn again), deterministic for
+ * the seed and the IPv6 fraction. NULL when memory runs out. */
+static struct gen_tuple *make_tuples(const struct gen_params *p) {
+  struct gen_tuple *t = malloc((size_t)p->flows * sizeof *t);
+  uint32_t nslots = 16;
+  while (nslots < 2 * p->flows)
+    nslots *= 2;
+  uint32_t *slots = malloc((size_t)nslots * sizeof *slots);
+  if (t == NULL || slots == NULL) {
+    free(t), free(slots);
+    return NULL;
+  }
+  memset(slots, 0xff, (size_t)nslots * sizeof *slots);
+  struct rng r;
+  rng_seed(&r, p->seed ^ GEN_TUPLE_STREAM);
+  for (uint32_t i = 0; i < p->flows; i++) {
+    for (;;) {
+      draw_tuple(&r, flow_is_v6(i, p->ipv6_fraction), &t[i]);
+      uint32_t s = (uint32_t)tuple_hash(&t[i]) & (nslots - 1);
+      while (slots[s] != UINT32_MAX && !tuple_equal(&t[slots[s]], &t[i]))
+        s = (s + 1) & (nslots - 1);
+      if (slots[s] == UINT32_MAX) {
+        slots[s] = i;
+        break;
+      }
+    }
+  }
+  free(slots);
+  return t;
+}
+
 /* ---- frame building ---- */
 
 static const uint8_t gen_dst_mac[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x02};
@@ -123,11 +224,12 @@ static int flow_is_v6(uint32_t i, double f) {
 static uint32_t min_size(int v6) { return v6 ? 14u + 40u + 8u : GEN_MIN_SIZE; }
 
 /* Frame of len bytes (without FCS) for packet pkt of flow i. */
-static void build_frame(uint8_t *f, uint32_t len, uint32_t flow, int v6, uint64_t pkt,
-                        uint16_t ip_id) {
+static void build_frame(uint8_t *f, uint32_t len, uint32_t flow, const struct gen_tuple *tu,
+                        uint64_t pkt, uint16_t ip_id) {
+  int v6 = tu->v6;
   memcpy(f, gen_dst_mac, 6);
   memcpy(f + 6, gen_src_mac, 6);
-  uint32_t sport = GEN_SPORT_BASE + flow % GEN_SPORTS, dport = GEN_DPORT + flow / GEN_SPORTS;
+  uint32_t sport = tu->sport, dport = GEN_DPORT;
   uint8_t *ip = f + 14, *udp;
   uint32_t udp_len;
   uint32_t acc;
@@ -143,9 +245,8 @@ static void build_frame(uint8_t *f, uint32_t len, uint32_t flow, int v6, uint64_
     ip[8] = 64;
     ip[9] = 17;
     wr16(ip + 10, 0);
-    /* src 10.0.0.(2 + i % 250): the ports tell the flows apart */
-    ip[12] = 10, ip[13] = 0, ip[14] = 0, ip[15] = (uint8_t)(2 + flow % 250);
-    ip[16] = 10, ip[17] = 0, ip[18] = 1, ip[19] = 1;
+    memcpy(ip + 12, tu->addr, 4);
+    memcpy(ip + 16, gen_server4, 4);
     wr16(ip + 10, fold(sum16(0, ip, 20)));
     acc = sum16(0, ip + 12, 8) + 17 + udp_len;
   } else {
@@ -156,17 +257,8 @@ static void build_frame(uint8_t *f, uint32_t len, uint32_t flow, int v6, uint64_
     wr16(ip + 4, udp_len);
     ip[6] = 17;
     ip[7] = 64;
-    /* src 2001:db8::(i+2), dst 2001:db8:0:1::1 */
-    static const uint8_t pfx[8] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0};
-    memcpy(ip + 8, pfx, 8);
-    memset(ip + 16, 0, 4);
-    uint32_t host = flow + 2;
-    ip[20] = (uint8_t)(host >> 24), ip[21] = (uint8_t)(host >> 16);
-    ip[22] = (uint8_t)(host >> 8), ip[23] = (uint8_t)host;
-    memcpy(ip + 24, pfx, 8);
-    ip[31] = 1;
-    memset(ip + 32, 0, 8);
-    ip[39] = 1;
+    memcpy(ip + 8, tu->addr, 16);
+    memcpy(ip + 24, gen_server6, 16);
     acc = sum16(0, ip + 8, 32) + 17 + udp_len;
   }
   wr16(udp, sport);
@@ -231,9 +323,10 @@ int gen_write(const struct gen_params *p, char *err, size_t errlen) {
   double *cum = malloc((size_t)p->flows * sizeof *cum);
   uint16_t *ip_ids = calloc(p->flows, sizeof *ip_ids);
   uint8_t *frame = malloc(GEN_MAX_SIZE + 64);
-  if (cum == NULL || ip_ids == NULL || frame == NULL) {
+  struct gen_tuple *tuples = make_tuples(p);
+  if (cum == NULL || ip_ids == NULL || frame == NULL || tuples == NULL) {
     set_err(err, errlen, "%s: %s", label, strerror(ENOMEM));
-    free(cum), free(ip_ids), free(frame);
+    free(cum), free(ip_ids), free(frame), free(tuples);
     return -1;
   }
   /* Flow i has weight 1/(i+1). */
@@ -255,7 +348,7 @@ int gen_write(const struct gen_params *p, char *err, size_t errlen) {
   }
   if (fp == NULL) {
     set_err(err, errlen, "%s: cannot create: %s", label, strerror(errno));
-    free(cum), free(ip_ids), free(frame);
+    free(cum), free(ip_ids), free(frame), free(tuples);
     return -1;
   }
   /* On failure only a regular file is removed (never /dev/full, a FIFO...). */
@@ -267,7 +360,7 @@ int gen_write(const struct gen_params *p, char *err, size_t errlen) {
     fclose(fp);
     if (removable)
       remove(p->path);
-    free(cum), free(ip_ids), free(frame);
+    free(cum), free(ip_ids), free(frame), free(tuples);
     return -1;
   }
   pcap_dumper_t *d = pcap_dump_fopen(dead, fp);
@@ -277,7 +370,7 @@ int gen_write(const struct gen_params *p, char *err, size_t errlen) {
     if (removable)
       remove(p->path);
     pcap_close(dead);
-    free(cum), free(ip_ids), free(frame);
+    free(cum), free(ip_ids), free(frame), free(tuples);
     return -1;
   }
 
@@ -303,10 +396,10 @@ int gen_write(const struct gen_params *p, char *err, size_t errlen) {
       uint64_t r = (rng_next(&rng) >> 32) % 12; /* 60 : 590 : 1514 = 7 : 4 : 1 */
       len = r < 7 ? 60 : r < 11 ? 590 : 1514;
     }
-    int v6 = flow_is_v6(flow, p->ipv6_fraction);
+    int v6 = tuples[flow].v6;
     if (len < min_size(v6))
       len = min_size(v6);
-    build_frame(frame, len, flow, v6, n, ip_ids[flow]++);
+    build_frame(frame, len, flow, &tuples[flow], n, ip_ids[flow]++);
 
     uint64_t ns = (uint64_t)((double)bits / p->rate_gbps + 0.5);
     uint64_t sec = GEN_START_SEC + ns / UINT64_C(1000000000);
@@ -336,6 +429,46 @@ int gen_write(const struct gen_params *p, char *err, size_t errlen) {
   pcap_close(dead);
   if (rc != 0 && removable)
     remove(p->path);
-  free(cum), free(ip_ids), free(frame);
+  free(cum), free(ip_ids), free(frame), free(tuples);
   return rc;
+}
+
+int gen_flow_key(const struct gen_params *p, uint32_t flow, struct flow_key *key, char *err,
+                 size_t errlen) {
+  if (p == NULL || p->flows < 1 || p->flows > GEN_MAX_FLOWS) {
+    set_err(err, errlen, "gen: --flows %u is out of range (1..%u)", p ? (unsigned)p->flows : 0u,
+            GEN_MAX_FLOWS);
+    return -1;
+  }
+  if (flow >= p->flows) {
+    set_err(err, errlen, "gen: flow %u does not exist (%u flows)", (unsigned)flow,
+            (unsigned)p->flows);
+    return -1;
+  }
+  if (!(p->ipv6_fraction >= 0.0 && p->ipv6_fraction <= 1.0)) {
+    set_err(err, errlen, "gen: --ipv6-share %g is out of range (0..1)", p->ipv6_fraction);
+    return -1;
+  }
+  struct gen_tuple *t = make_tuples(p);
+  if (t == NULL) {
+    set_err(err, errlen, "gen: %s", strerror(ENOMEM));
+    return -1;
+  }
+  memset(key, 0, sizeof *key);
+  key->proto = 17;
+  if (t[flow].v6) {
+    key->af = FLOW_AF_INET6;
+    key->ethertype = 0x86dd;
+    memcpy(key->src, t[flow].addr, 16);
+    memcpy(key->dst, gen_server6, 16);
+  } else {
+    key->af = FLOW_AF_INET;
+    key->ethertype = 0x0800;
+    memcpy(key->src, t[flow].addr, 4);
+    memcpy(key->dst, gen_server4, 4);
+  }
+  key->sport = t[flow].sport;
+  key->dport = GEN_DPORT;
+  free(t);
+  return 0;
 }

@@ -5,7 +5,26 @@
  * (re)open hands libpcap a dup() of it, rewound to offset 0, so trace_rewind
  * works the same for files and for standard input (which is first spooled to
  * an unlinked temporary file). libpcap reads one record at a time into its own
- * buffer, so memory does not grow with the length of the trace.
+ * buffer, and a converted record is built in one per-trace buffer that only
+ * grows to the largest record, so memory does not grow with the length of the
+ * trace.
+ *
+ * libpcap does the file format: pcap in both byte orders, microsecond and
+ * nanosecond pcap (we always ask for nanoseconds, and libpcap scales
+ * microsecond files up), pcapng with several sections and interfaces and
+ * each interface's if_tsresol/if_tsoffset. It also does the hostile-length
+ * checks of sf-pcap.c/sf-pcapng.c: a caplen above the link type's maximum
+ * snapshot length is an error; in pcap, a caplen above the file's snaplen
+ * but within that maximum is cut to the snaplen (a Solaris 2.3 BUFMOD
+ * workaround kept for old files); in pcapng it is an error. We surface its
+ * text unchanged after "FILE: record N: ".
+ *
+ * libpcap 1.10 gives one link type per capture: a pcapng file whose
+ * interfaces differ in link type fails when the second interface's block is
+ * read ("an interface has a type 101 different from the type of the first
+ * interface"). So link-type support is decided at open; the per-record
+ * refusals are those a supported link type can still carry (a Linux cooked
+ * record of CAN or netlink, a raw-IP record that is not IP...).
  */
 #include "trace.h"
 
@@ -19,15 +38,71 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+enum {
+  ETH_HLEN_ = 14,
+  ETH_P_IPV4_ = 0x0800,
+  ETH_P_IPV6_ = 0x86dd,
+  ETH_MIN_TYPE = 0x0600, /* EtherType values start here (IEEE 802.3 clause 3.2.6);
+                            below is an 802.3 length */
+  ETH_MAX_8023_LEN = 1500,
+  /* Linux cooked captures (https://www.tcpdump.org/linktypes/LINKTYPE_LINUX_SLL.html,
+   * LINKTYPE_LINUX_SLL2.html, libpcap's pcap/sll.h). */
+  SLL_HLEN = 16,
+  SLL2_HLEN = 20,
+  SLL_PKT_BROADCAST = 1,
+  SLL_PKT_MULTICAST = 2,
+  SLL_P_802_3 = 0x0001,   /* Novell 802.3 frame without an 802.2 LLC header */
+  SLL_P_ETHERNET = 0x0003, /* the payload is a whole Ethernet frame */
+  SLL_P_802_2 = 0x0004,   /* the payload starts with an 802.2 LLC header */
+  /* ARPHRD_ types whose protocol field is not an EtherType, or whose
+   * payload is another link layer (linux/if_arp.h). */
+  ARPHRD_FRAD_ = 770,
+  ARPHRD_IEEE80211_ = 801,
+  ARPHRD_IEEE80211_PRISM_ = 802,
+  ARPHRD_IEEE80211_RADIOTAP_ = 803,
+  ARPHRD_IEEE802154_ = 804,
+  ARPHRD_IEEE802154_MONITOR_ = 805,
+  ARPHRD_NETLINK_ = 824,
+  /* BSD loopback: the address family in the first 4 bytes
+   * (https://www.tcpdump.org/linktypes/LINKTYPE_NULL.html). IPv6 has a
+   * different value on each BSD. */
+  NULL_HLEN = 4,
+  BSD_AF_INET = 2,
+  BSD_AF_INET6_BSD = 24,     /* NetBSD, OpenBSD, BSD/OS; also Npcap's loopback */
+  BSD_AF_INET6_FREEBSD = 28, /* FreeBSD, DragonFly BSD */
+  BSD_AF_INET6_DARWIN = 30,  /* macOS, iOS */
+};
+
+/* Synthetic MAC addresses for converted records: locally administered
+ * (bit 1 of the first octet set), unicast, and spelling "ns" (nicsim) so
+ * they stand out in a hex dump. docs/traces.md lists them. */
+static const uint8_t SYN_SRC_MAC[6] = {0x02, 0x6e, 0x73, 0x00, 0x00, 0x01};
+static const uint8_t SYN_DST_MAC[6] = {0x02, 0x6e, 0x73, 0x00, 0x00, 0x02};
+static const uint8_t BROADCAST_MAC[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+
+/* Timestamps: 2^63 ps in ns (9223372.036854775808 s), the farthest two
+ * records may be apart for ts_ps differences to keep their sign. */
+#define TS_SPAN_NS INT64_C(9223372036854775)
+#define TS_MAX_SEC INT64_C(4294967295)
+
 struct trace {
   char *path;        /* as given */
   const char *label; /* for messages: path, or "<stdin>" for "-" */
   int master_fd;     /* the capture file (or the spool), never read directly */
   pcap_t *pcap;      /* NULL after a failed reopen */
-  int linktype;
+  int file_linktype; /* libpcap's DLT_ for the capture */
+  int supported;     /* 1: the link type has an Ethernet form */
+  int skip_unsupported;
   uint64_t index;    /* index of the next record */
   int failed;        /* 1 after an error: trace_next repeats it */
   char failure[512];
+  struct trace_stats stats;
+  /* the previous delivered record's timestamp, and the first one's */
+  int have_prev;
+  int64_t prev_sec, first_sec;
+  uint32_t prev_nsec, first_nsec;
+  uint8_t *frame;    /* converted records are built here */
+  size_t frame_cap;
 };
 
 struct trace_filter {
@@ -49,6 +124,14 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...) {
   for (char *c = err; *c; c++)
     if (*c == '\n' || *c == '\r')
       *c = ' ';
+}
+
+static uint16_t rd16be(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static uint32_t rd32be(const uint8_t *p) {
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static uint32_t rd32le(const uint8_t *p) {
+  return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
 }
 
 /* Copy standard input to an unlinked temporary file. -1 with errno set. */
@@ -131,27 +214,45 @@ static void free_trace(struct trace *t) {
     pcap_close(t->pcap);
   if (t->master_fd >= 0)
     close(t->master_fd);
+  free(t->frame);
   free(t->path);
   free(t);
 }
 
-/*
- * The link types the NIC model can be fed. Today only Ethernet, passed
- * through unchanged. A later change synthesises an Ethernet header for
- * DLT_LINUX_SLL / DLT_LINUX_SLL2 / DLT_RAW / DLT_IPV4 / DLT_IPV6 / DLT_NULL
- * records: accept them here, keep a per-trace frame buffer in struct trace,
- * and build the frame in trace_next() at the marked place.
- */
-static int linktype_supported(int linktype) {
-  switch (linktype) {
+/* The link types the NIC model can be fed: Ethernet as it is, and those
+ * whose records carry something an Ethernet frame carries (IP, or an
+ * EtherType-labelled payload) behind a header we can replace. DLT_RAW is 12
+ * on Linux (14 on OpenBSD); libpcap maps LINKTYPE_RAW (101) in a file to
+ * it. DLT_LOOP is 108 except on OpenBSD. */
+static int linktype_supported(int dlt) {
+  switch (dlt) {
   case DLT_EN10MB:
+  case DLT_LINUX_SLL:
+  case DLT_LINUX_SLL2:
+  case DLT_RAW:
+  case DLT_IPV4:
+  case DLT_IPV6:
+  case DLT_NULL:
+  case DLT_LOOP:
     return 1;
   default:
     return 0;
   }
 }
 
+void trace_open_opts_default(struct trace_open_opts *o) { memset(o, 0, sizeof *o); }
+
 struct trace *trace_open(const char *path, char *err, size_t errlen) {
+  return trace_open2(path, NULL, err, errlen);
+}
+
+struct trace *trace_open2(const char *path, const struct trace_open_opts *opts, char *err,
+                          size_t errlen) {
+  struct trace_open_opts defaults;
+  if (opts == NULL) {
+    trace_open_opts_default(&defaults);
+    opts = &defaults;
+  }
   if (path == NULL || path[0] == '\0') {
     set_err(err, errlen, "%s: cannot open: no file name given", path ? path : "(null)");
     return NULL;
@@ -162,6 +263,7 @@ struct trace *trace_open(const char *path, char *err, size_t errlen) {
     return NULL;
   }
   t->master_fd = -1;
+  t->skip_unsupported = opts->skip_unsupported != 0;
   t->path = strdup(path);
   if (t->path == NULL) {
     set_err(err, errlen, "%s: cannot open: %s", path, strerror(ENOMEM));
@@ -219,21 +321,254 @@ struct trace *trace_open(const char *path, char *err, size_t errlen) {
     free_trace(t);
     return NULL;
   }
-  t->linktype = pcap_datalink(t->pcap);
-  if (!linktype_supported(t->linktype)) {
-    const char *name = pcap_datalink_val_to_name(t->linktype);
+  t->file_linktype = pcap_datalink(t->pcap);
+  t->supported = linktype_supported(t->file_linktype);
+  if (!t->supported && !t->skip_unsupported) {
+    const char *name = pcap_datalink_val_to_name(t->file_linktype);
+    char what[96];
     if (name != NULL)
-      set_err(err, errlen,
-              "%s: link type %s (%d) is not supported (the NIC model takes Ethernet frames)",
-              t->label, name, t->linktype);
+      snprintf(what, sizeof what, "%s (%d)", name, t->file_linktype);
     else
-      set_err(err, errlen,
-              "%s: link type %d is not supported (the NIC model takes Ethernet frames)",
-              t->label, t->linktype);
+      snprintf(what, sizeof what, "%d", t->file_linktype);
+    set_err(err, errlen,
+            "%s: link type %s is not supported (the NIC model takes Ethernet frames; Linux "
+            "cooked, raw IP and BSD loopback captures are converted)",
+            t->label, what);
     free_trace(t);
     return NULL;
   }
   return t;
+}
+
+/* Room for a converted frame of n bytes: the buffer only grows, up to the
+ * largest record (libpcap bounds caplen by the link type's maximum). */
+static int frame_room(struct trace *t, size_t n) {
+  if (n <= t->frame_cap)
+    return 0;
+  size_t cap = t->frame_cap ? t->frame_cap : 2048;
+  while (cap < n)
+    cap *= 2;
+  uint8_t *f = realloc(t->frame, cap);
+  if (f == NULL)
+    return -1;
+  t->frame = f;
+  t->frame_cap = cap;
+  return 0;
+}
+
+/* How a record becomes an Ethernet frame: drop hdr bytes of its own header
+ * and, unless the payload is Ethernet already, put dst/src/type in front. */
+struct conversion {
+  uint32_t hdr;           /* bytes of the record's own header to drop */
+  int raw_ethernet;       /* 1: what follows the header is an Ethernet frame */
+  uint16_t type;          /* EtherType, or an 802.3 length when < 0x0600 */
+  int length_field;       /* 1: type is an 802.3 length, set from the wire length */
+  const uint8_t *src_mac; /* NULL: the synthetic one */
+  int pkttype;            /* Linux packet type, -1 when unknown */
+};
+
+/* Decide the conversion of one record. 0, or -1 with why filled. */
+static int plan(int dlt, const uint8_t *d, uint32_t caplen, struct conversion *c, char *why,
+                size_t whylen) {
+  memset(c, 0, sizeof *c);
+  c->pkttype = -1;
+  uint16_t proto, hatype;
+  uint32_t halen;
+  const uint8_t *addr;
+  switch (dlt) {
+  case DLT_LINUX_SLL:
+  case DLT_LINUX_SLL2: {
+    int two = dlt == DLT_LINUX_SLL2;
+    uint32_t hlen = two ? SLL2_HLEN : SLL_HLEN;
+    if (caplen < hlen) {
+      snprintf(why, whylen, "%u captured bytes, fewer than the %u-byte Linux cooked header",
+               (unsigned)caplen, (unsigned)hlen);
+      return -1;
+    }
+    if (two) { /* protocol, reserved, ifindex, hatype, pkttype, halen, addr[8] */
+      proto = rd16be(d);
+      hatype = rd16be(d + 8);
+      c->pkttype = d[10];
+      halen = d[11];
+      addr = d + 12;
+    } else { /* pkttype, hatype, halen, addr[8], protocol */
+      c->pkttype = rd16be(d);
+      hatype = rd16be(d + 2);
+      halen = rd16be(d + 4);
+      addr = d + 6;
+      proto = rd16be(d + 14);
+    }
+    c->hdr = hlen;
+    /* Which device types put something else than an EtherType in the
+     * protocol field, or another link layer behind the header: the
+     * LINKTYPE_LINUX_SLL page and libpcap's pcap/sll.h. */
+    switch (hatype) {
+    case ARPHRD_NETLINK_:
+      snprintf(why, whylen, "Linux cooked record of a netlink socket (ARPHRD %u) has no "
+               "Ethernet form", (unsigned)hatype);
+      return -1;
+    case ARPHRD_FRAD_:
+    case ARPHRD_IEEE80211_:
+    case ARPHRD_IEEE80211_PRISM_:
+    case ARPHRD_IEEE80211_RADIOTAP_:
+    case ARPHRD_IEEE802154_:
+    case ARPHRD_IEEE802154_MONITOR_:
+      snprintf(why, whylen, "Linux cooked record of device type ARPHRD %u (not Ethernet-like) "
+               "has no Ethernet form", (unsigned)hatype);
+      return -1;
+    default:
+      break;
+    }
+    if (halen == 6)
+      c->src_mac = addr;
+    if (proto >= ETH_MIN_TYPE) {
+      c->type = proto;
+    } else if (proto == SLL_P_ETHERNET) {
+      c->raw_ethernet = 1;
+    } else if (proto == SLL_P_802_2 || proto == SLL_P_802_3) {
+      /* An 802.3 frame: the type field is the payload's length. */
+      c->length_field = 1;
+    } else {
+      snprintf(why, whylen, "Linux cooked record of protocol 0x%04x (ARPHRD %u) has no "
+               "Ethernet form", (unsigned)proto, (unsigned)hatype);
+      return -1;
+    }
+    return 0;
+  }
+  case DLT_RAW:
+    if (caplen < 1) {
+      snprintf(why, whylen, "empty raw IP record");
+      return -1;
+    }
+    /* DLT_RAW carries IPv4 or IPv6, told apart by the version nibble. */
+    if (d[0] >> 4 == 4) {
+      c->type = ETH_P_IPV4_;
+    } else if (d[0] >> 4 == 6) {
+      c->type = ETH_P_IPV6_;
+    } else {
+      snprintf(why, whylen, "raw IP record of IP version %u (only 4 and 6 have an EtherType)",
+               (unsigned)(d[0] >> 4));
+      return -1;
+    }
+    return 0;
+  case DLT_IPV4:
+    c->type = ETH_P_IPV4_;
+    return 0;
+  case DLT_IPV6:
+    c->type = ETH_P_IPV6_;
+    return 0;
+  case DLT_NULL:
+  case DLT_LOOP: {
+    if (caplen < NULL_HLEN) {
+      snprintf(why, whylen, "%u captured bytes, fewer than the 4-byte loopback header",
+               (unsigned)caplen);
+      return -1;
+    }
+    /* DLT_LOOP's family is in network byte order; DLT_NULL's in the byte
+     * order of the machine that wrote it, which the file does not say:
+     * families are small, so a value with its upper half set was written
+     * the other way round (tcpdump's print-null.c does the same). */
+    uint32_t af = dlt == DLT_LOOP ? rd32be(d) : rd32le(d);
+    if (dlt == DLT_NULL && (af & 0xffff0000u) != 0)
+      af = rd32be(d);
+    c->hdr = NULL_HLEN;
+    if (af == BSD_AF_INET) {
+      c->type = ETH_P_IPV4_;
+    } else if (af == BSD_AF_INET6_BSD || af == BSD_AF_INET6_FREEBSD || af == BSD_AF_INET6_DARWIN) {
+      c->type = ETH_P_IPV6_;
+    } else {
+      snprintf(why, whylen, "loopback record of address family %u (not IPv4 or IPv6)",
+               (unsigned)af);
+      return -1;
+    }
+    return 0;
+  }
+  default:
+    snprintf(why, whylen, "link type %d has no Ethernet form", dlt);
+    return -1;
+  }
+}
+
+/* The destination MAC the NIC sees: from the Linux packet type when there
+ * is one (broadcast, or the IPv4/IPv6 multicast mapping of RFC 1112 6.4 and
+ * RFC 2464 7 when the destination address is captured), else the synthetic
+ * unicast address of the simulated NIC. */
+static void dst_mac(const struct conversion *c, const uint8_t *l3, uint32_t l3len, uint8_t *out) {
+  memcpy(out, SYN_DST_MAC, 6);
+  if (c->pkttype == SLL_PKT_BROADCAST) {
+    memcpy(out, BROADCAST_MAC, 6);
+  } else if (c->pkttype == SLL_PKT_MULTICAST) {
+    if (c->type == ETH_P_IPV4_ && l3len >= 20) {
+      static const uint8_t pfx[3] = {0x01, 0x00, 0x5e};
+      memcpy(out, pfx, 3);
+      out[3] = l3[17] & 0x7f;
+      out[4] = l3[18];
+      out[5] = l3[19];
+    } else if (c->type == ETH_P_IPV6_ && l3len >= 40) {
+      out[0] = 0x33;
+      out[1] = 0x33;
+      memcpy(out + 2, l3 + 36, 4);
+    } else {
+      out[0] |= 0x01; /* the group bit */
+    }
+  }
+}
+
+static void fail(struct trace *t, char *err, size_t errlen, uint64_t index, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* Record a sticky failure naming the file and the record. */
+static void fail(struct trace *t, char *err, size_t errlen, uint64_t index, const char *fmt, ...) {
+  char what[400];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(what, sizeof what, fmt, ap);
+  va_end(ap);
+  snprintf(t->failure, sizeof t->failure, "%s: record %llu: %s", t->label,
+           (unsigned long long)index, what);
+  for (char *c = t->failure; *c; c++)
+    if (*c == '\n' || *c == '\r')
+      *c = ' ';
+  t->failed = 1;
+  set_err(err, errlen, "%s", t->failure);
+}
+
+/* Timestamps: count what is odd, replace what cannot be used (trace.h). */
+static void check_time(struct trace *t, struct trace_record *rec) {
+  int64_t sec = rec->orig_ts_sec;
+  uint32_t nsec = rec->orig_ts_nsec;
+  int bad = nsec > 999999999u || sec < 0 || sec > TS_MAX_SEC;
+  if (!bad && t->have_prev) {
+    /* Both within 0..2^32-1 s: the difference in ns fits in 63 bits. */
+    int64_t d = (sec - t->first_sec) * INT64_C(1000000000) + ((int64_t)nsec - (int64_t)t->first_nsec);
+    bad = d >= TS_SPAN_NS || d <= -TS_SPAN_NS;
+  }
+  if (bad) {
+    rec->flags |= TRACE_REC_TS_OUT_OF_RANGE;
+    t->stats.ts_out_of_range++;
+    if (t->have_prev) {
+      sec = t->prev_sec;
+      nsec = t->prev_nsec;
+    } else {
+      sec = sec < 0 ? 0 : sec > TS_MAX_SEC ? TS_MAX_SEC : sec;
+      if (nsec > 999999999u)
+        nsec = 0;
+    }
+  } else if (t->have_prev && (sec < t->prev_sec || (sec == t->prev_sec && nsec < t->prev_nsec))) {
+    rec->flags |= TRACE_REC_TS_BACKWARDS;
+    t->stats.ts_backwards++;
+  }
+  if (!t->have_prev) {
+    t->first_sec = sec;
+    t->first_nsec = nsec;
+    t->have_prev = 1;
+  }
+  t->prev_sec = sec;
+  t->prev_nsec = nsec;
+  rec->ts_sec = sec;
+  rec->ts_nsec = nsec;
+  /* Unsigned arithmetic: defined, modulo 2^64 (see trace.h). */
+  rec->ts_ps = (uint64_t)sec * UINT64_C(1000000000000) + (uint64_t)nsec * UINT64_C(1000);
 }
 
 int trace_next(struct trace *t, struct trace_record *rec, char *err, size_t errlen) {
@@ -241,40 +576,113 @@ int trace_next(struct trace *t, struct trace_record *rec, char *err, size_t errl
     set_err(err, errlen, "%s", t->failure);
     return -1;
   }
-  struct pcap_pkthdr *hdr = NULL;
-  const u_char *data = NULL;
-  int rc = pcap_next_ex(t->pcap, &hdr, &data);
-  if (rc == PCAP_ERROR_BREAK) /* end of file */
-    return 0;
-  if (rc != 1) {
-    /* PCAP_ERROR: a torn or corrupt record. (0, a timeout, cannot happen on
-     * a savefile; treat it like an error rather than loop.) */
-    const char *why = rc == PCAP_ERROR ? pcap_geterr(t->pcap) : "unexpected result from pcap_next_ex";
-    snprintf(t->failure, sizeof t->failure, "%s: record %llu: %s", t->label,
-             (unsigned long long)t->index, why && why[0] ? why : "read error");
-    t->failed = 1;
-    set_err(err, errlen, "%s", t->failure);
-    return -1;
-  }
-  /* libpcap bounds caplen (<= the link type's maximum snapshot length). A
-   * hostile file can still claim fewer bytes on the wire than it captured, or
-   * 0: the wire length is never less than what is there. */
-  uint32_t caplen = hdr->caplen;
-  uint32_t origlen = hdr->len;
-  if (origlen < caplen)
-    origlen = caplen;
+  for (;;) {
+    struct pcap_pkthdr *hdr = NULL;
+    const u_char *data = NULL;
+    int rc = pcap_next_ex(t->pcap, &hdr, &data);
+    if (rc == PCAP_ERROR_BREAK) /* end of file */
+      return 0;
+    if (rc != 1) {
+      /* PCAP_ERROR: a torn or corrupt record, or one libpcap refuses (its
+       * text says which). 0, a timeout, cannot happen on a savefile; treat
+       * it like an error rather than loop. */
+      const char *why = rc == PCAP_ERROR ? pcap_geterr(t->pcap) : "unexpected result from pcap_next_ex";
+      fail(t, err, errlen, t->index, "%s", why && why[0] ? why : "read error");
+      return -1;
+    }
+    uint64_t index = t->index++;
+    t->stats.records++;
+    if (!t->supported) { /* only opened so with skip_unsupported */
+      t->stats.skipped_unsupported++;
+      continue;
+    }
+    uint32_t caplen = hdr->caplen;
+    uint32_t file_len = hdr->len;
+    const uint8_t *frame = data;
+    uint32_t flags = 0;
+    /* The wire length is never less than what is there: a hostile or
+     * careless writer may store 0, or less than caplen. */
+    uint32_t wire = file_len;
+    if (file_len == 0 && caplen > 0) {
+      flags |= TRACE_REC_ORIGLEN_ZERO;
+      wire = caplen;
+    } else if (file_len < caplen) {
+      flags |= TRACE_REC_ORIGLEN_SHORT;
+      wire = caplen;
+    }
+    uint32_t fcaplen = caplen, forig = wire;
+    if (t->file_linktype != DLT_EN10MB) {
+      struct conversion c;
+      char why[256];
+      if (plan(t->file_linktype, data, caplen, &c, why, sizeof why) != 0) {
+        if (t->skip_unsupported) {
+          t->stats.skipped_unsupported++;
+          continue;
+        }
+        fail(t, err, errlen, index, "%s", why);
+        return -1;
+      }
+      uint32_t body = caplen - c.hdr, wire_body = wire - c.hdr; /* wire >= caplen >= hdr */
+      if (c.length_field && wire_body > ETH_MAX_8023_LEN) {
+        if (t->skip_unsupported) {
+          t->stats.skipped_unsupported++;
+          continue;
+        }
+        fail(t, err, errlen, index,
+             "Linux cooked 802.2/802.3 record of %u bytes is longer than an 802.3 length "
+             "field allows (1500)",
+             (unsigned)wire_body);
+        return -1;
+      }
+      uint32_t add = c.raw_ethernet ? 0 : ETH_HLEN_;
+      if (frame_room(t, (size_t)body + add) != 0) {
+        fail(t, err, errlen, index, "%s", strerror(ENOMEM));
+        return -1;
+      }
+      uint8_t *f = t->frame;
+      if (!c.raw_ethernet) {
+        dst_mac(&c, data + c.hdr, body, f);
+        memcpy(f + 6, c.src_mac ? c.src_mac : SYN_SRC_MAC, 6);
+        uint16_t type = c.length_field ? (uint16_t)wire_body : c.type;
+        f[12] = (uint8_t)(type >> 8);
+        f[13] = (uint8_t)type;
+      }
+      if (body > 0)
+        memcpy(f + add, data + c.hdr, body);
+      frame = f;
+      fcaplen = body + add;
+      forig = wire_body + add;
+      flags |= TRACE_REC_CONVERTED;
+      t->stats.converted++;
+    }
+    if (fcaplen < forig)
+      flags |= TRACE_REC_TRUNCATED;
 
-  /* Link-type conversion goes here (see linktype_supported): for Ethernet
-   * the record is the frame. */
-  rec->index = t->index++;
-  rec->ts_sec = (int64_t)hdr->ts.tv_sec;
-  rec->ts_nsec = (uint32_t)hdr->ts.tv_usec; /* nanoseconds: opened with nano precision */
-  /* Unsigned arithmetic: defined, modulo 2^64 (see trace.h). */
-  rec->ts_ps = (uint64_t)rec->ts_sec * UINT64_C(1000000000000) + (uint64_t)rec->ts_nsec * UINT64_C(1000);
-  rec->caplen = caplen;
-  rec->origlen = origlen;
-  rec->data = data;
-  return 1;
+    memset(rec, 0, sizeof *rec);
+    rec->index = index;
+    rec->caplen = fcaplen;
+    rec->origlen = forig;
+    rec->data = frame;
+    rec->flags = flags;
+    rec->orig_data = data;
+    rec->orig_caplen = caplen;
+    rec->orig_origlen = file_len;
+    rec->orig_linktype = t->file_linktype;
+    rec->orig_ts_sec = (int64_t)hdr->ts.tv_sec;
+    rec->orig_ts_nsec = (uint32_t)hdr->ts.tv_usec; /* nanoseconds: opened with nano precision */
+    check_time(t, rec);
+
+    t->stats.packets++;
+    t->stats.bytes += forig;
+    t->stats.captured_bytes += fcaplen;
+    if (flags & TRACE_REC_TRUNCATED) {
+      t->stats.truncated_packets++;
+      t->stats.uncaptured_bytes += forig - fcaplen;
+    }
+    t->stats.origlen_zero += (flags & TRACE_REC_ORIGLEN_ZERO) != 0;
+    t->stats.origlen_short += (flags & TRACE_REC_ORIGLEN_SHORT) != 0;
+    return 1;
+  }
 }
 
 int trace_rewind(struct trace *t, char *err, size_t errlen) {
@@ -284,6 +692,8 @@ int trace_rewind(struct trace *t, char *err, size_t errlen) {
   }
   t->index = 0;
   t->failed = 0;
+  memset(&t->stats, 0, sizeof t->stats);
+  t->have_prev = 0;
   t->pcap = open_pcap(t, t->failure, sizeof t->failure);
   if (t->pcap == NULL) {
     t->failed = 1; /* trace_next repeats the message */
@@ -293,13 +703,29 @@ int trace_rewind(struct trace *t, char *err, size_t errlen) {
   return 0;
 }
 
+const struct trace_stats *trace_stats(const struct trace *t) { return &t->stats; }
+
 const char *trace_path(const struct trace *t) { return t->path; }
 
-int trace_linktype(const struct trace *t) { return t->linktype; }
+int trace_linktype(const struct trace *t) {
+  (void)t;
+  return DLT_EN10MB;
+}
 
 const char *trace_linktype_name(const struct trace *t) {
-  const char *name = pcap_datalink_val_to_name(t->linktype);
+  (void)t;
+  return "EN10MB";
+}
+
+int trace_file_linktype(const struct trace *t) { return t->file_linktype; }
+
+const char *trace_file_linktype_name(const struct trace *t) {
+  const char *name = pcap_datalink_val_to_name(t->file_linktype);
   return name != NULL ? name : "unknown";
+}
+
+int trace_converts(const struct trace *t) {
+  return t->supported && t->file_linktype != DLT_EN10MB;
 }
 
 void trace_close(struct trace *t) { free_trace(t); }

@@ -6,6 +6,20 @@
  * trace's length. Errors fill a caller's buffer with one line that names the
  * file and the problem ("FILE: what is wrong"); nothing is printed here and
  * nothing exits.
+ *
+ * Every record reaches the caller as an Ethernet frame, because that is what
+ * the NIC model receives. Ethernet captures pass unchanged; Linux cooked
+ * (SLL, SLL2), raw IP (DLT_RAW, LINKTYPE_IPV4, LINKTYPE_IPV6) and BSD
+ * loopback (DLT_NULL, DLT_LOOP) records get a synthetic 14-byte Ethernet
+ * header in place of their own link-layer header (docs/traces.md says which
+ * MAC addresses and EtherType); the record's own bytes stay available in
+ * orig_data. Other link types (802.11, radiotap, DSA tags, anything unknown)
+ * are refused, or skipped record by record when the caller asks.
+ *
+ * Record numbers are counted from 0, in the order libpcap returns the
+ * records, skipped ones included: trace_record.index, the "record N" of error
+ * messages and the report's packet_index are the same number (Wireshark's
+ * frame number minus one).
  */
 #ifndef NICSIM_TRACE_H
 #define NICSIM_TRACE_H
@@ -15,8 +29,20 @@
 
 struct trace;
 
+/* trace_record.flags: what was done to, or noticed about, the record. */
+enum {
+  TRACE_REC_CONVERTED = 1u << 0,       /* synthetic Ethernet header (data != orig_data) */
+  TRACE_REC_TRUNCATED = 1u << 1,       /* caplen < origlen: bytes past caplen were not captured */
+  TRACE_REC_ORIGLEN_ZERO = 1u << 2,    /* the file's wire length was 0: taken as caplen */
+  TRACE_REC_ORIGLEN_SHORT = 1u << 3,   /* the file's wire length was below caplen (not 0):
+                                          raised to caplen */
+  TRACE_REC_TS_BACKWARDS = 1u << 4,    /* earlier than the record delivered before it */
+  TRACE_REC_TS_OUT_OF_RANGE = 1u << 5, /* the timestamp could not be used (see trace_next);
+                                          ts_* hold a substitute, orig_ts_* the file's */
+};
+
 struct trace_record {
-  uint64_t index;       /* position in the trace, from 0 */
+  uint64_t index;       /* position in the trace, from 0, counting skipped records */
   uint64_t ts_ps;       /* capture timestamp [ps since the epoch] MODULO 2^64:
                            sec*10^12 + nsec*1000 wraps every 2^64 ps (~213.5
                            days), and any date after 1970-08-01 already has.
@@ -26,12 +52,57 @@ struct trace_record {
                            ts_ps values with < or use them as absolute times:
                            use ts_sec/ts_nsec for that. */
   uint32_t caplen;      /* bytes present in data */
-  uint32_t origlen;     /* bytes on the wire (>= caplen) */
+  uint32_t origlen;     /* bytes of the Ethernet frame on the wire (>= caplen);
+                           for a converted record, the file's wire length
+                           adjusted by the same header-length difference as
+                           caplen */
   const uint8_t *data;  /* the frame as an Ethernet frame; valid until the
                            next trace_next(), trace_rewind() or trace_close() */
   int64_t ts_sec;       /* capture timestamp, exact: seconds since the epoch */
-  uint32_t ts_nsec;     /* and nanoseconds (0..999999999 in sane files) */
+  uint32_t ts_nsec;     /* and nanoseconds (0..999999999) */
+  /* Added with link-type conversion; zero-initialising callers stay valid. */
+  uint32_t flags;             /* TRACE_REC_* */
+  const uint8_t *orig_data;   /* the record as in the file (== data for Ethernet);
+                                 same lifetime as data */
+  uint32_t orig_caplen;       /* bytes in orig_data */
+  uint32_t orig_origlen;      /* the wire length as the file gives it (0, or below
+                                 orig_caplen, in hostile files) */
+  int orig_linktype;          /* libpcap DLT_ value of orig_data */
+  int64_t orig_ts_sec;        /* the timestamp as libpcap gave it */
+  uint32_t orig_ts_nsec;
 };
+
+/* Counts over the records read since trace_open or the last trace_rewind
+ * (a rewind starts them again, so after each full pass they describe the
+ * whole trace once). Wire and captured bytes are those of the Ethernet
+ * frames delivered. */
+struct trace_stats {
+  uint64_t records;             /* records libpcap returned, skipped ones included */
+  uint64_t packets;             /* records delivered by trace_next */
+  uint64_t bytes;               /* sum of their origlen (wire bytes, no FCS) */
+  uint64_t captured_bytes;      /* sum of their caplen */
+  uint64_t truncated_packets;   /* delivered with caplen < origlen */
+  uint64_t uncaptured_bytes;    /* sum of origlen - caplen over those */
+  uint64_t origlen_zero;        /* wire length 0 in the file, taken as caplen */
+  uint64_t origlen_short;       /* wire length below caplen (not 0), raised to caplen */
+  uint64_t ts_backwards;        /* timestamp earlier than the previous delivered record's */
+  uint64_t ts_out_of_range;     /* timestamp replaced (TRACE_REC_TS_OUT_OF_RANGE) */
+  uint64_t skipped_unsupported; /* records skipped: no Ethernet form (skip_unsupported) */
+  uint64_t converted;           /* delivered with a synthetic Ethernet header */
+};
+
+struct trace_open_opts {
+  /* 0 (default): a capture whose link type has no Ethernet form is refused
+   * by trace_open2, and a record that cannot be converted (a Linux cooked
+   * record carrying CAN or netlink, a raw-IP record that is not IPv4 or
+   * IPv6, a loopback record of another address family) is an error of
+   * trace_next. 1: such records are skipped, counted in
+   * trace_stats.skipped_unsupported; a capture of an unsupported link type
+   * then opens and reads as no packets. */
+  int skip_unsupported;
+};
+
+void trace_open_opts_default(struct trace_open_opts *o);
 
 /* Open PATH ("-" for standard input, spooled to an unlinked temporary file so
  * that the trace can be read twice; a path that is a pipe or a device, e.g.
@@ -42,35 +113,68 @@ struct trace_record {
  *   "FILE: cannot open: No such file or directory"
  *   "FILE: not a capture file libpcap can read: <libpcap's text>"
  *   "FILE: link type IEEE802_11_RADIO (127) is not supported (the NIC model
- *    takes Ethernet frames)"                       (all on one line) */
+ *    takes Ethernet frames; Linux cooked, raw IP and BSD loopback captures
+ *    are converted)"                                (all on one line)
+ * opts may be NULL (the defaults). trace_open(p, e, n) is
+ * trace_open2(p, NULL, e, n). */
+struct trace *trace_open2(const char *path, const struct trace_open_opts *opts, char *err,
+                          size_t errlen);
 struct trace *trace_open(const char *path, char *err, size_t errlen);
 
 /* Next record: 1 with *rec filled, 0 at the end, -1 with err filled (a torn
  * or corrupt record: the message names the file and the record index, from 0
- * like trace_record.index: "FILE: record 7: truncated dump file; tried to
- * read 60 captured bytes, only got 20"). After -1 every further call returns
- * -1 with the same message until trace_rewind(). caplen <= origlen always
- * (a record claiming fewer wire bytes than captured gets origlen = caplen). */
+ * like trace_record.index, then libpcap's own text: "FILE: record 7:
+ * truncated dump file; tried to read 60 captured bytes, only got 20"; or a
+ * record that cannot be converted, without skip_unsupported). After -1 every
+ * further call returns -1 with the same message until trace_rewind().
+ *
+ * Hostile values are made usable and counted (trace_stats, rec->flags):
+ * - caplen <= origlen always: a wire length of 0, or below caplen, becomes
+ *   caplen. caplen < origlen is a truncated capture; the bytes past caplen
+ *   are unknown to the simulator.
+ * - A timestamp earlier than the previous record's is passed on as it is
+ *   (TRACE_REC_TS_BACKWARDS); replay places such a frame right after the
+ *   previous one.
+ * - A timestamp is out of range when its nanoseconds are 10^9 or more, its
+ *   seconds are negative or past 2^32 - 1 (2106-02-07, the end of the pcap
+ *   format's field), or it lies 2^63 ps (about 106.75 days) or more from
+ *   the first delivered record's, where ts_ps differences stop being
+ *   meaningful. It is replaced by the previous delivered record's timestamp
+ *   (for the first record: seconds clamped to 0..2^32-1, nanoseconds 0 when
+ *   invalid). */
 int trace_next(struct trace *t, struct trace_record *rec, char *err, size_t errlen);
 
-/* Start again from the first record (reopens the capture from offset 0).
- * 0, or -1 with err filled. */
+/* Start again from the first record (reopens the capture from offset 0) and
+ * reset the counts. 0, or -1 with err filled. */
 int trace_rewind(struct trace *t, char *err, size_t errlen);
+
+/* The counts so far; the pointer stays valid until trace_close(). */
+const struct trace_stats *trace_stats(const struct trace *t);
 
 /* The path as given ("-" for standard input). */
 const char *trace_path(const struct trace *t);
-/* libpcap's link-type value and name (e.g. "EN10MB"): a DLT_ value, which for
- * a few types differs from the LINKTYPE_ number in the file (LINKTYPE_RAW 101
- * is DLT_RAW, 12 on Linux). The name is "unknown" when libpcap has none. */
+
+/* The link type of trace_record.data: always DLT_EN10MB (1) and "EN10MB",
+ * whatever the file holds, since records are delivered as Ethernet frames.
+ * This is the link type to compile BPF filters for (trace_filter_new). */
 int trace_linktype(const struct trace *t);
 const char *trace_linktype_name(const struct trace *t);
+
+/* The capture's own link type, as libpcap reports it: a DLT_ value, which
+ * for a few types differs from the LINKTYPE_ number in the file
+ * (LINKTYPE_RAW 101 is DLT_RAW, 12 on Linux). The name is libpcap's
+ * ("LINUX_SLL", "RAW", "NULL"...), or "unknown" when libpcap has none. */
+int trace_file_linktype(const struct trace *t);
+const char *trace_file_linktype_name(const struct trace *t);
+/* 1 when records of this capture get a synthetic Ethernet header. */
+int trace_converts(const struct trace *t);
 
 void trace_close(struct trace *t);
 
 /* A BPF filter expression compiled by libpcap for the trace's link type
  * (app.owns). It is applied to trace_record.data, so pass the link type of
- * that data (DLT_EN10MB, 1, while only Ethernet is read). NULL with err
- * filled when the expression does not compile:
+ * that data (trace_linktype(): DLT_EN10MB). NULL with err filled when the
+ * expression does not compile:
  *   "app.owns: cannot compile filter 'EXPR': <libpcap's text>"
  * (no file name: the caller prefixes where the expression came from). */
 struct trace_filter;

@@ -25,6 +25,11 @@ struct checker {
   struct checker_result res[PROP_COUNT];
   struct last_exposure last[MEM_MAX_PRINCIPALS];
   uint64_t total; /* violations so far */
+  struct {
+    uint64_t pfn, time_ps;
+    uint32_t end;
+    char who[48];
+  } last_rec[PROP_COUNT]; /* to count one DMA written in pieces once */
 };
 
 static const char *const prop_names[PROP_COUNT] = {
@@ -312,8 +317,22 @@ static void on_map(void *ctx, struct mem *m, uint64_t pfn, unsigned principal,
 static void record(struct checker *c, int prop, const char *who, unsigned principal, uint64_t pfn,
                    uint32_t off, uint32_t len, const struct mem_label *src, const char *text) {
   struct checker_result *r = &c->res[prop];
-  r->count++;
+  uint64_t now = c->now_ps(c->clock_ctx);
+  /* The next piece of the same transfer (same actor, page, instant,
+   * adjacent bytes) continues the violation already counted. */
+  int continues = r->count && c->last_rec[prop].pfn == pfn && c->last_rec[prop].end == off &&
+                  c->last_rec[prop].time_ps == now && strcmp(c->last_rec[prop].who, who) == 0;
+  c->last_rec[prop].pfn = pfn;
+  c->last_rec[prop].end = off + len;
+  c->last_rec[prop].time_ps = now;
+  snprintf(c->last_rec[prop].who, sizeof c->last_rec[prop].who, "%s", who);
   r->bytes += len;
+  if (continues) {
+    if (r->first.pfn == pfn && r->first.offset + r->first.length == off && r->first.time_ps == now)
+      r->first.length += len;
+    return;
+  }
+  r->count++;
   c->total++;
   if (r->has_first)
     return;

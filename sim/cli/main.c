@@ -14,9 +14,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "campaign.h"
 #include "config.h"
+#include "fault.h"
 #include "gen.h"
 #include "report.h"
+#include "scenario.h"
 #include "system.h"
 
 #define EXIT_USAGE 2
@@ -96,7 +99,9 @@ static void usage_main(FILE *f) {
           "  replay TRACE    run one design on a trace; exit 0 safe, 1 violations, 2 error\n"
           "  review TRACE    run every design on a trace and print a table\n"
           "  gen -o FILE     write a multi-flow trace with per-flow payload markers\n"
-          "  designs         list the built-in designs\n"
+          "  designs         list the built-in designs (--show NAME prints one as YAML)\n"
+          CAMPAIGN_USAGE_LINE
+          MERGE_USAGE_LINE
           "\n"
           "  nicsim COMMAND --help    options of one command\n"
           "  nicsim --version\n"
@@ -106,17 +111,22 @@ static void usage_main(FILE *f) {
 
 static void usage_replay(FILE *f) {
   fprintf(f,
-          "usage: nicsim replay TRACE [--design NAME] [--set KEY=VALUE ...] [--seed N]\n"
-          "                     [--json FILE] [--vcd FILE] [--speed recorded|line|xN] [--quiet]\n"
+          "usage: nicsim replay TRACE [--design NAME | --scenario FILE] [--set KEY=VALUE ...]\n"
+          "                     [--seed N] [--json FILE] [--vcd FILE] [--speed recorded|line|xN] [--quiet]\n"
           "\n"
           "Replays TRACE (pcap, nanosecond pcap or pcapng; - for standard input) through\n"
-          "the simulated machine configured by a design (default: copy) and --set keys.\n"
+          "the simulated machine configured by a design (default: copy) or a scenario\n"
+          "file, and --set keys.\n"
           "Exit status: 0 no violation, 1 at least one violation, 2 unusable input.\n"
           "\n"
           "  --design NAME      a built-in design (nicsim designs lists them)\n"
-          "  --set KEY=VALUE    override one scenario key, after the design, in order\n"
+          "  --scenario FILE    a scenario file (YAML: the keys below, nested or dotted,\n"
+          "                     and design:, summary:, faults:); not with --design\n"
+          "  --set KEY=VALUE    override one scenario key, after the design or the\n"
+          "                     scenario file, in order\n"
           "  --seed N           seed of the run (default 1)\n"
           "  --json FILE        write the JSON report (- for standard output)\n"
+          "  --fault SPEC       inject a fault: NAME[:KEY=VALUE,...], repeatable (see below)\n"
           "  --vcd FILE         write a VCD waveform (ring fill, heads and tails, packet\n"
           "                     buffer, IOTLB hits and misses, free pool pages, violations)\n"
           "  --speed MODE       recorded (trace timestamps, default), line (back to back\n"
@@ -126,7 +136,20 @@ static void usage_replay(FILE *f) {
           "scenario keys:\n");
   for (size_t i = 0; i < config_key_count(); i++)
     fprintf(f, "  %-22s %s\n", config_key_name(i), config_key_help(i));
-  fprintf(f, "\nNot yet available in this version: --scenario, --fault, --observed.\n");
+  fprintf(f,
+          "\nfaults (--fault NAME[:KEY=VALUE,...]; when: packet=N (frame N, from 0), at_us=T,\n"
+          "prob=P (each frame, drawn from --seed); none: once at the first frame):\n"
+          "  random_dma          the device writes len=64 bytes to a random IOVA\n"
+          "  malicious_dma       the device writes past its buffer to the end of the mapped page\n"
+          "  bad_descriptor      field=addr (default) or len: a descriptor's address or length is corrupted\n"
+          "  late_dma            the device writes a buffer again delay_us=50 after it completed\n"
+          "  iommu_passthrough   the IOMMU stops translating\n"
+          "  iommu_off           the IOMMU stops translating and checking\n"
+          "  frame_drop          the frame is lost on the wire\n"
+          "  frame_bitflip       one bit (bit=N, or drawn from the seed) of the frame flips\n"
+          "  user_write          principal=app writes len=64 bytes into the next packet the stack validated\n"
+          "  user_hoard          principal=app stops returning zero-copy pages\n");
+  fprintf(f, "\nNot yet available in this version: --observed.\n");
 }
 
 static void usage_review(FILE *f) {
@@ -171,6 +194,7 @@ struct replay_cli {
   struct replay_opts o;
   const char *json;
   const char *design;
+  const char *scenario; /* --scenario FILE */
 };
 
 static int apply_set(struct config *c, const char *kv) {
@@ -204,11 +228,60 @@ static int parse_speed(const char *v, struct replay_opts *o) {
   return fail("--speed '%s': expected recorded, line or xN with N > 0%s", v, "");
 }
 
+#define MAX_FAULTS 32
+#define MAX_FAULTS_TEXT "32"
+
+/* --scenario FILE: the file's configuration; its faults, ahead of those of
+ * --fault (the command line comes after the file, as --set does); and the
+ * name the report gives the run: the file's base design, else the file's
+ * name without directory and extension. */
+static int load_scenario(const char *path, struct config *cfg, char *name, size_t namelen,
+                         struct fault *faults, unsigned *nfaults) {
+  struct scenario s;
+  char err[1200];
+  if (scenario_load_file(path, &s, err, sizeof err))
+    return fail("%s%s", err, "");
+  int status = 0;
+  if (s.nfaults > MAX_FAULTS - *nfaults) {
+    snprintf(err, sizeof err, "%s:%u:%u: faults: at most %s faults in one run (with --fault)", path,
+             s.fault_pos[0].line, s.fault_pos[0].col, MAX_FAULTS_TEXT);
+    status = fail("%s%s", err, "");
+  } else {
+    memmove(faults + s.nfaults, faults, *nfaults * sizeof *faults);
+    for (size_t i = 0; i < s.nfaults && !status; i++) {
+      char ferr[600];
+      if (fault_parse(s.faults[i], &faults[i], ferr, sizeof ferr)) {
+        /* fault_parse speaks of the command line; here the spec is the file's. */
+        const char *why = strncmp(ferr, "--fault ", 8) == 0 ? ferr + 8 : ferr;
+        snprintf(err, sizeof err, "%s:%u:%u: faults: %s", path, s.fault_pos[i].line, s.fault_pos[i].col, why);
+        status = fail("%s%s", err, "");
+      }
+    }
+    if (!status)
+      *nfaults += (unsigned)s.nfaults;
+  }
+  if (!status) {
+    *cfg = s.cfg;
+    if (s.design[0]) {
+      snprintf(name, namelen, "%s", s.design);
+    } else {
+      const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+      const char *dot = strrchr(base, '.');
+      size_t n = dot && dot != base ? (size_t)(dot - base) : strlen(base);
+      snprintf(name, namelen, "%.*s", (int)n, n ? base : "scenario");
+    }
+  }
+  scenario_free(&s);
+  return status;
+}
+
 static int cmd_replay(int argc, char **argv) {
+  static struct fault faults[MAX_FAULTS];
+  unsigned nfaults = 0;
   struct replay_cli rc;
   memset(&rc, 0, sizeof rc);
   rc.o.seed = 1;
-  rc.design = "copy";
+  rc.design = NULL; /* copy, unless --design or --scenario says otherwise */
   const char *trace = NULL;
   /* Designs first, then --set in order: collect the sets. */
   const char **sets = calloc((size_t)argc + 1, sizeof *sets);
@@ -237,6 +310,13 @@ static int cmd_replay(int argc, char **argv) {
         rc.design = v;
       continue;
     }
+    if ((r = opt_value(&a, "--scenario", &v))) {
+      if (r < 0)
+        status = fail("--scenario needs a file name%s%s", "", "");
+      else
+        rc.scenario = v;
+      continue;
+    }
     if ((r = opt_value(&a, "--set", &v))) {
       if (r < 0)
         status = fail("--set needs KEY=VALUE%s%s", "", "");
@@ -263,6 +343,20 @@ static int cmd_replay(int argc, char **argv) {
         status = parse_speed(v, &rc.o);
       continue;
     }
+    if ((r = opt_value(&a, "--fault", &v))) {
+      if (r < 0) {
+        status = fail("--fault needs NAME[:KEY=VALUE,...]%s%s", "", "");
+      } else if (nfaults == MAX_FAULTS) {
+        status = fail("--fault: at most %s faults in one run%s", MAX_FAULTS_TEXT, "");
+      } else {
+        char ferr[600];
+        if (fault_parse(v, &faults[nfaults], ferr, sizeof ferr))
+          status = fail("%s%s", ferr, "");
+        else
+          nfaults++;
+      }
+      continue;
+    }
     if ((r = opt_value(&a, "--vcd", &v))) {
       if (r < 0)
         status = fail("--vcd needs a file name%s%s", "", "");
@@ -270,7 +364,7 @@ static int cmd_replay(int argc, char **argv) {
         rc.o.vcd_path = v;
       continue;
     }
-    static const char *const later[] = {"--scenario", "--fault", "--observed"};
+    static const char *const later[] = {"--observed"};
     int matched = 0;
     for (size_t k = 0; k < sizeof later / sizeof later[0]; k++) {
       size_t n = strlen(later[k]);
@@ -294,8 +388,19 @@ static int cmd_replay(int argc, char **argv) {
   if (!status && !trace)
     status = fail("replay: no trace given (nicsim replay --help)%s%s", "", "");
   char err[1200];
-  if (!status && config_from_design(&rc.o.cfg, rc.design, err, sizeof err))
-    status = fail("%s%s", err, "");
+  char scenario_name[SCENARIO_DESIGN_MAX + 256]; /* the report's "design" for a scenario file */
+  if (!status && rc.design && rc.scenario)
+    status = fail("replay: --design and --scenario cannot be combined (a scenario file names its base "
+                  "design with 'design:')%s%s", "", "");
+  if (!status && rc.scenario) {
+    status = load_scenario(rc.scenario, &rc.o.cfg, scenario_name, sizeof scenario_name, faults, &nfaults);
+    rc.design = scenario_name;
+  } else if (!status) {
+    if (!rc.design)
+      rc.design = "copy";
+    if (config_from_design(&rc.o.cfg, rc.design, err, sizeof err))
+      status = fail("%s%s", err, "");
+  }
   for (int i = 0; i < nsets && !status; i++)
     status = apply_set(&rc.o.cfg, sets[i]);
   free(sets);
@@ -303,6 +408,8 @@ static int cmd_replay(int argc, char **argv) {
     return status;
   rc.o.trace_path = trace;
   rc.o.design = rc.design;
+  rc.o.faults = faults;
+  rc.o.nfaults = nfaults;
 
   struct replay_result *res = malloc(sizeof *res);
   if (!res)
@@ -679,11 +786,33 @@ static int cmd_review(int argc, char **argv) {
 
 static int cmd_designs(int argc, char **argv) {
   if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-    printf("usage: nicsim designs\n\nLists the built-in designs, one a line: name, then a summary.\n");
+    printf("usage: nicsim designs [--show NAME]\n\n"
+           "Lists the built-in designs, one a line: name, then a summary.\n"
+           "--show NAME prints the design's scenario file (YAML) as shipped: save it, edit\n"
+           "it, and run it with nicsim replay TRACE --scenario FILE.\n");
     return 0;
   }
-  if (argc > 1)
-    return fail("designs: unexpected argument '%s'%s", argv[1], "");
+  if (argc > 1) {
+    struct args a = {argc, argv, 1};
+    const char *v = NULL;
+    int r = opt_value(&a, "--show", &v);
+    if (r == 0)
+      return fail("designs: unexpected argument '%s'%s", argv[1], "");
+    if (r < 0)
+      return fail("designs: --show needs a design name (nicsim designs lists them)%s%s", "", "");
+    if (a.i + 1 < argc)
+      return fail("designs: unexpected argument '%s'%s", argv[a.i + 1], "");
+    const struct design *d = design_find(v);
+    if (!d) {
+      struct config c;
+      char err[1200];
+      config_from_design(&c, v, err, sizeof err); /* fills the message that lists the designs */
+      return fail("designs --show: %s%s", err, "");
+    }
+    if (fputs(d->yaml, stdout) == EOF || fflush(stdout))
+      return fail("designs --show: cannot write to standard output: %s%s", strerror(errno), "");
+    return 0;
+  }
   for (size_t i = 0; i < design_count(); i++)
     printf("%-28s %s\n", design_get(i)->name, design_get(i)->summary);
   return 0;
@@ -774,7 +903,11 @@ int main(int argc, char **argv) {
     return cmd_designs(argc - 1, argv + 1);
   if (strcmp(cmd, "gen") == 0)
     return cmd_gen(argc - 1, argv + 1);
-  static const char *const later[] = {"campaign", "merge", "dmabench"};
+  if (strcmp(cmd, "campaign") == 0)
+    return campaign_main(argc - 1, argv + 1);
+  if (strcmp(cmd, "merge") == 0)
+    return merge_main(argc - 1, argv + 1);
+  static const char *const later[] = {"dmabench"};
   for (size_t i = 0; i < sizeof later / sizeof later[0]; i++)
     if (strcmp(cmd, later[i]) == 0)
       return fail("'%s' is not available in this version of nicsim%s", cmd, "");

@@ -140,6 +140,20 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
     json_object_object_add(vi, checker_property_name((enum checker_property)p), e);
   }
   json_object_object_add(root, "violations", vi);
+  json_object *fa = json_object_new_array();
+  for (unsigned i = 0; i < o->nfaults; i++) {
+    const struct fault *f = &o->faults[i];
+    json_object *e = json_object_new_object();
+    json_object_object_add(e, "spec", json_object_new_string(f->spec));
+    json_object_object_add(e, "fault", json_object_new_string(fault_kind_name((enum fault_kind)f->kind)));
+    json_object_object_add(e, "fired", u64(f->fired));
+    json_object_object_add(e, "first_time_ps", f->fired ? u64(f->first_ps) : NULL);
+    json_object_object_add(e, "first_packet",
+                           f->fired && f->first_packet != UINT64_MAX ? u64(f->first_packet) : NULL);
+    json_object_object_add(e, "effect", f->fired ? json_object_new_string(f->effect) : NULL);
+    json_object_array_add(fa, e);
+  }
+  json_object_object_add(root, "faults", fa);
   json_object_object_add(root, "verdict", json_object_new_string(report_verdict(r)));
   return root;
 }
@@ -189,6 +203,14 @@ void report_print_human(FILE *out, const struct replay_opts *o, const struct rep
           r->cycles[1], r->cycles[2], r->cycles[3], r->cycles[4], r->cycles[5]);
   fprintf(out, "  throughput: offered %.4g Gb/s, delivered %.4g Gb/s (%.4g Mpps)\n", r->offered_gbps,
           r->delivered_gbps, r->delivered_mpps);
+  for (unsigned i = 0; i < o->nfaults; i++) {
+    const struct fault *f = &o->faults[i];
+    if (f->fired)
+      fprintf(out, "  fault %s: fired %" PRIu64 " time%s; first: %s\n", f->spec, f->fired, f->fired == 1 ? "" : "s",
+              f->effect);
+    else
+      fprintf(out, "  fault %s: never fired\n", f->spec);
+  }
   fprintf(out, "verdict: %s\n", report_verdict(r));
   for (int p = 0; p < PROP_COUNT; p++) {
     const struct checker_result *cr = &r->props[p];

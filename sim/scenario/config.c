@@ -13,6 +13,7 @@
 
 #include "checker.h"
 #include "iommu.h"
+#include "scenario.h"
 
 #define ALL_QUEUES UINT64_MAX
 #define PAGE_BYTES 4096u
@@ -44,6 +45,8 @@ void config_default(struct config *c) {
   c->driver_skb_mode = CFG_SKB_WRITABLE;
   c->driver_dma_mapping = CFG_DMA_POOL;
   c->driver_napi_budget = 64;
+  c->driver_recv_delay_us = 2.0; /* wakeup and scheduling of the reader (estimate) */
+  c->driver_page_recycle = CFG_RECYCLE_POOL;
   c->app_owns[0] = '\0';
   c->app_caps = 0;
   c->app_mapping = CFG_MAP_RO;
@@ -73,6 +76,7 @@ static const char *const dma_mappings[] = {"pool", "per_packet", NULL};
 static const char *const maps[] = {"ro", "rw", NULL};
 static const char *const lifetimes[] = {"persistent", "per_packet", NULL};
 static const char *const deliveries[] = {"copy", "zero_copy", NULL};
+static const char *const recycles[] = {"pool", "free", NULL};
 
 #define OFF(f) offsetof(struct config, f)
 static const struct key_def keys[] = {
@@ -116,6 +120,11 @@ static const struct key_def keys[] = {
      "pool (mapped while in the pool), per_packet (mapped at refill, unmapped on completion)"},
     {"driver.napi_budget", K_U32, OFF(driver_napi_budget), 1, 4096, NULL, 0,
      "frames per NAPI poll (1..4096)"},
+    {"driver.recv_delay_us", K_DOUBLE, OFF(driver_recv_delay_us), 0, 1e6, NULL, 0,
+     "microseconds from the stack's validation to the recipient's recvmsg copy"},
+    {"driver.page_recycle", K_ENUM, OFF(driver_page_recycle), 0, 0, recycles, 0,
+     "pool (page_pool recycles pages), free (legacy: a fresh page per buffer, freed after use and "
+     "reused by the kernel)"},
     {"app.owns", K_STRING, OFF(app_owns), 0, 0, NULL, 0,
      "BPF filter of the application's traffic; empty: the flow with the most bytes"},
     {"app.caps", K_CAPS, OFF(app_caps), 0, 0, NULL, 0, "capabilities, e.g. [CAP_NET_ADMIN]"},
@@ -128,6 +137,8 @@ static const struct key_def keys[] = {
      "how the application's packets reach it: copy, zero_copy"},
     {"app.zc_queues", K_QUEUES, OFF(app_zc_queues), 0, 0, NULL, 0,
      "queues whose page pools are mapped to the application (zero_copy): a list, or all"},
+    {"app.hostile_write", K_BOOL, OFF(app_hostile_write), 0, 0, NULL, 0,
+     "the application writes into every packet the stack validated, through its mapping (true, false)"},
     {"cpu.ghz", K_DOUBLE, OFF(cpu_ghz), 0.1, 10, NULL, 0, "modelled core frequency in GHz"},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -388,6 +399,16 @@ int config_validate(const struct config *c, char *err, size_t errlen) {
     snprintf(err, errlen, "pool.frag: true is not modelled yet in this version (only false)");
     return -1;
   }
+  if (c->driver_page_recycle == CFG_RECYCLE_FREE && c->driver_dma_mapping != CFG_DMA_PER_PACKET) {
+    snprintf(err, errlen, "driver.page_recycle: free needs driver.dma_mapping=per_packet (a page that "
+             "leaves the driver is unmapped first)");
+    return -1;
+  }
+  if (c->driver_page_recycle == CFG_RECYCLE_FREE && c->app_delivery == CFG_DELIVERY_ZERO_COPY) {
+    snprintf(err, errlen, "driver.page_recycle: free cannot be combined with app.delivery=zero_copy "
+             "(zero copy needs a page pool the application maps)");
+    return -1;
+  }
   if (c->pool_pages < c->nic_ring_size) {
     snprintf(err, errlen, "pool.pages: %u pages cannot fill a ring of %u descriptors (nic.ring_size)",
              c->pool_pages, c->nic_ring_size);
@@ -469,71 +490,124 @@ void config_key_json(const struct config *c, size_t i, char *buf, size_t n) {
 
 /* ---- designs ---- */
 
-static const char *const d_copy[] = {"app.delivery=copy", NULL};
-static const char *const d_zc_shared[] = {
-    "driver.skb_mode=readonly", "app.delivery=zero_copy", "app.zc_queues=all", "app.mapping=ro",
-    "app.mapping_lifetime=persistent", "pool.clear=on_entry", NULL};
-static const char *const d_zc_shared_w[] = {
-    "driver.skb_mode=writable", "app.delivery=zero_copy", "app.zc_queues=all", "app.mapping=ro",
-    "app.mapping_lifetime=persistent", "pool.clear=on_entry", NULL};
-static const char *const d_zc_dedicated[] = {
-    "nic.queues=4", "nic.rss_queues=[0,1,2]", "nic.steer_app_to=3", "app.delivery=zero_copy",
-    "app.zc_queues=[3]", "app.mapping=ro", "app.mapping_lifetime=persistent", "pool.clear=on_entry",
-    NULL};
-static const char *const d_zc_dedicated_leak[] = {
-    "nic.queues=4", "nic.rss_queues=[0,1,2,3]", "nic.steer_app_to=3", "app.delivery=zero_copy",
-    "app.zc_queues=[3]", "app.mapping=ro", "app.mapping_lifetime=persistent", "pool.clear=on_entry",
-    NULL};
-
-static const struct design designs[] = {
-    {"copy", "classic driver: page_pool pages, writable SKBs, data copied into each socket's buffer",
-     d_copy},
-    {"zc-shared-ring",
-     "Brouer 2016: one queue for all traffic, its page_pool mapped read-only into the application, "
-     "read-only SKBs for the rest",
-     d_zc_shared},
-    {"zc-shared-ring-writable", "zc-shared-ring with writable SKBs (skb_shared_info in the page)",
-     d_zc_shared_w},
-    {"zc-dedicated-queue",
-     "Duyck: an ntuple rule steers the application's flow to queue 3, out of the RSS table; only "
-     "that queue's pool is mapped",
-     d_zc_dedicated},
-    {"zc-dedicated-queue-rss-leak",
-     "zc-dedicated-queue with queue 3 still in the RSS table", d_zc_dedicated_leak},
+/* The built-in designs are the YAML files of sim/scenario/designs/, embedded
+ * into the program at build time (scenario.h). Each is read once, on first
+ * use, by the loader that reads a user's scenario file, so a design is exactly
+ * a scenario a user can copy and edit (`nicsim designs --show NAME`). nicsim
+ * runs designs in one thread (review forks a process per design), so a plain
+ * flag guards the cache; it is kept for the life of the process. */
+struct design_entry {
+  struct design d;
+  struct config cfg;                   /* config_default + the file's keys */
+  char summary[SCENARIO_SUMMARY_MAX];
+  char **settings;                     /* "key=value", NULL-terminated: d.settings */
+  char error[600];                     /* why the file did not load, or "" */
 };
-#define NDESIGNS (sizeof designs / sizeof designs[0])
 
-size_t design_count(void) { return NDESIGNS; }
-const struct design *design_get(size_t i) { return i < NDESIGNS ? &designs[i] : NULL; }
+static struct design_entry *design_cache;
+static size_t design_cache_n;
+static enum { DESIGNS_UNREAD = 0, DESIGNS_READING, DESIGNS_READ } design_state;
+static const char *const no_settings[] = {NULL};
+
+/* "key=value" strings of a loaded file, for struct design's settings. */
+static char **settings_of(const struct scenario *s) {
+  char **kv = calloc(s->nsettings + 1, sizeof *kv);
+  for (size_t i = 0; kv && i < s->nsettings; i++) {
+    size_t n = strlen(s->settings[i].key) + strlen(s->settings[i].value) + 2;
+    kv[i] = malloc(n);
+    if (!kv[i]) {
+      for (size_t j = 0; j < i; j++)
+        free(kv[j]);
+      free(kv);
+      return NULL;
+    }
+    snprintf(kv[i], n, "%s=%s", s->settings[i].key, s->settings[i].value);
+  }
+  return kv;
+}
+
+static void design_read(struct design_entry *e, const struct scenario_embedded *em) {
+  char name[SCENARIO_DESIGN_MAX + 8];
+  snprintf(name, sizeof name, "%s.yaml", em->name);
+  struct scenario s;
+  if (scenario_load_text(name, em->text, em->len, &s, e->error, sizeof e->error))
+    return;
+  /* A design that needs faults waits for the fault module to take them from
+   * here; until then it must not run without them. */
+  if (s.nfaults)
+    snprintf(e->error, sizeof e->error, "%s:%u:%u: faults: built-in designs cannot inject faults in this "
+             "version", name, s.fault_pos[0].line, s.fault_pos[0].col);
+  else if (!(e->settings = settings_of(&s)))
+    snprintf(e->error, sizeof e->error, "%s: out of memory", name);
+  if (!e->error[0]) {
+    e->cfg = s.cfg;
+    snprintf(e->summary, sizeof e->summary, "%s", s.summary);
+    e->d.settings = (const char *const *)e->settings;
+  }
+  scenario_free(&s);
+}
+
+static void designs_read(void) {
+  if (design_state != DESIGNS_UNREAD)
+    return;
+  design_state = DESIGNS_READING;
+  size_t n = scenario_embedded_design_count;
+  design_cache = calloc(n ? n : 1, sizeof *design_cache);
+  if (design_cache) {
+    for (size_t i = 0; i < n; i++) {
+      struct design_entry *e = &design_cache[i];
+      e->d.name = scenario_embedded_designs[i].name;
+      e->d.summary = e->summary;
+      e->d.settings = no_settings;
+      e->d.yaml = scenario_embedded_designs[i].text;
+      design_read(e, &scenario_embedded_designs[i]);
+    }
+    design_cache_n = n;
+  }
+  design_state = DESIGNS_READ;
+}
+
+size_t design_count(void) {
+  designs_read();
+  return design_cache_n;
+}
+
+const struct design *design_get(size_t i) {
+  designs_read();
+  return i < design_cache_n ? &design_cache[i].d : NULL;
+}
 
 const struct design *design_find(const char *name) {
-  for (size_t i = 0; i < NDESIGNS; i++)
-    if (strcmp(designs[i].name, name) == 0)
-      return &designs[i];
+  designs_read();
+  for (size_t i = 0; i < design_cache_n; i++)
+    if (strcmp(design_cache[i].d.name, name) == 0)
+      return &design_cache[i].d;
   return NULL;
 }
 
 int config_from_design(struct config *c, const char *name, char *err, size_t errlen) {
+  /* A design file naming a base design would be read while the cache is
+   * being filled; designs stay self-contained, so each can be copied alone. */
+  if (design_state == DESIGNS_READING) {
+    snprintf(err, errlen, "a built-in design cannot start from another design ('%s'): write its keys out",
+             name);
+    return -1;
+  }
   const struct design *d = design_find(name);
   if (!d) {
     char list[512] = "";
-    for (size_t i = 0; i < NDESIGNS; i++) {
+    for (size_t i = 0; i < design_cache_n; i++) {
       size_t l = strlen(list);
-      snprintf(list + l, sizeof list - l, "%s%s", i ? ", " : "", designs[i].name);
+      snprintf(list + l, sizeof list - l, "%s%s", i ? ", " : "", design_cache[i].d.name);
     }
     snprintf(err, errlen, "unknown design '%s' (built-in: %s)", name, list);
     return -1;
   }
-  config_default(c);
-  for (size_t i = 0; d->settings[i]; i++) {
-    char kv[256];
-    snprintf(kv, sizeof kv, "%s", d->settings[i]);
-    char *eq = strchr(kv, '=');
-    if (!eq)
-      return -1;
-    *eq = '\0';
-    if (config_set(c, kv, eq + 1, err, errlen))
-      return -1;
+  const struct design_entry *e = (const struct design_entry *)d; /* d is the entry's first member */
+  if (e->error[0]) {
+    snprintf(err, errlen, "built-in design '%s' does not load: %s", name, e->error);
+    return -1;
   }
+  *c = e->cfg;
   return 0;
 }

@@ -18,6 +18,7 @@ enum cfg_dma_mapping { CFG_DMA_POOL = 0, CFG_DMA_PER_PACKET };
 enum cfg_map { CFG_MAP_RO = 0, CFG_MAP_RW };
 enum cfg_lifetime { CFG_LIFETIME_PERSISTENT = 0, CFG_LIFETIME_PER_PACKET };
 enum cfg_delivery { CFG_DELIVERY_COPY = 0, CFG_DELIVERY_ZERO_COPY };
+enum cfg_recycle { CFG_RECYCLE_POOL = 0, CFG_RECYCLE_FREE };
 
 #define CFG_MAX_QUEUES 64
 #define CFG_OWNS_MAX 512
@@ -50,6 +51,8 @@ struct config {
   uint8_t driver_skb_mode;    /* enum cfg_skb_mode */
   uint8_t driver_dma_mapping; /* enum cfg_dma_mapping */
   uint32_t driver_napi_budget; /* frames per NAPI poll */
+  double driver_recv_delay_us; /* validation to the recipient's recvmsg */
+  uint8_t driver_page_recycle; /* enum cfg_recycle */
   /* app */
   char app_owns[CFG_OWNS_MAX]; /* BPF expression; "" = the flow with most bytes */
   uint64_t app_caps;          /* POLICY_CAP_* bits */
@@ -58,6 +61,7 @@ struct config {
   double app_hold_us;         /* >= 0 */
   uint8_t app_delivery;       /* enum cfg_delivery */
   uint64_t app_zc_queues;     /* bit per queue whose pool the app gets zero-copy */
+  int app_hostile_write;      /* writes into every packet the stack validated */
   /* cpu */
   double cpu_ghz;             /* (0, 10] */
 };
@@ -83,17 +87,21 @@ void config_key_json(const struct config *c, size_t i, char *buf, size_t n);
 
 /* ---- built-in designs ---- */
 
+/* Each design is a YAML scenario file of sim/scenario/designs/, embedded in
+ * the program at build time and read on first use (scenario.h). */
 struct design {
-  const char *name;
-  const char *summary;
-  const char *const *settings; /* "key=value" strings, NULL-terminated */
+  const char *name;            /* the file's base name */
+  const char *summary;         /* its `summary:` */
+  const char *const *settings; /* "key=value" strings, NULL-terminated, in file order */
+  const char *yaml;            /* the file's text, as shipped (nicsim designs --show) */
 };
 
 size_t design_count(void);
 const struct design *design_get(size_t i);
 const struct design *design_find(const char *name);
 
-/* config_default + the design's settings. 0, or -1 with err filled. */
+/* config_default + the design's settings (the cached result of reading its
+ * file). 0, or -1 with err filled. */
 int config_from_design(struct config *c, const char *name, char *err, size_t errlen);
 
 #endif

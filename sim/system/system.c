@@ -139,11 +139,91 @@ static void schedule_next(struct sys *s) {
   simk_event_notify(s->feed_ev, at > now ? at - now : 0);
 }
 
+static void fault_effect(void *ctx, void *tag, uint64_t packet, const char *effect) {
+  (void)ctx;
+  fault_note(tag, simk_now_ps(), packet, effect);
+}
+
+static unsigned principal_id(const char *name) { return strcmp(name, "other") == 0 ? PRINCIPAL_OTHER : PRINCIPAL_APP; }
+
+/* Faults that fire at this frame. Returns 1 when the frame is lost on the wire. */
+static int apply_faults(struct sys *s, struct trace_record *r) {
+  int lost = 0;
+  uint64_t now = simk_now_ps();
+  for (unsigned i = 0; i < s->o->nfaults; i++) {
+    struct fault *f = &s->o->faults[i];
+    if (!fault_fires_at_frame(f, r->index, now))
+      continue;
+    char text[200];
+    struct nic_fault nf = {.tag = f};
+    switch (f->kind) {
+    case FAULT_FRAME_DROP:
+      lost = 1;
+      snprintf(text, sizeof text, "frame %llu lost on the wire", (unsigned long long)r->index);
+      fault_note(f, now, r->index, text);
+      break;
+    case FAULT_FRAME_BITFLIP: {
+      if (!r->caplen)
+        break;
+      uint32_t bit = f->bit >= 0 ? (uint32_t)f->bit : (uint32_t)(fault_random(f) % ((uint64_t)r->caplen * 8));
+      if (bit / 8 < r->caplen) {
+        s->frame[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+        snprintf(text, sizeof text, "flipped bit %u of frame %llu", bit, (unsigned long long)r->index);
+      } else {
+        snprintf(text, sizeof text, "bit %u is past frame %llu's %u bytes: nothing flipped", bit,
+                 (unsigned long long)r->index, r->caplen);
+      }
+      fault_note(f, now, r->index, text);
+      break;
+    }
+    case FAULT_MALICIOUS_DMA:
+      nf.kind = NIC_FAULT_MALICIOUS;
+      nic_fault_arm(s->nic, &nf);
+      break;
+    case FAULT_RANDOM_DMA:
+      nf.kind = NIC_FAULT_RANDOM_DMA;
+      nf.len = f->len;
+      /* anywhere in a 4 GiB IOVA space (in passthrough: physical memory) */
+      nf.iova = fault_random(f) % (s->o->ram_bytes ? s->o->ram_bytes : (1ull << 30));
+      nic_fault_arm(s->nic, &nf);
+      break;
+    case FAULT_BAD_DESCRIPTOR:
+      nf.kind = f->field_len ? NIC_FAULT_BAD_LEN : NIC_FAULT_BAD_ADDR;
+      nf.xor_mask = 1ull << (12 + fault_random(f) % 20); /* one address bit above the page offset */
+      nic_fault_arm(s->nic, &nf);
+      break;
+    case FAULT_LATE_DMA:
+      nf.kind = NIC_FAULT_LATE_DMA;
+      nf.delay_ps = f->delay_ps;
+      nic_fault_arm(s->nic, &nf);
+      break;
+    case FAULT_IOMMU_PASSTHROUGH:
+    case FAULT_IOMMU_OFF:
+      iommu_set_mode(s->io, f->kind == FAULT_IOMMU_OFF ? IOMMU_OFF : IOMMU_PASSTHROUGH);
+      snprintf(text, sizeof text, "the IOMMU stopped %s at %.3f us",
+               f->kind == FAULT_IOMMU_OFF ? "working (off)" : "translating (passthrough)", (double)now / 1e6);
+      fault_note(f, now, r->index, text);
+      break;
+    case FAULT_USER_WRITE:
+      driver_arm_user_write(s->drv, principal_id(f->principal), f->len, f);
+      break;
+    case FAULT_USER_HOARD:
+      driver_set_hoard(s->drv, principal_id(f->principal), f);
+      break;
+    }
+  }
+  return lost;
+}
+
 static void feed(void *arg) {
   struct sys *s = arg;
   if (!s->have_rec)
     return;
-  const struct trace_record *r = &s->rec;
+  struct trace_record *r = &s->rec;
+  if (s->o->nfaults && apply_faults(s, r)) {
+    schedule_next(s);
+    return;
+  }
   struct flow_parse fp;
   int parsed = flow_parse(s->frame, r->caplen, &fp) == 0;
   uint32_t flow = parsed ? flow_table_find(s->ft, &fp.key) : UINT32_MAX;
@@ -365,7 +445,7 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   np.desc_fetch_batch = c->nic_desc_fetch_batch;
   np.wb_threshold = c->nic_wb_threshold;
   np.pcie_gbps = c->nic_pcie_gbps;
-  struct nic_host host = {.ctx = s, .irq = nic_irq, .rx_no_desc = nic_no_desc};
+  struct nic_host host = {.ctx = s, .irq = nic_irq, .rx_no_desc = nic_no_desc, .fault_effect = fault_effect};
   s->nic = nic_new(&np, s->m, s->io, &host, err, errlen);
   if (!s->nic)
     goto fail;
@@ -402,11 +482,18 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
       .app_map_mode = c->app_mapping == CFG_MAP_RW ? MEM_MAP_RW : MEM_MAP_RO,
       .app_map_per_packet = c->app_mapping_lifetime == CFG_LIFETIME_PER_PACKET,
       .app_hold_ps = (uint64_t)(c->app_hold_us * 1e6),
+      .app_hostile_write = c->app_hostile_write,
+      .recv_delay_ps = (uint64_t)(c->driver_recv_delay_us * 1e6 + 0.5),
+      .free_pages = c->driver_page_recycle == CFG_RECYCLE_FREE,
+      .kernel_reuse_pages = 64,
   };
   struct driver_classifier cls = {.ctx = s, .classify = classify};
   s->drv = driver_new(&dp, s->m, s->io, s->nic, &s->cpu, s->users, 2, &cls, err, errlen);
   if (!s->drv)
     goto fail;
+  driver_set_effect_cb(s->drv, fault_effect, s);
+  for (unsigned i = 0; i < o->nfaults; i++)
+    fault_seed(&o->faults[i], o->seed, i);
   /* Setup costs (pool creation, mappings) are not per-packet work. */
   memset(s->cpu.cycles, 0, sizeof s->cpu.cycles);
 

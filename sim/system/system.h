@@ -12,6 +12,7 @@
 
 #include "checker.h"
 #include "config.h"
+#include "fault.h"
 
 enum speed_mode { SPEED_RECORDED = 0, SPEED_LINE, SPEED_SCALED };
 
@@ -24,6 +25,8 @@ struct replay_opts {
   double speed_factor;     /* SPEED_SCALED: recorded gaps divided by this */
   uint64_t ram_bytes;      /* simulated RAM */
   const char *vcd_path;    /* waveform file, or NULL */
+  struct fault *faults;     /* injected faults (their records are filled in) */
+  unsigned nfaults;
 };
 
 #define REPORT_MAX_QUEUES 64

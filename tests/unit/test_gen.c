@@ -18,6 +18,9 @@
 #include "trace.h"
 
 #define SAMPLE NICSIM_SOURCE_DIR "/traces/samples/mixed.pcap"
+/* traces/samples/README.md: the application's flow (generator flow 0) */
+#define SAMPLE_FLOW0 "udp 10.103.128.7:49437 > 10.0.1.1:4000"
+#define SAMPLE_FLOW0_BYTES 64542u
 
 static char err[1024];
 
@@ -67,19 +70,42 @@ static uint16_t csum_fold(uint32_t acc) {
   return (uint16_t)acc;
 }
 
+/* The tuples gen_write uses, from gen_flow_key (NULL for many flows: the
+ * frames are then told apart by their markers). */
+static struct flow_key *expected_keys(const struct gen_params *p) {
+  if (p->flows > 64)
+    return NULL;
+  struct flow_key *k = calloc(p->flows, sizeof *k);
+  ck_assert_ptr_nonnull(k);
+  for (uint32_t i = 0; i < p->flows; i++)
+    ck_assert_msg(gen_flow_key(p, i, &k[i], err, sizeof err) == 0, "%s", err);
+  return k;
+}
+
+/* The flow id in a marker at the start of the payload, or -1 when too few
+ * bytes of it are there ("<flow " and at least 4 digits). */
+static long marker_flow(const uint8_t *pay, uint32_t plen) {
+  if (plen < 10 || memcmp(pay, "<flow ", 6) != 0)
+    return -1;
+  long v = 0;
+  uint32_t i = 6;
+  while (i < plen && pay[i] >= '0' && pay[i] <= '9')
+    v = v * 10 + (pay[i++] - '0');
+  return i >= 10 ? v : -1;
+}
+
 /* What a generated frame must look like; returns the generator's flow id. */
-static uint32_t check_frame(const struct trace_record *r, uint32_t flows) {
+static uint32_t check_frame(const struct trace_record *r, uint32_t flows, const struct flow_key *keys) {
   struct flow_parse p;
   ck_assert_int_eq(flow_parse(r->data, r->caplen, &p), 0);
   ck_assert_uint_eq(r->caplen, r->origlen);
   ck_assert_uint_eq(p.vlan_tags, 0);
   ck_assert_uint_eq(p.key.proto, 17);
-  /* flow i: 5001 + i % 60000 > 4000 + i / 60000 */
-  ck_assert_uint_ge(p.key.dport, 4000);
-  ck_assert_uint_ge(p.key.sport, 5001);
-  ck_assert_uint_le(p.key.sport, 65000);
-  uint32_t flow = (p.key.dport - 4000u) * 60000u + (p.key.sport - 5001u);
-  ck_assert_uint_lt(flow, flows);
+  ck_assert_uint_eq(p.tunnel, FLOW_TUNNEL_NONE);
+  /* client port from Linux's ephemeral range, to the service port */
+  ck_assert_uint_ge(p.key.sport, 32768);
+  ck_assert_uint_le(p.key.sport, 60999);
+  ck_assert_uint_eq(p.key.dport, 4000);
   ck_assert_int_eq(memcmp(r->data, "\x02\0\0\0\0\x02\x02\0\0\0\0\x01", 12), 0);
   const uint8_t *ip = r->data + p.l3_offset;
   const uint8_t *udp = r->data + p.l4_offset;
@@ -90,28 +116,52 @@ static uint32_t check_frame(const struct trace_record *r, uint32_t flows) {
     ck_assert_uint_eq(p.l4_offset, 34);
     ck_assert_uint_eq(csum_fold(csum_add(0, ip, 20)), 0xffff); /* header checksum */
     ck_assert_uint_eq((uint32_t)(ip[2] << 8 | ip[3]), r->caplen - 14);
-    char want[64], buf[128];
-    snprintf(want, sizeof want, "udp 10.0.0.%u:%u > 10.0.1.1:%u", 2 + flow % 250,
-             (unsigned)p.key.sport, (unsigned)p.key.dport);
-    flow_key_format(&p.key, buf, sizeof buf);
-    ck_assert_str_eq(buf, want);
+    ck_assert_int_eq(memcmp(p.key.dst, "\x0a\x00\x01\x01", 4), 0);
+    /* a client in 10/8, not in the server's /24, not .0 or .255 */
+    ck_assert_uint_eq(p.key.src[0], 10);
+    ck_assert(!(p.key.src[1] == 0 && p.key.src[2] == 1));
+    ck_assert(p.key.src[3] != 0 && p.key.src[3] != 255);
     acc = csum_add(0, ip + 12, 8) + 17 + udp_len;
   } else {
     ck_assert_uint_eq(p.key.af, FLOW_AF_INET6);
     ck_assert_uint_eq(p.l4_offset, 54);
     ck_assert_uint_eq((uint32_t)(ip[4] << 8 | ip[5]), udp_len);
+    static const uint8_t server[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1};
+    static const uint8_t zero8[8] = {0};
+    ck_assert_int_eq(memcmp(p.key.dst, server, 16), 0);
+    ck_assert_int_eq(memcmp(p.key.src, server, 4), 0); /* 2001:db8::/32 */
+    ck_assert_int_ne(memcmp(p.key.src, server, 8), 0); /* not the server's /64 */
+    ck_assert_int_ne(memcmp(p.key.src + 8, zero8, 8), 0);
     acc = csum_add(0, ip + 8, 32) + 17 + udp_len;
   }
   ck_assert_uint_eq(csum_fold(csum_add(acc, udp, udp_len)), 0xffff); /* UDP checksum */
-  /* the payload: the marker over and over */
-  char marker[64];
-  int m = snprintf(marker, sizeof marker, "<flow %04u pkt %010llu> ", (unsigned)flow,
-                   (unsigned long long)r->index);
-  ck_assert_int_eq(m, flow < 10000 ? 27 : 27 + (flow >= 100000) + (flow >= 10000));
   const uint8_t *pay = r->data + p.payload_offset;
   uint32_t plen = r->caplen - p.payload_offset;
+  long m = marker_flow(pay, plen);
+  uint32_t flow = 0;
+  if (m >= 0) {
+    flow = (uint32_t)m;
+  } else {
+    ck_assert_msg(keys != NULL, "packet %llu: no marker and no tuples to compare",
+                  (unsigned long long)r->index);
+    while (flow < flows && memcmp(&keys[flow], &p.key, sizeof p.key) != 0)
+      flow++;
+  }
+  ck_assert_uint_lt(flow, flows);
+  if (keys != NULL) {
+    char a[128], b[128];
+    flow_key_format(&p.key, a, sizeof a);
+    flow_key_format(&keys[flow], b, sizeof b);
+    ck_assert_str_eq(a, b);
+    ck_assert_uint_eq(p.key.ethertype, keys[flow].ethertype);
+  }
+  /* the payload: the marker over and over */
+  char marker[64];
+  int ml = snprintf(marker, sizeof marker, "<flow %04u pkt %010llu> ", (unsigned)flow,
+                    (unsigned long long)r->index);
+  ck_assert_int_eq(ml, flow < 10000 ? 27 : 27 + (flow >= 100000) + (flow >= 10000));
   uint32_t bad = 0;
-  while (bad < plen && pay[bad] == (uint8_t)marker[bad % (uint32_t)m])
+  while (bad < plen && pay[bad] == (uint8_t)marker[bad % (uint32_t)ml])
     bad++;
   ck_assert_msg(bad == plen, "packet %llu: payload byte %u is not the marker",
                 (unsigned long long)r->index, bad);
@@ -134,13 +184,14 @@ static struct readback read_back(const struct gen_params *gp) {
   memset(&rb, 0, sizeof rb);
   struct trace *t = trace_open(gp->path, err, sizeof err);
   ck_assert_msg(t != NULL, "%s", err);
+  struct flow_key *keys = expected_keys(gp);
   struct trace_record r;
   int rc;
   uint64_t bits = 0, prev_ps = 0;
   int64_t prev_sec = 0;
   uint32_t prev_nsec = 0;
   while ((rc = trace_next(t, &r, err, sizeof err)) == 1) {
-    uint32_t flow = check_frame(&r, gp->flows);
+    uint32_t flow = check_frame(&r, gp->flows, keys);
     if (flow < 64) {
       rb.bytes[flow] += r.origlen;
       rb.pkts[flow]++;
@@ -172,6 +223,7 @@ static struct readback read_back(const struct gen_params *gp) {
   }
   ck_assert_msg(rc == 0, "%s", err);
   trace_close(t);
+  free(keys);
   return rb;
 }
 
@@ -226,7 +278,9 @@ START_TEST(fixed_size_reads_back) {
     flow_table_add(ft, &fp.key, r.origlen);
   }
   ck_assert_uint_eq(flow_table_count(ft), 5);
-  ck_assert_uint_eq(flow_table_get(ft, flow_table_top_by_bytes(ft))->key.sport, 5001);
+  struct flow_key k0;
+  ck_assert_int_eq(gen_flow_key(&p, 0, &k0, err, sizeof err), 0);
+  ck_assert_int_eq(memcmp(&flow_table_get(ft, flow_table_top_by_bytes(ft))->key, &k0, sizeof k0), 0);
   flow_table_free(ft);
   trace_close(t);
   unlink(path);
@@ -284,7 +338,8 @@ START_TEST(spacing_exact) {
 }
 END_TEST
 
-/* More flows than source ports: the destination port moves on. */
+/* Many flows: each its own client address and port (tuples are drawn
+ * again on a repeat), scattered over 10/8 and the ephemeral ports. */
 START_TEST(many_flows) {
   char path[512];
   tmp_path(path, sizeof path);
@@ -294,25 +349,43 @@ START_TEST(many_flows) {
   p.size_bytes = 60;
   p.seed = 5;
   ck_assert_msg(gen_write(&p, err, sizeof err) == 0, "%s", err);
-  struct readback rb = read_back(&p); /* checks every frame's ports and marker */
+  struct readback rb = read_back(&p); /* checks every frame's tuple and marker */
   ck_assert_uint_eq(rb.packets, 20000);
   struct trace *t = trace_open(path, err, sizeof err);
   struct trace_record r;
-  uint32_t high = 0;
   uint8_t *seen = calloc(p.flows, 1);
-  uint32_t distinct = 0;
+  uint8_t nets[256] = {0}, ports[64] = {0};
+  uint32_t distinct = 0, high = 0, nnets = 0, nports = 0;
   struct flow_table *ft = flow_table_new();
   while (trace_next(t, &r, err, sizeof err) == 1) {
     struct flow_parse fp;
     flow_parse(r.data, r.caplen, &fp);
-    uint32_t f = (fp.key.dport - 4000u) * 60000u + (fp.key.sport - 5001u);
-    high += f >= 60000;
+    long f = marker_flow(r.data + fp.payload_offset, r.caplen - fp.payload_offset);
+    ck_assert_int_ge(f, 0);
+    high += f >= 100000;
     distinct += !seen[f];
     seen[f] = 1;
+    nnets += !nets[fp.key.src[1]];
+    nets[fp.key.src[1]] = 1;
+    nports += !ports[(fp.key.sport - 32768) / 512];
+    ports[(fp.key.sport - 32768) / 512] = 1;
     flow_table_add(ft, &fp.key, r.origlen);
   }
   ck_assert_uint_gt(high, 0);
   ck_assert_uint_eq(flow_table_count(ft), distinct); /* one 5-tuple per flow */
+  ck_assert_uint_ge(nnets, 250);                     /* the second byte: all over 10/8 */
+  ck_assert_uint_eq(nports, (60999 - 32768) / 512 + 1); /* every 512-port stretch */
+  /* the tuples of the first frames are gen_flow_key's for their flows */
+  ck_assert_int_eq(trace_rewind(t, err, sizeof err), 0);
+  for (int i = 0; i < 3; i++) {
+    ck_assert_int_eq(trace_next(t, &r, err, sizeof err), 1);
+    struct flow_parse fp;
+    flow_parse(r.data, r.caplen, &fp);
+    long f = marker_flow(r.data + fp.payload_offset, r.caplen - fp.payload_offset);
+    struct flow_key k;
+    ck_assert_int_eq(gen_flow_key(&p, (uint32_t)f, &k, err, sizeof err), 0);
+    ck_assert_int_eq(memcmp(&k, &fp.key, sizeof k), 0);
+  }
   flow_table_free(ft);
   free(seen);
   trace_close(t);
@@ -339,27 +412,17 @@ START_TEST(imix_and_ipv6) {
   ck_assert_uint_lt(rb.size_hist[1] > 4000 ? rb.size_hist[1] - 4000 : 4000 - rb.size_hist[1], 300);
   ck_assert_uint_lt(rb.size_hist[2] > 1000 ? rb.size_hist[2] - 1000 : 1000 - rb.size_hist[2], 200);
   ck_assert_uint_eq(rb.v6_packets, rb.pkts[1] + rb.pkts[3]);
-  /* which flows are IPv6 does not depend on the seed */
-  struct trace *t = trace_open(path, err, sizeof err);
-  struct trace_record r;
-  int seen[4] = {0, 0, 0, 0};
-  while (trace_next(t, &r, err, sizeof err) == 1) {
-    struct flow_parse fp;
-    flow_parse(r.data, r.caplen, &fp);
-    uint32_t f = fp.key.sport - 5001u;
-    ck_assert_uint_eq(fp.key.af, (f % 2) ? FLOW_AF_INET6 : FLOW_AF_INET);
-    if (!seen[f]) {
-      char buf[128], want[128];
-      flow_key_format(&fp.key, buf, sizeof buf);
-      if (f % 2)
-        snprintf(want, sizeof want, "udp [2001:db8::%u]:%u > [2001:db8:0:1::1]:4000", f + 2, 5001 + f);
-      else
-        snprintf(want, sizeof want, "udp 10.0.0.%u:%u > 10.0.1.1:4000", f + 2, 5001 + f);
-      ck_assert_str_eq(buf, want);
-      seen[f] = 1;
+  /* which flows are IPv6 does not depend on the seed (read_back matched
+   * every frame with gen_flow_key's tuple) */
+  for (uint64_t seed = 3; seed < 6; seed++) {
+    p.seed = seed;
+    for (uint32_t f = 0; f < 4; f++) {
+      struct flow_key k;
+      ck_assert_int_eq(gen_flow_key(&p, f, &k, err, sizeof err), 0);
+      ck_assert_uint_eq(k.af, (f % 2) ? FLOW_AF_INET6 : FLOW_AF_INET);
     }
   }
-  trace_close(t);
+  p.seed = 3;
   /* all IPv6: sizes of at least 62 */
   p.ipv6_fraction = 1.0;
   p.packets = 300;
@@ -402,6 +465,186 @@ START_TEST(deterministic) {
 }
 END_TEST
 
+/* ---- RSS: the tuples spread over the queues as real traffic does ---- */
+
+/* Microsoft's RSS key (the 82599's and Linux's default before 2014) and the
+ * Toeplitz hash, checked against Microsoft's "Verifying the RSS Hash
+ * Calculation" example below, so the test cannot drift from real RSS. */
+static const uint8_t rss_key[40] = {
+    0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3,
+    0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3,
+    0x80, 0x30, 0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa};
+
+static uint32_t toeplitz(const uint8_t *in, size_t len) {
+  uint32_t h = 0;
+  for (size_t i = 0; i < len * 8; i++) {
+    if (!(in[i / 8] & (0x80u >> (i % 8))))
+      continue;
+    uint32_t w = 0; /* the 32 key bits starting at bit i */
+    for (int j = 0; j < 32; j++) {
+      size_t b = i + (size_t)j;
+      w = w << 1 | (b < 320 ? (rss_key[b / 8] >> (7 - b % 8)) & 1u : 0u);
+    }
+    h ^= w;
+  }
+  return h;
+}
+
+/* The queue of a 5-tuple: 128-entry indirection table filled round-robin
+ * over nqueues queues, as the NIC model and Linux's default do. */
+static unsigned rss_queue(const struct flow_key *k, unsigned nqueues) {
+  uint8_t in[36];
+  size_t a = k->af == FLOW_AF_INET ? 4 : 16, n = 0;
+  memcpy(in, k->src, a);
+  memcpy(in + a, k->dst, a);
+  n = 2 * a;
+  in[n++] = (uint8_t)(k->sport >> 8), in[n++] = (uint8_t)k->sport;
+  in[n++] = (uint8_t)(k->dport >> 8), in[n++] = (uint8_t)k->dport;
+  return (toeplitz(in, n) & 127) % nqueues;
+}
+
+START_TEST(rss_spread) {
+  /* Microsoft's example: 66.9.149.187:2794 -> 161.142.100.80:1766 */
+  static const uint8_t ms[12] = {66, 9, 149, 187, 161, 142, 100, 80, 0x0a, 0xea, 0x06, 0xe6};
+  ck_assert_uint_eq(toeplitz(ms, 12), 0x51ccc178);
+  ck_assert_uint_eq(toeplitz(ms, 8), 0x323e8fc2);
+
+  /* 64 flows of one seed over 4 queues: every queue gets a fair share */
+  struct gen_params p;
+  gen_params_default(&p);
+  p.flows = 64;
+  for (uint64_t seed = 1; seed <= 3; seed++) {
+    p.seed = seed;
+    for (int v6 = 0; v6 <= 1; v6++) {
+      p.ipv6_fraction = v6;
+      unsigned per[4] = {0, 0, 0, 0};
+      for (uint32_t i = 0; i < p.flows; i++) {
+        struct flow_key k;
+        ck_assert_int_eq(gen_flow_key(&p, i, &k, err, sizeof err), 0);
+        per[rss_queue(&k, 4)]++;
+      }
+      for (int q = 0; q < 4; q++)
+        ck_assert_msg(per[q] >= 8, "seed %llu v6 %d: queue %d has %u of 64 flows",
+                      (unsigned long long)seed, v6, q, per[q]);
+    }
+  }
+
+  /* Why: lockstep tuples (the generator's old 10.0.0.(2+i):(5001+i) >
+   * 10.0.1.1:4000) land on two of the four queues. */
+  unsigned used = 0;
+  for (uint32_t i = 0; i < 12; i++) {
+    struct flow_key k;
+    memset(&k, 0, sizeof k);
+    k.af = FLOW_AF_INET;
+    k.proto = 17;
+    memcpy(k.src, (uint8_t[]){10, 0, 0, (uint8_t)(2 + i)}, 4);
+    memcpy(k.dst, (uint8_t[]){10, 0, 1, 1}, 4);
+    k.sport = (uint16_t)(5001 + i);
+    k.dport = 4000;
+    used |= 1u << rss_queue(&k, 4);
+  }
+  ck_assert_uint_eq(__builtin_popcount(used), 2);
+}
+END_TEST
+
+/* zc-dedicated-queue-rss-leak (mission.md C9) steers the application's flow
+ * (flow 0, the most bytes) to queue 3 but leaves queue 3 in the RSS table
+ * over queues 0..3: it can only show a leak when another flow hashes to
+ * queue 3. True for the bundled sample and for replay_outcomes.sh's trace. */
+START_TEST(rss_leak_traces_share_queue_3) {
+  static const struct {
+    uint32_t flows;
+    uint64_t seed;
+  } traces[] = {{12, 1}, {16, 3}};
+  for (size_t t = 0; t < 2; t++) {
+    struct gen_params p;
+    gen_params_default(&p);
+    p.flows = traces[t].flows;
+    p.seed = traces[t].seed;
+    unsigned others_on_3 = 0;
+    for (uint32_t i = 1; i < p.flows; i++) {
+      struct flow_key k;
+      ck_assert_int_eq(gen_flow_key(&p, i, &k, err, sizeof err), 0);
+      others_on_3 += rss_queue(&k, 4) == 3;
+    }
+    ck_assert_msg(others_on_3 > 0, "%u flows, seed %llu: no other flow on queue 3",
+                  (unsigned)p.flows, (unsigned long long)p.seed);
+  }
+}
+END_TEST
+
+/* The tuples depend on the flow count, seed and IPv6 share only; the frames'
+ * flows and sizes depend on the seed only, not on the tuples. */
+START_TEST(tuples_deterministic) {
+  struct gen_params a, b;
+  gen_params_default(&a);
+  a.flows = 20;
+  a.seed = 77;
+  b = a;
+  b.packets = 5;
+  b.imix = 1;
+  b.rate_gbps = 1;
+  for (uint32_t i = 0; i < a.flows; i++) {
+    struct flow_key ka, kb;
+    ck_assert_int_eq(gen_flow_key(&a, i, &ka, err, sizeof err), 0);
+    ck_assert_int_eq(gen_flow_key(&b, i, &kb, err, sizeof err), 0);
+    ck_assert_int_eq(memcmp(&ka, &kb, sizeof ka), 0);
+    /* a flow's tuple does not change when flows are added after it */
+    struct gen_params c = a;
+    c.flows = 1000;
+    ck_assert_int_eq(gen_flow_key(&c, i, &kb, err, sizeof err), 0);
+    ck_assert_int_eq(memcmp(&ka, &kb, sizeof ka), 0);
+  }
+  struct flow_key k1, k2;
+  b.seed = 78;
+  ck_assert_int_eq(gen_flow_key(&a, 0, &k1, err, sizeof err), 0);
+  ck_assert_int_eq(gen_flow_key(&b, 0, &k2, err, sizeof err), 0);
+  ck_assert_int_ne(memcmp(&k1, &k2, sizeof k1), 0);
+  /* errors */
+  ck_assert_int_eq(gen_flow_key(&a, 20, &k1, err, sizeof err), -1);
+  ck_assert_str_eq(err, "gen: flow 20 does not exist (20 flows)");
+  a.flows = 0;
+  ck_assert_int_eq(gen_flow_key(&a, 0, &k1, err, sizeof err), -1);
+  ck_assert_str_eq(err, "gen: --flows 0 is out of range (1..1000000)");
+  a.flows = 2;
+  a.ipv6_fraction = 2;
+  ck_assert_int_eq(gen_flow_key(&a, 0, &k1, err, sizeof err), -1);
+  ck_assert_str_eq(err, "gen: --ipv6-share 2 is out of range (0..1)");
+
+  /* the same seed with other tuples (an IPv6 share) keeps every frame's
+   * flow: the markers' flow ids come out in the same order */
+  char pa[512], pb[512];
+  tmp_path(pa, sizeof pa);
+  tmp_path(pb, sizeof pb);
+  struct gen_params x = params(pa);
+  x.flows = 6;
+  x.packets = 400;
+  x.size_bytes = 200;
+  struct gen_params y = x;
+  y.path = pb;
+  y.ipv6_fraction = 0.5;
+  ck_assert_int_eq(gen_write(&x, err, sizeof err), 0);
+  ck_assert_int_eq(gen_write(&y, err, sizeof err), 0);
+  struct trace *tx = trace_open(pa, err, sizeof err), *ty = trace_open(pb, err, sizeof err);
+  struct trace_record rx, ry;
+  int n = 0;
+  while (trace_next(tx, &rx, err, sizeof err) == 1) {
+    ck_assert_int_eq(trace_next(ty, &ry, err, sizeof err), 1);
+    struct flow_parse fx, fy;
+    flow_parse(rx.data, rx.caplen, &fx);
+    flow_parse(ry.data, ry.caplen, &fy);
+    ck_assert_int_eq(marker_flow(rx.data + fx.payload_offset, rx.caplen - fx.payload_offset),
+                     marker_flow(ry.data + fy.payload_offset, ry.caplen - fy.payload_offset));
+    n++;
+  }
+  ck_assert_int_eq(n, 400);
+  trace_close(tx);
+  trace_close(ty);
+  unlink(pa);
+  unlink(pb);
+}
+END_TEST
+
 /* The bundled sample is what the generator writes with the parameters in
  * traces/samples/README.md (if this fails after a generator change,
  * regenerate the sample). */
@@ -421,6 +664,13 @@ START_TEST(bundled_sample) {
   ck_assert_uint_eq(rb.packets, 600);
   for (int i = 1; i < 12; i++)
     ck_assert_uint_gt(rb.bytes[0], rb.bytes[i]);
+  /* what traces/samples/README.md says of it */
+  ck_assert_uint_eq(rb.bytes[0], SAMPLE_FLOW0_BYTES);
+  struct flow_key k;
+  ck_assert_int_eq(gen_flow_key(&p, 0, &k, err, sizeof err), 0);
+  char buf[128];
+  flow_key_format(&k, buf, sizeof buf);
+  ck_assert_str_eq(buf, SAMPLE_FLOW0);
   unlink(path);
 }
 END_TEST
@@ -541,6 +791,9 @@ static Suite *gen_suite(void) {
   tcase_add_test(tc, many_flows);
   tcase_add_test(tc, imix_and_ipv6);
   tcase_add_test(tc, deterministic);
+  tcase_add_test(tc, rss_spread);
+  tcase_add_test(tc, rss_leak_traces_share_queue_3);
+  tcase_add_test(tc, tuples_deterministic);
   tcase_add_test(tc, bundled_sample);
   tcase_add_test(tc, to_stdout);
   tcase_add_test(tc, invalid_params);

@@ -7,7 +7,11 @@
  * latency and LRU eviction, strict vs lazy invalidation (the stale IOTLB
  * entry of a lazy unmap translates until the flush queue is flushed by
  * count or by age), passthrough/off identity, contiguous mappings and the
- * CPU cycles map and unmap return.
+ * CPU cycles map and unmap return. The "policy" cases: set-associative
+ * IOTLB LRU, the Linux IOVA allocator (size-aligned top-down, rcache
+ * magazines, not reused before a lazy flush, DMA mask and forcedac), stale
+ * translations reported by iommu_translate2, VT-d fault reason codes,
+ * domain-wide lazy flushes and the flush timer as dma-iommu.c arms it.
  */
 #include <check.h>
 #include <stdint.h>
@@ -468,6 +472,331 @@ START_TEST(test_many_mappings) {
 }
 END_TEST
 
+
+/* ---- IOTLB associativity, IOVA policy, stale translations, VT-d reasons,
+ * domain-wide lazy flushes and the flush timer (added with the in-memory
+ * tables; docs/iommu.md) ---- */
+
+/* Hit (1) or miss (0) of one read translation, by its latency. */
+static int hit(struct iommu *io, uint64_t iova) {
+  uint64_t pa, lat;
+  ck_assert_int_eq(iommu_translate(io, RID, iova, 0, 0, &pa, &lat), 0);
+  ck_assert(lat == HIT_PS || lat == MISS_PS);
+  return lat == HIT_PS;
+}
+
+START_TEST(test_iotlb_set_associative_lru) {
+  /* 4 entries in 2 sets of 2 ways: set = IOVA page number mod 2. */
+  struct iommu_params p = params(IOMMU_STRICT);
+  p.iotlb_entries = 4;
+  p.iotlb_ways = 2;
+  struct iommu *io = iommu_new(&p);
+  ck_assert_ptr_nonnull(io);
+  uint64_t base;
+  ck_assert_int_ge(iommu_map_contig(io, RID, 100, 8, IOMMU_PERM_READ, 0, &base), 0);
+  uint64_t e0 = base, e1 = base + 2 * 4096, e2 = base + 4 * 4096; /* even pages: set 0 */
+  uint64_t o0 = base + 4096, o1 = base + 3 * 4096;                /* odd pages: set 1 */
+  ck_assert_uint_eq((e0 >> 12) % 2, 0);
+  ck_assert_int_eq(hit(io, e0), 0);
+  ck_assert_int_eq(hit(io, o0), 0);
+  ck_assert_int_eq(hit(io, e1), 0);
+  ck_assert_int_eq(hit(io, o1), 0);
+  ck_assert_int_eq(hit(io, e0), 1); /* set 0: e1 is now its LRU */
+  ck_assert_int_eq(hit(io, e2), 0); /* evicts e1, not e0, and nothing of set 1 */
+  ck_assert_int_eq(hit(io, o0), 1);
+  ck_assert_int_eq(hit(io, o1), 1);
+  ck_assert_int_eq(hit(io, e0), 1);
+  ck_assert_int_eq(hit(io, e1), 0); /* evicts e2 (e0 was used after it) */
+  ck_assert_int_eq(hit(io, e0), 1);
+  ck_assert_int_eq(hit(io, e2), 0); /* evicts e1 */
+  ck_assert_int_eq(hit(io, e1), 0); /* evicts e0 */
+  ck_assert_int_eq(hit(io, e0), 0);
+  iommu_free(io);
+  /* The same sequence fully associative: three even pages fit beside the
+   * odd ones only while 4 entries hold them, LRU over all four. */
+  p.iotlb_ways = 0;
+  io = iommu_new(&p);
+  ck_assert_int_ge(iommu_map_contig(io, RID, 100, 8, IOMMU_PERM_READ, 0, &base), 0);
+  e0 = base, e1 = base + 2 * 4096, e2 = base + 4 * 4096, o0 = base + 4096, o1 = base + 3 * 4096;
+  ck_assert_int_eq(hit(io, e0), 0);
+  ck_assert_int_eq(hit(io, o0), 0);
+  ck_assert_int_eq(hit(io, e1), 0);
+  ck_assert_int_eq(hit(io, o1), 0);
+  ck_assert_int_eq(hit(io, e0), 1);
+  ck_assert_int_eq(hit(io, e2), 0); /* evicts o0, the LRU of all four */
+  ck_assert_int_eq(hit(io, o0), 0); /* evicts e1 */
+  ck_assert_int_eq(hit(io, o1), 1);
+  ck_assert_int_eq(hit(io, e1), 0);
+  iommu_free(io);
+  /* Ways must divide the entries. */
+  p.iotlb_entries = 6;
+  p.iotlb_ways = 4;
+  ck_assert_ptr_null(iommu_new(&p));
+  p.iotlb_ways = 7;
+  ck_assert_ptr_null(iommu_new(&p));
+}
+END_TEST
+
+START_TEST(test_iova_size_aligned_top_down) {
+  struct iommu *io = mk(IOMMU_STRICT);
+  uint64_t a = map1(io, RID, 1, IOMMU_PERM_READ, 0);
+  ck_assert_uint_eq(a, IOVA_TOP - 4096);
+  /* 3 pages: rounded up to 4, aligned to 4 pages, below the first. */
+  uint64_t b;
+  ck_assert_int_eq(iommu_map_contig(io, RID, 10, 3, IOMMU_PERM_READ, 0, &b), 3 * 100);
+  ck_assert_uint_eq(b, IOVA_TOP - 8 * 4096);
+  /* The search goes on below the last allocation (cached node): the hole
+   * above b is not filled. */
+  uint64_t c = map1(io, RID, 2, IOMMU_PERM_READ, 0);
+  ck_assert_uint_eq(c, IOVA_TOP - 9 * 4096);
+  /* 32 pages: not rounded, aligned to 32. 33 pages: aligned to 64. */
+  uint64_t d, e;
+  ck_assert_int_ge(iommu_map_contig(io, RID, 100, 32, IOMMU_PERM_READ, 0, &d), 0);
+  ck_assert_uint_eq(d, IOVA_TOP - 64 * 4096);
+  ck_assert_int_ge(iommu_map_contig(io, RID, 200, 33, IOMMU_PERM_READ, 0, &e), 0);
+  ck_assert_uint_eq(e, IOVA_TOP - 128 * 4096);
+  uint64_t f = map1(io, RID, 3, IOMMU_PERM_READ, 0);
+  ck_assert_uint_eq(f, e - 4096);
+  iommu_free(io);
+}
+END_TEST
+
+START_TEST(test_iova_reuse_after_free) {
+  struct iommu *io = mk(IOMMU_STRICT);
+  uint64_t a = map1(io, RID, 1, IOMMU_PERM_READ, 0);
+  uint64_t b = map1(io, RID, 2, IOMMU_PERM_READ, 0);
+  uint64_t c = map1(io, RID, 3, IOMMU_PERM_READ, 0);
+  /* Freed IOVAs come back last in, first out (the loaded magazine). */
+  ck_assert_int_ge(iommu_unmap(io, RID, a, 0), 0);
+  ck_assert_int_ge(iommu_unmap(io, RID, c, 0), 0);
+  ck_assert_uint_eq(map1(io, RID, 4, IOMMU_PERM_READ, 0), c);
+  ck_assert_uint_eq(map1(io, RID, 5, IOMMU_PERM_READ, 0), a);
+  ck_assert_uint_eq(map1(io, RID, 6, IOMMU_PERM_READ, 0), c - 4096);
+  ck_assert_uint_eq(iommu_stats(io)->iova_cache_hits, 2);
+  /* A multi-page range is released only when its last page is unmapped,
+   * then reused for a request of the same size class. */
+  uint64_t r;
+  ck_assert_int_ge(iommu_map_contig(io, RID, 50, 3, IOMMU_PERM_READ, 0, &r), 0);
+  ck_assert_int_ge(iommu_unmap(io, RID, r, 0), 0);
+  ck_assert_int_ge(iommu_unmap(io, RID, r + 4096, 0), 0);
+  uint64_t r2;
+  ck_assert_int_ge(iommu_map_contig(io, RID, 60, 4, IOMMU_PERM_READ, 0, &r2), 0);
+  ck_assert_uint_ne(r2, r);
+  ck_assert_int_ge(iommu_unmap(io, RID, r + 2 * 4096, 0), 0);
+  uint64_t r3;
+  ck_assert_int_ge(iommu_map_contig(io, RID, 70, 3, IOMMU_PERM_READ, 0, &r3), 0);
+  ck_assert_uint_eq(r3, r);
+  (void)b;
+  iommu_free(io);
+}
+END_TEST
+
+START_TEST(test_iova_rcache_magazines) {
+  /* One IOVA per magazine and one magazine in the depot: the fourth free
+   * overflows and goes back to the tree. Linux 6.6 __iova_rcache_insert /
+   * __iova_rcache_get give this order back: P4, P1 (the previous
+   * magazine), P2 (the depot), then the tree refills the hole of P3. */
+  struct iommu_params p = params(IOMMU_STRICT);
+  p.iova_mag_size = 1;
+  p.iova_depot_mags = 1;
+  struct iommu *io = iommu_new(&p);
+  uint64_t P[5];
+  for (int i = 0; i < 5; i++)
+    P[i] = map1(io, RID, 10 + (uint64_t)i, IOMMU_PERM_READ, 0);
+  for (int i = 0; i < 4; i++)
+    ck_assert_int_ge(iommu_unmap(io, RID, P[i], 0), 0);
+  ck_assert_uint_eq(map1(io, RID, 20, IOMMU_PERM_READ, 0), P[3]);
+  ck_assert_uint_eq(map1(io, RID, 21, IOMMU_PERM_READ, 0), P[0]);
+  ck_assert_uint_eq(map1(io, RID, 22, IOMMU_PERM_READ, 0), P[1]);
+  ck_assert_uint_eq(map1(io, RID, 23, IOMMU_PERM_READ, 0), P[2]);
+  ck_assert_uint_eq(map1(io, RID, 24, IOMMU_PERM_READ, 0), P[4] - 4096);
+  ck_assert_uint_eq(iommu_stats(io)->iova_cache_hits, 3);
+  iommu_free(io);
+}
+END_TEST
+
+START_TEST(test_iova_lazy_not_reused_before_flush) {
+  struct iommu *io = mk(IOMMU_LAZY); /* flush_entries 4, flush_ps 1e6 */
+  uint64_t a = map1(io, RID, 1, IOMMU_PERM_READ, 0);
+  ck_assert_int_eq(iommu_unmap(io, RID, a, 10), 200);
+  uint64_t seen[3];
+  for (int i = 0; i < 3; i++) {
+    seen[i] = map1(io, RID, 2 + (uint64_t)i, IOMMU_PERM_READ, 20);
+    ck_assert_uint_ne(seen[i], a);
+  }
+  ck_assert_int_eq(iommu_flush(io, 30), 3000);
+  /* After the flush it is the first IOVA handed out. */
+  ck_assert_uint_eq(map1(io, RID, 9, IOMMU_PERM_READ, 40), a);
+  /* And by the timer. */
+  uint64_t b = seen[0];
+  ck_assert_int_eq(iommu_unmap(io, RID, b, 100), 200);
+  ck_assert_uint_ne(map1(io, RID, 10, IOMMU_PERM_READ, 100 + 999999), b);
+  ck_assert_uint_eq(map1(io, RID, 11, IOMMU_PERM_READ, 100 + 1000000), b);
+  iommu_free(io);
+}
+END_TEST
+
+START_TEST(test_iova_dma_mask_and_forcedac) {
+  /* 4 GiB in one go cannot fit below 4 GiB: the device then uses its full
+   * mask (48-bit tables) for this and every later allocation. */
+  struct iommu_params p = params(IOMMU_STRICT);
+  struct iommu *io = iommu_new(&p);
+  uint64_t big;
+  ck_assert_int_ge(iommu_map_contig(io, RID, 0, 1u << 20, IOMMU_PERM_READ, 0, &big), 0);
+  ck_assert_uint_eq(big, (1ull << 48) - (1ull << 32));
+  ck_assert_uint_eq(iommu_stats(io)->superpage_maps, 2048);
+  ck_assert_uint_eq(map1(io, RID, 7, IOMMU_PERM_READ, 0), big - 4096);
+  uint64_t pa;
+  ck_assert_int_eq(tr(io, RID, big + (5ull << 21) + 9, 0, 0, &pa), 0);
+  ck_assert_uint_eq(pa, (5ull << 21) + 9);
+  iommu_free(io);
+  /* A 32-bit device cannot. */
+  p.dma_mask_bits = 32;
+  io = iommu_new(&p);
+  ck_assert_int_lt(iommu_map_contig(io, RID, 0, 1u << 20, IOMMU_PERM_READ, 0, &big), 0);
+  ck_assert_uint_eq(map1(io, RID, 7, IOMMU_PERM_READ, 0), IOVA_TOP - 4096);
+  iommu_free(io);
+  /* forcedac: no below-4-GiB first try. */
+  p.dma_mask_bits = 64;
+  p.forcedac = 1;
+  io = iommu_new(&p);
+  ck_assert_uint_eq(map1(io, RID, 7, IOMMU_PERM_READ, 0), (1ull << 48) - 4096);
+  iommu_free(io);
+  p.forcedac = 0;
+  p.dma_mask_bits = 40;
+  io = iommu_new(&p);
+  ck_assert_int_ge(iommu_map_contig(io, RID, 0, 1u << 20, IOMMU_PERM_READ, 0, &big), 0);
+  ck_assert_uint_eq(big, (1ull << 40) - (1ull << 32));
+  iommu_free(io);
+}
+END_TEST
+
+START_TEST(test_stale_translation_reported) {
+  struct iommu *io = mk(IOMMU_LAZY); /* flush_entries 4 */
+  uint64_t a = map1(io, RID, 40, IOMMU_PERM_READ | IOMMU_PERM_WRITE, 0);
+  uint64_t b = map1(io, RID, 41, IOMMU_PERM_READ | IOMMU_PERM_WRITE, 0);
+  struct iommu_xlate x;
+  ck_assert_int_eq(iommu_translate2(io, RID, a, 1, 0, &x), 0);
+  ck_assert_uint_eq(x.stale, 0);
+  ck_assert_int_eq(iommu_translate2(io, RID, b, 1, 0, &x), 0);
+  ck_assert_int_ge(iommu_unmap(io, RID, a, 10), 0);
+  /* The page was unmapped; the IOTLB still reaches it, and says so. */
+  ck_assert_int_eq(iommu_translate2(io, RID, a + 16, 1, 20, &x), 0);
+  ck_assert_uint_eq(x.hit, 1);
+  ck_assert_uint_eq(x.stale, 1);
+  ck_assert_uint_eq(x.paddr, (40ull << 12) + 16);
+  ck_assert_int_eq(iommu_translate2(io, RID, b + 16, 1, 20, &x), 0);
+  ck_assert_uint_eq(x.stale, 0);
+  ck_assert_uint_eq(iommu_stats(io)->stale_hits, 1);
+  /* iommu_translate is the same translation, without the flag. */
+  uint64_t pa, lat;
+  ck_assert_int_eq(iommu_translate(io, RID, a, 0, 21, &pa, &lat), 0);
+  ck_assert_uint_eq(pa, 40ull << 12);
+  ck_assert_uint_eq(iommu_stats(io)->stale_hits, 2);
+  ck_assert_int_eq(iommu_flush(io, 30), 3000);
+  ck_assert_int_eq(iommu_translate2(io, RID, a, 1, 31, &x), -1);
+  ck_assert_uint_eq(x.stale, 0);
+  ck_assert_uint_eq(x.fault, IOMMU_FAULT_NOT_PRESENT);
+  iommu_free(io);
+  /* Strict: never stale, refused at once. */
+  io = mk(IOMMU_STRICT);
+  a = map1(io, RID, 40, IOMMU_PERM_READ, 0);
+  ck_assert_int_eq(iommu_translate2(io, RID, a, 0, 0, &x), 0);
+  ck_assert_int_ge(iommu_unmap(io, RID, a, 1), 0);
+  ck_assert_int_eq(iommu_translate2(io, RID, a, 0, 2, &x), -1);
+  ck_assert_uint_eq(iommu_stats(io)->stale_hits, 0);
+  iommu_free(io);
+  /* A 2 MiB IOTLB entry: only the unmapped page is stale. */
+  struct iommu_params p = params(IOMMU_LAZY);
+  io = iommu_new(&p);
+  uint64_t sp;
+  ck_assert_int_ge(iommu_map_contig(io, RID, 1024, 512, IOMMU_PERM_READ, 0, &sp), 0);
+  ck_assert_uint_eq(iommu_stats(io)->superpage_maps, 1);
+  ck_assert_int_eq(iommu_translate2(io, RID, sp, 0, 0, &x), 0);
+  ck_assert_uint_eq(x.page_shift, 21);
+  ck_assert_int_ge(iommu_unmap(io, RID, sp + 5 * 4096, 1), 0);
+  ck_assert_int_eq(iommu_translate2(io, RID, sp + 5 * 4096, 0, 2, &x), 0);
+  ck_assert_uint_eq(x.stale, 1);
+  ck_assert_uint_eq(x.paddr, (1024ull + 5) << 12);
+  ck_assert_int_eq(iommu_translate2(io, RID, sp + 6 * 4096, 0, 2, &x), 0);
+  ck_assert_uint_eq(x.hit, 1);
+  ck_assert_uint_eq(x.stale, 0);
+  ck_assert_uint_eq(x.paddr, (1024ull + 6) << 12);
+  iommu_free(io);
+}
+END_TEST
+
+START_TEST(test_vtd_fault_reasons) {
+  struct iommu *io = mk(IOMMU_STRICT);
+  uint64_t a = map1(io, RID, 40, IOMMU_PERM_READ, 0);
+  uint64_t pa;
+  ck_assert_int_eq(tr(io, 0x0300, a, 0, 1, &pa), -1);       /* no domain: context entry */
+  ck_assert_int_eq(tr(io, RID, a - 4096, 0, 2, &pa), -1);   /* R = W = 0, read */
+  ck_assert_int_eq(tr(io, RID, a - 4096, 1, 3, &pa), -1);   /* R = W = 0, write */
+  ck_assert_int_eq(tr(io, RID, a, 1, 4, &pa), -1);          /* W clear */
+  ck_assert_int_eq(tr(io, RID, 1ull << 50, 0, 5, &pa), -1); /* above 48 bits */
+  const uint8_t reason[] = {IOMMU_FAULT_NOT_PRESENT, IOMMU_FAULT_NOT_PRESENT, IOMMU_FAULT_NOT_PRESENT,
+                            IOMMU_FAULT_NO_WRITE, IOMMU_FAULT_NOT_PRESENT};
+  const uint8_t vtd[] = {IOMMU_VTD_CONTEXT_NOT_PRESENT, IOMMU_VTD_NO_READ, IOMMU_VTD_NO_WRITE,
+                         IOMMU_VTD_NO_WRITE, IOMMU_VTD_BEYOND_AGAW};
+  ck_assert_uint_eq(iommu_fault_count(io), 5);
+  for (size_t i = 0; i < 5; i++) {
+    ck_assert_uint_eq(iommu_fault_get(io, i)->reason, reason[i]);
+    ck_assert_uint_eq(iommu_fault_get(io, i)->vtd_reason, vtd[i]);
+    ck_assert_uint_eq(iommu_fault_get(io, i)->time_ps, i + 1);
+  }
+  iommu_free(io);
+}
+END_TEST
+
+START_TEST(test_lazy_flush_is_domain_wide) {
+  struct iommu_params p = params(IOMMU_LAZY);
+  p.flush_entries = 1; /* every unmap flushes */
+  struct iommu *io = iommu_new(&p);
+  uint64_t a = map1(io, RID, 1, IOMMU_PERM_READ, 0);
+  uint64_t b = map1(io, RID, 2, IOMMU_PERM_READ, 0);
+  uint64_t o = map1(io, 0x0200, 3, IOMMU_PERM_READ, 0);
+  uint64_t pa, lat;
+  ck_assert_int_eq(iommu_translate(io, RID, b, 0, 0, &pa, &lat), 0);
+  ck_assert_int_eq(iommu_translate(io, 0x0200, o, 0, 0, &pa, &lat), 0);
+  ck_assert_int_eq(iommu_translate(io, RID, b, 0, 0, &pa, &lat), 0);
+  ck_assert_uint_eq(lat, HIT_PS);
+  ck_assert_int_eq(iommu_unmap(io, RID, a, 1), 200 + 3000);
+  /* The flush invalidated the whole domain: b misses (and still translates);
+   * the other domain keeps its entry. */
+  ck_assert_int_eq(iommu_translate(io, RID, b, 0, 2, &pa, &lat), 0);
+  ck_assert_uint_eq(lat, MISS_PS);
+  ck_assert_int_eq(iommu_translate(io, 0x0200, o, 0, 2, &pa, &lat), 0);
+  ck_assert_uint_eq(lat, HIT_PS);
+  iommu_free(io);
+}
+END_TEST
+
+START_TEST(test_flush_timer_as_linux) {
+  /* dma-iommu.c arms fq_timer at the first unmap queued while it is off; a
+   * flush because the queue filled does not re-arm it. So an unmap queued
+   * after a count flush is flushed when the earlier timer fires, sooner
+   * than flush_ps after its own unmap. */
+  struct iommu_params p = params(IOMMU_LAZY);
+  p.flush_entries = 2;
+  p.flush_ps = 1000;
+  struct iommu *io = iommu_new(&p);
+  uint64_t a = map1(io, RID, 1, IOMMU_PERM_READ, 0);
+  uint64_t b = map1(io, RID, 2, IOMMU_PERM_READ, 0);
+  uint64_t c = map1(io, RID, 3, IOMMU_PERM_READ, 0);
+  uint64_t pa;
+  ck_assert_int_eq(tr(io, RID, c, 0, 0, &pa), 0);
+  ck_assert_int_eq(iommu_unmap(io, RID, a, 100), 200);         /* timer: 1100 */
+  ck_assert_int_eq(iommu_unmap(io, RID, b, 200), 200 + 3000);  /* count flush */
+  ck_assert_int_eq(tr(io, RID, c, 0, 300, &pa), 0);            /* refill */
+  ck_assert_int_eq(iommu_unmap(io, RID, c, 400), 200);
+  ck_assert_int_eq(tr(io, RID, c, 0, 1099, &pa), 0);           /* stale, not due */
+  ck_assert_int_eq(tr(io, RID, c, 0, 1100, &pa), -1);          /* the first timer */
+  ck_assert_uint_eq(iommu_stats(io)->invalidations, 2);
+  iommu_free(io);
+}
+END_TEST
+
 static Suite *iommu_suite(void) {
   Suite *s = suite_create("iommu");
   TCase *tc = tcase_create("core");
@@ -486,6 +815,18 @@ static Suite *iommu_suite(void) {
   tcase_add_test(tc, test_map_contig);
   tcase_add_test(tc, test_many_mappings);
   suite_add_tcase(s, tc);
+  TCase *tp = tcase_create("policy");
+  tcase_add_test(tp, test_iotlb_set_associative_lru);
+  tcase_add_test(tp, test_iova_size_aligned_top_down);
+  tcase_add_test(tp, test_iova_reuse_after_free);
+  tcase_add_test(tp, test_iova_rcache_magazines);
+  tcase_add_test(tp, test_iova_lazy_not_reused_before_flush);
+  tcase_add_test(tp, test_iova_dma_mask_and_forcedac);
+  tcase_add_test(tp, test_stale_translation_reported);
+  tcase_add_test(tp, test_vtd_fault_reasons);
+  tcase_add_test(tp, test_lazy_flush_is_domain_wide);
+  tcase_add_test(tp, test_flush_timer_as_linux);
+  suite_add_tcase(s, tp);
   return s;
 }
 

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "gen.h"
 #include "trace.h"
 
 #define CORPUS NICSIM_SOURCE_DIR "/../shared/corpus/"
@@ -190,6 +191,18 @@ START_TEST(sample_counts) {
   ck_assert_uint_eq(s.packets, SAMPLE_PACKETS);
   ck_assert_uint_eq(s.bytes, SAMPLE_BYTES);
   ck_assert_uint_eq(s.caplen_sum, SAMPLE_BYTES);
+  ck_assert_int_eq(trace_file_linktype(t), DLT_EN10MB);
+  ck_assert_str_eq(trace_file_linktype_name(t), "EN10MB");
+  ck_assert_int_eq(trace_converts(t), 0);
+  const struct trace_stats *st = trace_stats(t);
+  ck_assert_uint_eq(st->records, SAMPLE_PACKETS);
+  ck_assert_uint_eq(st->packets, SAMPLE_PACKETS);
+  ck_assert_uint_eq(st->bytes, SAMPLE_BYTES);
+  ck_assert_uint_eq(st->captured_bytes, SAMPLE_BYTES);
+  ck_assert_uint_eq(st->truncated_packets + st->uncaptured_bytes + st->origlen_zero +
+                        st->origlen_short + st->ts_backwards + st->ts_out_of_range +
+                        st->skipped_unsupported + st->converted,
+                    0);
   /* at the end it stays at the end */
   struct trace_record r;
   ck_assert_int_eq(trace_next(t, &r, err, sizeof err), 0);
@@ -370,7 +383,7 @@ static void check_refused_linktype(const char *path) {
   char want[1024];
   snprintf(want, sizeof want,
            "%s: link type IEEE802_11_RADIO (127) is not supported (the NIC model takes Ethernet "
-           "frames)",
+           "frames; Linux cooked, raw IP and BSD loopback captures are converted)",
            path);
   ck_assert_str_eq(err, want);
 }
@@ -378,6 +391,61 @@ static void check_refused_linktype(const char *path) {
 START_TEST(non_ethernet_radiotap) {
   check_refused_linktype(CORPUS "scapy/test/pcaps/bad_rsn_parsing_overrides_ssid.pcap");
   check_refused_linktype(CORPUS "libpcap/tests/filter/wpa-Induction.pcap");
+  /* plain 802.11, and a link type libpcap has no name for */
+  const char *path = CORPUS "libpcap/tests/filter/Network_Join_Nokia_Mobile.pcap";
+  ck_assert_ptr_null(trace_open(path, err, sizeof err));
+  ck_assert_ptr_nonnull(strstr(err, ": link type IEEE802_11 (105) is not supported"));
+  ck_assert_int_eq(strncmp(err, path, strlen(path)), 0);
+  path = CORPUS "libpcap/tests/linktype-reserved-field-not-zero.pcap";
+  ck_assert_ptr_null(trace_open(path, err, sizeof err));
+  char want[1024];
+  snprintf(want, sizeof want, "%s: link type 3145728 is not supported", path);
+  ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "got: %s", err);
+}
+END_TEST
+
+/* With skip_unsupported, a capture of a link type without an Ethernet form
+ * opens and reads as no packets, every record counted as skipped. */
+START_TEST(skip_unsupported_linktype) {
+  struct trace_open_opts o;
+  memset(&o, 0x5a, sizeof o);
+  trace_open_opts_default(&o);
+  ck_assert_int_eq(o.skip_unsupported, 0);
+  o.skip_unsupported = 1;
+  const char *path = CORPUS "libpcap/tests/filter/wpa-Induction.pcap";
+  struct trace *t = trace_open2(path, &o, err, sizeof err);
+  ck_assert_msg(t != NULL, "%s", err);
+  ck_assert_int_eq(trace_file_linktype(t), DLT_IEEE802_11_RADIO);
+  ck_assert_str_eq(trace_file_linktype_name(t), "IEEE802_11_RADIO");
+  ck_assert_int_eq(trace_linktype(t), DLT_EN10MB);
+  ck_assert_int_eq(trace_converts(t), 0);
+  struct summary s = read_all(t);
+  ck_assert_int_eq(s.rc, 0);
+  ck_assert_uint_eq(s.packets, 0);
+  const struct trace_stats *st = trace_stats(t);
+  ck_assert_uint_eq(st->records, 10);
+  ck_assert_uint_eq(st->skipped_unsupported, 10);
+  ck_assert_uint_eq(st->packets, 0);
+  ck_assert_uint_eq(st->bytes, 0);
+  /* the torn radiotap file: skipped, then libpcap's error on record 1 */
+  trace_close(t);
+  path = CORPUS "scapy/test/pcaps/bad_rsn_parsing_overrides_ssid.pcap";
+  t = trace_open2(path, &o, err, sizeof err);
+  ck_assert_msg(t != NULL, "%s", err);
+  s = read_all(t);
+  ck_assert_int_eq(s.rc, -1);
+  char want[1024];
+  snprintf(want, sizeof want,
+           "%s: record 1: truncated dump file; tried to read 16 header bytes, only got 1", path);
+  ck_assert_str_eq(err, want);
+  ck_assert_uint_eq(trace_stats(t)->skipped_unsupported, 1);
+  trace_close(t);
+  /* an Ethernet capture is not affected */
+  t = trace_open2(SAMPLE, &o, err, sizeof err);
+  s = read_all(t);
+  ck_assert_uint_eq(s.packets, SAMPLE_PACKETS);
+  ck_assert_uint_eq(trace_stats(t)->skipped_unsupported, 0);
+  trace_close(t);
 }
 END_TEST
 
@@ -442,20 +510,36 @@ START_TEST(origlen_below_caplen) {
     ck_assert_int_eq(trace_next(t, &r, err, sizeof err), 1);
     ck_assert_uint_eq(r.caplen, 60);
     ck_assert_uint_eq(r.origlen, 60);
+    ck_assert_uint_eq(r.orig_origlen, orig); /* what the file says */
+    ck_assert_uint_eq(r.flags, orig == 0 ? TRACE_REC_ORIGLEN_ZERO : TRACE_REC_ORIGLEN_SHORT);
+    ck_assert_ptr_eq(r.data, r.orig_data);
     ck_assert_int_eq(trace_next(t, &r, err, sizeof err), 1);
-    ck_assert_uint_eq(r.origlen, 60);
+    ck_assert_uint_eq(r.origlen, 60); /* written with 1 or 10 */
+    ck_assert_uint_eq(r.flags, TRACE_REC_ORIGLEN_SHORT);
     ck_assert_int_eq(trace_next(t, &r, err, sizeof err), 0);
+    const struct trace_stats *st = trace_stats(t);
+    ck_assert_uint_eq(st->origlen_zero, orig == 0);
+    ck_assert_uint_eq(st->origlen_short, orig == 0 ? 1 : 2);
+    ck_assert_uint_eq(st->truncated_packets, 0);
+    ck_assert_uint_eq(st->bytes, 120);
     trace_close(t);
   }
-  /* caplen < origlen is kept as is */
+  /* caplen < origlen is kept as is, and counted */
   write_pcap(path, 1, 60, 1500);
   struct trace *t = must_open(path);
   struct trace_record r;
   ck_assert_int_eq(trace_next(t, &r, err, sizeof err), 1);
   ck_assert_uint_eq(r.caplen, 60);
   ck_assert_uint_eq(r.origlen, 1500);
+  ck_assert_uint_eq(r.flags, TRACE_REC_TRUNCATED);
   ck_assert_uint_eq(r.ts_sec, 1000);
   ck_assert_uint_eq(r.ts_nsec, 0);
+  ck_assert_int_eq(trace_next(t, &r, err, sizeof err), 0);
+  const struct trace_stats *st = trace_stats(t);
+  ck_assert_uint_eq(st->truncated_packets, 1);
+  ck_assert_uint_eq(st->uncaptured_bytes, 1440);
+  ck_assert_uint_eq(st->bytes, 1500);
+  ck_assert_uint_eq(st->captured_bytes, 60);
   trace_close(t);
   unlink(path);
 }
@@ -486,9 +570,16 @@ START_TEST(rewind_same_sequence) {
   struct trace *t = must_open(CORPUS "tcpreplay/test/test.pcap");
   struct summary a = read_all(t);
   ck_assert_int_eq(a.rc, 0);
+  struct trace_stats first = *trace_stats(t);
+  ck_assert_uint_eq(first.packets, 179);
+  ck_assert_uint_eq(first.bytes, a.bytes);
   ck_assert_int_eq(trace_rewind(t, err, sizeof err), 0);
+  /* a rewind starts the counts again: each full pass counts the trace once */
+  ck_assert_uint_eq(trace_stats(t)->packets, 0);
+  ck_assert_uint_eq(trace_stats(t)->records, 0);
   struct summary b = read_all(t);
   ck_assert_int_eq(b.rc, 0);
+  ck_assert_int_eq(memcmp(trace_stats(t), &first, sizeof first), 0);
   ck_assert_uint_eq(a.packets, b.packets);
   ck_assert_uint_eq(a.digest, b.digest);
   /* rewind half way */
@@ -578,14 +669,22 @@ START_TEST(filter_udp_port) {
   ck_assert_uint_eq(count_matches(CORPUS "tcpreplay/test/test.pcap", "udp port 60392"), 4);
   ck_assert_uint_eq(count_matches(CORPUS "tcpreplay/test/test.pcap", "udp port 60393"), 0);
   ck_assert_uint_eq(count_matches(CORPUS "tcpreplay/test/test.pcap", ""), 179);
-  /* the sample: generator flow 2 is UDP 5003 > 4000 */
-  uint64_t f2 = count_matches(SAMPLE, "udp port 5003");
-  ck_assert_uint_gt(f2, 0);
+  /* the sample: every generator flow by its client address and port
+   * (traces/samples/README.md's parameters) */
+  struct gen_params gp;
+  gen_params_default(&gp);
+  gp.flows = 12;
+  gp.seed = 1;
   uint64_t all = 0;
-  for (int port = 5001; port <= 5012; port++) {
-    char expr[64];
-    snprintf(expr, sizeof expr, "udp src port %d and dst port 4000", port);
-    all += count_matches(SAMPLE, expr);
+  for (uint32_t i = 0; i < gp.flows; i++) {
+    struct flow_key k;
+    ck_assert_int_eq(gen_flow_key(&gp, i, &k, err, sizeof err), 0);
+    char expr[128];
+    snprintf(expr, sizeof expr, "udp and src host %u.%u.%u.%u and src port %u and dst port 4000",
+             k.src[0], k.src[1], k.src[2], k.src[3], (unsigned)k.sport);
+    uint64_t n = count_matches(SAMPLE, expr);
+    ck_assert_uint_gt(n, 0);
+    all += n;
   }
   ck_assert_uint_eq(all, SAMPLE_PACKETS);
   ck_assert_uint_eq(count_matches(SAMPLE, "tcp"), 0);
@@ -620,6 +719,7 @@ static Suite *trace_suite(void) {
   tcase_add_test(tc, invalid_version);
   tcase_add_test(tc, not_a_capture);
   tcase_add_test(tc, non_ethernet_radiotap);
+  tcase_add_test(tc, skip_unsupported_linktype);
   tcase_add_test(tc, torn_last_record);
   tcase_add_test(tc, origlen_below_caplen);
   suite_add_tcase(s, tc);

@@ -1,0 +1,931 @@
+/*
+ * campaign.c: run ids, job lines, the Slurm script, and the two commands
+ * `nicsim campaign` and `nicsim merge` (campaign.h, docs/campaigns.md).
+ *
+ * The local engine forks one process per run and executes the running
+ * program itself (/proc/self/exe) as `nicsim replay ...`: the same argument
+ * vector the emitted job lines hold, so every engine runs exactly the same
+ * command. It keeps N runs going, never schedules anything across machines.
+ */
+#include "campaign.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "report.h"
+
+#define EXIT_USAGE 2
+#define SLURM_MAX_TASKS 1000 /* Slurm's default MaxArraySize is 1001 (indices 0..1000) */
+
+/* ---- runs ---- */
+
+size_t campaign_run_count(const struct campaign_spec *s) {
+  return s->ntraces * s->ndesigns * s->nvariants * s->nseeds;
+}
+
+struct campaign_run campaign_run_at(const struct campaign_spec *s, size_t index) {
+  struct campaign_run r;
+  r.seed = s->seeds[index % s->nseeds];
+  index /= s->nseeds;
+  r.variant = index % s->nvariants;
+  index /= s->nvariants;
+  r.design = index % s->ndesigns;
+  r.trace = index / s->ndesigns;
+  return r;
+}
+
+void campaign_sanitize(const char *text, char *buf, size_t n) {
+  if (!n)
+    return;
+  size_t o = 0;
+  for (const char *p = text; *p && o + 1 < n; p++) {
+    char c = *p;
+    int keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+               c == '_' || c == '-';
+    if (o == 0 && (c == '.' || c == '-'))
+      keep = 0;
+    buf[o++] = keep ? c : '_';
+  }
+  if (o == 0 && n > 1)
+    buf[o++] = '_';
+  buf[o] = '\0';
+}
+
+void campaign_run_id(const struct campaign_spec *s, size_t index, char *buf, size_t n) {
+  struct campaign_run r = campaign_run_at(s, index);
+  char design[64];
+  campaign_sanitize(s->designs[r.design], design, sizeof design);
+  snprintf(buf, n, "t%zu-%s-f%zu-s%" PRIu64, r.trace, design, r.variant, r.seed);
+}
+
+static int shell_safe(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("_@%+=:,./-", c);
+}
+
+char *campaign_shell_quote(const char *word) {
+  size_t n = strlen(word), quotes = 0;
+  int safe = n > 0;
+  for (const char *p = word; *p; p++) {
+    safe &= shell_safe(*p) != 0;
+    quotes += *p == '\'';
+  }
+  if (safe)
+    return strdup(word);
+  char *out = malloc(n + 3 * quotes + 3);
+  if (!out)
+    return NULL;
+  char *o = out;
+  *o++ = '\'';
+  for (const char *p = word; *p; p++) {
+    if (*p == '\'') {
+      memcpy(o, "'\\''", 4);
+      o += 4;
+    } else {
+      *o++ = *p;
+    }
+  }
+  *o++ = '\'';
+  *o = '\0';
+  return out;
+}
+
+char **campaign_run_argv(const struct campaign_spec *s, size_t index, const char *nicsim, const char *report) {
+  struct campaign_run r = campaign_run_at(s, index);
+  const struct campaign_variant *v = &s->variants[r.variant];
+  size_t n = 1 + 4 + 2 * v->nfaults + 2 + 2 * s->nsets + 3 + 1;
+  char **argv = calloc(n, sizeof *argv);
+  if (!argv)
+    return NULL;
+  size_t i = 0;
+  char seed[32];
+  snprintf(seed, sizeof seed, "%" PRIu64, r.seed);
+  int bad = !(argv[i++] = strdup(nicsim));
+  bad |= !(argv[i++] = strdup("replay"));
+  bad |= !(argv[i++] = strdup(s->traces[r.trace]));
+  bad |= !(argv[i++] = strdup("--design"));
+  bad |= !(argv[i++] = strdup(s->designs[r.design]));
+  for (size_t k = 0; k < v->nfaults; k++) {
+    bad |= !(argv[i++] = strdup("--fault"));
+    bad |= !(argv[i++] = strdup(v->faults[k]));
+  }
+  bad |= !(argv[i++] = strdup("--seed"));
+  bad |= !(argv[i++] = strdup(seed));
+  for (size_t k = 0; k < s->nsets; k++) {
+    bad |= !(argv[i++] = strdup("--set"));
+    bad |= !(argv[i++] = strdup(s->sets[k]));
+  }
+  bad |= !(argv[i++] = strdup("--json"));
+  bad |= !(argv[i++] = strdup(report));
+  bad |= !(argv[i++] = strdup("--quiet"));
+  argv[i] = NULL;
+  if (bad) {
+    for (size_t k = 0; k < n; k++)
+      free(argv[k]);
+    free(argv);
+    return NULL;
+  }
+  return argv;
+}
+
+void campaign_argv_free(char **argv) {
+  if (!argv)
+    return;
+  for (char **p = argv; *p; p++)
+    free(*p);
+  free(argv);
+}
+
+/* A growing string. */
+struct text {
+  char *p;
+  size_t len, cap;
+  int oom;
+};
+
+static void text_add(struct text *t, const char *s) {
+  size_t n = strlen(s);
+  if (t->oom)
+    return;
+  if (t->len + n + 1 > t->cap) {
+    size_t cap = t->cap ? t->cap : 256;
+    while (cap < t->len + n + 1)
+      cap *= 2;
+    char *p = realloc(t->p, cap);
+    if (!p) {
+      t->oom = 1;
+      return;
+    }
+    t->p = p;
+    t->cap = cap;
+  }
+  memcpy(t->p + t->len, s, n + 1);
+  t->len += n;
+}
+
+static void text_quoted(struct text *t, const char *word) {
+  char *q = campaign_shell_quote(word);
+  if (!q) {
+    t->oom = 1;
+    return;
+  }
+  text_add(t, q);
+  free(q);
+}
+
+static char *text_done(struct text *t) {
+  if (t->oom || !t->p) {
+    free(t->p);
+    return NULL;
+  }
+  return t->p;
+}
+
+char *campaign_run_command(const struct campaign_spec *s, size_t index, const char *nicsim, const char *report) {
+  char **argv = campaign_run_argv(s, index, nicsim, report);
+  if (!argv)
+    return NULL;
+  struct text t = {0};
+  for (size_t i = 0; argv[i]; i++) {
+    if (i)
+      text_add(&t, " ");
+    text_quoted(&t, argv[i]);
+  }
+  /* replay's 1 (violations found) is a completed run. */
+  text_add(&t, " || [ $? -eq 1 ]");
+  campaign_argv_free(argv);
+  return text_done(&t);
+}
+
+/* Can this path go into an #SBATCH line as is? Slurm expands %-patterns in
+ * --output, and its directive parser is not a shell: keep to plain paths. */
+static int sbatch_safe(const char *path) {
+  for (const char *p = path; *p; p++)
+    if (!shell_safe(*p) || *p == '%')
+      return 0;
+  return *path != '\0';
+}
+
+char *campaign_slurm_script(const char *jobs_path, size_t njobs, const char *out_dir, const char *job_name) {
+  size_t per = (njobs + SLURM_MAX_TASKS - 1) / SLURM_MAX_TASKS;
+  if (per == 0)
+    per = 1;
+  size_t tasks = (njobs + per - 1) / per;
+  char buf[512];
+  struct text t = {0};
+  text_add(&t, "#!/bin/bash\n");
+  text_add(&t, "# A Slurm job array for a nicsim campaign, written by nicsim campaign --emit-jobs.\n");
+  snprintf(buf, sizeof buf, "# Each array task runs %zu line%s of the job list (%zu jobs in all); then\n", per,
+           per == 1 ? "" : "s", njobs);
+  text_add(&t, buf);
+  text_add(&t, "#   nicsim merge ");
+  text_quoted(&t, out_dir);
+  text_add(&t, "/runs\n# combines the reports. Submit with: sbatch [--wait] THIS_FILE\n");
+  char name[128];
+  campaign_sanitize(job_name, name, sizeof name);
+  snprintf(buf, sizeof buf, "#SBATCH --job-name=%s\n", name);
+  text_add(&t, buf);
+  snprintf(buf, sizeof buf, "#SBATCH --array=1-%zu\n", tasks);
+  text_add(&t, buf);
+  text_add(&t, "#SBATCH --ntasks=1\n#SBATCH --cpus-per-task=1\n");
+  if (sbatch_safe(out_dir) && strlen(out_dir) < 400) {
+    snprintf(buf, sizeof buf, "#SBATCH --output=%s/slurm/%%A_%%a.out\n", out_dir);
+    text_add(&t, buf);
+  } else {
+    text_add(&t, "# (--output left to Slurm's default: the out folder's path has characters an\n"
+                 "# #SBATCH line cannot carry)\n");
+  }
+  text_add(&t, "set -u\njobs=");
+  text_quoted(&t, jobs_path);
+  snprintf(buf, sizeof buf, "\nper=%zu\n", per);
+  text_add(&t, buf);
+  text_add(&t, "first=$(( (SLURM_ARRAY_TASK_ID - 1) * per + 1 ))\n"
+               "last=$(( first + per - 1 ))\n"
+               "status=0\n"
+               "while IFS= read -r line; do\n"
+               "  bash -c \"$line\" || status=$?\n"
+               "done < <(sed -n \"${first},${last}p\" \"$jobs\")\n"
+               "exit \"$status\"\n");
+  return text_done(&t);
+}
+
+/* ---- command-line helpers ---- */
+
+static int quiet;
+
+static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int fail(const char *fmt, ...) {
+  char msg[2048];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "nicsim: %s\n", msg);
+  return EXIT_USAGE;
+}
+
+/* --name VALUE or --name=VALUE at argv[*i]: 1 and *val set; 0 not this
+ * option; -1 the value is missing. */
+static int opt_value(int argc, char **argv, int *i, const char *name, const char **val) {
+  const char *arg = argv[*i];
+  size_t n = strlen(name);
+  if (strncmp(arg, name, n) != 0)
+    return 0;
+  if (arg[n] == '=') {
+    *val = arg + n + 1;
+    return 1;
+  }
+  if (arg[n] != '\0')
+    return 0;
+  if (*i + 1 >= argc)
+    return -1;
+  *val = argv[++*i];
+  return 1;
+}
+
+static int parse_jobs(const char *s, uint64_t *out) {
+  if (!s || *s < '0' || *s > '9')
+    return -1;
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno || *end || v < 1 || v > 1024)
+    return -1;
+  *out = v;
+  return 0;
+}
+
+/* mkdir -p */
+static int make_dirs(const char *path, char *err, size_t errlen) {
+  char *p = strdup(path);
+  if (!p) {
+    snprintf(err, errlen, "%s: out of memory", path);
+    return -1;
+  }
+  for (char *s = p + 1;; s++) {
+    if (*s == '/' || *s == '\0') {
+      char c = *s;
+      *s = '\0';
+      if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "%s: cannot create: %s", p, strerror(errno));
+        free(p);
+        return -1;
+      }
+      *s = c;
+      if (!c)
+        break;
+    }
+  }
+  free(p);
+  struct stat st;
+  if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    snprintf(err, errlen, "%s: not a folder", path);
+    return -1;
+  }
+  return 0;
+}
+
+static char *path_join(const char *a, const char *b) {
+  size_t n = strlen(a) + strlen(b) + 2;
+  char *p = malloc(n);
+  if (p)
+    snprintf(p, n, "%s/%s", a, b);
+  return p;
+}
+
+static int write_atomic(const char *path, const char *text, mode_t mode, char *err, size_t errlen) {
+  size_t n = strlen(path) + 32;
+  char *tmp = malloc(n);
+  if (!tmp) {
+    snprintf(err, errlen, "%s: out of memory", path);
+    return -1;
+  }
+  snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode);
+  FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+  if (!f) {
+    snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+    if (fd >= 0)
+      close(fd);
+    free(tmp);
+    return -1;
+  }
+  int bad = fputs(text, f) < 0;
+  bad |= fclose(f) != 0;
+  if (bad || rename(tmp, path) != 0) {
+    snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+    unlink(tmp);
+    free(tmp);
+    return -1;
+  }
+  free(tmp);
+  return 0;
+}
+
+/* Does a usable report exist at path? */
+static int report_usable(const char *path) {
+  if (access(path, R_OK) != 0)
+    return 0;
+  json_object *j = json_object_from_file(path);
+  char why[256];
+  int ok = j && merge_report_check(j, why, sizeof why) == 0;
+  json_object_put(j);
+  return ok;
+}
+
+/* The program's own absolute path, for job lines. */
+static int self_path(char *buf, size_t n) {
+  ssize_t l = readlink("/proc/self/exe", buf, n - 1);
+  if (l <= 0 || (size_t)l >= n - 1)
+    return -1;
+  buf[l] = '\0';
+  return 0;
+}
+
+/* The spec's base name without folder and extension, sanitised. */
+static void spec_stem(const char *path, char *buf, size_t n) {
+  const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+  char tmp[256];
+  snprintf(tmp, sizeof tmp, "%s", base);
+  char *dot = strrchr(tmp, '.');
+  if (dot && dot != tmp)
+    *dot = '\0';
+  campaign_sanitize(tmp, buf, n);
+}
+
+static void usage_campaign(FILE *f) {
+  fprintf(f,
+          "usage: nicsim campaign SPEC [-j N] [--emit-jobs] [--out DIR] [--slurm-script FILE] [--quiet]\n"
+          "\n"
+          "Runs every combination of the spec's traces, designs, fault variants and seeds,\n"
+          "each as `nicsim replay ... --json OUT/runs/RUNID.json` in its own process, N at\n"
+          "a time; then merges the reports (OUT/merged.json, OUT/merged.md) and prints the\n"
+          "table. Runs whose report already exists are skipped: rerun to resume.\n"
+          "Exit status: 0 when every run completed (safe or not), 2 otherwise.\n"
+          "\n"
+          "  -j N                 parallel runs (default: the number of cores)\n"
+          "  --out DIR            output folder (default: SPECNAME-out in the current folder)\n"
+          "  --emit-jobs          run nothing: print one shell command a line, for GNU parallel\n"
+          "                       (nicsim campaign SPEC --emit-jobs | parallel), and write\n"
+          "                       OUT/jobs.txt and a Slurm job-array script\n"
+          "  --slurm-script FILE  where --emit-jobs writes the script (default OUT/campaign.sbatch)\n"
+          "  --quiet              print nothing but errors\n"
+          "\n"
+          "SPEC (YAML; trace paths relative to the spec's folder):\n"
+          "  traces: [traces/samples/mixed.pcap]\n"
+          "  designs: [zc-shared-ring, copy]          # or: all\n"
+          "  faults: [[], [\"malicious_dma:prob=0.05\"]] # each entry one variant (default [[]])\n"
+          "  seeds: 1..20                              # or a list [1, 2, 5..9] (default 1)\n"
+          "  set: {pool.clear: on_recycle}             # optional scenario keys for every run\n"
+          "\n"
+          "Then: nicsim merge OUT/runs. See docs/campaigns.md.\n");
+}
+
+static void usage_merge(FILE *f) {
+  fprintf(f,
+          "usage: nicsim merge DIR ... [--json FILE] [--markdown FILE] [--quiet]\n"
+          "\n"
+          "Reads every *.json run report under the folders (recursively; a file may be\n"
+          "named too), skips unreadable ones with a warning each, and prints a table per\n"
+          "design and fault variant: runs, unsafe runs, and for each property the runs\n"
+          "that showed it and their share.\n"
+          "Exit status: 0 when at least one report was merged, 2 otherwise.\n"
+          "\n"
+          "  --json FILE        write the merged table as JSON (- for standard output)\n"
+          "  --markdown FILE    write it as Markdown\n"
+          "  --quiet            print nothing but errors and warnings\n");
+}
+
+/* ---- merge ---- */
+
+/* Merge the paths; write the outputs. 0, or EXIT_USAGE after a message. */
+static int do_merge(const char *const *paths, size_t npaths, const char *json, const char *markdown, int print) {
+  struct merge m;
+  if (merge_init(&m))
+    return fail("merge: out of memory");
+  char err[1200];
+  int status = 0;
+  for (size_t i = 0; i < npaths && !status; i++)
+    if (merge_path(&m, paths[i], err, sizeof err))
+      status = fail("merge: %s", err);
+  for (size_t i = 0; i < m.nwarnings; i++)
+    fprintf(stderr, "nicsim: merge: warning: skipped %s\n", m.warnings[i]);
+  if (!status && merge_finish(&m))
+    status = fail("merge: out of memory");
+  if (!status && json) {
+    json_object *j = merge_to_json(&m);
+    if (!j || report_write_json(j, json, err, sizeof err))
+      status = fail("merge: %s", j ? err : "out of memory");
+    json_object_put(j);
+  }
+  if (!status && markdown) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mf = open_memstream(&buf, &len);
+    if (!mf) {
+      status = fail("merge: out of memory");
+    } else {
+      merge_print(mf, &m, 1);
+      fclose(mf);
+      if (write_atomic(markdown, buf, 0666, err, sizeof err))
+        status = fail("merge: %s", err);
+      free(buf);
+    }
+  }
+  if (!status && print)
+    merge_print(stdout, &m, 0);
+  if (!status && m.runs == 0)
+    status = fail("merge: no run report found (%s%s)", npaths ? paths[0] : "", npaths > 1 ? ", ..." : "");
+  fflush(stdout);
+  merge_free(&m);
+  return status;
+}
+
+int merge_main(int argc, char **argv) {
+  const char *json = NULL, *markdown = NULL;
+  const char **paths = calloc((size_t)argc + 1, sizeof *paths);
+  size_t npaths = 0;
+  int status = 0, print = 1;
+  if (!paths)
+    return fail("out of memory");
+  for (int i = 1; i < argc && !status; i++) {
+    const char *v = NULL, *arg = argv[i];
+    int r;
+    if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+      usage_merge(stdout);
+      free(paths);
+      return 0;
+    }
+    if ((r = opt_value(argc, argv, &i, "--json", &v))) {
+      if (r < 0)
+        status = fail("--json needs a file name");
+      json = v;
+    } else if ((r = opt_value(argc, argv, &i, "--markdown", &v))) {
+      if (r < 0)
+        status = fail("--markdown needs a file name");
+      markdown = v;
+    } else if (strcmp(arg, "--quiet") == 0 || strcmp(arg, "-q") == 0) {
+      quiet = 1;
+    } else if (arg[0] == '-' && arg[1]) {
+      status = fail("merge: unknown option '%s' (nicsim merge --help)", arg);
+    } else {
+      paths[npaths++] = arg;
+    }
+  }
+  if (!status && !npaths)
+    status = fail("merge: no folder given (nicsim merge --help)");
+  if (!status) {
+    if (json && strcmp(json, "-") == 0)
+      print = 0;
+    status = do_merge(paths, npaths, json, markdown, print && !quiet);
+  }
+  free(paths);
+  return status;
+}
+
+/* ---- campaign ---- */
+
+struct slot {
+  pid_t pid;
+  size_t run;
+};
+
+static void progress(size_t done, size_t total, size_t failed) {
+  char bar[31];
+  size_t fill = total ? done * 30 / total : 30;
+  for (size_t i = 0; i < 30; i++)
+    bar[i] = i < fill ? '#' : '.';
+  bar[30] = '\0';
+  fprintf(stderr, "\r[%s] %zu/%zu runs", bar, done, total);
+  if (failed)
+    fprintf(stderr, ", %zu failed", failed);
+  fflush(stderr);
+}
+
+/* The first line of a run's log, for the failure message. */
+static void first_line(const char *path, char *buf, size_t n) {
+  buf[0] = '\0';
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return;
+  if (fgets(buf, (int)n, f)) {
+    size_t l = strlen(buf);
+    while (l && (buf[l - 1] == '\n' || buf[l - 1] == '\r'))
+      buf[--l] = '\0';
+  }
+  fclose(f);
+}
+
+static void describe_status(int st, char *buf, size_t n) {
+  if (WIFEXITED(st))
+    snprintf(buf, n, "exit %d", WEXITSTATUS(st));
+  else if (WIFSIGNALED(st))
+    snprintf(buf, n, "killed by signal %d (%s)", WTERMSIG(st), strsignal(WTERMSIG(st)));
+  else
+    snprintf(buf, n, "status %d", st);
+}
+
+static int emit_jobs(const struct campaign_spec *s, const char *spec_path, const char *out, const char *script,
+                     const char *self) {
+  char err[1200];
+  size_t n = campaign_run_count(s);
+  char *runs = path_join(out, "runs"), *slurm = path_join(out, "slurm"), *jobs = path_join(out, "jobs.txt");
+  char *script_default = path_join(out, "campaign.sbatch");
+  int status = 0;
+  struct text t = {0};
+  if (!runs || !slurm || !jobs || !script_default)
+    status = fail("out of memory");
+  if (!status && (make_dirs(runs, err, sizeof err) || make_dirs(slurm, err, sizeof err)))
+    status = fail("campaign: %s", err);
+  for (size_t i = 0; i < n && !status; i++) {
+    char id[CAMPAIGN_ID_MAX], file[CAMPAIGN_ID_MAX + 8];
+    campaign_run_id(s, i, id, sizeof id);
+    snprintf(file, sizeof file, "%s.json", id);
+    char *report = path_join(runs, file);
+    char *line = report ? campaign_run_command(s, i, self, report) : NULL;
+    if (!line)
+      status = fail("out of memory");
+    else {
+      text_add(&t, line);
+      text_add(&t, "\n");
+    }
+    free(line);
+    free(report);
+  }
+  char *jobs_text = status ? NULL : text_done(&t);
+  if (!status && !jobs_text)
+    status = fail("out of memory");
+  if (!status && write_atomic(jobs, jobs_text, 0666, err, sizeof err))
+    status = fail("campaign: %s", err);
+  if (!status) {
+    char name[128];
+    spec_stem(spec_path, name, sizeof name);
+    char job_name[160];
+    snprintf(job_name, sizeof job_name, "nicsim-%s", name);
+    char *sb = campaign_slurm_script(jobs, n, out, job_name);
+    if (!sb)
+      status = fail("out of memory");
+    else if (write_atomic(script ? script : script_default, sb, 0777, err, sizeof err))
+      status = fail("campaign: %s", err);
+    free(sb);
+  }
+  if (!status) {
+    if (fputs(jobs_text, stdout) == EOF || fflush(stdout) == EOF)
+      status = fail("campaign: cannot write the job list to standard output: %s", strerror(errno));
+  }
+  if (!status && !quiet && isatty(2))
+    fprintf(stderr, "nicsim: campaign: %zu jobs; also in %s; Slurm job array: %s; then: nicsim merge %s\n", n,
+            jobs, script ? script : script_default, runs);
+  if (status && !jobs_text)
+    free(t.p);
+  free(jobs_text);
+  free(runs);
+  free(slurm);
+  free(jobs);
+  free(script_default);
+  return status;
+}
+
+struct failed_run {
+  size_t run;
+  char why[160];
+};
+
+static int run_local(const struct campaign_spec *s, const char *out, uint64_t jobs) {
+  char err[1200];
+  size_t n = campaign_run_count(s);
+  char *runs = path_join(out, "runs"), *logs = path_join(out, "logs");
+  char self[PATH_MAX];
+  if (!runs || !logs) {
+    free(runs);
+    free(logs);
+    return fail("out of memory");
+  }
+  if (make_dirs(runs, err, sizeof err) || make_dirs(logs, err, sizeof err)) {
+    free(runs);
+    free(logs);
+    return fail("campaign: %s", err);
+  }
+  if (self_path(self, sizeof self))
+    snprintf(self, sizeof self, "nicsim");
+
+  /* Resume: the runs whose report already exists and parses are done. */
+  size_t *todo = malloc((n ? n : 1) * sizeof *todo);
+  struct failed_run *failed = calloc(n ? n : 1, sizeof *failed);
+  struct slot *slots = calloc((size_t)jobs, sizeof *slots);
+  if (!todo || !failed || !slots) {
+    free(todo);
+    free(failed);
+    free(slots);
+    free(runs);
+    free(logs);
+    return fail("out of memory");
+  }
+  size_t ntodo = 0, nfailed = 0, skipped = 0;
+  for (size_t i = 0; i < n; i++) {
+    char id[CAMPAIGN_ID_MAX], file[CAMPAIGN_ID_MAX + 8];
+    campaign_run_id(s, i, id, sizeof id);
+    snprintf(file, sizeof file, "%s.json", id);
+    char *report = path_join(runs, file);
+    if (report && report_usable(report))
+      skipped++;
+    else
+      todo[ntodo++] = i;
+    free(report);
+  }
+
+  fflush(stdout);
+  fflush(stderr);
+  int tty = isatty(2) && !quiet;
+  size_t next = 0, running = 0, done = 0;
+  if (tty && ntodo)
+    progress(0, ntodo, 0);
+  while (done < ntodo) {
+    while (next < ntodo && running < jobs) {
+      size_t run = todo[next++];
+      char id[CAMPAIGN_ID_MAX], file[CAMPAIGN_ID_MAX + 8];
+      campaign_run_id(s, run, id, sizeof id);
+      snprintf(file, sizeof file, "%s.json", id);
+      char *report = path_join(runs, file);
+      snprintf(file, sizeof file, "%s.log", id);
+      char *log = path_join(logs, file);
+      char **argv = report ? campaign_run_argv(s, run, self, report) : NULL;
+      pid_t pid = argv && log ? fork() : -1;
+      if (pid == 0) {
+        /* The child: only async-signal-safe calls until exec. */
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+        int nul = open("/dev/null", O_RDWR);
+        if (fd >= 0)
+          dup2(fd, 2);
+        if (nul >= 0) {
+          dup2(nul, 0);
+          dup2(nul, 1);
+        }
+        execv("/proc/self/exe", argv);
+        static const char msg[] = "nicsim: campaign: cannot execute /proc/self/exe\n";
+        if (write(2, msg, sizeof msg - 1) < 0)
+          _exit(127);
+        _exit(127);
+      }
+      if (pid < 0) {
+        failed[nfailed].run = run;
+        snprintf(failed[nfailed++].why, sizeof failed[0].why, "cannot start: %s", strerror(errno));
+        done++;
+      } else {
+        for (size_t k = 0; k < jobs; k++)
+          if (!slots[k].pid) {
+            slots[k].pid = pid;
+            slots[k].run = run;
+            break;
+          }
+        running++;
+      }
+      campaign_argv_free(argv);
+      free(report);
+      free(log);
+    }
+    if (!running)
+      continue;
+    int st;
+    pid_t pid = waitpid(-1, &st, 0);
+    if (pid < 0) {
+      if (errno == EINTR)
+        continue;
+      break;
+    }
+    size_t k = 0;
+    while (k < jobs && slots[k].pid != pid)
+      k++;
+    if (k == jobs)
+      continue; /* not one of ours */
+    size_t run = slots[k].run;
+    slots[k].pid = 0;
+    running--;
+    done++;
+    char id[CAMPAIGN_ID_MAX], file[CAMPAIGN_ID_MAX + 8];
+    campaign_run_id(s, run, id, sizeof id);
+    snprintf(file, sizeof file, "%s.json", id);
+    char *report = path_join(runs, file);
+    snprintf(file, sizeof file, "%s.log", id);
+    char *log = path_join(logs, file);
+    int completed = WIFEXITED(st) && (WEXITSTATUS(st) == 0 || WEXITSTATUS(st) == 1);
+    if (completed && report && report_usable(report)) {
+      if (log)
+        unlink(log);
+    } else {
+      char how[96], line[512] = "";
+      describe_status(st, how, sizeof how);
+      if (log)
+        first_line(log, line, sizeof line);
+      failed[nfailed].run = run;
+      snprintf(failed[nfailed++].why, sizeof failed[0].why, "%s%s", how,
+               completed ? " without a usable report" : "");
+      if (tty)
+        fprintf(stderr, "\r%70s\r", "");
+      fprintf(stderr, "nicsim: campaign: run %s failed (%s%s)%s%s\n", id, how,
+              completed ? " without a usable report" : "", line[0] ? ": " : "", line);
+    }
+    free(report);
+    free(log);
+    if (tty)
+      progress(done, ntodo, nfailed);
+  }
+  if (tty && ntodo)
+    fprintf(stderr, "\r%70s\r", "");
+
+  /* Failed runs: recorded in OUT/failed.txt (id, status, command). */
+  char *failed_path = path_join(out, "failed.txt");
+  int status = nfailed ? EXIT_USAGE : 0;
+  if (failed_path && nfailed) {
+    struct text t = {0};
+    for (size_t i = 0; i < nfailed; i++) {
+      char id[CAMPAIGN_ID_MAX], file[CAMPAIGN_ID_MAX + 8];
+      campaign_run_id(s, failed[i].run, id, sizeof id);
+      snprintf(file, sizeof file, "%s.json", id);
+      char *report = path_join(runs, file);
+      char *cmd = report ? campaign_run_command(s, failed[i].run, self, report) : NULL;
+      text_add(&t, id);
+      text_add(&t, "\t");
+      text_add(&t, failed[i].why);
+      text_add(&t, "\t");
+      text_add(&t, cmd ? cmd : "?");
+      text_add(&t, "\n");
+      free(cmd);
+      free(report);
+    }
+    char *txt = text_done(&t);
+    if (!txt || write_atomic(failed_path, txt, 0666, err, sizeof err))
+      fail("campaign: %s", txt ? err : "out of memory");
+    free(txt);
+  } else if (failed_path) {
+    unlink(failed_path);
+  }
+  free(failed_path);
+  /* Empty logs folder: remove (it only holds the logs of failed runs). */
+  rmdir(logs);
+
+  if (!quiet) {
+    printf("campaign %s: %zu runs: %zu ran, %zu already done, %zu failed; reports in %s\n", s->name, n,
+           ntodo - nfailed, skipped, nfailed, runs);
+    if (nfailed)
+      printf("failed runs (also in %s/failed.txt):", out);
+    for (size_t i = 0; i < nfailed && i < 10; i++) {
+      char id[CAMPAIGN_ID_MAX];
+      campaign_run_id(s, failed[i].run, id, sizeof id);
+      printf(" %s", id);
+    }
+    if (nfailed)
+      printf("%s\n", nfailed > 10 ? " ..." : "");
+    printf("\n");
+    fflush(stdout);
+  }
+
+  /* Merge, as nicsim merge OUT/runs would. */
+  char *mj = path_join(out, "merged.json"), *mm = path_join(out, "merged.md");
+  const char *paths[1] = {runs};
+  int ms = mj && mm ? do_merge(paths, 1, mj, mm, !quiet) : fail("out of memory");
+  if (ms && !status)
+    status = ms;
+  free(mj);
+  free(mm);
+  free(todo);
+  free(failed);
+  free(slots);
+  free(runs);
+  free(logs);
+  return status;
+}
+
+int campaign_main(int argc, char **argv) {
+  const char *spec_path = NULL, *out = NULL, *script = NULL;
+  uint64_t jobs = 0;
+  int emit = 0, status = 0;
+  quiet = 0;
+  for (int i = 1; i < argc && !status; i++) {
+    const char *v = NULL, *arg = argv[i];
+    int r;
+    if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+      usage_campaign(stdout);
+      return 0;
+    }
+    if ((r = opt_value(argc, argv, &i, "-j", &v)) || (r = opt_value(argc, argv, &i, "--jobs", &v))) {
+      if (r < 0 || parse_jobs(v, &jobs))
+        status = fail("-j '%s': expected a number of parallel runs, 1..1024", r < 0 ? "" : v);
+    } else if (strncmp(arg, "-j", 2) == 0 && arg[2]) {
+      if (parse_jobs(arg + 2, &jobs))
+        status = fail("'%s': expected -jN with N in 1..1024", arg);
+    } else if ((r = opt_value(argc, argv, &i, "--out", &v))) {
+      if (r < 0 || !*v)
+        status = fail("--out needs a folder");
+      out = v;
+    } else if ((r = opt_value(argc, argv, &i, "--slurm-script", &v))) {
+      if (r < 0 || !*v)
+        status = fail("--slurm-script needs a file name");
+      script = v;
+    } else if (strcmp(arg, "--emit-jobs") == 0) {
+      emit = 1;
+    } else if (strcmp(arg, "--quiet") == 0 || strcmp(arg, "-q") == 0) {
+      quiet = 1;
+    } else if (arg[0] == '-' && arg[1]) {
+      status = fail("campaign: unknown option '%s' (nicsim campaign --help)", arg);
+    } else if (spec_path) {
+      status = fail("campaign: more than one spec given ('%s' and '%s')", spec_path, arg);
+    } else {
+      spec_path = arg;
+    }
+  }
+  if (status)
+    return status;
+  if (!spec_path)
+    return fail("campaign: no spec given (nicsim campaign --help)");
+  if (script && !emit)
+    return fail("campaign: --slurm-script goes with --emit-jobs");
+  if (!jobs) {
+    long c = sysconf(_SC_NPROCESSORS_ONLN);
+    jobs = c > 0 ? (uint64_t)(c > 1024 ? 1024 : c) : 1;
+  }
+
+  /* The whole spec is checked before anything starts. */
+  struct campaign_spec s;
+  char err[2048];
+  if (campaign_spec_load(spec_path, &s, err, sizeof err))
+    return fail("%s", err);
+
+  char def[300];
+  if (!out) {
+    char stem[200];
+    spec_stem(spec_path, stem, sizeof stem);
+    snprintf(def, sizeof def, "%s-out", stem);
+    out = def;
+  }
+  if (make_dirs(out, err, sizeof err)) {
+    campaign_spec_free(&s);
+    return fail("campaign: --out: %s", err);
+  }
+  char *abs_out = realpath(out, NULL);
+  if (!abs_out) {
+    campaign_spec_free(&s);
+    return fail("campaign: %s: %s", out, strerror(errno));
+  }
+  if (emit) {
+    char self[PATH_MAX];
+    if (self_path(self, sizeof self))
+      status = fail("campaign: cannot find the nicsim program's own path (/proc/self/exe)");
+    else
+      status = emit_jobs(&s, spec_path, abs_out, script, self);
+  } else {
+    status = run_local(&s, abs_out, jobs);
+  }
+  free(abs_out);
+  campaign_spec_free(&s);
+  return status;
+}

@@ -182,6 +182,17 @@ static void refill(struct rxq *q) {
 /* A page the stack is done with: back to its pool, or (legacy) freed, and
  * then taken by the kernel for its own data for a while, as freed pages are
  * reused at once by the allocator's hot lists. */
+/* Pages came back while the ring may be short of buffers: a driver refills
+ * in its NAPI poll, so make sure one runs (as a driver reschedules NAPI when
+ * an allocation failed). */
+static void kick(struct rxq *q) {
+  uint32_t posted = (q->ntu + q->d->p.ring_size - q->ntc) % q->d->p.ring_size;
+  if (posted + 1 >= q->d->p.ring_size)
+    return; /* full */
+  if (!simk_event_pending(q->napi_ev) && !simk_event_pending(q->end_ev))
+    simk_event_notify(q->napi_ev, 0);
+}
+
 static void recycle(struct driver *d, unsigned queue, uint64_t pfn) {
   if (!d->p.free_pages) {
     page_pool_recycle(d->q[queue].pool, pfn);
@@ -218,8 +229,8 @@ static void app_return(struct driver *d, const struct held_page *h) {
     cpu_charge(d->cpu, CPU_MAP, d->cpu->costs.user_unmap);
   }
   recycle(d, h->queue, h->pfn);
-  /* The pool has a page again: the ring may be refilled. */
-  refill(&d->q[h->queue]);
+  /* The pool has a page again: the ring is refilled in NAPI context. */
+  kick(&d->q[h->queue]);
 }
 
 static void app_tick(void *arg) {
@@ -358,10 +369,10 @@ static void recv_tick(void *arg) {
     d->pend_first = (d->pend_first + 1) % d->pend_cap;
     d->npend--;
   }
-  /* Pages are back in their pools: rings may be refilled. */
+  /* Pages are back in their pools: the rings are refilled in NAPI context. */
   for (unsigned qi = 0; qi < d->p.queues; qi++)
     if (refill_mask & (1ull << qi))
-      refill(&d->q[qi]);
+      kick(&d->q[qi]);
   if (d->npend)
     simk_event_notify(d->recv_ev, d->rxq_pend[d->pend_first].due_ps - now);
 }

@@ -461,6 +461,8 @@ static int do_merge(const char *const *paths, size_t npaths, const char *json, c
     fprintf(stderr, "nicsim: merge: warning: skipped %s\n", m.warnings[i]);
   if (!status && merge_finish(&m))
     status = fail("merge: out of memory");
+  if (!status && m.runs == 0)
+    status = fail("merge: no run report found (%s%s)", npaths ? paths[0] : "", npaths > 1 ? ", ..." : "");
   if (!status && json) {
     json_object *j = merge_to_json(&m);
     if (!j || report_write_json(j, json, err, sizeof err))
@@ -483,8 +485,6 @@ static int do_merge(const char *const *paths, size_t npaths, const char *json, c
   }
   if (!status && print)
     merge_print(stdout, &m, 0);
-  if (!status && m.runs == 0)
-    status = fail("merge: no run report found (%s%s)", npaths ? paths[0] : "", npaths > 1 ? ", ..." : "");
   fflush(stdout);
   merge_free(&m);
   return status;

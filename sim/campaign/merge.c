@@ -217,14 +217,15 @@ static int warn(struct merge *m, const char *path, const char *why) {
 }
 
 static int merge_file(struct merge *m, const char *path) {
-  json_object *rep = json_object_from_file(path);
   char why[256];
   int rc;
-  if (!rep) {
-    snprintf(why, sizeof why, "cannot read as JSON: %s", json_util_get_last_err() ? json_util_get_last_err() : "?");
-    size_t l = strlen(why);
-    while (l && (why[l - 1] == '\n' || why[l - 1] == ' '))
-      why[--l] = '\0';
+  FILE *f = fopen(path, "r");
+  json_object *rep = NULL;
+  if (!f) {
+    snprintf(why, sizeof why, "cannot open: %s", strerror(errno));
+    rc = -1;
+  } else if (fclose(f), !(rep = json_object_from_file(path))) {
+    snprintf(why, sizeof why, "not valid JSON (truncated, or not a report)");
     rc = -1;
   } else {
     rc = merge_add(m, rep, why, sizeof why);

@@ -231,6 +231,26 @@ static int parse_speed(const char *v, struct replay_opts *o) {
 #define MAX_FAULTS 32
 #define MAX_FAULTS_TEXT "32"
 
+/* A built-in design's faults, ahead of those of --fault. */
+static int design_faults(const char *name, struct fault *faults, unsigned *nfaults) {
+  const struct design *d = design_find(name);
+  size_t n = 0;
+  while (d && d->faults && d->faults[n])
+    n++;
+  if (!n)
+    return 0;
+  if (n > MAX_FAULTS - *nfaults)
+    return fail("design %s: at most %s faults in one run (with --fault)", name, MAX_FAULTS_TEXT);
+  memmove(faults + n, faults, *nfaults * sizeof *faults);
+  for (size_t i = 0; i < n; i++) {
+    char ferr[600];
+    if (fault_parse(d->faults[i], &faults[i], ferr, sizeof ferr))
+      return fail("design %s: %s", name, ferr);
+  }
+  *nfaults += (unsigned)n;
+  return 0;
+}
+
 /* --scenario FILE: the file's configuration; its faults, ahead of those of
  * --fault (the command line comes after the file, as --set does); and the
  * name the report gives the run: the file's base design, else the file's
@@ -400,6 +420,8 @@ static int cmd_replay(int argc, char **argv) {
       rc.design = "copy";
     if (config_from_design(&rc.o.cfg, rc.design, err, sizeof err))
       status = fail("%s%s", err, "");
+    else
+      status = design_faults(rc.design, faults, &nfaults);
   }
   for (int i = 0; i < nsets && !status; i++)
     status = apply_set(&rc.o.cfg, sets[i]);
@@ -457,6 +479,12 @@ static int review_child(const char *trace, const char *design, char **sets, int 
   for (int i = 0; i < nsets; i++)
     if (apply_set(&o.cfg, sets[i]))
       return EXIT_USAGE;
+  static struct fault faults[MAX_FAULTS];
+  unsigned nfaults = 0;
+  if (design_faults(design, faults, &nfaults))
+    return EXIT_USAGE;
+  o.faults = faults;
+  o.nfaults = nfaults;
   o.trace_path = trace;
   o.design = design;
   o.seed = seed;

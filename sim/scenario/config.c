@@ -501,6 +501,7 @@ struct design_entry {
   struct config cfg;                   /* config_default + the file's keys */
   char summary[SCENARIO_SUMMARY_MAX];
   char **settings;                     /* "key=value", NULL-terminated: d.settings */
+  char **faults;                       /* fault specs, NULL-terminated: d.faults */
   char error[600];                     /* why the file did not load, or "" */
 };
 
@@ -532,17 +533,18 @@ static void design_read(struct design_entry *e, const struct scenario_embedded *
   struct scenario s;
   if (scenario_load_text(name, em->text, em->len, &s, e->error, sizeof e->error))
     return;
-  /* A design that needs faults waits for the fault module to take them from
-   * here; until then it must not run without them. */
-  if (s.nfaults)
-    snprintf(e->error, sizeof e->error, "%s:%u:%u: faults: built-in designs cannot inject faults in this "
-             "version", name, s.fault_pos[0].line, s.fault_pos[0].col);
-  else if (!(e->settings = settings_of(&s)))
+  /* The design's faults travel with it (the command line parses them). */
+  e->faults = calloc(s.nfaults + 1, sizeof *e->faults);
+  for (size_t i = 0; e->faults && i < s.nfaults; i++)
+    if (!(e->faults[i] = strdup(s.faults[i])))
+      e->faults = NULL; /* reported below; the strings are kept for the process's life */
+  if (!e->faults || !(e->settings = settings_of(&s)))
     snprintf(e->error, sizeof e->error, "%s: out of memory", name);
   if (!e->error[0]) {
     e->cfg = s.cfg;
     snprintf(e->summary, sizeof e->summary, "%s", s.summary);
     e->d.settings = (const char *const *)e->settings;
+    e->d.faults = (const char *const *)e->faults;
   }
   scenario_free(&s);
 }
@@ -559,6 +561,7 @@ static void designs_read(void) {
       e->d.name = scenario_embedded_designs[i].name;
       e->d.summary = e->summary;
       e->d.settings = no_settings;
+      e->d.faults = no_settings;
       e->d.yaml = scenario_embedded_designs[i].text;
       design_read(e, &scenario_embedded_designs[i]);
     }

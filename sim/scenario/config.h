@@ -94,6 +94,7 @@ struct design {
   const char *summary;         /* its `summary:` */
   const char *const *settings; /* "key=value" strings, NULL-terminated, in file order */
   const char *yaml;            /* the file's text, as shipped (nicsim designs --show) */
+  const char *const *faults;   /* its `faults:` specs, NULL-terminated (injected with the design) */
 };
 
 size_t design_count(void);

@@ -53,4 +53,16 @@ check "C9: rss-leak shows cross_flow_leak" "d['violations']['cross_flow_leak']['
 w=$(jval "$T/c4w.json" "d['cpu']['cycles_per_packet']"); r=$(jval "$T/c4r.json" "d['cpu']['cycles_per_packet']")
 if python3 -c "import sys; sys.exit(0 if float('$r') > float('$w') else 1)"; then ok "C4: read-only ($r) costs more than writable ($w)"; else bad "C4: read-only $r vs writable $w"; fi
 
+# C10: read-write mappings let a hostile application change validated packets.
+expect_exit 1 "C10: zc-rw-mapping" -- "$NICSIM" replay "$G" --design zc-rw-mapping --json "$T/c10.json"
+check "C10: user_write_after_validation with rw mappings" "d['violations']['user_write_after_validation']['count']>0" "$T/c10.json"
+"$NICSIM" replay "$G" --design zc-rw-mapping --set app.mapping=ro --json "$T/c10ro.json" >/dev/null
+check "C10: read-only mappings make the writes fault" "d['violations']['user_write_after_validation']['count']==0 and d['violations']['kernel_data_tamper']['count']==0" "$T/c10ro.json"
+
+# U4: a late device write in the lazy IOMMU's stale window.
+expect_exit 1 "U4: iommu-lazy-unmap" -- "$NICSIM" replay "$G" --design iommu-lazy-unmap --json "$T/u4.json"
+check "U4: device_write_after_unmap in lazy mode" "d['violations']['device_write_after_unmap']['count']>0 and d['faults'][0]['fired']==1" "$T/u4.json"
+expect_exit 0 "U4: strict invalidation is safe" -- "$NICSIM" replay "$G" --design iommu-lazy-unmap --set iommu.mode=strict --json "$T/u4s.json"
+check "U4: strict mode records an IOMMU fault instead" "d['iommu']['faults']>=1 and d['verdict']=='safe'" "$T/u4s.json"
+
 finish

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fault.h"
 #include "scenario.h"
 
 static char err[2048];
@@ -438,10 +439,16 @@ START_TEST(test_embedded_designs_load) {
     snprintf(name, sizeof name, "%s.yaml", em->name);
     err[0] = '\0';
     ck_assert_msg(scenario_load_text(name, em->text, em->len, &s, err, sizeof err) == 0, "%s", err);
-    /* Self-contained (can be copied alone), summarised, fault-free for now. */
+    /* Self-contained (can be copied alone) and summarised; its faults are
+     * the design's own, each a valid specification. */
     ck_assert_str_eq(s.design, "");
     ck_assert_uint_gt(strlen(s.summary), 0);
-    ck_assert_uint_eq(s.nfaults, 0);
+    for (size_t k = 0; k < s.nfaults; k++) {
+      struct fault f;
+      ck_assert_msg(fault_parse(s.faults[k], &f, err, sizeof err) == 0, "%s: %s", em->name, err);
+      ck_assert_str_eq(design_get(i)->faults[k], s.faults[k]);
+    }
+    ck_assert_ptr_null(design_get(i)->faults[s.nfaults]);
     ck_assert_msg(config_validate(&s.cfg, err, sizeof err) == 0, "%s: %s", em->name, err);
     const struct design *d = design_get(i);
     ck_assert_str_eq(d->name, em->name);

@@ -111,4 +111,17 @@ int dmabench_parse_iommu(const char *s, enum dmabench_iommu *out);
  * GiB; "KiB" etc. also accepted). 0 or -1 (garbage, overflow). */
 int dmabench_parse_bytes(const char *s, uint64_t *out);
 
+/* The command line `nicsim dmabench [--window BYTES] [--size BYTES]
+ * [--pattern random|seq] [--op read|write] [--iommu off|on|superpages]
+ * [--count N] [--seed N] [--json FILE]` (argv[0] is the first option; "--opt
+ * VALUE" and "--opt=VALUE" both work). Fills *p (from the defaults),
+ * *json_path (NULL when absent; "-" means standard output) and *help (1 for
+ * --help or -h: print dmabench_usage() and exit 0). 0, or -1 with a
+ * one-line message naming the option in err. Values are checked again by
+ * dmabench_run. */
+int dmabench_parse_args(int argc, char **argv, struct dmabench_params *p, const char **json_path,
+                        int *help, char *err, size_t errlen);
+/* The --help text (ends in a newline). */
+const char *dmabench_usage(void);
+
 #endif

@@ -18,6 +18,7 @@
 #include "config.h"
 #include "fault.h"
 #include "gen.h"
+#include "html.h"
 #include "report.h"
 #include "scenario.h"
 #include "system.h"
@@ -155,7 +156,7 @@ static void usage_replay(FILE *f) {
 static void usage_review(FILE *f) {
   fprintf(f,
           "usage: nicsim review TRACE [--designs NAME,NAME,...|all] [-j N] [--json FILE]\n"
-          "                     [--markdown FILE] [--set KEY=VALUE ...] [--seed N]\n"
+          "                     [--markdown FILE] [--html FILE] [--set KEY=VALUE ...] [--seed N]\n"
           "\n"
           "Runs every design (or those named) on TRACE, each in its own process, N at a\n"
           "time (default: the number of cores), and prints a table: verdict, count per\n"
@@ -166,6 +167,8 @@ static void usage_review(FILE *f) {
           "  -j N               parallel runs\n"
           "  --json FILE        write the table as JSON\n"
           "  --markdown FILE    write the table as Markdown\n"
+          "  --html FILE        write a self-contained page: the table and a chart of cost\n"
+          "                     against safety per design (drawn by gnuplot)\n"
           "  --set KEY=VALUE    applied to every design, after its own settings\n"
           "  --seed N           seed of every run (default 1)\n");
 }
@@ -598,7 +601,7 @@ static int write_file_atomic(const char *path, const char *text, char *err, size
 }
 
 static int cmd_review(int argc, char **argv) {
-  const char *trace = NULL, *designs = "all", *json = NULL, *markdown = NULL;
+  const char *trace = NULL, *designs = "all", *json = NULL, *markdown = NULL, *html = NULL;
   uint64_t jobs = (uint64_t)sysconf(_SC_NPROCESSORS_ONLN), seed = 1;
   char **sets = calloc((size_t)argc + 1, sizeof *sets);
   int nsets = 0, status = 0;
@@ -632,6 +635,10 @@ static int cmd_review(int argc, char **argv) {
       if (r < 0)
         status = fail("--markdown needs a file name%s%s", "", "");
       markdown = v;
+    } else if ((r = opt_value(&a, "--html", &v))) {
+      if (r < 0)
+        status = fail("--html needs a file name%s%s", "", "");
+      html = v;
     } else if ((r = opt_value(&a, "--set", &v))) {
       if (r < 0)
         status = fail("--set needs KEY=VALUE%s%s", "", "");
@@ -758,6 +765,29 @@ static int cmd_review(int argc, char **argv) {
   if (!quiet)
     review_table(stdout, runs, n, 0);
   char err[1200];
+  if (html) {
+    struct review_row *rows = calloc(n ? n : 1, sizeof *rows);
+    if (!rows) {
+      fprintf(stderr, "nicsim: out of memory\n");
+      failed = 1;
+    } else {
+      for (size_t i = 0; i < n; i++) {
+        json_object *r = runs[i].report, *vj = NULL;
+        rows[i].design = runs[i].design;
+        rows[i].verdict = r && json_object_object_get_ex(r, "verdict", &vj) ? json_object_get_string(vj) : "error";
+        for (int p = 0; r && p < PROP_COUNT; p++)
+          rows[i].props[p] = prop_count(r, p);
+        rows[i].cycles_per_packet = r ? jget_double(r, "cpu", "cycles_per_packet") : 0;
+        rows[i].delivered_gbps = r ? jget_double(r, "throughput", "delivered_gbps") : 0;
+        rows[i].drops = r ? jget_i64(r, "nic", "rx_dropped") : 0;
+      }
+      if (review_html(html, trace, rows, n, err, sizeof err)) {
+        fprintf(stderr, "nicsim: %s\n", err);
+        failed = 1;
+      }
+      free(rows);
+    }
+  }
   if (markdown) {
     char *buf = NULL;
     size_t len = 0;

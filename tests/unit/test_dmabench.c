@@ -414,6 +414,48 @@ START_TEST(dmabench_latency) {
 }
 END_TEST
 
+START_TEST(dmabench_command_line) {
+  struct dmabench_params p, d;
+  dmabench_params_default(&d);
+  const char *json;
+  int help;
+  char err[256];
+  char *a0[] = {NULL};
+  ck_assert_int_eq(dmabench_parse_args(0, a0, &p, &json, &help, err, sizeof err), 0);
+  ck_assert_mem_eq(&p, &d, sizeof p);
+  ck_assert_ptr_null(json);
+  ck_assert_int_eq(help, 0);
+  char *a1[] = {"--window", "16M", "--size=2048", "--pattern", "seq", "--op", "write",
+                "--iommu=superpages", "--count", "5000", "--seed", "9", "--json", "out.json"};
+  ck_assert_int_eq(dmabench_parse_args(14, a1, &p, &json, &help, err, sizeof err), 0);
+  ck_assert_uint_eq(p.window_bytes, 16 * MiB);
+  ck_assert_uint_eq(p.size_bytes, 2048);
+  ck_assert_uint_eq(p.pattern, DMABENCH_SEQ);
+  ck_assert_uint_eq(p.op, DMABENCH_WRITE);
+  ck_assert_uint_eq(p.iommu, DMABENCH_IOMMU_SUPERPAGES);
+  ck_assert_uint_eq(p.count, 5000);
+  ck_assert_uint_eq(p.seed, 9);
+  ck_assert_str_eq(json, "out.json");
+  ck_assert_uint_eq(p.iotlb_entries, d.iotlb_entries);
+  char *a2[] = {"--count", "3", "-h", "--bogus"};
+  ck_assert_int_eq(dmabench_parse_args(4, a2, &p, &json, &help, err, sizeof err), 0);
+  ck_assert_int_eq(help, 1);
+  ck_assert_ptr_nonnull(strstr(dmabench_usage(), "--window"));
+  struct { char *argv[2]; int argc; const char *word; } bad[] = {
+      {{"--window", "12q"}, 2, "--window"}, {{"--size", "-1"}, 2, "--size"},
+      {{"--pattern", "rand"}, 2, "--pattern"}, {{"--op", "rw"}, 2, "--op"},
+      {{"--iommu", "strict"}, 2, "--iommu"}, {{"--count", "1e6"}, 2, "--count"},
+      {{"--seed", "x"}, 2, "--seed"}, {{"--json", NULL}, 1, "--json"},
+      {{"--frob", NULL}, 1, "--frob"}, {{"--json=", NULL}, 1, "--json"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    err[0] = 0;
+    ck_assert_int_eq(dmabench_parse_args(bad[i].argc, bad[i].argv, &p, &json, &help, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, bad[i].word) != NULL, "case %zu: '%s'", i, err);
+  }
+}
+END_TEST
+
 static Suite *bench_suite(void) {
   Suite *s = suite_create("dmabench");
   TCase *tp = tcase_create("pcie");
@@ -427,6 +469,7 @@ static Suite *bench_suite(void) {
   tcase_add_test(tb, dmabench_rejects_impossible_values);
   tcase_add_test(tb, dmabench_json_keys);
   tcase_add_test(tb, dmabench_names_and_parsing);
+  tcase_add_test(tb, dmabench_command_line);
   tcase_add_test(tb, dmabench_deterministic);
   tcase_add_test(tb, dmabench_hit_rate_follows_reach);
   tcase_add_test(tb, dmabench_throughput_shape);

@@ -16,7 +16,9 @@
 
 #include "campaign.h"
 #include "config.h"
+#include "cpu.h"
 #include "fault.h"
+#include "iommu.h"
 #include "gen.h"
 #include "html.h"
 #include "report.h"
@@ -840,6 +842,41 @@ static int cmd_review(int argc, char **argv) {
   return failed ? EXIT_USAGE : 0;
 }
 
+/* ---- costs ---- */
+
+static int cmd_costs(int argc, char **argv) {
+  if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+    printf("usage: nicsim costs\n\nPrints the CPU cost model: what clearing and copying cost by size,\n"
+           "and the fixed costs of the host's operations, in cycles (docs/timing.md gives sources).\n");
+    return 0;
+  }
+  if (argc > 1)
+    return fail("costs: unexpected argument '%s'%s", argv[1], "");
+  struct cpu_costs c;
+  cpu_costs_default(&c);
+  static const uint32_t sizes[] = {64, 256, 1024, 2048, 4096, 8192};
+  printf("clear (memset), bytes: cycles (bytes per cycle)\n");
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    uint64_t cy = cpu_clear_cycles(sizes[i]);
+    printf("  %5u: %4" PRIu64 " (%.1f)%s\n", sizes[i], cy, (double)sizes[i] / (double)cy,
+           sizes[i] == 4096 ? "   seed thread: 143 (28 B/cycle)"
+           : sizes[i] == 256 ? "   seed thread: 36 (7 B/cycle)" : "");
+  }
+  printf("copy (memcpy), bytes: cycles\n");
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+    printf("  %5u: %4" PRIu64 "\n", sizes[i], cpu_copy_cycles(&c, sizes[i]));
+  struct iommu_params ip;
+  iommu_params_default(&ip);
+  printf("fixed costs, cycles:\n"
+         "  skb allocation %u, separate skb head %u, page_pool alloc %u, recycle %u, page allocator %u\n"
+         "  map a page into userspace %u, unmap %u, descriptor %u, XDP run %u, socket delivery %u, "
+         "header validation %u\n"
+         "  IOMMU map %u, unmap %u, IOTLB invalidation %u\n",
+         c.skb_alloc, c.head_alloc, c.pool_alloc, c.pool_recycle, c.page_alloc, c.user_map, c.user_unmap,
+         c.rx_desc, c.xdp_run, c.sock_deliver, c.validate, ip.map_cycles, ip.unmap_cycles, ip.inval_cycles);
+  return 0;
+}
+
 /* ---- designs, gen ---- */
 
 static int cmd_designs(int argc, char **argv) {
@@ -961,6 +998,8 @@ int main(int argc, char **argv) {
     return cmd_designs(argc - 1, argv + 1);
   if (strcmp(cmd, "gen") == 0)
     return cmd_gen(argc - 1, argv + 1);
+  if (strcmp(cmd, "costs") == 0)
+    return cmd_costs(argc - 1, argv + 1);
   if (strcmp(cmd, "campaign") == 0)
     return campaign_main(argc - 1, argv + 1);
   if (strcmp(cmd, "merge") == 0)

@@ -109,6 +109,8 @@ TaskPlugin=task/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 SchedulerType=sched/backfill
+# Schedule array tasks as soon as CPUs free up (the default waits 3 s).
+SchedulerParameters=batch_sched_delay=0
 MpiDefault=none
 SwitchType=switch/none
 JobAcctGatherType=jobacct_gather/none

@@ -540,7 +540,8 @@ static void check_time(struct trace *t, struct trace_record *rec) {
   int bad = nsec > 999999999u || sec < 0 || sec > TS_MAX_SEC;
   if (!bad && t->have_prev) {
     /* Both within 0..2^32-1 s: the difference in ns fits in 63 bits. */
-    int64_t d = (sec - t->first_sec) * INT64_C(1000000000) + ((int64_t)nsec - (int64_t)t->first_nsec);
+    int64_t d =
+        (sec - t->first_sec) * INT64_C(1000000000) + ((int64_t)nsec - (int64_t)t->first_nsec);
     bad = d >= TS_SPAN_NS || d <= -TS_SPAN_NS;
   }
   if (bad) {
@@ -586,7 +587,8 @@ int trace_next(struct trace *t, struct trace_record *rec, char *err, size_t errl
       /* PCAP_ERROR: a torn or corrupt record, or one libpcap refuses (its
        * text says which). 0, a timeout, cannot happen on a savefile; treat
        * it like an error rather than loop. */
-      const char *why = rc == PCAP_ERROR ? pcap_geterr(t->pcap) : "unexpected result from pcap_next_ex";
+      const char *why =
+          rc == PCAP_ERROR ? pcap_geterr(t->pcap) : "unexpected result from pcap_next_ex";
       fail(t, err, errlen, t->index, "%s", why && why[0] ? why : "read error");
       return -1;
     }

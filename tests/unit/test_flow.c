@@ -1220,7 +1220,8 @@ END_TEST
  * are looked past (the MANIFEST's v4=36 counts the untagged ones). */
 START_TEST(corpus_vlan_mpls) {
   char err[1024];
-  struct trace *t = trace_open(CORPUS "zeek/testing/btest/Traces/mixed-vlan-mpls.pcap", err, sizeof err);
+  struct trace *t =
+      trace_open(CORPUS "zeek/testing/btest/Traces/mixed-vlan-mpls.pcap", err, sizeof err);
   ck_assert_msg(t != NULL, "%s", err);
   struct trace_record r;
   int n = 0, v4 = 0, labelled = 0, tagged = 0;

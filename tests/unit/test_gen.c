@@ -95,7 +95,8 @@ static long marker_flow(const uint8_t *pay, uint32_t plen) {
 }
 
 /* What a generated frame must look like; returns the generator's flow id. */
-static uint32_t check_frame(const struct trace_record *r, uint32_t flows, const struct flow_key *keys) {
+static uint32_t check_frame(const struct trace_record *r, uint32_t flows,
+                            const struct flow_key *keys) {
   struct flow_parse p;
   ck_assert_int_eq(flow_parse(r->data, r->caplen, &p), 0);
   ck_assert_uint_eq(r->caplen, r->origlen);
@@ -280,7 +281,8 @@ START_TEST(fixed_size_reads_back) {
   ck_assert_uint_eq(flow_table_count(ft), 5);
   struct flow_key k0;
   ck_assert_int_eq(gen_flow_key(&p, 0, &k0, err, sizeof err), 0);
-  ck_assert_int_eq(memcmp(&flow_table_get(ft, flow_table_top_by_bytes(ft))->key, &k0, sizeof k0), 0);
+  ck_assert_int_eq(memcmp(&flow_table_get(ft, flow_table_top_by_bytes(ft))->key, &k0, sizeof k0),
+                   0);
   flow_table_free(ft);
   trace_close(t);
   unlink(path);

@@ -308,7 +308,8 @@ START_TEST(sll_converted) {
   /* a BPF filter for the trace's link type applies to the Ethernet frames */
   ck_assert_int_eq(trace_rewind(t, err, sizeof err), 0);
   ck_assert_uint_eq(trace_stats(t)->converted, 0);
-  struct trace_filter *f = trace_filter_new(trace_linktype(t), "ether src 00:11:22:33:44:55 and udp port 53", err, sizeof err);
+  struct trace_filter *f = trace_filter_new(
+      trace_linktype(t), "ether src 00:11:22:33:44:55 and udp port 53", err, sizeof err);
   ck_assert_msg(f != NULL, "%s", err);
   int matches = 0;
   while (trace_next(t, &r, err, sizeof err) == 1)
@@ -464,7 +465,8 @@ START_TEST(raw_ip) {
   check_converted(&r, &in[1], DLT_RAW, 0, SYN_DST, SYN_SRC, 0x86dd);
   ck_assert_int_eq(trace_next(t, &r, err, sizeof err), -1);
   char want[1024];
-  snprintf(want, sizeof want, "%s: record 2: raw IP record of IP version 5 (only 4 and 6 have an EtherType)", path);
+  snprintf(want, sizeof want,
+           "%s: record 2: raw IP record of IP version 5 (only 4 and 6 have an EtherType)", path);
   ck_assert_str_eq(err, want);
   trace_close(t);
 
@@ -542,7 +544,8 @@ START_TEST(bsd_loopback) {
   }
   ck_assert_int_eq(trace_next(t, &r, err, sizeof err), -1);
   char want[1024];
-  snprintf(want, sizeof want, "%s: record 5: loopback record of address family 7 (not IPv4 or IPv6)", path);
+  snprintf(want, sizeof want,
+           "%s: record 5: loopback record of address family 7 (not IPv4 or IPv6)", path);
   ck_assert_str_eq(err, want);
   trace_close(t);
   t = must_open_skip(path);
@@ -599,7 +602,8 @@ static void nano_pcap(const char *path, const uint32_t (*ts)[2], int n) {
 
 START_TEST(timestamps_backwards_and_out_of_range) {
   const uint32_t far = 1000u + 200u * 86400u; /* 200 days later: past 2^63 ps */
-  const uint32_t ts[6][2] = {{1000, 5}, {999, 0}, {1000, 2000000000u}, {far, 0}, {1001, 7}, {1001, 6}};
+  const uint32_t ts[6][2] = {{1000, 5}, {999, 0},  {1000, 2000000000u},
+                             {far, 0},  {1001, 7}, {1001, 6}};
   char path[600];
   tmp_path(path, sizeof path, ".pcap");
   nano_pcap(path, ts, 6);

@@ -13,6 +13,24 @@
  * shared info, frags pointing into the page), validate the headers and copy
  * the payload into the owning principal's socket; then recycle the page.
  * Every step charges the modelled core.
+ *
+ * Page pool fragments (frag): several buffers per page, carved by
+ * page_pool_alloc_frag; writable skbs put skb_shared_info at the end of the
+ * fragment (build_skb over the fragment's truesize).
+ *
+ * Application memory as RX buffers (xsk): one queue's buffers come from a
+ * region of the application's own pages instead of the page_pool:
+ * - DRIVER_XSK_AF_XDP: an AF_XDP zero-copy socket's UMEM
+ *   (Documentation/networking/af_xdp.rst, net/xdp/xsk_buff_pool.c): chunks
+ *   come from the fill ring the application refills; XDP redirects the
+ *   application's frames to the socket's RX ring in place; XDP_PASS copies
+ *   the frame into a kernel page (a page_pool of the queue's own) and frees
+ *   the chunk at once (xsk_buff_free);
+ * - DRIVER_XSK_ZCRX: header/data split zero-copy RX (devmem TCP,
+ *   io_uring zcrx: Documentation/networking/devmem.rst, iou-zcrx.rst): payload
+ *   buffers in the application's area, headers in kernel header buffers; the
+ *   stack parses the headers in kernel memory and hands the application its
+ *   payload in place; another flow's payload is copied out to a kernel page.
  */
 #ifndef NICSIM_DRIVER_H
 #define NICSIM_DRIVER_H
@@ -68,7 +86,20 @@ struct driver_params {
   uint64_t recv_delay_ps;   /* from the stack's validation to the recipient's recvmsg copy */
   int free_pages;           /* legacy: fresh pages per buffer, freed after use (no page_pool) */
   uint32_t kernel_reuse_pages; /* freed pages the kernel keeps for its own data before freeing them */
+  /* page_pool fragments */
+  int pool_frag;            /* 1: several buffers per page (page_pool_alloc_frag) */
+  /* application memory as the RX buffers of one queue */
+  int xsk_mode;             /* enum driver_xsk_mode */
+  unsigned xsk_queue;       /* the bound queue */
+  uint32_t umem_chunk;      /* bytes per chunk (2048 or 4096) */
+  uint32_t umem_pages;      /* pages of the region; 0: the ring + 50% */
 };
+
+enum driver_xsk_mode { DRIVER_XSK_NONE = 0, DRIVER_XSK_AF_XDP, DRIVER_XSK_ZCRX };
+
+/* Fragment size for buffer_size bytes: headroom, the buffer, and (writable
+ * skbs) skb_shared_info, rounded up to PP_FRAG_ALIGN. */
+uint32_t driver_frag_size(uint32_t buffer_size, int skb_readonly);
 
 /* Fault hooks: a principal writes len bytes into the next packet the stack
  * validates (a TOCTOU attack on a shared mapping); a principal stops
@@ -82,7 +113,31 @@ struct driver_stats {
   uint64_t refill_failed, pages_held_max;
   uint64_t user_writes, user_write_faults, pages_hoarded, pages_freed;
   uint64_t last_delivery_ps;
+  /* application memory as RX buffers (AF_XDP UMEM, zcrx area) */
+  uint64_t fill_ring;       /* chunks the driver took from the fill ring */
+  uint64_t free_list_reuse; /* chunks it took from its free list (freed by xsk_buff_free) */
+  uint64_t rx_ring;         /* chunks handed to the application in place (XSK RX ring / zcrx) */
+  uint64_t completions;     /* chunks the application gave back to the fill ring */
+  uint64_t xsk_buff_free;   /* chunks the driver freed after copying the frame out */
+  uint64_t copy_out_packets, copy_out_bytes; /* frames copied out of application memory */
+  uint64_t copy_out_drops;  /* frames dropped: no kernel page to copy into */
+  /* bytes the device wrote into application memory, by label kind (enum
+   * mem_label_kind): header bytes here mean headers landed in user pages */
+  uint64_t umem_written[MEM_LABEL_KIND_COUNT];
+  uint64_t app_maps, app_unmaps; /* per-packet mappings made and removed */
 };
+
+/* Where the chunks of the application's region are now (the sum is chunks:
+ * none is ever lost). */
+struct driver_umem_state {
+  uint32_t chunks, fill, free_list, posted, held;
+};
+/* 0, or -1 when no queue uses application memory. */
+int driver_umem_state(const struct driver *d, struct driver_umem_state *out);
+/* Physical frame numbers of the application region's pages (count in *n), or NULL. */
+const uint64_t *driver_umem_pages(const struct driver *d, uint32_t *n);
+/* Pages of the application's mapped per packet now (frag pages held by it). */
+uint32_t driver_app_refs(const struct driver *d, uint64_t pfn);
 
 struct driver;
 

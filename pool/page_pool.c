@@ -12,6 +12,8 @@
 struct pp_page {
   uint64_t pfn;
   uint64_t iova;
+  uint32_t refs; /* pp_ref_count: fragments (or the page) handed out, plus the
+                    pool's own while it carves the page */
 };
 
 struct page_pool {
@@ -25,6 +27,10 @@ struct page_pool {
   /* pfn -> index in all[], by binary search over a sorted copy */
   uint64_t *sorted_pfn;
   uint32_t *sorted_idx;
+  /* the page being split into fragments (pool->frag_page), and where the
+   * next fragment starts in it (pool->frag_offset) */
+  struct pp_page *frag_page;
+  uint32_t frag_offset;
   struct page_pool_stats st;
   uint64_t vcd_free;
 };
@@ -126,7 +132,7 @@ void page_pool_free(struct page_pool *pp) {
   free(pp);
 }
 
-static const struct pp_page *find(const struct page_pool *pp, uint64_t pfn) {
+static struct pp_page *find(const struct page_pool *pp, uint64_t pfn) {
   uint32_t lo = 0, hi = pp->p.pages;
   while (lo < hi) {
     uint32_t mid = lo + (hi - lo) / 2;
@@ -147,15 +153,55 @@ int page_pool_alloc(struct page_pool *pp, uint64_t *pfn, uint64_t *iova) {
   }
   uint64_t p = pp->free[--pp->nfree];
   pp->vcd_free = pp->nfree;
+  /* A new use of the page: what it held belongs to an earlier allocation. */
   mem_page_new_epoch(pp->m, p);
   cpu_charge(pp->cpu, CPU_OTHER, pp->cpu->costs.pool_alloc);
   pp->st.allocs++;
   pp->st.in_use++;
   if (pp->st.in_use > pp->st.in_use_max)
     pp->st.in_use_max = pp->st.in_use;
+  struct pp_page *e = find(pp, p);
+  e->refs = 1;
   *pfn = p;
-  *iova = page_pool_iova(pp, p);
+  *iova = e->iova;
   return 0;
+}
+
+/* page_pool_alloc_frag (net/core/page_pool.c): carve the next fragment from
+ * the current page; when it does not fit, drop the pool's reference on that
+ * page (it is recycled once its last fragment is released) and start on a
+ * fresh page from the free list. */
+int page_pool_alloc_frag(struct page_pool *pp, uint32_t size, uint64_t *pfn, uint32_t *offset,
+                         uint64_t *iova) {
+  size = (size + PP_FRAG_ALIGN - 1) & ~(PP_FRAG_ALIGN - 1);
+  if (size == 0 || size > MEM_PAGE_SIZE / 2)
+    return -1;
+  if (pp->frag_page && pp->frag_offset + size > MEM_PAGE_SIZE) {
+    uint64_t done = pp->frag_page->pfn;
+    pp->frag_page = NULL;
+    page_pool_recycle(pp, done); /* the pool's own reference */
+  }
+  if (!pp->frag_page) {
+    uint64_t p, io;
+    if (page_pool_alloc(pp, &p, &io))
+      return -1;
+    pp->frag_page = find(pp, p);
+    pp->frag_offset = 0;
+  } else {
+    cpu_charge(pp->cpu, CPU_OTHER, pp->cpu->costs.pool_alloc);
+  }
+  pp->frag_page->refs++;
+  *pfn = pp->frag_page->pfn;
+  *offset = pp->frag_offset;
+  *iova = pp->frag_page->iova;
+  pp->frag_offset += size;
+  pp->st.frag_allocs++;
+  return 0;
+}
+
+uint32_t page_pool_page_refs(const struct page_pool *pp, uint64_t pfn) {
+  const struct pp_page *e = find(pp, pfn);
+  return e ? e->refs : 0;
 }
 
 uint64_t page_pool_iova(const struct page_pool *pp, uint64_t pfn) {
@@ -164,8 +210,11 @@ uint64_t page_pool_iova(const struct page_pool *pp, uint64_t pfn) {
 }
 
 void page_pool_recycle(struct page_pool *pp, uint64_t pfn) {
-  if (!find(pp, pfn) || pp->nfree >= pp->p.pages)
+  struct pp_page *e = find(pp, pfn);
+  if (!e || e->refs == 0 || pp->nfree >= pp->p.pages)
     return;
+  if (--e->refs)
+    return; /* other fragments of the page are still in use */
   if (pp->p.clear == PP_CLEAR_ON_RECYCLE)
     clear_page(pp, pfn);
   cpu_charge(pp->cpu, CPU_OTHER, pp->cpu->costs.pool_recycle);

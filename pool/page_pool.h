@@ -9,6 +9,15 @@
  * and mapped into a user principal when the pool is shared persistently.
  * Each alloc starts a new allocation epoch of the page; frees from the pool
  * are LIFO, like the alloc cache.
+ *
+ * Fragments (page_pool_alloc_frag, as page_pool_dev_alloc_frag in
+ * net/core/page_pool.c): several buffers are carved one after the other out
+ * of the page the pool is currently splitting, each counted in the page's
+ * reference count (pp_ref_count); the pool holds one more reference while it
+ * is still carving the page (the frag "bias"). A page goes back to the free
+ * list only when its last reference is released (page_pool_recycle releases
+ * one), so a page is reused, and enters a new epoch, only once every
+ * fragment of it is done. The page keeps its DMA mapping throughout.
  */
 #ifndef NICSIM_PAGE_POOL_H
 #define NICSIM_PAGE_POOL_H
@@ -33,6 +42,7 @@ struct page_pool_params {
 
 struct page_pool_stats {
   uint64_t allocs, recycles, clears, empty;
+  uint64_t frag_allocs;  /* fragments handed out (page_pool_alloc_frag) */
   uint32_t in_use, in_use_max;
 };
 
@@ -48,8 +58,19 @@ void page_pool_free(struct page_pool *pp);
 int page_pool_alloc(struct page_pool *pp, uint64_t *pfn, uint64_t *iova);
 /* The IOVA the pool keeps for pfn (pool mapping lifetime), else 0. */
 uint64_t page_pool_iova(const struct page_pool *pp, uint64_t pfn);
-/* Give a page back (clearing it when the policy says so). */
+/* A fragment of size bytes (a multiple of PP_FRAG_ALIGN, at most half a
+ * page): 0 with *pfn, *offset (bytes into the page, aligned) and *iova (the
+ * page's IOVA when the pool keeps the mapping), or -1 when the pool is empty. */
+#define PP_FRAG_ALIGN 64u /* the DMA cache alignment (x86-64: L1_CACHE_BYTES) */
+int page_pool_alloc_frag(struct page_pool *pp, uint32_t size, uint64_t *pfn, uint32_t *offset,
+                         uint64_t *iova);
+/* Release one reference to pfn (a page, or one fragment of it). When it was
+ * the last one the page goes back to the pool (cleared when the policy says
+ * so). */
 void page_pool_recycle(struct page_pool *pp, uint64_t pfn);
+/* References held on pfn now (0 when it is free in the pool or not the
+ * pool's). */
+uint32_t page_pool_page_refs(const struct page_pool *pp, uint64_t pfn);
 
 const struct page_pool_stats *page_pool_stats(const struct page_pool *pp);
 uint32_t page_pool_available(const struct page_pool *pp);

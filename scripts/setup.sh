@@ -3,7 +3,8 @@
 # (or with sudo available). Nothing is downloaded from anywhere but Debian.
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config libsystemc-dev libpcap-dev check libjson-c-dev
-      libyaml-dev python3 python3-jsonschema tcpdump gnuplot-nox chromium time)
+      libyaml-dev python3 python3-jsonschema tcpdump gnuplot-nox chromium time
+      parallel slurm-wlm munge)  # campaign engines: GNU parallel, a test Slurm (docs/campaigns.md)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

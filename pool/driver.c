@@ -15,23 +15,53 @@
 #define HEAD_SLOTS 64u
 #define HDR_READ_MAX 256u     /* bytes of a frame the stack parses */
 
-struct rx_buf {
+/* Where an RX buffer comes from. */
+enum buf_src {
+  BUF_POOL = 0, /* the queue's page_pool (a whole page or a fragment), or a fresh page (legacy) */
+  BUF_UMEM,     /* a chunk of the application's region (AF_XDP UMEM, zcrx area) */
+};
+
+/* One RX buffer: the area of a page it owns (its truesize, as the kernel
+ * accounts it) with the packet data at DRIVER_RX_HEADROOM into it. */
+struct buf {
   uint64_t pfn;
+  uint32_t base;     /* start of the area in the page [bytes] */
+  uint32_t truesize; /* bytes of the page the buffer owns: page, fragment or chunk */
+  uint32_t chunk;    /* BUF_UMEM: chunk index */
+  uint8_t src;       /* enum buf_src */
+};
+
+struct rx_buf {
+  struct buf b;
   uint64_t iova; /* page IOVA */
   int posted;
 };
 
 struct held_page {
   unsigned queue;
-  uint64_t pfn;
+  struct buf b;
   uint64_t return_ps;
 };
 
 struct driver;
 
 struct frag {
-  uint64_t pfn;
+  struct buf b;
   uint32_t len; /* bytes the device wrote at DRIVER_RX_HEADROOM */
+};
+
+/* The application's region used as RX buffers of one queue: an AF_XDP UMEM
+ * (Documentation/networking/af_xdp.rst) or an io_uring zcrx area. Chunks
+ * move between the fill ring (FIFO: the application produces, the driver
+ * consumes), the driver's free list (LIFO: xsk_buff_free puts a chunk there
+ * and xp_alloc takes from it before the fill ring, net/xdp/xsk_buff_pool.c),
+ * the RX ring's posted descriptors, and the application. */
+struct umem {
+  uint64_t *pfns, *iovas;
+  uint32_t npages, chunk, per_page, nchunks;
+  uint32_t *fill, fill_first, nfill;
+  uint32_t *freel, nfreel;
+  uint32_t posted, held;
 };
 
 /* An skb in a socket's receive queue, waiting for its recipient's recvmsg. */
@@ -57,6 +87,7 @@ struct rxq {
   struct simk_event *end_ev; /* end of the current poll */
   int more;            /* the poll used its whole budget */
   int zc;              /* this queue's pages go zero-copy to the app */
+  int xsk;             /* this queue's buffers come from the application's region */
   /* header split: one header buffer per descriptor, in kernel pages */
   uint64_t *hdr_pfns;
   uint64_t *hdr_iovas;
@@ -105,7 +136,25 @@ struct driver {
   /* legacy free mode: pages the kernel reused for its own data */
   uint64_t *kreuse;
   uint32_t nkreuse, kreuse_first;
+  /* page_pool fragments: bytes per fragment */
+  uint32_t frag_size;
+  /* the application's region (one bound queue) */
+  struct umem *umem;
+  /* per page frame: buffers of it the application holds now (zero copy) */
+  uint32_t *app_refs;
+  uint64_t npages;
 };
+
+static uint64_t buf_data(const struct buf *b) {
+  return (b->pfn << MEM_PAGE_SHIFT) + b->base + DRIVER_RX_HEADROOM;
+}
+
+uint32_t driver_frag_size(uint32_t buffer_size, int skb_readonly) {
+  /* page_pool_dev_alloc_frag is asked for headroom + buffer (+ the shared
+   * info build_skb puts after it) and aligns it to the DMA cache alignment. */
+  uint32_t n = DRIVER_RX_HEADROOM + buffer_size + (skb_readonly ? 0 : DRIVER_SHINFO_BYTES);
+  return (n + PP_FRAG_ALIGN - 1) & ~(PP_FRAG_ALIGN - 1);
+}
 
 static const struct mem_accessor kcpu = {.actor = MEM_ACTOR_KERNEL, .id = 0};
 
@@ -125,10 +174,52 @@ static uint64_t hdr_iova(const struct rxq *q, uint32_t i) {
 }
 
 /* Post one buffer at ntu. 0, or -1 when the pool is empty. */
+/* A chunk for the ring: xp_alloc takes from the free list first, then from
+ * the fill ring the application produced. */
+static int umem_alloc(struct driver *d, uint32_t *chunk) {
+  struct umem *u = d->umem;
+  if (u->nfreel) {
+    *chunk = u->freel[--u->nfreel];
+    d->st.free_list_reuse++;
+  } else if (u->nfill) {
+    *chunk = u->fill[u->fill_first];
+    u->fill_first = (u->fill_first + 1) % u->nchunks;
+    u->nfill--;
+    d->st.fill_ring++;
+  } else {
+    return -1;
+  }
+  u->posted++;
+  return 0;
+}
+
 static int refill_one(struct rxq *q) {
   struct driver *d = q->d;
   uint64_t pfn, iova = 0;
-  if (d->p.free_pages) {
+  struct buf nb = {.truesize = MEM_PAGE_SIZE, .src = BUF_POOL};
+  if (q->xsk) {
+    /* The device writes straight into the application's memory, mapped
+     * once for the device when the region was registered. */
+    struct umem *u = d->umem;
+    uint32_t c;
+    if (umem_alloc(d, &c))
+      return -1;
+    nb = (struct buf){.pfn = u->pfns[c / u->per_page], .base = (c % u->per_page) * u->chunk,
+                      .truesize = u->chunk, .chunk = c, .src = BUF_UMEM};
+    cpu_charge(d->cpu, CPU_OTHER, d->cpu->costs.pool_alloc);
+    struct rx_buf *b = &q->bufs[q->ntu];
+    b->b = nb;
+    b->iova = u->iovas[c / u->per_page];
+    b->posted = 1;
+    goto post;
+  }
+  if (d->p.pool_frag) {
+    uint32_t off;
+    if (page_pool_alloc_frag(q->pool, d->frag_size, &pfn, &off, &iova))
+      return -1;
+    nb.base = off;
+    nb.truesize = d->frag_size;
+  } else if (d->p.free_pages) {
     /* A legacy driver: a fresh page from the page allocator for each buffer. */
     if (mem_page_alloc(d->m, &pfn))
       return -1;
@@ -140,22 +231,29 @@ static int refill_one(struct rxq *q) {
     int64_t c = dma_map_page(d->io, d->m, d->p.rid, pfn, IOMMU_PERM_READ | IOMMU_PERM_WRITE, simk_now_ps(),
                              &iova);
     if (c < 0) {
-      page_pool_recycle(q->pool, pfn);
+      if (d->p.free_pages)
+        mem_page_free(d->m, pfn);
+      else
+        page_pool_recycle(q->pool, pfn);
       return -1;
     }
     cpu_charge(d->cpu, CPU_IOMMU, (uint64_t)c);
   }
+  nb.pfn = pfn;
+  {
+    struct rx_buf *b = &q->bufs[q->ntu];
+    b->b = nb;
+    b->iova = iova;
+    b->posted = 1;
+  }
+post:;
   struct rx_buf *b = &q->bufs[q->ntu];
-  b->pfn = pfn;
-  b->iova = iova;
-  b->posted = 1;
-  struct nic_rx_desc_read rd = {.pkt_addr = iova + DRIVER_RX_HEADROOM, .hdr_addr = 0};
+  struct nic_rx_desc_read rd = {.pkt_addr = b->iova + b->b.base + DRIVER_RX_HEADROOM, .hdr_addr = 0};
   if (q->hdr_pfns)
     rd.hdr_addr = hdr_iova(q, q->ntu);
   struct mem_prov pd = {.kind = MEM_LABEL_KERNEL_META, .packet = UINT64_MAX};
   /* The descriptor grants the device its buffer (and header buffer). */
-  mem_mark_add(d->m, MEM_MARK_GRANT, d->p.rid, (pfn << MEM_PAGE_SHIFT) + DRIVER_RX_HEADROOM,
-               d->p.buffer_size);
+  mem_mark_add(d->m, MEM_MARK_GRANT, d->p.rid, buf_data(&b->b), d->p.buffer_size);
   if (q->hdr_pfns)
     mem_mark_add(d->m, MEM_MARK_GRANT, d->p.rid, hdr_paddr(q, q->ntu), d->p.hdr_buffer_size);
   mem_write(d->m, kcpu, desc_paddr(q, q->ntu), &rd, sizeof rd, &pd);
@@ -221,14 +319,42 @@ static void recycle(struct driver *d, unsigned queue, uint64_t pfn) {
   }
 }
 
-/* The application gives a page back. */
-static void app_return(struct driver *d, const struct held_page *h) {
-  mem_page_set_holder(d->m, h->pfn, -1);
-  if (d->p.app_map_per_packet) {
-    mem_page_map(d->m, h->pfn, d->p.app, MEM_MAP_NONE);
-    cpu_charge(d->cpu, CPU_MAP, d->cpu->costs.user_unmap);
+/* A buffer the driver or the stack is done with. A page_pool buffer drops
+ * its page reference; a chunk of the application's region goes to the fill
+ * ring when the application gives it back (by_app), else to the driver's
+ * free list (xsk_buff_free, net/xdp/xsk_buff_pool.c: reused before the fill
+ * ring). */
+static void release(struct driver *d, unsigned queue, const struct buf *b, int by_app) {
+  if (b->src != BUF_UMEM) {
+    recycle(d, queue, b->pfn);
+    return;
   }
-  recycle(d, h->queue, h->pfn);
+  struct umem *u = d->umem;
+  if (by_app) {
+    u->fill[(u->fill_first + u->nfill++) % u->nchunks] = b->chunk;
+    d->st.completions++;
+  } else {
+    u->freel[u->nfreel++] = b->chunk;
+    d->st.xsk_buff_free++;
+  }
+}
+
+/* The application gives a buffer back. A page mapped per packet is unmapped
+ * when the application holds no buffer of it any more (with fragments, every
+ * fragment of the page it was handed). */
+static void app_return(struct driver *d, const struct held_page *h) {
+  uint64_t pfn = h->b.pfn;
+  if (d->app_refs[pfn] && --d->app_refs[pfn] == 0) {
+    mem_page_set_holder(d->m, pfn, -1);
+    if (d->p.app_map_per_packet && h->b.src != BUF_UMEM) {
+      mem_page_map(d->m, pfn, d->p.app, MEM_MAP_NONE);
+      cpu_charge(d->cpu, CPU_MAP, d->cpu->costs.user_unmap);
+      d->st.app_unmaps++;
+    }
+  }
+  if (h->b.src == BUF_UMEM)
+    d->umem->held--;
+  release(d, h->queue, &h->b, 1);
   /* The pool has a page again: the ring is refilled in NAPI context. */
   kick(&d->q[h->queue]);
 }
@@ -246,7 +372,7 @@ static void app_tick(void *arg) {
     simk_event_notify(d->app_ev, d->held[d->held_first].return_ps - now);
 }
 
-static int hold_page(struct driver *d, unsigned queue, uint64_t pfn) {
+static int hold_page(struct driver *d, unsigned queue, const struct buf *b) {
   if (d->nheld == d->held_cap) {
     size_t ncap = d->held_cap ? d->held_cap * 2 : 256;
     struct held_page *n = malloc(ncap * sizeof *n);
@@ -260,9 +386,8 @@ static int hold_page(struct driver *d, unsigned queue, uint64_t pfn) {
     d->held_first = 0;
   }
   uint64_t now = simk_now_ps();
-  mem_page_set_holder(d->m, pfn, (int)d->p.app);
   d->held[(d->held_first + d->nheld) % d->held_cap] =
-      (struct held_page){.queue = queue, .pfn = pfn, .return_ps = now + d->p.app_hold_ps};
+      (struct held_page){.queue = queue, .b = *b, .return_ps = now + d->p.app_hold_ps};
   d->nheld++;
   if (d->nheld > d->st.pages_held_max)
     d->st.pages_held_max = d->nheld;
@@ -300,17 +425,21 @@ static uint64_t packet_at(struct driver *d, uint64_t paddr) {
  * whose first packet buffer is in page pfn. Returns the physical address of
  * skb->data (the headers). A separate head is used in read-only mode, and
  * whenever the headers are not in the packet page (header split). */
-static uint64_t build_skb(struct driver *d, uint64_t hdr_pa, uint64_t pfn, uint32_t first_len,
+static uint64_t build_skb(struct driver *d, uint64_t hdr_pa, const struct frag *first,
                           uint32_t hdr_len, int separate_head) {
+  uint64_t pfn = first->b.pfn;
+  uint32_t first_len = first->len;
   uint8_t si[DRIVER_SHINFO_BYTES];
   uint64_t index = packet_at(d, hdr_pa);
   struct mem_prov pk = {.kind = MEM_LABEL_KERNEL_PTR, .packet = index};
   cpu_charge(d->cpu, CPU_SKB, d->cpu->costs.skb_alloc + cpu_clear_cycles(DRIVER_SHINFO_BYTES));
   if (!d->p.skb_readonly && !separate_head) {
-    /* build_skb(page_address(page), PAGE_SIZE): skb_shared_info at the end
-     * of the page, written by the CPU into the packet page. */
+    /* build_skb(va, truesize): skb_shared_info at the end of the buffer's
+     * area (the page, or the fragment), written by the CPU into the packet
+     * page. */
     fill_shinfo(si, 0, 0, 0, index);
-    mem_write(d->m, kcpu, (pfn << MEM_PAGE_SHIFT) + MEM_PAGE_SIZE - DRIVER_SHINFO_BYTES, si,
+    mem_write(d->m, kcpu,
+              (pfn << MEM_PAGE_SHIFT) + first->b.base + first->b.truesize - DRIVER_SHINFO_BYTES, si,
               sizeof si, &pk);
     return hdr_pa;
   }
@@ -327,15 +456,13 @@ static uint64_t build_skb(struct driver *d, uint64_t hdr_pa, uint64_t pfn, uint3
     cpu_charge(d->cpu, CPU_COPY, cpu_copy_cycles(&d->cpu->costs, hdr_len));
   }
   uint32_t frag_off = separate_head && d->p.header_split ? 0 : hdr_len;
-  fill_shinfo(si, pfn, DRIVER_RX_HEADROOM + frag_off, first_len > frag_off ? first_len - frag_off : 0,
-              index);
+  fill_shinfo(si, pfn, first->b.base + DRIVER_RX_HEADROOM + frag_off,
+              first_len > frag_off ? first_len - frag_off : 0, index);
   mem_write(d->m, kcpu, head + HEAD_SLOT_BYTES - DRIVER_SHINFO_BYTES, si, sizeof si, &pk);
   return head;
 }
 
-static uint64_t frag_paddr(const struct frag *fr) {
-  return (fr->pfn << MEM_PAGE_SHIFT) + DRIVER_RX_HEADROOM;
-}
+static uint64_t frag_paddr(const struct frag *fr) { return buf_data(&fr->b); }
 
 /* The recipient's recvmsg: the payload is copied out, the stack is done
  * with the bytes, the pages go back. */
@@ -351,7 +478,7 @@ static void consume(struct driver *d, const struct pending_rx *pr) {
   }
   for (uint32_t i = 0; i < pr->nfrags; i++) {
     mem_mark_remove(d->m, MEM_MARK_VALIDATED, 0, frag_paddr(&pr->frags[i]), pr->frags[i].len);
-    recycle(d, pr->queue, pr->frags[i].pfn);
+    release(d, pr->queue, &pr->frags[i].b, 0);
   }
   d->st.delivered_packets++;
   d->st.delivered_bytes += pr->total;
@@ -430,7 +557,7 @@ static void hostile_writes(struct driver *d, const struct pending_rx *pr) {
       const struct mem_label *l = mem_label(d->m, mem_peek_label_id(d->m, at));
       (void)l;
       snprintf(text, sizeof text, "principal %u %s %u bytes of a validated packet in page 0x%llx%s", who,
-               rc ? "tried to overwrite" : "overwrote", len, (unsigned long long)fr->pfn,
+               rc ? "tried to overwrite" : "overwrote", len, (unsigned long long)fr->b.pfn,
                rc ? ": refused, its mapping is read-only (or absent)" : "");
       d->effect(d->effect_ctx, d->uw[i].tag, UINT64_MAX, text);
     }
@@ -464,6 +591,94 @@ void driver_set_hoard(struct driver *d, unsigned principal, void *tag) {
   }
 }
 
+/* Hand a buffer to the application in place (XDP_REDIRECT to it, or a zcrx
+ * payload): it reads what it was given, keeps the buffer app.hold_us, then
+ * gives it back. A page mapped per packet is mapped at the first buffer of it
+ * the application holds. */
+static void hand_over(struct driver *d, struct rxq *q, const struct frag *fr, uint32_t wire_bytes) {
+  uint64_t pfn = fr->b.pfn;
+  if (d->app_refs[pfn]++ == 0) {
+    mem_page_set_holder(d->m, pfn, (int)d->p.app);
+    if (d->p.app_map_per_packet && fr->b.src != BUF_UMEM) {
+      mem_page_map(d->m, pfn, d->p.app, (enum mem_map_mode)d->p.app_map_mode);
+      cpu_charge(d->cpu, CPU_MAP, d->cpu->costs.user_map);
+      d->st.app_maps++;
+    }
+  }
+  if (fr->b.src == BUF_UMEM) {
+    d->umem->held++;
+    d->st.rx_ring++;
+  }
+  user_read_zero_copy(d->users[d->p.app], frag_paddr(fr), fr->len, wire_bytes);
+  if (d->hoard == (int)d->p.app) {
+    /* It never gives the buffer back. */
+    d->st.pages_hoarded++;
+    return;
+  }
+  if (d->p.app_hold_ps == 0 || hold_page(d, q->index, &fr->b)) {
+    struct held_page h = {.queue = q->index, .b = fr->b, .return_ps = simk_now_ps()};
+    app_return(d, &h);
+  }
+}
+
+struct kind_count {
+  struct mem *m;
+  uint64_t *by_kind;
+};
+
+static void count_kind(void *ctx, uint64_t paddr, uint32_t len, uint32_t id) {
+  (void)paddr;
+  struct kind_count *k = ctx;
+  k->by_kind[mem_label(k->m, id)->prov.kind] += len;
+}
+
+/* What the device wrote into the application's region, by label kind. */
+static void account_umem(struct driver *d, const struct frag *fr) {
+  struct kind_count k = {.m = d->m, .by_kind = d->st.umem_written};
+  uint64_t pa = frag_paddr(fr);
+  uint32_t len = fr->len;
+  while (len) {
+    uint32_t in_page = MEM_PAGE_SIZE - (uint32_t)(pa & (MEM_PAGE_SIZE - 1));
+    uint32_t n = len < in_page ? len : in_page;
+    mem_label_runs(d->m, pa, n, count_kind, &k);
+    pa += n;
+    len -= n;
+  }
+}
+
+/* A frame in the application's region that is not the application's (or
+ * that the stack must see whole): copy it out into kernel pages of the
+ * queue's own page_pool and free the chunks at once (XDP_PASS in zero-copy
+ * mode: xsk_construct_skb / i40e_construct_skb_zc copy the frame into a new
+ * skb, then xsk_buff_free). 0, or -1 when no kernel page is left (the frame
+ * is dropped, its chunks freed). */
+static int copy_out(struct driver *d, struct rxq *q) {
+  uint32_t copied = 0;
+  for (uint32_t i = 0; i < q->nfrags; i++) {
+    struct frag *fr = &q->frags[i];
+    if (fr->b.src != BUF_UMEM)
+      continue;
+    uint64_t pfn, iova;
+    if (page_pool_alloc(q->pool, &pfn, &iova)) {
+      for (uint32_t j = 0; j < q->nfrags; j++)
+        release(d, q->index, &q->frags[j].b, 0);
+      d->st.copy_out_drops++;
+      return -1;
+    }
+    struct buf kb = {.pfn = pfn, .base = 0, .truesize = MEM_PAGE_SIZE, .src = BUF_POOL};
+    if (fr->len) {
+      mem_copy(d->m, kcpu, buf_data(&kb), frag_paddr(fr), fr->len);
+      cpu_charge(d->cpu, CPU_COPY, cpu_copy_cycles(&d->cpu->costs, fr->len));
+    }
+    release(d, q->index, &fr->b, 0);
+    fr->b = kb;
+    copied += fr->len;
+  }
+  d->st.copy_out_packets++;
+  d->st.copy_out_bytes += copied;
+  return 0;
+}
+
 /* A whole frame (all its descriptors up to EOP) has been received. */
 static void rx_frame(struct rxq *q) {
   struct driver *d = q->d;
@@ -475,6 +690,10 @@ static void rx_frame(struct rxq *q) {
     d->st.split_frames++;
   if (q->nfrags > 1)
     d->st.multi_buffer_frames++;
+  if (q->xsk)
+    for (uint32_t i = 0; i < q->nfrags; i++)
+      if (q->frags[i].b.src == BUF_UMEM)
+        account_umem(d, &q->frags[i]);
 
   /* The stack (or XDP) parses the headers: from the header buffer when the
    * device split them off, else from the first packet buffer. */
@@ -490,32 +709,54 @@ static void rx_frame(struct rxq *q) {
     pk.hdr_len = q->hdr_len;
   if (pk.hdr_len > total)
     pk.hdr_len = total;
+  int for_app = !pk.to_kernel && pk.owner == d->p.app && d->p.app < d->nusers && d->users[d->p.app];
 
-  if (q->zc) {
+  if (q->xsk && d->p.xsk_mode == DRIVER_XSK_AF_XDP) {
+    /* The XDP program of the bound queue runs on every frame: it redirects
+     * the application's to its socket; anything else is XDP_PASS, too late
+     * to keep it out of the UMEM (the device has written it there). */
     cpu_charge(d->cpu, CPU_OTHER, d->cpu->costs.xdp_run);
-    if (!pk.to_kernel && pk.owner == d->p.app && d->p.app < d->nusers && d->users[d->p.app]) {
+    if (for_app) {
+      d->st.zc_packets++;
+      for (uint32_t i = 0; i < q->nfrags; i++)
+        hand_over(d, q, &q->frags[i], i == 0 ? total : 0);
+      d->st.delivered_packets++;
+      d->st.delivered_bytes += total;
+      d->st.last_delivery_ps = simk_now_ps();
+      return;
+    }
+    if (copy_out(d, q))
+      return;
+  } else if (q->xsk && d->p.xsk_mode == DRIVER_XSK_ZCRX) {
+    if (for_app && q->split) {
+      /* devmem TCP / io_uring zcrx: the stack builds the skb over the
+       * header buffer (kernel memory), validates it there, and the payload
+       * frags (net_iovs in the application's area) are handed to the
+       * application in place: no copy, and no header in its pages. */
+      uint64_t skb_data = build_skb(d, hdr_pa, &q->frags[0], q->hdr_len, 1);
+      cpu_charge(d->cpu, CPU_OTHER, d->cpu->costs.validate + d->cpu->costs.sock_deliver);
+      mem_read(d->m, kcpu, skb_data, NULL, pk.hdr_len ? pk.hdr_len : hl);
+      d->st.zc_packets++;
+      for (uint32_t i = 0; i < q->nfrags; i++)
+        hand_over(d, q, &q->frags[i], i == 0 ? total : 0);
+      d->st.delivered_packets++;
+      d->st.delivered_bytes += total;
+      d->st.last_delivery_ps = simk_now_ps();
+      return;
+    }
+    /* Another flow on the queue (a misconfiguration), or a frame the device
+     * did not split: its bytes are already in the application's memory;
+     * the stack copies them out to a kernel buffer and goes on as usual. */
+    if (copy_out(d, q))
+      return;
+  } else if (q->zc) {
+    cpu_charge(d->cpu, CPU_OTHER, d->cpu->costs.xdp_run);
+    if (for_app) {
       /* XDP_REDIRECT to the application: the pages are handed over; it
        * reads what it was given (headers stay behind in a split frame). */
       d->st.zc_packets++;
-      for (uint32_t i = 0; i < q->nfrags; i++) {
-        uint64_t pfn = q->frags[i].pfn;
-        if (d->p.app_map_per_packet) {
-          mem_page_map(d->m, pfn, d->p.app, (enum mem_map_mode)d->p.app_map_mode);
-          cpu_charge(d->cpu, CPU_MAP, d->cpu->costs.user_map);
-        }
-        user_read_zero_copy(d->users[d->p.app], frag_paddr(&q->frags[i]), q->frags[i].len,
-                            i == 0 ? total : 0);
-        if (d->hoard == (int)d->p.app) {
-          /* It never gives the page back. */
-          mem_page_set_holder(d->m, pfn, (int)d->p.app);
-          d->st.pages_hoarded++;
-          continue;
-        }
-        if (d->p.app_hold_ps == 0 || hold_page(d, q->index, pfn)) {
-          struct held_page h = {.queue = q->index, .pfn = pfn, .return_ps = simk_now_ps()};
-          app_return(d, &h);
-        }
-      }
+      for (uint32_t i = 0; i < q->nfrags; i++)
+        hand_over(d, q, &q->frags[i], i == 0 ? total : 0);
       d->st.delivered_packets++;
       d->st.delivered_bytes += total;
       d->st.last_delivery_ps = simk_now_ps();
@@ -525,8 +766,7 @@ static void rx_frame(struct rxq *q) {
 
   /* XDP_PASS / no XDP: up the stack as an skb. With a split frame the
    * headers are already in kernel memory: the head is built there. */
-  uint64_t skb_data = build_skb(d, hdr_pa, q->frags[0].pfn, q->frags[0].len,
-                                q->split ? q->hdr_len : pk.hdr_len, q->split);
+  uint64_t skb_data = build_skb(d, hdr_pa, &q->frags[0], q->split ? q->hdr_len : pk.hdr_len, q->split);
   cpu_charge(d->cpu, CPU_OTHER, d->cpu->costs.validate);
   mem_read(d->m, kcpu, skb_data, NULL, pk.hdr_len ? pk.hdr_len : hl);
   if (pk.to_kernel || pk.owner >= d->nusers || !d->users[pk.owner]) {
@@ -535,7 +775,7 @@ static void rx_frame(struct rxq *q) {
     d->st.delivered_bytes += total;
     d->st.last_delivery_ps = simk_now_ps();
     for (uint32_t i = 0; i < q->nfrags; i++)
-      recycle(d, q->index, q->frags[i].pfn);
+      release(d, q->index, &q->frags[i].b, 0);
     return;
   }
   d->st.stack_packets++;
@@ -561,12 +801,13 @@ static int rx_desc(struct rxq *q, const struct nic_rx_desc_wb *wb) {
   b->posted = 0;
   d->st.rx_descriptors++;
   /* The descriptor is done: the device's grant of its buffers ends. */
-  mem_mark_remove(d->m, MEM_MARK_GRANT, d->p.rid, (b->pfn << MEM_PAGE_SHIFT) + DRIVER_RX_HEADROOM,
-                  d->p.buffer_size);
+  mem_mark_remove(d->m, MEM_MARK_GRANT, d->p.rid, buf_data(&b->b), d->p.buffer_size);
+  if (b->b.src == BUF_UMEM)
+    d->umem->posted--;
   if (q->hdr_pfns)
     mem_mark_remove(d->m, MEM_MARK_GRANT, d->p.rid, hdr_paddr(q, q->ntc), d->p.hdr_buffer_size);
-  if (d->p.dma_per_packet) {
-    int64_t c = dma_unmap_page(d->io, d->m, d->p.rid, b->iova, b->pfn, simk_now_ps());
+  if (d->p.dma_per_packet && b->b.src != BUF_UMEM) {
+    int64_t c = dma_unmap_page(d->io, d->m, d->p.rid, b->iova, b->b.pfn, simk_now_ps());
     if (c > 0)
       cpu_charge(d->cpu, CPU_IOMMU, (uint64_t)c);
   }
@@ -579,9 +820,9 @@ static int rx_desc(struct rxq *q, const struct nic_rx_desc_wb *wb) {
   }
   uint32_t len = wb->length <= d->p.buffer_size ? wb->length : d->p.buffer_size;
   if (q->nfrags < NIC_MAX_DESC_PER_FRAME)
-    q->frags[q->nfrags++] = (struct frag){.pfn = b->pfn, .len = len};
+    q->frags[q->nfrags++] = (struct frag){.b = b->b, .len = len};
   else
-    recycle(d, q->index, b->pfn); /* more than the device ever chains: drop the rest */
+    release(d, q->index, &b->b, 0); /* more than the device ever chains: drop the rest */
   if (!(wb->status_error & NIC_RXD_STAT_EOP))
     return 0;
   rx_frame(q);
@@ -638,6 +879,55 @@ void driver_irq(struct driver *d, unsigned queue) {
     simk_event_notify(d->q[queue].napi_ev, 0);
 }
 
+/* Register the application's region: its own pages (anonymous memory,
+ * zero-filled before it sees them, mapped read-write into it for good), each
+ * DMA-mapped for the device once (xdp_umem_reg + xp_dma_map; io_uring zcrx
+ * area registration), split into chunks that all start in the fill ring, as
+ * the application populates it before binding (af_xdp.rst). */
+static int umem_setup(struct driver *d, char *err, size_t errlen) {
+  const struct driver_params *p = &d->p;
+  struct umem *u = calloc(1, sizeof *u);
+  if (!u) {
+    snprintf(err, errlen, "driver: out of memory");
+    return -1;
+  }
+  d->umem = u;
+  u->chunk = p->umem_chunk;
+  u->per_page = MEM_PAGE_SIZE / p->umem_chunk;
+  /* Default size: enough chunks for the ring and half as many again for the
+   * frames the application holds. */
+  u->npages = p->umem_pages ? p->umem_pages : (p->ring_size * 3 / 2 + u->per_page - 1) / u->per_page;
+  u->nchunks = u->npages * u->per_page;
+  u->pfns = calloc(u->npages, sizeof *u->pfns);
+  u->iovas = calloc(u->npages, sizeof *u->iovas);
+  u->fill = calloc(u->nchunks, sizeof *u->fill);
+  u->freel = calloc(u->nchunks, sizeof *u->freel);
+  if (!u->pfns || !u->iovas || !u->fill || !u->freel) {
+    snprintf(err, errlen, "driver: out of memory");
+    return -1;
+  }
+  for (uint32_t i = 0; i < u->npages; i++) {
+    if (mem_page_alloc(d->m, &u->pfns[i])) {
+      snprintf(err, errlen, "driver: simulated RAM is too small for the application's %u-page region",
+               u->npages);
+      return -1;
+    }
+    mem_fill(d->m, kcpu, u->pfns[i] << MEM_PAGE_SHIFT, 0, MEM_PAGE_SIZE, NULL);
+    mem_page_map(d->m, u->pfns[i], p->app, MEM_MAP_RW);
+    cpu_charge(d->cpu, CPU_MAP, d->cpu->costs.user_map);
+    int64_t c = dma_map_page(d->io, d->m, p->rid, u->pfns[i], IOMMU_PERM_READ | IOMMU_PERM_WRITE,
+                             simk_now_ps(), &u->iovas[i]);
+    if (c < 0) {
+      snprintf(err, errlen, "driver: the IOMMU cannot map page %u of the application's region", i);
+      return -1;
+    }
+    cpu_charge(d->cpu, CPU_IOMMU, (uint64_t)c);
+  }
+  for (uint32_t c = 0; c < u->nchunks; c++)
+    u->fill[u->nfill++] = c;
+  return 0;
+}
+
 struct driver *driver_new(const struct driver_params *p, struct mem *m, struct iommu *io,
                           struct nic *nic, struct cpu *cpu, struct user **users, unsigned nusers,
                           const struct driver_classifier *cls, char *err, size_t errlen) {
@@ -645,6 +935,21 @@ struct driver *driver_new(const struct driver_params *p, struct mem *m, struct i
       (p->header_split && (p->hdr_buffer_size < 64 || p->hdr_buffer_size > 1024 ||
                            (p->hdr_buffer_size & (p->hdr_buffer_size - 1))))) {
     snprintf(err, errlen, "driver: bad parameters");
+    return NULL;
+  }
+  if (p->pool_frag && (p->free_pages || p->dma_per_packet ||
+                       driver_frag_size(p->buffer_size, p->skb_readonly) > MEM_PAGE_SIZE / 2)) {
+    snprintf(err, errlen, "driver: page_pool fragments need the pool's DMA mapping and a fragment of at "
+             "most half a page (%u bytes for a %u-byte buffer)",
+             driver_frag_size(p->buffer_size, p->skb_readonly), p->buffer_size);
+    return NULL;
+  }
+  if (p->xsk_mode != DRIVER_XSK_NONE &&
+      (p->xsk_queue >= p->queues || (p->umem_chunk != 2048 && p->umem_chunk != 4096) ||
+       p->buffer_size + DRIVER_RX_HEADROOM > p->umem_chunk || p->free_pages || p->dma_per_packet ||
+       (p->xsk_mode == DRIVER_XSK_ZCRX && !p->header_split))) {
+    snprintf(err, errlen, "driver: bad parameters for the application's RX region (queue %u, chunk %u, "
+             "buffer %u)", p->xsk_queue, p->umem_chunk, p->buffer_size);
     return NULL;
   }
   struct driver *d = calloc(1, sizeof *d);
@@ -662,6 +967,11 @@ struct driver *driver_new(const struct driver_params *p, struct mem *m, struct i
   if (cls)
     d->cls = *cls;
   d->hoard = -1;
+  d->frag_size = p->pool_frag ? driver_frag_size(p->buffer_size, p->skb_readonly) : MEM_PAGE_SIZE;
+  d->npages = mem_pages(m);
+  d->app_refs = calloc(d->npages, sizeof *d->app_refs);
+  if (!d->app_refs)
+    goto fail_mem;
   d->app_ev = simk_event_new("app.return", app_tick, d);
   d->recv_ev = simk_event_new("stack.recv", recv_tick, d);
   if (!d->app_ev || !d->recv_ev)
@@ -730,6 +1040,14 @@ struct driver *driver_new(const struct driver_params *p, struct mem *m, struct i
       }
     }
 
+    q->xsk = p->xsk_mode != DRIVER_XSK_NONE && qi == p->xsk_queue;
+    if (q->xsk) {
+      q->zc = 0;
+      if (umem_setup(d, err, errlen)) {
+        driver_free(d);
+        return NULL;
+      }
+    }
     struct page_pool_params pp = {
         .pages = p->pool_pages,
         .clear = p->pool_clear,
@@ -738,6 +1056,13 @@ struct driver *driver_new(const struct driver_params *p, struct mem *m, struct i
         .user_principal = (q->zc && !p->app_map_per_packet) ? (int)p->app : -1,
         .user_mode = p->app_map_mode,
     };
+    if (q->xsk) {
+      /* The bound queue's own page_pool holds kernel pages for the frames
+       * copied out of the application's region: the device never writes
+       * them, so they are not mapped for it. */
+      pp.dma_per_packet = 1;
+      pp.user_principal = -1;
+    }
     if (!p->free_pages) {
       q->pool = page_pool_new(&pp, m, io, cpu, err, errlen);
       if (!q->pool) {
@@ -762,6 +1087,14 @@ fail_mem:
 void driver_free(struct driver *d) {
   if (!d)
     return;
+  if (d->umem) {
+    free(d->umem->pfns);
+    free(d->umem->iovas);
+    free(d->umem->fill);
+    free(d->umem->freel);
+    free(d->umem);
+  }
+  free(d->app_refs);
   for (unsigned i = 0; i < NIC_MAX_QUEUES; i++) {
     free(d->q[i].bufs);
     free(d->q[i].hdr_pfns);
@@ -785,5 +1118,25 @@ const struct page_pool *driver_pool(const struct driver *d, unsigned queue) {
 }
 
 int driver_pool_empty(const struct driver *d, unsigned queue) {
+  if (queue < d->p.queues && d->q[queue].xsk)
+    return d->umem->nfill == 0 && d->umem->nfreel == 0; /* the fill ring ran dry */
   return queue < d->p.queues && d->q[queue].pool && page_pool_available(d->q[queue].pool) == 0;
+}
+
+int driver_umem_state(const struct driver *d, struct driver_umem_state *out) {
+  if (!d->umem)
+    return -1;
+  *out = (struct driver_umem_state){.chunks = d->umem->nchunks, .fill = d->umem->nfill,
+                                    .free_list = d->umem->nfreel, .posted = d->umem->posted,
+                                    .held = d->umem->held};
+  return 0;
+}
+
+const uint64_t *driver_umem_pages(const struct driver *d, uint32_t *n) {
+  *n = d->umem ? d->umem->npages : 0;
+  return d->umem ? d->umem->pfns : NULL;
+}
+
+uint32_t driver_app_refs(const struct driver *d, uint64_t pfn) {
+  return pfn < d->npages ? d->app_refs[pfn] : 0;
 }

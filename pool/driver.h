@@ -127,17 +127,7 @@ struct driver_stats {
   uint64_t app_maps, app_unmaps; /* per-packet mappings made and removed */
 };
 
-/* Where the chunks of the application's region are now (the sum is chunks:
- * none is ever lost). */
-struct driver_umem_state {
-  uint32_t chunks, fill, free_list, posted, held;
-};
-/* 0, or -1 when no queue uses application memory. */
-int driver_umem_state(const struct driver *d, struct driver_umem_state *out);
-/* Physical frame numbers of the application region's pages (count in *n), or NULL. */
-const uint64_t *driver_umem_pages(const struct driver *d, uint32_t *n);
-/* Pages of the application's mapped per packet now (frag pages held by it). */
-uint32_t driver_app_refs(const struct driver *d, uint64_t pfn);
+
 
 struct driver;
 
@@ -156,7 +146,21 @@ int driver_arm_user_write(struct driver *d, unsigned principal, uint32_t len, vo
 void driver_set_hoard(struct driver *d, unsigned principal, void *tag);
 const struct page_pool_stats *driver_pool_stats(const struct driver *d, unsigned queue);
 const struct page_pool *driver_pool(const struct driver *d, unsigned queue);
-/* 1 when the queue's page pool has no page left to post. */
+/* 1 when the queue's page pool has no page left to post (the bound queue of
+ * an application region: its fill ring and free list are empty). */
 int driver_pool_empty(const struct driver *d, unsigned queue);
+
+/* Where the chunks of the application's region are now (the sum is chunks:
+ * none is ever lost). */
+struct driver_umem_state {
+  uint32_t chunks, fill, free_list, posted, held;
+};
+/* 0, or -1 when no queue uses application memory. */
+int driver_umem_state(const struct driver *d, struct driver_umem_state *out);
+/* Physical frame numbers of the application region's pages (count in *n), or NULL. */
+const uint64_t *driver_umem_pages(const struct driver *d, uint32_t *n);
+/* Buffers of page pfn the application holds now (zero copy: pages, fragments,
+ * chunks); a page mapped per packet stays mapped while this is above 0. */
+uint32_t driver_app_refs(const struct driver *d, uint64_t pfn);
 
 #endif

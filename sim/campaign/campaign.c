@@ -574,38 +574,53 @@ static void describe_status(int st, char *buf, size_t n) {
     snprintf(buf, n, "status %d", st);
 }
 
+/* Every run's job line into f. 0, or -1 (out of memory, or f failed). */
+static int write_jobs(FILE *f, const struct campaign_spec *s, const char *runs, const char *self) {
+  size_t n = campaign_run_count(s);
+  for (size_t i = 0; i < n; i++) {
+    char id[CAMPAIGN_ID_MAX], file[CAMPAIGN_ID_MAX + 8];
+    campaign_run_id(s, i, id, sizeof id);
+    snprintf(file, sizeof file, "%s.json", id);
+    char *report = path_join(runs, file);
+    char *line = report ? campaign_run_command(s, i, self, report) : NULL;
+    int bad = !line || fputs(line, f) == EOF || fputc('\n', f) == EOF;
+    free(line);
+    free(report);
+    if (bad)
+      return -1;
+  }
+  return fflush(f) == EOF ? -1 : 0;
+}
+
+/* --emit-jobs: OUT/jobs.txt and the Slurm script first (each atomically),
+ * then the same lines on standard output, streamed: a campaign of a million
+ * runs is never held in memory. */
 static int emit_jobs(const struct campaign_spec *s, const char *spec_path, const char *out, const char *script,
                      const char *self) {
   char err[1200];
   size_t n = campaign_run_count(s);
   char *runs = path_join(out, "runs"), *slurm = path_join(out, "slurm"), *jobs = path_join(out, "jobs.txt");
   char *script_default = path_join(out, "campaign.sbatch");
+  char *tmp = jobs ? malloc(strlen(jobs) + 32) : NULL;
   int status = 0;
-  struct text t = {0};
-  if (!runs || !slurm || !jobs || !script_default)
+  if (!runs || !slurm || !jobs || !script_default || !tmp)
     status = fail("out of memory");
   if (!status && (make_dirs(runs, err, sizeof err) || make_dirs(slurm, err, sizeof err)))
     status = fail("campaign: %s", err);
-  for (size_t i = 0; i < n && !status; i++) {
-    char id[CAMPAIGN_ID_MAX], file[CAMPAIGN_ID_MAX + 8];
-    campaign_run_id(s, i, id, sizeof id);
-    snprintf(file, sizeof file, "%s.json", id);
-    char *report = path_join(runs, file);
-    char *line = report ? campaign_run_command(s, i, self, report) : NULL;
-    if (!line)
-      status = fail("out of memory");
-    else {
-      text_add(&t, line);
-      text_add(&t, "\n");
+  if (!status) {
+    snprintf(tmp, strlen(jobs) + 32, "%s.tmp.%ld", jobs, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+      status = fail("campaign: %s: cannot write: %s", jobs, strerror(errno));
+    } else {
+      int bad = write_jobs(f, s, runs, self);
+      bad |= fclose(f) != 0;
+      if (bad || rename(tmp, jobs) != 0) {
+        status = fail("campaign: %s: cannot write: %s", jobs, strerror(errno));
+        unlink(tmp);
+      }
     }
-    free(line);
-    free(report);
   }
-  char *jobs_text = status ? NULL : text_done(&t);
-  if (!status && !jobs_text)
-    status = fail("out of memory");
-  if (!status && write_atomic(jobs, jobs_text, 0666, err, sizeof err))
-    status = fail("campaign: %s", err);
   if (!status) {
     char name[128];
     spec_stem(spec_path, name, sizeof name);
@@ -618,16 +633,12 @@ static int emit_jobs(const struct campaign_spec *s, const char *spec_path, const
       status = fail("campaign: %s", err);
     free(sb);
   }
-  if (!status) {
-    if (fputs(jobs_text, stdout) == EOF || fflush(stdout) == EOF)
-      status = fail("campaign: cannot write the job list to standard output: %s", strerror(errno));
-  }
+  if (!status && write_jobs(stdout, s, runs, self))
+    status = fail("campaign: cannot write the job list to standard output: %s", strerror(errno));
   if (!status && !quiet && isatty(2))
     fprintf(stderr, "nicsim: campaign: %zu jobs; also in %s; Slurm job array: %s; then: nicsim merge %s\n", n,
             jobs, script ? script : script_default, runs);
-  if (status && !jobs_text)
-    free(t.p);
-  free(jobs_text);
+  free(tmp);
   free(runs);
   free(slurm);
   free(jobs);
@@ -639,6 +650,21 @@ struct failed_run {
   size_t run;
   char why[160];
 };
+
+/* Record a failed run (the list grows as needed; failures are few). */
+static void note_failed(struct failed_run **list, size_t *n, size_t *cap, size_t run, const char *why) {
+  if (*n == *cap) {
+    size_t c = *cap ? 2 * *cap : 16;
+    struct failed_run *p = realloc(*list, c * sizeof *p);
+    if (!p)
+      return; /* still reported on standard error and in the exit status */
+    *list = p;
+    *cap = c;
+  }
+  (*list)[*n].run = run;
+  snprintf((*list)[*n].why, sizeof (*list)[*n].why, "%s", why);
+  (*n)++;
+}
 
 static int run_local(const struct campaign_spec *s, const char *out, uint64_t jobs) {
   char err[1200];
@@ -660,9 +686,10 @@ static int run_local(const struct campaign_spec *s, const char *out, uint64_t jo
 
   /* Resume: the runs whose report already exists and parses are done. */
   size_t *todo = malloc((n ? n : 1) * sizeof *todo);
-  struct failed_run *failed = calloc(n ? n : 1, sizeof *failed);
+  struct failed_run *failed = NULL;
+  size_t failed_cap = 0, nfailed_total = 0;
   struct slot *slots = calloc((size_t)jobs, sizeof *slots);
-  if (!todo || !failed || !slots) {
+  if (!todo || !slots) {
     free(todo);
     free(failed);
     free(slots);
@@ -717,8 +744,11 @@ static int run_local(const struct campaign_spec *s, const char *out, uint64_t jo
         _exit(127);
       }
       if (pid < 0) {
-        failed[nfailed].run = run;
-        snprintf(failed[nfailed++].why, sizeof failed[0].why, "cannot start: %s", strerror(errno));
+        char why[160];
+        snprintf(why, sizeof why, "cannot start: %s", strerror(errno));
+        note_failed(&failed, &nfailed, &failed_cap, run, why);
+        nfailed_total++;
+        fprintf(stderr, "nicsim: campaign: run %s: %s\n", id, why);
         done++;
       } else {
         for (size_t k = 0; k < jobs; k++)
@@ -766,9 +796,10 @@ static int run_local(const struct campaign_spec *s, const char *out, uint64_t jo
       describe_status(st, how, sizeof how);
       if (log)
         first_line(log, line, sizeof line);
-      failed[nfailed].run = run;
-      snprintf(failed[nfailed++].why, sizeof failed[0].why, "%s%s", how,
-               completed ? " without a usable report" : "");
+      char why[160];
+      snprintf(why, sizeof why, "%s%s", how, completed ? " without a usable report" : "");
+      note_failed(&failed, &nfailed, &failed_cap, run, why);
+      nfailed_total++;
       if (tty)
         fprintf(stderr, "\r%70s\r", "");
       fprintf(stderr, "nicsim: campaign: run %s failed (%s%s)%s%s\n", id, how,
@@ -777,14 +808,14 @@ static int run_local(const struct campaign_spec *s, const char *out, uint64_t jo
     free(report);
     free(log);
     if (tty)
-      progress(done, ntodo, nfailed);
+      progress(done, ntodo, nfailed_total);
   }
   if (tty && ntodo)
     fprintf(stderr, "\r%70s\r", "");
 
   /* Failed runs: recorded in OUT/failed.txt (id, status, command). */
   char *failed_path = path_join(out, "failed.txt");
-  int status = nfailed ? EXIT_USAGE : 0;
+  int status = nfailed_total ? EXIT_USAGE : 0;
   if (failed_path && nfailed) {
     struct text t = {0};
     for (size_t i = 0; i < nfailed; i++) {
@@ -815,7 +846,7 @@ static int run_local(const struct campaign_spec *s, const char *out, uint64_t jo
 
   if (!quiet) {
     printf("campaign %s: %zu runs: %zu ran, %zu already done, %zu failed; reports in %s\n", s->name, n,
-           ntodo - nfailed, skipped, nfailed, runs);
+           ntodo - nfailed_total, skipped, nfailed_total, runs);
     if (nfailed)
       printf("failed runs (also in %s/failed.txt):", out);
     for (size_t i = 0; i < nfailed && i < 10; i++) {
@@ -824,7 +855,7 @@ static int run_local(const struct campaign_spec *s, const char *out, uint64_t jo
       printf(" %s", id);
     }
     if (nfailed)
-      printf("%s\n", nfailed > 10 ? " ..." : "");
+      printf("%s\n", nfailed_total > 10 ? " ..." : "");
     printf("\n");
     fflush(stdout);
   }

@@ -3,6 +3,7 @@
  * line on standard error and exit status 2; library code never exits.
  */
 #include <errno.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <math.h>
@@ -17,6 +18,7 @@
 #include "campaign.h"
 #include "config.h"
 #include "cpu.h"
+#include "dmabench.h"
 #include "fault.h"
 #include "iommu.h"
 #include "gen.h"
@@ -135,6 +137,8 @@ static void usage_replay(FILE *f) {
           "  --speed MODE       recorded (trace timestamps, default), line (back to back\n"
           "                     at line rate), or xN (recorded gaps divided by N)\n"
           "  --quiet            print nothing but errors\n"
+          "  --skip-unsupported skip records with no Ethernet form (802.11, CAN...) instead of\n"
+          "                     refusing the trace; they are counted in the report\n"
           "\n"
           "scenario keys:\n");
   for (size_t i = 0; i < config_key_count(); i++)
@@ -172,7 +176,8 @@ static void usage_review(FILE *f) {
           "  --html FILE        write a self-contained page: the table and a chart of cost\n"
           "                     against safety per design (drawn by gnuplot)\n"
           "  --set KEY=VALUE    applied to every design, after its own settings\n"
-          "  --seed N           seed of every run (default 1)\n");
+          "  --seed N           seed of every run (default 1)\n"
+          "  --skip-unsupported skip records with no Ethernet form instead of refusing the trace\n");
 }
 
 static void usage_gen(FILE *f) {
@@ -231,6 +236,13 @@ static int parse_speed(const char *v, struct replay_opts *o) {
     return 0;
   }
   return fail("--speed '%s': expected recorded, line or xN with N > 0%s", v, "");
+}
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig) {
+  stop_signal = sig;
+  system_request_stop();
 }
 
 #define MAX_FAULTS 32
@@ -326,6 +338,10 @@ static int cmd_replay(int argc, char **argv) {
     }
     if (strcmp(arg, "--quiet") == 0 || strcmp(arg, "-q") == 0) {
       quiet = 1;
+      continue;
+    }
+    if (strcmp(arg, "--skip-unsupported") == 0) {
+      rc.o.skip_unsupported = 1;
       continue;
     }
     if ((r = opt_value(&a, "--design", &v))) {
@@ -441,6 +457,13 @@ static int cmd_replay(int argc, char **argv) {
   struct replay_result *res = malloc(sizeof *res);
   if (!res)
     return fail("out of memory%s%s", "", "");
+  /* SIGINT or SIGTERM: stop at the next frame and report what was done. */
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
   if (system_replay(&rc.o, res, err, sizeof err)) {
     free(res);
     return fail("%s%s", err, "");
@@ -457,8 +480,11 @@ static int cmd_replay(int argc, char **argv) {
   }
   if (!quiet && !(rc.json && strcmp(rc.json, "-") == 0))
     report_print_human(stdout, &rc.o, res);
+  int incomplete = res->incomplete;
   free(res);
   fflush(stdout);
+  if (incomplete)
+    return 128 + (stop_signal ? stop_signal : SIGINT);
   return unsafe ? 1 : 0;
 }
 
@@ -473,6 +499,8 @@ struct review_run {
   int status; /* exit status of the child, -1 while running */
   json_object *report;
 };
+
+static int review_skip_unsupported;
 
 static int review_child(const char *trace, const char *design, char **sets, int nsets, uint64_t seed,
                         const char *out) {
@@ -493,6 +521,7 @@ static int review_child(const char *trace, const char *design, char **sets, int 
   o.trace_path = trace;
   o.design = design;
   o.seed = seed;
+  o.skip_unsupported = review_skip_unsupported;
   struct replay_result *res = malloc(sizeof *res);
   if (!res)
     return fail("out of memory%s%s", "", "");
@@ -651,6 +680,8 @@ static int cmd_review(int argc, char **argv) {
         status = fail("--seed '%s': expected a whole number%s", r < 0 ? "" : v, "");
     } else if (strcmp(arg, "--quiet") == 0 || strcmp(arg, "-q") == 0) {
       quiet = 1;
+    } else if (strcmp(arg, "--skip-unsupported") == 0) {
+      review_skip_unsupported = 1;
     } else if (arg[0] == '-' && arg[1]) {
       status = fail("review: unknown option '%s' (nicsim review --help)%s", arg, "");
     } else if (trace) {
@@ -842,6 +873,39 @@ static int cmd_review(int argc, char **argv) {
   return failed ? EXIT_USAGE : 0;
 }
 
+/* ---- dmabench ---- */
+
+static int cmd_dmabench(int argc, char **argv) {
+  struct dmabench_params p;
+  struct dmabench_result r;
+  const char *json = NULL;
+  int help = 0;
+  char err[600], line[600];
+  if (dmabench_parse_args(argc - 1, argv + 1, &p, &json, &help, err, sizeof err))
+    return fail("%s%s", err, "");
+  if (help) {
+    fputs(dmabench_usage(), stdout);
+    return 0;
+  }
+  if (dmabench_run(&p, &r, err, sizeof err))
+    return fail("%s%s", err, "");
+  dmabench_summary(&p, &r, line, sizeof line);
+  if (!json || strcmp(json, "-"))
+    printf("%s\n", line);
+  if (json) {
+    char *t = dmabench_json_text(&p, &r);
+    int bad = !t;
+    if (t && strcmp(json, "-") == 0)
+      bad = fputs(t, stdout) == EOF;
+    else if (t)
+      bad = write_file_atomic(json, t, err, sizeof err) != 0;
+    free(t);
+    if (bad)
+      return fail("dmabench: cannot write %s%s", json, "");
+  }
+  return 0;
+}
+
 /* ---- costs ---- */
 
 static int cmd_costs(int argc, char **argv) {
@@ -1000,6 +1064,8 @@ int main(int argc, char **argv) {
     return cmd_gen(argc - 1, argv + 1);
   if (strcmp(cmd, "costs") == 0)
     return cmd_costs(argc - 1, argv + 1);
+  if (strcmp(cmd, "dmabench") == 0)
+    return cmd_dmabench(argc - 1, argv + 1);
   if (strcmp(cmd, "campaign") == 0)
     return campaign_main(argc - 1, argv + 1);
   if (strcmp(cmd, "merge") == 0)

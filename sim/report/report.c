@@ -57,6 +57,16 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
   json_object_object_add(t, "linktype", json_object_new_string(r->linktype));
   json_object_object_add(t, "flows", u64(r->flows));
   json_object_object_add(t, "app_flow", json_object_new_string(r->app_flow));
+  const struct trace_stats *ts = &r->trace_stats;
+  json_object_object_add(t, "records", u64(ts->records));
+  json_object_object_add(t, "converted", u64(ts->converted));
+  json_object_object_add(t, "skipped_unsupported", u64(ts->skipped_unsupported));
+  json_object_object_add(t, "truncated_packets", u64(ts->truncated_packets));
+  json_object_object_add(t, "uncaptured_bytes", u64(ts->uncaptured_bytes));
+  json_object_object_add(t, "origlen_zero", u64(ts->origlen_zero));
+  json_object_object_add(t, "origlen_short", u64(ts->origlen_short));
+  json_object_object_add(t, "ts_backwards", u64(ts->ts_backwards));
+  json_object_object_add(t, "ts_out_of_range", u64(ts->ts_out_of_range));
   json_object_object_add(root, "trace", t);
 
   json_object *cfg = json_object_new_object();
@@ -154,6 +164,7 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
     json_object_array_add(fa, e);
   }
   json_object_object_add(root, "faults", fa);
+  json_object_object_add(root, "incomplete", json_object_new_boolean(r->incomplete));
   json_object_object_add(root, "verdict", json_object_new_string(report_verdict(r)));
   return root;
 }
@@ -195,6 +206,13 @@ void report_print_human(FILE *out, const struct replay_opts *o, const struct rep
           o->trace_path);
   fprintf(out, "  trace: %" PRIu64 " packets, %" PRIu64 " bytes, %u flows, link type %s; "
           "application flow: %s\n", r->trace_packets, r->trace_bytes, r->flows, r->linktype, r->app_flow);
+  const struct trace_stats *ts = &r->trace_stats;
+  if (ts->skipped_unsupported || ts->converted || ts->truncated_packets || ts->ts_backwards ||
+      ts->ts_out_of_range || ts->origlen_zero)
+    fprintf(out, "  trace records: %" PRIu64 " converted to Ethernet, %" PRIu64 " skipped (no Ethernet form), %"
+            PRIu64 " truncated (%" PRIu64 " bytes not captured), %" PRIu64 " with origlen 0, %" PRIu64
+            " timestamps backwards, %" PRIu64 " out of range\n", ts->converted, ts->skipped_unsupported,
+            ts->truncated_packets, ts->uncaptured_bytes, ts->origlen_zero, ts->ts_backwards, ts->ts_out_of_range);
   fprintf(out, "  nic: %" PRIu64 " received, %" PRIu64 " dropped; iommu: %" PRIu64 " translations, %"
           PRIu64 " IOTLB misses, %" PRIu64 " faults\n", r->rx_packets, r->rx_dropped, r->translations,
           r->iotlb_misses, r->iommu_faults);
@@ -211,6 +229,8 @@ void report_print_human(FILE *out, const struct replay_opts *o, const struct rep
     else
       fprintf(out, "  fault %s: never fired\n", f->spec);
   }
+  if (r->incomplete)
+    fprintf(out, "interrupted: the report covers the frames replayed until then\n");
   fprintf(out, "verdict: %s\n", report_verdict(r));
   for (int p = 0; p < PROP_COUNT; p++) {
     const struct checker_result *cr = &r->props[p];

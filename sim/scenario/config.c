@@ -54,6 +54,8 @@ void config_default(struct config *c) {
   c->app_hold_us = 0.0;
   c->app_delivery = CFG_DELIVERY_COPY;
   c->app_zc_queues = ALL_QUEUES;
+  c->app_umem_chunk = 4096;   /* XSK_UMEM__DEFAULT_FRAME_SIZE of libxdp: one chunk per page */
+  c->app_umem_pages = 0;
   c->cpu_ghz = 4.0; /* the Skylake i7-6700K of the memset figures */
 }
 
@@ -75,7 +77,7 @@ static const char *const skb_modes[] = {"writable", "readonly", NULL};
 static const char *const dma_mappings[] = {"pool", "per_packet", NULL};
 static const char *const maps[] = {"ro", "rw", NULL};
 static const char *const lifetimes[] = {"persistent", "per_packet", NULL};
-static const char *const deliveries[] = {"copy", "zero_copy", NULL};
+static const char *const deliveries[] = {"copy", "zero_copy", "af_xdp", "zcrx", NULL};
 static const char *const recycles[] = {"pool", "free", NULL};
 
 #define OFF(f) offsetof(struct config, f)
@@ -134,11 +136,17 @@ static const struct key_def keys[] = {
     {"app.hold_us", K_DOUBLE, OFF(app_hold_us), 0, 1e9, NULL, 0,
      "microseconds the application keeps a page before returning it"},
     {"app.delivery", K_ENUM, OFF(app_delivery), 0, 0, deliveries, 0,
-     "how the application's packets reach it: copy, zero_copy"},
+     "how the application's packets reach it: copy, zero_copy (its queues' page pools mapped), af_xdp "
+     "(an AF_XDP zero-copy socket's UMEM bound to one queue), zcrx (header split, payload buffers in its "
+     "memory: devmem TCP / io_uring zcrx)"},
     {"app.zc_queues", K_QUEUES, OFF(app_zc_queues), 0, 0, NULL, 0,
      "queues whose page pools are mapped to the application (zero_copy): a list, or all"},
     {"app.hostile_write", K_BOOL, OFF(app_hostile_write), 0, 0, NULL, 0,
      "the application writes into every packet the stack validated, through its mapping (true, false)"},
+    {"app.umem_chunk", K_U32, OFF(app_umem_chunk), 2048, 4096, NULL, 1,
+     "af_xdp, zcrx: bytes per chunk of the application's region (2048 or 4096)"},
+    {"app.umem_pages", K_U32, OFF(app_umem_pages), 0, 1u << 20, NULL, 0,
+     "af_xdp, zcrx: pages of the application's region; 0: enough for the ring and half again"},
     {"cpu.ghz", K_DOUBLE, OFF(cpu_ghz), 0.1, 10, NULL, 0, "modelled core frequency in GHz"},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -396,8 +404,45 @@ int config_validate(const struct config *c, char *err, size_t errlen) {
     return -1;
   }
   if (c->pool_frag) {
-    snprintf(err, errlen, "pool.frag: true is not modelled yet in this version (only false)");
-    return -1;
+    /* page_pool fragments: headroom + buffer (+ skb_shared_info for
+     * writable skbs), aligned to 64 bytes, at most half a page. */
+    uint32_t room = PAGE_BYTES / 2 - RX_HEADROOM -
+                    (c->driver_skb_mode == CFG_SKB_WRITABLE ? SHINFO_BYTES : 0);
+    if (c->nic_buffer_size > room) {
+      snprintf(err, errlen, "pool.frag: a fragment is at most half a page: nic.buffer_size %u is more than "
+               "the %u bytes left after the headroom%s", c->nic_buffer_size, room,
+               c->driver_skb_mode == CFG_SKB_WRITABLE ? " and skb_shared_info (writable skbs)" : "");
+      return -1;
+    }
+    if (c->driver_dma_mapping != CFG_DMA_POOL || c->driver_page_recycle != CFG_RECYCLE_POOL) {
+      snprintf(err, errlen, "pool.frag: fragments need driver.dma_mapping=pool and driver.page_recycle=pool "
+               "(page_pool keeps the page mapped until its last fragment is released)");
+      return -1;
+    }
+  }
+  if (c->app_delivery == CFG_DELIVERY_AF_XDP || c->app_delivery == CFG_DELIVERY_ZCRX) {
+    const char *what = c->app_delivery == CFG_DELIVERY_AF_XDP ? "af_xdp" : "zcrx";
+    uint64_t zq = c->app_zc_queues & all;
+    if (c->app_zc_queues == ALL_QUEUES ? c->nic_queues != 1 : (zq == 0 || (zq & (zq - 1)))) {
+      snprintf(err, errlen, "app.zc_queues: app.delivery=%s binds the application's memory to exactly one "
+               "queue; name one, like [3]", what);
+      return -1;
+    }
+    if (c->nic_buffer_size + RX_HEADROOM > c->app_umem_chunk) {
+      snprintf(err, errlen, "nic.buffer_size: %u bytes and the %u-byte headroom do not fit a %u-byte chunk "
+               "(app.umem_chunk)", c->nic_buffer_size, RX_HEADROOM, c->app_umem_chunk);
+      return -1;
+    }
+    if (c->driver_dma_mapping != CFG_DMA_POOL || c->driver_page_recycle != CFG_RECYCLE_POOL) {
+      snprintf(err, errlen, "app.delivery: %s maps the application's memory for the device once, at "
+               "registration: it needs driver.dma_mapping=pool and driver.page_recycle=pool", what);
+      return -1;
+    }
+    if (c->app_delivery == CFG_DELIVERY_ZCRX && !c->nic_header_split) {
+      snprintf(err, errlen, "app.delivery: zcrx needs nic.header_split=true (headers go to kernel buffers, "
+               "payload to the application's)");
+      return -1;
+    }
   }
   if (c->driver_page_recycle == CFG_RECYCLE_FREE && c->driver_dma_mapping != CFG_DMA_PER_PACKET) {
     snprintf(err, errlen, "driver.page_recycle: free needs driver.dma_mapping=per_packet (a page that "

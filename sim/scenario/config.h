@@ -17,7 +17,7 @@ enum cfg_skb_mode { CFG_SKB_WRITABLE = 0, CFG_SKB_READONLY };
 enum cfg_dma_mapping { CFG_DMA_POOL = 0, CFG_DMA_PER_PACKET };
 enum cfg_map { CFG_MAP_RO = 0, CFG_MAP_RW };
 enum cfg_lifetime { CFG_LIFETIME_PERSISTENT = 0, CFG_LIFETIME_PER_PACKET };
-enum cfg_delivery { CFG_DELIVERY_COPY = 0, CFG_DELIVERY_ZERO_COPY };
+enum cfg_delivery { CFG_DELIVERY_COPY = 0, CFG_DELIVERY_ZERO_COPY, CFG_DELIVERY_AF_XDP, CFG_DELIVERY_ZCRX };
 enum cfg_recycle { CFG_RECYCLE_POOL = 0, CFG_RECYCLE_FREE };
 
 #define CFG_MAX_QUEUES 64
@@ -62,6 +62,8 @@ struct config {
   uint8_t app_delivery;       /* enum cfg_delivery */
   uint64_t app_zc_queues;     /* bit per queue whose pool the app gets zero-copy */
   int app_hostile_write;      /* writes into every packet the stack validated */
+  uint32_t app_umem_chunk;    /* af_xdp/zcrx: bytes per chunk of the region (2048, 4096) */
+  uint32_t app_umem_pages;    /* af_xdp/zcrx: pages of the region; 0: the ring + 50% */
   /* cpu */
   double cpu_ghz;             /* (0, 10] */
 };

@@ -8,6 +8,7 @@
  */
 #include "system.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,7 @@ struct sys {
   uint64_t first_ts_ps, prev_ts_ps, prev_arrival_ps;
   uint64_t first_arrival_ps, last_arrival_ps;
   int have_first_arrival;
+  int stopped; /* interrupted */
   int feed_error;
   char feed_err[512];
   uint8_t frame[262144];
@@ -215,10 +217,19 @@ static int apply_faults(struct sys *s, struct trace_record *r) {
   return lost;
 }
 
+static volatile sig_atomic_t stop_requested;
+
+void system_request_stop(void) { stop_requested = 1; }
+
 static void feed(void *arg) {
   struct sys *s = arg;
   if (!s->have_rec)
     return;
+  if (stop_requested) {
+    s->stopped = 1;
+    simk_stop();
+    return;
+  }
   struct trace_record *r = &s->rec;
   if (s->o->nfaults && apply_faults(s, r)) {
     schedule_next(s);
@@ -282,7 +293,7 @@ static int prepass(struct sys *s, struct replay_result *res, char *err, size_t e
     struct flow_parse fp;
     if (flow_parse(r.data, r.caplen, &fp))
       continue;
-    uint32_t id = flow_table_add(s->ft, &fp.key, wire);
+    uint32_t id = flow_table_add_frame(s->ft, &fp.key, wire, r.index);
     if (id >= cap) {
       size_t ncap = cap * 2;
       while (id >= ncap)
@@ -330,6 +341,7 @@ static int prepass(struct sys *s, struct replay_result *res, char *err, size_t e
     flow_name(s, first_app, res->app_flow, sizeof res->app_flow);
   else
     snprintf(res->app_flow, sizeof res->app_flow, "none");
+  res->trace_stats = *trace_stats(s->t); /* this pass always reads the whole trace */
   return trace_rewind(s->t, err, errlen);
 }
 
@@ -388,10 +400,13 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
     return -1;
   }
   s->o = o;
-  s->t = trace_open(o->trace_path, err, errlen);
+  struct trace_open_opts to;
+  trace_open_opts_default(&to);
+  to.skip_unsupported = o->skip_unsupported;
+  s->t = trace_open2(o->trace_path, &to, err, errlen);
   if (!s->t)
     goto fail;
-  snprintf(res->linktype, sizeof res->linktype, "%s", trace_linktype_name(s->t));
+  snprintf(res->linktype, sizeof res->linktype, "%s", trace_file_linktype_name(s->t));
   s->ft = flow_table_new();
   if (!s->ft) {
     snprintf(err, errlen, "out of memory");
@@ -423,6 +438,7 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   iommu_params_default(&ip);
   ip.mode = c->iommu_mode;
   ip.iotlb_entries = c->iommu_iotlb_entries;
+  ip.mem = s->m; /* I/O page tables in simulated memory, kernel-private */
   s->io = iommu_new(&ip);
   if (!s->chk || !s->io) {
     snprintf(err, errlen, "out of memory");
@@ -486,6 +502,14 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
       .recv_delay_ps = (uint64_t)(c->driver_recv_delay_us * 1e6 + 0.5),
       .free_pages = c->driver_page_recycle == CFG_RECYCLE_FREE,
       .kernel_reuse_pages = 64,
+      .pool_frag = c->pool_frag,
+      .xsk_mode = c->app_delivery == CFG_DELIVERY_AF_XDP ? DRIVER_XSK_AF_XDP
+                  : c->app_delivery == CFG_DELIVERY_ZCRX ? DRIVER_XSK_ZCRX
+                                                         : DRIVER_XSK_NONE,
+      .xsk_queue = (c->app_zc_queues & ((1ull << (c->nic_queues - 1) << 1) - 1))
+                       ? (unsigned)__builtin_ctzll(c->app_zc_queues) : 0,
+      .umem_chunk = c->app_umem_chunk,
+      .umem_pages = c->app_umem_pages,
   };
   struct driver_classifier cls = {.ctx = s, .classify = classify};
   s->drv = driver_new(&dp, s->m, s->io, s->nic, &s->cpu, s->users, 2, &cls, err, errlen);
@@ -519,6 +543,7 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   }
 
   /* ---- results ---- */
+  res->incomplete = s->stopped;
   res->sim_time_ps = simk_now_ps();
   res->events = simk_events_dispatched();
   res->queues = nic_queues(s->nic);

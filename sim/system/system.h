@@ -13,6 +13,7 @@
 #include "checker.h"
 #include "config.h"
 #include "fault.h"
+#include "trace.h"
 
 enum speed_mode { SPEED_RECORDED = 0, SPEED_LINE, SPEED_SCALED };
 
@@ -25,6 +26,7 @@ struct replay_opts {
   double speed_factor;     /* SPEED_SCALED: recorded gaps divided by this */
   uint64_t ram_bytes;      /* simulated RAM */
   const char *vcd_path;    /* waveform file, or NULL */
+  int skip_unsupported;    /* skip records with no Ethernet form instead of refusing */
   struct fault *faults;     /* injected faults (their records are filled in) */
   unsigned nfaults;
 };
@@ -56,11 +58,18 @@ struct replay_result {
   double cycles_per_packet;
   /* throughput */
   double offered_gbps, offered_mpps, delivered_gbps, delivered_mpps;
+  int incomplete;          /* stopped early (system_request_stop) */
+  struct trace_stats trace_stats; /* what the reader counted over the whole trace */
   uint64_t delivered_packets, delivered_bytes;
   /* verdicts */
   struct checker_result props[PROP_COUNT];
   char principals[2][32];
 };
+
+/* Ask a running replay to stop at the next frame (async-signal-safe: it
+ * only sets a flag). The replay then ends with what it has, marked
+ * incomplete. */
+void system_request_stop(void);
 
 /* Run one replay. 0 with *res filled; -1 with err filled (one line naming
  * the file and the problem) when the input cannot be used. */

@@ -146,6 +146,22 @@ rc=$?
 [ $rc -eq 2 ] && grep -q "4 runs: 0 ran, 2 already done, 2 failed" "$T/stdout5" \
   && ok "rerun retries only the failed runs" || { bad "rerun of failing campaign: exit $rc"; head -1 "$T/stdout5"; }
 
+# A run killed by a signal is a failed run too. The trace is a FIFO nobody
+# writes, so the run blocks opening it; the test kills that run (found as
+# the campaign's child, by process id) with SIGKILL.
+mkfifo "$T/spec/stuck.pcap"
+printf 'traces: [stuck.pcap]\ndesigns: [copy]\n' >"$T/spec/stuck.yaml"
+"$NICSIM" campaign "$T/spec/stuck.yaml" --out "$T/stuck" >"$T/stdout6" 2>"$T/stderr6" &
+cpid=$!
+child=""
+for _ in $(seq 1 100); do child=$(pgrep -P "$cpid" | head -1); [ -n "$child" ] && break; sleep 0.1; done
+if [ -n "$child" ]; then sleep 0.2; kill -KILL "$child"; else kill -TERM "$cpid"; fi
+wait "$cpid"
+rc=$?
+[ $rc -eq 2 ] && grep -q "run t0-copy-f0-s1 failed (killed by signal 9" "$T/stderr6" \
+  && grep -q "killed by signal 9" "$T/stuck/failed.txt" && ok "a run killed by a signal: recorded, reported, exit 2" \
+  || { bad "signal-killed run: exit $rc"; cat "$T/stderr6"; }
+
 # Bad specs: one line naming file:line:col, exit 2, nothing started.
 bad_spec() { # WHAT EXPECTED-PREFIX-REGEX SPEC-TEXT
   printf '%s\n' "$3" >"$T/spec/bad.yaml"

@@ -1,0 +1,477 @@
+/*
+ * test_pool.c: the host memory model of pool/: page_pool recycling and
+ * fragments, and the driver's RX path driven by the real NIC model: skb
+ * labels in writable and read-only mode, AF_XDP UMEM accounting, zcrx
+ * header/data split, per-packet mapping lifetime of fragment pages.
+ * (The CPU cost figures are tested in test_cpu.c.)
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu.h"
+#include "driver.h"
+#include "flow.h"
+#include "iommu.h"
+#include "mem.h"
+#include "nic.h"
+#include "page_pool.h"
+#include "simk.h"
+#include "user.h"
+
+#define RID 0x0100
+#define APP 0u
+#define OTHER 1u
+
+
+static unsigned kind_at(struct mem *m, uint64_t paddr) {
+  return mem_label(m, mem_peek_label_id(m, paddr))->prov.kind;
+}
+
+/* ---- page_pool ---- */
+
+struct pp_rig {
+  struct mem *m;
+  struct iommu *io;
+  struct cpu cpu;
+  struct page_pool *pp;
+};
+
+static void pp_rig_init(struct pp_rig *r, uint32_t pages, uint8_t clear) {
+  char err[256];
+  r->m = mem_new(16ull << 20);
+  struct iommu_params ip;
+  iommu_params_default(&ip);
+  ip.mode = IOMMU_STRICT;
+  r->io = iommu_new(&ip);
+  cpu_init(&r->cpu, 4.0);
+  struct page_pool_params p = {.pages = pages, .clear = clear, .rid = RID, .user_principal = -1};
+  r->pp = page_pool_new(&p, r->m, r->io, &r->cpu, err, sizeof err);
+  ck_assert_msg(r->pp != NULL, "%s", err);
+}
+
+static void pp_rig_free(struct pp_rig *r) {
+  page_pool_free(r->pp);
+  iommu_free(r->io);
+  mem_free(r->m);
+}
+
+START_TEST(pool_recycles_lifo_and_starts_epochs) {
+  struct pp_rig r;
+  pp_rig_init(&r, 4, PP_CLEAR_NEVER);
+  uint64_t a, b, c, io;
+  ck_assert_int_eq(page_pool_alloc(r.pp, &a, &io), 0);
+  ck_assert(io != 0); /* the pool keeps its pages mapped */
+  ck_assert_int_eq(page_pool_alloc(r.pp, &b, &io), 0);
+  ck_assert(a != b);
+  uint64_t ea = mem_page_epoch(r.m, a);
+  page_pool_recycle(r.pp, a);
+  page_pool_recycle(r.pp, b);
+  ck_assert_uint_eq(page_pool_available(r.pp), 4);
+  /* Last recycled, first handed out (the alloc cache is a stack). */
+  ck_assert_int_eq(page_pool_alloc(r.pp, &c, &io), 0);
+  ck_assert_uint_eq(c, b);
+  ck_assert_int_eq(page_pool_alloc(r.pp, &c, &io), 0);
+  ck_assert_uint_eq(c, a);
+  /* Each allocation is a new use of the page. */
+  ck_assert(mem_page_epoch(r.m, a) > ea);
+  /* A page is not recycled twice. */
+  page_pool_recycle(r.pp, a);
+  page_pool_recycle(r.pp, a);
+  ck_assert_uint_eq(page_pool_available(r.pp), 3);
+  pp_rig_free(&r);
+}
+END_TEST
+
+START_TEST(pool_fragments_share_a_page_until_all_are_released) {
+  struct pp_rig r;
+  pp_rig_init(&r, 4, PP_CLEAR_NEVER);
+  uint64_t p1, p2, p3, io1, io2, io3;
+  uint32_t o1, o2, o3;
+  /* 256 + 1500 bytes: rounded up to 64 -> 1792, two per page. */
+  ck_assert_int_eq(page_pool_alloc_frag(r.pp, 1756, &p1, &o1, &io1), 0);
+  uint64_t epoch = mem_page_epoch(r.m, p1);
+  ck_assert_int_eq(page_pool_alloc_frag(r.pp, 1756, &p2, &o2, &io2), 0);
+  ck_assert_uint_eq(p1, p2);
+  ck_assert_uint_eq(io1, io2); /* one DMA mapping for the page */
+  ck_assert_uint_eq(o1, 0);
+  ck_assert_uint_eq(o2, 1792);
+  ck_assert_uint_eq(o2 % PP_FRAG_ALIGN, 0);
+  ck_assert_uint_eq(mem_page_epoch(r.m, p1), epoch); /* a fragment is not a new use of the page */
+  /* The third does not fit: a new page; the first keeps its two fragments. */
+  ck_assert_int_eq(page_pool_alloc_frag(r.pp, 1756, &p3, &o3, &io3), 0);
+  ck_assert(p3 != p1);
+  ck_assert_uint_eq(o3, 0);
+  ck_assert_uint_eq(page_pool_page_refs(r.pp, p1), 2);
+  ck_assert_uint_eq(page_pool_available(r.pp), 2);
+  page_pool_recycle(r.pp, p1);
+  ck_assert_uint_eq(page_pool_available(r.pp), 2); /* one fragment still in use */
+  page_pool_recycle(r.pp, p1);
+  ck_assert_uint_eq(page_pool_available(r.pp), 3);
+  ck_assert_uint_eq(page_pool_page_refs(r.pp, p1), 0);
+  /* More than half a page is not a fragment. */
+  ck_assert_int_eq(page_pool_alloc_frag(r.pp, 2049, &p1, &o1, &io1), -1);
+  /* The page comes back from the free list as a new allocation. */
+  ck_assert_int_eq(page_pool_alloc_frag(r.pp, 1756, &p2, &o2, &io2), 0); /* p3's second */
+  ck_assert_uint_eq(p2, p3);
+  ck_assert_int_eq(page_pool_alloc_frag(r.pp, 1756, &p2, &o2, &io2), 0);
+  ck_assert_uint_eq(p2, p1);
+  ck_assert(mem_page_epoch(r.m, p1) > epoch);
+  ck_assert_uint_eq(page_pool_stats(r.pp)->frag_allocs, 5);
+  pp_rig_free(&r);
+}
+END_TEST
+
+/* ---- the driver on the NIC model ---- */
+
+struct rig {
+  struct mem *m;
+  struct iommu *io;
+  struct nic *n;
+  struct cpu cpu;
+  struct user *users[2];
+  struct driver *d;
+  uint64_t dev_write_pfn; /* page of the device's first write for the last frame (its
+                             buffer; the descriptor write-back comes after) */
+  int seen;
+  uint64_t index;
+};
+
+static void on_irq(void *ctx, unsigned q) {
+  struct rig *r = ctx;
+  driver_irq(r->d, q);
+}
+
+static void on_access(void *ctx, struct mem *m, const struct mem_access *a) {
+  (void)m;
+  struct rig *r = ctx;
+  if (a->who.actor == MEM_ACTOR_DEVICE && a->op == MEM_OP_WRITE && !a->denied && !r->seen) {
+    r->dev_write_pfn = a->paddr >> MEM_PAGE_SHIFT;
+    r->seen = 1;
+  }
+}
+
+/* IPv4/UDP frames; the flow is in the last byte of the destination address:
+ * flow 0 is the application's, anything else another principal's. */
+static int classify(void *ctx, const uint8_t *f, uint32_t len, struct driver_pkt *out) {
+  (void)ctx;
+  if (len < 42 || f[12] != 0x08 || f[13] != 0x00)
+    return -1;
+  out->flow = f[33];
+  out->owner = f[33] == 0 ? APP : OTHER;
+  out->hdr_len = 42;
+  out->to_kernel = 0;
+  return 0;
+}
+
+static void rig_init(struct rig *r, struct driver_params *dp) {
+  memset(r, 0, sizeof *r);
+  char err[256];
+  ck_assert_int_eq(simk_init(err, sizeof err), 0);
+  r->m = mem_new(64ull << 20);
+  struct mem_observer obs = {.ctx = r, .access = on_access};
+  mem_add_observer(r->m, &obs);
+  struct iommu_params ip;
+  iommu_params_default(&ip);
+  ip.mode = IOMMU_STRICT;
+  r->io = iommu_new(&ip);
+  cpu_init(&r->cpu, 4.0);
+  struct nic_params np;
+  nic_params_default(&np);
+  np.queues = dp->queues;
+  np.header_split = dp->header_split;
+  np.hdr_buffer_size = dp->hdr_buffer_size;
+  np.buffer_size = dp->buffer_size;
+  np.rid = RID;
+  struct nic_host host = {.ctx = r, .irq = on_irq};
+  r->n = nic_new(&np, r->m, r->io, &host, err, sizeof err);
+  ck_assert_msg(r->n != NULL, "%s", err);
+  for (unsigned p = 0; p < 2; p++) {
+    r->users[p] = user_new(r->m, &r->cpu, p, 4, err, sizeof err);
+    ck_assert_msg(r->users[p] != NULL, "%s", err);
+  }
+  dp->rid = RID;
+  dp->napi_budget = 64;
+  dp->app = APP;
+  struct driver_classifier cls = {.ctx = r, .classify = classify};
+  r->d = driver_new(dp, r->m, r->io, r->n, &r->cpu, r->users, 2, &cls, err, sizeof err);
+  ck_assert_msg(r->d != NULL, "%s", err);
+}
+
+static void rig_free(struct rig *r) {
+  driver_free(r->d);
+  user_free(r->users[0]);
+  user_free(r->users[1]);
+  nic_free(r->n);
+  iommu_free(r->io);
+  mem_free(r->m);
+  simk_finish();
+}
+
+static void params(struct driver_params *dp, uint32_t ring) {
+  memset(dp, 0, sizeof *dp);
+  dp->queues = 1;
+  dp->ring_size = ring;
+  dp->buffer_size = 2048;
+  dp->pool_pages = 64;
+  dp->pool_clear = PP_CLEAR_ON_ENTRY;
+  dp->hdr_buffer_size = 256;
+  dp->app_map_mode = MEM_MAP_RO;
+  dp->umem_chunk = 4096;
+}
+
+/* One frame of flow `flow`, len bytes, and the simulation run 20 us on. */
+static void send(struct rig *r, uint8_t flow, uint32_t len) {
+  uint8_t f[2048];
+  memset(f, 0, sizeof f);
+  f[12] = 0x08;
+  f[14] = 0x45;
+  f[23] = 17;
+  f[26] = 10, f[29] = 1;
+  f[30] = 10, f[33] = flow;
+  f[34] = 0x04, f[35] = 0xd2;
+  f[36] = 0x13, f[37] = 0x89;
+  for (uint32_t i = 42; i < len; i++)
+    f[i] = (uint8_t)('a' + i % 26);
+  struct flow_key key = {.af = FLOW_AF_INET, .proto = 17, .ethertype = 0x0800, .sport = 1234, .dport = 5001};
+  key.src[0] = 10, key.src[3] = 1;
+  key.dst[0] = 10, key.dst[3] = flow;
+  struct nic_frame nf = {.data = f, .caplen = len, .wire_len = len, .hdr_len = 42, .flow = flow,
+                         .index = r->index++, .key = &key};
+  r->seen = 0;
+  nic_rx_frame(r->n, &nf);
+  simk_run_until(simk_now_ps() + 20000000ull);
+}
+
+struct kinds {
+  struct mem *m;
+  uint64_t by_kind[MEM_LABEL_KIND_COUNT];
+};
+
+static void count_run(void *ctx, uint64_t paddr, uint32_t len, uint32_t id) {
+  (void)paddr;
+  struct kinds *k = ctx;
+  k->by_kind[mem_label(k->m, id)->prov.kind] += len;
+}
+
+static void page_kinds(struct mem *m, uint64_t pfn, struct kinds *k) {
+  k->m = m;
+  mem_label_runs(m, pfn << MEM_PAGE_SHIFT, MEM_PAGE_SIZE, count_run, k);
+}
+
+START_TEST(writable_skb_puts_shared_info_at_the_end_of_the_page) {
+  struct driver_params dp;
+  params(&dp, 16);
+  struct rig r;
+  rig_init(&r, &dp);
+  send(&r, 1, 600);
+  uint64_t pfn = r.dev_write_pfn;
+  ck_assert(pfn != 0);
+  ck_assert_uint_eq(kind_at(r.m, (pfn << 12) + MEM_PAGE_SIZE - DRIVER_SHINFO_BYTES), MEM_LABEL_KERNEL_PTR);
+  ck_assert_uint_eq(kind_at(r.m, (pfn << 12) + MEM_PAGE_SIZE - 1), MEM_LABEL_KERNEL_PTR);
+  ck_assert_uint_eq(kind_at(r.m, (pfn << 12) + DRIVER_RX_HEADROOM), MEM_LABEL_PKT_HEADER);
+  ck_assert_uint_eq(user_stats(r.users[OTHER])->packets, 1);
+  rig_free(&r);
+}
+END_TEST
+
+START_TEST(readonly_skb_leaves_nothing_kernel_in_the_page) {
+  struct driver_params dp;
+  params(&dp, 16);
+  dp.skb_readonly = 1;
+  struct rig r;
+  rig_init(&r, &dp);
+  send(&r, 1, 600);
+  struct kinds k = {0};
+  page_kinds(r.m, r.dev_write_pfn, &k);
+  ck_assert_uint_eq(k.by_kind[MEM_LABEL_KERNEL_PTR] + k.by_kind[MEM_LABEL_KERNEL_META] +
+                        k.by_kind[MEM_LABEL_KERNEL_PRESIM], 0);
+  ck_assert_uint_eq(k.by_kind[MEM_LABEL_PKT_HEADER], 42);
+  ck_assert_uint_eq(k.by_kind[MEM_LABEL_PKT_PAYLOAD], 600 - 42);
+  ck_assert_uint_eq(user_stats(r.users[OTHER])->packets, 1);
+  rig_free(&r);
+}
+END_TEST
+
+START_TEST(writable_skb_on_fragments_puts_shared_info_at_the_end_of_each) {
+  struct driver_params dp;
+  params(&dp, 16);
+  dp.buffer_size = 1024;
+  dp.pool_frag = 1;
+  struct rig r;
+  rig_init(&r, &dp);
+  uint32_t fs = driver_frag_size(1024, 0);
+  ck_assert_uint_eq(fs, 1600); /* 256 + 1024 + 320, a multiple of 64 */
+  send(&r, 1, 600);
+  uint64_t pfn = r.dev_write_pfn;
+  send(&r, 2, 600);
+  ck_assert_uint_eq(r.dev_write_pfn, pfn); /* the second fragment of the same page */
+  ck_assert_uint_eq(kind_at(r.m, (pfn << 12) + fs - DRIVER_SHINFO_BYTES), MEM_LABEL_KERNEL_PTR);
+  ck_assert_uint_eq(kind_at(r.m, (pfn << 12) + 2 * fs - DRIVER_SHINFO_BYTES), MEM_LABEL_KERNEL_PTR);
+  ck_assert_uint_eq(kind_at(r.m, (pfn << 12) + fs + DRIVER_RX_HEADROOM), MEM_LABEL_PKT_HEADER);
+  ck_assert_uint_eq(kind_at(r.m, (pfn << 12) + MEM_PAGE_SIZE - 1), MEM_LABEL_ZERO);
+  rig_free(&r);
+}
+END_TEST
+
+START_TEST(per_packet_mapping_lasts_while_the_app_holds_a_fragment) {
+  struct driver_params dp;
+  params(&dp, 16);
+  dp.buffer_size = 1536;
+  dp.skb_readonly = 1;
+  dp.pool_frag = 1;
+  dp.zero_copy = 1;
+  dp.zc_queues = 1;
+  dp.app_map_per_packet = 1;
+  dp.app_hold_ps = 30000000ull; /* 30 us */
+  struct rig r;
+  rig_init(&r, &dp);
+  send(&r, 0, 600); /* the app's: its page is mapped and held */
+  uint64_t pfn = r.dev_write_pfn;
+  ck_assert_int_eq(mem_page_mapping(r.m, pfn, APP), MEM_MAP_RO);
+  ck_assert_uint_eq(driver_app_refs(r.d, pfn), 1);
+  send(&r, 0, 600); /* the page's second fragment, handed over while the first is held */
+  ck_assert_uint_eq(r.dev_write_pfn, pfn);
+  /* 40 us after the first: the first is back, the second still held, and
+   * the page was mapped once for both. */
+  ck_assert_int_eq(mem_page_mapping(r.m, pfn, APP), MEM_MAP_RO);
+  ck_assert_uint_eq(driver_app_refs(r.d, pfn), 1);
+  ck_assert_int_eq(mem_page_holder(r.m, pfn), (int)APP);
+  simk_run_until(simk_now_ps() + 40000000ull);
+  ck_assert_int_eq(mem_page_mapping(r.m, pfn, APP), MEM_MAP_NONE);
+  ck_assert_int_eq(mem_page_holder(r.m, pfn), -1);
+  const struct driver_stats *st = driver_stats(r.d);
+  ck_assert_uint_eq(st->app_maps, 1);
+  ck_assert_uint_eq(st->app_unmaps, 1);
+  ck_assert_uint_eq(user_stats(r.users[APP])->packets, 2);
+  rig_free(&r);
+}
+END_TEST
+
+static void check_chunks(struct rig *r) {
+  struct driver_umem_state u;
+  ck_assert_int_eq(driver_umem_state(r->d, &u), 0);
+  ck_assert_uint_eq(u.fill + u.free_list + u.posted + u.held, u.chunks);
+}
+
+START_TEST(af_xdp_rings_balance_and_lose_no_chunk) {
+  struct driver_params dp;
+  params(&dp, 16);
+  dp.xsk_mode = DRIVER_XSK_AF_XDP;
+  dp.xsk_queue = 0;
+  dp.umem_chunk = 2048;
+  dp.buffer_size = 1792;
+  dp.app_hold_ps = 50000000ull; /* 50 us */
+  struct rig r;
+  rig_init(&r, &dp);
+  struct driver_umem_state u;
+  ck_assert_int_eq(driver_umem_state(r.d, &u), 0);
+  ck_assert_uint_eq(u.chunks, 24); /* 16 descriptors + 50%, two chunks a page */
+  ck_assert_uint_eq(u.posted, 15);
+  uint32_t npages;
+  const uint64_t *pages = driver_umem_pages(r.d, &npages);
+  ck_assert_uint_eq(npages, 12);
+  ck_assert_int_eq(mem_page_mapping(r.m, pages[0], APP), MEM_MAP_RW);
+  ck_assert_uint_eq(mem_page_dma_refs(r.m, pages[0]), 1);
+  check_chunks(&r);
+  for (unsigned i = 0; i < 40; i++) {
+    send(&r, i % 2 ? 1 : 0, 300 + 20 * i);
+    check_chunks(&r);
+  }
+  simk_run_until(simk_now_ps() + 200000000ull);
+  check_chunks(&r);
+  const struct driver_stats *st = driver_stats(r.d);
+  ck_assert_uint_eq(st->rx_ring, 20);       /* the app's frames, redirected in place */
+  ck_assert_uint_eq(st->completions, 20);   /* all given back to the fill ring */
+  ck_assert_uint_eq(st->copy_out_packets, 20); /* XDP_PASS: copied out */
+  ck_assert_uint_eq(st->xsk_buff_free, 20);
+  ck_assert_uint_eq(st->fill_ring + st->free_list_reuse, st->rx_descriptors + 15);
+  ck_assert_uint_eq(user_stats(r.users[APP])->packets, 20);
+  ck_assert_uint_eq(user_stats(r.users[OTHER])->packets, 20);
+  /* Every frame landed in the UMEM first, headers and all. */
+  ck_assert(st->umem_written[MEM_LABEL_PKT_HEADER] == 40 * 42);
+  ck_assert_int_eq(driver_umem_state(r.d, &u), 0);
+  ck_assert_uint_eq(u.held, 0);
+  rig_free(&r);
+}
+END_TEST
+
+START_TEST(af_xdp_empty_fill_ring_starves_the_queue) {
+  struct driver_params dp;
+  params(&dp, 16);
+  dp.xsk_mode = DRIVER_XSK_AF_XDP;
+  dp.umem_pages = 18;
+  dp.app_hold_ps = 1000000000000ull; /* holds everything */
+  struct rig r;
+  rig_init(&r, &dp);
+  for (unsigned i = 0; i < 20; i++)
+    send(&r, 0, 200);
+  check_chunks(&r);
+  ck_assert_int_eq(driver_pool_empty(r.d, 0), 1);
+  ck_assert_uint_eq(mem_pages_held(r.m, APP), 18);
+  ck_assert(nic_queue_stats(r.n, 0)->drop_no_desc > 0);
+  rig_free(&r);
+}
+END_TEST
+
+START_TEST(zcrx_keeps_headers_out_of_app_pages) {
+  struct driver_params dp;
+  params(&dp, 16);
+  dp.header_split = 1;
+  dp.xsk_mode = DRIVER_XSK_ZCRX;
+  struct rig r;
+  rig_init(&r, &dp);
+  for (unsigned i = 0; i < 10; i++)
+    send(&r, 0, 1000);
+  simk_run_until(simk_now_ps() + 100000000ull);
+  const struct driver_stats *st = driver_stats(r.d);
+  ck_assert_uint_eq(st->split_frames, 10);
+  ck_assert_uint_eq(st->zc_packets, 10);
+  ck_assert_uint_eq(st->copy_out_packets, 0);
+  ck_assert_uint_eq(st->umem_written[MEM_LABEL_PKT_HEADER], 0);
+  ck_assert_uint_eq(st->umem_written[MEM_LABEL_PKT_PAYLOAD], 10 * (1000 - 42));
+  uint32_t npages;
+  const uint64_t *pages = driver_umem_pages(r.d, &npages);
+  struct kinds k = {0};
+  for (uint32_t i = 0; i < npages; i++)
+    page_kinds(r.m, pages[i], &k);
+  ck_assert_uint_eq(k.by_kind[MEM_LABEL_PKT_HEADER], 0);
+  ck_assert_uint_eq(k.by_kind[MEM_LABEL_KERNEL_PTR] + k.by_kind[MEM_LABEL_KERNEL_META], 0);
+  ck_assert(k.by_kind[MEM_LABEL_PKT_PAYLOAD] > 0);
+  ck_assert_uint_eq(user_stats(r.users[APP])->packets, 10);
+  /* Another flow on the queue: its payload is copied out to the kernel. */
+  send(&r, 3, 1000);
+  simk_run_until(simk_now_ps() + 100000000ull);
+  ck_assert_uint_eq(st->copy_out_packets, 1);
+  ck_assert_uint_eq(user_stats(r.users[OTHER])->packets, 1);
+  check_chunks(&r);
+  rig_free(&r);
+}
+END_TEST
+
+static Suite *suite(void) {
+  Suite *s = suite_create("pool");
+  TCase *tc = tcase_create("page_pool");
+  tcase_add_test(tc, pool_recycles_lifo_and_starts_epochs);
+  tcase_add_test(tc, pool_fragments_share_a_page_until_all_are_released);
+  suite_add_tcase(s, tc);
+  tc = tcase_create("driver");
+  tcase_set_timeout(tc, 60);
+  tcase_add_test(tc, writable_skb_puts_shared_info_at_the_end_of_the_page);
+  tcase_add_test(tc, readonly_skb_leaves_nothing_kernel_in_the_page);
+  tcase_add_test(tc, writable_skb_on_fragments_puts_shared_info_at_the_end_of_each);
+  tcase_add_test(tc, per_packet_mapping_lasts_while_the_app_holds_a_fragment);
+  tcase_add_test(tc, af_xdp_rings_balance_and_lose_no_chunk);
+  tcase_add_test(tc, af_xdp_empty_fill_ring_starves_the_queue);
+  tcase_add_test(tc, zcrx_keeps_headers_out_of_app_pages);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+int main(void) {
+  SRunner *sr = srunner_create(suite());
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

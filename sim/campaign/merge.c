@@ -267,7 +267,8 @@ static int merge_dir(struct merge *m, const char *path, int depth, char *err, si
   closedir(d);
   if (rc)
     snprintf(err, errlen, "%s: out of memory", path);
-  qsort(names, n, sizeof *names, cmp_str);
+  if (n)
+    qsort(names, n, sizeof *names, cmp_str);
   for (size_t i = 0; i < n && !rc; i++) {
     size_t len = strlen(path) + strlen(names[i]) + 2;
     char *child = malloc(len);

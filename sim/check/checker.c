@@ -25,6 +25,14 @@ struct checker {
   struct checker_result res[PROP_COUNT];
   struct last_exposure last[MEM_MAX_PRINCIPALS];
   uint64_t total; /* violations so far */
+  checker_exposure_fn expo_fn;
+  void *expo_ctx;
+  struct {
+    int active;
+    uint64_t paddr, time_ps;
+    uint32_t len;
+    uint8_t data[65536];
+  } *pend; /* the exposure being built, per principal (when a callback is set) */
   struct {
     uint64_t pfn, time_ps;
     uint32_t end;
@@ -203,6 +211,23 @@ static void group_flush(struct checker *c, struct group *g) {
                   same_source(&le->lab, &g->lab);
   *le = (struct last_exposure){.prop = g->prop, .pfn = g->pfn, .end = g->offset + g->length, .lab = g->lab};
   r->bytes += g->length;
+  if (c->expo_fn && c->pend) {
+    unsigned p = g->principal;
+    uint64_t pa = (g->pfn << MEM_PAGE_SHIFT) + g->offset;
+    int extend = continues && c->pend[p].active && c->pend[p].paddr + c->pend[p].len == pa &&
+                 c->pend[p].len + g->length <= sizeof c->pend[p].data;
+    if (!extend) {
+      if (c->pend[p].active)
+        c->expo_fn(c->expo_ctx, p, c->pend[p].paddr, c->pend[p].data, c->pend[p].len, c->pend[p].time_ps);
+      c->pend[p].active = 1;
+      c->pend[p].paddr = pa;
+      c->pend[p].len = 0;
+      c->pend[p].time_ps = c->now_ps(c->clock_ctx);
+    }
+    /* The bytes as they are now: a later write must not change what was seen. */
+    if (mem_peek(c->m, pa, c->pend[p].data + c->pend[p].len, g->length) == 0)
+      c->pend[p].len += g->length;
+  }
   if (continues) {
     if (r->has_first && r->first.pfn == g->pfn && r->first.offset + r->first.length == g->offset &&
         r->first.principal == g->principal) {
@@ -521,7 +546,27 @@ struct checker *checker_new(struct mem *m, const struct policy *pol, uint64_t (*
   return c;
 }
 
-void checker_free(struct checker *c) { free(c); }
+void checker_set_exposure_cb(struct checker *c, checker_exposure_fn fn, void *ctx) {
+  if (!c->pend)
+    c->pend = calloc(c->pol->nprincipals ? c->pol->nprincipals : 1, sizeof *c->pend);
+  c->expo_fn = c->pend ? fn : NULL;
+  c->expo_ctx = ctx;
+}
+
+void checker_flush(struct checker *c) {
+  for (unsigned p = 0; c->pend && p < c->pol->nprincipals; p++)
+    if (c->pend[p].active) {
+      c->pend[p].active = 0;
+      if (c->expo_fn)
+        c->expo_fn(c->expo_ctx, p, c->pend[p].paddr, c->pend[p].data, c->pend[p].len, c->pend[p].time_ps);
+    }
+}
+
+void checker_free(struct checker *c) {
+  if (c)
+    free(c->pend);
+  free(c);
+}
 
 const struct checker_result *checker_result(const struct checker *c, enum checker_property p) {
   return &c->res[p];

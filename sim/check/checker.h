@@ -93,6 +93,16 @@ const uint64_t *checker_total_signal(const struct checker *c);
 void checker_note_drop(struct checker *c, unsigned queue, uint32_t flow, uint64_t packet,
                        uint32_t bytes, int pool_empty);
 
+/* Exposures that are violations (cross_flow, stale, kernel pointer), as
+ * byte ranges: fn is called once per exposure (a packet written in pieces
+ * is one range) with the principal, the physical address, the bytes it could
+ * observe (as they were when exposed) and the simulated time. Call checker_flush at the
+ * end of the run so the last one is delivered. */
+typedef void (*checker_exposure_fn)(void *ctx, unsigned principal, uint64_t paddr, const uint8_t *data,
+                                    uint32_t len, uint64_t time_ps);
+void checker_set_exposure_cb(struct checker *c, checker_exposure_fn fn, void *ctx);
+void checker_flush(struct checker *c);
+
 /* Text for a label kind, as used in reports. */
 const char *checker_kind_name(unsigned kind);
 

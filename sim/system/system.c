@@ -20,6 +20,7 @@
 #include "iommu.h"
 #include "mem.h"
 #include "nic.h"
+#include "observed.h"
 #include "simk.h"
 #include "trace.h"
 #include "user.h"
@@ -50,6 +51,7 @@ struct sys {
   uint64_t first_arrival_ps, last_arrival_ps;
   int have_first_arrival;
   int stopped; /* interrupted */
+  struct observed *obs;
   int feed_error;
   char feed_err[512];
   uint8_t frame[262144];
@@ -372,7 +374,14 @@ static int register_vcd(struct sys *s, const char *path, char *err, size_t errle
   return 0;
 }
 
+static void on_exposure(void *ctx, unsigned principal, uint64_t paddr, const uint8_t *data, uint32_t len,
+                        uint64_t time_ps) {
+  (void)paddr;
+  observed_record(ctx, principal, data, len, time_ps);
+}
+
 static void teardown(struct sys *s) {
+  observed_abort(s->obs);
   driver_free(s->drv);
   user_free(s->users[0]);
   user_free(s->users[1]);
@@ -434,6 +443,12 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   }
   mem_set_clock(s->m, clock_now, NULL);
   s->chk = checker_new(s->m, &s->pol, clock_now, NULL);
+  if (o->observed_dir && s->chk) {
+    s->obs = observed_open(o->observed_dir, &s->pol, err, errlen);
+    if (!s->obs)
+      goto fail;
+    checker_set_exposure_cb(s->chk, on_exposure, s->obs);
+  }
   struct iommu_params ip;
   iommu_params_default(&ip);
   ip.mode = c->iommu_mode;
@@ -544,6 +559,13 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
 
   /* ---- results ---- */
   res->incomplete = s->stopped;
+  if (s->obs) {
+    checker_flush(s->chk);
+    struct observed *ob = s->obs;
+    s->obs = NULL;
+    if (observed_close(ob, err, errlen))
+      goto fail;
+  }
   res->sim_time_ps = simk_now_ps();
   res->events = simk_events_dispatched();
   res->queues = nic_queues(s->nic);

@@ -26,6 +26,7 @@ struct replay_opts {
   double speed_factor;     /* SPEED_SCALED: recorded gaps divided by this */
   uint64_t ram_bytes;      /* simulated RAM */
   const char *vcd_path;    /* waveform file, or NULL */
+  const char *observed_dir; /* --observed DIR, or NULL */
   int skip_unsupported;    /* skip records with no Ethernet form instead of refusing */
   struct fault *faults;     /* injected faults (their records are filled in) */
   unsigned nfaults;

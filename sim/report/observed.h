@@ -1,0 +1,29 @@
+/*
+ * observed: `--observed DIR`: DIR/PRINCIPAL.pcap for each userspace
+ * principal, one record per exposure that is a violation (the bytes it could
+ * observe, as they were, time-stamped with simulated time), so what leaked
+ * opens in Wireshark. A leaked packet shows as its original frame.
+ * Principal names are sanitised for the file name (letters, digits, '-' and
+ * '_'), so the files always land inside DIR. Files are written to temporary
+ * names and renamed into place when complete.
+ */
+#ifndef NICSIM_OBSERVED_H
+#define NICSIM_OBSERVED_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "checker.h"
+
+struct observed;
+
+/* Creates DIR if it does not exist. NULL with err filled. */
+struct observed *observed_open(const char *dir, const struct policy *pol, char *err, size_t errlen);
+void observed_record(struct observed *o, unsigned principal, const uint8_t *data, uint32_t len,
+                     uint64_t time_ps);
+/* Finish the files (rename into place). 0, or -1 with err filled. */
+int observed_close(struct observed *o, char *err, size_t errlen);
+/* Give up: remove the temporary files. */
+void observed_abort(struct observed *o);
+
+#endif

@@ -145,7 +145,8 @@ static void schedule_next(struct sys *s) {
 
 static void fault_effect(void *ctx, void *tag, uint64_t packet, const char *effect) {
   (void)ctx;
-  fault_note(tag, simk_now_ps(), packet, effect);
+  if (tag) /* a behaviour that no fault asked for (a design's own) has no record */
+    fault_note(tag, simk_now_ps(), packet, effect);
 }
 
 static unsigned principal_id(const char *name) { return strcmp(name, "other") == 0 ? PRINCIPAL_OTHER : PRINCIPAL_APP; }

@@ -141,6 +141,35 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
   json_object_object_add(tp, "delivered_mpps", json_object_new_double(r->delivered_mpps));
   json_object_object_add(root, "throughput", tp);
 
+  json_object *dl = json_object_new_object();
+  json_object_object_add(dl, "packets", u64(r->delivered_packets));
+  json_object_object_add(dl, "bytes", u64(r->delivered_bytes));
+  json_object_object_add(dl, "zero_copy_packets", u64(r->zc_packets));
+  json_object_object_add(dl, "stack_packets", u64(r->stack_packets));
+  json_object_object_add(dl, "kernel_packets", u64(r->kernel_packets));
+  json_object_object_add(root, "delivered", dl);
+
+  json_object *um = json_object_new_object();
+  json_object_object_add(um, "maps", u64(r->app_maps));
+  json_object_object_add(um, "unmaps", u64(r->app_unmaps));
+  json_object_object_add(um, "pages_hoarded", u64(r->pages_hoarded));
+  json_object_object_add(um, "writes", u64(r->user_writes));
+  json_object_object_add(um, "write_faults", u64(r->user_write_faults));
+  json_object_object_add(root, "user", um);
+
+  json_object *ux = json_object_new_object();
+  json_object_object_add(ux, "fill_ring", u64(r->umem_fill_ring));
+  json_object_object_add(ux, "rx_ring", u64(r->umem_rx_ring));
+  json_object_object_add(ux, "completions", u64(r->umem_completions));
+  json_object_object_add(ux, "copy_out_packets", u64(r->umem_copy_out_packets));
+  json_object *uw = json_object_new_object();
+  static const char *const kinds[8] = {"zero", "header", "payload", "uncaptured", "kernel_presim",
+                                       "skb_shared_info", "kernel_meta", "user"};
+  for (int k = 0; k < 8; k++)
+    json_object_object_add(uw, kinds[k], u64(r->umem_written[k]));
+  json_object_object_add(ux, "device_written_bytes", uw);
+  json_object_object_add(root, "umem", ux);
+
   json_object *vi = json_object_new_object();
   for (int p = 0; p < PROP_COUNT; p++) {
     json_object *e = json_object_new_object();

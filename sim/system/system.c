@@ -602,6 +602,20 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   const struct driver_stats *ds = driver_stats(s->drv);
   res->cycles_per_packet = ds->rx_processed ? (double)res->cycles_total / (double)ds->rx_processed : 0.0;
   res->delivered_packets = ds->delivered_packets;
+  res->zc_packets = ds->zc_packets;
+  res->stack_packets = ds->stack_packets;
+  res->kernel_packets = ds->kernel_packets;
+  res->user_writes = ds->user_writes;
+  res->user_write_faults = ds->user_write_faults;
+  res->app_maps = ds->app_maps;
+  res->app_unmaps = ds->app_unmaps;
+  res->pages_hoarded = ds->pages_hoarded;
+  res->umem_fill_ring = ds->fill_ring;
+  res->umem_rx_ring = ds->rx_ring;
+  res->umem_completions = ds->completions;
+  res->umem_copy_out_packets = ds->copy_out_packets;
+  for (int k = 0; k < MEM_LABEL_KIND_COUNT && k < 8; k++)
+    res->umem_written[k] = ds->umem_written[k];
   res->delivered_bytes = ds->delivered_bytes;
   /* Rates over the span of arrivals (offered) and until the last delivery. */
   uint64_t span_in = s->last_arrival_ps > s->first_arrival_ps ? s->last_arrival_ps - s->first_arrival_ps : 0;

@@ -59,6 +59,15 @@ check "C10: user_write_after_validation with rw mappings" "d['violations']['user
 "$NICSIM" replay "$G" --design zc-rw-mapping --set app.mapping=ro --json "$T/c10ro.json" >/dev/null
 check "C10: read-only mappings make the writes fault" "d['violations']['user_write_after_validation']['count']==0 and d['violations']['kernel_data_tamper']['count']==0" "$T/c10ro.json"
 
+# U1, U2: AF_XDP without steering leaks; header-split zcrx keeps headers out of app memory.
+expect_exit 1 "U1: af-xdp-zc-shared" -- "$NICSIM" replay "$T/g16.pcap" --design af-xdp-zc-shared --json "$T/u1.json"
+check "U1: every packet on the bound queue first lands in user memory" "d['violations']['cross_flow_leak']['count']>0 and d['umem']['device_written_bytes']['header']>0" "$T/u1.json"
+expect_exit 0 "U1: af-xdp-zc-steered is safe" -- "$NICSIM" replay "$T/g16.pcap" --design af-xdp-zc-steered --json "$T/u1s.json"
+expect_exit 0 "U2: header-split-zcrx is safe" -- "$NICSIM" replay "$T/g16.pcap" --design header-split-zcrx --json "$T/u2.json"
+check "U2: payload in app memory, headers never" "d['umem']['device_written_bytes']['header']==0 and d['umem']['device_written_bytes']['payload']>0 and d['delivered']['zero_copy_packets']>0" "$T/u2.json"
+expect_exit 1 "U3: frag-pages" -- "$NICSIM" replay "$G" --design frag-pages --json "$T/u3.json"
+check "U3: a fragment handed over exposes its neighbour" "d['violations']['cross_flow_leak']['count']+d['violations']['stale_data_leak']['count']>0" "$T/u3.json"
+
 # U4: a late device write in the lazy IOMMU's stale window.
 expect_exit 1 "U4: iommu-lazy-unmap" -- "$NICSIM" replay "$G" --design iommu-lazy-unmap --json "$T/u4.json"
 check "U4: device_write_after_unmap in lazy mode" "d['violations']['device_write_after_unmap']['count']>0 and d['faults'][0]['fired']==1" "$T/u4.json"

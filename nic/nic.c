@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pcie.h"
 #include "simk.h"
 
 /* The Microsoft default RSS key, used by most drivers' defaults and by the
@@ -79,6 +80,7 @@ struct late_write {
 
 struct nic {
   struct nic_params p;
+  struct pcie_params pcie; /* the link model behind read latencies (pcie.h) */
   struct nic_fault armed[MAX_ARMED];
   unsigned narmed;
   struct late_write *late[MAX_LATE];
@@ -213,6 +215,9 @@ struct nic *nic_new(const struct nic_params *p, struct mem *m, struct iommu *io,
   n->p = *p;
   n->m = m;
   n->io = io;
+  pcie_params_default(&n->pcie);
+  n->pcie.mps = p->pcie_mps;
+  n->pcie.mwr_hdr_bytes = p->tlp_overhead;
   if (host)
     n->host = *host;
   memcpy(n->rss_key, rss_default_key, sizeof n->rss_key);
@@ -407,6 +412,15 @@ void nic_irq_enable(struct nic *n, unsigned queue) {
     n->q[queue].irq_enabled = 1;
 }
 
+/* Latency of a DMA read of bytes: the pcie-bench curve of pcie.h (546 ns
+ * for 64 B up to 1,133 ns for 2 KiB, read requests of at most MRRS bytes),
+ * scaled so that a 64 B read takes dma_read_ps. */
+static uint64_t read_latency_ps(const struct nic *n, uint32_t bytes) {
+  uint64_t base = pcie_read_latency_ps(&n->pcie, 64);
+  uint64_t l = pcie_read_latency_ps(&n->pcie, bytes ? bytes : 1);
+  return base ? (uint64_t)((double)n->p.dma_read_ps * (double)l / (double)base + 0.5) : n->p.dma_read_ps;
+}
+
 /* Make at least k descriptors available in the cache, fetching in batches.
  * Returns 0 (adding the read latency to *lat_ps when a fetch was needed) or
  * -1 when fewer than k descriptors are posted, or a fetch was refused. */
@@ -439,8 +453,7 @@ static int desc_take(struct rxq *q, uint32_t k, uint64_t *lat_ps) {
   q->cached += got;
   /* A read waits for its completion: 546 ns for a warm 64 B read, plus the
    * payload time of the rest of the descriptors at the link rate. */
-  *lat_ps += lat + n->p.dma_read_ps +
-             (uint64_t)((double)(got * NIC_DESC_BYTES) * 8.0 * 1000.0 / n->p.pcie_gbps);
+  *lat_ps += lat + read_latency_ps(n, got * NIC_DESC_BYTES);
   return 0;
 }
 
@@ -860,7 +873,7 @@ static uint64_t tx_prefetch(struct txq *t, int *fault) {
     got += piece;
   }
   t->cached += got;
-  return lat + n->p.dma_read_ps;
+  return lat + read_latency_ps(n, (uint32_t)(got * NIC_DESC_BYTES));
 }
 
 /* Transmit the next frame, then come back when the wire is free. */
@@ -890,7 +903,7 @@ static void tx_run(void *arg) {
     /* Each buffer is a DMA read: a read request and its completions. */
     if (!bad && dma(n, t->cache[i].buffer_addr, frame + len, dl, 0, NULL, &lat))
       bad = 1;
-    lat += n->p.dma_read_ps;
+    lat += read_latency_ps(n, dl);
     len += dl;
   }
   uint64_t now = simk_now_ps();

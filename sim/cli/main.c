@@ -599,7 +599,7 @@ static void review_table(FILE *f, struct review_run *runs, size_t n, int markdow
     if (markdown)
       fprintf(f, " %.1f | %.3f | %" PRId64 " |\n", cpp, gbps, drops);
     else
-      fprintf(f, " %10.1f %9.3f %8" PRId64 "\n", cpp, gbps, drops);
+      fprintf(f, " %10.1f %9.4g %8" PRId64 "\n", cpp, gbps, drops);
   }
   if (!markdown) {
     fprintf(f, "\n");

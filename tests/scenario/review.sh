@@ -21,6 +21,15 @@ for trace in "$T/g.pcap" "$CORPUS/zeek/testing/btest/Traces/var-services-std-por
   if grep -q '^| zc-shared-ring | unsafe |' "$T/r.md"; then ok "$name: markdown table"; else bad "$name: markdown table"; fi
 done
 
+# -j 1 and -j 2 give the same table.
+"$NICSIM" review "$T/g.pcap" -j 1 --json "$T/j1.json" >/dev/null
+"$NICSIM" review "$T/g.pcap" -j 2 --json "$T/j2.json" >/dev/null
+if cmp -s "$T/j1.json" "$T/j2.json"; then ok "-j 1 and -j 2 give the same results"; else bad "-j 1 and -j 2 differ"; fi
+check "designs safe as mission.md says (copy, zc-dedicated-queue, af-xdp-zc-steered, header-split-zcrx)" \
+  "all(e['verdict']=='safe' for e in d['designs'] if e['design'] in ('copy','zc-dedicated-queue','af-xdp-zc-steered','header-split-zcrx'))" "$T/j1.json"
+check "and the others unsafe" \
+  "all(e['verdict']=='unsafe' for e in d['designs'] if e['design'] in ('zc-shared-ring','zc-shared-ring-writable','zc-rw-mapping','iommu-lazy-unmap'))" "$T/j1.json"
+
 # The review's counts equal a replay's.
 "$NICSIM" replay "$T/g.pcap" --design zc-shared-ring --json "$T/one.json" >/dev/null
 "$NICSIM" review "$T/g.pcap" --designs zc-shared-ring -j 1 --json "$T/r1.json" >/dev/null

@@ -30,6 +30,18 @@ check "random_dma under a strict IOMMU is refused" "d['iommu']['faults']>=1 and 
 "$NICSIM" replay "$G" --set iommu.mode=off --fault random_dma:packet=10 --json "$T/off.json" --quiet
 check "random_dma with the IOMMU off reaches memory" "d['violations']['device_write_outside_grant']['count']>=1" "$T/off.json"
 
+# user_write: through a read-write mapping it changes a validated packet; a
+# read-only mapping refuses the write.
+"$NICSIM" replay "$G" --design zc-shared-ring --set app.mapping=rw --fault user_write:packet=9 --json "$T/uw.json" --quiet
+check "user_write with rw mappings: user_write_after_validation" "d['violations']['user_write_after_validation']['count']==1 and d['user']['writes']==1" "$T/uw.json"
+"$NICSIM" replay "$G" --design zc-shared-ring --set app.mapping=ro --fault user_write:packet=9 --json "$T/uwro.json" --quiet
+check "user_write with ro mappings: refused, nothing violated by it" "d['violations']['user_write_after_validation']['count']==0 and d['user']['write_faults']==1" "$T/uwro.json"
+# bad_descriptor with a corrupted length: the stack delivers bytes past the frame.
+"$NICSIM" replay "$G" --fault bad_descriptor:field=len,packet=5 --json "$T/bd.json" --quiet
+"$NICSIM" replay "$G" --json "$T/bd0.json" --quiet
+a=$(jval "$T/bd.json" "d['delivered']['bytes']"); b=$(jval "$T/bd0.json" "d['delivered']['bytes']")
+if [ "$a" -gt "$b" ]; then ok "bad_descriptor:field=len delivers more bytes than the frame had ($a > $b)"; else bad "bad length changed nothing ($a vs $b)"; fi
+
 one_line() {
   local what=$1; shift
   "$@" >/dev/null 2>"$T/err"; local rc=$?

@@ -621,6 +621,16 @@ static void hand_over(struct driver *d, struct rxq *q, const struct frag *fr, ui
   }
 }
 
+/* The whole frame goes to the application in place. */
+static void hand_over_frame(struct driver *d, struct rxq *q, uint32_t total) {
+  d->st.zc_packets++;
+  for (uint32_t i = 0; i < q->nfrags; i++)
+    hand_over(d, q, &q->frags[i], i == 0 ? total : 0);
+  d->st.delivered_packets++;
+  d->st.delivered_bytes += total;
+  d->st.last_delivery_ps = simk_now_ps();
+}
+
 struct kind_count {
   struct mem *m;
   uint64_t *by_kind;
@@ -717,12 +727,7 @@ static void rx_frame(struct rxq *q) {
      * to keep it out of the UMEM (the device has written it there). */
     cpu_charge(d->cpu, CPU_OTHER, d->cpu->costs.xdp_run);
     if (for_app) {
-      d->st.zc_packets++;
-      for (uint32_t i = 0; i < q->nfrags; i++)
-        hand_over(d, q, &q->frags[i], i == 0 ? total : 0);
-      d->st.delivered_packets++;
-      d->st.delivered_bytes += total;
-      d->st.last_delivery_ps = simk_now_ps();
+      hand_over_frame(d, q, total);
       return;
     }
     if (copy_out(d, q))
@@ -736,12 +741,7 @@ static void rx_frame(struct rxq *q) {
       uint64_t skb_data = build_skb(d, hdr_pa, &q->frags[0], q->hdr_len, 1);
       cpu_charge(d->cpu, CPU_OTHER, d->cpu->costs.validate + d->cpu->costs.sock_deliver);
       mem_read(d->m, kcpu, skb_data, NULL, pk.hdr_len ? pk.hdr_len : hl);
-      d->st.zc_packets++;
-      for (uint32_t i = 0; i < q->nfrags; i++)
-        hand_over(d, q, &q->frags[i], i == 0 ? total : 0);
-      d->st.delivered_packets++;
-      d->st.delivered_bytes += total;
-      d->st.last_delivery_ps = simk_now_ps();
+      hand_over_frame(d, q, total);
       return;
     }
     /* Another flow on the queue (a misconfiguration), or a frame the device
@@ -754,12 +754,7 @@ static void rx_frame(struct rxq *q) {
     if (for_app) {
       /* XDP_REDIRECT to the application: the pages are handed over; it
        * reads what it was given (headers stay behind in a split frame). */
-      d->st.zc_packets++;
-      for (uint32_t i = 0; i < q->nfrags; i++)
-        hand_over(d, q, &q->frags[i], i == 0 ? total : 0);
-      d->st.delivered_packets++;
-      d->st.delivered_bytes += total;
-      d->st.last_delivery_ps = simk_now_ps();
+      hand_over_frame(d, q, total);
       return;
     }
   }

@@ -532,6 +532,8 @@ struct flow_entry {
   struct flow_key ckey; /* canonical */
   uint64_t hash;
   struct flow_stats stats;
+  uint32_t heap_pos; /* position in the eviction heap; UINT32_MAX: not in it */
+  uint8_t pinned;    /* never evicted */
 };
 
 struct flow_table {
@@ -540,6 +542,14 @@ struct flow_table {
   uint64_t frames;            /* frames added so far (flow_table_add's index) */
   uint32_t *slots;            /* ids; UINT32_MAX is empty */
   uint32_t nslots;            /* a power of two, >= 2 * count */
+  uint32_t limit;             /* most flows kept; 0: no bound */
+  uint64_t evicted, untracked;
+  /* Space-Saving eviction (Metwally, Agrawal, El Abbadi, ICDT 2005): a
+   * min-heap of the unpinned flows by estimated bytes (bytes +
+   * bytes_error), built when the table first fills up. */
+  uint32_t *heap;
+  uint32_t nheap;
+  int heap_built;
 };
 
 static uint64_t mix64(uint64_t h, uint64_t v) {
@@ -592,8 +602,19 @@ void flow_table_free(struct flow_table *ft) {
     return;
   free(ft->entries);
   free(ft->slots);
+  free(ft->heap);
   free(ft);
 }
+
+int flow_table_set_limit(struct flow_table *ft, uint32_t max_flows) {
+  if (ft->count || max_flows == UINT32_MAX)
+    return -1;
+  ft->limit = max_flows;
+  return 0;
+}
+
+uint64_t flow_table_evicted(const struct flow_table *ft) { return ft->evicted; }
+uint64_t flow_table_untracked(const struct flow_table *ft) { return ft->untracked; }
 
 static uint32_t lookup(const struct flow_table *ft, const struct flow_key *ck, uint64_t h,
                        uint32_t *slot) {
@@ -609,6 +630,27 @@ static uint32_t lookup(const struct flow_table *ft, const struct flow_key *ck, u
       return id;
     }
   }
+}
+
+/* Remove the id in slot i, shifting back the entries of its probe run so
+ * every lookup still finds them (deletion without tombstones). */
+static void slot_delete(struct flow_table *ft, uint32_t i) {
+  uint32_t mask = ft->nslots - 1;
+  uint32_t j = i;
+  for (;;) {
+    j = (j + 1) & mask;
+    uint32_t id = ft->slots[j];
+    if (id == UINT32_MAX)
+      break;
+    uint32_t k = (uint32_t)ft->entries[id].hash & mask;
+    /* id may move to i unless its home k lies cyclically in (i, j]. */
+    int stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
+    if (!stays) {
+      ft->slots[i] = id;
+      i = j;
+    }
+  }
+  ft->slots[i] = UINT32_MAX;
 }
 
 static int grow_slots(struct flow_table *ft) {
@@ -631,6 +673,122 @@ static int grow_slots(struct flow_table *ft) {
   return 0;
 }
 
+/* ---- the eviction heap ---- */
+
+static uint64_t estimate(const struct flow_entry *e) { return e->stats.bytes + e->stats.bytes_error; }
+
+/* a goes before b: fewer estimated bytes; on a tie the lower id. */
+static int heap_less(const struct flow_table *ft, uint32_t a, uint32_t b) {
+  uint64_t x = estimate(&ft->entries[a]), y = estimate(&ft->entries[b]);
+  return x < y || (x == y && a < b);
+}
+
+static void heap_set(struct flow_table *ft, uint32_t pos, uint32_t id) {
+  ft->heap[pos] = id;
+  ft->entries[id].heap_pos = pos;
+}
+
+static void heap_down(struct flow_table *ft, uint32_t pos) {
+  uint32_t id = ft->heap[pos];
+  for (;;) {
+    uint32_t c = 2 * pos + 1;
+    if (c >= ft->nheap)
+      break;
+    if (c + 1 < ft->nheap && heap_less(ft, ft->heap[c + 1], ft->heap[c]))
+      c++;
+    if (!heap_less(ft, ft->heap[c], id))
+      break;
+    heap_set(ft, pos, ft->heap[c]);
+    pos = c;
+  }
+  heap_set(ft, pos, id);
+}
+
+static void heap_up(struct flow_table *ft, uint32_t pos) {
+  uint32_t id = ft->heap[pos];
+  while (pos > 0) {
+    uint32_t parent = (pos - 1) / 2;
+    if (!heap_less(ft, id, ft->heap[parent]))
+      break;
+    heap_set(ft, pos, ft->heap[parent]);
+    pos = parent;
+  }
+  heap_set(ft, pos, id);
+}
+
+static void heap_remove(struct flow_table *ft, uint32_t id) {
+  uint32_t pos = ft->entries[id].heap_pos;
+  if (pos == UINT32_MAX)
+    return;
+  ft->entries[id].heap_pos = UINT32_MAX;
+  uint32_t last = ft->heap[--ft->nheap];
+  if (pos == ft->nheap)
+    return;
+  heap_set(ft, pos, last);
+  heap_down(ft, pos);
+  heap_up(ft, ft->entries[last].heap_pos);
+}
+
+static int heap_build(struct flow_table *ft) {
+  ft->heap = malloc((size_t)(ft->count ? ft->count : 1) * sizeof *ft->heap);
+  if (ft->heap == NULL)
+    return -1;
+  ft->nheap = 0;
+  for (uint32_t id = 0; id < ft->count; id++)
+    if (!ft->entries[id].pinned)
+      heap_set(ft, ft->nheap++, id);
+  for (uint32_t i = ft->nheap / 2; i-- > 0;)
+    heap_down(ft, i);
+  ft->heap_built = 1;
+  return 0;
+}
+
+/* Start entry id afresh for key (canonical ck, hash h) in slot. */
+static void entry_init(struct flow_table *ft, uint32_t id, const struct flow_key *key,
+                       const struct flow_key *ck, uint64_t h, uint64_t index, uint32_t slot) {
+  struct flow_entry *e = &ft->entries[id];
+  memset(e, 0, sizeof *e);
+  e->ckey = *ck;
+  e->hash = h;
+  e->heap_pos = UINT32_MAX;
+  /* The first frame's key as seen, copied field by field onto zeros. */
+  e->stats.key.af = key->af;
+  e->stats.key.proto = key->proto;
+  e->stats.key.ethertype = key->ethertype;
+  memcpy(e->stats.key.src, key->src, sizeof key->src);
+  memcpy(e->stats.key.dst, key->dst, sizeof key->dst);
+  e->stats.key.sport = key->sport;
+  e->stats.key.dport = key->dport;
+  e->stats.first_index = index;
+  ft->slots[slot] = id;
+}
+
+/* The table is full: the flow with the fewest estimated bytes makes room
+ * for key, whose estimate starts from the evicted one's (Space-Saving: a
+ * flow that carries more than 1/limit of the bytes is never evicted).
+ * UINT32_MAX when every flow kept is pinned. */
+static uint32_t evict_for(struct flow_table *ft, const struct flow_key *key, const struct flow_key *ck,
+                          uint64_t h, uint64_t index) {
+  if (!ft->heap_built && heap_build(ft) != 0)
+    return UINT32_MAX;
+  if (ft->nheap == 0) {
+    ft->untracked++;
+    return UINT32_MAX;
+  }
+  uint32_t id = ft->heap[0];
+  struct flow_entry *v = &ft->entries[id];
+  uint64_t inherited = estimate(v);
+  uint32_t slot;
+  lookup(ft, &v->ckey, v->hash, &slot);
+  slot_delete(ft, slot);
+  ft->evicted++;
+  lookup(ft, ck, h, &slot);
+  entry_init(ft, id, key, ck, h, index, slot);
+  ft->entries[id].stats.bytes_error = inherited;
+  ft->entries[id].heap_pos = 0; /* still at the top; the caller's count moves it down */
+  return id;
+}
+
 uint32_t flow_table_add(struct flow_table *ft, const struct flow_key *key, uint32_t wire_bytes) {
   return flow_table_add_frame(ft, key, wire_bytes, ft->frames);
 }
@@ -643,41 +801,48 @@ uint32_t flow_table_add_frame(struct flow_table *ft, const struct flow_key *key,
   uint32_t slot;
   uint32_t id = lookup(ft, &ck, h, &slot);
   if (id == UINT32_MAX) {
-    if (ft->count >= UINT32_MAX - 1)
-      return UINT32_MAX;
-    if ((uint64_t)(ft->count + 1) * 2 > ft->nslots) {
-      if (grow_slots(ft) != 0)
+    if (ft->limit && ft->count >= ft->limit) {
+      id = evict_for(ft, key, &ck, h, index);
+      if (id == UINT32_MAX) {
+        ft->frames++;
         return UINT32_MAX;
-      lookup(ft, &ck, h, &slot);
-    }
-    if (ft->count == ft->cap) {
-      uint32_t ncap = ft->cap ? ft->cap * 2 : 16;
-      struct flow_entry *e = realloc(ft->entries, (size_t)ncap * sizeof *e);
-      if (e == NULL)
+      }
+    } else {
+      if (ft->count >= UINT32_MAX - 1)
         return UINT32_MAX;
-      ft->entries = e;
-      ft->cap = ncap;
+      if ((uint64_t)(ft->count + 1) * 2 > ft->nslots) {
+        if (grow_slots(ft) != 0)
+          return UINT32_MAX;
+        lookup(ft, &ck, h, &slot);
+      }
+      if (ft->count == ft->cap) {
+        uint32_t ncap = ft->cap ? ft->cap * 2 : 16;
+        if (ft->limit && ncap > ft->limit)
+          ncap = ft->limit;
+        struct flow_entry *e = realloc(ft->entries, (size_t)ncap * sizeof *e);
+        if (e == NULL)
+          return UINT32_MAX;
+        ft->entries = e;
+        ft->cap = ncap;
+      }
+      id = ft->count++;
+      entry_init(ft, id, key, &ck, h, index, slot);
     }
-    id = ft->count++;
-    struct flow_entry *e = &ft->entries[id];
-    memset(e, 0, sizeof *e);
-    e->ckey = ck;
-    e->hash = h;
-    /* The first frame's key as seen, copied field by field onto zeros. */
-    e->stats.key.af = key->af;
-    e->stats.key.proto = key->proto;
-    e->stats.key.ethertype = key->ethertype;
-    memcpy(e->stats.key.src, key->src, sizeof key->src);
-    memcpy(e->stats.key.dst, key->dst, sizeof key->dst);
-    e->stats.key.sport = key->sport;
-    e->stats.key.dport = key->dport;
-    e->stats.first_index = index;
-    ft->slots[slot] = id;
   }
   ft->frames++;
-  ft->entries[id].stats.packets++;
-  ft->entries[id].stats.bytes += wire_bytes;
+  struct flow_entry *e = &ft->entries[id];
+  e->stats.packets++;
+  e->stats.bytes += wire_bytes;
+  if (e->heap_pos != UINT32_MAX)
+    heap_down(ft, e->heap_pos);
   return id;
+}
+
+void flow_table_pin(struct flow_table *ft, uint32_t id) {
+  if (id >= ft->count || ft->entries[id].pinned)
+    return;
+  ft->entries[id].pinned = 1;
+  heap_remove(ft, id);
 }
 
 uint32_t flow_table_find(const struct flow_table *ft, const struct flow_key *key) {
@@ -706,9 +871,14 @@ uint32_t flow_table_top_by_bytes(const struct flow_table *ft) {
   for (uint32_t id = 0; id < ft->count; id++) {
     if (any_ports && !has_ports(&ft->entries[id].ckey))
       continue;
-    /* Strictly more: on a tie the earlier id (first to appear) stays. */
-    if (best == UINT32_MAX || ft->entries[id].stats.bytes > ft->entries[best].stats.bytes)
+    /* Strictly more: on a tie the one that appeared first stays. */
+    if (best == UINT32_MAX)
       best = id;
+    else {
+      uint64_t x = estimate(&ft->entries[id]), y = estimate(&ft->entries[best]);
+      if (x > y || (x == y && ft->entries[id].stats.first_index < ft->entries[best].stats.first_index))
+        best = id;
+    }
   }
   return best;
 }

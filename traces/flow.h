@@ -135,15 +135,35 @@ struct flow_stats {
   uint64_t packets;
   uint64_t bytes;       /* wire bytes (origlen) */
   uint64_t first_index; /* trace index of its first frame */
+  uint64_t bytes_error; /* bounded table: bytes it may have had before it was
+                           (re)admitted, inherited from the flow it evicted;
+                           bytes + bytes_error bounds its true bytes from above */
 };
 
 struct flow_table *flow_table_new(void);
 void flow_table_free(struct flow_table *ft);
+/* Keep at most max_flows flows (0: no bound, the default). Only before the
+ * first add; -1 otherwise. When the table is full, a new flow takes the id
+ * of the unpinned flow with the fewest estimated bytes (bytes +
+ * bytes_error), which is evicted and forgotten; the newcomer inherits that
+ * estimate as its bytes_error (the Space-Saving algorithm, Metwally et al.,
+ * 2005: any flow with more than 1/max_flows of the bytes is never evicted,
+ * and the top flow by bytes is found whenever one has that much). Ids stay
+ * dense (0..count-1), but a reused id no longer says order of appearance:
+ * first_index does. */
+int flow_table_set_limit(struct flow_table *ft, uint32_t max_flows);
+/* Never evict flow id (an application flow, say). */
+void flow_table_pin(struct flow_table *ft, uint32_t id);
+/* Flows evicted to make room; frames of new flows that found every flow
+ * kept pinned (not added: flow_table_add returned UINT32_MAX). */
+uint64_t flow_table_evicted(const struct flow_table *ft);
+uint64_t flow_table_untracked(const struct flow_table *ft);
 /* The id of key's flow (dense, from 0, in order of first appearance), adding it
  * if new; adds one packet of wire_bytes to its counts. first_index of a new
  * flow is the number of frames added before it (the trace index when every
  * frame of the trace is added; use flow_table_add_frame otherwise).
- * UINT32_MAX when memory runs out (nothing is counted then). */
+ * UINT32_MAX when memory runs out, or when a bounded table is full of
+ * pinned flows (nothing is counted then). */
 uint32_t flow_table_add(struct flow_table *ft, const struct flow_key *key, uint32_t wire_bytes);
 /* The same with the frame's trace index given (kept as first_index). */
 uint32_t flow_table_add_frame(struct flow_table *ft, const struct flow_key *key,
@@ -153,7 +173,8 @@ uint32_t flow_table_find(const struct flow_table *ft, const struct flow_key *key
 uint32_t flow_table_count(const struct flow_table *ft);
 /* NULL when id >= flow_table_count(). */
 const struct flow_stats *flow_table_get(const struct flow_table *ft, uint32_t id);
-/* The flow with the most bytes (ties: the one that appeared first);
+/* The flow with the most bytes, estimated (bytes + bytes_error; ties: the
+ * one whose first frame came first);
  * UINT32_MAX when the table is empty. Only IP flows with ports (TCP or UDP,
  * a port not 0) qualify when any exist. */
 uint32_t flow_table_top_by_bytes(const struct flow_table *ft);

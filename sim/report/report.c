@@ -56,6 +56,7 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
   json_object_object_add(t, "bytes", u64(r->trace_bytes));
   json_object_object_add(t, "linktype", json_object_new_string(r->linktype));
   json_object_object_add(t, "flows", u64(r->flows));
+  json_object_object_add(t, "flows_evicted", u64(r->flows_evicted));
   json_object_object_add(t, "app_flow", json_object_new_string(r->app_flow));
   const struct trace_stats *ts = &r->trace_stats;
   json_object_object_add(t, "records", u64(ts->records));
@@ -235,6 +236,9 @@ void report_print_human(FILE *out, const struct replay_opts *o, const struct rep
           o->trace_path);
   fprintf(out, "  trace: %" PRIu64 " packets, %" PRIu64 " bytes, %u flows, link type %s; "
           "application flow: %s\n", r->trace_packets, r->trace_bytes, r->flows, r->linktype, r->app_flow);
+  if (r->flows_evicted)
+    fprintf(out, "  flow table full (trace.max_flows %u): %" PRIu64 " flows evicted, their frames "
+            "counted as one flow of other principals\n", o->cfg.trace_max_flows, r->flows_evicted);
   const struct trace_stats *ts = &r->trace_stats;
   if (ts->skipped_unsupported || ts->converted || ts->truncated_packets || ts->ts_backwards ||
       ts->ts_out_of_range || ts->origlen_zero)

@@ -57,6 +57,8 @@ void config_default(struct config *c) {
   c->app_umem_chunk = 4096;   /* XSK_UMEM__DEFAULT_FRAME_SIZE of libxdp: one chunk per page */
   c->app_umem_pages = 0;
   c->cpu_ghz = 4.0; /* the Skylake i7-6700K of the memset figures */
+  c->host_ram_mb = 1024;
+  c->trace_max_flows = 1u << 18;
 }
 
 enum key_type { K_U32, K_DOUBLE, K_BOOL, K_ENUM, K_QUEUES, K_QUEUE_OR_NONE, K_STRING, K_CAPS };
@@ -148,6 +150,11 @@ static const struct key_def keys[] = {
     {"app.umem_pages", K_U32, OFF(app_umem_pages), 0, 1u << 20, NULL, 0,
      "af_xdp, zcrx: pages of the application's region; 0: enough for the ring and half again"},
     {"cpu.ghz", K_DOUBLE, OFF(cpu_ghz), 0.1, 10, NULL, 0, "modelled core frequency in GHz"},
+    {"host.ram_mb", K_U32, OFF(host_ram_mb), 64, 16384, NULL, 0,
+     "simulated RAM in MiB (64..16384); every pool, ring and buffer comes from it"},
+    {"trace.max_flows", K_U32, OFF(trace_max_flows), 16, 1u << 24, NULL, 0,
+     "flows the flow table keeps (16..16777216); beyond, the flow with the fewest bytes is evicted "
+     "(counted in trace.flows_evicted)"},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -457,6 +464,27 @@ int config_validate(const struct config *c, char *err, size_t errlen) {
   if (c->pool_pages < c->nic_ring_size) {
     snprintf(err, errlen, "pool.pages: %u pages cannot fill a ring of %u descriptors (nic.ring_size)",
              c->pool_pages, c->nic_ring_size);
+    return -1;
+  }
+  /* Every queue's pool (and the application's region) must fit the
+   * simulated RAM, beside what the kernel keeps for itself. */
+  uint64_t ram_pages = (uint64_t)c->host_ram_mb * (1024 * 1024 / PAGE_BYTES);
+  uint64_t umem = 0;
+  if (c->app_delivery == CFG_DELIVERY_AF_XDP || c->app_delivery == CFG_DELIVERY_ZCRX)
+    umem = c->app_umem_pages ? c->app_umem_pages
+                             : ((uint64_t)c->nic_ring_size * 3 / 2 * c->app_umem_chunk + PAGE_BYTES - 1) /
+                                   PAGE_BYTES;
+  uint64_t room = ram_pages > CFG_RAM_RESERVE_PAGES + umem ? ram_pages - CFG_RAM_RESERVE_PAGES - umem : 0;
+  if ((uint64_t)c->pool_pages * c->nic_queues > room) {
+    uint64_t most = room / c->nic_queues;
+    snprintf(err, errlen,
+             "pool.pages: %u queues x %u pages (%llu MiB) do not fit the simulated RAM of %u MiB "
+             "(host.ram_mb, %u MiB kept for the kernel%s); allowed: %u..%llu pages per pool",
+             c->nic_queues, c->pool_pages,
+             (unsigned long long)((uint64_t)c->pool_pages * c->nic_queues * PAGE_BYTES >> 20),
+             c->host_ram_mb, CFG_RAM_RESERVE_PAGES * PAGE_BYTES >> 20,
+             umem ? " and the application's region" : "", c->nic_ring_size,
+             (unsigned long long)most);
     return -1;
   }
   return 0;

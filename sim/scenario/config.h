@@ -66,7 +66,15 @@ struct config {
   uint32_t app_umem_pages;    /* af_xdp/zcrx: pages of the region; 0: the ring + 50% */
   /* cpu */
   double cpu_ghz;             /* (0, 10] */
+  /* host and trace */
+  uint32_t host_ram_mb;       /* simulated RAM in MiB */
+  uint32_t trace_max_flows;   /* flows the flow table keeps (Space-Saving eviction beyond) */
 };
+
+/* Pages of simulated RAM kept back from the pools' bound for descriptor
+ * rings, socket buffers, header buffers, IOMMU page tables and the kernel's
+ * own allocations (config_validate). */
+#define CFG_RAM_RESERVE_PAGES 4096u
 
 /* The defaults of calibration.md and Linux's own where it has them. */
 void config_default(struct config *c);

@@ -35,6 +35,7 @@ struct sys {
   struct trace *t;
   struct flow_table *ft;
   uint8_t *owner; /* per flow */
+  uint32_t evicted_flow; /* the id every evicted flow's frames carry, or UINT32_MAX */
   struct policy pol;
   struct mem *m;
   struct checker *chk;
@@ -67,6 +68,8 @@ static void flow_name(void *ctx, uint32_t flow, char *buf, size_t n) {
   const struct flow_stats *fs = flow < flow_table_count(s->ft) ? flow_table_get(s->ft, flow) : NULL;
   if (fs)
     flow_key_format(&fs->key, buf, n);
+  else if (flow == s->evicted_flow)
+    snprintf(buf, n, "a flow evicted from the flow table (trace.max_flows)");
   else
     snprintf(buf, n, "flow %u", flow);
 }
@@ -82,17 +85,26 @@ static void nic_no_desc(void *ctx, unsigned queue, const struct nic_frame *f) {
   checker_note_drop(s->chk, queue, f->flow, f->index, f->wire_len, driver_pool_empty(s->drv, queue));
 }
 
+/* The flow of a parsed frame: its id, the id that stands for every flow the
+ * bounded flow table evicted (owned by no application), or UINT32_MAX. */
+static uint32_t lookup_flow(const struct sys *s, const struct flow_parse *fp) {
+  uint32_t id = flow_table_find(s->ft, &fp->key);
+  if (id == UINT32_MAX && fp->key.af != FLOW_AF_NONE && s->evicted_flow != UINT32_MAX)
+    id = s->evicted_flow;
+  return id;
+}
+
 /* The stack's view of a frame: which flow, whose socket, where the payload starts. */
 static int classify(void *ctx, const uint8_t *frame, uint32_t len, struct driver_pkt *out) {
   struct sys *s = ctx;
   struct flow_parse fp;
   if (flow_parse(frame, len, &fp))
     return -1;
-  uint32_t id = flow_table_find(s->ft, &fp.key);
+  uint32_t id = lookup_flow(s, &fp);
   out->flow = id;
   out->hdr_len = fp.payload_offset;
   out->to_kernel = fp.key.af == FLOW_AF_NONE || id == UINT32_MAX;
-  out->owner = id != UINT32_MAX ? s->owner[id] : PRINCIPAL_OTHER;
+  out->owner = id < flow_table_count(s->ft) ? s->owner[id] : PRINCIPAL_OTHER;
   return 0;
 }
 
@@ -240,7 +252,7 @@ static void feed(void *arg) {
   }
   struct flow_parse fp;
   int parsed = flow_parse(s->frame, r->caplen, &fp) == 0;
-  uint32_t flow = parsed ? flow_table_find(s->ft, &fp.key) : UINT32_MAX;
+  uint32_t flow = parsed ? lookup_flow(s, &fp) : UINT32_MAX;
   struct nic_frame f = {
       .data = s->frame,
       .caplen = r->caplen,
@@ -297,6 +309,17 @@ static int prepass(struct sys *s, struct replay_result *res, char *err, size_t e
     if (flow_parse(r.data, r.caplen, &fp))
       continue;
     uint32_t id = flow_table_add_frame(s->ft, &fp.key, wire, r.index);
+    if (id == UINT32_MAX) {
+      free(app);
+      trace_filter_free(flt);
+      if (flow_table_untracked(s->ft))
+        snprintf(err, errlen, "trace.max_flows: the application owns all %u flows the flow table keeps "
+                 "(app.owns) and record %llu starts another; allowed: 16..16777216, raise it",
+                 c->trace_max_flows, (unsigned long long)r.index);
+      else
+        snprintf(err, errlen, "out of memory");
+      return -1;
+    }
     if (id >= cap) {
       size_t ncap = cap * 2;
       while (id >= ncap)
@@ -312,8 +335,10 @@ static int prepass(struct sys *s, struct replay_result *res, char *err, size_t e
       app = n;
       cap = ncap;
     }
-    if (flt && trace_filter_match(flt, &r))
+    if (flt && !app[id] && trace_filter_match(flt, &r)) {
       app[id] = 1;
+      flow_table_pin(s->ft, id); /* an application flow is never evicted */
+    }
   }
   trace_filter_free(flt);
   if (rc < 0) {
@@ -340,6 +365,8 @@ static int prepass(struct sys *s, struct replay_result *res, char *err, size_t e
   }
   free(app);
   res->flows = nflows;
+  res->flows_evicted = flow_table_evicted(s->ft);
+  s->evicted_flow = res->flows_evicted ? nflows : UINT32_MAX;
   if (first_app != UINT32_MAX)
     flow_name(s, first_app, res->app_flow, sizeof res->app_flow);
   else
@@ -410,6 +437,7 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
     return -1;
   }
   s->o = o;
+  s->evicted_flow = UINT32_MAX;
   struct trace_open_opts to;
   trace_open_opts_default(&to);
   to.skip_unsupported = o->skip_unsupported;
@@ -418,6 +446,8 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
     goto fail;
   snprintf(res->linktype, sizeof res->linktype, "%s", trace_file_linktype_name(s->t));
   s->ft = flow_table_new();
+  if (s->ft)
+    flow_table_set_limit(s->ft, c->trace_max_flows);
   if (!s->ft) {
     snprintf(err, errlen, "out of memory");
     goto fail;
@@ -437,7 +467,7 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   s->pol.flow_name_ctx = s;
   memcpy(res->principals, s->pol.names, sizeof res->principals);
 
-  s->m = mem_new(o->ram_bytes ? o->ram_bytes : (1ull << 30));
+  s->m = mem_new(o->ram_bytes ? o->ram_bytes : (uint64_t)c->host_ram_mb << 20);
   if (!s->m) {
     snprintf(err, errlen, "cannot allocate the simulated RAM");
     goto fail;

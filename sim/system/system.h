@@ -39,6 +39,7 @@ struct replay_result {
   uint64_t trace_packets, trace_bytes;
   char linktype[32];
   uint32_t flows;
+  uint64_t flows_evicted;  /* evicted from the bounded flow table (trace.max_flows) */
   char app_flow[96];       /* the application's (first) flow, as text */
   /* sim */
   uint64_t sim_time_ps, events;

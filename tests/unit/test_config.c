@@ -455,6 +455,37 @@ START_TEST(test_validate) {
 }
 END_TEST
 
+/* Every pool, and the application's region, must fit the simulated RAM
+ * beside the kernel's reserve; the message names both keys and the range. */
+START_TEST(test_validate_ram) {
+  struct config c;
+  config_default(&c);
+  set_ok(&c, "host.ram_mb", "64"); /* 16384 pages, 4096 kept back */
+  set_ok(&c, "pool.pages", "12288");
+  valid(&c);
+  set_ok(&c, "pool.pages", "12289");
+  invalid(&c, "pool.pages: 1 queues x 12289 pages", "allowed: 512..12288 pages per pool");
+  invalid(&c, "host.ram_mb", NULL);
+  set_ok(&c, "nic.queues", "2");
+  set_ok(&c, "pool.pages", "6144");
+  valid(&c);
+  set_ok(&c, "pool.pages", "6145");
+  invalid(&c, "pool.pages", "6144 pages per pool");
+  /* the application's region comes out of the same RAM */
+  config_default(&c);
+  set_ok(&c, "host.ram_mb", "64");
+  set_ok(&c, "pool.pages", "12288");
+  set_ok(&c, "app.delivery", "af_xdp");
+  set_ok(&c, "app.zc_queues", "[0]");
+  set_ok(&c, "app.umem_pages", "1");
+  invalid(&c, "pool.pages", "the application's region");
+  set_ok(&c, "pool.pages", "12287");
+  valid(&c);
+  set_bad(&c, "host.ram_mb", "63", "64..16384");
+  set_bad(&c, "trace.max_flows", "15", "16..16777216");
+}
+END_TEST
+
 /* ---- designs ---- */
 
 START_TEST(test_every_design_loads) {
@@ -592,6 +623,7 @@ static Suite *config_suite(void) {
   tcase_add_test(tc, test_set_strings_and_caps);
   tcase_add_test(tc, test_unknown_key);
   tcase_add_test(tc, test_validate);
+  tcase_add_test(tc, test_validate_ram);
   tcase_add_test(tc, test_every_design_loads);
   tcase_add_test(tc, test_design_copy);
   tcase_add_test(tc, test_design_zc_shared_ring);

@@ -1130,6 +1130,160 @@ START_TEST(table_many) {
 }
 END_TEST
 
+
+/* ---- the bounded table ---- */
+
+static struct flow_key nth_key(uint32_t i) {
+  return key4(17, IP4(10, 0, 0, 1), (uint16_t)(i & 0xffff), IP4(10, 1, 0, 0) + (i >> 16), 80);
+}
+
+START_TEST(bounded_limit_only_before_adds) {
+  struct flow_table *ft = flow_table_new();
+  struct flow_key k = nth_key(0);
+  ck_assert_int_eq(flow_table_set_limit(ft, 4), 0);
+  flow_table_add(ft, &k, 1);
+  ck_assert_int_eq(flow_table_set_limit(ft, 8), -1);
+  flow_table_free(ft);
+}
+END_TEST
+
+/* Many one-frame flows past a small bound: the count never passes it,
+ * every flow kept is found and every evicted one is not, and the number
+ * evicted is exactly the overflow. */
+START_TEST(bounded_evicts_and_stays_consistent) {
+  enum { LIMIT = 64, N = 5000 };
+  struct flow_table *ft = flow_table_new();
+  ck_assert_int_eq(flow_table_set_limit(ft, LIMIT), 0);
+  for (uint32_t i = 0; i < N; i++) {
+    struct flow_key k = nth_key(i);
+    uint32_t id = flow_table_add(ft, &k, 100 + i % 7);
+    ck_assert_uint_lt(id, LIMIT);
+    ck_assert_uint_le(flow_table_count(ft), LIMIT);
+    ck_assert_uint_eq(flow_table_find(ft, &k), id);
+  }
+  ck_assert_uint_eq(flow_table_count(ft), LIMIT);
+  ck_assert_uint_eq(flow_table_evicted(ft), N - LIMIT);
+  ck_assert_uint_eq(flow_table_untracked(ft), 0);
+  /* exactly LIMIT keys are found, each under its own id */
+  uint8_t seen[LIMIT] = {0};
+  uint32_t found = 0;
+  for (uint32_t i = 0; i < N; i++) {
+    struct flow_key k = nth_key(i);
+    uint32_t id = flow_table_find(ft, &k);
+    if (id == UINT32_MAX)
+      continue;
+    ck_assert_uint_lt(id, LIMIT);
+    ck_assert_uint_eq(seen[id], 0);
+    seen[id] = 1;
+    found++;
+    const struct flow_stats *st = flow_table_get(ft, id);
+    ck_assert_uint_eq(st->first_index, i); /* the frame that (re)admitted it */
+    ck_assert_int_eq(memcmp(&st->key, &k, sizeof k), 0);
+  }
+  ck_assert_uint_eq(found, LIMIT);
+  flow_table_free(ft);
+}
+END_TEST
+
+/* Space-Saving: a flow with more than 1/limit of the bytes survives a flood
+ * of one-frame flows and is the top flow, with its exact count when it was
+ * admitted before the table filled. */
+START_TEST(bounded_heavy_flow_survives) {
+  enum { LIMIT = 32, N = 20000 };
+  struct flow_table *ft = flow_table_new();
+  ck_assert_int_eq(flow_table_set_limit(ft, LIMIT), 0);
+  struct flow_key heavy = key4(6, IP4(192, 168, 1, 1), 443, IP4(192, 168, 1, 2), 50000);
+  for (uint32_t i = 0; i < N; i++) {
+    struct flow_key k = nth_key(i);
+    flow_table_add(ft, &k, 64);
+    if (i % 4 == 0)
+      flow_table_add(ft, &heavy, 1500);
+  }
+  uint32_t id = flow_table_find(ft, &heavy);
+  ck_assert_uint_ne(id, UINT32_MAX);
+  ck_assert_uint_eq(flow_table_top_by_bytes(ft), id);
+  const struct flow_stats *st = flow_table_get(ft, id);
+  ck_assert_uint_eq(st->packets, N / 4);
+  ck_assert_uint_eq(st->bytes, (uint64_t)N / 4 * 1500);
+  ck_assert_uint_eq(st->bytes_error, 0);
+  ck_assert_uint_gt(flow_table_evicted(ft), N - 2 * LIMIT);
+  flow_table_free(ft);
+}
+END_TEST
+
+/* A heavy flow that starts after the table is full still gets in and stays:
+ * it inherits the evicted flow's estimate, so it is not the next victim. */
+START_TEST(bounded_late_heavy_flow) {
+  enum { LIMIT = 16 };
+  struct flow_table *ft = flow_table_new();
+  ck_assert_int_eq(flow_table_set_limit(ft, LIMIT), 0);
+  for (uint32_t i = 0; i < 1000; i++) {
+    struct flow_key k = nth_key(i);
+    flow_table_add(ft, &k, 64);
+  }
+  struct flow_key heavy = key4(17, IP4(172, 16, 0, 1), 5001, IP4(172, 16, 0, 2), 5001);
+  for (uint32_t i = 1000; i < 5000; i++) {
+    struct flow_key k = nth_key(i);
+    flow_table_add(ft, &k, 64);
+    if (i % 2 == 0)
+      flow_table_add(ft, &heavy, 1000);
+  }
+  uint32_t id = flow_table_find(ft, &heavy);
+  ck_assert_uint_ne(id, UINT32_MAX);
+  ck_assert_uint_eq(flow_table_top_by_bytes(ft), id);
+  const struct flow_stats *st = flow_table_get(ft, id);
+  ck_assert_uint_eq(st->packets, 2000);
+  ck_assert_uint_gt(st->bytes_error, 0); /* admitted into a full table */
+  flow_table_free(ft);
+}
+END_TEST
+
+/* Pinned flows are never evicted; a table full of them leaves new flows
+ * out, counted. */
+START_TEST(bounded_pinned) {
+  enum { LIMIT = 8 };
+  struct flow_table *ft = flow_table_new();
+  ck_assert_int_eq(flow_table_set_limit(ft, LIMIT), 0);
+  struct flow_key k0 = nth_key(0);
+  uint32_t id0 = flow_table_add(ft, &k0, 1);
+  flow_table_pin(ft, id0);
+  for (uint32_t i = 1; i < 500; i++) {
+    struct flow_key k = nth_key(i);
+    flow_table_add(ft, &k, 1000); /* all bigger than the pinned one */
+  }
+  ck_assert_uint_eq(flow_table_find(ft, &k0), id0);
+  ck_assert_uint_eq(flow_table_get(ft, id0)->bytes, 1);
+  /* pin everything kept: nothing can be evicted any more */
+  for (uint32_t id = 0; id < LIMIT; id++)
+    flow_table_pin(ft, id);
+  uint64_t ev = flow_table_evicted(ft);
+  struct flow_key n = nth_key(100000);
+  ck_assert_uint_eq(flow_table_add(ft, &n, 5), UINT32_MAX);
+  ck_assert_uint_eq(flow_table_untracked(ft), 1);
+  ck_assert_uint_eq(flow_table_evicted(ft), ev);
+  ck_assert_uint_eq(flow_table_find(ft, &n), UINT32_MAX);
+  ck_assert_uint_eq(flow_table_count(ft), LIMIT);
+  flow_table_free(ft);
+}
+END_TEST
+
+/* Below its bound a bounded table behaves exactly as an unbounded one. */
+START_TEST(bounded_below_limit_same) {
+  struct flow_table *a = flow_table_new(), *b = flow_table_new();
+  ck_assert_int_eq(flow_table_set_limit(b, 1000), 0);
+  for (uint32_t i = 0; i < 5000; i++) {
+    struct flow_key k = nth_key((i * 7919u) % 1000);
+    ck_assert_uint_eq(flow_table_add(a, &k, i % 1500), flow_table_add(b, &k, i % 1500));
+  }
+  ck_assert_uint_eq(flow_table_evicted(b), 0);
+  ck_assert_uint_eq(flow_table_top_by_bytes(a), flow_table_top_by_bytes(b));
+  for (uint32_t id = 0; id < 1000; id++)
+    ck_assert_uint_eq(flow_table_get(a, id)->bytes, flow_table_get(b, id)->bytes);
+  flow_table_free(a);
+  flow_table_free(b);
+}
+END_TEST
+
 /* ---- a real capture ---- */
 
 START_TEST(corpus_tcpreplay_flows) {
@@ -1276,6 +1430,12 @@ static Suite *flow_suite(void) {
   tcase_add_test(tc, table_top_by_bytes);
   tcase_add_test(tc, table_every_field_counts);
   tcase_add_test(tc, table_many);
+  tcase_add_test(tc, bounded_limit_only_before_adds);
+  tcase_add_test(tc, bounded_evicts_and_stays_consistent);
+  tcase_add_test(tc, bounded_heavy_flow_survives);
+  tcase_add_test(tc, bounded_late_heavy_flow);
+  tcase_add_test(tc, bounded_pinned);
+  tcase_add_test(tc, bounded_below_limit_same);
   tcase_set_timeout(tc, 60);
   tcase_add_test(tc, corpus_tcpreplay_flows);
   tcase_add_test(tc, corpus_geneve);

@@ -56,7 +56,19 @@ uint64_t cpu_copy_cycles(const struct cpu_costs *c, uint64_t len) {
 void cpu_init(struct cpu *c, double ghz) {
   memset(c, 0, sizeof *c);
   c->ghz = ghz;
+  c->ncores = 1;
   cpu_costs_default(&c->costs);
+}
+
+void cpu_set_cores(struct cpu *c, unsigned n) {
+  c->ncores = n < 1 ? 1 : n > CPU_MAX_CORES ? CPU_MAX_CORES : n;
+}
+
+uint64_t cpu_core_run(struct cpu *c, unsigned core, uint64_t now_ps, uint64_t cycles) {
+  uint64_t ps = cpu_cycles_ps(c, cycles);
+  c->busy_ps[core] += ps;
+  c->busy_until_ps[core] = now_ps + ps;
+  return c->busy_until_ps[core];
 }
 
 uint64_t cpu_total(const struct cpu *c) {

@@ -33,14 +33,30 @@ void cpu_costs_default(struct cpu_costs *c);
 uint64_t cpu_clear_cycles(uint64_t len);
 uint64_t cpu_copy_cycles(const struct cpu_costs *c, uint64_t len);
 
+#define CPU_MAX_CORES 64
+
+/* The host's cores, all at one frequency, sharing one set of cost figures
+ * and one cycle count per bucket. NAPI polls of queue q run on core
+ * q % ncores (interrupt affinity spread over the cores, as irqbalance or
+ * set_irq_affinity.sh leave it); each core does one thing at a time. */
 struct cpu {
   double ghz;
   struct cpu_costs costs;
   uint64_t cycles[CPU_NBUCKETS];
-  uint64_t busy_until_ps; /* the core is busy with earlier work until then */
+  unsigned ncores;                            /* 1..CPU_MAX_CORES */
+  uint64_t busy_until_ps[CPU_MAX_CORES];      /* each core is busy with earlier work until then */
+  uint64_t busy_ps[CPU_MAX_CORES];            /* time each core has spent working */
 };
 
+/* One core at ghz. */
 void cpu_init(struct cpu *c, double ghz);
+/* n cores (clamped to 1..CPU_MAX_CORES). */
+void cpu_set_cores(struct cpu *c, unsigned n);
+/* The core that serves queue q. */
+static inline unsigned cpu_core_of_queue(const struct cpu *c, unsigned q) { return q % c->ncores; }
+/* Core core works from now for cycles (spent since before): its busy time
+ * grows and it is busy until the returned moment. */
+uint64_t cpu_core_run(struct cpu *c, unsigned core, uint64_t now_ps, uint64_t cycles);
 static inline void cpu_charge(struct cpu *c, enum cpu_bucket b, uint64_t cycles) {
   c->cycles[b] += cycles;
 }

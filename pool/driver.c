@@ -834,9 +834,10 @@ static void poll_end(void *arg) {
   uint64_t before = cpu_total(d->cpu);
   refill(q);
   uint64_t now = simk_now_ps();
-  d->cpu->busy_until_ps = now + cpu_cycles_ps(d->cpu, cpu_total(d->cpu) - before);
+  unsigned core = cpu_core_of_queue(d->cpu, q->index);
+  uint64_t until = cpu_core_run(d->cpu, core, now, cpu_total(d->cpu) - before);
   if (q->more)
-    simk_event_notify(q->napi_ev, d->cpu->busy_until_ps - now);
+    simk_event_notify(q->napi_ev, until - now);
   else
     nic_irq_enable(d->nic, q->index);
 }
@@ -845,9 +846,10 @@ static void napi_poll(void *arg) {
   struct rxq *q = arg;
   struct driver *d = q->d;
   uint64_t now = simk_now_ps();
-  if (d->cpu->busy_until_ps > now) {
-    /* The core is still busy with earlier work. */
-    simk_event_notify(q->napi_ev, d->cpu->busy_until_ps - now);
+  unsigned core = cpu_core_of_queue(d->cpu, q->index);
+  if (d->cpu->busy_until_ps[core] > now) {
+    /* The queue's core is still busy with earlier work. */
+    simk_event_notify(q->napi_ev, d->cpu->busy_until_ps[core] - now);
     return;
   }
   uint64_t before = cpu_total(d->cpu);
@@ -864,9 +866,9 @@ static void napi_poll(void *arg) {
     done += (uint32_t)eop;
   }
   /* The frames were handled in this poll's time; the refill comes at its end. */
-  d->cpu->busy_until_ps = now + cpu_cycles_ps(d->cpu, cpu_total(d->cpu) - before);
+  uint64_t until = cpu_core_run(d->cpu, core, now, cpu_total(d->cpu) - before);
   q->more = done == d->p.napi_budget;
-  simk_event_notify(q->end_ev, d->cpu->busy_until_ps - now);
+  simk_event_notify(q->end_ev, until - now);
 }
 
 void driver_irq(struct driver *d, unsigned queue) {

@@ -133,6 +133,15 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
   for (int b = 0; b < CPU_NBUCKETS; b++)
     json_object_object_add(bd, buckets[b], u64(r->cycles[b]));
   json_object_object_add(cpu, "breakdown", bd);
+  json_object *cores = json_object_new_array();
+  for (unsigned i = 0; i < r->cores && i < 64; i++) {
+    json_object *co = json_object_new_object();
+    json_object_object_add(co, "busy_ps", u64(r->core_busy_ps[i]));
+    json_object_object_add(co, "utilisation", json_object_new_double(
+        r->sim_time_ps ? (double)r->core_busy_ps[i] / (double)r->sim_time_ps : 0.0));
+    json_object_array_add(cores, co);
+  }
+  json_object_object_add(cpu, "cores", cores);
   json_object_object_add(root, "cpu", cpu);
 
   json_object *tp = json_object_new_object();

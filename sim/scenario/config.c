@@ -57,6 +57,7 @@ void config_default(struct config *c) {
   c->app_umem_chunk = 4096;   /* XSK_UMEM__DEFAULT_FRAME_SIZE of libxdp: one chunk per page */
   c->app_umem_pages = 0;
   c->cpu_ghz = 4.0; /* the Skylake i7-6700K of the memset figures */
+  c->cpu_cores = 1;
   c->host_ram_mb = 1024;
   c->trace_max_flows = 1u << 18;
 }
@@ -150,6 +151,8 @@ static const struct key_def keys[] = {
     {"app.umem_pages", K_U32, OFF(app_umem_pages), 0, 1u << 20, NULL, 0,
      "af_xdp, zcrx: pages of the application's region; 0: enough for the ring and half again"},
     {"cpu.ghz", K_DOUBLE, OFF(cpu_ghz), 0.1, 10, NULL, 0, "modelled core frequency in GHz"},
+    {"cpu.cores", K_U32, OFF(cpu_cores), 1, 64, NULL, 0,
+     "modelled cores (1..64); queue q's NAPI poll runs on core q % cpu.cores"},
     {"host.ram_mb", K_U32, OFF(host_ram_mb), 64, 16384, NULL, 0,
      "simulated RAM in MiB (64..16384); every pool, ring and buffer comes from it"},
     {"trace.max_flows", K_U32, OFF(trace_max_flows), 16, 1u << 24, NULL, 0,

@@ -66,6 +66,7 @@ struct config {
   uint32_t app_umem_pages;    /* af_xdp/zcrx: pages of the region; 0: the ring + 50% */
   /* cpu */
   double cpu_ghz;             /* (0, 10] */
+  uint32_t cpu_cores;         /* cores the queues' NAPI polls are spread over */
   /* host and trace */
   uint32_t host_ram_mb;       /* simulated RAM in MiB */
   uint32_t trace_max_flows;   /* flows the flow table keeps (Space-Saving eviction beyond) */

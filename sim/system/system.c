@@ -491,6 +491,7 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
     goto fail;
   }
   cpu_init(&s->cpu, c->cpu_ghz);
+  cpu_set_cores(&s->cpu, c->cpu_cores);
 
   struct nic_params np;
   nic_params_default(&np);
@@ -629,6 +630,8 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   for (int b = 0; b < CPU_NBUCKETS; b++)
     res->cycles[b] = s->cpu.cycles[b];
   res->cycles_total = cpu_total(&s->cpu);
+  res->cores = s->cpu.ncores;
+  memcpy(res->core_busy_ps, s->cpu.busy_ps, sizeof res->core_busy_ps);
   const struct driver_stats *ds = driver_stats(s->drv);
   res->cycles_per_packet = ds->rx_processed ? (double)res->cycles_total / (double)ds->rx_processed : 0.0;
   res->delivered_packets = ds->delivered_packets;

@@ -58,6 +58,8 @@ struct replay_result {
   uint64_t cycles[6];      /* enum cpu_bucket order */
   uint64_t cycles_total;
   double cycles_per_packet;
+  unsigned cores;
+  uint64_t core_busy_ps[64]; /* time each core spent working (CPU_MAX_CORES) */
   /* throughput */
   double offered_gbps, offered_mpps, delivered_gbps, delivered_mpps;
   int incomplete;          /* stopped early (system_request_stop) */

@@ -121,7 +121,8 @@ START_TEST(test_init_charge_total) {
   memset(&c, 0xff, sizeof c);
   cpu_init(&c, 4.0);
   ck_assert(c.ghz == 4.0);
-  ck_assert_uint_eq(c.busy_until_ps, 0);
+  ck_assert_uint_eq(c.busy_until_ps[0], 0);
+  ck_assert_uint_eq(c.ncores, 1);
   for (int b = 0; b < CPU_NBUCKETS; b++)
     ck_assert_uint_eq(c.cycles[b], 0);
   struct cpu_costs d;
@@ -159,6 +160,31 @@ START_TEST(test_default_costs) {
 }
 END_TEST
 
+
+/* Several cores: queues map onto them round robin, each core keeps its own
+ * busy time. */
+START_TEST(test_cores) {
+  struct cpu c;
+  cpu_init(&c, 4.0);
+  cpu_set_cores(&c, 0);
+  ck_assert_uint_eq(c.ncores, 1);
+  cpu_set_cores(&c, 1000);
+  ck_assert_uint_eq(c.ncores, CPU_MAX_CORES);
+  cpu_set_cores(&c, 3);
+  ck_assert_uint_eq(cpu_core_of_queue(&c, 0), 0);
+  ck_assert_uint_eq(cpu_core_of_queue(&c, 4), 1);
+  ck_assert_uint_eq(cpu_core_of_queue(&c, 5), 2);
+  /* 4000 cycles at 4 GHz: 1 us */
+  ck_assert_uint_eq(cpu_core_run(&c, 1, 5000000, 4000), 6000000);
+  ck_assert_uint_eq(c.busy_until_ps[1], 6000000);
+  ck_assert_uint_eq(c.busy_ps[1], 1000000);
+  ck_assert_uint_eq(cpu_core_run(&c, 1, 7000000, 8000), 9000000);
+  ck_assert_uint_eq(c.busy_ps[1], 3000000);
+  ck_assert_uint_eq(c.busy_ps[0], 0);
+  ck_assert_uint_eq(c.busy_until_ps[2], 0);
+}
+END_TEST
+
 static Suite *cpu_suite(void) {
   Suite *s = suite_create("cpu");
   TCase *tc = tcase_create("core");
@@ -169,6 +195,7 @@ static Suite *cpu_suite(void) {
   tcase_add_test(tc, test_copy_cycles);
   tcase_add_test(tc, test_cycles_ps);
   tcase_add_test(tc, test_init_charge_total);
+  tcase_add_test(tc, test_cores);
   tcase_add_test(tc, test_default_costs);
   suite_add_tcase(s, tc);
   return s;

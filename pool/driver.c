@@ -234,7 +234,7 @@ static int refill_one(struct rxq *q) {
       if (d->p.free_pages)
         mem_page_free(d->m, pfn);
       else
-        page_pool_recycle(q->pool, pfn);
+        page_pool_put_page(q->pool, pfn, 1); /* the refill runs in the queue's NAPI poll */
       return -1;
     }
     cpu_charge(d->cpu, CPU_IOMMU, (uint64_t)c);
@@ -291,9 +291,9 @@ static void kick(struct rxq *q) {
     simk_event_notify(q->napi_ev, 0);
 }
 
-static void recycle(struct driver *d, unsigned queue, uint64_t pfn) {
+static void recycle(struct driver *d, unsigned queue, uint64_t pfn, int napi) {
   if (!d->p.free_pages) {
-    page_pool_recycle(d->q[queue].pool, pfn);
+    page_pool_put_page(d->q[queue].pool, pfn, napi);
     return;
   }
   d->st.pages_freed++;
@@ -319,16 +319,24 @@ static void recycle(struct driver *d, unsigned queue, uint64_t pfn) {
   }
 }
 
+/* Who lets go of a buffer, which decides where a page_pool page goes: only
+ * the NAPI poll of the page's own queue may recycle directly into the alloc
+ * cache (page_pool_put_page's allow_direct: XDP verdicts and skbs the stack
+ * consumes within the poll); a socket's recvmsg (process context, later)
+ * and the application returning a zero-copy buffer go through the ring. */
+enum rel_ctx { REL_NAPI = 0, REL_RECVMSG, REL_APP };
+
 /* A buffer the driver or the stack is done with. A page_pool buffer drops
  * its page reference; a chunk of the application's region goes to the fill
- * ring when the application gives it back (by_app), else to the driver's
+ * ring when the application gives it back (REL_APP), else to the driver's
  * free list (xsk_buff_free, net/xdp/xsk_buff_pool.c: reused before the fill
  * ring). */
-static void release(struct driver *d, unsigned queue, const struct buf *b, int by_app) {
+static void release(struct driver *d, unsigned queue, const struct buf *b, enum rel_ctx ctx) {
   if (b->src != BUF_UMEM) {
-    recycle(d, queue, b->pfn);
+    recycle(d, queue, b->pfn, ctx == REL_NAPI);
     return;
   }
+  int by_app = ctx == REL_APP;
   struct umem *u = d->umem;
   if (by_app) {
     u->fill[(u->fill_first + u->nfill++) % u->nchunks] = b->chunk;
@@ -354,7 +362,7 @@ static void app_return(struct driver *d, const struct held_page *h) {
   }
   if (h->b.src == BUF_UMEM)
     d->umem->held--;
-  release(d, h->queue, &h->b, 1);
+  release(d, h->queue, &h->b, REL_APP);
   /* The pool has a page again: the ring is refilled in NAPI context. */
   kick(&d->q[h->queue]);
 }
@@ -478,7 +486,7 @@ static void consume(struct driver *d, const struct pending_rx *pr) {
   }
   for (uint32_t i = 0; i < pr->nfrags; i++) {
     mem_mark_remove(d->m, MEM_MARK_VALIDATED, 0, frag_paddr(&pr->frags[i]), pr->frags[i].len);
-    release(d, pr->queue, &pr->frags[i].b, 0);
+    release(d, pr->queue, &pr->frags[i].b, REL_RECVMSG);
   }
   d->st.delivered_packets++;
   d->st.delivered_bytes += pr->total;
@@ -671,7 +679,7 @@ static int copy_out(struct driver *d, struct rxq *q) {
     uint64_t pfn, iova;
     if (page_pool_alloc(q->pool, &pfn, &iova)) {
       for (uint32_t j = 0; j < q->nfrags; j++)
-        release(d, q->index, &q->frags[j].b, 0);
+        release(d, q->index, &q->frags[j].b, REL_NAPI);
       d->st.copy_out_drops++;
       return -1;
     }
@@ -680,7 +688,7 @@ static int copy_out(struct driver *d, struct rxq *q) {
       mem_copy(d->m, kcpu, buf_data(&kb), frag_paddr(fr), fr->len);
       cpu_charge(d->cpu, CPU_COPY, cpu_copy_cycles(&d->cpu->costs, fr->len));
     }
-    release(d, q->index, &fr->b, 0);
+    release(d, q->index, &fr->b, REL_NAPI);
     fr->b = kb;
     copied += fr->len;
   }
@@ -769,8 +777,9 @@ static void rx_frame(struct rxq *q) {
     d->st.delivered_packets++;
     d->st.delivered_bytes += total;
     d->st.last_delivery_ps = simk_now_ps();
+    /* Consumed by the kernel within the poll (softirq): direct recycling. */
     for (uint32_t i = 0; i < q->nfrags; i++)
-      release(d, q->index, &q->frags[i].b, 0);
+      release(d, q->index, &q->frags[i].b, REL_NAPI);
     return;
   }
   d->st.stack_packets++;
@@ -817,7 +826,7 @@ static int rx_desc(struct rxq *q, const struct nic_rx_desc_wb *wb) {
   if (q->nfrags < NIC_MAX_DESC_PER_FRAME)
     q->frags[q->nfrags++] = (struct frag){.b = b->b, .len = len};
   else
-    release(d, q->index, &b->b, 0); /* more than the device ever chains: drop the rest */
+    release(d, q->index, &b->b, REL_NAPI); /* more than the device ever chains: drop the rest */
   if (!(wb->status_error & NIC_RXD_STAT_EOP))
     return 0;
   rx_frame(q);
@@ -1047,6 +1056,8 @@ struct driver *driver_new(const struct driver_params *p, struct mem *m, struct i
     }
     struct page_pool_params pp = {
         .pages = p->pool_pages,
+        .cache_size = p->pool_cache_size,
+        .ring_size = p->pool_ring_size,
         .clear = p->pool_clear,
         .dma_per_packet = p->dma_per_packet,
         .rid = p->rid,
@@ -1105,6 +1116,11 @@ void driver_free(struct driver *d) {
 }
 
 const struct driver_stats *driver_stats(const struct driver *d) { return &d->st; }
+
+void driver_destroy_pools(struct driver *d) {
+  for (unsigned i = 0; i < d->p.queues; i++)
+    page_pool_destroy(d->q[i].pool);
+}
 
 const struct page_pool_stats *driver_pool_stats(const struct driver *d, unsigned queue) {
   return queue < d->p.queues && d->q[queue].pool ? page_pool_stats(d->q[queue].pool) : NULL;

@@ -69,7 +69,9 @@ struct driver_params {
   uint32_t buffer_size;
   int skb_readonly;         /* 0: writable (build_skb), 1: read-only */
   int dma_per_packet;       /* 0: page_pool keeps mappings; 1: per buffer */
-  uint32_t pool_pages;
+  uint32_t pool_pages;       /* most pages a queue's pool has at once */
+  uint32_t pool_cache_size;  /* alloc cache per pool (0: 128) */
+  uint32_t pool_ring_size;   /* recycle ring per pool (0: 1024) */
   uint8_t pool_clear;       /* enum pp_clear */
   uint32_t napi_budget;     /* 64 */
   int header_split;         /* post a header buffer with each descriptor */
@@ -144,6 +146,10 @@ const struct driver_stats *driver_stats(const struct driver *d);
 void driver_set_effect_cb(struct driver *d, driver_effect_fn fn, void *ctx);
 int driver_arm_user_write(struct driver *d, unsigned principal, uint32_t len, void *tag);
 void driver_set_hoard(struct driver *d, unsigned principal, void *tag);
+/* The end of the run: destroy every queue's page_pool (page_pool_destroy:
+ * what they keep is unmapped and freed; pages in flight are counted and
+ * released when they come back). */
+void driver_destroy_pools(struct driver *d);
 const struct page_pool_stats *driver_pool_stats(const struct driver *d, unsigned queue);
 const struct page_pool *driver_pool(const struct driver *d, unsigned queue);
 /* 1 when the queue's page pool has no page left to post (the bound queue of

@@ -1,5 +1,9 @@
 /*
  * page_pool.c: see page_pool.h.
+ *
+ * The pages a pool has are kept in slots (grown on demand up to the bound),
+ * found from their frame number through a small open-addressing hash table.
+ * The alloc cache and the recycle ring hold slot numbers.
  */
 #include "page_pool.h"
 
@@ -9,11 +13,14 @@
 #include "dma.h"
 #include "simk.h"
 
+enum pp_state { PP_SLOT_UNUSED = 0, PP_IN_CACHE, PP_IN_RING, PP_OUT };
+
 struct pp_page {
   uint64_t pfn;
   uint64_t iova;
-  uint32_t refs; /* pp_ref_count: fragments (or the page) handed out, plus the
-                    pool's own while it carves the page */
+  uint32_t refs;  /* pp_ref_count: fragments (or the page) handed out, plus the
+                     pool's own while it carves the page */
+  uint8_t state;  /* enum pp_state */
 };
 
 struct page_pool {
@@ -21,21 +28,128 @@ struct page_pool {
   struct mem *m;
   struct iommu *io;
   struct cpu *cpu;
-  struct pp_page *all;   /* every page of the pool */
-  uint64_t *free;        /* stack of pfns ready to hand out */
-  uint32_t nfree;
-  /* pfn -> index in all[], by binary search over a sorted copy */
-  uint64_t *sorted_pfn;
-  uint32_t *sorted_idx;
+  /* the pages the pool has now, by slot; unused slots on a stack */
+  struct pp_page *slot;
+  uint32_t nslots, slot_cap;
+  uint32_t *free_slots;
+  uint32_t nfree_slots;
+  /* pfn -> slot + 1 (0: empty), linear probing, power-of-two size */
+  uint64_t *hkey;
+  uint32_t *hval;
+  uint32_t hcap, hcount;
+  /* alloc cache: a stack of slots */
+  uint32_t *cache;
+  uint32_t cache_n;
+  /* recycle ring (ptr_ring): FIFO of slots */
+  uint32_t *ring;
+  uint32_t ring_head, ring_n;
   /* the page being split into fragments (pool->frag_page), and where the
    * next fragment starts in it (pool->frag_offset) */
-  struct pp_page *frag_page;
+  int32_t frag_slot; /* -1: none */
   uint32_t frag_offset;
+  int destroyed;
   struct page_pool_stats st;
   uint64_t vcd_free;
 };
 
 static const struct mem_accessor kcpu = {.actor = MEM_ACTOR_KERNEL, .id = 0};
+
+/* ---- pfn -> slot ---- */
+
+static uint32_t hslot(const struct page_pool *pp, uint64_t pfn) {
+  uint64_t h = pfn * 0x9e3779b97f4a7c15ull;
+  return (uint32_t)(h >> 32) & (pp->hcap - 1);
+}
+
+static int hgrow(struct page_pool *pp) {
+  uint32_t ncap = pp->hcap ? pp->hcap * 2 : 64;
+  uint64_t *nk = calloc(ncap, sizeof *nk);
+  uint32_t *nv = calloc(ncap, sizeof *nv);
+  if (!nk || !nv) {
+    free(nk);
+    free(nv);
+    return -1;
+  }
+  uint64_t *ok = pp->hkey;
+  uint32_t *ov = pp->hval;
+  uint32_t ocap = pp->hcap;
+  pp->hkey = nk;
+  pp->hval = nv;
+  pp->hcap = ncap;
+  for (uint32_t i = 0; i < ocap; i++) {
+    if (!ov[i])
+      continue;
+    uint32_t j = hslot(pp, ok[i]);
+    while (nv[j])
+      j = (j + 1) & (ncap - 1);
+    nk[j] = ok[i];
+    nv[j] = ov[i];
+  }
+  free(ok);
+  free(ov);
+  return 0;
+}
+
+static int hfind(const struct page_pool *pp, uint64_t pfn) {
+  if (!pp->hcap)
+    return -1;
+  for (uint32_t j = hslot(pp, pfn);; j = (j + 1) & (pp->hcap - 1)) {
+    if (!pp->hval[j])
+      return -1;
+    if (pp->hkey[j] == pfn)
+      return (int)j;
+  }
+}
+
+/* Room checked by the caller (hcount * 2 < hcap). */
+static void hput(struct page_pool *pp, uint64_t pfn, uint32_t slot) {
+  uint32_t j = hslot(pp, pfn);
+  while (pp->hval[j])
+    j = (j + 1) & (pp->hcap - 1);
+  pp->hkey[j] = pfn;
+  pp->hval[j] = slot + 1;
+  pp->hcount++;
+}
+
+/* Backward-shift deletion: no tombstones. */
+static void hdel(struct page_pool *pp, uint32_t j) {
+  uint32_t mask = pp->hcap - 1;
+  pp->hval[j] = 0;
+  pp->hcount--;
+  for (uint32_t k = (j + 1) & mask; pp->hval[k]; k = (k + 1) & mask) {
+    uint32_t home = hslot(pp, pp->hkey[k]);
+    /* Move k into the hole at j when its home is not in (j, k]. */
+    if (((k - home) & mask) >= ((k - j) & mask)) {
+      pp->hkey[j] = pp->hkey[k];
+      pp->hval[j] = pp->hval[k];
+      pp->hval[k] = 0;
+      j = k;
+    }
+  }
+}
+
+static struct pp_page *find(const struct page_pool *pp, uint64_t pfn) {
+  int j = hfind(pp, pfn);
+  return j < 0 ? NULL : &pp->slot[pp->hval[j] - 1];
+}
+
+/* ---- bookkeeping ---- */
+
+static uint32_t headroom(const struct page_pool *pp) {
+  if (pp->destroyed)
+    return 0;
+  uint32_t room = pp->p.pages - pp->st.in_pool;
+  uint64_t ram = mem_pages_free(pp->m);
+  return ram < room ? (uint32_t)ram : room;
+}
+
+uint32_t page_pool_available(const struct page_pool *pp) {
+  if (pp->destroyed)
+    return 0;
+  return pp->cache_n + pp->ring_n + headroom(pp);
+}
+
+static void update_signal(struct page_pool *pp) { pp->vcd_free = page_pool_available(pp); }
 
 static void clear_page(struct page_pool *pp, uint64_t pfn) {
   mem_fill(pp->m, kcpu, pfn << MEM_PAGE_SHIFT, 0, MEM_PAGE_SIZE, NULL);
@@ -43,126 +157,240 @@ static void clear_page(struct page_pool *pp, uint64_t pfn) {
   pp->st.clears++;
 }
 
-struct pfn_idx {
-  uint64_t pfn;
-  uint32_t idx;
-};
-
-static int cmp_pfn(const void *a, const void *b) {
-  uint64_t x = ((const struct pfn_idx *)a)->pfn, y = ((const struct pfn_idx *)b)->pfn;
-  return x < y ? -1 : x > y;
+/* A slot for a new page (host memory grows on demand). -1 when host memory
+ * runs out. */
+static int slot_get(struct page_pool *pp, uint32_t *out) {
+  if ((pp->hcount + 1) * 2 > pp->hcap && hgrow(pp))
+    return -1;
+  if (pp->nfree_slots) {
+    *out = pp->free_slots[--pp->nfree_slots];
+    return 0;
+  }
+  if (pp->nslots == pp->slot_cap) {
+    uint32_t ncap = pp->slot_cap ? pp->slot_cap * 2 : 64;
+    if (ncap > pp->p.pages)
+      ncap = pp->p.pages;
+    struct pp_page *ns = realloc(pp->slot, ncap * sizeof *ns);
+    if (!ns)
+      return -1;
+    pp->slot = ns;
+    uint32_t *nf = realloc(pp->free_slots, ncap * sizeof *nf);
+    if (!nf)
+      return -1;
+    pp->free_slots = nf;
+    pp->slot_cap = ncap;
+  }
+  *out = pp->nslots++;
+  return 0;
 }
+
+/* A fresh page from the page allocator enters the pool (slow path): cleared
+ * when the policy says so, DMA-mapped when the pool keeps the mappings,
+ * mapped into the user principal the pool is shared with. Returns its slot
+ * (in no list yet), or -1. */
+static int enter_page(struct page_pool *pp, uint32_t *slot) {
+  uint32_t s;
+  uint64_t pfn, iova = 0;
+  if (slot_get(pp, &s))
+    return -1;
+  if (mem_page_alloc(pp->m, &pfn)) {
+    pp->free_slots[pp->nfree_slots++] = s;
+    return -1;
+  }
+  cpu_charge(pp->cpu, CPU_OTHER, pp->cpu->costs.page_alloc);
+  if (pp->p.clear != PP_CLEAR_NEVER)
+    clear_page(pp, pfn);
+  if (!pp->p.dma_per_packet) {
+    /* page_pool_dma_map (PP_FLAG_DMA_MAP): kept while the page stays. */
+    int64_t c = dma_map_page(pp->io, pp->m, pp->p.rid, pfn, IOMMU_PERM_READ | IOMMU_PERM_WRITE,
+                             simk_now_ps(), &iova);
+    if (c < 0) {
+      mem_page_free(pp->m, pfn);
+      pp->free_slots[pp->nfree_slots++] = s;
+      return -1;
+    }
+    cpu_charge(pp->cpu, CPU_IOMMU, (uint64_t)c);
+  }
+  if (pp->p.user_principal >= 0) {
+    mem_page_map(pp->m, pfn, (unsigned)pp->p.user_principal, (enum mem_map_mode)pp->p.user_mode);
+    cpu_charge(pp->cpu, CPU_MAP, pp->cpu->costs.user_map);
+  }
+  pp->slot[s] = (struct pp_page){.pfn = pfn, .iova = iova, .refs = 0, .state = PP_IN_CACHE};
+  hput(pp, pfn, s);
+  pp->st.pages_entered++;
+  if (++pp->st.in_pool > pp->st.in_pool_max)
+    pp->st.in_pool_max = pp->st.in_pool;
+  *slot = s;
+  return 0;
+}
+
+/* page_pool_return_page: the page leaves the pool. Its DMA mapping is
+ * removed (through the IOMMU: a later device write through the old IOVA
+ * faults, or, while a lazy IOTLB entry lingers, lands in a page nobody gave
+ * the device), so is the pool's user mapping, and the page goes back to the
+ * page allocator with whatever it holds, unless someone else still holds it
+ * (then only the pool lets go of it). */
+static void release(struct page_pool *pp, uint32_t s, int still_held) {
+  struct pp_page *e = &pp->slot[s];
+  if (!pp->p.dma_per_packet) {
+    int64_t c = dma_unmap_page(pp->io, pp->m, pp->p.rid, e->iova, e->pfn, simk_now_ps());
+    if (c > 0)
+      cpu_charge(pp->cpu, CPU_IOMMU, (uint64_t)c);
+  }
+  if (!still_held) {
+    if (pp->p.user_principal >= 0) {
+      mem_page_map(pp->m, e->pfn, (unsigned)pp->p.user_principal, MEM_MAP_NONE);
+      cpu_charge(pp->cpu, CPU_MAP, pp->cpu->costs.user_unmap);
+    }
+    mem_page_free(pp->m, e->pfn);
+  }
+  int j = hfind(pp, e->pfn);
+  if (j >= 0)
+    hdel(pp, (uint32_t)j);
+  e->state = PP_SLOT_UNUSED;
+  e->refs = 0;
+  pp->free_slots[pp->nfree_slots++] = s;
+  pp->st.in_pool--;
+  pp->st.released++;
+}
+
+/* ---- creation and destruction ---- */
 
 struct page_pool *page_pool_new(const struct page_pool_params *p, struct mem *m, struct iommu *io,
                                 struct cpu *cpu, char *err, size_t errlen) {
-  struct page_pool *pp = calloc(1, sizeof *pp);
-  if (!pp || p->pages == 0) {
-    free(pp);
-    snprintf(err, errlen, "page_pool: cannot create a pool of %u pages", p->pages);
+  struct page_pool_params q = *p;
+  if (q.cache_size == 0)
+    q.cache_size = PP_ALLOC_CACHE_SIZE;
+  if (q.ring_size == 0)
+    q.ring_size = PP_RING_SIZE_DEFAULT;
+  if (q.pages == 0) {
+    snprintf(err, errlen, "page_pool: cannot create a pool of %u pages", q.pages);
     return NULL;
   }
-  pp->p = *p;
+  struct page_pool *pp = calloc(1, sizeof *pp);
+  if (!pp) {
+    snprintf(err, errlen, "page_pool: out of memory");
+    return NULL;
+  }
+  pp->p = q;
   pp->m = m;
   pp->io = io;
   pp->cpu = cpu;
-  pp->all = calloc(p->pages, sizeof *pp->all);
-  pp->free = calloc(p->pages, sizeof *pp->free);
-  pp->sorted_pfn = calloc(p->pages, sizeof *pp->sorted_pfn);
-  pp->sorted_idx = calloc(p->pages, sizeof *pp->sorted_idx);
-  if (!pp->all || !pp->free || !pp->sorted_pfn || !pp->sorted_idx) {
+  pp->frag_slot = -1;
+  pp->cache = calloc(q.cache_size, sizeof *pp->cache);
+  pp->ring = calloc(q.ring_size, sizeof *pp->ring);
+  if (!pp->cache || !pp->ring) {
     page_pool_free(pp);
     snprintf(err, errlen, "page_pool: out of memory");
     return NULL;
   }
-  for (uint32_t i = 0; i < p->pages; i++) {
-    uint64_t pfn;
-    if (mem_page_alloc(m, &pfn)) {
-      page_pool_free(pp);
-      snprintf(err, errlen, "page_pool: simulated RAM has no free page for a pool of %u pages",
-               p->pages);
-      return NULL;
-    }
-    cpu_charge(cpu, CPU_OTHER, cpu->costs.page_alloc);
-    pp->all[i].pfn = pfn;
-    if (p->clear != PP_CLEAR_NEVER)
-      clear_page(pp, pfn);
-    if (!p->dma_per_packet) {
-      int64_t c = dma_map_page(io, m, p->rid, pfn, IOMMU_PERM_READ | IOMMU_PERM_WRITE, simk_now_ps(),
-                            &pp->all[i].iova);
-      if (c < 0) {
-        page_pool_free(pp);
-        snprintf(err, errlen, "page_pool: the IOMMU cannot map page %u of the pool", i);
-        return NULL;
-      }
-      cpu_charge(cpu, CPU_IOMMU, (uint64_t)c);
-    }
-    if (p->user_principal >= 0) {
-      mem_page_map(m, pfn, (unsigned)p->user_principal, (enum mem_map_mode)p->user_mode);
-      cpu_charge(cpu, CPU_MAP, cpu->costs.user_map);
-    }
-  }
-  /* Hand out the lowest pages first: push in reverse. */
-  for (uint32_t i = p->pages; i-- > 0;)
-    pp->free[pp->nfree++] = pp->all[i].pfn;
-  pp->vcd_free = pp->nfree;
-  struct pfn_idx *tmp = malloc(p->pages * sizeof *tmp);
-  if (!tmp) {
-    page_pool_free(pp);
-    snprintf(err, errlen, "page_pool: out of memory");
-    return NULL;
-  }
-  for (uint32_t i = 0; i < p->pages; i++)
-    tmp[i] = (struct pfn_idx){.pfn = pp->all[i].pfn, .idx = i};
-  qsort(tmp, p->pages, sizeof *tmp, cmp_pfn);
-  for (uint32_t i = 0; i < p->pages; i++) {
-    pp->sorted_pfn[i] = tmp[i].pfn;
-    pp->sorted_idx[i] = tmp[i].idx;
-  }
-  free(tmp);
+  update_signal(pp);
   return pp;
+}
+
+static void put_page(struct page_pool *pp, struct pp_page *e, int allow_direct);
+
+void page_pool_destroy(struct page_pool *pp) {
+  if (!pp || pp->destroyed)
+    return;
+  pp->destroyed = 1;
+  /* page_pool_free_frag: the pool's own reference on the page it carves. */
+  if (pp->frag_slot >= 0) {
+    struct pp_page *e = &pp->slot[pp->frag_slot];
+    pp->frag_slot = -1;
+    put_page(pp, e, 0);
+  }
+  /* page_pool_scrub / page_pool_empty_ring: everything the pool keeps. */
+  while (pp->cache_n) {
+    release(pp, pp->cache[--pp->cache_n], 0);
+    pp->st.destroy_released++;
+  }
+  while (pp->ring_n) {
+    uint32_t s = pp->ring[pp->ring_head];
+    pp->ring_head = (pp->ring_head + 1) % pp->p.ring_size;
+    pp->ring_n--;
+    release(pp, s, 0);
+    pp->st.destroy_released++;
+  }
+  /* page_pool_inflight: released as they come back. */
+  pp->st.destroy_inflight = pp->st.in_use;
+  update_signal(pp);
 }
 
 void page_pool_free(struct page_pool *pp) {
   if (!pp)
     return;
-  free(pp->all);
-  free(pp->free);
-  free(pp->sorted_pfn);
-  free(pp->sorted_idx);
+  if (pp->cache && pp->ring)
+    page_pool_destroy(pp);
+  free(pp->slot);
+  free(pp->free_slots);
+  free(pp->hkey);
+  free(pp->hval);
+  free(pp->cache);
+  free(pp->ring);
   free(pp);
 }
 
-static struct pp_page *find(const struct page_pool *pp, uint64_t pfn) {
-  uint32_t lo = 0, hi = pp->p.pages;
-  while (lo < hi) {
-    uint32_t mid = lo + (hi - lo) / 2;
-    if (pp->sorted_pfn[mid] < pfn)
-      lo = mid + 1;
-    else
-      hi = mid;
+/* ---- allocation ---- */
+
+/* The slot of the next page to hand out, from the cache, a refill from the
+ * ring, or the slow path. -1 when there is none. */
+static int take(struct page_pool *pp, uint32_t *out) {
+  if (pp->destroyed)
+    return -1;
+  if (pp->cache_n) {
+    pp->st.alloc_fast++;
+  } else if (pp->ring_n) {
+    /* page_pool_refill_alloc_cache: consume from the ring (oldest first)
+     * until the cache holds PP_ALLOC_CACHE_REFILL pages, hand out the last. */
+    uint32_t want = PP_ALLOC_CACHE_REFILL < pp->p.cache_size ? PP_ALLOC_CACHE_REFILL : pp->p.cache_size;
+    while (pp->ring_n && pp->cache_n < want) {
+      uint32_t s = pp->ring[pp->ring_head];
+      pp->ring_head = (pp->ring_head + 1) % pp->p.ring_size;
+      pp->ring_n--;
+      pp->slot[s].state = PP_IN_CACHE;
+      pp->cache[pp->cache_n++] = s;
+    }
+    pp->st.alloc_refill++;
+  } else {
+    /* __page_pool_alloc_pages_slow: a bulk of fresh pages into the cache,
+     * within the bound. */
+    uint32_t want = PP_ALLOC_CACHE_REFILL < pp->p.cache_size ? PP_ALLOC_CACHE_REFILL : pp->p.cache_size;
+    uint32_t room = pp->p.pages - pp->st.in_pool;
+    if (want > room)
+      want = room;
+    for (uint32_t i = 0; i < want; i++) {
+      uint32_t s;
+      if (enter_page(pp, &s))
+        break;
+      pp->cache[pp->cache_n++] = s;
+    }
+    if (!pp->cache_n) {
+      pp->st.empty++;
+      update_signal(pp);
+      return -1;
+    }
+    pp->st.alloc_slow++;
   }
-  if (lo < pp->p.pages && pp->sorted_pfn[lo] == pfn)
-    return &pp->all[pp->sorted_idx[lo]];
-  return NULL;
+  *out = pp->cache[--pp->cache_n];
+  return 0;
 }
 
 int page_pool_alloc(struct page_pool *pp, uint64_t *pfn, uint64_t *iova) {
-  if (pp->nfree == 0) {
-    pp->st.empty++;
+  uint32_t s;
+  if (take(pp, &s))
     return -1;
-  }
-  uint64_t p = pp->free[--pp->nfree];
-  pp->vcd_free = pp->nfree;
+  struct pp_page *e = &pp->slot[s];
+  e->state = PP_OUT;
+  e->refs = 1;
   /* A new use of the page: what it held belongs to an earlier allocation. */
-  mem_page_new_epoch(pp->m, p);
+  mem_page_new_epoch(pp->m, e->pfn);
   cpu_charge(pp->cpu, CPU_OTHER, pp->cpu->costs.pool_alloc);
   pp->st.allocs++;
-  pp->st.in_use++;
-  if (pp->st.in_use > pp->st.in_use_max)
+  if (++pp->st.in_use > pp->st.in_use_max)
     pp->st.in_use_max = pp->st.in_use;
-  struct pp_page *e = find(pp, p);
-  e->refs = 1;
-  *pfn = p;
+  update_signal(pp);
+  *pfn = e->pfn;
   *iova = e->iova;
   return 0;
 }
@@ -170,33 +398,90 @@ int page_pool_alloc(struct page_pool *pp, uint64_t *pfn, uint64_t *iova) {
 /* page_pool_alloc_frag (net/core/page_pool.c): carve the next fragment from
  * the current page; when it does not fit, drop the pool's reference on that
  * page (it is recycled once its last fragment is released) and start on a
- * fresh page from the free list. */
+ * fresh page. */
 int page_pool_alloc_frag(struct page_pool *pp, uint32_t size, uint64_t *pfn, uint32_t *offset,
                          uint64_t *iova) {
   size = (size + PP_FRAG_ALIGN - 1) & ~(PP_FRAG_ALIGN - 1);
   if (size == 0 || size > MEM_PAGE_SIZE / 2)
     return -1;
-  if (pp->frag_page && pp->frag_offset + size > MEM_PAGE_SIZE) {
-    uint64_t done = pp->frag_page->pfn;
-    pp->frag_page = NULL;
-    page_pool_recycle(pp, done); /* the pool's own reference */
+  if (pp->frag_slot >= 0 && pp->frag_offset + size > MEM_PAGE_SIZE) {
+    struct pp_page *done = &pp->slot[pp->frag_slot];
+    pp->frag_slot = -1;
+    put_page(pp, done, 1); /* the pool's own reference, from the allocation path */
   }
-  if (!pp->frag_page) {
+  if (pp->frag_slot < 0) {
     uint64_t p, io;
     if (page_pool_alloc(pp, &p, &io))
       return -1;
-    pp->frag_page = find(pp, p);
+    pp->frag_slot = (int32_t)(find(pp, p) - pp->slot);
     pp->frag_offset = 0;
   } else {
     cpu_charge(pp->cpu, CPU_OTHER, pp->cpu->costs.pool_alloc);
   }
-  pp->frag_page->refs++;
-  *pfn = pp->frag_page->pfn;
+  struct pp_page *e = &pp->slot[pp->frag_slot];
+  e->refs++;
+  *pfn = e->pfn;
   *offset = pp->frag_offset;
-  *iova = pp->frag_page->iova;
+  *iova = e->iova;
   pp->frag_offset += size;
   pp->st.frag_allocs++;
   return 0;
+}
+
+/* ---- recycling ---- */
+
+static void put_page(struct page_pool *pp, struct pp_page *e, int allow_direct) {
+  if (e->state != PP_OUT || e->refs == 0)
+    return;
+  if (--e->refs)
+    return; /* other fragments of the page are still in use */
+  uint32_t s = (uint32_t)(e - pp->slot);
+  pp->st.in_use--;
+  if (pp->destroyed) {
+    /* Back after page_pool_destroy: released (page_pool_release_retry). */
+    release(pp, s, 0);
+    update_signal(pp);
+    return;
+  }
+  if (mem_page_holder(pp->m, e->pfn) >= 0) {
+    /* __page_pool_page_can_be_recycled fails: someone else still holds the
+     * page; the pool lets go of it (page_pool_return_page) and that holder's
+     * reference keeps it. */
+    pp->st.recycle_released_refcnt++;
+    release(pp, s, 1);
+    update_signal(pp);
+    return;
+  }
+  int to_cache = allow_direct && pp->cache_n < pp->p.cache_size;
+  if (allow_direct && !to_cache)
+    pp->st.recycle_cache_full++;
+  if (!to_cache && pp->ring_n == pp->p.ring_size) {
+    /* ptr_ring_produce fails: the page leaves the pool. */
+    pp->st.recycle_ring_full++;
+    release(pp, s, 0);
+    update_signal(pp);
+    return;
+  }
+  if (pp->p.clear == PP_CLEAR_ON_RECYCLE)
+    clear_page(pp, e->pfn);
+  cpu_charge(pp->cpu, CPU_OTHER, pp->cpu->costs.pool_recycle);
+  if (to_cache) {
+    e->state = PP_IN_CACHE;
+    pp->cache[pp->cache_n++] = s;
+    pp->st.recycle_cached++;
+  } else {
+    e->state = PP_IN_RING;
+    pp->ring[(pp->ring_head + pp->ring_n++) % pp->p.ring_size] = s;
+    pp->st.recycle_ring++;
+  }
+  pp->st.recycles++;
+  update_signal(pp);
+}
+
+void page_pool_put_page(struct page_pool *pp, uint64_t pfn, int allow_direct) {
+  struct pp_page *e = find(pp, pfn);
+  if (e)
+    put_page(pp, e, allow_direct);
 }
 
 uint32_t page_pool_page_refs(const struct page_pool *pp, uint64_t pfn) {
@@ -204,26 +489,14 @@ uint32_t page_pool_page_refs(const struct page_pool *pp, uint64_t pfn) {
   return e ? e->refs : 0;
 }
 
+int page_pool_owns(const struct page_pool *pp, uint64_t pfn) { return find(pp, pfn) != NULL; }
+
 uint64_t page_pool_iova(const struct page_pool *pp, uint64_t pfn) {
   const struct pp_page *e = find(pp, pfn);
   return e ? e->iova : 0;
 }
 
-void page_pool_recycle(struct page_pool *pp, uint64_t pfn) {
-  struct pp_page *e = find(pp, pfn);
-  if (!e || e->refs == 0 || pp->nfree >= pp->p.pages)
-    return;
-  if (--e->refs)
-    return; /* other fragments of the page are still in use */
-  if (pp->p.clear == PP_CLEAR_ON_RECYCLE)
-    clear_page(pp, pfn);
-  cpu_charge(pp->cpu, CPU_OTHER, pp->cpu->costs.pool_recycle);
-  pp->free[pp->nfree++] = pfn;
-  pp->vcd_free = pp->nfree;
-  pp->st.recycles++;
-  pp->st.in_use--;
-}
-
 const struct page_pool_stats *page_pool_stats(const struct page_pool *pp) { return &pp->st; }
-uint32_t page_pool_available(const struct page_pool *pp) { return pp->nfree; }
+uint32_t page_pool_cached(const struct page_pool *pp) { return pp->cache_n; }
+uint32_t page_pool_ring_count(const struct page_pool *pp) { return pp->ring_n; }
 const uint64_t *page_pool_free_signal(const struct page_pool *pp) { return &pp->vcd_free; }

@@ -123,6 +123,20 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
   json_object_object_add(pool, "recycles", u64(r->recycles));
   json_object_object_add(pool, "clears", u64(r->clears));
   json_object_object_add(pool, "pages_in_use_max", u64(r->pages_in_use_max));
+  json_object_object_add(pool, "alloc_fast", u64(r->alloc_fast));
+  json_object_object_add(pool, "alloc_refill", u64(r->alloc_refill));
+  json_object_object_add(pool, "alloc_slow", u64(r->alloc_slow));
+  json_object_object_add(pool, "alloc_failed", u64(r->alloc_failed));
+  json_object_object_add(pool, "pages_entered", u64(r->pages_entered));
+  json_object_object_add(pool, "recycle_cached", u64(r->recycle_cached));
+  json_object_object_add(pool, "recycle_cache_full", u64(r->recycle_cache_full));
+  json_object_object_add(pool, "recycle_ring", u64(r->recycle_ring));
+  json_object_object_add(pool, "recycle_ring_full", u64(r->recycle_ring_full));
+  json_object_object_add(pool, "recycle_released_refcnt", u64(r->recycle_released_refcnt));
+  json_object_object_add(pool, "released", u64(r->released));
+  json_object_object_add(pool, "destroy_released", u64(r->destroy_released));
+  json_object_object_add(pool, "destroy_inflight", u64(r->destroy_inflight));
+  json_object_object_add(pool, "pages_in_pool_max", u64(r->pages_in_pool_max));
   json_object_object_add(root, "pool", pool);
 
   json_object *cpu = json_object_new_object();

@@ -39,7 +39,9 @@ void config_default(struct config *c) {
   c->nic_pcie_gbps = 63.0;     /* PCIe Gen3 x8, raw */
   c->iommu_mode = IOMMU_LAZY; /* Linux's default for DMA domains */
   c->iommu_iotlb_entries = 64;
-  c->pool_pages = 1024;       /* page_pool's ptr_ring default size */
+  c->pool_pages = 1024;       /* a bound as large as page_pool's default ring */
+  c->pool_cache_size = 128;   /* PP_ALLOC_CACHE_SIZE, net/core/page_pool.c */
+  c->pool_ring_size = 1024;   /* page_pool's ptr_ring size when pool_size is 0 */
   c->pool_clear = CFG_CLEAR_NEVER; /* merged page_pool never clears */
   c->pool_frag = 0;
   c->driver_skb_mode = CFG_SKB_WRITABLE;
@@ -117,9 +119,14 @@ static const struct key_def keys[] = {
     {"iommu.mode", K_ENUM, OFF(iommu_mode), 0, 0, iommu_modes, 0, "strict, lazy, passthrough, off"},
     {"iommu.iotlb_entries", K_U32, OFF(iommu_iotlb_entries), 1, 65536, NULL, 0,
      "IOTLB entries (1..65536)"},
-    {"pool.pages", K_U32, OFF(pool_pages), 1, 1u << 20, NULL, 0, "pages per pool (1..1048576)"},
+    {"pool.pages", K_U32, OFF(pool_pages), 1, 1u << 20, NULL, 0, "most pages a pool has at once, in its cache, its ring and in flight (1..1048576)"},
     {"pool.clear", K_ENUM, OFF(pool_clear), 0, 0, clears, 0, "never, on_entry, on_recycle"},
     {"pool.frag", K_BOOL, OFF(pool_frag), 0, 0, NULL, 0, "several packets per page (true, false)"},
+    {"pool.cache_size", K_U32, OFF(pool_cache_size), 1, 1024, NULL, 0,
+     "pages in a pool's alloc cache, which direct recycling from NAPI fills (1..1024; Linux: 128)"},
+    {"pool.ring_size", K_U32, OFF(pool_ring_size), 1, 16384, NULL, 0,
+     "pages in a pool's recycle ring; a page recycled into a full ring leaves the pool (1..16384, "
+     "Linux's cap; default 1024)"},
     {"driver.skb_mode", K_ENUM, OFF(driver_skb_mode), 0, 0, skb_modes, 0, "writable, readonly"},
     {"driver.dma_mapping", K_ENUM, OFF(driver_dma_mapping), 0, 0, dma_mappings, 0,
      "pool (mapped while in the pool), per_packet (mapped at refill, unmapped on completion)"},

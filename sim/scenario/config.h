@@ -45,6 +45,8 @@ struct config {
   uint32_t iommu_iotlb_entries;
   /* pool */
   uint32_t pool_pages;        /* pages per pool */
+  uint32_t pool_cache_size;   /* alloc cache per pool (PP_ALLOC_CACHE_SIZE) */
+  uint32_t pool_ring_size;    /* recycle ring per pool (ptr_ring) */
   uint8_t pool_clear;         /* enum cfg_clear */
   int pool_frag;
   /* driver */

@@ -534,6 +534,8 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
       .skb_readonly = c->driver_skb_mode == CFG_SKB_READONLY,
       .dma_per_packet = c->driver_dma_mapping == CFG_DMA_PER_PACKET,
       .pool_pages = c->pool_pages,
+      .pool_cache_size = c->pool_cache_size,
+      .pool_ring_size = c->pool_ring_size,
       .pool_clear = c->pool_clear,
       .napi_budget = c->driver_napi_budget,
       .header_split = c->nic_header_split,
@@ -613,13 +615,6 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
     res->rx_packets += qs->rx_packets;
     res->rx_bytes += qs->rx_bytes;
     res->rx_dropped += qs->rx_dropped;
-    const struct page_pool_stats *ps = driver_pool_stats(s->drv, q);
-    if (ps) {
-      res->allocs += ps->allocs;
-      res->recycles += ps->recycles;
-      res->clears += ps->clears;
-      res->pages_in_use_max += ps->in_use_max;
-    }
   }
   const struct iommu_stats *is = iommu_stats(s->io);
   res->translations = is->translations;
@@ -664,6 +659,32 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   }
   for (int p = 0; p < PROP_COUNT; p++)
     res->props[p] = *checker_result(s->chk, (enum checker_property)p);
+  /* The pools are destroyed at the end of the run (after the costs and
+   * verdicts were taken: teardown is not per-packet work). */
+  driver_destroy_pools(s->drv);
+  for (unsigned q = 0; q < res->queues; q++) {
+    const struct page_pool_stats *ps = driver_pool_stats(s->drv, q);
+    if (!ps)
+      continue;
+    res->allocs += ps->allocs;
+    res->recycles += ps->recycles;
+    res->clears += ps->clears;
+    res->pages_in_use_max += ps->in_use_max;
+    res->alloc_fast += ps->alloc_fast;
+    res->alloc_refill += ps->alloc_refill;
+    res->alloc_slow += ps->alloc_slow;
+    res->alloc_failed += ps->empty;
+    res->pages_entered += ps->pages_entered;
+    res->recycle_cached += ps->recycle_cached;
+    res->recycle_cache_full += ps->recycle_cache_full;
+    res->recycle_ring += ps->recycle_ring;
+    res->recycle_ring_full += ps->recycle_ring_full;
+    res->recycle_released_refcnt += ps->recycle_released_refcnt;
+    res->released += ps->released;
+    res->destroy_released += ps->destroy_released;
+    res->destroy_inflight += ps->destroy_inflight;
+    res->pages_in_pool_max += ps->in_pool_max;
+  }
   simk_finish();
   teardown(s);
   return 0;

@@ -54,6 +54,9 @@ struct replay_result {
   uint64_t translations, iotlb_hits, iotlb_misses, iommu_faults, invalidations;
   /* pool */
   uint64_t allocs, recycles, clears, pages_in_use_max;
+  uint64_t alloc_fast, alloc_refill, alloc_slow, alloc_failed, pages_entered;
+  uint64_t recycle_cached, recycle_cache_full, recycle_ring, recycle_ring_full, recycle_released_refcnt;
+  uint64_t released, destroy_released, destroy_inflight, pages_in_pool_max;
   /* cpu */
   uint64_t cycles[6];      /* enum cpu_bucket order */
   uint64_t cycles_total;

@@ -26,6 +26,8 @@ one_line "unknown key" "nic.nope" -- "$NICSIM" replay "$T/g.pcap" --set nic.nope
 one_line "bad enum value" "pool.clear" -- "$NICSIM" replay "$T/g.pcap" --set pool.clear=sometimes
 one_line "ring size not a power of two" "nic.ring_size" -- "$NICSIM" replay "$T/g.pcap" --set nic.ring_size=500
 one_line "zero queues" "nic.queues" -- "$NICSIM" replay "$T/g.pcap" --set nic.queues=0
+one_line "empty alloc cache" "pool.cache_size.*1..1024" -- "$NICSIM" replay "$T/g.pcap" --set pool.cache_size=0
+one_line "recycle ring past Linux's cap" "pool.ring_size.*1..16384" -- "$NICSIM" replay "$T/g.pcap" --set pool.ring_size=16385
 one_line "RSS queue out of range" "nic.rss_queues" -- "$NICSIM" replay "$T/g.pcap" --set 'nic.rss_queues=[0,5]'
 one_line "bad BPF filter" "app.owns" -- "$NICSIM" replay "$T/g.pcap" --set 'app.owns=udp port nonsense'
 one_line "unknown option" "--frobnicate" -- "$NICSIM" replay "$T/g.pcap" --frobnicate

@@ -36,7 +36,10 @@ for trace in "$M" "$T/g.pcap"; do
   run c5p --design zc-shared-ring --set app.mapping_lifetime=per_packet
   run c5l --design zc-shared-ring --set app.mapping_lifetime=persistent
   check "$n C5: per_packet: map is the largest bucket" "all(d['cpu']['breakdown']['map']>v for k,v in d['cpu']['breakdown'].items() if k!='map')" "$T/c5p.json"
-  check "$n C5: persistent: no map cycles on the fast path, fewer cycles/packet" "d['cpu']['breakdown']['map']==0 and d['cpu']['cycles_per_packet']*2 < $(jval "$T/c5p.json" "d['cpu']['cycles_per_packet']")" "$T/c5l.json"
+  # A lasting mapping is made when a page enters the pool (the slow path),
+  # never per packet; a short trace still pays for the pages the pool takes
+  # in during the run.
+  check "$n C5: persistent: no per-packet mapping, map cycles only for pages entering the pool, fewer cycles/packet" "d['user']['maps']==0 and d['cpu']['breakdown']['map']*5 < $(jval "$T/c5p.json" "d['cpu']['breakdown']['map']") and d['cpu']['cycles_per_packet']*2 < $(jval "$T/c5p.json" "d['cpu']['cycles_per_packet']")" "$T/c5l.json"
 
   # C8: CAP_NET_ADMIN entitles the application to every packet, not to kernel data.
   run c8 --design zc-shared-ring --set 'app.caps=[CAP_NET_ADMIN]'

@@ -18,8 +18,10 @@ d4=$(jval "$T/c4.json" "d['nic']['rx_dropped']")
 check "one core: busy all the time it can be" "d['cpu']['cores'][0]['utilisation'] > 0.9" "$T/c1.json"
 check "four cores: every core worked, none beyond 100%" \
   "all(0 < c['utilisation'] <= 1.0 for c in d['cpu']['cores'])" "$T/c4.json"
-check "the same work, whatever the cores" \
-  "d['cpu']['cycles_per_packet'] == $(jval "$T/c1.json" "d['cpu']['cycles_per_packet']")" "$T/c4.json"
+# The same work per packet (within what the pools' growth adds: a pool
+# that drops less takes in more pages through its slow path).
+check "about the same work per packet, whatever the cores" \
+  "abs(d['cpu']['cycles_per_packet'] / $(jval "$T/c1.json" "d['cpu']['cycles_per_packet']") - 1) < 0.05" "$T/c4.json"
 # Busy time is NAPI work: the cycles charged, less what runs elsewhere (the
 # recipient's recvmsg copy, setup).
 check "the busy time is most of the cycles charged, never more" \

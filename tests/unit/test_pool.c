@@ -1,14 +1,17 @@
 /*
- * test_pool.c: the host memory model of pool/: page_pool recycling and
- * fragments, and the driver's RX path driven by the real NIC model: skb
+ * test_pool.c: the host memory model of pool/: page_pool (alloc cache,
+ * recycle ring, slow path, pages leaving the pool, the bound, destroy) and
+ * fragments, and the driver's RX path (direct recycling from NAPI only) driven by the real NIC model: skb
  * labels in writable and read-only mode, AF_XDP UMEM accounting, zcrx
  * header/data split, per-packet mapping lifetime of fragment pages.
  * (The CPU cost figures are tested in test_cpu.c.)
  */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "checker.h"
 #include "cpu.h"
 #include "driver.h"
 #include "flow.h"
@@ -37,17 +40,21 @@ struct pp_rig {
   struct page_pool *pp;
 };
 
-static void pp_rig_init(struct pp_rig *r, uint32_t pages, uint8_t clear) {
+static void pp_rig_init_p(struct pp_rig *r, const struct page_pool_params *p, int iommu_mode) {
   char err[256];
   r->m = mem_new(16ull << 20);
   struct iommu_params ip;
   iommu_params_default(&ip);
-  ip.mode = IOMMU_STRICT;
+  ip.mode = iommu_mode;
   r->io = iommu_new(&ip);
   cpu_init(&r->cpu, 4.0);
-  struct page_pool_params p = {.pages = pages, .clear = clear, .rid = RID, .user_principal = -1};
-  r->pp = page_pool_new(&p, r->m, r->io, &r->cpu, err, sizeof err);
+  r->pp = page_pool_new(p, r->m, r->io, &r->cpu, err, sizeof err);
   ck_assert_msg(r->pp != NULL, "%s", err);
+}
+
+static void pp_rig_init(struct pp_rig *r, uint32_t pages, uint8_t clear) {
+  struct page_pool_params p = {.pages = pages, .clear = clear, .rid = RID, .user_principal = -1};
+  pp_rig_init_p(r, &p, IOMMU_STRICT);
 }
 
 static void pp_rig_free(struct pp_rig *r) {
@@ -65,8 +72,8 @@ START_TEST(pool_recycles_lifo_and_starts_epochs) {
   ck_assert_int_eq(page_pool_alloc(r.pp, &b, &io), 0);
   ck_assert(a != b);
   uint64_t ea = mem_page_epoch(r.m, a);
-  page_pool_recycle(r.pp, a);
-  page_pool_recycle(r.pp, b);
+  page_pool_put_page(r.pp, a, 1);
+  page_pool_put_page(r.pp, b, 1);
   ck_assert_uint_eq(page_pool_available(r.pp), 4);
   /* Last recycled, first handed out (the alloc cache is a stack). */
   ck_assert_int_eq(page_pool_alloc(r.pp, &c, &io), 0);
@@ -76,8 +83,8 @@ START_TEST(pool_recycles_lifo_and_starts_epochs) {
   /* Each allocation is a new use of the page. */
   ck_assert(mem_page_epoch(r.m, a) > ea);
   /* A page is not recycled twice. */
-  page_pool_recycle(r.pp, a);
-  page_pool_recycle(r.pp, a);
+  page_pool_put_page(r.pp, a, 1);
+  page_pool_put_page(r.pp, a, 1);
   ck_assert_uint_eq(page_pool_available(r.pp), 3);
   pp_rig_free(&r);
 }
@@ -104,9 +111,9 @@ START_TEST(pool_fragments_share_a_page_until_all_are_released) {
   ck_assert_uint_eq(o3, 0);
   ck_assert_uint_eq(page_pool_page_refs(r.pp, p1), 2);
   ck_assert_uint_eq(page_pool_available(r.pp), 2);
-  page_pool_recycle(r.pp, p1);
+  page_pool_put_page(r.pp, p1, 1);
   ck_assert_uint_eq(page_pool_available(r.pp), 2); /* one fragment still in use */
-  page_pool_recycle(r.pp, p1);
+  page_pool_put_page(r.pp, p1, 1);
   ck_assert_uint_eq(page_pool_available(r.pp), 3);
   ck_assert_uint_eq(page_pool_page_refs(r.pp, p1), 0);
   /* More than half a page is not a fragment. */
@@ -118,6 +125,286 @@ START_TEST(pool_fragments_share_a_page_until_all_are_released) {
   ck_assert_uint_eq(p2, p1);
   ck_assert(mem_page_epoch(r.m, p1) > epoch);
   ck_assert_uint_eq(page_pool_stats(r.pp)->frag_allocs, 5);
+  pp_rig_free(&r);
+}
+END_TEST
+
+START_TEST(pool_enters_pages_lazily_through_the_slow_path) {
+  struct pp_rig r;
+  struct page_pool_params p = {.pages = 100, .clear = PP_CLEAR_ON_ENTRY, .rid = RID,
+                               .user_principal = (int)APP, .user_mode = MEM_MAP_RO};
+  pp_rig_init_p(&r, &p, IOMMU_STRICT);
+  uint64_t ram = mem_pages_free(r.m);
+  const struct page_pool_stats *st = page_pool_stats(r.pp);
+  /* Created empty: no page taken yet. */
+  ck_assert_uint_eq(st->pages_entered, 0);
+  ck_assert_uint_eq(page_pool_cached(r.pp) + page_pool_ring_count(r.pp), 0);
+  ck_assert_uint_eq(page_pool_available(r.pp), 100);
+  uint64_t a, io;
+  ck_assert_int_eq(page_pool_alloc(r.pp, &a, &io), 0);
+  /* One slow-path call brought a bulk of PP_ALLOC_CACHE_REFILL pages into
+   * the cache (alloc_pages_bulk) and handed out the last. */
+  ck_assert_uint_eq(st->alloc_slow, 1);
+  ck_assert_uint_eq(st->pages_entered, PP_ALLOC_CACHE_REFILL);
+  ck_assert_uint_eq(mem_pages_free(r.m), ram - PP_ALLOC_CACHE_REFILL);
+  ck_assert_uint_eq(page_pool_cached(r.pp), PP_ALLOC_CACHE_REFILL - 1);
+  ck_assert_uint_eq(st->in_pool, PP_ALLOC_CACHE_REFILL);
+  /* Cleared on entry, DMA-mapped, mapped into the principal it is shared with. */
+  ck_assert(io != 0);
+  ck_assert_uint_eq(mem_page_dma_refs(r.m, a), 1);
+  ck_assert_int_eq(mem_page_mapping(r.m, a, APP), MEM_MAP_RO);
+  ck_assert_uint_eq(kind_at(r.m, (a << MEM_PAGE_SHIFT) + 100), MEM_LABEL_ZERO);
+  ck_assert_uint_eq(st->clears, PP_ALLOC_CACHE_REFILL);
+  ck_assert(r.cpu.cycles[CPU_IOMMU] > 0 && r.cpu.cycles[CPU_MAP] > 0);
+  /* The rest of the bulk is the fast path. */
+  ck_assert_int_eq(page_pool_alloc(r.pp, &a, &io), 0);
+  ck_assert_uint_eq(st->alloc_fast, 1);
+  ck_assert_uint_eq(st->alloc_slow, 1);
+  pp_rig_free(&r);
+}
+END_TEST
+
+START_TEST(pool_cache_is_lifo_ring_is_fifo_and_refills_64) {
+  struct pp_rig r;
+  pp_rig_init(&r, 256, PP_CLEAR_NEVER);
+  uint64_t pg[256], io;
+  for (int i = 0; i < 256; i++)
+    ck_assert_int_eq(page_pool_alloc(r.pp, &pg[i], &io), 0);
+  const struct page_pool_stats *st = page_pool_stats(r.pp);
+  ck_assert_uint_eq(st->alloc_slow, 4); /* four bulks of 64 */
+  ck_assert_uint_eq(st->alloc_fast, 252);
+  ck_assert_uint_eq(page_pool_cached(r.pp), 0);
+  /* 100 pages come back outside NAPI: into the ring, in order. */
+  for (int i = 0; i < 100; i++)
+    page_pool_put_page(r.pp, pg[i], 0);
+  ck_assert_uint_eq(page_pool_ring_count(r.pp), 100);
+  ck_assert_uint_eq(st->recycle_ring, 100);
+  ck_assert_uint_eq(st->recycle_cached, 0);
+  /* The cache is empty: the refill moves the 64 oldest of the ring into it
+   * and hands out the last moved (page_pool_refill_alloc_cache). */
+  uint64_t x;
+  ck_assert_int_eq(page_pool_alloc(r.pp, &x, &io), 0);
+  ck_assert_uint_eq(x, pg[63]);
+  ck_assert_uint_eq(st->alloc_refill, 1);
+  ck_assert_uint_eq(page_pool_ring_count(r.pp), 36);
+  ck_assert_uint_eq(page_pool_cached(r.pp), 63);
+  ck_assert_int_eq(page_pool_alloc(r.pp, &x, &io), 0);
+  ck_assert_uint_eq(x, pg[62]); /* then the cache, last in first out */
+  ck_assert_uint_eq(st->alloc_fast, 253);
+  /* A direct recycle (NAPI) goes on top of the cache. */
+  page_pool_put_page(r.pp, pg[200], 1);
+  ck_assert_uint_eq(st->recycle_cached, 1);
+  ck_assert_int_eq(page_pool_alloc(r.pp, &x, &io), 0);
+  ck_assert_uint_eq(x, pg[200]);
+  /* Drain the cache: the next refill takes the ring's remaining 36, oldest first. */
+  for (int i = 61; i >= 0; i--) {
+    ck_assert_int_eq(page_pool_alloc(r.pp, &x, &io), 0);
+    ck_assert_uint_eq(x, pg[i]);
+  }
+  ck_assert_int_eq(page_pool_alloc(r.pp, &x, &io), 0);
+  ck_assert_uint_eq(x, pg[99]);
+  ck_assert_uint_eq(st->alloc_refill, 2);
+  ck_assert_uint_eq(page_pool_ring_count(r.pp), 0);
+  /* Every allocation is a new epoch; nothing entered after the four bulks. */
+  ck_assert_uint_eq(st->pages_entered, 256);
+  ck_assert_uint_eq(st->allocs, 256 + 2 + 1 + 62 + 1);
+  pp_rig_free(&r);
+}
+END_TEST
+
+START_TEST(pool_direct_recycle_into_a_full_cache_goes_to_the_ring) {
+  struct pp_rig r;
+  struct page_pool_params p = {.pages = 16, .cache_size = 2, .ring_size = 8, .rid = RID,
+                               .user_principal = -1};
+  pp_rig_init_p(&r, &p, IOMMU_STRICT);
+  uint64_t pg[4], io;
+  for (int i = 0; i < 4; i++)
+    ck_assert_int_eq(page_pool_alloc(r.pp, &pg[i], &io), 0);
+  const struct page_pool_stats *st = page_pool_stats(r.pp);
+  ck_assert_uint_eq(st->alloc_slow, 2); /* the bulk is capped by the cache size */
+  for (int i = 0; i < 3; i++)
+    page_pool_put_page(r.pp, pg[i], 1);
+  ck_assert_uint_eq(st->recycle_cached, 2);
+  ck_assert_uint_eq(st->recycle_cache_full, 1);
+  ck_assert_uint_eq(st->recycle_ring, 1);
+  ck_assert_uint_eq(page_pool_cached(r.pp), 2);
+  ck_assert_uint_eq(page_pool_ring_count(r.pp), 1);
+  pp_rig_free(&r);
+}
+END_TEST
+
+/* The checker, to see what a device write into a page that left the pool is. */
+static const uint8_t pp_owners[1] = {OTHER};
+static uint64_t pp_clock(void *ctx) {
+  (void)ctx;
+  return 0;
+}
+static struct checker *pp_checker(struct mem *m, struct policy *pol) {
+  memset(pol, 0, sizeof *pol);
+  pol->nprincipals = 2;
+  snprintf(pol->names[APP], sizeof pol->names[APP], "app");
+  snprintf(pol->names[OTHER], sizeof pol->names[OTHER], "other");
+  pol->flow_owner = pp_owners;
+  pol->nflows = 1;
+  pol->default_owner = OTHER;
+  return checker_new(m, pol, pp_clock, NULL);
+}
+
+static void ring_full_leaves(int iommu_mode) {
+  struct pp_rig r;
+  struct page_pool_params p = {.pages = 8, .cache_size = 4, .ring_size = 2, .rid = RID,
+                               .user_principal = (int)APP, .user_mode = MEM_MAP_RO};
+  pp_rig_init_p(&r, &p, iommu_mode);
+  struct policy pol;
+  struct checker *ck = pp_checker(r.m, &pol);
+  ck_assert_ptr_nonnull(ck);
+  uint64_t pg[4], iova[4];
+  for (int i = 0; i < 4; i++)
+    ck_assert_int_eq(page_pool_alloc(r.pp, &pg[i], &iova[i]), 0);
+  /* The device has used the last page: its IOTLB holds the translation. */
+  uint64_t pa, lat;
+  ck_assert_int_eq(iommu_translate(r.io, RID, iova[3], 1, 0, &pa, &lat), 0);
+  ck_assert_uint_eq(pa >> MEM_PAGE_SHIFT, pg[3]);
+  uint64_t ram = mem_pages_free(r.m);
+  uint64_t iommu_before = r.cpu.cycles[CPU_IOMMU];
+  for (int i = 0; i < 4; i++)
+    page_pool_put_page(r.pp, pg[i], 0);
+  const struct page_pool_stats *st = page_pool_stats(r.pp);
+  /* Two fit in the ring; the other two leave the pool. */
+  ck_assert_uint_eq(st->recycle_ring, 2);
+  ck_assert_uint_eq(st->recycle_ring_full, 2);
+  ck_assert_uint_eq(st->released, 2);
+  ck_assert_uint_eq(st->in_pool, 2);
+  ck_assert(!page_pool_owns(r.pp, pg[3]));
+  ck_assert(page_pool_owns(r.pp, pg[1]));
+  /* Unmapped for the device and the user, and back in the page allocator
+   * with what it held. */
+  ck_assert_uint_eq(mem_page_dma_refs(r.m, pg[3]), 0);
+  ck_assert_int_eq(mem_page_mapping(r.m, pg[3], APP), MEM_MAP_NONE);
+  ck_assert_int_eq(mem_page_mapping(r.m, pg[1], APP), MEM_MAP_RO);
+  ck_assert_uint_eq(mem_pages_free(r.m), ram + 2);
+  ck_assert(r.cpu.cycles[CPU_IOMMU] > iommu_before); /* the unmaps are charged */
+  /* A late device write through the old IOVA. */
+  struct iommu_xlate x;
+  int rc = iommu_translate2(r.io, RID, iova[3], 1, 0, &x);
+  if (iommu_mode == IOMMU_STRICT) {
+    ck_assert_int_eq(rc, -1); /* refused: the IOTLB entry was invalidated */
+  } else {
+    /* Lazy: the stale IOTLB entry still reaches the page, which nobody gave
+     * the device any more. */
+    ck_assert_int_eq(rc, 0);
+    ck_assert_uint_eq(x.paddr >> MEM_PAGE_SHIFT, pg[3]);
+    struct mem_accessor dev = {.actor = MEM_ACTOR_DEVICE, .id = RID};
+    struct mem_prov pk = {.kind = MEM_LABEL_PKT_PAYLOAD, .flow = 0, .packet = 0};
+    uint8_t data[64] = {0};
+    ck_assert_int_eq(mem_write(r.m, dev, x.paddr, data, sizeof data, &pk), 0);
+    ck_assert_uint_eq(checker_result(ck, PROP_DEVICE_WRITE_AFTER_UNMAP)->count, 1);
+  }
+  checker_free(ck);
+  pp_rig_free(&r);
+}
+
+START_TEST(pool_page_leaves_when_the_ring_is_full_strict) { ring_full_leaves(IOMMU_STRICT); }
+END_TEST
+
+START_TEST(pool_page_leaves_when_the_ring_is_full_lazy) { ring_full_leaves(IOMMU_LAZY); }
+END_TEST
+
+START_TEST(pool_bound_fails_the_slow_path) {
+  struct pp_rig r;
+  pp_rig_init(&r, 5, PP_CLEAR_NEVER);
+  uint64_t pg[5], x, io;
+  for (int i = 0; i < 5; i++)
+    ck_assert_int_eq(page_pool_alloc(r.pp, &pg[i], &io), 0);
+  const struct page_pool_stats *st = page_pool_stats(r.pp);
+  ck_assert_uint_eq(st->pages_entered, 5); /* the bulk stops at the bound */
+  ck_assert_uint_eq(page_pool_available(r.pp), 0);
+  ck_assert_int_eq(page_pool_alloc(r.pp, &x, &io), -1);
+  ck_assert_uint_eq(st->empty, 1);
+  ck_assert_uint_eq(st->pages_entered, 5);
+  /* A page back in the ring can be allocated again. */
+  page_pool_put_page(r.pp, pg[2], 0);
+  ck_assert_uint_eq(page_pool_available(r.pp), 1);
+  ck_assert_int_eq(page_pool_alloc(r.pp, &x, &io), 0);
+  ck_assert_uint_eq(x, pg[2]);
+  ck_assert_uint_eq(st->in_pool_max, 5);
+  pp_rig_free(&r);
+}
+END_TEST
+
+START_TEST(pool_destroy_releases_what_it_keeps_and_counts_inflight) {
+  struct pp_rig r;
+  struct page_pool_params p = {.pages = 8, .rid = RID, .user_principal = (int)APP,
+                               .user_mode = MEM_MAP_RO};
+  pp_rig_init_p(&r, &p, IOMMU_STRICT);
+  uint64_t pg[4], io;
+  for (int i = 0; i < 4; i++)
+    ck_assert_int_eq(page_pool_alloc(r.pp, &pg[i], &io), 0);
+  page_pool_put_page(r.pp, pg[0], 0); /* in the ring */
+  const struct page_pool_stats *st = page_pool_stats(r.pp);
+  ck_assert_uint_eq(st->pages_entered, 8);
+  uint64_t ram = mem_pages_free(r.m);
+  page_pool_destroy(r.pp);
+  /* 4 in the cache and 1 in the ring released; 3 still out. */
+  ck_assert_uint_eq(st->destroy_released, 5);
+  ck_assert_uint_eq(st->released, 5);
+  ck_assert_uint_eq(st->destroy_inflight, 3);
+  ck_assert_uint_eq(mem_pages_free(r.m), ram + 5);
+  ck_assert_uint_eq(mem_page_dma_refs(r.m, pg[0]), 0);
+  ck_assert_int_eq(mem_page_mapping(r.m, pg[0], APP), MEM_MAP_NONE);
+  ck_assert_uint_eq(mem_page_dma_refs(r.m, pg[1]), 1); /* in flight: still the device's */
+  ck_assert_uint_eq(page_pool_available(r.pp), 0);
+  uint64_t x;
+  ck_assert_int_eq(page_pool_alloc(r.pp, &x, &io), -1);
+  /* An in-flight page that comes back is released at once. */
+  page_pool_put_page(r.pp, pg[1], 1);
+  ck_assert_uint_eq(st->released, 6);
+  ck_assert_uint_eq(mem_page_dma_refs(r.m, pg[1]), 0);
+  ck_assert_int_eq(mem_page_mapping(r.m, pg[1], APP), MEM_MAP_NONE);
+  ck_assert_uint_eq(mem_pages_free(r.m), ram + 6);
+  page_pool_destroy(r.pp); /* idempotent */
+  ck_assert_uint_eq(st->released, 6);
+  pp_rig_free(&r);
+}
+END_TEST
+
+START_TEST(pool_page_held_elsewhere_leaves_without_being_freed) {
+  struct pp_rig r;
+  pp_rig_init(&r, 8, PP_CLEAR_NEVER);
+  uint64_t a, io;
+  ck_assert_int_eq(page_pool_alloc(r.pp, &a, &io), 0);
+  mem_page_set_holder(r.m, a, (int)APP);
+  uint64_t ram = mem_pages_free(r.m);
+  page_pool_put_page(r.pp, a, 1);
+  const struct page_pool_stats *st = page_pool_stats(r.pp);
+  ck_assert_uint_eq(st->recycle_released_refcnt, 1);
+  ck_assert_uint_eq(st->recycles, 0);
+  ck_assert_uint_eq(st->released, 1);
+  ck_assert(!page_pool_owns(r.pp, a));
+  ck_assert_uint_eq(mem_page_dma_refs(r.m, a), 0);
+  ck_assert_uint_eq(mem_pages_free(r.m), ram); /* the holder's reference keeps it */
+  pp_rig_free(&r);
+}
+END_TEST
+
+START_TEST(pool_clears_on_recycle_only_pages_it_keeps) {
+  struct pp_rig r;
+  struct page_pool_params p = {.pages = 8, .ring_size = 1, .clear = PP_CLEAR_ON_RECYCLE, .rid = RID,
+                               .user_principal = -1};
+  pp_rig_init_p(&r, &p, IOMMU_STRICT);
+  uint64_t a, b, io;
+  ck_assert_int_eq(page_pool_alloc(r.pp, &a, &io), 0);
+  ck_assert_int_eq(page_pool_alloc(r.pp, &b, &io), 0);
+  const struct page_pool_stats *st = page_pool_stats(r.pp);
+  uint64_t clears = st->clears; /* on entry */
+  struct mem_prov pk = {.kind = MEM_LABEL_PKT_PAYLOAD, .flow = 1, .packet = 7};
+  uint8_t data[64] = {1};
+  struct mem_accessor dev = {.actor = MEM_ACTOR_DEVICE, .id = RID};
+  mem_write(r.m, dev, (b << MEM_PAGE_SHIFT) + 256, data, sizeof data, &pk);
+  page_pool_put_page(r.pp, a, 0);
+  page_pool_put_page(r.pp, b, 0); /* the ring is full: b leaves, with its packet */
+  ck_assert_uint_eq(st->clears, clears + 1);
+  ck_assert_uint_eq(kind_at(r.m, (b << MEM_PAGE_SHIFT) + 256), MEM_LABEL_PKT_PAYLOAD);
   pp_rig_free(&r);
 }
 END_TEST
@@ -220,11 +507,13 @@ static void params(struct driver_params *dp, uint32_t ring) {
   dp->umem_chunk = 4096;
 }
 
-/* One frame of flow `flow`, len bytes, and the simulation run 20 us on. */
-static void send(struct rig *r, uint8_t flow, uint32_t len) {
+/* One frame of flow `flow`, len bytes, and the simulation run 20 us on;
+ * ethertype 0x08XX (0x00: IPv4, 0x06: ARP, which the stack consumes). */
+static void send_eth(struct rig *r, uint8_t ethertype_lo, uint8_t flow, uint32_t len) {
   uint8_t f[2048];
   memset(f, 0, sizeof f);
   f[12] = 0x08;
+  f[13] = ethertype_lo;
   f[14] = 0x45;
   f[23] = 17;
   f[26] = 10, f[29] = 1;
@@ -242,6 +531,8 @@ static void send(struct rig *r, uint8_t flow, uint32_t len) {
   nic_rx_frame(r->n, &nf);
   simk_run_until(simk_now_ps() + 20000000ull);
 }
+
+static void send(struct rig *r, uint8_t flow, uint32_t len) { send_eth(r, 0x00, flow, len); }
 
 struct kinds {
   struct mem *m;
@@ -344,6 +635,51 @@ START_TEST(per_packet_mapping_lasts_while_the_app_holds_a_fragment) {
   ck_assert_uint_eq(st->app_maps, 1);
   ck_assert_uint_eq(st->app_unmaps, 1);
   ck_assert_uint_eq(user_stats(r.users[APP])->packets, 2);
+  rig_free(&r);
+}
+END_TEST
+
+START_TEST(driver_recycles_directly_only_from_napi) {
+  struct driver_params dp;
+  params(&dp, 16);
+  dp.recv_delay_ps = 5000000ull; /* 5 us to the recipient's recvmsg */
+  struct rig r;
+  rig_init(&r, &dp);
+  const struct page_pool_stats *st = driver_pool_stats(r.d, 0);
+  ck_assert_uint_eq(st->pages_entered, 64); /* the ring's 15 buffers came from one bulk */
+  /* A frame the kernel consumes within the poll (ARP): direct, into the cache. */
+  send_eth(&r, 0x06, 1, 60);
+  ck_assert_uint_eq(driver_stats(r.d)->kernel_packets, 1);
+  ck_assert_uint_eq(st->recycle_cached, 1);
+  ck_assert_uint_eq(st->recycle_ring, 0);
+  /* A frame for a socket: its page comes back from recvmsg, later, through the ring. */
+  send(&r, 1, 600);
+  ck_assert_uint_eq(user_stats(r.users[OTHER])->packets, 1);
+  ck_assert_uint_eq(st->recycle_cached, 1);
+  ck_assert_uint_eq(st->recycle_ring, 1);
+  rig_free(&r);
+}
+END_TEST
+
+START_TEST(driver_zero_copy_returns_go_through_the_ring) {
+  struct driver_params dp;
+  params(&dp, 16);
+  dp.zero_copy = 1;
+  dp.zc_queues = 1;
+  dp.app_hold_ps = 10000000ull; /* 10 us */
+  struct rig r;
+  rig_init(&r, &dp);
+  const struct page_pool_stats *st = driver_pool_stats(r.d, 0);
+  send(&r, 0, 600);
+  ck_assert_uint_eq(driver_stats(r.d)->zc_packets, 1);
+  ck_assert_uint_eq(st->recycle_ring, 1);
+  ck_assert_uint_eq(st->recycle_cached, 0);
+  /* Mapped into the application while in the pool (persistent). */
+  ck_assert_int_eq(mem_page_mapping(r.m, r.dev_write_pfn, APP), MEM_MAP_RO);
+  driver_destroy_pools(r.d);
+  ck_assert_int_eq(mem_page_mapping(r.m, r.dev_write_pfn, APP), MEM_MAP_NONE);
+  ck_assert_uint_eq(st->destroy_inflight, 15); /* the posted buffers */
+  ck_assert_uint_eq(st->destroy_released + st->destroy_inflight, st->pages_entered);
   rig_free(&r);
 }
 END_TEST
@@ -454,6 +790,15 @@ static Suite *suite(void) {
   TCase *tc = tcase_create("page_pool");
   tcase_add_test(tc, pool_recycles_lifo_and_starts_epochs);
   tcase_add_test(tc, pool_fragments_share_a_page_until_all_are_released);
+  tcase_add_test(tc, pool_enters_pages_lazily_through_the_slow_path);
+  tcase_add_test(tc, pool_cache_is_lifo_ring_is_fifo_and_refills_64);
+  tcase_add_test(tc, pool_direct_recycle_into_a_full_cache_goes_to_the_ring);
+  tcase_add_test(tc, pool_page_leaves_when_the_ring_is_full_strict);
+  tcase_add_test(tc, pool_page_leaves_when_the_ring_is_full_lazy);
+  tcase_add_test(tc, pool_bound_fails_the_slow_path);
+  tcase_add_test(tc, pool_destroy_releases_what_it_keeps_and_counts_inflight);
+  tcase_add_test(tc, pool_page_held_elsewhere_leaves_without_being_freed);
+  tcase_add_test(tc, pool_clears_on_recycle_only_pages_it_keeps);
   suite_add_tcase(s, tc);
   tc = tcase_create("driver");
   tcase_set_timeout(tc, 60);
@@ -461,6 +806,8 @@ static Suite *suite(void) {
   tcase_add_test(tc, readonly_skb_leaves_nothing_kernel_in_the_page);
   tcase_add_test(tc, writable_skb_on_fragments_puts_shared_info_at_the_end_of_each);
   tcase_add_test(tc, per_packet_mapping_lasts_while_the_app_holds_a_fragment);
+  tcase_add_test(tc, driver_recycles_directly_only_from_napi);
+  tcase_add_test(tc, driver_zero_copy_returns_go_through_the_ring);
   tcase_add_test(tc, af_xdp_rings_balance_and_lose_no_chunk);
   tcase_add_test(tc, af_xdp_empty_fill_ring_starves_the_queue);
   tcase_add_test(tc, zcrx_keeps_headers_out_of_app_pages);

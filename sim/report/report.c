@@ -71,7 +71,7 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
 
   json_object *cfg = json_object_new_object();
   for (size_t i = 0; i < config_key_count(); i++) {
-    char buf[1200];
+    char buf[3 * CFG_XDP_RULES_MAX];
     config_key_json(&o->cfg, i, buf, sizeof buf);
     json_object_object_add(cfg, config_key_name(i), json_tokener_parse(buf));
   }

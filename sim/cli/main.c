@@ -930,11 +930,12 @@ static int cmd_costs(int argc, char **argv) {
   iommu_params_default(&ip);
   printf("fixed costs, cycles:\n"
          "  skb allocation %u, separate skb head %u, page_pool alloc %u, recycle %u, page allocator %u\n"
-         "  map a page into userspace %u, unmap %u, descriptor %u, XDP run %u, socket delivery %u, "
+         "  map a page into userspace %u, unmap %u, descriptor %u, XDP run %u (+%u per rule of xdp.rules tried), "
+         "socket delivery %u, "
          "header validation %u\n"
          "  IOMMU map %u, unmap %u, IOTLB invalidation %u\n",
          c.skb_alloc, c.head_alloc, c.pool_alloc, c.pool_recycle, c.page_alloc, c.user_map, c.user_unmap,
-         c.rx_desc, c.xdp_run, c.sock_deliver, c.validate, ip.map_cycles, ip.unmap_cycles, ip.inval_cycles);
+         c.rx_desc, c.xdp_run, c.xdp_rule, c.sock_deliver, c.validate, ip.map_cycles, ip.unmap_cycles, ip.inval_cycles);
   return 0;
 }
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cpu.h"
+#include "xdp.h"
 
 const char *report_verdict(const struct replay_result *r) {
   for (int p = 0; p < PROP_COUNT; p++)
@@ -169,6 +170,35 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
     json_object_object_add(uw, kinds[k], u64(r->umem_written[k]));
   json_object_object_add(ux, "device_written_bytes", uw);
   json_object_object_add(root, "umem", ux);
+
+  /* XDP verdicts: the default program (the application's frames redirected
+   * to it where the design runs XDP) or the rules of xdp.rules. */
+  json_object *xo = json_object_new_object();
+  json_object_object_add(xo, "program", json_object_new_string(r->xdp_configured ? "rules" : "default"));
+  json_object_object_add(xo, "runs", u64(r->xdp_runs));
+  json_object_object_add(xo, "pass", u64(r->xdp_pass));
+  json_object_object_add(xo, "drop", u64(r->xdp_drop));
+  json_object_object_add(xo, "redirect", u64(r->xdp_redirect));
+  json_object_object_add(xo, "redirect_in_place", u64(r->xdp_redirect_in_place));
+  json_object_object_add(xo, "redirect_copy", u64(r->xdp_redirect_copy));
+  json_object_object_add(xo, "redirect_failed", u64(r->xdp_redirect_failed));
+  json_object_object_add(xo, "no_match", u64(r->xdp_no_match));
+  json_object *xr = json_object_new_array();
+  {
+    char(*rules)[XDP_RULE_MAX] = calloc(XDP_MAX_RULES, XDP_RULE_MAX);
+    size_t n = 0;
+    char e[200];
+    if (rules && xdp_rules_split(o->cfg.xdp_rules, rules, XDP_MAX_RULES, &n, e, sizeof e) == 0)
+      for (size_t i = 0; i < n; i++) {
+        json_object *re = json_object_new_object();
+        json_object_object_add(re, "rule", json_object_new_string(rules[i]));
+        json_object_object_add(re, "hits", u64(i < r->xdp_rules && i < REPORT_MAX_XDP_RULES ? r->xdp_rule_hits[i] : 0));
+        json_object_array_add(xr, re);
+      }
+    free(rules);
+  }
+  json_object_object_add(xo, "rules", xr);
+  json_object_object_add(root, "xdp", xo);
 
   json_object *vi = json_object_new_object();
   for (int p = 0; p < PROP_COUNT; p++) {

@@ -156,6 +156,15 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
   json_object_object_add(um, "pages_hoarded", u64(r->pages_hoarded));
   json_object_object_add(um, "writes", u64(r->user_writes));
   json_object_object_add(um, "write_faults", u64(r->user_write_faults));
+  json_object *hr = json_object_new_object();
+  json_object_object_add(hr, "enabled", json_object_new_boolean(o->cfg.app_hostile_read));
+  json_object_object_add(hr, "reads", u64(r->hread_reads));
+  json_object_object_add(hr, "bytes", u64(r->hread_bytes));
+  json_object_object_add(hr, "foreign_flow_bytes", u64(r->hread_foreign_flow));
+  json_object_object_add(hr, "kernel_private_bytes", u64(r->hread_kernel_private));
+  json_object_object_add(hr, "stale_bytes", u64(r->hread_stale));
+  json_object_object_add(hr, "faults", u64(r->hread_faults));
+  json_object_object_add(um, "hostile_read", hr);
   json_object_object_add(root, "user", um);
 
   json_object *ux = json_object_new_object();
@@ -280,6 +289,14 @@ void report_print_human(FILE *out, const struct replay_opts *o, const struct rep
           r->cycles[1], r->cycles[2], r->cycles[3], r->cycles[4], r->cycles[5]);
   fprintf(out, "  throughput: offered %.4g Gb/s, delivered %.4g Gb/s (%.4g Mpps)\n", r->offered_gbps,
           r->delivered_gbps, r->delivered_mpps);
+  if (r->xdp_configured)
+    fprintf(out, "  xdp (xdp.rules): %" PRIu64 " frames: %" PRIu64 " passed (%" PRIu64 " matched no rule), %" PRIu64
+            " dropped, %" PRIu64 " redirected (%" PRIu64 " in place, %" PRIu64 " by copy)\n", r->xdp_runs, r->xdp_pass,
+            r->xdp_no_match, r->xdp_drop, r->xdp_redirect, r->xdp_redirect_in_place, r->xdp_redirect_copy);
+  if (o->cfg.app_hostile_read)
+    fprintf(out, "  hostile reader (app): %" PRIu64 " bytes read in %" PRIu64 " reads: %" PRIu64 " of other flows, %"
+            PRIu64 " kernel-private, %" PRIu64 " stale\n", r->hread_bytes, r->hread_reads, r->hread_foreign_flow,
+            r->hread_kernel_private, r->hread_stale);
   for (unsigned i = 0; i < o->nfaults; i++) {
     const struct fault *f = &o->faults[i];
     if (f->fired)

@@ -396,6 +396,17 @@ static int register_vcd(struct sys *s, const char *path, char *err, size_t errle
   return 0;
 }
 
+/* app.hostile_read: the policy's entitlement, and what it read to --observed. */
+static int hostile_entitled(void *ctx, unsigned principal, const struct mem_label *lab) {
+  struct sys *s = ctx;
+  return checker_entitled(&s->pol, principal, lab);
+}
+
+static void hostile_sink(void *ctx, unsigned principal, const uint8_t *data, uint32_t len) {
+  struct sys *s = ctx;
+  observed_record_read(s->obs, principal, data, len, simk_now_ps());
+}
+
 static void on_exposure(void *ctx, unsigned principal, uint64_t paddr, const uint8_t *data, uint32_t len,
                         uint64_t time_ps) {
   (void)paddr;
@@ -517,6 +528,16 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
     s->users[p] = user_new(s->m, &s->cpu, p, SOCK_PAGES, err, errlen);
     if (!s->users[p])
       goto fail;
+  }
+  if (c->app_hostile_read) {
+    /* Before the driver exists, so that it sees every page the driver maps
+     * into the application (a persistent pool's pages at creation). */
+    if (s->obs && observed_open_reads(s->obs, PRINCIPAL_APP, err, errlen))
+      goto fail;
+    if (user_hostile_read_start(s->users[PRINCIPAL_APP], hostile_entitled, s, s->obs ? hostile_sink : NULL, s)) {
+      snprintf(err, errlen, "app.hostile_read: the memory model has no observer slot left");
+      goto fail;
+    }
   }
   struct driver_params dp = {
       .queues = c->nic_queues,
@@ -654,6 +675,13 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   for (int k = 0; k < MEM_LABEL_KIND_COUNT && k < 8; k++)
     res->umem_written[k] = ds->umem_written[k];
   res->delivered_bytes = ds->delivered_bytes;
+  const struct user_read_stats *rs = user_read_stats(s->users[PRINCIPAL_APP]);
+  res->hread_reads = rs->reads;
+  res->hread_bytes = rs->bytes;
+  res->hread_foreign_flow = rs->foreign_flow_bytes;
+  res->hread_kernel_private = rs->kernel_private_bytes;
+  res->hread_stale = rs->stale_bytes;
+  res->hread_faults = rs->faults;
   res->xdp_configured = s->xdp != NULL;
   res->xdp_runs = ds->xdp_runs;
   res->xdp_pass = ds->xdp_pass;

@@ -20,6 +20,7 @@ void cpu_costs_default(struct cpu_costs *c) {
   c->user_unmap = 3000;  /* estimate: zap_page_range + TLB shootdown */
   c->rx_desc = 30;       /* estimate: descriptor read, buffer bookkeeping */
   c->xdp_run = 40;       /* estimate: a small XDP program */
+  c->xdp_rule = 10;      /* estimate: one match (a short BPF program or a tuple compare), JITed */
   c->sock_deliver = 300; /* estimate: socket lookup, queue, wakeup */
   c->validate = 60;      /* estimate: IP and L4 header checks */
 }

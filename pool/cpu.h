@@ -22,6 +22,7 @@ struct cpu_costs {
   uint32_t user_unmap;          /* remove it, with the TLB shootdown */
   uint32_t rx_desc;             /* read one completed descriptor, refill one */
   uint32_t xdp_run;             /* run the XDP program on one frame */
+  uint32_t xdp_rule;            /* each rule of a configured program (xdp.rules) tried on it */
   uint32_t sock_deliver;        /* socket lookup, queueing, wakeup */
   uint32_t validate;            /* IP/L4 header checks of the stack */
 };

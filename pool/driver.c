@@ -143,6 +143,10 @@ struct driver {
   /* per page frame: buffers of it the application holds now (zero copy) */
   uint32_t *app_refs;
   uint64_t npages;
+  /* a configured XDP program (run NULL: the default program) and the bytes
+   * it sees of the current frame */
+  struct driver_xdp_prog xdp;
+  uint8_t xdp_buf[MEM_PAGE_SIZE];
 };
 
 static uint64_t buf_data(const struct buf *b) {
@@ -573,6 +577,13 @@ static void hostile_writes(struct driver *d, const struct pending_rx *pr) {
   d->nuw = 0;
 }
 
+void driver_set_xdp(struct driver *d, const struct driver_xdp_prog *x) {
+  if (x)
+    d->xdp = *x;
+  else
+    memset(&d->xdp, 0, sizeof d->xdp);
+}
+
 void driver_set_effect_cb(struct driver *d, driver_effect_fn fn, void *ctx) {
   d->effect = fn;
   d->effect_ctx = ctx;
@@ -697,6 +708,83 @@ static int copy_out(struct driver *d, struct rxq *q) {
   return 0;
 }
 
+static void release_frame(struct driver *d, struct rxq *q) {
+  for (uint32_t i = 0; i < q->nfrags; i++)
+    release(d, q->index, &q->frags[i].b, 0);
+}
+
+/* XDP_REDIRECT to a principal that has no zero-copy memory on this queue:
+ * an AF_XDP socket in copy mode (XDP_COPY: xsk_rcv -> __xsk_rcv copies the
+ * frame into the socket's UMEM, then the driver's buffer is freed). The whole
+ * frame, headers included, is copied into the principal's own memory (its
+ * socket buffer pages stand for its UMEM) and the buffers go back at once. */
+static void redirect_copy(struct driver *d, struct rxq *q, unsigned to, uint64_t hdr_pa, uint32_t total) {
+  struct user *u = d->users[to];
+  uint32_t wire = total;
+  cpu_charge(d->cpu, CPU_OTHER, d->cpu->costs.sock_deliver); /* RX ring entry, wakeup */
+  if (q->split && q->hdr_len) {
+    user_deliver_copy(u, hdr_pa, q->hdr_len, wire);
+    wire = 0;
+  }
+  for (uint32_t i = 0; i < q->nfrags; i++)
+    if (q->frags[i].len) {
+      user_deliver_copy(u, frag_paddr(&q->frags[i]), q->frags[i].len, wire);
+      wire = 0;
+    }
+  release_frame(d, q);
+  d->st.xdp_redirect_copy++;
+  d->st.delivered_packets++;
+  d->st.delivered_bytes += total;
+  d->st.last_delivery_ps = simk_now_ps();
+}
+
+/* Run XDP on the frame being received: the configured program, or the
+ * default one (the application's frames to it, the rest passed). Returns 1
+ * when the verdict finished the frame (dropped, redirected), 0 when it goes
+ * up the stack (XDP_PASS: on the AF_XDP queue, copied out of the UMEM into a
+ * kernel page first, as the zero-copy drivers' XDP_PASS path does). */
+static int run_xdp(struct driver *d, struct rxq *q, const struct driver_pkt *pk, uint64_t hdr_pa,
+                   uint32_t first_len, uint32_t total, int for_app) {
+  cpu_charge(d->cpu, CPU_OTHER, d->cpu->costs.xdp_run);
+  d->st.xdp_runs++;
+  int act = for_app ? DRIVER_XDP_REDIRECT : DRIVER_XDP_PASS;
+  unsigned to = d->p.app;
+  if (d->xdp.run) {
+    /* The program sees the frame's first buffer (xdp_buff data..data_end). */
+    uint32_t n = first_len < sizeof d->xdp_buf ? first_len : (uint32_t)sizeof d->xdp_buf;
+    mem_read(d->m, kcpu, hdr_pa, d->xdp_buf, n);
+    uint32_t rules = 0;
+    act = d->xdp.run(d->xdp.ctx, d->xdp_buf, n, total, pk, &to, &rules);
+    cpu_charge(d->cpu, CPU_OTHER, (uint64_t)rules * d->cpu->costs.xdp_rule);
+  }
+  switch (act) {
+  case DRIVER_XDP_DROP:
+    /* XDP_DROP: the buffers go straight back (page_pool_recycle_direct in
+     * NAPI context; xsk_buff_free on the AF_XDP queue). */
+    d->st.xdp_drop++;
+    release_frame(d, q);
+    return 1;
+  case DRIVER_XDP_REDIRECT:
+    d->st.xdp_redirect++;
+    if (to == d->p.app && (q->zc || q->xsk)) {
+      /* The application's memory on this queue: handed over in place. */
+      d->st.xdp_redirect_in_place++;
+      hand_over_frame(d, q, total);
+    } else if (to < d->nusers && d->users[to]) {
+      redirect_copy(d, q, to, hdr_pa, total);
+    } else {
+      d->st.xdp_redirect_failed++;
+      release_frame(d, q);
+    }
+    return 1;
+  default:
+    d->st.xdp_pass++;
+    if (q->xsk && copy_out(d, q))
+      return 1; /* no kernel page to copy into: dropped */
+    return 0;
+  }
+}
+
 /* A whole frame (all its descriptors up to EOP) has been received. */
 static void rx_frame(struct rxq *q) {
   struct driver *d = q->d;
@@ -729,18 +817,7 @@ static void rx_frame(struct rxq *q) {
     pk.hdr_len = total;
   int for_app = !pk.to_kernel && pk.owner == d->p.app && d->p.app < d->nusers && d->users[d->p.app];
 
-  if (q->xsk && d->p.xsk_mode == DRIVER_XSK_AF_XDP) {
-    /* The XDP program of the bound queue runs on every frame: it redirects
-     * the application's to its socket; anything else is XDP_PASS, too late
-     * to keep it out of the UMEM (the device has written it there). */
-    cpu_charge(d->cpu, CPU_OTHER, d->cpu->costs.xdp_run);
-    if (for_app) {
-      hand_over_frame(d, q, total);
-      return;
-    }
-    if (copy_out(d, q))
-      return;
-  } else if (q->xsk && d->p.xsk_mode == DRIVER_XSK_ZCRX) {
+  if (q->xsk && d->p.xsk_mode == DRIVER_XSK_ZCRX) {
     if (for_app && q->split) {
       /* devmem TCP / io_uring zcrx: the stack builds the skb over the
        * header buffer (kernel memory), validates it there, and the payload
@@ -757,14 +834,13 @@ static void rx_frame(struct rxq *q) {
      * the stack copies them out to a kernel buffer and goes on as usual. */
     if (copy_out(d, q))
       return;
-  } else if (q->zc) {
-    cpu_charge(d->cpu, CPU_OTHER, d->cpu->costs.xdp_run);
-    if (for_app) {
-      /* XDP_REDIRECT to the application: the pages are handed over; it
-       * reads what it was given (headers stay behind in a split frame). */
-      hand_over_frame(d, q, total);
+  } else if (d->xdp.run || q->zc || (q->xsk && d->p.xsk_mode == DRIVER_XSK_AF_XDP)) {
+    /* XDP: on the bound queue of an AF_XDP socket it runs on every frame,
+     * after the device has written it into the UMEM (too late to keep it
+     * out); on a zero-copy queue after the device wrote it into a page the
+     * application can read. */
+    if (run_xdp(d, q, &pk, hdr_pa, first_len, total, for_app))
       return;
-    }
   }
 
   /* XDP_PASS / no XDP: up the stack as an skb. With a split frame the

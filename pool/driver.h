@@ -63,6 +63,25 @@ struct driver_classifier {
   int (*classify)(void *ctx, const uint8_t *frame, uint32_t len, struct driver_pkt *out);
 };
 
+/* The XDP program, when the scenario configures one (xdp.rules). Without
+ * it the driver runs its default program where the design runs XDP (the
+ * zero-copy queues, the AF_XDP-bound queue): the application's frames are
+ * redirected to it in place, every other frame passes. With it, the program
+ * is attached to the device and runs on every queue (the zcrx-bound queue
+ * excepted: Linux refuses both on one device). */
+enum driver_xdp_act { DRIVER_XDP_PASS = 0, DRIVER_XDP_DROP, DRIVER_XDP_REDIRECT };
+
+struct driver_xdp_prog {
+  void *ctx;
+  /* Run the program on one frame: frame[0..caplen) are the bytes it sees
+   * (the first buffer, or the header buffer of a split frame), wire_len the
+   * frame's bytes, pk what the stack's parse found. Returns an enum
+   * driver_xdp_act; *to is the principal of a redirect, *rules the rules
+   * tried (each charged cpu costs.xdp_rule). */
+  int (*run)(void *ctx, const uint8_t *frame, uint32_t caplen, uint32_t wire_len,
+             const struct driver_pkt *pk, unsigned *to, uint32_t *rules);
+};
+
 struct driver_params {
   uint32_t queues;
   uint32_t ring_size;
@@ -127,6 +146,11 @@ struct driver_stats {
    * mem_label_kind): header bytes here mean headers landed in user pages */
   uint64_t umem_written[MEM_LABEL_KIND_COUNT];
   uint64_t app_maps, app_unmaps; /* per-packet mappings made and removed */
+  /* XDP verdicts (the default program's or xdp.rules') */
+  uint64_t xdp_runs, xdp_pass, xdp_drop, xdp_redirect;
+  uint64_t xdp_redirect_in_place; /* handed over in place (zero-copy queue, the socket's UMEM) */
+  uint64_t xdp_redirect_copy;     /* copied into the principal's socket (an XSK in copy mode) */
+  uint64_t xdp_redirect_failed;   /* no such socket: dropped, as xdp_do_redirect fails */
 };
 
 
@@ -144,6 +168,8 @@ void driver_irq(struct driver *d, unsigned queue);
 
 const struct driver_stats *driver_stats(const struct driver *d);
 void driver_set_effect_cb(struct driver *d, driver_effect_fn fn, void *ctx);
+/* Attach a configured XDP program (NULL: the default program). */
+void driver_set_xdp(struct driver *d, const struct driver_xdp_prog *x);
 int driver_arm_user_write(struct driver *d, unsigned principal, uint32_t len, void *tag);
 void driver_set_hoard(struct driver *d, unsigned principal, void *tag);
 /* The end of the run: destroy every queue's page_pool (page_pool_destroy:

@@ -14,6 +14,14 @@ struct user {
   uint32_t npages;
   uint64_t cursor; /* byte offset in the ring of socket pages */
   struct user_stats st;
+  /* hostile reader */
+  int reading;
+  user_entitled_fn entitled;
+  void *entitled_ctx;
+  user_read_sink_fn sink;
+  void *sink_ctx;
+  struct user_read_stats rs;
+  uint8_t rbuf[MEM_PAGE_SIZE];
 };
 
 static const struct mem_accessor kcpu = {.actor = MEM_ACTOR_KERNEL, .id = 0};
@@ -91,4 +99,91 @@ int user_read_zero_copy(struct user *u, uint64_t paddr, uint32_t len, uint32_t w
   u->st.packets++;
   u->st.bytes += wire_bytes;
   return rc;
+}
+
+/* ---- the hostile reader ---- */
+
+const struct user_read_stats *user_read_stats(const struct user *u) { return &u->rs; }
+
+struct read_class {
+  struct user *u;
+  uint64_t epoch; /* of the page read */
+};
+
+static void classify_run(void *ctx, uint64_t paddr, uint32_t len, uint32_t id) {
+  (void)paddr;
+  struct read_class *rc = ctx;
+  struct user *u = rc->u;
+  const struct mem_label *l = mem_label(u->m, id);
+  switch (l->prov.kind) {
+  case MEM_LABEL_ZERO:
+    return;
+  case MEM_LABEL_KERNEL_PRESIM:
+  case MEM_LABEL_KERNEL_PTR:
+  case MEM_LABEL_KERNEL_META:
+    u->rs.kernel_private_bytes += len;
+    return;
+  default: /* packet bytes, user data */
+    if (u->entitled(u->entitled_ctx, u->principal, l))
+      return;
+    if (l->epoch != rc->epoch)
+      u->rs.stale_bytes += len;
+    else
+      u->rs.foreign_flow_bytes += len;
+  }
+}
+
+/* Read [paddr, paddr+len) (within one page) through the principal's mapping
+ * and account what came back. */
+static void hostile_read(struct user *u, uint64_t paddr, uint32_t len) {
+  struct mem_accessor me = {.actor = MEM_ACTOR_USER, .id = (uint16_t)u->principal};
+  u->rs.reads++;
+  if (mem_read(u->m, me, paddr, u->rbuf, len)) {
+    u->rs.faults++;
+    return;
+  }
+  u->rs.bytes += len;
+  struct read_class rc = {.u = u, .epoch = mem_page_epoch(u->m, paddr >> MEM_PAGE_SHIFT)};
+  mem_label_runs(u->m, paddr, len, classify_run, &rc);
+  if (u->sink)
+    u->sink(u->sink_ctx, u->principal, u->rbuf, len);
+}
+
+/* Bytes written into a page mapped into the principal: read them at once.
+ * Reads (its own among them) and refused accesses change nothing. */
+static void on_access(void *ctx, struct mem *m, const struct mem_access *a) {
+  struct user *u = ctx;
+  if (a->denied || a->op == MEM_OP_READ)
+    return;
+  if (mem_page_mapping(m, a->paddr >> MEM_PAGE_SHIFT, u->principal) != MEM_MAP_NONE)
+    hostile_read(u, a->paddr, a->len);
+}
+
+/* A page became mapped into the principal: read all of it. */
+static void on_map(void *ctx, struct mem *m, uint64_t pfn, unsigned principal, enum mem_map_mode old_mode,
+                   enum mem_map_mode new_mode) {
+  (void)m;
+  struct user *u = ctx;
+  if (principal == u->principal && old_mode == MEM_MAP_NONE && new_mode != MEM_MAP_NONE)
+    hostile_read(u, pfn << MEM_PAGE_SHIFT, MEM_PAGE_SIZE);
+}
+
+int user_hostile_read_start(struct user *u, user_entitled_fn entitled, void *entitled_ctx,
+                            user_read_sink_fn sink, void *sink_ctx) {
+  if (u->reading)
+    return 0;
+  struct mem_observer obs = {.ctx = u, .access = on_access, .map = on_map};
+  if (mem_add_observer(u->m, &obs))
+    return -1;
+  u->reading = 1;
+  u->entitled = entitled;
+  u->entitled_ctx = entitled_ctx;
+  u->sink = sink;
+  u->sink_ctx = sink_ctx;
+  /* What is mapped already (its socket buffer, at least). */
+  uint64_t n = mem_pages(u->m);
+  for (uint64_t pfn = 0; pfn < n; pfn++)
+    if (mem_page_mapping(u->m, pfn, u->principal) != MEM_MAP_NONE)
+      hostile_read(u, pfn << MEM_PAGE_SHIFT, MEM_PAGE_SIZE);
+  return 0;
 }

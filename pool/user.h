@@ -34,4 +34,33 @@ int user_read_zero_copy(struct user *u, uint64_t paddr, uint32_t len, uint32_t w
 
 const struct user_stats *user_stats(const struct user *u);
 
+/* A hostile reader (app.hostile_read): from now on the principal reads,
+ * through its own mappings (mem_read as MEM_ACTOR_USER), every byte of every
+ * page mapped into it: each page already mapped, each page at the moment it
+ * becomes mapped (the whole page), and each range written into a page while
+ * it is mapped (the bytes written, right after the write). That is every
+ * byte that was ever in its address space, read as soon as it was there.
+ * The reads are real accesses (the memory's observers see them); they decide
+ * no property: the checker decided exposure at map and write time. They are
+ * a cross-check of it: what the reader actually got is counted by the labels
+ * of the bytes read. entitled() says whether the principal may observe a
+ * label (the policy); sink, when not NULL, gets each read's bytes.
+ * 0, or -1 when the memory has no observer slot left. */
+struct user_read_stats {
+  uint64_t reads;                /* read accesses made */
+  uint64_t bytes;                /* bytes read (a byte read twice counts twice) */
+  uint64_t foreign_flow_bytes;   /* packet bytes of the page's current allocation, or another
+                                    principal's data, it is not entitled to */
+  uint64_t kernel_private_bytes; /* kernel-private bytes: skb_shared_info, kernel metadata,
+                                    what a page held before the simulation */
+  uint64_t stale_bytes;          /* packet or user bytes left from an earlier allocation of the
+                                    page, not entitled */
+  uint64_t faults;               /* reads its mapping refused */
+};
+typedef int (*user_entitled_fn)(void *ctx, unsigned principal, const struct mem_label *lab);
+typedef void (*user_read_sink_fn)(void *ctx, unsigned principal, const uint8_t *data, uint32_t len);
+int user_hostile_read_start(struct user *u, user_entitled_fn entitled, void *entitled_ctx,
+                            user_read_sink_fn sink, void *sink_ctx);
+const struct user_read_stats *user_read_stats(const struct user *u);
+
 #endif

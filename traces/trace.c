@@ -756,6 +756,33 @@ struct trace_filter *trace_filter_new(int linktype, const char *expr, char *err,
   return f;
 }
 
+struct trace_filter *trace_filter_compile(int linktype, const char *expr, char *err, size_t errlen) {
+  struct trace_filter *f = calloc(1, sizeof *f);
+  pcap_t *dead = f ? pcap_open_dead(linktype, 262144) : NULL;
+  if (dead == NULL) {
+    set_err(err, errlen, "%s", strerror(ENOMEM));
+    free(f);
+    return NULL;
+  }
+  if (pcap_compile(dead, &f->prog, expr ? expr : "", 1, PCAP_NETMASK_UNKNOWN) != 0) {
+    set_err(err, errlen, "%s", pcap_geterr(dead));
+    pcap_close(dead);
+    free(f);
+    return NULL;
+  }
+  pcap_close(dead);
+  return f;
+}
+
+int trace_filter_match_bytes(const struct trace_filter *f, const uint8_t *data, uint32_t caplen,
+                             uint32_t wire_len) {
+  struct pcap_pkthdr h;
+  memset(&h, 0, sizeof h);
+  h.caplen = caplen;
+  h.len = wire_len > caplen ? wire_len : caplen;
+  return pcap_offline_filter(&f->prog, &h, data) != 0;
+}
+
 int trace_filter_match(const struct trace_filter *f, const struct trace_record *rec) {
   struct pcap_pkthdr h;
   memset(&h, 0, sizeof h);

@@ -181,6 +181,14 @@ struct trace_filter;
 struct trace_filter *trace_filter_new(int linktype, const char *expr, char *err, size_t errlen);
 /* 1 when the record matches, else 0. */
 int trace_filter_match(const struct trace_filter *f, const struct trace_record *rec);
+/* The same compiled for another use (xdp.rules): err is libpcap's text alone,
+ * for the caller to prefix with the key and the rule. */
+struct trace_filter *trace_filter_compile(int linktype, const char *expr, char *err, size_t errlen);
+/* 1 when caplen bytes of data (a frame of wire_len bytes on the wire, of the
+ * link type the filter was compiled for) match, else 0: the filter reads no
+ * byte past caplen (pcap_offline_filter). */
+int trace_filter_match_bytes(const struct trace_filter *f, const uint8_t *data, uint32_t caplen,
+                             uint32_t wire_len);
 void trace_filter_free(struct trace_filter *f);
 
 #endif

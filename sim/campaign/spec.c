@@ -485,7 +485,7 @@ static int read_set_map(struct ctx *C, const struct ynode *m, const char *prefix
         return -1;
       continue;
     }
-    char value[2048];
+    char value[CFG_XDP_RULES_MAX + 16];
     if (v->kind == Y_SCALAR) {
       if (is_null(v))
         return fail_at(C, v->pos, "set: %s: no value given", key);
@@ -493,12 +493,20 @@ static int read_set_map(struct ctx *C, const struct ynode *m, const char *prefix
         return fail_at(C, v->pos, "set: %s: the value is too long", key);
     } else {
       size_t o = 0;
+      /* Items are joined as config_set reads them: "[a,b]", or for
+       * xdp.rules (whose items hold ',' and brackets) "[a; b]". */
+      int rules = config_list_separator(key) == ';';
       value[o++] = '[';
       for (size_t j = 0; j < v->n; j++) {
         const struct ynode *it = &v->kids[j];
-        if (it->kind != Y_SCALAR || is_null(it) || !*it->text || strpbrk(it->text, ",[]"))
-          return fail_at(C, it->pos, "set: %s: list items are plain values without ',', '[' or ']'", key);
-        int w = snprintf(value + o, sizeof value - o, "%s%s", j ? "," : "", it->text);
+        if (it->kind != Y_SCALAR || is_null(it) || !*it->text ||
+            (rules ? strchr(it->text, ';') != NULL : strpbrk(it->text, ",[]") != NULL))
+          return fail_at(C, it->pos, rules ? "set: %s: list items are plain values without ';'"
+                                           : "set: %s: list items are plain values without ',', '[' or ']'", key);
+        char cerr[1200];
+        if (config_list_item_check(key, j, it->text, cerr, sizeof cerr))
+          return fail_at(C, it->pos, "set: %s", cerr);
+        int w = snprintf(value + o, sizeof value - o, "%s%s", j ? (rules ? "; " : ",") : "", it->text);
         if (w < 0 || (size_t)w >= sizeof value - o - 1)
           return fail_at(C, v->pos, "set: %s: the value is too long", key);
         o += (size_t)w;

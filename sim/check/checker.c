@@ -90,6 +90,10 @@ static int entitled(const struct policy *pol, unsigned p, const struct mem_label
   return 0; /* kernel-private: nobody */
 }
 
+int checker_entitled(const struct policy *pol, unsigned principal, const struct mem_label *lab) {
+  return entitled(pol, principal, lab);
+}
+
 /* ---- explanations ---- */
 
 static void fmt_time(uint64_t ps, char *buf, size_t n) {

@@ -103,6 +103,10 @@ typedef void (*checker_exposure_fn)(void *ctx, unsigned principal, uint64_t padd
 void checker_set_exposure_cb(struct checker *c, checker_exposure_fn fn, void *ctx);
 void checker_flush(struct checker *c);
 
+/* Is principal entitled to observe bytes labelled lab under pol? (The
+ * checker's own rule, for cross-checks such as app.hostile_read.) */
+int checker_entitled(const struct policy *pol, unsigned principal, const struct mem_label *lab);
+
 /* Text for a label kind, as used in reports. */
 const char *checker_kind_name(unsigned kind);
 

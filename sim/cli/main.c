@@ -133,7 +133,8 @@ static void usage_replay(FILE *f) {
           "  --json FILE        write the JSON report (- for standard output)\n"
           "  --fault SPEC       inject a fault: NAME[:KEY=VALUE,...], repeatable (see below)\n"
           "  --observed DIR     write DIR/PRINCIPAL.pcap: what each principal could observe\n"
-          "                     that it is not entitled to, one record per exposure\n"
+          "                     that it is not entitled to, one record per exposure (and\n"
+          "                     DIR/app.read.pcap: what app.hostile_read read)\n"
           "  --vcd FILE         write a VCD waveform (ring fill, heads and tails, packet\n"
           "                     buffer, IOTLB hits and misses, free pool pages, violations)\n"
           "  --speed MODE       recorded (trace timestamps, default), line (back to back\n"
@@ -141,6 +142,11 @@ static void usage_replay(FILE *f) {
           "  --quiet            print nothing but errors\n"
           "  --skip-unsupported skip records with no Ethernet form (802.11, CAN...) instead of\n"
           "                     refusing the trace; they are counted in the report\n"
+          "\n"
+          "xdp.rules: rules 'ACTION [PRINCIPAL] [MATCH]', separated by ';' in --set, e.g.\n"
+          "  --set 'xdp.rules=[drop udp port 53; redirect app tuple proto=udp,dport=4000; pass]'\n"
+          "  ACTION pass, drop, redirect (PRINCIPAL app or other); MATCH nothing (every frame), a\n"
+          "  BPF filter, or tuple FIELD=VALUE,... (proto, src, dst, host, sport, dport, port, owner)\n"
           "\n"
           "scenario keys:\n");
   for (size_t i = 0; i < config_key_count(); i++)
@@ -930,11 +936,12 @@ static int cmd_costs(int argc, char **argv) {
   iommu_params_default(&ip);
   printf("fixed costs, cycles:\n"
          "  skb allocation %u, separate skb head %u, page_pool alloc %u, recycle %u, page allocator %u\n"
-         "  map a page into userspace %u, unmap %u, descriptor %u, XDP run %u, socket delivery %u, "
+         "  map a page into userspace %u, unmap %u, descriptor %u, XDP run %u (+%u per rule of xdp.rules tried), "
+         "socket delivery %u, "
          "header validation %u\n"
          "  IOMMU map %u, unmap %u, IOTLB invalidation %u\n",
          c.skb_alloc, c.head_alloc, c.pool_alloc, c.pool_recycle, c.page_alloc, c.user_map, c.user_unmap,
-         c.rx_desc, c.xdp_run, c.sock_deliver, c.validate, ip.map_cycles, ip.unmap_cycles, ip.inval_cycles);
+         c.rx_desc, c.xdp_run, c.xdp_rule, c.sock_deliver, c.validate, ip.map_cycles, ip.unmap_cycles, ip.inval_cycles);
   return 0;
 }
 

@@ -20,6 +20,7 @@ struct observed {
   pcap_t *dead;
   unsigned n;
   struct observed_file f[MEM_MAX_PRINCIPALS];
+  struct observed_file r[MEM_MAX_PRINCIPALS]; /* PRINCIPAL.read.pcap (app.hostile_read) */
 };
 
 static void sanitise(const char *name, char *out, size_t n) {
@@ -42,6 +43,10 @@ void observed_abort(struct observed *o) {
     if (o->f[i].dumper)
       pcap_dump_close(o->f[i].dumper);
     unlink(o->f[i].tmp);
+    if (o->r[i].dumper) {
+      pcap_dump_close(o->r[i].dumper);
+      unlink(o->r[i].tmp);
+    }
   }
   if (o->dead)
     pcap_close(o->dead);
@@ -96,22 +101,56 @@ struct observed *observed_open(const char *dir, const struct policy *pol, char *
   return o;
 }
 
-void observed_record(struct observed *o, unsigned principal, const uint8_t *data, uint32_t len, uint64_t time_ps) {
-  if (!o || principal >= o->n || !o->f[principal].dumper || len == 0)
-    return;
+static void dump(pcap_dumper_t *d, const uint8_t *data, uint32_t len, uint64_t time_ps) {
   struct pcap_pkthdr h;
   memset(&h, 0, sizeof h);
   uint64_t ns = time_ps / 1000;
   h.ts.tv_sec = (time_t)(ns / 1000000000ull);
   h.ts.tv_usec = (suseconds_t)(ns % 1000000000ull); /* nanoseconds: the file is a nanosecond pcap */
   h.caplen = h.len = len;
-  pcap_dump((u_char *)o->f[principal].dumper, &h, data);
+  pcap_dump((u_char *)d, &h, data);
+}
+
+void observed_record(struct observed *o, unsigned principal, const uint8_t *data, uint32_t len, uint64_t time_ps) {
+  if (!o || principal >= o->n || !o->f[principal].dumper || len == 0)
+    return;
+  dump(o->f[principal].dumper, data, len, time_ps);
+}
+
+int observed_open_reads(struct observed *o, unsigned principal, char *err, size_t errlen) {
+  if (principal >= o->n || !o->f[principal].dumper) {
+    snprintf(err, errlen, "observed: no principal %u", principal);
+    return -1;
+  }
+  struct observed_file *f = &o->f[principal], *r = &o->r[principal];
+  if (r->dumper)
+    return 0;
+  /* Beside PRINCIPAL.pcap: PRINCIPAL.read.pcap and its temporary name. */
+  size_t pl = strlen(f->path) - strlen(".pcap");
+  char path[sizeof r->path], tmp[sizeof r->tmp];
+  snprintf(path, sizeof path, "%.*s.read.pcap", (int)pl, f->path);
+  snprintf(tmp, sizeof tmp, "%s.read", f->tmp);
+  memcpy(r->path, path, sizeof path);
+  memcpy(r->tmp, tmp, sizeof tmp);
+  r->dumper = pcap_dump_open(o->dead, r->tmp);
+  if (!r->dumper) {
+    snprintf(err, errlen, "%s: cannot write: %s", r->path, pcap_geterr(o->dead));
+    return -1;
+  }
+  return 0;
+}
+
+void observed_record_read(struct observed *o, unsigned principal, const uint8_t *data, uint32_t len,
+                          uint64_t time_ps) {
+  if (!o || principal >= o->n || !o->r[principal].dumper || len == 0)
+    return;
+  dump(o->r[principal].dumper, data, len, time_ps);
 }
 
 int observed_close(struct observed *o, char *err, size_t errlen) {
   int rc = 0;
-  for (unsigned i = 0; i < o->n; i++) {
-    struct observed_file *f = &o->f[i];
+  for (unsigned j = 0; j < 2 * o->n; j++) {
+    struct observed_file *f = j < o->n ? &o->f[j] : &o->r[j - o->n];
     if (!f->dumper)
       continue;
     if (pcap_dump_flush(f->dumper) != 0 && rc == 0) {

@@ -21,6 +21,13 @@ struct observed;
 struct observed *observed_open(const char *dir, const struct policy *pol, char *err, size_t errlen);
 void observed_record(struct observed *o, unsigned principal, const uint8_t *data, uint32_t len,
                      uint64_t time_ps);
+/* app.hostile_read: also write DIR/PRINCIPAL.read.pcap for principal, one
+ * record per read its hostile reader made (the bytes it got, time-stamped
+ * with simulated time: a whole page when it was mapped, the bytes written
+ * into a mapped page). 0, or -1 with err filled. */
+int observed_open_reads(struct observed *o, unsigned principal, char *err, size_t errlen);
+void observed_record_read(struct observed *o, unsigned principal, const uint8_t *data, uint32_t len,
+                          uint64_t time_ps);
 /* Finish the files (rename into place). 0, or -1 with err filled. */
 int observed_close(struct observed *o, char *err, size_t errlen);
 /* Give up: remove the temporary files. */

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cpu.h"
+#include "xdp.h"
 
 const char *report_verdict(const struct replay_result *r) {
   for (int p = 0; p < PROP_COUNT; p++)
@@ -72,7 +73,7 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
 
   json_object *cfg = json_object_new_object();
   for (size_t i = 0; i < config_key_count(); i++) {
-    char buf[1200];
+    char buf[3 * CFG_XDP_RULES_MAX];
     config_key_json(&o->cfg, i, buf, sizeof buf);
     json_object_object_add(cfg, config_key_name(i), json_tokener_parse(buf));
   }
@@ -179,6 +180,15 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
   json_object_object_add(um, "pages_hoarded", u64(r->pages_hoarded));
   json_object_object_add(um, "writes", u64(r->user_writes));
   json_object_object_add(um, "write_faults", u64(r->user_write_faults));
+  json_object *hr = json_object_new_object();
+  json_object_object_add(hr, "enabled", json_object_new_boolean(o->cfg.app_hostile_read));
+  json_object_object_add(hr, "reads", u64(r->hread_reads));
+  json_object_object_add(hr, "bytes", u64(r->hread_bytes));
+  json_object_object_add(hr, "foreign_flow_bytes", u64(r->hread_foreign_flow));
+  json_object_object_add(hr, "kernel_private_bytes", u64(r->hread_kernel_private));
+  json_object_object_add(hr, "stale_bytes", u64(r->hread_stale));
+  json_object_object_add(hr, "faults", u64(r->hread_faults));
+  json_object_object_add(um, "hostile_read", hr);
   json_object_object_add(root, "user", um);
 
   json_object *ux = json_object_new_object();
@@ -193,6 +203,35 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
     json_object_object_add(uw, kinds[k], u64(r->umem_written[k]));
   json_object_object_add(ux, "device_written_bytes", uw);
   json_object_object_add(root, "umem", ux);
+
+  /* XDP verdicts: the default program (the application's frames redirected
+   * to it where the design runs XDP) or the rules of xdp.rules. */
+  json_object *xo = json_object_new_object();
+  json_object_object_add(xo, "program", json_object_new_string(r->xdp_configured ? "rules" : "default"));
+  json_object_object_add(xo, "runs", u64(r->xdp_runs));
+  json_object_object_add(xo, "pass", u64(r->xdp_pass));
+  json_object_object_add(xo, "drop", u64(r->xdp_drop));
+  json_object_object_add(xo, "redirect", u64(r->xdp_redirect));
+  json_object_object_add(xo, "redirect_in_place", u64(r->xdp_redirect_in_place));
+  json_object_object_add(xo, "redirect_copy", u64(r->xdp_redirect_copy));
+  json_object_object_add(xo, "redirect_failed", u64(r->xdp_redirect_failed));
+  json_object_object_add(xo, "no_match", u64(r->xdp_no_match));
+  json_object *xr = json_object_new_array();
+  {
+    char(*rules)[XDP_RULE_MAX] = calloc(XDP_MAX_RULES, XDP_RULE_MAX);
+    size_t n = 0;
+    char e[200];
+    if (rules && xdp_rules_split(o->cfg.xdp_rules, rules, XDP_MAX_RULES, &n, e, sizeof e) == 0)
+      for (size_t i = 0; i < n; i++) {
+        json_object *re = json_object_new_object();
+        json_object_object_add(re, "rule", json_object_new_string(rules[i]));
+        json_object_object_add(re, "hits", u64(i < r->xdp_rules && i < REPORT_MAX_XDP_RULES ? r->xdp_rule_hits[i] : 0));
+        json_object_array_add(xr, re);
+      }
+    free(rules);
+  }
+  json_object_object_add(xo, "rules", xr);
+  json_object_object_add(root, "xdp", xo);
 
   json_object *vi = json_object_new_object();
   for (int p = 0; p < PROP_COUNT; p++) {
@@ -277,6 +316,14 @@ void report_print_human(FILE *out, const struct replay_opts *o, const struct rep
           r->cycles[1], r->cycles[2], r->cycles[3], r->cycles[4], r->cycles[5]);
   fprintf(out, "  throughput: offered %.4g Gb/s, delivered %.4g Gb/s (%.4g Mpps)\n", r->offered_gbps,
           r->delivered_gbps, r->delivered_mpps);
+  if (r->xdp_configured)
+    fprintf(out, "  xdp (xdp.rules): %" PRIu64 " frames: %" PRIu64 " passed (%" PRIu64 " matched no rule), %" PRIu64
+            " dropped, %" PRIu64 " redirected (%" PRIu64 " in place, %" PRIu64 " by copy)\n", r->xdp_runs, r->xdp_pass,
+            r->xdp_no_match, r->xdp_drop, r->xdp_redirect, r->xdp_redirect_in_place, r->xdp_redirect_copy);
+  if (o->cfg.app_hostile_read)
+    fprintf(out, "  hostile reader (app): %" PRIu64 " bytes read in %" PRIu64 " reads: %" PRIu64 " of other flows, %"
+            PRIu64 " kernel-private, %" PRIu64 " stale\n", r->hread_bytes, r->hread_reads, r->hread_foreign_flow,
+            r->hread_kernel_private, r->hread_stale);
   for (unsigned i = 0; i < o->nfaults; i++) {
     const struct fault *f = &o->faults[i];
     if (f->fired)

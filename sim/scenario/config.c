@@ -14,11 +14,15 @@
 #include "checker.h"
 #include "iommu.h"
 #include "scenario.h"
+#include "xdp.h"
 
 #define ALL_QUEUES UINT64_MAX
 #define PAGE_BYTES 4096u
 #define RX_HEADROOM 256u   /* XDP_PACKET_HEADROOM */
 #define SHINFO_BYTES 320u  /* SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) on x86-64 */
+#define FRAME_LINKTYPE 1   /* DLT_EN10MB: every trace's records reach the NIC as Ethernet (trace_linktype) */
+
+const char *const config_principals[] = {"app", "other", NULL};
 
 void config_default(struct config *c) {
   memset(c, 0, sizeof *c);
@@ -64,7 +68,7 @@ void config_default(struct config *c) {
   c->trace_max_flows = 1u << 18;
 }
 
-enum key_type { K_U32, K_DOUBLE, K_BOOL, K_ENUM, K_QUEUES, K_QUEUE_OR_NONE, K_STRING, K_CAPS };
+enum key_type { K_U32, K_DOUBLE, K_BOOL, K_ENUM, K_QUEUES, K_QUEUE_OR_NONE, K_STRING, K_CAPS, K_RULES };
 
 struct key_def {
   const char *name;
@@ -153,10 +157,17 @@ static const struct key_def keys[] = {
      "queues whose page pools are mapped to the application (zero_copy): a list, or all"},
     {"app.hostile_write", K_BOOL, OFF(app_hostile_write), 0, 0, NULL, 0,
      "the application writes into every packet the stack validated, through its mapping (true, false)"},
+    {"app.hostile_read", K_BOOL, OFF(app_hostile_read), 0, 0, NULL, 0,
+     "the application reads every byte of every page mapped into it, at mapping and at each write "
+     "(true, false)"},
     {"app.umem_chunk", K_U32, OFF(app_umem_chunk), 2048, 4096, NULL, 1,
      "af_xdp, zcrx: bytes per chunk of the application's region (2048 or 4096)"},
     {"app.umem_pages", K_U32, OFF(app_umem_pages), 0, 1u << 20, NULL, 0,
      "af_xdp, zcrx: pages of the application's region; 0: enough for the ring and half again"},
+    {"xdp.rules", K_RULES, OFF(xdp_rules), 0, 0, NULL, 0,
+     "the XDP program: a list of rules 'ACTION [PRINCIPAL] [MATCH]' (pass, drop, redirect PRINCIPAL; "
+     "a BPF filter or 'tuple FIELD=VALUE,...'), first match wins, no match passes; [] the default "
+     "program; in --set, rules separated by ';'"},
     {"cpu.ghz", K_DOUBLE, OFF(cpu_ghz), 0.1, 10, NULL, 0, "modelled core frequency in GHz"},
     {"cpu.cores", K_U32, OFF(cpu_cores), 1, 64, NULL, 0,
      "modelled cores (1..64); queue q's NAPI poll runs on core q % cpu.cores"},
@@ -287,6 +298,60 @@ static void enum_list(const char *const *names, char *buf, size_t n) {
   }
 }
 
+/* One rule of xdp.rules, checked alone: "xdp.rules: rule N 'TEXT': problem". */
+static int check_rule(const char *key, size_t index, const char *rule, char *err, size_t errlen) {
+  char e[1024];
+  if (xdp_rule_check(rule, config_principals, FRAME_LINKTYPE, e, sizeof e) == 0)
+    return 0;
+  snprintf(err, errlen, "%s: rule %zu '%s': %s", key, index + 1, rule, e);
+  return -1;
+}
+
+/* xdp.rules: split, check each rule, keep them joined by "; ". */
+static int set_rules(char *field, const char *key, const char *value, char *err, size_t errlen) {
+  char(*rules)[XDP_RULE_MAX] = calloc(XDP_MAX_RULES, XDP_RULE_MAX);
+  char *joined = calloc(1, CFG_XDP_RULES_MAX);
+  size_t n = 0, len = 0;
+  int rc = -1;
+  char e[600];
+  if (!rules || !joined) {
+    snprintf(err, errlen, "%s: out of memory", key);
+    goto out;
+  }
+  if (xdp_rules_split(value, rules, XDP_MAX_RULES, &n, e, sizeof e)) {
+    snprintf(err, errlen, "%s: '%s' is not allowed: %s", key, value, e);
+    goto out;
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (check_rule(key, i, rules[i], err, errlen))
+      goto out;
+    size_t l = strlen(rules[i]);
+    if (len + l + 3 > CFG_XDP_RULES_MAX) {
+      snprintf(err, errlen, "%s: the rules are more than %d bytes long", key, CFG_XDP_RULES_MAX - 1);
+      goto out;
+    }
+    len += (size_t)snprintf(joined + len, CFG_XDP_RULES_MAX - len, "%s%s", i ? "; " : "", rules[i]);
+  }
+  memcpy(field, joined, len + 1);
+  rc = 0;
+out:
+  free(rules);
+  free(joined);
+  return rc;
+}
+
+char config_list_separator(const char *key) {
+  const struct key_def *k = find_key(key);
+  return k && k->type == K_RULES ? ';' : ',';
+}
+
+int config_list_item_check(const char *key, size_t index, const char *item, char *err, size_t errlen) {
+  const struct key_def *k = find_key(key);
+  if (k && k->type == K_RULES)
+    return check_rule(key, index, item, err, errlen);
+  return 0;
+}
+
 int config_set(struct config *c, const char *key, const char *value, char *err, size_t errlen) {
   const struct key_def *k = find_key(key);
   if (!k) {
@@ -381,6 +446,8 @@ int config_set(struct config *c, const char *key, const char *value, char *err, 
     memcpy(field, value, n + 1);
     return 0;
   }
+  case K_RULES:
+    return set_rules(field, key, value, err, errlen);
   case K_CAPS: {
     uint64_t caps = 0;
     if (parse_list(value, cap_item, &caps)) {
@@ -471,6 +538,11 @@ int config_validate(const struct config *c, char *err, size_t errlen) {
              "(zero copy needs a page pool the application maps)");
     return -1;
   }
+  if (c->xdp_rules[0] && c->app_delivery == CFG_DELIVERY_ZCRX) {
+    snprintf(err, errlen, "xdp.rules: an XDP program cannot be attached with app.delivery=zcrx (Linux refuses "
+             "a memory provider on a device running XDP, and the other way round)");
+    return -1;
+  }
   if (c->pool_pages < c->nic_ring_size) {
     snprintf(err, errlen, "pool.pages: %u pages cannot fill a ring of %u descriptors (nic.ring_size)",
              c->pool_pages, c->nic_ring_size);
@@ -498,6 +570,30 @@ int config_validate(const struct config *c, char *err, size_t errlen) {
     return -1;
   }
   return 0;
+}
+
+/* len bytes of s as a JSON string with escapes into buf (n > 2 bytes). */
+static void json_string(const char *s, size_t len, char *buf, size_t n) {
+  size_t l = 0;
+  if (n < 3) {
+    if (n)
+      buf[0] = '\0';
+    return;
+  }
+  buf[l++] = '"';
+  for (size_t i = 0; i < len && l + 7 < n; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    if (ch == '"' || ch == '\\') {
+      buf[l++] = '\\';
+      buf[l++] = (char)ch;
+    } else if (ch < 0x20) {
+      l += (size_t)snprintf(buf + l, n - l, "\\u%04x", ch);
+    } else {
+      buf[l++] = (char)ch;
+    }
+  }
+  buf[l++] = '"';
+  buf[l] = '\0';
 }
 
 void config_key_json(const struct config *c, size_t i, char *buf, size_t n) {
@@ -541,27 +637,30 @@ void config_key_json(const struct config *c, size_t i, char *buf, size_t n) {
       snprintf(buf, n, "%d", q);
     break;
   }
-  case K_STRING: {
-    /* JSON string with escapes. */
+  case K_STRING:
+    json_string(field, strlen(field), buf, n);
+    break;
+  case K_RULES: {
+    /* The rules as a JSON list of strings. */
     const char *s = field;
     size_t l = 0;
     if (n < 3) {
       buf[0] = '\0';
       break;
     }
-    buf[l++] = '"';
-    for (; *s && l + 7 < n; s++) {
-      unsigned char ch = (unsigned char)*s;
-      if (ch == '"' || ch == '\\') {
-        buf[l++] = '\\';
-        buf[l++] = (char)ch;
-      } else if (ch < 0x20) {
-        l += (size_t)snprintf(buf + l, n - l, "\\u%04x", ch);
-      } else {
-        buf[l++] = (char)ch;
-      }
+    buf[l++] = '[';
+    while (*s && l + 4 < n) {
+      const char *semi = strchr(s, ';');
+      size_t len = semi ? (size_t)(semi - s) : strlen(s);
+      if (l > 1)
+        buf[l++] = ',';
+      json_string(s, len, buf + l, n - l - 2);
+      l += strlen(buf + l);
+      s += len;
+      while (*s == ';' || *s == ' ')
+        s++;
     }
-    buf[l++] = '"';
+    buf[l++] = ']';
     buf[l] = '\0';
     break;
   }

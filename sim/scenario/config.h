@@ -22,6 +22,11 @@ enum cfg_recycle { CFG_RECYCLE_POOL = 0, CFG_RECYCLE_FREE };
 
 #define CFG_MAX_QUEUES 64
 #define CFG_OWNS_MAX 512
+#define CFG_XDP_RULES_MAX 4096 /* bytes of xdp.rules, the rules joined by "; " */
+
+/* The userspace principals of this version, in policy order (the names
+ * xdp.rules redirects to), NULL-terminated. */
+extern const char *const config_principals[];
 
 struct config {
   /* nic */
@@ -64,8 +69,11 @@ struct config {
   uint8_t app_delivery;       /* enum cfg_delivery */
   uint64_t app_zc_queues;     /* bit per queue whose pool the app gets zero-copy */
   int app_hostile_write;      /* writes into every packet the stack validated */
+  int app_hostile_read;       /* reads every byte of every page mapped into it */
   uint32_t app_umem_chunk;    /* af_xdp/zcrx: bytes per chunk of the region (2048, 4096) */
   uint32_t app_umem_pages;    /* af_xdp/zcrx: pages of the region; 0: the ring + 50% */
+  /* xdp */
+  char xdp_rules[CFG_XDP_RULES_MAX]; /* the XDP program's rules (xdp.h), joined by "; "; "" = the default program */
   /* cpu */
   double cpu_ghz;             /* (0, 10] */
   uint32_t cpu_cores;         /* cores the queues' NAPI polls are spread over */
@@ -94,6 +102,14 @@ int config_validate(const struct config *c, char *err, size_t errlen);
 size_t config_key_count(void);
 const char *config_key_name(size_t i);
 const char *config_key_help(size_t i);
+
+/* The character that separates the items of list key `key` in its text
+ * form: ';' for xdp.rules (whose items may hold ',', '[' and ']'), ',' for
+ * the other lists. */
+char config_list_separator(const char *key);
+/* Check item number index (from 0) of list key `key` alone, as config_set
+ * would: the same message, for a scenario file to point at the item. 0 or -1. */
+int config_list_item_check(const char *key, size_t index, const char *item, char *err, size_t errlen);
 
 /* The value of key i as JSON text ("true", "12", "\"lazy\"", "[0,1]"). */
 void config_key_json(const struct config *c, size_t i, char *buf, size_t n);

@@ -351,9 +351,13 @@ static int text_add(struct text *t, const char *s) {
 }
 
 /* The current event opened a list for key PATH: read its items (plain values
- * only) and give them as "[a,b]" to the key. */
+ * only) and give them as "[a,b]" to the key (xdp.rules: "[a; b]", its items
+ * hold ',' and brackets; config_list_separator). Each item is checked where
+ * it stands. */
 static int read_list_value(struct loader *L, const char *path, struct scenario_pos kp) {
   struct scenario_pos vp = pos_of(L->ev.start_mark);
+  char sep = config_list_separator(path);
+  char sep_text[3] = {sep, sep == ';' ? ' ' : '\0', '\0'};
   struct text t = {0};
   int rc = text_add(&t, "[");
   for (size_t n = 0; rc == 0; n++) {
@@ -375,11 +379,17 @@ static int read_list_value(struct loader *L, const char *path, struct scenario_p
       rc = fail_at(L, ev_pos(L), "%s: a list item is empty", path);
       break;
     }
-    if (strpbrk(v, ",[]")) {
-      rc = fail_at(L, ev_pos(L), "%s: list item '%s' cannot contain ',', '[' or ']'", path, v);
+    if (sep == ';' ? strchr(v, ';') != NULL : strpbrk(v, ",[]") != NULL) {
+      rc = fail_at(L, ev_pos(L), sep == ';' ? "%s: list item '%s' cannot contain ';'"
+                                            : "%s: list item '%s' cannot contain ',', '[' or ']'", path, v);
       break;
     }
-    if ((n && text_add(&t, ",")) || text_add(&t, v)) {
+    char e[1200];
+    if (config_list_item_check(path, n, v, e, sizeof e)) {
+      rc = fail_at(L, ev_pos(L), "%s", e);
+      break;
+    }
+    if ((n && text_add(&t, sep_text)) || text_add(&t, v)) {
       rc = fail_at(L, vp, "out of memory");
       break;
     }

@@ -24,6 +24,7 @@
 #include "simk.h"
 #include "trace.h"
 #include "user.h"
+#include "xdp.h"
 
 #define PRINCIPAL_APP 0u
 #define PRINCIPAL_OTHER 1u
@@ -53,6 +54,7 @@ struct sys {
   int have_first_arrival;
   int stopped; /* interrupted */
   struct observed *obs;
+  struct xdp_prog *xdp; /* xdp.rules, or NULL: the driver's default program */
   int feed_error;
   char feed_err[512];
   uint8_t frame[262144];
@@ -106,6 +108,25 @@ static int classify(void *ctx, const uint8_t *frame, uint32_t len, struct driver
   out->to_kernel = fp.key.af == FLOW_AF_NONE || id == UINT32_MAX;
   out->owner = id < flow_table_count(s->ft) ? s->owner[id] : PRINCIPAL_OTHER;
   return 0;
+}
+
+/* The configured XDP program on one frame: the tuple is parsed from the
+ * bytes the program sees, the owner is the stack's classification. */
+static int xdp_run(void *ctx, const uint8_t *frame, uint32_t caplen, uint32_t wire_len,
+                   const struct driver_pkt *pk, unsigned *to, uint32_t *rules) {
+  struct sys *s = ctx;
+  struct flow_parse fp;
+  int parsed = flow_parse(frame, caplen, &fp) == 0;
+  struct xdp_frame f = {.data = frame, .caplen = caplen, .wire_len = wire_len, .key = parsed ? &fp.key : NULL,
+                        .owner = pk->to_kernel ? -1 : (int)pk->owner};
+  switch (xdp_prog_run(s->xdp, &f, to, rules)) {
+  case XDP_ACTION_DROP:
+    return DRIVER_XDP_DROP;
+  case XDP_ACTION_REDIRECT:
+    return DRIVER_XDP_REDIRECT;
+  default:
+    return DRIVER_XDP_PASS;
+  }
 }
 
 /* Picoseconds since the first record. ts_ps wraps (2^64 ps is 213 days), so
@@ -402,6 +423,17 @@ static int register_vcd(struct sys *s, const char *path, char *err, size_t errle
   return 0;
 }
 
+/* app.hostile_read: the policy's entitlement, and what it read to --observed. */
+static int hostile_entitled(void *ctx, unsigned principal, const struct mem_label *lab) {
+  struct sys *s = ctx;
+  return checker_entitled(&s->pol, principal, lab);
+}
+
+static void hostile_sink(void *ctx, unsigned principal, const uint8_t *data, uint32_t len) {
+  struct sys *s = ctx;
+  observed_record_read(s->obs, principal, data, len, simk_now_ps());
+}
+
 static void on_exposure(void *ctx, unsigned principal, uint64_t paddr, const uint8_t *data, uint32_t len,
                         uint64_t time_ps) {
   (void)paddr;
@@ -418,6 +450,7 @@ static void teardown(struct sys *s) {
   checker_free(s->chk);
   mem_free(s->m);
   flow_table_free(s->ft);
+  xdp_prog_free(s->xdp);
   free(s->owner);
   if (s->t)
     trace_close(s->t);
@@ -527,6 +560,16 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
     if (!s->users[p])
       goto fail;
   }
+  if (c->app_hostile_read) {
+    /* Before the driver exists, so that it sees every page the driver maps
+     * into the application (a persistent pool's pages at creation). */
+    if (s->obs && observed_open_reads(s->obs, PRINCIPAL_APP, err, errlen))
+      goto fail;
+    if (user_hostile_read_start(s->users[PRINCIPAL_APP], hostile_entitled, s, s->obs ? hostile_sink : NULL, s)) {
+      snprintf(err, errlen, "app.hostile_read: the memory model has no observer slot left");
+      goto fail;
+    }
+  }
   struct driver_params dp = {
       .queues = c->nic_queues,
       .ring_size = c->nic_ring_size,
@@ -565,6 +608,21 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   if (!s->drv)
     goto fail;
   driver_set_effect_cb(s->drv, fault_effect, s);
+  if (c->xdp_rules[0]) {
+    /* The program attached to the device: its rules name the policy's
+     * principals and match frames of the trace's link type. */
+    const char *names[MEM_MAX_PRINCIPALS + 1] = {NULL};
+    for (unsigned p = 0; p < s->pol.nprincipals; p++)
+      names[p] = s->pol.names[p];
+    char xerr[1200];
+    s->xdp = xdp_prog_new(c->xdp_rules, names, trace_linktype(s->t), xerr, sizeof xerr);
+    if (!s->xdp) {
+      snprintf(err, errlen, "xdp.rules: %s", xerr);
+      goto fail;
+    }
+    struct driver_xdp_prog xp = {.ctx = s, .run = xdp_run};
+    driver_set_xdp(s->drv, &xp);
+  }
   for (unsigned i = 0; i < o->nfaults; i++)
     fault_seed(&o->faults[i], o->seed, i);
   /* Setup costs (pool creation, mappings) are not per-packet work. */
@@ -645,6 +703,25 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   for (int k = 0; k < MEM_LABEL_KIND_COUNT && k < 8; k++)
     res->umem_written[k] = ds->umem_written[k];
   res->delivered_bytes = ds->delivered_bytes;
+  const struct user_read_stats *rs = user_read_stats(s->users[PRINCIPAL_APP]);
+  res->hread_reads = rs->reads;
+  res->hread_bytes = rs->bytes;
+  res->hread_foreign_flow = rs->foreign_flow_bytes;
+  res->hread_kernel_private = rs->kernel_private_bytes;
+  res->hread_stale = rs->stale_bytes;
+  res->hread_faults = rs->faults;
+  res->xdp_configured = s->xdp != NULL;
+  res->xdp_runs = ds->xdp_runs;
+  res->xdp_pass = ds->xdp_pass;
+  res->xdp_drop = ds->xdp_drop;
+  res->xdp_redirect = ds->xdp_redirect;
+  res->xdp_redirect_in_place = ds->xdp_redirect_in_place;
+  res->xdp_redirect_copy = ds->xdp_redirect_copy;
+  res->xdp_redirect_failed = ds->xdp_redirect_failed;
+  res->xdp_no_match = xdp_prog_no_match(s->xdp);
+  res->xdp_rules = (uint32_t)xdp_prog_rule_count(s->xdp);
+  for (uint32_t i = 0; i < res->xdp_rules && i < REPORT_MAX_XDP_RULES; i++)
+    res->xdp_rule_hits[i] = xdp_prog_hits(s->xdp, i);
   /* Rates over the span of arrivals (offered) and until the last delivery. */
   uint64_t span_in = s->last_arrival_ps > s->first_arrival_ps ? s->last_arrival_ps - s->first_arrival_ps : 0;
   uint64_t end_out = ds->last_delivery_ps > s->last_arrival_ps ? ds->last_delivery_ps : s->last_arrival_ps;

@@ -33,6 +33,7 @@ struct replay_opts {
 };
 
 #define REPORT_MAX_QUEUES 64
+#define REPORT_MAX_XDP_RULES 32 /* XDP_MAX_RULES */
 
 struct replay_result {
   /* trace */
@@ -73,6 +74,14 @@ struct replay_result {
   uint64_t umem_fill_ring, umem_rx_ring, umem_completions, umem_copy_out_packets;
   uint64_t umem_written[8]; /* by enum mem_label_kind */
   uint64_t delivered_packets, delivered_bytes;
+  /* XDP: verdicts of the default program or of xdp.rules */
+  int xdp_configured;      /* 1: xdp.rules gave the program */
+  uint64_t xdp_runs, xdp_pass, xdp_drop, xdp_redirect, xdp_redirect_in_place, xdp_redirect_copy,
+      xdp_redirect_failed, xdp_no_match;
+  uint32_t xdp_rules;
+  uint64_t xdp_rule_hits[REPORT_MAX_XDP_RULES];
+  /* app.hostile_read: what the application's reader got (bytes by label) */
+  uint64_t hread_reads, hread_bytes, hread_foreign_flow, hread_kernel_private, hread_stale, hread_faults;
   /* verdicts */
   struct checker_result props[PROP_COUNT];
   char principals[2][32];

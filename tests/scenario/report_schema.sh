@@ -16,6 +16,9 @@ done
 "$NICSIM" replay "$T/g.pcap" --set driver.dma_mapping=per_packet --set driver.page_recycle=free \
   --fault late_dma:packet=10,delay_us=1 --json "$T/r$n.json" --quiet; n=$((n + 1))
 
+"$NICSIM" replay "$T/g.pcap" --design zc-dedicated-queue --set app.hostile_read=true \
+  --set 'xdp.rules=[drop udp port 9; redirect app tuple owner=other; pass]' --json "$T/r$n.json" --quiet; n=$((n + 1))
+
 "$PY" - "$SCHEMA" "$T"/r*.json <<'PY' && ok "$n reports validate against docs/report.schema.json" || bad "schema validation"
 import json, sys
 import jsonschema

@@ -152,7 +152,7 @@ START_TEST(test_default_costs) {
   ck_assert_uint_lt(c.pool_recycle, 100);
   /* Everything the host does costs something. */
   uint32_t all[] = {c.copy_start, c.skb_alloc, c.head_alloc, c.page_alloc, c.user_map,
-                    c.user_unmap, c.rx_desc,   c.xdp_run,    c.sock_deliver, c.validate};
+                    c.user_unmap, c.rx_desc,   c.xdp_run,    c.xdp_rule, c.sock_deliver, c.validate};
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
     ck_assert_uint_gt(all[i], 0);
   /* The page_pool exists because its fast path beats the page allocator. */

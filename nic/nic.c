@@ -40,6 +40,8 @@ struct rxq {
   struct pending_wb pend[DESC_CACHE]; /* completed, not yet written back */
   uint32_t npend;
   int irq_enabled;
+  int cause;             /* an RX completion since the last interrupt (EICR latched) */
+  uint64_t cause_ps;     /* when its write reaches host memory */
   uint64_t last_irq_ps;
   int has_last_irq;
   struct simk_event *irq_ev;
@@ -182,6 +184,7 @@ static void irq_fire(void *arg) {
   if (!q->irq_enabled)
     return;
   q->irq_enabled = 0; /* auto-masked until the driver's NAPI re-enables it */
+  q->cause = 0;       /* read and cleared by the handler */
   q->last_irq_ps = simk_now_ps();
   q->has_last_irq = 1;
   q->st.irqs++;
@@ -406,10 +409,22 @@ uint32_t nic_rx_ring_fill(const struct nic *n, unsigned queue) {
 }
 
 void nic_irq_enable(struct nic *n, unsigned queue) {
-  /* The driver re-enables only after a poll found no completed descriptor
-   * (NAPI complete), so the next completion raises the interrupt. */
-  if (queue < n->p.queues)
-    n->q[queue].irq_enabled = 1;
+  /* The driver re-enables after NAPI complete. The interrupt cause stays
+   * latched while the interrupt is masked (82599 EICR): a completion that
+   * came after the poll looked, while the core was still busy, raises the
+   * interrupt as soon as it is unmasked (within the throttle), so no frame
+   * waits in the ring for a later one. */
+  if (queue >= n->p.queues)
+    return;
+  struct rxq *q = &n->q[queue];
+  q->irq_enabled = 1;
+  if (q->cause && !simk_event_pending(q->irq_ev)) {
+    uint64_t now = simk_now_ps();
+    uint64_t at = q->cause_ps > now ? q->cause_ps : now;
+    if (q->has_last_irq && at < q->last_irq_ps + n->p.itr_ps)
+      at = q->last_irq_ps + n->p.itr_ps;
+    simk_event_notify(q->irq_ev, at - now);
+  }
 }
 
 /* Latency of a DMA read of bytes: the pcie-bench curve of pcie.h (546 ns
@@ -815,6 +830,8 @@ void nic_rx_frame(struct nic *n, const struct nic_frame *f) {
   n->vcd_buffer = nic_buffer_fill(n);
   uint64_t done = n->pcie_free_ps;
 
+  q->cause = 1;
+  q->cause_ps = done;
   if (q->irq_enabled && !simk_event_pending(q->irq_ev)) {
     uint64_t at = done;
     if (q->has_last_irq && at < q->last_irq_ps + n->p.itr_ps)

@@ -17,10 +17,11 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "yreader.h"
+
 #include "config.h"
 #include "fault.h"
 
-#define STD_TAG_PREFIX "tag:yaml.org,2002:"
 #define MAX_DEPTH 32
 
 enum ykind { Y_SCALAR, Y_SEQ, Y_MAP };
@@ -35,122 +36,30 @@ struct ynode {
 };
 
 struct ctx {
-  const char *name;
-  const char *text;
-  size_t len;
-  yaml_parser_t parser;
-  yaml_event_t ev;
-  int have_ev;
-  char *err;
-  size_t errlen;
+  struct yreader r; /* the spec, its parser and the current event */
 };
 
 /* ---- errors ---- */
 
-/* Values echoed in messages may hold newlines: the message stays one line. */
-static void one_line(char *s) {
-  for (; *s; s++)
-    if ((unsigned char)*s < 0x20 || *s == 0x7f)
-      *s = ' ';
-}
-
 static int fail_at(struct ctx *C, struct campaign_pos p, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int fail_at(struct ctx *C, struct campaign_pos p, const char *fmt, ...) {
-  char msg[1536];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
+  yreader_vfail(&C->r, p.line, p.col, fmt, ap);
   va_end(ap);
-  if (p.line)
-    snprintf(C->err, C->errlen, "%s:%u:%u: %s", C->name, p.line, p.col, msg);
-  else
-    snprintf(C->err, C->errlen, "%s: %s", C->name, msg);
-  one_line(C->err);
   return -1;
 }
 
 static struct campaign_pos pos_of(yaml_mark_t m) {
-  struct campaign_pos p = {(unsigned)m.line + 1, (unsigned)m.column + 1};
+  struct campaign_pos p = {yreader_line(m), yreader_col(m)};
   return p;
-}
-
-static struct campaign_pos pos_of_offset(const struct ctx *C, size_t off) {
-  struct campaign_pos p = {1, 1};
-  for (size_t i = 0; i < off && i < C->len; i++) {
-    if (C->text[i] == '\n') {
-      p.line++;
-      p.col = 1;
-    } else {
-      p.col++;
-    }
-  }
-  return p;
-}
-
-static int syntax_error(struct ctx *C) {
-  const yaml_parser_t *P = &C->parser;
-  const char *problem = P->problem ? P->problem : "unknown problem";
-  if (P->error == YAML_MEMORY_ERROR)
-    return fail_at(C, (struct campaign_pos){0, 0}, "out of memory while reading the YAML");
-  if (P->error == YAML_READER_ERROR)
-    return fail_at(C, pos_of_offset(C, P->problem_offset), "YAML syntax error: %s", problem);
-  if (P->context)
-    return fail_at(C, pos_of(P->problem_mark), "YAML syntax error: %s (%s at %u:%u)", problem, P->context,
-                   (unsigned)P->context_mark.line + 1, (unsigned)P->context_mark.column + 1);
-  return fail_at(C, pos_of(P->problem_mark), "YAML syntax error: %s", problem);
 }
 
 /* ---- events into a tree ---- */
 
-static const char *const std_tags[] = {"str", "int", "float", "bool", "null", "seq", "map", NULL};
-
-static int tag_allowed(const char *tag) {
-  size_t n = strlen(STD_TAG_PREFIX);
-  if (strncmp(tag, STD_TAG_PREFIX, n) != 0)
-    return 0;
-  for (size_t i = 0; std_tags[i]; i++)
-    if (strcmp(tag + n, std_tags[i]) == 0)
-      return 1;
-  return 0;
-}
-
-static int next_event(struct ctx *C) {
-  if (C->have_ev)
-    yaml_event_delete(&C->ev);
-  C->have_ev = 0;
-  if (!yaml_parser_parse(&C->parser, &C->ev))
-    return syntax_error(C);
-  C->have_ev = 1;
-  const yaml_event_t *e = &C->ev;
-  const yaml_char_t *anchor = NULL, *tag = NULL;
-  switch (e->type) {
-  case YAML_ALIAS_EVENT:
-    return fail_at(C, pos_of(e->start_mark), "aliases are not allowed (*%s): write the value out",
-                   (const char *)e->data.alias.anchor);
-  case YAML_SCALAR_EVENT:
-    anchor = e->data.scalar.anchor;
-    tag = e->data.scalar.tag;
-    break;
-  case YAML_SEQUENCE_START_EVENT:
-    anchor = e->data.sequence_start.anchor;
-    tag = e->data.sequence_start.tag;
-    break;
-  case YAML_MAPPING_START_EVENT:
-    anchor = e->data.mapping_start.anchor;
-    tag = e->data.mapping_start.tag;
-    break;
-  default:
-    break;
-  }
-  if (anchor)
-    return fail_at(C, pos_of(e->start_mark), "anchors are not allowed (&%s): write each value out",
-                   (const char *)anchor);
-  if (tag && !tag_allowed((const char *)tag))
-    return fail_at(C, pos_of(e->start_mark), "tag '%s' is not allowed: a spec holds plain values, lists and mappings",
-                   (const char *)tag);
-  return 0;
-}
+/* The next event, with aliases, anchors and non-standard tags refused. */
+static int next_event(struct ctx *C) { return yreader_next(&C->r); }
 
 static void node_free(struct ynode *n) {
   for (size_t i = 0; i < n->n; i++)
@@ -176,7 +85,7 @@ static struct ynode *add_kid(struct ynode *n) {
 
 /* The current event starts a node: read it whole into *out. */
 static int read_node(struct ctx *C, struct ynode *out, int depth) {
-  const yaml_event_t *e = &C->ev;
+  const yaml_event_t *e = &C->r.ev;
   out->pos = pos_of(e->start_mark);
   if (depth > MAX_DEPTH)
     return fail_at(C, out->pos, "nested too deep (more than %d levels)", MAX_DEPTH);
@@ -195,7 +104,7 @@ static int read_node(struct ctx *C, struct ynode *out, int depth) {
   for (;;) {
     if (next_event(C))
       return -1;
-    if (C->ev.type == end)
+    if (C->r.ev.type == end)
       return 0;
     struct ynode *k = add_kid(out);
     if (!k)
@@ -636,34 +545,25 @@ int campaign_spec_parse(const char *name, const char *base_dir, const char *text
                         struct campaign_spec *s, char *err, size_t errlen) {
   memset(s, 0, sizeof *s);
   struct ctx C;
-  memset(&C, 0, sizeof C);
-  C.name = name;
-  C.text = text;
-  C.len = len;
-  C.err = err;
-  C.errlen = errlen;
-  if (!yaml_parser_initialize(&C.parser))
-    return fail_at(&C, (struct campaign_pos){0, 0}, "out of memory");
-  yaml_parser_set_input_string(&C.parser, (const unsigned char *)text, len);
+  if (yreader_open(&C.r, name, text, len, "a spec holds", err, errlen))
+    return -1;
   struct ynode root;
   memset(&root, 0, sizeof root);
   int rc = 0, have_root = 0;
   /* stream start, document start (or stream end for an empty file), the root */
   if ((rc = next_event(&C)) == 0 && (rc = next_event(&C)) == 0) {
-    if (C.ev.type == YAML_STREAM_END_EVENT) {
+    if (C.r.ev.type == YAML_STREAM_END_EVENT) {
       rc = fail_at(&C, (struct campaign_pos){1, 1}, "the spec is empty (it needs traces and designs)");
     } else if ((rc = next_event(&C)) == 0) {
       have_root = 1;
       rc = read_node(&C, &root, 0);
       /* document end, then the stream must end: one document per spec */
       if (rc == 0 && (rc = next_event(&C)) == 0 && (rc = next_event(&C)) == 0 &&
-          C.ev.type != YAML_STREAM_END_EVENT)
-        rc = fail_at(&C, pos_of(C.ev.start_mark), "a spec is one YAML document; a second one starts here");
+          C.r.ev.type != YAML_STREAM_END_EVENT)
+        rc = fail_at(&C, pos_of(C.r.ev.start_mark), "a spec is one YAML document; a second one starts here");
     }
   }
-  if (C.have_ev)
-    yaml_event_delete(&C.ev);
-  yaml_parser_delete(&C.parser);
+  yreader_close(&C.r);
   if (rc == 0 && have_root)
     rc = check_tree(&C, &root, base_dir, s);
   node_free(&root);

@@ -21,7 +21,7 @@
 #include <string.h>
 #include <yaml.h>
 
-#define STD_TAG_PREFIX "tag:yaml.org,2002:"
+#include "yreader.h"
 
 struct seen_key {
   char *path;
@@ -29,49 +29,17 @@ struct seen_key {
 };
 
 struct loader {
-  const char *name; /* the file, in messages */
-  const char *text;
-  size_t len;
-  yaml_parser_t parser;
-  yaml_event_t ev;
-  int have_ev;
+  struct yreader r; /* the file, its parser and the current event */
   struct scenario *s;
   struct seen_key *seen; /* every key path met so far, for duplicates */
   size_t nseen, capseen;
   struct scenario_pos design_pos; /* where `design:`'s value is */
-  char *err;
-  size_t errlen;
 };
 
 /* ---- errors ---- */
 
-/* Values echoed in messages may hold newlines (block or escaped scalars); the
- * contract promises one line on standard error, so control characters are
- * written as escapes. */
-static void one_line(char *err, size_t errlen) {
-  if (!errlen)
-    return;
-  char tmp[2048];
-  size_t o = 0;
-  for (const unsigned char *p = (const unsigned char *)err; *p && o + 5 < sizeof tmp; p++) {
-    if (*p == '\n') {
-      tmp[o++] = '\\';
-      tmp[o++] = 'n';
-    } else if (*p == '\t') {
-      tmp[o++] = '\\';
-      tmp[o++] = 't';
-    } else if (*p < 0x20 || *p == 0x7f) {
-      o += (size_t)snprintf(tmp + o, sizeof tmp - o, "\\x%02x", *p);
-    } else {
-      tmp[o++] = (char)*p;
-    }
-  }
-  tmp[o] = '\0';
-  snprintf(err, errlen, "%s", tmp);
-}
-
 static struct scenario_pos pos_of(yaml_mark_t m) {
-  struct scenario_pos p = {(unsigned)m.line + 1, (unsigned)m.column + 1};
+  struct scenario_pos p = {yreader_line(m), yreader_col(m)};
   return p;
 }
 
@@ -79,111 +47,18 @@ static struct scenario_pos pos_of(yaml_mark_t m) {
 static int fail_at(struct loader *L, struct scenario_pos p, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int fail_at(struct loader *L, struct scenario_pos p, const char *fmt, ...) {
-  char msg[1536];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
+  yreader_vfail(&L->r, p.line, p.col, fmt, ap);
   va_end(ap);
-  if (p.line)
-    snprintf(L->err, L->errlen, "%s:%u:%u: %s", L->name, p.line, p.col, msg);
-  else
-    snprintf(L->err, L->errlen, "%s: %s", L->name, msg);
-  one_line(L->err, L->errlen);
   return -1;
 }
 
 /* Where the current event starts. */
-static struct scenario_pos ev_pos(const struct loader *L) { return pos_of(L->ev.start_mark); }
+static struct scenario_pos ev_pos(const struct loader *L) { return pos_of(L->r.ev.start_mark); }
 
-/* libyaml's reader reports a byte offset, not a mark: count lines ourselves. */
-static struct scenario_pos pos_of_offset(const struct loader *L, size_t off) {
-  struct scenario_pos p = {1, 1};
-  for (size_t i = 0; i < off && i < L->len; i++) {
-    if (L->text[i] == '\n') {
-      p.line++;
-      p.col = 1;
-    } else {
-      p.col++;
-    }
-  }
-  return p;
-}
-
-static int syntax_error(struct loader *L) {
-  const yaml_parser_t *P = &L->parser;
-  const char *problem = P->problem ? P->problem : "unknown problem";
-  switch (P->error) {
-  case YAML_MEMORY_ERROR:
-    return fail_at(L, (struct scenario_pos){0, 0}, "out of memory while reading the YAML");
-  case YAML_READER_ERROR:
-    if (P->problem_value != -1)
-      return fail_at(L, pos_of_offset(L, P->problem_offset), "YAML syntax error: %s (byte 0x%02x)",
-                     problem, (unsigned)P->problem_value & 0xffu);
-    return fail_at(L, pos_of_offset(L, P->problem_offset), "YAML syntax error: %s", problem);
-  default:
-    if (P->context)
-      return fail_at(L, pos_of(P->problem_mark), "YAML syntax error: %s (%s at %u:%u)", problem,
-                     P->context, (unsigned)P->context_mark.line + 1, (unsigned)P->context_mark.column + 1);
-    return fail_at(L, pos_of(P->problem_mark), "YAML syntax error: %s", problem);
-  }
-}
-
-/* ---- events ---- */
-
-static const char *const std_tags[] = {"str", "int", "float", "bool", "null", "seq", "map", NULL};
-
-static int tag_allowed(const char *tag) {
-  size_t n = strlen(STD_TAG_PREFIX);
-  if (strncmp(tag, STD_TAG_PREFIX, n) != 0)
-    return 0;
-  for (size_t i = 0; std_tags[i]; i++)
-    if (strcmp(tag + n, std_tags[i]) == 0)
-      return 1;
-  return 0;
-}
-
-/* The next event, with what scenarios never accept refused right away:
- * aliases, anchors and non-standard tags. */
-static int next_event(struct loader *L) {
-  if (L->have_ev)
-    yaml_event_delete(&L->ev);
-  L->have_ev = 0;
-  if (!yaml_parser_parse(&L->parser, &L->ev))
-    return syntax_error(L);
-  L->have_ev = 1;
-  const yaml_event_t *e = &L->ev;
-  const yaml_char_t *anchor = NULL, *tag = NULL;
-  switch (e->type) {
-  case YAML_ALIAS_EVENT:
-    return fail_at(L, ev_pos(L), "aliases are not allowed (*%s): write the value out",
-                   (const char *)e->data.alias.anchor);
-  case YAML_SCALAR_EVENT:
-    anchor = e->data.scalar.anchor;
-    tag = e->data.scalar.tag;
-    break;
-  case YAML_SEQUENCE_START_EVENT:
-    anchor = e->data.sequence_start.anchor;
-    tag = e->data.sequence_start.tag;
-    break;
-  case YAML_MAPPING_START_EVENT:
-    anchor = e->data.mapping_start.anchor;
-    tag = e->data.mapping_start.tag;
-    break;
-  default:
-    break;
-  }
-  /* An anchor is only of use to an alias, which is refused; refusing the
-   * anchor too says so at the first sign of it. */
-  if (anchor)
-    return fail_at(L, ev_pos(L), "anchors are not allowed (&%s): write each value out",
-                   (const char *)anchor);
-  if (tag && !tag_allowed((const char *)tag))
-    return fail_at(L, ev_pos(L),
-                   "tag '%s' is not allowed: scenarios hold plain values, lists and mappings "
-                   "(standard tags !!str, !!int, !!float, !!bool, !!null, !!seq, !!map only)",
-                   (const char *)tag);
-  return 0;
-}
+/* The next event, with what scenarios never accept refused right away. */
+static int next_event(struct loader *L) { return yreader_next(&L->r); }
 
 static const char *node_kind(const yaml_event_t *e) {
   switch (e->type) {
@@ -199,7 +74,7 @@ static const char *node_kind(const yaml_event_t *e) {
 /* The scalar's text, refusing NUL bytes ("\0" in a double-quoted scalar):
  * everything downstream is a C string. */
 static int scalar_text(struct loader *L, const char *what, const char **out) {
-  const yaml_event_t *e = &L->ev;
+  const yaml_event_t *e = &L->r.ev;
   const char *v = (const char *)e->data.scalar.value;
   if (strlen(v) != e->data.scalar.length)
     return fail_at(L, ev_pos(L), "%s: the value contains a NUL character", what);
@@ -355,7 +230,7 @@ static int text_add(struct text *t, const char *s) {
  * hold ',' and brackets; config_list_separator). Each item is checked where
  * it stands. */
 static int read_list_value(struct loader *L, const char *path, struct scenario_pos kp) {
-  struct scenario_pos vp = pos_of(L->ev.start_mark);
+  struct scenario_pos vp = pos_of(L->r.ev.start_mark);
   char sep = config_list_separator(path);
   char sep_text[3] = {sep, sep == ';' ? ' ' : '\0', '\0'};
   struct text t = {0};
@@ -363,11 +238,11 @@ static int read_list_value(struct loader *L, const char *path, struct scenario_p
   for (size_t n = 0; rc == 0; n++) {
     if ((rc = next_event(L)))
       break;
-    if (L->ev.type == YAML_SEQUENCE_END_EVENT)
+    if (L->r.ev.type == YAML_SEQUENCE_END_EVENT)
       break;
-    if (L->ev.type != YAML_SCALAR_EVENT) {
+    if (L->r.ev.type != YAML_SCALAR_EVENT) {
       rc = fail_at(L, ev_pos(L), "%s: expected a list of plain values, found %s in it", path,
-                   node_kind(&L->ev));
+                   node_kind(&L->r.ev));
       break;
     }
     const char *v = NULL;
@@ -375,7 +250,7 @@ static int read_list_value(struct loader *L, const char *path, struct scenario_p
       break;
     /* The list goes to config_set as text: an item holding the separators
      * would silently become several items, or none. */
-    if (scalar_is_null(&L->ev) || !*v) {
+    if (scalar_is_null(&L->r.ev) || !*v) {
       rc = fail_at(L, ev_pos(L), "%s: a list item is empty", path);
       break;
     }
@@ -404,7 +279,7 @@ static int read_list_value(struct loader *L, const char *path, struct scenario_p
 
 /* The current event is the value of key PATH (a full key): record it. */
 static int read_key_value(struct loader *L, const char *path, int ki, struct scenario_pos kp) {
-  const yaml_event_t *e = &L->ev;
+  const yaml_event_t *e = &L->r.ev;
   int list = key_takes_list(ki);
   if (e->type == YAML_SEQUENCE_START_EVENT) {
     if (!list)
@@ -437,7 +312,7 @@ static int read_key_value(struct loader *L, const char *path, int ki, struct sce
 /* `design:`, `summary:` and `faults:` at the top level. */
 static int read_reserved(struct loader *L, const char *key, struct scenario_pos kp) {
   struct scenario *s = L->s;
-  const yaml_event_t *e = &L->ev;
+  const yaml_event_t *e = &L->r.ev;
   const char *v = NULL;
   if (strcmp(key, "faults") == 0) {
     if (e->type == YAML_SCALAR_EVENT && scalar_is_null(e))
@@ -448,14 +323,14 @@ static int read_reserved(struct loader *L, const char *key, struct scenario_pos 
     for (;;) {
       if (next_event(L))
         return -1;
-      if (L->ev.type == YAML_SEQUENCE_END_EVENT)
+      if (L->r.ev.type == YAML_SEQUENCE_END_EVENT)
         return 0;
-      if (L->ev.type != YAML_SCALAR_EVENT)
+      if (L->r.ev.type != YAML_SCALAR_EVENT)
         return fail_at(L, ev_pos(L), "faults: each item is a fault spec as text, found %s",
-                       node_kind(&L->ev));
+                       node_kind(&L->r.ev));
       if (scalar_text(L, "faults", &v))
         return -1;
-      if (!*v || scalar_is_null(&L->ev))
+      if (!*v || scalar_is_null(&L->r.ev))
         return fail_at(L, ev_pos(L), "faults: a list item is empty");
       char **f = realloc(s->faults, (s->nfaults + 1) * sizeof *f);
       if (f)
@@ -467,7 +342,7 @@ static int read_reserved(struct loader *L, const char *key, struct scenario_pos 
       if (!dup)
         return fail_at(L, kp, "out of memory");
       s->faults[s->nfaults] = dup;
-      s->fault_pos[s->nfaults++] = pos_of(L->ev.start_mark);
+      s->fault_pos[s->nfaults++] = pos_of(L->r.ev.start_mark);
     }
   }
   /* design, summary: one value. */
@@ -503,14 +378,14 @@ static int read_mapping(struct loader *L, const char *prefix) {
   for (;;) {
     if (next_event(L))
       return -1;
-    if (L->ev.type == YAML_MAPPING_END_EVENT)
+    if (L->r.ev.type == YAML_MAPPING_END_EVENT)
       return 0;
-    if (L->ev.type != YAML_SCALAR_EVENT)
-      return fail_at(L, ev_pos(L), "a key must be a name, found %s", node_kind(&L->ev));
+    if (L->r.ev.type != YAML_SCALAR_EVENT)
+      return fail_at(L, ev_pos(L), "a key must be a name, found %s", node_kind(&L->r.ev));
     const char *k = NULL;
     if (scalar_text(L, "key", &k))
       return -1;
-    struct scenario_pos kp = pos_of(L->ev.start_mark);
+    struct scenario_pos kp = pos_of(L->r.ev.start_mark);
     size_t plen = strlen(prefix), klen = strlen(k);
     char *path = malloc(plen + klen + 2);
     if (!path)
@@ -532,11 +407,11 @@ static int read_mapping(struct loader *L, const char *prefix) {
         rc = read_key_value(L, path, ki, kp);
       else if (!key_prefix(path))
         rc = unknown_key(L, kp, path);
-      else if (L->ev.type == YAML_MAPPING_START_EVENT)
+      else if (L->r.ev.type == YAML_MAPPING_START_EVENT)
         rc = read_mapping(L, path); /* depth is bounded: only prefixes of keys get here */
       else
         rc = fail_at(L, ev_pos(L), "%s: expected a mapping of its keys (such as %s), found %s", path,
-                     first_key_under(path), node_kind(&L->ev));
+                     first_key_under(path), node_kind(&L->r.ev));
     }
     free(path);
     if (rc)
@@ -548,16 +423,16 @@ static int read_mapping(struct loader *L, const char *prefix) {
 static int read_stream(struct loader *L) {
   if (next_event(L))
     return -1;
-  if (L->ev.type != YAML_STREAM_START_EVENT)
+  if (L->r.ev.type != YAML_STREAM_START_EVENT)
     return fail_at(L, ev_pos(L), "YAML syntax error: no stream start");
   if (next_event(L))
     return -1;
-  if (L->ev.type == YAML_STREAM_END_EVENT)
+  if (L->r.ev.type == YAML_STREAM_END_EVENT)
     return fail_at(L, ev_pos(L),
                    "the scenario is empty: expected a mapping of scenario keys such as 'nic.queues: 4'");
   if (next_event(L)) /* past DOCUMENT-START, to the root node */
     return -1;
-  const yaml_event_t *e = &L->ev;
+  const yaml_event_t *e = &L->r.ev;
   if (e->type == YAML_SCALAR_EVENT && scalar_is_null(e))
     return fail_at(L, ev_pos(L),
                    "the scenario is empty: expected a mapping of scenario keys such as 'nic.queues: 4'");
@@ -569,7 +444,7 @@ static int read_stream(struct loader *L) {
     return -1;
   if (next_event(L))
     return -1;
-  if (L->ev.type != YAML_STREAM_END_EVENT)
+  if (L->r.ev.type != YAML_STREAM_END_EVENT)
     return fail_at(L, ev_pos(L), "only one YAML document is allowed in a scenario");
   return 0;
 }
@@ -622,24 +497,18 @@ int scenario_load_text(const char *name, const char *text, size_t len, struct sc
   struct scenario *s = calloc(1, sizeof *s);
   struct loader L;
   memset(&L, 0, sizeof L);
-  L.name = name ? name : "scenario";
-  L.text = text;
-  L.len = len;
   L.s = s;
-  L.err = err;
-  L.errlen = errlen;
   memset(out, 0, sizeof *out);
-  if (!s)
-    return fail_at(&L, (struct scenario_pos){0, 0}, "out of memory");
-  if (!yaml_parser_initialize(&L.parser)) {
+  if (yreader_open(&L.r, name ? name : "scenario", text, len, "scenarios hold", err, errlen)) {
     free(s);
+    return -1;
+  }
+  if (!s) {
+    yreader_close(&L.r);
     return fail_at(&L, (struct scenario_pos){0, 0}, "out of memory");
   }
-  yaml_parser_set_input_string(&L.parser, (const unsigned char *)text, len);
   int rc = read_stream(&L);
-  if (L.have_ev)
-    yaml_event_delete(&L.ev);
-  yaml_parser_delete(&L.parser);
+  yreader_close(&L.r);
   for (size_t i = 0; i < L.nseen; i++)
     free(L.seen[i].path);
   free(L.seen);
@@ -658,7 +527,7 @@ int scenario_load_file(const char *path, struct scenario *out, char *err, size_t
   FILE *f = fopen(path, "rb");
   if (!f) {
     snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-    one_line(err, errlen);
+    yreader_one_line(err, errlen);
     return -1;
   }
   /* One byte more than the limit tells a file at the limit from a longer one. */
@@ -674,13 +543,13 @@ int scenario_load_file(const char *path, struct scenario *out, char *err, size_t
   fclose(f);
   if (bad) {
     snprintf(err, errlen, "%s: cannot read: %s", path, strerror(saved));
-    one_line(err, errlen);
+    yreader_one_line(err, errlen);
     free(buf);
     return -1;
   }
   if (n > SCENARIO_FILE_MAX_BYTES) {
     snprintf(err, errlen, "%s: larger than %u bytes: not a scenario", path, SCENARIO_FILE_MAX_BYTES);
-    one_line(err, errlen);
+    yreader_one_line(err, errlen);
     free(buf);
     return -1;
   }

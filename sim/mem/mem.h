@@ -11,10 +11,11 @@
  *   (through its mapping of the page: read-only or read-write). There is no
  *   other way to touch memory.
  *
- * Shadow memory: one 32-bit label id per byte (4 bytes per simulated byte),
- * allocated with the page's data the first time a page is touched. Label ids
- * index a table of label records; ids no byte refers to any more are reclaimed
- * by a mark-and-sweep pass over the touched pages.
+ * Shadow memory: a label id for every byte, kept run-length encoded per page
+ * (runs of bytes with one id), allocated with the page's data the first time
+ * a page is touched; writes, fills, copies and label walks cost O(runs), not
+ * O(bytes). Label ids index a table of label records; ids no byte refers to
+ * any more are reclaimed by a mark-and-sweep pass over the touched pages.
  *
  * Epochs: each page has an allocation epoch, a number from one global counter
  * that is advanced each time the page is handed to a new use

@@ -556,11 +556,14 @@ static uint64_t key_hash(const struct flow_key *k) {
   h = mix64(h, (uint64_t)k->af | (uint64_t)k->proto << 8 | (uint64_t)k->ethertype << 16 |
                    (uint64_t)k->sport << 32 | (uint64_t)k->dport << 48);
   for (int i = 0; i < 16; i += 8) {
-    uint64_t a = 0, b = 0;
-    for (int j = 0; j < 8; j++) {
-      a = a << 8 | k->src[i + j];
-      b = b << 8 | k->dst[i + j];
-    }
+    /* The 8 bytes as a big-endian number (one load, not a byte loop). */
+    uint64_t a, b;
+    memcpy(&a, k->src + i, 8);
+    memcpy(&b, k->dst + i, 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    a = __builtin_bswap64(a);
+    b = __builtin_bswap64(b);
+#endif
     h = mix64(h, a);
     h = mix64(h, b);
   }

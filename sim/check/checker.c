@@ -431,7 +431,8 @@ static void on_before_write(void *ctx, struct mem *m, const struct mem_access *a
   struct checker *c = ctx;
   uint64_t pfn = a->paddr >> MEM_PAGE_SHIFT;
   uint32_t off = (uint32_t)(a->paddr & (MEM_PAGE_SIZE - 1));
-  char tn[48] = "", text[1024] = "", who[48];
+  char tn[48], text[1024], who[48]; /* text: only formatted when kept */
+  tn[0] = text[0] = 0;
   if (a->who.actor == MEM_ACTOR_DEVICE) {
     uint16_t rid = a->who.id;
     uint32_t granted = mem_mark_covered(m, MEM_MARK_GRANT, rid, a->paddr, a->len);

@@ -264,7 +264,16 @@ static inline uint32_t run_find(const struct mem_page *pg, uint32_t off) {
  * MEM_ENOMEM (the shadow is unchanged then). */
 static int runs_set(struct mem_page *pg, uint32_t off, uint32_t n, uint32_t id) {
   uint32_t end = off + n;
-  uint32_t a = run_find(pg, off), b = end >= MEM_PAGE_SIZE ? pg->nruns - 1 : run_find(pg, end - 1);
+  uint32_t a = run_find(pg, off), aend = run_end(pg, a);
+  if (end <= aend && pg->runs[a].start == off && end == aend) {
+    /* The usual case on recycled buffers: exactly one run is relabelled
+     * (same offsets and lengths as the last frame in the buffer). */
+    if ((a == 0 || pg->runs[a - 1].id != id) && (a + 1 == pg->nruns || pg->runs[a + 1].id != id)) {
+      pg->runs[a].id = id;
+      return 0;
+    }
+  }
+  uint32_t b = end <= aend ? a : end >= MEM_PAGE_SIZE ? pg->nruns - 1 : run_find(pg, end - 1);
   /* Runs a..b are replaced by: what is left of a before off, the new run,
    * what is left of b after end; a piece with the id of the one before it
    * merges into it, so runs stay maximal. */

@@ -52,6 +52,10 @@ struct iommu {
   struct iommu_stats st;
   uint32_t nsets, ways;
   struct tlb_entry *tlb; /* nsets * ways */
+  uint64_t *keys;        /* keys[i] == tlb[i].tag: a dense array to scan */
+  uint32_t nshift21;     /* entries whose shift is 21, valid or not */
+  uint32_t recent[4];    /* tlb_find: entries found lately, tried first */
+  uint32_t recent_next;
   uint64_t lru_clock;
   struct domain **doms;
   size_t ndoms;
@@ -121,8 +125,9 @@ struct iommu *iommu_new(const struct iommu_params *p) {
   uint64_t mask = mask_bits >= 64 ? UINT64_MAX : (1ull << mask_bits) - 1;
   io->limit_pfn = (top < mask ? top : mask) >> IOMMU_PAGE_SHIFT;
   io->tlb = calloc(p->iotlb_entries, sizeof *io->tlb);
+  io->keys = calloc(p->iotlb_entries, sizeof *io->keys);
   io->faults = calloc(p->max_fault_records ? p->max_fault_records : 1, sizeof *io->faults);
-  if (!io->tlb || !io->faults) {
+  if (!io->tlb || !io->keys || !io->faults) {
     iommu_free(io);
     return NULL;
   }
@@ -140,6 +145,7 @@ void iommu_free(struct iommu *io) {
   free(io->doms);
   free(io->hpages);
   free(io->tlb);
+  free(io->keys);
   free(io->faults);
   free(io);
 }
@@ -347,12 +353,28 @@ static uint64_t tlb_tag(uint16_t rid, uint64_t vpn) {
   return ((uint64_t)rid + 1) << 48 | (vpn & ((1ull << 48) - 1));
 }
 
+/* At most one entry matches a (tag, shift): an entry is only filled after a
+ * lookup of it missed. So an entry found lately that still matches is the
+ * answer, and trying the last few first (a frame's DMA pieces and the ring
+ * share pages) spares most scans of a large associative set; this changes no
+ * result, the LRU stamps included. */
 static struct tlb_entry *tlb_find(struct iommu *io, uint16_t rid, uint64_t iova, unsigned shift) {
   uint64_t vpn = iova >> shift, tag = tlb_tag(rid, vpn);
-  struct tlb_entry *set = &io->tlb[(size_t)(vpn % io->nsets) * io->ways];
+  for (unsigned r = 0; r < 4; r++) {
+    struct tlb_entry *e = &io->tlb[io->recent[r]];
+    if (e->tag == tag && e->shift == shift)
+      return e;
+  }
+  if (shift == IOMMU_SUPERPAGE_SHIFT && io->nshift21 == 0)
+    return NULL; /* no entry could match */
+  size_t base = io->nsets == 1 ? 0 : (size_t)(vpn % io->nsets) * io->ways;
+  struct tlb_entry *set = &io->tlb[base];
+  const uint64_t *keys = &io->keys[base];
   for (uint32_t i = 0; i < io->ways; i++)
-    if (set[i].tag == tag && set[i].shift == shift)
+    if (keys[i] == tag && set[i].shift == shift) {
+      io->recent[io->recent_next++ & 3] = (uint32_t)(base + i);
       return &set[i];
+    }
   return NULL;
 }
 
@@ -374,18 +396,22 @@ static void tlb_fill(struct iommu *io, uint16_t rid, uint64_t iova, const struct
     if (set[i].lru < victim->lru)
       victim = &set[i];
   }
+  io->nshift21 -= victim->shift == IOMMU_SUPERPAGE_SHIFT;
   *victim = (struct tlb_entry){.tag = tlb_tag(rid, vpn), .pfn = w->pfn, .lru = ++io->lru_clock,
                                .perm = (uint8_t)w->perm, .shift = (uint8_t)w->shift};
+  io->nshift21 += victim->shift == IOMMU_SUPERPAGE_SHIFT;
+  io->keys[victim - io->tlb] = victim->tag;
+  io->recent[io->recent_next++ & 3] = (uint32_t)(victim - io->tlb);
 }
 
 /* Page-selective invalidation: the 4 KiB entry and a 2 MiB entry covering. */
 static void tlb_invalidate_page(struct iommu *io, uint16_t rid, uint64_t iova) {
   struct tlb_entry *e = tlb_find(io, rid, iova, IOMMU_PAGE_SHIFT);
   if (e)
-    e->tag = 0;
+    e->tag = io->keys[e - io->tlb] = 0;
   e = tlb_find(io, rid, iova, IOMMU_SUPERPAGE_SHIFT);
   if (e)
-    e->tag = 0;
+    e->tag = io->keys[e - io->tlb] = 0;
 }
 
 /* Domain-selective invalidation (flush_iotlb_all). */
@@ -393,7 +419,7 @@ static void tlb_invalidate_domain(struct iommu *io, uint16_t rid) {
   uint64_t hi = ((uint64_t)rid + 1) << 48;
   for (uint32_t i = 0; i < io->p.iotlb_entries; i++)
     if (io->tlb[i].tag && (io->tlb[i].tag & ~((1ull << 48) - 1)) == hi)
-      io->tlb[i].tag = 0;
+      io->tlb[i].tag = io->keys[i] = 0;
 }
 
 static void tlb_mark_stale(struct iommu *io, uint16_t rid, uint64_t iova) {

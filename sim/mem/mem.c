@@ -58,6 +58,7 @@ struct mem {
   struct mem_page **pages;     /* NULL until touched */
   struct mem_page_meta *meta;  /* per page */
   uint64_t touched;
+  uint64_t *touched_pfns;      /* the touched pages, in order of first touch */
   uint64_t epoch_counter;
 
   struct label_slot *labels;
@@ -98,7 +99,9 @@ struct mem *mem_new(uint64_t size_bytes) {
   m->labels_cap = 1u << 16;
   m->labels = calloc(m->labels_cap, sizeof *m->labels);
   m->scratch = malloc(MEM_PAGE_SIZE * sizeof *m->scratch);
-  if (!m->pages || !m->meta || !m->free_pfns || !m->is_free || !m->labels || !m->scratch) {
+  m->touched_pfns = malloc(m->npages * sizeof *m->touched_pfns);
+  if (!m->pages || !m->meta || !m->free_pfns || !m->is_free || !m->labels || !m->scratch ||
+      !m->touched_pfns) {
     mem_free(m);
     return NULL;
   }
@@ -134,6 +137,7 @@ void mem_free(struct mem *m) {
         free(m->pages[i]);
       }
   free(m->scratch);
+  free(m->touched_pfns);
   if (m->meta)
     for (uint64_t i = 0; i < m->npages; i++) {
       free(m->meta[i].since_ps);
@@ -173,10 +177,10 @@ static void label_gc(struct mem *m) {
   for (uint32_t i = 0; i < m->labels_top; i++)
     m->labels[i].mark = 0;
   m->labels[0].mark = 1;
-  for (uint64_t p = 0; p < m->npages; p++) {
-    const struct mem_page *pg = m->pages[p];
-    if (!pg)
-      continue;
+  /* Only the touched pages (not every frame of RAM): a collection costs the
+   * runs of the pages in use. */
+  for (uint64_t t = 0; t < m->touched; t++) {
+    const struct mem_page *pg = m->pages[m->touched_pfns[t]];
     for (uint32_t i = 0; i < pg->nruns; i++)
       m->labels[pg->runs[i].id].mark = 1;
   }
@@ -359,7 +363,7 @@ static struct mem_page *touch(struct mem *m, uint64_t pfn) {
   pg->nruns = 1;
   pg->runs[0] = (struct run){.id = id, .start = 0};
   m->pages[pfn] = pg;
-  m->touched++;
+  m->touched_pfns[m->touched++] = pfn;
   return pg;
 }
 

@@ -534,13 +534,33 @@ struct flow_entry {
   struct flow_stats stats;
 };
 
+/* Frames of a flow come in bursts and a trace has few busy flows: a small
+ * direct-mapped memo of keys as seen (not canonical) and their ids spares
+ * most frames the canonical form, the hash and the probe. Ids never change,
+ * so an entry whose key equals the one looked up is always right. Filled by
+ * flow_table_add_frame (the first pass); flow_table_find only reads it. */
+#define FLOW_MEMO 64u
+
+struct flow_memo {
+  struct flow_key key;
+  uint32_t id; /* UINT32_MAX: empty */
+};
+
 struct flow_table {
   struct flow_entry *entries; /* dense, by id */
   uint32_t count, cap;
   uint64_t frames;            /* frames added so far (flow_table_add's index) */
   uint32_t *slots;            /* ids; UINT32_MAX is empty */
   uint32_t nslots;            /* a power of two, >= 2 * count */
+  struct flow_memo memo[FLOW_MEMO];
 };
+
+static unsigned memo_index(const struct flow_key *k) {
+  uint32_t x = (uint32_t)k->sport * 0x9e37u ^ (uint32_t)k->dport * 0x85ebu ^
+               (uint32_t)(k->src[3] ^ k->src[15]) << 3 ^ (uint32_t)(k->dst[3] ^ k->dst[15]) << 6 ^
+               (uint32_t)k->proto ^ (uint32_t)k->src[5] ^ (uint32_t)k->dst[5] << 1;
+  return (x ^ x >> 9) & (FLOW_MEMO - 1);
+}
 
 static uint64_t mix64(uint64_t h, uint64_t v) {
   h ^= v + UINT64_C(0x9e3779b97f4a7c15) + (h << 6) + (h >> 2);
@@ -587,6 +607,8 @@ struct flow_table *flow_table_new(void) {
     return NULL;
   }
   memset(ft->slots, 0xff, ft->nslots * sizeof *ft->slots);
+  for (unsigned i = 0; i < FLOW_MEMO; i++)
+    ft->memo[i].id = UINT32_MAX;
   return ft;
 }
 
@@ -640,6 +662,13 @@ uint32_t flow_table_add(struct flow_table *ft, const struct flow_key *key, uint3
 
 uint32_t flow_table_add_frame(struct flow_table *ft, const struct flow_key *key,
                               uint32_t wire_bytes, uint64_t index) {
+  struct flow_memo *mm = &ft->memo[memo_index(key)];
+  if (mm->id != UINT32_MAX && key_equal(&mm->key, key)) {
+    ft->frames++;
+    ft->entries[mm->id].stats.packets++;
+    ft->entries[mm->id].stats.bytes += wire_bytes;
+    return mm->id;
+  }
   struct flow_key ck;
   flow_key_canonical(key, &ck);
   uint64_t h = key_hash(&ck);
@@ -680,10 +709,15 @@ uint32_t flow_table_add_frame(struct flow_table *ft, const struct flow_key *key,
   ft->frames++;
   ft->entries[id].stats.packets++;
   ft->entries[id].stats.bytes += wire_bytes;
+  mm->key = *key;
+  mm->id = id;
   return id;
 }
 
 uint32_t flow_table_find(const struct flow_table *ft, const struct flow_key *key) {
+  const struct flow_memo *mm = &ft->memo[memo_index(key)];
+  if (mm->id != UINT32_MAX && key_equal(&mm->key, key))
+    return mm->id;
   struct flow_key ck;
   flow_key_canonical(key, &ck);
   uint32_t slot;

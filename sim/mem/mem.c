@@ -339,11 +339,9 @@ static void presim_pattern(uint8_t *data, uint64_t pfn) {
   }
 }
 
-static struct mem_page *touch(struct mem *m, uint64_t pfn) {
-  struct mem_page *pg = m->pages[pfn];
-  if (pg)
-    return pg;
-  pg = malloc(sizeof *pg);
+/* First touch of pfn: its pre-simulation contents and label. */
+static struct mem_page *touch_new(struct mem *m, uint64_t pfn) {
+  struct mem_page *pg = malloc(sizeof *pg);
   if (!pg)
     return NULL;
   struct mem_label lab;
@@ -365,6 +363,11 @@ static struct mem_page *touch(struct mem *m, uint64_t pfn) {
   m->pages[pfn] = pg;
   m->touched_pfns[m->touched++] = pfn;
   return pg;
+}
+
+static inline struct mem_page *touch(struct mem *m, uint64_t pfn) {
+  struct mem_page *pg = m->pages[pfn];
+  return pg ? pg : touch_new(m, pfn);
 }
 
 uint64_t mem_page_new_epoch(struct mem *m, uint64_t pfn) {

@@ -226,7 +226,9 @@ struct mem_label *mem_label_mut(struct mem *m, uint32_t id);
 int mem_peek(struct mem *m, uint64_t paddr, void *dst, uint64_t len);
 
 /* Calls fn for each maximal run of bytes with the same label id in
- * [paddr, paddr+len) (which must not cross a page boundary). */
+ * [paddr, paddr+len) (which must not cross a page boundary), in address
+ * order. fn may read memory and change label records, but must not write,
+ * fill or copy into the page being walked. */
 typedef void (*mem_run_fn)(void *ctx, uint64_t paddr, uint32_t len, uint32_t label_id);
 void mem_label_runs(struct mem *m, uint64_t paddr, uint32_t len, mem_run_fn fn, void *ctx);
 

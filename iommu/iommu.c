@@ -52,6 +52,16 @@ struct iommu {
   struct iommu_stats st;
   uint32_t nsets, ways;
   struct tlb_entry *tlb; /* nsets * ways */
+  uint64_t *keys;        /* keys[i] == tlb[i].tag: a dense array to scan */
+  /* Each set's entries in increasing lru order (a doubly linked list by
+   * index; entries never filled first), and how many have tag 0: the
+   * victim is the first entry with tag 0 in way order, else the list's head,
+   * without scanning the set's lru stamps. */
+  uint32_t *lru_prev, *lru_next; /* per entry; UINT32_MAX: none */
+  uint32_t *set_head, *set_tail, *set_zero; /* per set */
+  uint32_t nshift21;     /* entries whose shift is 21, valid or not */
+  uint32_t recent[4];    /* tlb_find: entries found lately, tried first */
+  uint32_t recent_next;
   uint64_t lru_clock;
   struct domain **doms;
   size_t ndoms;
@@ -121,10 +131,27 @@ struct iommu *iommu_new(const struct iommu_params *p) {
   uint64_t mask = mask_bits >= 64 ? UINT64_MAX : (1ull << mask_bits) - 1;
   io->limit_pfn = (top < mask ? top : mask) >> IOMMU_PAGE_SHIFT;
   io->tlb = calloc(p->iotlb_entries, sizeof *io->tlb);
+  io->keys = calloc(p->iotlb_entries, sizeof *io->keys);
+  io->lru_prev = calloc(p->iotlb_entries, sizeof *io->lru_prev);
+  io->lru_next = calloc(p->iotlb_entries, sizeof *io->lru_next);
+  io->set_head = calloc(io->nsets, sizeof *io->set_head);
+  io->set_tail = calloc(io->nsets, sizeof *io->set_tail);
+  io->set_zero = calloc(io->nsets, sizeof *io->set_zero);
   io->faults = calloc(p->max_fault_records ? p->max_fault_records : 1, sizeof *io->faults);
-  if (!io->tlb || !io->faults) {
+  if (!io->tlb || !io->keys || !io->lru_prev || !io->lru_next || !io->set_head || !io->set_tail ||
+      !io->set_zero || !io->faults) {
     iommu_free(io);
     return NULL;
+  }
+  for (uint32_t st = 0; st < io->nsets; st++) {
+    uint32_t b = st * ways;
+    for (uint32_t i = 0; i < ways; i++) {
+      io->lru_prev[b + i] = i ? b + i - 1 : UINT32_MAX;
+      io->lru_next[b + i] = i + 1 < ways ? b + i + 1 : UINT32_MAX;
+    }
+    io->set_head[st] = b;
+    io->set_tail[st] = b + ways - 1;
+    io->set_zero[st] = ways;
   }
   return io;
 }
@@ -140,6 +167,12 @@ void iommu_free(struct iommu *io) {
   free(io->doms);
   free(io->hpages);
   free(io->tlb);
+  free(io->keys);
+  free(io->lru_prev);
+  free(io->lru_next);
+  free(io->set_head);
+  free(io->set_tail);
+  free(io->set_zero);
   free(io->faults);
   free(io);
 }
@@ -347,12 +380,28 @@ static uint64_t tlb_tag(uint16_t rid, uint64_t vpn) {
   return ((uint64_t)rid + 1) << 48 | (vpn & ((1ull << 48) - 1));
 }
 
+/* At most one entry matches a (tag, shift): an entry is only filled after a
+ * lookup of it missed. So an entry found lately that still matches is the
+ * answer, and trying the last few first (a frame's DMA pieces and the ring
+ * share pages) spares most scans of a large associative set; this changes no
+ * result, the LRU stamps included. */
 static struct tlb_entry *tlb_find(struct iommu *io, uint16_t rid, uint64_t iova, unsigned shift) {
   uint64_t vpn = iova >> shift, tag = tlb_tag(rid, vpn);
-  struct tlb_entry *set = &io->tlb[(size_t)(vpn % io->nsets) * io->ways];
+  for (unsigned r = 0; r < 4; r++) {
+    struct tlb_entry *e = &io->tlb[io->recent[r]];
+    if (e->tag == tag && e->shift == shift)
+      return e;
+  }
+  if (shift == IOMMU_SUPERPAGE_SHIFT && io->nshift21 == 0)
+    return NULL; /* no entry could match */
+  size_t base = io->nsets == 1 ? 0 : (size_t)(vpn % io->nsets) * io->ways;
+  struct tlb_entry *set = &io->tlb[base];
+  const uint64_t *keys = &io->keys[base];
   for (uint32_t i = 0; i < io->ways; i++)
-    if (set[i].tag == tag && set[i].shift == shift)
+    if (keys[i] == tag && set[i].shift == shift) {
+      io->recent[io->recent_next++ & 3] = (uint32_t)(base + i);
       return &set[i];
+    }
   return NULL;
 }
 
@@ -361,31 +410,65 @@ static struct tlb_entry *tlb_lookup(struct iommu *io, uint16_t rid, uint64_t iov
   return e ? e : tlb_find(io, rid, iova, IOMMU_SUPERPAGE_SHIFT);
 }
 
-/* Fill: an invalid way of the set, else its least recently used. */
+/* Entry i was just used (its lru stamp is now the newest): the end of its
+ * set's list. */
+static void tlb_touch(struct iommu *io, uint32_t i) {
+  uint32_t st = i / io->ways;
+  if (io->set_tail[st] == i)
+    return;
+  uint32_t p = io->lru_prev[i], n = io->lru_next[i]; /* n exists: i is not the tail */
+  if (p == UINT32_MAX)
+    io->set_head[st] = n;
+  else
+    io->lru_next[p] = n;
+  io->lru_prev[n] = p;
+  uint32_t t = io->set_tail[st];
+  io->lru_next[t] = i;
+  io->lru_prev[i] = t;
+  io->lru_next[i] = UINT32_MAX;
+  io->set_tail[st] = i;
+}
+
+/* Set entry i's tag (keeping keys[] and the per-set count of zero tags). */
+static void tlb_set_tag(struct iommu *io, uint32_t i, uint64_t tag) {
+  uint32_t st = i / io->ways;
+  io->set_zero[st] += (tag == 0) - (io->tlb[i].tag == 0);
+  io->tlb[i].tag = io->keys[i] = tag;
+}
+
+/* Fill: an invalid way of the set (the first), else its least recently
+ * used (the head of its list: stamps only grow, and every entry of a set
+ * with no invalid way has been filled, so the list is in stamp order). */
 static void tlb_fill(struct iommu *io, uint16_t rid, uint64_t iova, const struct walk *w) {
   uint64_t vpn = iova >> w->shift;
-  struct tlb_entry *set = &io->tlb[(size_t)(vpn % io->nsets) * io->ways];
-  struct tlb_entry *victim = &set[0];
-  for (uint32_t i = 0; i < io->ways; i++) {
-    if (set[i].tag == 0) {
-      victim = &set[i];
-      break;
-    }
-    if (set[i].lru < victim->lru)
-      victim = &set[i];
+  uint32_t st = io->nsets == 1 ? 0 : (uint32_t)(vpn % io->nsets), base = st * io->ways;
+  uint32_t v = io->set_head[st];
+  if (io->set_zero[st]) {
+    const uint64_t *keys = &io->keys[base];
+    for (uint32_t i = 0; i < io->ways; i++)
+      if (keys[i] == 0) {
+        v = base + i;
+        break;
+      }
   }
-  *victim = (struct tlb_entry){.tag = tlb_tag(rid, vpn), .pfn = w->pfn, .lru = ++io->lru_clock,
+  struct tlb_entry *victim = &io->tlb[v];
+  io->nshift21 -= victim->shift == IOMMU_SUPERPAGE_SHIFT;
+  tlb_set_tag(io, v, tlb_tag(rid, vpn));
+  *victim = (struct tlb_entry){.tag = victim->tag, .pfn = w->pfn, .lru = ++io->lru_clock,
                                .perm = (uint8_t)w->perm, .shift = (uint8_t)w->shift};
+  io->nshift21 += victim->shift == IOMMU_SUPERPAGE_SHIFT;
+  tlb_touch(io, v);
+  io->recent[io->recent_next++ & 3] = v;
 }
 
 /* Page-selective invalidation: the 4 KiB entry and a 2 MiB entry covering. */
 static void tlb_invalidate_page(struct iommu *io, uint16_t rid, uint64_t iova) {
   struct tlb_entry *e = tlb_find(io, rid, iova, IOMMU_PAGE_SHIFT);
   if (e)
-    e->tag = 0;
+    tlb_set_tag(io, (uint32_t)(e - io->tlb), 0);
   e = tlb_find(io, rid, iova, IOMMU_SUPERPAGE_SHIFT);
   if (e)
-    e->tag = 0;
+    tlb_set_tag(io, (uint32_t)(e - io->tlb), 0);
 }
 
 /* Domain-selective invalidation (flush_iotlb_all). */
@@ -393,7 +476,7 @@ static void tlb_invalidate_domain(struct iommu *io, uint16_t rid) {
   uint64_t hi = ((uint64_t)rid + 1) << 48;
   for (uint32_t i = 0; i < io->p.iotlb_entries; i++)
     if (io->tlb[i].tag && (io->tlb[i].tag & ~((1ull << 48) - 1)) == hi)
-      io->tlb[i].tag = 0;
+      tlb_set_tag(io, i, 0);
 }
 
 static void tlb_mark_stale(struct iommu *io, uint16_t rid, uint64_t iova) {
@@ -639,6 +722,7 @@ int iommu_translate2(struct iommu *io, uint16_t rid, uint64_t iova, int write, u
   if (t) {
     io->st.iotlb_hits++;
     t->lru = ++io->lru_clock;
+    tlb_touch(io, (uint32_t)(t - io->tlb));
     pfn = t->pfn;
     perm = t->perm;
     shift = t->shift;

@@ -96,6 +96,7 @@ struct nic {
   struct rxq q[NIC_MAX_QUEUES];
   uint8_t reta[NIC_RETA_SIZE];
   uint8_t rss_key[NIC_RSS_KEY_BYTES];
+  struct nic_toeplitz_table rss_tab; /* built from rss_key */
   struct nic_rule *rules;
   size_t nrules;
   uint64_t mac_free_ps;  /* the wire is busy until then */
@@ -224,6 +225,7 @@ struct nic *nic_new(const struct nic_params *p, struct mem *m, struct iommu *io,
   if (host)
     n->host = *host;
   memcpy(n->rss_key, rss_default_key, sizeof n->rss_key);
+  nic_toeplitz_table_init(&n->rss_tab, n->rss_key);
   /* Indirection table: the RSS queues round-robin, as ethtool -X equal does. */
   unsigned list[NIC_MAX_QUEUES], nl = 0;
   for (unsigned i = 0; i < p->queues; i++)
@@ -294,6 +296,34 @@ uint32_t nic_toeplitz(const uint8_t *key, const uint8_t *data, size_t len) {
   return result;
 }
 
+void nic_toeplitz_table_init(struct nic_toeplitz_table *tab, const uint8_t *key) {
+  for (size_t i = 0; i < NIC_RSS_KEY_BYTES; i++) {
+    /* Key bits 8i .. 8i+39 (zero past the key's end): the window of input
+     * bit j of byte i (j = 0 for the byte's most significant bit) is bits
+     * 8i+j .. 8i+j+31. */
+    uint64_t w40 = 0;
+    for (size_t b = 0; b < 5; b++)
+      w40 = w40 << 8 | (i + b < NIC_RSS_KEY_BYTES ? key[i + b] : 0);
+    tab->t[i][0] = 0;
+    for (unsigned j = 0; j < 8; j++)
+      tab->t[i][0x80u >> j] = (uint32_t)(w40 >> (8 - j));
+    for (unsigned v = 1; v < 256; v++) {
+      unsigned low = v & (0u - v);
+      if (v != low)
+        tab->t[i][v] = tab->t[i][v & (v - 1)] ^ tab->t[i][low];
+    }
+  }
+}
+
+uint32_t nic_toeplitz_tab(const struct nic_toeplitz_table *tab, const uint8_t *data, size_t len) {
+  if (len > NIC_RSS_KEY_BYTES)
+    len = NIC_RSS_KEY_BYTES;
+  uint32_t h = 0;
+  for (size_t i = 0; i < len; i++)
+    h ^= tab->t[i][data[i]];
+  return h;
+}
+
 uint32_t nic_rss_hash(const struct nic *n, const struct flow_key *k) {
   uint8_t in[36];
   size_t alen = k->af == FLOW_AF_INET ? 4 : k->af == FLOW_AF_INET6 ? 16 : 0;
@@ -310,7 +340,7 @@ uint32_t nic_rss_hash(const struct nic *n, const struct flow_key *k) {
     in[len++] = (uint8_t)(k->dport >> 8);
     in[len++] = (uint8_t)k->dport;
   }
-  return nic_toeplitz(n->rss_key, in, len);
+  return nic_toeplitz_tab(&n->rss_tab, in, len);
 }
 
 int nic_add_ntuple(struct nic *n, const struct nic_rule *r) {

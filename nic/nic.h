@@ -190,8 +190,20 @@ int nic_add_ntuple(struct nic *n, const struct nic_rule *r);
 int nic_add_rule(struct nic *n, const struct flow_key *key, unsigned queue);
 /* The queue a frame goes to; -1 when a rule drops it. */
 int nic_steer(const struct nic *n, const struct flow_key *key);
-/* Toeplitz hash (Microsoft RSS) of data[0..len) under key[40]. */
+/* Toeplitz hash (Microsoft RSS) of data[0..len) under key[40], bit by bit:
+ * the reference the tables below are checked against. */
 uint32_t nic_toeplitz(const uint8_t *key, const uint8_t *data, size_t len);
+/* The same hash by table, as software RSS does it (DPDK's rte_thash, the
+ * Linux and FreeBSD precomputed variants): the hash is linear over XOR, so
+ * each input byte position i contributes t[i][byte], the XOR of the key
+ * windows its set bits select. Input bytes past the key contribute nothing
+ * (their windows are all zero key bits), so 40 positions cover any input.
+ * 40 KiB per key; built once per key. */
+struct nic_toeplitz_table {
+  uint32_t t[NIC_RSS_KEY_BYTES][256];
+};
+void nic_toeplitz_table_init(struct nic_toeplitz_table *tab, const uint8_t *key);
+uint32_t nic_toeplitz_tab(const struct nic_toeplitz_table *tab, const uint8_t *data, size_t len);
 /* RSS hash of a frame's tuple as the 82599 computes it (IPv4/IPv6, with ports
  * for TCP/UDP); 0 for non-IP. */
 uint32_t nic_rss_hash(const struct nic *n, const struct flow_key *key);

@@ -536,6 +536,20 @@ struct flow_entry {
   uint8_t pinned;    /* never evicted */
 };
 
+/* Frames of a flow come in bursts and a trace has few busy flows: a small
+ * direct-mapped memo of keys as seen (not canonical) and their ids spares
+ * most frames the canonical form, the hash and the probe. An id changes
+ * owner only when a bounded table evicts its flow, and then every memo
+ * entry naming it is emptied, so an entry whose key equals the one looked up
+ * is always right. Filled by flow_table_add_frame (the first pass);
+ * flow_table_find only reads it. */
+#define FLOW_MEMO 64u
+
+struct flow_memo {
+  struct flow_key key;
+  uint32_t id; /* UINT32_MAX: empty */
+};
+
 struct flow_table {
   struct flow_entry *entries; /* dense, by id */
   uint32_t count, cap;
@@ -550,7 +564,15 @@ struct flow_table {
   uint32_t *heap;
   uint32_t nheap;
   int heap_built;
+  struct flow_memo memo[FLOW_MEMO];
 };
+
+static unsigned memo_index(const struct flow_key *k) {
+  uint32_t x = (uint32_t)k->sport * 0x9e37u ^ (uint32_t)k->dport * 0x85ebu ^
+               (uint32_t)(k->src[3] ^ k->src[15]) << 3 ^ (uint32_t)(k->dst[3] ^ k->dst[15]) << 6 ^
+               (uint32_t)k->proto ^ (uint32_t)k->src[5] ^ (uint32_t)k->dst[5] << 1;
+  return (x ^ x >> 9) & (FLOW_MEMO - 1);
+}
 
 static uint64_t mix64(uint64_t h, uint64_t v) {
   h ^= v + UINT64_C(0x9e3779b97f4a7c15) + (h << 6) + (h >> 2);
@@ -566,11 +588,14 @@ static uint64_t key_hash(const struct flow_key *k) {
   h = mix64(h, (uint64_t)k->af | (uint64_t)k->proto << 8 | (uint64_t)k->ethertype << 16 |
                    (uint64_t)k->sport << 32 | (uint64_t)k->dport << 48);
   for (int i = 0; i < 16; i += 8) {
-    uint64_t a = 0, b = 0;
-    for (int j = 0; j < 8; j++) {
-      a = a << 8 | k->src[i + j];
-      b = b << 8 | k->dst[i + j];
-    }
+    /* The 8 bytes as a big-endian number (one load, not a byte loop). */
+    uint64_t a, b;
+    memcpy(&a, k->src + i, 8);
+    memcpy(&b, k->dst + i, 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    a = __builtin_bswap64(a);
+    b = __builtin_bswap64(b);
+#endif
     h = mix64(h, a);
     h = mix64(h, b);
   }
@@ -594,6 +619,8 @@ struct flow_table *flow_table_new(void) {
     return NULL;
   }
   memset(ft->slots, 0xff, ft->nslots * sizeof *ft->slots);
+  for (unsigned i = 0; i < FLOW_MEMO; i++)
+    ft->memo[i].id = UINT32_MAX;
   return ft;
 }
 
@@ -782,6 +809,9 @@ static uint32_t evict_for(struct flow_table *ft, const struct flow_key *key, con
   lookup(ft, &v->ckey, v->hash, &slot);
   slot_delete(ft, slot);
   ft->evicted++;
+  for (unsigned i = 0; i < FLOW_MEMO; i++)
+    if (ft->memo[i].id == id)
+      ft->memo[i].id = UINT32_MAX; /* the id now names the newcomer */
   lookup(ft, ck, h, &slot);
   entry_init(ft, id, key, ck, h, index, slot);
   ft->entries[id].stats.bytes_error = inherited;
@@ -795,6 +825,16 @@ uint32_t flow_table_add(struct flow_table *ft, const struct flow_key *key, uint3
 
 uint32_t flow_table_add_frame(struct flow_table *ft, const struct flow_key *key,
                               uint32_t wire_bytes, uint64_t index) {
+  struct flow_memo *mm = &ft->memo[memo_index(key)];
+  if (mm->id != UINT32_MAX && key_equal(&mm->key, key)) {
+    ft->frames++;
+    struct flow_entry *e = &ft->entries[mm->id];
+    e->stats.packets++;
+    e->stats.bytes += wire_bytes;
+    if (e->heap_pos != UINT32_MAX)
+      heap_down(ft, e->heap_pos);
+    return mm->id;
+  }
   struct flow_key ck;
   flow_key_canonical(key, &ck);
   uint64_t h = key_hash(&ck);
@@ -835,6 +875,8 @@ uint32_t flow_table_add_frame(struct flow_table *ft, const struct flow_key *key,
   e->stats.bytes += wire_bytes;
   if (e->heap_pos != UINT32_MAX)
     heap_down(ft, e->heap_pos);
+  mm->key = *key;
+  mm->id = id;
   return id;
 }
 
@@ -846,6 +888,9 @@ void flow_table_pin(struct flow_table *ft, uint32_t id) {
 }
 
 uint32_t flow_table_find(const struct flow_table *ft, const struct flow_key *key) {
+  const struct flow_memo *mm = &ft->memo[memo_index(key)];
+  if (mm->id != UINT32_MAX && key_equal(&mm->key, key))
+    return mm->id;
   struct flow_key ck;
   flow_key_canonical(key, &ck);
   uint32_t slot;

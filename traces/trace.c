@@ -90,6 +90,7 @@ struct trace {
   const char *label; /* for messages: path, or "<stdin>" for "-" */
   int master_fd;     /* the capture file (or the spool), never read directly */
   pcap_t *pcap;      /* NULL after a failed reopen */
+  char *iobuf;       /* stdio buffer of pcap's FILE (outlives it; one per trace) */
   int file_linktype; /* libpcap's DLT_ for the capture */
   int supported;     /* 1: the link type has an Ethernet form */
   int skip_unsupported;
@@ -176,6 +177,8 @@ static int spool_fd(int in_fd) {
 }
 
 /* Open libpcap on a fresh dup of the master descriptor, from offset 0. */
+#define TRACE_IOBUF_BYTES (256u * 1024u)
+
 static pcap_t *open_pcap(struct trace *t, char *err, size_t errlen) {
   int fd = dup(t->master_fd);
   if (fd < 0) {
@@ -193,6 +196,15 @@ static pcap_t *open_pcap(struct trace *t, char *err, size_t errlen) {
     close(fd);
     return NULL;
   }
+  /* A larger stdio buffer than the default (st_blksize, 4 KiB): libpcap
+   * reads each record with fread, and 64-byte records would otherwise cost
+   * a read(2) every 50 records. glibc ignores the size unless given the
+   * buffer. Only one FILE is open at a time (trace_rewind closes the old
+   * one first), so one buffer serves them all. Not fatal if refused. */
+  if (!t->iobuf)
+    t->iobuf = malloc(TRACE_IOBUF_BYTES);
+  if (t->iobuf)
+    (void)setvbuf(fp, t->iobuf, _IOFBF, TRACE_IOBUF_BYTES);
   char errbuf[PCAP_ERRBUF_SIZE];
   errbuf[0] = '\0';
   pcap_t *p = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_NANO, errbuf);
@@ -214,6 +226,7 @@ static void free_trace(struct trace *t) {
     pcap_close(t->pcap);
   if (t->master_fd >= 0)
     close(t->master_fd);
+  free(t->iobuf); /* after pcap_close closed the FILE using it */
   free(t->frame);
   free(t->path);
   free(t);

@@ -426,29 +426,40 @@ static void fmt_device(uint16_t rid, char *buf, size_t n) {
   snprintf(buf, n, "device %02x:%02x.%x", (rid >> 8) & 0xff, (rid >> 3) & 0x1f, rid & 7);
 }
 
+/* The explanation of a violation is only kept for its first occurrence
+ * (record() ignores the text otherwise), and a device or kernel write that is
+ * no violation needs no text at all: format only what will be kept. */
+static int wants_text(const struct checker *c, int prop) { return !c->res[prop].has_first; }
+
 static void on_before_write(void *ctx, struct mem *m, const struct mem_access *a) {
   struct checker *c = ctx;
   uint64_t pfn = a->paddr >> MEM_PAGE_SHIFT;
   uint32_t off = (uint32_t)(a->paddr & (MEM_PAGE_SIZE - 1));
-  char tn[48], text[1024], who[48];
-  fmt_time(c->now_ps(c->clock_ctx), tn, sizeof tn);
+  char tn[48], text[1024], who[48]; /* text: only formatted when kept */
+  tn[0] = text[0] = 0;
   if (a->who.actor == MEM_ACTOR_DEVICE) {
     uint16_t rid = a->who.id;
-    fmt_device(rid, who, sizeof who);
     uint32_t granted = mem_mark_covered(m, MEM_MARK_GRANT, rid, a->paddr, a->len);
+    int unmapped = mem_page_dma_refs(m, pfn) == 0;
+    if (granted == a->len && !unmapped)
+      return; /* the usual case: a write into a granted, mapped buffer */
+    fmt_time(c->now_ps(c->clock_ctx), tn, sizeof tn);
+    fmt_device(rid, who, sizeof who);
     if (granted < a->len) {
-      snprintf(text, sizeof text,
-               "At %s the %s wrote %u bytes into page 0x%" PRIx64 " at offset %u, %u of them outside "
-               "every buffer a posted descriptor or ring grants it.", tn, who, a->len, pfn, off,
-               a->len - granted);
+      if (wants_text(c, PROP_DEVICE_WRITE_OUTSIDE_GRANT))
+        snprintf(text, sizeof text,
+                 "At %s the %s wrote %u bytes into page 0x%" PRIx64 " at offset %u, %u of them outside "
+                 "every buffer a posted descriptor or ring grants it.", tn, who, a->len, pfn, off,
+                 a->len - granted);
       record(c, PROP_DEVICE_WRITE_OUTSIDE_GRANT, who, 0, pfn, off, a->len - granted, NULL, text);
     }
-    if (mem_page_dma_refs(m, pfn) == 0) {
-      snprintf(text, sizeof text,
-               "At %s the %s wrote %u bytes into page 0x%" PRIx64 " at offset %u, but the kernel had "
-               "already unmapped or freed that page for DMA (no DMA mapping of it is left); the write "
-               "got through the IOMMU (%s).", tn, who, a->len, pfn, off,
-               "a stale IOTLB entry, or no translation enforced");
+    if (unmapped) {
+      if (wants_text(c, PROP_DEVICE_WRITE_AFTER_UNMAP))
+        snprintf(text, sizeof text,
+                 "At %s the %s wrote %u bytes into page 0x%" PRIx64 " at offset %u, but the kernel had "
+                 "already unmapped or freed that page for DMA (no DMA mapping of it is left); the write "
+                 "got through the IOMMU (%s).", tn, who, a->len, pfn, off,
+                 "a stale IOTLB entry, or no translation enforced");
       const struct mem_label *old = mem_label(m, mem_peek_label_id(m, a->paddr));
       record(c, PROP_DEVICE_WRITE_AFTER_UNMAP, who, 0, pfn, off, a->len, old, text);
     }
@@ -456,11 +467,12 @@ static void on_before_write(void *ctx, struct mem *m, const struct mem_access *a
       struct kernel_scan k = {.m = m, .rid = rid, .device = 1};
       mem_label_runs(m, a->paddr, a->len, kernel_run, &k);
       if (k.bytes) {
-        snprintf(text, sizeof text,
-                 "At %s the %s overwrote %u bytes of %s in page 0x%" PRIx64 " at offset %u, which the "
-                 "kernel had written at %.3f us and never granted to the device.", tn, who, k.bytes,
-                 checker_kind_name(k.first_lab.prov.kind), pfn,
-                 (uint32_t)(k.first_paddr & (MEM_PAGE_SIZE - 1)), (double)k.first_lab.time_ps / 1e6);
+        if (wants_text(c, PROP_KERNEL_DATA_TAMPER))
+          snprintf(text, sizeof text,
+                   "At %s the %s overwrote %u bytes of %s in page 0x%" PRIx64 " at offset %u, which the "
+                   "kernel had written at %.3f us and never granted to the device.", tn, who, k.bytes,
+                   checker_kind_name(k.first_lab.prov.kind), pfn,
+                   (uint32_t)(k.first_paddr & (MEM_PAGE_SIZE - 1)), (double)k.first_lab.time_ps / 1e6);
         record(c, PROP_KERNEL_DATA_TAMPER, who, 0, pfn, (uint32_t)(k.first_paddr & (MEM_PAGE_SIZE - 1)),
                k.bytes, &k.first_lab, text);
       }
@@ -472,28 +484,32 @@ static void on_before_write(void *ctx, struct mem *m, const struct mem_access *a
   unsigned p = a->who.id;
   const char *pname = p < c->pol->nprincipals ? c->pol->names[p] : "?";
   snprintf(who, sizeof who, "%s", pname);
+  fmt_time(c->now_ps(c->clock_ctx), tn, sizeof tn);
   struct kernel_scan k = {.m = m, .device = 0};
   mem_label_runs(m, a->paddr, a->len, kernel_run, &k);
   if (k.bytes) {
-    snprintf(text, sizeof text,
-             "At %s principal '%s' wrote over %u bytes of %s in page 0x%" PRIx64 " at offset %u through "
-             "its read-write mapping; kernel-private data is no userspace principal's to change.", tn,
-             pname, k.bytes, checker_kind_name(k.first_lab.prov.kind), pfn,
-             (uint32_t)(k.first_paddr & (MEM_PAGE_SIZE - 1)));
+    if (wants_text(c, PROP_KERNEL_DATA_TAMPER))
+      snprintf(text, sizeof text,
+               "At %s principal '%s' wrote over %u bytes of %s in page 0x%" PRIx64 " at offset %u through "
+               "its read-write mapping; kernel-private data is no userspace principal's to change.", tn,
+               pname, k.bytes, checker_kind_name(k.first_lab.prov.kind), pfn,
+               (uint32_t)(k.first_paddr & (MEM_PAGE_SIZE - 1)));
     record(c, PROP_KERNEL_DATA_TAMPER, who, p, pfn, (uint32_t)(k.first_paddr & (MEM_PAGE_SIZE - 1)),
            k.bytes, &k.first_lab, text);
   }
   uint32_t v = mem_mark_covered(m, MEM_MARK_VALIDATED, 0, a->paddr, a->len);
   if (v) {
     const struct mem_label *old = mem_label(m, mem_peek_label_id(m, a->paddr));
-    char flow[96] = "";
-    if (is_packet(old->prov.kind) && c->pol->flow_name)
-      c->pol->flow_name(c->pol->flow_name_ctx, old->prov.flow, flow, sizeof flow);
-    snprintf(text, sizeof text,
-             "At %s principal '%s' changed %u bytes of packet %" PRIu64 " (flow %s) in page 0x%" PRIx64
-             " at offset %u through its read-write mapping, after the kernel had validated them and "
-             "while it still used them: what the stack checked is not what it will consume.", tn, pname,
-             v, old->prov.packet, flow, pfn, off);
+    if (wants_text(c, PROP_USER_WRITE_AFTER_VALIDATION)) {
+      char flow[96] = "";
+      if (is_packet(old->prov.kind) && c->pol->flow_name)
+        c->pol->flow_name(c->pol->flow_name_ctx, old->prov.flow, flow, sizeof flow);
+      snprintf(text, sizeof text,
+               "At %s principal '%s' changed %u bytes of packet %" PRIu64 " (flow %s) in page 0x%" PRIx64
+               " at offset %u through its read-write mapping, after the kernel had validated them and "
+               "while it still used them: what the stack checked is not what it will consume.", tn, pname,
+               v, old->prov.packet, flow, pfn, off);
+    }
     record(c, PROP_USER_WRITE_AFTER_VALIDATION, who, p, pfn, off, v, old, text);
   }
 }

@@ -79,6 +79,10 @@ struct kernel {
   simk_event *released = nullptr; // the chain token (see the top comment),
   simk_event *armed = nullptr;    // at most one of these two is set
   simk_event *current = nullptr;  // event whose method is running
+  // Time does not move during a callback: it is read once before it runs
+  // (sc_time_stamp() is a library call; models ask for the time often).
+  bool in_cb = false;
+  uint64_t cb_now = 0;
   sc_trace_file *tf = nullptr;
   std::string vcd_written, vcd_final; // file SystemC writes / user's path
   bool run_called = false, in_run = false;
@@ -203,7 +207,10 @@ void run_event(simk_event *ev) {
   }
   K->current = ev;
   K->dispatched++;
+  K->cb_now = now_ps();
+  K->in_cb = true;
   ev->cb(ev->arg);
+  K->in_cb = false;
   release_next();
   K->current = nullptr;
 }
@@ -285,6 +292,7 @@ enum simk_run_result run_common(bool bounded, uint64_t until_ps) {
     fmt_err(nullptr, 0, "simk: SystemC error: %s", e.what());
     K->failed = true;
   }
+  K->in_cb = false; // a callback left by an exception
   K->in_run = false;
   if (K->failed) return SIMK_RUN_ERROR;
   if (K->finish_req) {
@@ -370,6 +378,7 @@ int simk_event_pending(const struct simk_event *ev) {
 }
 
 uint64_t simk_now_ps(void) {
+  if (K && K->in_cb) return K->cb_now;
   if (ensure_init(nullptr, 0) != 0) return 0;
   return K->finished ? K->final_now : now_ps();
 }

@@ -6,9 +6,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The label shadow of a page is run-length encoded: runs of bytes with one
+ * label id, sorted by offset, the first at offset 0, each lasting until the
+ * next one starts (the last until the end of the page), and no two adjacent
+ * runs with the same id (runs are maximal). It says exactly what a label id
+ * per byte would say, but a write, fill or copy of n bytes costs O(runs)
+ * rather than O(n), and a page written whole is one run. Pages hold a few
+ * runs (headroom, headers, payload, skb_shared_info, the rest); the first
+ * RUNS_INLINE live inside the page, more go to the heap. */
+struct run {
+  uint32_t id;
+  uint32_t start; /* first byte of the run, within the page */
+};
+
+#define RUNS_INLINE 8u
+
 struct mem_page {
   uint8_t data[MEM_PAGE_SIZE];
-  uint32_t label[MEM_PAGE_SIZE]; /* shadow: label id per byte */
+  struct run *runs; /* small, or a heap array when more are needed */
+  uint32_t nruns, caprun;
+  struct run small[RUNS_INLINE];
 };
 
 struct mark {
@@ -41,6 +58,7 @@ struct mem {
   struct mem_page **pages;     /* NULL until touched */
   struct mem_page_meta *meta;  /* per page */
   uint64_t touched;
+  uint64_t *touched_pfns;      /* the touched pages, in order of first touch */
   uint64_t epoch_counter;
 
   struct label_slot *labels;
@@ -50,6 +68,8 @@ struct mem {
   uint64_t labels_live;
   uint64_t gc_runs;
   uint32_t gc_next;      /* run a collection when live reaches this */
+
+  struct run *scratch;   /* copy_chunk: the source runs of one chunk */
 
   uint64_t *free_pfns;   /* page allocator stack: top is next to hand out */
   uint64_t nfree;
@@ -78,7 +98,10 @@ struct mem *mem_new(uint64_t size_bytes) {
   m->is_free = malloc(m->npages);
   m->labels_cap = 1u << 16;
   m->labels = calloc(m->labels_cap, sizeof *m->labels);
-  if (!m->pages || !m->meta || !m->free_pfns || !m->is_free || !m->labels) {
+  m->scratch = malloc(MEM_PAGE_SIZE * sizeof *m->scratch);
+  m->touched_pfns = malloc(m->npages * sizeof *m->touched_pfns);
+  if (!m->pages || !m->meta || !m->free_pfns || !m->is_free || !m->labels || !m->scratch ||
+      !m->touched_pfns) {
     mem_free(m);
     return NULL;
   }
@@ -108,7 +131,13 @@ void mem_free(struct mem *m) {
     return;
   if (m->pages)
     for (uint64_t i = 0; i < m->npages; i++)
-      free(m->pages[i]);
+      if (m->pages[i]) {
+        if (m->pages[i]->runs != m->pages[i]->small)
+          free(m->pages[i]->runs);
+        free(m->pages[i]);
+      }
+  free(m->scratch);
+  free(m->touched_pfns);
   if (m->meta)
     for (uint64_t i = 0; i < m->npages; i++) {
       free(m->meta[i].since_ps);
@@ -148,18 +177,12 @@ static void label_gc(struct mem *m) {
   for (uint32_t i = 0; i < m->labels_top; i++)
     m->labels[i].mark = 0;
   m->labels[0].mark = 1;
-  for (uint64_t p = 0; p < m->npages; p++) {
-    const struct mem_page *pg = m->pages[p];
-    if (!pg)
-      continue;
-    uint32_t last = UINT32_MAX;
-    for (uint32_t i = 0; i < MEM_PAGE_SIZE; i++) {
-      uint32_t id = pg->label[i];
-      if (id != last) {
-        m->labels[id].mark = 1;
-        last = id;
-      }
-    }
+  /* Only the touched pages (not every frame of RAM): a collection costs the
+   * runs of the pages in use. */
+  for (uint64_t t = 0; t < m->touched; t++) {
+    const struct mem_page *pg = m->pages[m->touched_pfns[t]];
+    for (uint32_t i = 0; i < pg->nruns; i++)
+      m->labels[pg->runs[i].id].mark = 1;
   }
   m->free_head = UINT32_MAX;
   m->labels_live = 0;
@@ -222,6 +245,89 @@ struct mem_label *mem_label_mut(struct mem *m, uint32_t id) { return &m->labels[
 uint64_t mem_labels_live(const struct mem *m) { return m->labels_live; }
 uint64_t mem_label_gc_runs(const struct mem *m) { return m->gc_runs; }
 
+/* ---- the run-length label shadow ---- */
+
+static inline uint32_t run_end(const struct mem_page *pg, uint32_t i) {
+  return i + 1 < pg->nruns ? pg->runs[i + 1].start : MEM_PAGE_SIZE;
+}
+
+/* Index of the run holding byte off of the page. */
+static inline uint32_t run_find(const struct mem_page *pg, uint32_t off) {
+  uint32_t lo = 0, hi = pg->nruns; /* runs[lo].start <= off < runs[hi].start */
+  while (hi - lo > 1) {
+    uint32_t mid = (lo + hi) / 2;
+    if (pg->runs[mid].start <= off)
+      lo = mid;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+/* Label [off, off+n) of the page (n >= 1, within the page) with id. 0 or
+ * MEM_ENOMEM (the shadow is unchanged then). */
+static int runs_set(struct mem_page *pg, uint32_t off, uint32_t n, uint32_t id) {
+  uint32_t end = off + n;
+  uint32_t a = run_find(pg, off), aend = run_end(pg, a);
+  if (end <= aend && pg->runs[a].start == off && end == aend) {
+    /* The usual case on recycled buffers: exactly one run is relabelled
+     * (same offsets and lengths as the last frame in the buffer). */
+    if ((a == 0 || pg->runs[a - 1].id != id) && (a + 1 == pg->nruns || pg->runs[a + 1].id != id)) {
+      pg->runs[a].id = id;
+      return 0;
+    }
+  }
+  uint32_t b = end <= aend ? a : end >= MEM_PAGE_SIZE ? pg->nruns - 1 : run_find(pg, end - 1);
+  /* Runs a..b are replaced by: what is left of a before off, the new run,
+   * what is left of b after end; a piece with the id of the one before it
+   * merges into it, so runs stay maximal. */
+  struct run out[3];
+  uint32_t k = 0;
+  uint32_t prev = a > 0 ? pg->runs[a - 1].id : UINT32_MAX;
+  if (pg->runs[a].start < off) {
+    out[k++] = pg->runs[a];
+    prev = pg->runs[a].id;
+  }
+  if (id != prev) {
+    out[k++] = (struct run){.id = id, .start = off};
+    prev = id;
+  }
+  uint32_t bend = run_end(pg, b);
+  if (bend > end && pg->runs[b].id != prev) {
+    out[k++] = (struct run){.id = pg->runs[b].id, .start = end};
+    prev = pg->runs[b].id;
+  }
+  uint32_t cut_end = b + 1; /* runs [a, cut_end) go */
+  if (bend == end && cut_end < pg->nruns && pg->runs[cut_end].id == prev)
+    cut_end++; /* the run after the range merges into the last piece */
+  uint32_t nn = pg->nruns - (cut_end - a) + k;
+  if (nn > pg->caprun) {
+    uint32_t nc = pg->caprun * 2;
+    while (nc < nn)
+      nc *= 2;
+    struct run *r;
+    if (pg->runs == pg->small) {
+      r = malloc((size_t)nc * sizeof *r);
+      if (r)
+        memcpy(r, pg->small, (size_t)pg->nruns * sizeof *r);
+    } else {
+      r = realloc(pg->runs, (size_t)nc * sizeof *r);
+    }
+    if (!r)
+      return MEM_ENOMEM;
+    pg->runs = r;
+    pg->caprun = nc;
+  }
+  memmove(pg->runs + a + k, pg->runs + cut_end, (size_t)(pg->nruns - cut_end) * sizeof *pg->runs);
+  memcpy(pg->runs + a, out, (size_t)k * sizeof *out);
+  pg->nruns = nn;
+  return 0;
+}
+
+static inline uint32_t runs_id_at(const struct mem_page *pg, uint32_t off) {
+  return pg->runs[run_find(pg, off)].id;
+}
+
 /* ---- pages ---- */
 
 /* What a free page of a real machine holds: old kernel objects, full of
@@ -233,11 +339,9 @@ static void presim_pattern(uint8_t *data, uint64_t pfn) {
   }
 }
 
-static struct mem_page *touch(struct mem *m, uint64_t pfn) {
-  struct mem_page *pg = m->pages[pfn];
-  if (pg)
-    return pg;
-  pg = malloc(sizeof *pg);
+/* First touch of pfn: its pre-simulation contents and label. */
+static struct mem_page *touch_new(struct mem *m, uint64_t pfn) {
+  struct mem_page *pg = malloc(sizeof *pg);
   if (!pg)
     return NULL;
   struct mem_label lab;
@@ -252,11 +356,18 @@ static struct mem_page *touch(struct mem *m, uint64_t pfn) {
     return NULL;
   }
   presim_pattern(pg->data, pfn);
-  for (uint32_t i = 0; i < MEM_PAGE_SIZE; i++)
-    pg->label[i] = id;
+  pg->runs = pg->small;
+  pg->caprun = RUNS_INLINE;
+  pg->nruns = 1;
+  pg->runs[0] = (struct run){.id = id, .start = 0};
   m->pages[pfn] = pg;
-  m->touched++;
+  m->touched_pfns[m->touched++] = pfn;
   return pg;
+}
+
+static inline struct mem_page *touch(struct mem *m, uint64_t pfn) {
+  struct mem_page *pg = m->pages[pfn];
+  return pg ? pg : touch_new(m, pfn);
 }
 
 uint64_t mem_page_new_epoch(struct mem *m, uint64_t pfn) {
@@ -535,11 +646,6 @@ static int range_ok(const struct mem *m, uint64_t paddr, uint64_t len) {
   return end >= paddr && end <= (m->npages << MEM_PAGE_SHIFT);
 }
 
-static inline void fill_ids(uint32_t *dst, uint32_t id, uint32_t n) {
-  for (uint32_t i = 0; i < n; i++)
-    dst[i] = id;
-}
-
 /* Common loop of write and fill: src NULL means fill with byte. */
 static int store(struct mem *m, struct mem_accessor who, uint64_t paddr, const uint8_t *src,
                  uint8_t byte, uint64_t len, const struct mem_prov *prov, uint8_t op) {
@@ -571,11 +677,12 @@ static int store(struct mem *m, struct mem_accessor who, uint64_t paddr, const u
       if (id == UINT32_MAX)
         return MEM_ENOMEM;
     }
+    if (runs_set(pg, off, n, id))
+      return MEM_ENOMEM;
     if (src)
       memcpy(pg->data + off, src + done, n);
     else
       memset(pg->data + off, byte, n);
-    fill_ids(pg->label + off, id, n);
     notify_access(m, &acc);
     done += n;
   }
@@ -639,12 +746,16 @@ static int copy_chunk(struct mem *m, struct mem_accessor who, uint64_t dst, uint
   notify_before(m, &acc);
   memmove(dp->data + doff, sp->data + soff, n);
   uint64_t now = m->now_ps(m->clock_ctx);
-  uint32_t i = 0;
-  while (i < n) {
-    uint32_t sid = sp->label[soff + i];
-    uint32_t j = i + 1;
-    while (j < n && sp->label[soff + j] == sid)
-      j++;
+  /* The source's runs over the chunk first (source and destination may be
+   * the same page), as (id, offset in the chunk). */
+  uint32_t nsrc = 0;
+  for (uint32_t r = run_find(sp, soff); r < sp->nruns && sp->runs[r].start < soff + n; r++) {
+    uint32_t st = sp->runs[r].start > soff ? sp->runs[r].start - soff : 0;
+    m->scratch[nsrc++] = (struct run){.id = sp->runs[r].id, .start = st};
+  }
+  for (uint32_t r = 0; r < nsrc; r++) {
+    uint32_t sid = m->scratch[r].id;
+    uint32_t i = m->scratch[r].start, j = r + 1 < nsrc ? m->scratch[r + 1].start : n;
     uint32_t id = MEM_LABEL_ID_ZERO;
     if (sid != MEM_LABEL_ID_ZERO) {
       struct mem_label lab = m->labels[sid].label;
@@ -656,8 +767,8 @@ static int copy_chunk(struct mem *m, struct mem_accessor who, uint64_t dst, uint
       if (id == UINT32_MAX)
         return MEM_ENOMEM;
     }
-    fill_ids(dp->label + doff + i, id, j - i);
-    i = j;
+    if (runs_set(dp, doff + i, j - i, id))
+      return MEM_ENOMEM;
   }
   notify_access(m, &acc);
   return 0;
@@ -691,7 +802,7 @@ uint32_t mem_peek_label_id(struct mem *m, uint64_t paddr) {
   if (pfn >= m->npages)
     return MEM_LABEL_ID_ZERO;
   struct mem_page *pg = touch(m, pfn);
-  return pg ? pg->label[paddr & (MEM_PAGE_SIZE - 1)] : MEM_LABEL_ID_ZERO;
+  return pg ? runs_id_at(pg, (uint32_t)(paddr & (MEM_PAGE_SIZE - 1))) : MEM_LABEL_ID_ZERO;
 }
 
 int mem_peek(struct mem *m, uint64_t paddr, void *dst, uint64_t len) {
@@ -723,13 +834,15 @@ void mem_label_runs(struct mem *m, uint64_t paddr, uint32_t len, mem_run_fn fn, 
   struct mem_page *pg = touch(m, pfn);
   if (!pg)
     return;
-  uint32_t i = 0;
-  while (i < len) {
-    uint32_t id = pg->label[off + i];
-    uint32_t j = i + 1;
-    while (j < len && pg->label[off + j] == id)
-      j++;
-    fn(ctx, paddr + i, j - i, id);
-    i = j;
+  /* Runs are maximal, so each one clipped to the range is a maximal run of
+   * the range. The callback must not write memory. */
+  uint64_t base = paddr - off;
+  uint32_t end = off + len;
+  for (uint32_t r = run_find(pg, off); r < pg->nruns && pg->runs[r].start < end; r++) {
+    uint32_t a = pg->runs[r].start > off ? pg->runs[r].start : off;
+    uint32_t e = run_end(pg, r);
+    if (e > end)
+      e = end;
+    fn(ctx, base + a, e - a, pg->runs[r].id);
   }
 }

@@ -11,10 +11,11 @@
  *   (through its mapping of the page: read-only or read-write). There is no
  *   other way to touch memory.
  *
- * Shadow memory: one 32-bit label id per byte (4 bytes per simulated byte),
- * allocated with the page's data the first time a page is touched. Label ids
- * index a table of label records; ids no byte refers to any more are reclaimed
- * by a mark-and-sweep pass over the touched pages.
+ * Shadow memory: a label id for every byte, kept run-length encoded per page
+ * (runs of bytes with one id), allocated with the page's data the first time
+ * a page is touched; writes, fills, copies and label walks cost O(runs), not
+ * O(bytes). Label ids index a table of label records; ids no byte refers to
+ * any more are reclaimed by a mark-and-sweep pass over the touched pages.
  *
  * Epochs: each page has an allocation epoch, a number from one global counter
  * that is advanced each time the page is handed to a new use
@@ -225,7 +226,9 @@ struct mem_label *mem_label_mut(struct mem *m, uint32_t id);
 int mem_peek(struct mem *m, uint64_t paddr, void *dst, uint64_t len);
 
 /* Calls fn for each maximal run of bytes with the same label id in
- * [paddr, paddr+len) (which must not cross a page boundary). */
+ * [paddr, paddr+len) (which must not cross a page boundary), in address
+ * order. fn may read memory and change label records, but must not write,
+ * fill or copy into the page being walked. */
 typedef void (*mem_run_fn)(void *ctx, uint64_t paddr, uint32_t len, uint32_t label_id);
 void mem_label_runs(struct mem *m, uint64_t paddr, uint32_t len, mem_run_fn fn, void *ctx);
 

@@ -1050,6 +1050,47 @@ START_TEST(table_ids_and_counts) {
 }
 END_TEST
 
+/* Many flows whose frames alternate in both directions, so that the
+ * table's memo of recent keys is hit, missed and overwritten: every frame
+ * gets its flow's id (the one its first frame got), and the counts add up. */
+START_TEST(table_memo_many_flows) {
+  struct flow_table *ft = flow_table_new();
+  enum { NF = 700 };
+  static uint32_t ids[NF];
+  static uint64_t frames[NF];
+  uint64_t x = 99;
+  for (int i = 0; i < NF; i++)
+    ids[i] = UINT32_MAX;
+  for (int n = 0; n < 50000; n++) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    /* bursts: mostly the last few flows, sometimes any */
+    int f = (int)((x >> 8) % 4 == 0 ? x % NF : (x >> 20) % 8);
+    struct flow_key k = key4(f % 3 == 0 ? 6 : 17, 0x0a000000u + (uint32_t)(f / 7), (uint16_t)(1000 + f),
+                             0x0a000100u + (uint32_t)(f % 7), 80);
+    if ((x >> 40) & 1)
+      k = reversed(&k);
+    uint32_t id = flow_table_add(ft, &k, 100);
+    if (ids[f] == UINT32_MAX)
+      ids[f] = id;
+    ck_assert_uint_eq(id, ids[f]);
+    frames[f]++;
+    ck_assert_uint_eq(flow_table_find(ft, &k), id);
+    struct flow_key r = reversed(&k);
+    ck_assert_uint_eq(flow_table_find(ft, &r), id);
+  }
+  for (int f = 0; f < NF; f++)
+    if (ids[f] != UINT32_MAX) {
+      ck_assert_uint_eq(flow_table_get(ft, ids[f])->packets, frames[f]);
+      ck_assert_uint_eq(flow_table_get(ft, ids[f])->bytes, frames[f] * 100);
+    }
+  struct flow_key none = key4(17, 0x01020304u, 1, 0x05060708u, 2);
+  ck_assert_uint_eq(flow_table_find(ft, &none), UINT32_MAX);
+  flow_table_free(ft);
+}
+END_TEST
+
 START_TEST(table_top_by_bytes) {
   struct flow_table *ft = flow_table_new();
   struct flow_key arp;
@@ -1399,6 +1440,7 @@ static Suite *flow_suite(void) {
   Suite *s = suite_create("flow");
   TCase *tc = tcase_create("parse");
   tcase_add_test(tc, ipv4_udp);
+  tcase_add_test(tc, table_memo_many_flows);
   tcase_add_test(tc, ipv4_tcp_options);
   tcase_add_test(tc, ipv4_padding_not_parsed);
   tcase_add_test(tc, icmp_and_other_proto);

@@ -537,6 +537,82 @@ START_TEST(test_iotlb_set_associative_lru) {
 }
 END_TEST
 
+/* The IOTLB against a reference model of its replacement rule (the first
+ * invalid way of the set, else the least recently used), over random
+ * translations and strict unmaps (page-selective invalidation) with
+ * remaps, fully and set associative. */
+struct ref_tlb {
+  unsigned nsets, ways;
+  uint64_t vpn[16];
+  uint64_t stamp[16];
+  int valid[16];
+  uint64_t clock;
+};
+
+static int ref_access(struct ref_tlb *r, uint64_t vpn) {
+  unsigned base = (unsigned)(vpn % r->nsets) * r->ways;
+  for (unsigned i = 0; i < r->ways; i++)
+    if (r->valid[base + i] && r->vpn[base + i] == vpn) {
+      r->stamp[base + i] = ++r->clock;
+      return 1;
+    }
+  unsigned v = base;
+  for (unsigned i = 0; i < r->ways; i++) {
+    if (!r->valid[base + i]) {
+      v = base + i;
+      break;
+    }
+    if (r->stamp[base + i] < r->stamp[v])
+      v = base + i;
+  }
+  r->valid[v] = 1;
+  r->vpn[v] = vpn;
+  r->stamp[v] = ++r->clock;
+  return 0;
+}
+
+static void ref_invalidate(struct ref_tlb *r, uint64_t vpn) {
+  unsigned base = (unsigned)(vpn % r->nsets) * r->ways;
+  for (unsigned i = 0; i < r->ways; i++)
+    if (r->valid[base + i] && r->vpn[base + i] == vpn)
+      r->valid[base + i] = 0;
+}
+
+START_TEST(test_iotlb_matches_reference_lru) {
+  static const unsigned ways[] = {0, 1, 2, 4, 8};
+  uint64_t rng = 12345;
+  for (unsigned w = 0; w < sizeof ways / sizeof ways[0]; w++) {
+    struct iommu_params p = params(IOMMU_STRICT);
+    p.iotlb_entries = 8;
+    p.iotlb_ways = ways[w];
+    struct iommu *io = iommu_new(&p);
+    ck_assert_ptr_nonnull(io);
+    struct ref_tlb r = {.ways = ways[w] ? ways[w] : 8};
+    r.nsets = 8 / r.ways;
+    enum { NPAGES = 20 };
+    uint64_t iova[NPAGES];
+    for (unsigned i = 0; i < NPAGES; i++)
+      iova[i] = map1(io, RID, 200 + i, IOMMU_PERM_READ, 0);
+    for (int op = 0; op < 20000; op++) {
+      rng ^= rng << 13;
+      rng ^= rng >> 7;
+      rng ^= rng << 17;
+      unsigned i = (unsigned)(rng % NPAGES);
+      if ((rng >> 32) % 8 == 0) {
+        ck_assert_int_ge(iommu_unmap(io, RID, iova[i], 0), 0);
+        ref_invalidate(&r, iova[i] >> 12);
+        iova[i] = map1(io, RID, 200 + i, IOMMU_PERM_READ, 0);
+        continue;
+      }
+      int want = ref_access(&r, iova[i] >> 12);
+      ck_assert_msg(hit(io, iova[i]) == want, "ways %u, op %d: hit %d, reference %d", ways[w], op, !want,
+                    want);
+    }
+    iommu_free(io);
+  }
+}
+END_TEST
+
 START_TEST(test_iova_size_aligned_top_down) {
   struct iommu *io = mk(IOMMU_STRICT);
   uint64_t a = map1(io, RID, 1, IOMMU_PERM_READ, 0);
@@ -817,6 +893,7 @@ static Suite *iommu_suite(void) {
   suite_add_tcase(s, tc);
   TCase *tp = tcase_create("policy");
   tcase_add_test(tp, test_iotlb_set_associative_lru);
+  tcase_add_test(tp, test_iotlb_matches_reference_lru);
   tcase_add_test(tp, test_iova_size_aligned_top_down);
   tcase_add_test(tp, test_iova_reuse_after_free);
   tcase_add_test(tp, test_iova_rcache_magazines);

@@ -926,6 +926,124 @@ START_TEST(test_label_gc_reclaims_ids) {
 }
 END_TEST
 
+/* ---- the run-length shadow against a label per byte ---- */
+
+/* A reference model: the provenance tag (prov.packet) of every byte of two
+ * pages, updated as a per-byte shadow would be, checked against what mem
+ * reports after each of many random writes, fills and copies (within a page,
+ * across the two pages, one byte to a whole page). mem_label_runs must give
+ * maximal runs (adjacent runs differ in id) that tile the range. */
+struct tile {
+  uint64_t next;
+  uint32_t last_id;
+  int nruns;
+};
+static void tile_cb(void *ctx, uint64_t paddr, uint32_t len, uint32_t id) {
+  struct tile *t = ctx;
+  ck_assert_uint_eq(paddr, t->next);
+  ck_assert_uint_gt(len, 0);
+  ck_assert_msg(t->nruns == 0 || id != t->last_id, "adjacent runs with id %u at 0x%llx", id,
+                (unsigned long long)paddr);
+  t->next = paddr + len;
+  t->last_id = id;
+  t->nruns++;
+}
+
+static uint64_t xs = 88172645463325252ull;
+static uint64_t xrand(void) {
+  xs ^= xs << 13;
+  xs ^= xs >> 7;
+  xs ^= xs << 17;
+  return xs;
+}
+
+START_TEST(test_runs_match_per_byte_model) {
+  struct mem *m = mem_new(4 * PG);
+  const uint64_t base = PG; /* pages 1 and 2 */
+  static uint64_t tag[2 * PG];
+  /* untouched: pre-simulation labels carry the page's frame number */
+  for (uint32_t i = 0; i < 2 * PG; i++)
+    tag[i] = 1 + i / PG;
+  static uint8_t buf[2 * PG];
+  memset(buf, 0xab, sizeof buf);
+  uint64_t next_tag = 1000;
+  for (int op = 0; op < 4000; op++) {
+    uint32_t kind = (uint32_t)(xrand() % 4);
+    /* lengths from 1 byte to a page and a half, mostly short */
+    uint32_t len = (uint32_t)(xrand() % 4 == 0 ? 1 + xrand() % (PG + PG / 2) : 1 + xrand() % 64);
+    uint32_t off = (uint32_t)(xrand() % (2 * PG - len + 1));
+    if (kind == 0 || kind == 1) {
+      struct mem_prov p = pkt(MEM_LABEL_PKT_PAYLOAD, 1, next_tag);
+      if (kind == 0)
+        ck_assert_int_eq(mem_write(m, DEVICE, base + off, buf, len, &p), 0);
+      else
+        ck_assert_int_eq(mem_fill(m, KERNEL, base + off, 0x11, len, &p), 0);
+      for (uint32_t i = 0; i < len; i++)
+        tag[off + i] = next_tag;
+      next_tag++;
+    } else if (kind == 2) {
+      ck_assert_int_eq(mem_fill(m, KERNEL, base + off, 0, len, NULL), 0);
+      for (uint32_t i = 0; i < len; i++)
+        tag[off + i] = UINT64_MAX; /* the zero label's packet */
+    } else {
+      /* a copy between non-overlapping ranges of the two pages */
+      if (len > PG)
+        len = PG;
+      uint32_t src = (uint32_t)(xrand() % (2 * PG - len + 1));
+      uint32_t dst = (uint32_t)(xrand() % (2 * PG - len + 1));
+      if (src < dst + len && dst < src + len)
+        continue;
+      ck_assert_int_eq(mem_copy(m, KERNEL, base + dst, base + src, len), 0);
+      memmove(tag + dst, tag + src, len * sizeof *tag);
+    }
+    if (op % 50 != 0 && op < 3990)
+      continue;
+    for (uint32_t i = 0; i < 2 * PG; i++) {
+      const struct mem_label *l = lab_at(m, base + i);
+      ck_assert_msg(l->prov.packet == tag[i], "op %d byte %u: packet %llu, model %llu", op, i,
+                    (unsigned long long)l->prov.packet, (unsigned long long)tag[i]);
+    }
+    for (uint32_t pg = 0; pg < 2; pg++) {
+      struct tile t = {.next = base + pg * PG};
+      mem_label_runs(m, base + pg * PG, PG, tile_cb, &t);
+      ck_assert_uint_eq(t.next, base + (pg + 1) * PG);
+      /* a sub-range starting and ending anywhere */
+      uint32_t a = (uint32_t)(xrand() % PG), n = 1 + (uint32_t)(xrand() % (PG - a));
+      struct tile u = {.next = base + pg * PG + a};
+      mem_label_runs(m, base + pg * PG + a, n, tile_cb, &u);
+      ck_assert_uint_eq(u.next, base + pg * PG + a + n);
+    }
+  }
+  mem_free(m);
+}
+END_TEST
+
+START_TEST(test_runs_byte_granular_page) {
+  /* Every byte of a page its own label (4096 runs, far past the inline
+   * ones), then one write over all of it: one run again. */
+  struct mem *m = mem_new(4 * PG);
+  uint8_t x = 0;
+  for (uint32_t i = 0; i < PG; i++) {
+    struct mem_prov p = pkt(MEM_LABEL_PKT_HEADER, 2, i);
+    ck_assert_int_eq(mem_write(m, DEVICE, PG + (i * 7 % PG), &x, 1, &p), 0);
+  }
+  struct tile t = {.next = PG};
+  mem_label_runs(m, PG, PG, tile_cb, &t);
+  ck_assert_int_eq(t.nruns, PG);
+  for (uint32_t i = 0; i < PG; i++)
+    ck_assert_uint_eq(lab_at(m, PG + (i * 7 % PG))->prov.packet, i);
+  struct mem_prov p = pkt(MEM_LABEL_PKT_PAYLOAD, 3, 77);
+  static uint8_t page[PG];
+  ck_assert_int_eq(mem_write(m, DEVICE, PG, page, PG, &p), 0);
+  struct tile u = {.next = PG};
+  mem_label_runs(m, PG, PG, tile_cb, &u);
+  ck_assert_int_eq(u.nruns, 1);
+  mem_label_gc(m);
+  ck_assert_uint_eq(mem_labels_live(m), 2); /* zero and the last write */
+  mem_free(m);
+}
+END_TEST
+
 /* ---- range errors ---- */
 
 START_TEST(test_range_errors) {
@@ -974,6 +1092,8 @@ static Suite *mem_suite(void) {
   tcase_add_test(tc, test_label_gc_explicit);
   tcase_add_test(tc, test_label_gc_reclaims_ids);
   tcase_add_test(tc, test_range_errors);
+  tcase_add_test(tc, test_runs_match_per_byte_model);
+  tcase_add_test(tc, test_runs_byte_granular_page);
   suite_add_tcase(s, tc);
   return s;
 }

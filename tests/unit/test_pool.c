@@ -21,10 +21,8 @@
 #include "page_pool.h"
 #include "simk.h"
 #include "user.h"
+#include "driver_rig.h"
 
-#define RID 0x0100
-#define APP 0u
-#define OTHER 1u
 
 
 static unsigned kind_at(struct mem *m, uint64_t paddr) {
@@ -411,89 +409,9 @@ END_TEST
 
 /* ---- the driver on the NIC model ---- */
 
-struct rig {
-  struct mem *m;
-  struct iommu *io;
-  struct nic *n;
-  struct cpu cpu;
-  struct user *users[2];
-  struct driver *d;
-  uint64_t dev_write_pfn; /* page of the device's first write for the last frame (its
-                             buffer; the descriptor write-back comes after) */
-  int seen;
-  uint64_t index;
-};
+static void rig_init(struct rig *r, struct driver_params *dp) { rig_setup(r, dp); }
 
-static void on_irq(void *ctx, unsigned q) {
-  struct rig *r = ctx;
-  driver_irq(r->d, q);
-}
-
-static void on_access(void *ctx, struct mem *m, const struct mem_access *a) {
-  (void)m;
-  struct rig *r = ctx;
-  if (a->who.actor == MEM_ACTOR_DEVICE && a->op == MEM_OP_WRITE && !a->denied && !r->seen) {
-    r->dev_write_pfn = a->paddr >> MEM_PAGE_SHIFT;
-    r->seen = 1;
-  }
-}
-
-/* IPv4/UDP frames; the flow is in the last byte of the destination address:
- * flow 0 is the application's, anything else another principal's. */
-static int classify(void *ctx, const uint8_t *f, uint32_t len, struct driver_pkt *out) {
-  (void)ctx;
-  if (len < 42 || f[12] != 0x08 || f[13] != 0x00)
-    return -1;
-  out->flow = f[33];
-  out->owner = f[33] == 0 ? APP : OTHER;
-  out->hdr_len = 42;
-  out->to_kernel = 0;
-  return 0;
-}
-
-static void rig_init(struct rig *r, struct driver_params *dp) {
-  memset(r, 0, sizeof *r);
-  char err[256];
-  ck_assert_int_eq(simk_init(err, sizeof err), 0);
-  r->m = mem_new(64ull << 20);
-  struct mem_observer obs = {.ctx = r, .access = on_access};
-  mem_add_observer(r->m, &obs);
-  struct iommu_params ip;
-  iommu_params_default(&ip);
-  ip.mode = IOMMU_STRICT;
-  r->io = iommu_new(&ip);
-  cpu_init(&r->cpu, 4.0);
-  struct nic_params np;
-  nic_params_default(&np);
-  np.queues = dp->queues;
-  np.header_split = dp->header_split;
-  np.hdr_buffer_size = dp->hdr_buffer_size;
-  np.buffer_size = dp->buffer_size;
-  np.rid = RID;
-  struct nic_host host = {.ctx = r, .irq = on_irq};
-  r->n = nic_new(&np, r->m, r->io, &host, err, sizeof err);
-  ck_assert_msg(r->n != NULL, "%s", err);
-  for (unsigned p = 0; p < 2; p++) {
-    r->users[p] = user_new(r->m, &r->cpu, p, 4, err, sizeof err);
-    ck_assert_msg(r->users[p] != NULL, "%s", err);
-  }
-  dp->rid = RID;
-  dp->napi_budget = 64;
-  dp->app = APP;
-  struct driver_classifier cls = {.ctx = r, .classify = classify};
-  r->d = driver_new(dp, r->m, r->io, r->n, &r->cpu, r->users, 2, &cls, err, sizeof err);
-  ck_assert_msg(r->d != NULL, "%s", err);
-}
-
-static void rig_free(struct rig *r) {
-  driver_free(r->d);
-  user_free(r->users[0]);
-  user_free(r->users[1]);
-  nic_free(r->n);
-  iommu_free(r->io);
-  mem_free(r->m);
-  simk_finish();
-}
+static void rig_free(struct rig *r) { rig_teardown(r); }
 
 static void params(struct driver_params *dp, uint32_t ring) {
   memset(dp, 0, sizeof *dp);

@@ -21,11 +21,9 @@
 #include "page_pool.h"
 #include "simk.h"
 #include "user.h"
+#include "driver_rig.h"
 #include "xdp.h"
 
-#define RID 0x0100
-#define APP 0u
-#define OTHER 1u
 #define EN10MB 1
 
 static const char *const names[] = {"app", "other", NULL};
@@ -212,34 +210,6 @@ END_TEST
 
 /* ---- the driver on the NIC model ---- */
 
-struct rig {
-  struct mem *m;
-  struct iommu *io;
-  struct nic *n;
-  struct cpu cpu;
-  struct user *users[2];
-  struct driver *d;
-  struct xdp_prog *prog;
-  uint64_t index;
-};
-
-static void on_irq(void *ctx, unsigned q) {
-  struct rig *r = ctx;
-  driver_irq(r->d, q);
-}
-
-/* Flow 0 is the application's, any other another principal's. */
-static int classify(void *ctx, const uint8_t *f, uint32_t len, struct driver_pkt *out) {
-  (void)ctx;
-  if (len < 42 || f[12] != 0x08 || f[13] != 0x00)
-    return -1;
-  out->flow = f[33];
-  out->owner = f[33] == 0 ? APP : OTHER;
-  out->hdr_len = 42;
-  out->to_kernel = 0;
-  return 0;
-}
-
 static int run_prog(void *ctx, const uint8_t *frame, uint32_t caplen, uint32_t wire_len,
                     const struct driver_pkt *pk, unsigned *to, uint32_t *rules) {
   struct rig *r = ctx;
@@ -259,34 +229,9 @@ static int run_prog(void *ctx, const uint8_t *frame, uint32_t caplen, uint32_t w
 
 /* rules NULL: the default program. */
 static void rig_init(struct rig *r, struct driver_params *dp, const char *rules) {
-  memset(r, 0, sizeof *r);
-  char err[512];
-  ck_assert_int_eq(simk_init(err, sizeof err), 0);
-  r->m = mem_new(64ull << 20);
-  struct iommu_params ip;
-  iommu_params_default(&ip);
-  ip.mode = IOMMU_STRICT;
-  r->io = iommu_new(&ip);
-  cpu_init(&r->cpu, 4.0);
-  struct nic_params np;
-  nic_params_default(&np);
-  np.queues = dp->queues;
-  np.buffer_size = dp->buffer_size;
-  np.rid = RID;
-  struct nic_host host = {.ctx = r, .irq = on_irq};
-  r->n = nic_new(&np, r->m, r->io, &host, err, sizeof err);
-  ck_assert_msg(r->n != NULL, "%s", err);
-  for (unsigned p = 0; p < 2; p++) {
-    r->users[p] = user_new(r->m, &r->cpu, p, 4, err, sizeof err);
-    ck_assert_msg(r->users[p] != NULL, "%s", err);
-  }
-  dp->rid = RID;
-  dp->napi_budget = 64;
-  dp->app = APP;
-  struct driver_classifier cls = {.ctx = r, .classify = classify};
-  r->d = driver_new(dp, r->m, r->io, r->n, &r->cpu, r->users, 2, &cls, err, sizeof err);
-  ck_assert_msg(r->d != NULL, "%s", err);
+  rig_setup(r, dp);
   if (rules) {
+    char err[512];
     r->prog = xdp_prog_new(rules, names, EN10MB, err, sizeof err);
     ck_assert_msg(r->prog != NULL, "%s", err);
     struct driver_xdp_prog x = {.ctx = r, .run = run_prog};
@@ -295,14 +240,8 @@ static void rig_init(struct rig *r, struct driver_params *dp, const char *rules)
 }
 
 static void rig_free(struct rig *r) {
-  driver_free(r->d);
-  user_free(r->users[0]);
-  user_free(r->users[1]);
-  nic_free(r->n);
-  iommu_free(r->io);
-  mem_free(r->m);
+  rig_teardown(r);
   xdp_prog_free(r->prog);
-  simk_finish();
 }
 
 static void params(struct driver_params *dp) {

@@ -497,6 +497,30 @@ uint64_t page_pool_iova(const struct page_pool *pp, uint64_t pfn) {
 }
 
 const struct page_pool_stats *page_pool_stats(const struct page_pool *pp) { return &pp->st; }
+
+void page_pool_stats_add(struct page_pool_stats *dst, const struct page_pool_stats *src) {
+  dst->allocs += src->allocs;
+  dst->recycles += src->recycles;
+  dst->clears += src->clears;
+  dst->empty += src->empty;
+  dst->frag_allocs += src->frag_allocs;
+  dst->alloc_fast += src->alloc_fast;
+  dst->alloc_refill += src->alloc_refill;
+  dst->alloc_slow += src->alloc_slow;
+  dst->pages_entered += src->pages_entered;
+  dst->recycle_cached += src->recycle_cached;
+  dst->recycle_cache_full += src->recycle_cache_full;
+  dst->recycle_ring += src->recycle_ring;
+  dst->recycle_ring_full += src->recycle_ring_full;
+  dst->recycle_released_refcnt += src->recycle_released_refcnt;
+  dst->released += src->released;
+  dst->destroy_released += src->destroy_released;
+  dst->destroy_inflight += src->destroy_inflight;
+  dst->in_use += src->in_use;
+  dst->in_use_max += src->in_use_max;
+  dst->in_pool += src->in_pool;
+  dst->in_pool_max += src->in_pool_max;
+}
 uint32_t page_pool_cached(const struct page_pool *pp) { return pp->cache_n; }
 uint32_t page_pool_ring_count(const struct page_pool *pp) { return pp->ring_n; }
 const uint64_t *page_pool_free_signal(const struct page_pool *pp) { return &pp->vcd_free; }

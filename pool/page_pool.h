@@ -92,6 +92,9 @@ struct page_pool_stats {
   uint32_t in_pool, in_pool_max;           /* pages the pool has: entered - released */
 };
 
+/* dst += src, field by field (maxima included: a sum of maxima). */
+void page_pool_stats_add(struct page_pool_stats *dst, const struct page_pool_stats *src);
+
 struct page_pool;
 
 /* An empty pool (no page is taken before the first allocation). NULL with err

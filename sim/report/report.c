@@ -120,24 +120,33 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
   json_object_object_add(root, "iommu", io);
 
   json_object *pool = json_object_new_object();
-  json_object_object_add(pool, "allocs", u64(r->allocs));
-  json_object_object_add(pool, "recycles", u64(r->recycles));
-  json_object_object_add(pool, "clears", u64(r->clears));
-  json_object_object_add(pool, "pages_in_use_max", u64(r->pages_in_use_max));
-  json_object_object_add(pool, "alloc_fast", u64(r->alloc_fast));
-  json_object_object_add(pool, "alloc_refill", u64(r->alloc_refill));
-  json_object_object_add(pool, "alloc_slow", u64(r->alloc_slow));
-  json_object_object_add(pool, "alloc_failed", u64(r->alloc_failed));
-  json_object_object_add(pool, "pages_entered", u64(r->pages_entered));
-  json_object_object_add(pool, "recycle_cached", u64(r->recycle_cached));
-  json_object_object_add(pool, "recycle_cache_full", u64(r->recycle_cache_full));
-  json_object_object_add(pool, "recycle_ring", u64(r->recycle_ring));
-  json_object_object_add(pool, "recycle_ring_full", u64(r->recycle_ring_full));
-  json_object_object_add(pool, "recycle_released_refcnt", u64(r->recycle_released_refcnt));
-  json_object_object_add(pool, "released", u64(r->released));
-  json_object_object_add(pool, "destroy_released", u64(r->destroy_released));
-  json_object_object_add(pool, "destroy_inflight", u64(r->destroy_inflight));
-  json_object_object_add(pool, "pages_in_pool_max", u64(r->pages_in_pool_max));
+  /* Report names, in report order, and the summed counter each shows. */
+  const struct page_pool_stats *ps = &r->pool;
+  const struct {
+    const char *name;
+    uint64_t v;
+  } pool_keys[] = {
+      {"allocs", ps->allocs},
+      {"recycles", ps->recycles},
+      {"clears", ps->clears},
+      {"pages_in_use_max", ps->in_use_max},
+      {"alloc_fast", ps->alloc_fast},
+      {"alloc_refill", ps->alloc_refill},
+      {"alloc_slow", ps->alloc_slow},
+      {"alloc_failed", ps->empty},
+      {"pages_entered", ps->pages_entered},
+      {"recycle_cached", ps->recycle_cached},
+      {"recycle_cache_full", ps->recycle_cache_full},
+      {"recycle_ring", ps->recycle_ring},
+      {"recycle_ring_full", ps->recycle_ring_full},
+      {"recycle_released_refcnt", ps->recycle_released_refcnt},
+      {"released", ps->released},
+      {"destroy_released", ps->destroy_released},
+      {"destroy_inflight", ps->destroy_inflight},
+      {"pages_in_pool_max", ps->in_pool_max},
+  };
+  for (size_t i = 0; i < sizeof pool_keys / sizeof pool_keys[0]; i++)
+    json_object_object_add(pool, pool_keys[i].name, u64(pool_keys[i].v));
   json_object_object_add(root, "pool", pool);
 
   json_object *cpu = json_object_new_object();

@@ -743,24 +743,7 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
     const struct page_pool_stats *ps = driver_pool_stats(s->drv, q);
     if (!ps)
       continue;
-    res->allocs += ps->allocs;
-    res->recycles += ps->recycles;
-    res->clears += ps->clears;
-    res->pages_in_use_max += ps->in_use_max;
-    res->alloc_fast += ps->alloc_fast;
-    res->alloc_refill += ps->alloc_refill;
-    res->alloc_slow += ps->alloc_slow;
-    res->alloc_failed += ps->empty;
-    res->pages_entered += ps->pages_entered;
-    res->recycle_cached += ps->recycle_cached;
-    res->recycle_cache_full += ps->recycle_cache_full;
-    res->recycle_ring += ps->recycle_ring;
-    res->recycle_ring_full += ps->recycle_ring_full;
-    res->recycle_released_refcnt += ps->recycle_released_refcnt;
-    res->released += ps->released;
-    res->destroy_released += ps->destroy_released;
-    res->destroy_inflight += ps->destroy_inflight;
-    res->pages_in_pool_max += ps->in_pool_max;
+    page_pool_stats_add(&res->pool, ps);
   }
   simk_finish();
   teardown(s);

@@ -13,6 +13,7 @@
 #include "checker.h"
 #include "config.h"
 #include "fault.h"
+#include "page_pool.h"
 #include "trace.h"
 
 enum speed_mode { SPEED_RECORDED = 0, SPEED_LINE, SPEED_SCALED };
@@ -53,11 +54,8 @@ struct replay_result {
   } q[REPORT_MAX_QUEUES];
   /* iommu */
   uint64_t translations, iotlb_hits, iotlb_misses, iommu_faults, invalidations;
-  /* pool */
-  uint64_t allocs, recycles, clears, pages_in_use_max;
-  uint64_t alloc_fast, alloc_refill, alloc_slow, alloc_failed, pages_entered;
-  uint64_t recycle_cached, recycle_cache_full, recycle_ring, recycle_ring_full, recycle_released_refcnt;
-  uint64_t released, destroy_released, destroy_inflight, pages_in_pool_max;
+  /* pool: every queue's counters summed (maxima too: a sum of per-queue maxima) */
+  struct page_pool_stats pool;
   /* cpu */
   uint64_t cycles[6];      /* enum cpu_bucket order */
   uint64_t cycles_total;

@@ -82,6 +82,18 @@ struct driver_xdp_prog {
              const struct driver_pkt *pk, unsigned *to, uint32_t *rules);
 };
 
+/* A principal other than the application that receives its packets zero
+ * copy (a scenario's `principals:` entry with delivery zero_copy): the page
+ * pools of its queues are mapped into it, and on those queues the default
+ * XDP program hands its frames to it in place. It returns each buffer at
+ * once (no hold time) and writes nothing. */
+struct driver_tenant {
+  unsigned principal;
+  uint64_t zc_queues;       /* bit per queue whose pool it gets */
+  uint8_t map_mode;         /* MEM_MAP_RO or MEM_MAP_RW */
+  int map_per_packet;       /* 1: map at hand-over, unmap at return */
+};
+
 struct driver_params {
   uint32_t queues;
   uint32_t ring_size;
@@ -114,6 +126,9 @@ struct driver_params {
   unsigned xsk_queue;       /* the bound queue */
   uint32_t umem_chunk;      /* bytes per chunk (2048 or 4096) */
   uint32_t umem_pages;      /* pages of the region; 0: the ring + 50% */
+  /* further zero-copy principals (beside the application) */
+  const struct driver_tenant *tenants;
+  unsigned ntenants;
 };
 
 enum driver_xsk_mode { DRIVER_XSK_NONE = 0, DRIVER_XSK_AF_XDP, DRIVER_XSK_ZCRX };

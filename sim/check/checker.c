@@ -94,6 +94,44 @@ int checker_entitled(const struct policy *pol, unsigned principal, const struct 
   return entitled(pol, principal, lab);
 }
 
+/* ---- by_pair ---- */
+
+/* Whose bytes lab's are, in a page now in allocation epoch `epoch`:
+ * "kernel" (kernel-private, or bytes that were never anyone's), "stale"
+ * (from an earlier allocation), else the owning principal's name. */
+static const char *owner_of(const struct policy *pol, const struct mem_label *lab, uint64_t epoch) {
+  unsigned k = lab->prov.kind;
+  if (is_kernel(k) || k == MEM_LABEL_ZERO)
+    return "kernel";
+  if (lab->epoch && lab->epoch != epoch)
+    return "stale";
+  unsigned p = is_packet(k) ? flow_owner(pol, lab->prov.flow) : lab->prov.principal;
+  return p < pol->nprincipals ? pol->names[p] : "?";
+}
+
+/* Count bytes (and one violation when `counted`) to the pair (who, owner)
+ * of result r. Every count and byte of a property goes through here. */
+static void pair_add(struct checker_result *r, const char *who, const char *owner, int counted, uint64_t bytes) {
+  struct checker_pair *pr = NULL;
+  for (unsigned i = 0; i < r->npairs && !pr; i++)
+    if (strcmp(r->pairs[i].principal, who) == 0 && strcmp(r->pairs[i].owner, owner) == 0)
+      pr = &r->pairs[i];
+  if (!pr) {
+    if (r->npairs < CHECKER_MAX_PAIRS) {
+      pr = &r->pairs[r->npairs++];
+    } else {
+      pr = &r->pairs[CHECKER_MAX_PAIRS - 1];
+      who = owner = "(more)";
+    }
+    snprintf(pr->principal, sizeof pr->principal, "%s", who);
+    snprintf(pr->owner, sizeof pr->owner, "%s", owner);
+  }
+  pr->count += counted ? 1 : 0;
+  pr->bytes += bytes;
+  r->count += counted ? 1 : 0;
+  r->bytes += bytes;
+}
+
 /* ---- explanations ---- */
 
 static void fmt_time(uint64_t ps, char *buf, size_t n) {
@@ -214,7 +252,8 @@ static void group_flush(struct checker *c, struct group *g) {
   int continues = le->prop == g->prop && le->pfn == g->pfn && le->end == g->offset &&
                   same_source(&le->lab, &g->lab);
   *le = (struct last_exposure){.prop = g->prop, .pfn = g->pfn, .end = g->offset + g->length, .lab = g->lab};
-  r->bytes += g->length;
+  pair_add(r, c->pol->names[g->principal], owner_of(c->pol, &g->lab, mem_page_epoch(c->m, g->pfn)), !continues,
+           g->length);
   if (c->expo_fn && c->pend) {
     unsigned p = g->principal;
     uint64_t pa = (g->pfn << MEM_PAGE_SHIFT) + g->offset;
@@ -245,7 +284,6 @@ static void group_flush(struct checker *c, struct group *g) {
     g->prop = -1;
     return;
   }
-  r->count++;
   c->total++;
   if (!r->has_first) {
     r->has_first = 1;
@@ -355,13 +393,14 @@ static void record(struct checker *c, int prop, const char *who, unsigned princi
   c->last_rec[prop].end = off + len;
   c->last_rec[prop].time_ps = now;
   snprintf(c->last_rec[prop].who, sizeof c->last_rec[prop].who, "%s", who);
-  r->bytes += len;
+  /* Whose bytes: the source's, or those the access lands on. */
+  const struct mem_label *whose = src ? src : mem_label(c->m, mem_peek_label_id(c->m, (pfn << MEM_PAGE_SHIFT) + off));
+  pair_add(r, who, owner_of(c->pol, whose, mem_page_epoch(c->m, pfn)), !continues, len);
   if (continues) {
     if (r->first.pfn == pfn && r->first.offset + r->first.length == off && r->first.time_ps == now)
       r->first.length += len;
     return;
   }
-  r->count++;
   c->total++;
   if (r->has_first)
     return;

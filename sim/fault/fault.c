@@ -138,8 +138,12 @@ int fault_parse(const char *spec, struct fault *f, char *err, size_t errlen) {
         return bad(err, errlen, spec, "bit: expected a bit index in the frame", "");
       f->bit = (int)u;
     } else if (strcmp(key, "principal") == 0 && (kind == FAULT_USER_WRITE || kind == FAULT_USER_HOARD)) {
-      if (strcmp(val, "app") != 0 && strcmp(val, "other") != 0)
-        return bad(err, errlen, spec, "principal: expected app or other", "");
+      /* app, other or a scenario's principal (the replay checks it is one). */
+      size_t n = strlen(val);
+      if (n == 0 || n >= sizeof f->principal || strspn(val, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                            "0123456789_-") != n)
+        return bad(err, errlen, spec, "principal: expected app, other or a principal's name ([A-Za-z0-9_-], "
+                   "1..32 characters)", "");
       snprintf(f->principal, sizeof f->principal, "%s", val);
     } else {
       snprintf(err, errlen, "--fault '%s': unknown key '%s' for %s (allowed: packet, at_us, prob%s%s)", spec,

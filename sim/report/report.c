@@ -43,6 +43,36 @@ static json_object *violation_first(const struct replay_result *r, const struct 
   return o;
 }
 
+/* [{"principal", "owner", "count", "bytes"}...]: who saw, wrote or sent whose bytes. */
+static json_object *by_pair(const struct checker_result *cr) {
+  json_object *a = json_object_new_array();
+  for (unsigned i = 0; i < cr->npairs; i++) {
+    json_object *e = json_object_new_object();
+    json_object_object_add(e, "principal", json_object_new_string(cr->pairs[i].principal));
+    json_object_object_add(e, "owner", json_object_new_string(cr->pairs[i].owner));
+    json_object_object_add(e, "count", u64(cr->pairs[i].count));
+    json_object_object_add(e, "bytes", u64(cr->pairs[i].bytes));
+    json_object_array_add(a, e);
+  }
+  return a;
+}
+
+/* [{"name", "delivery", "flows", "packets", "bytes"}...]: app, other, then the scenario's. */
+static json_object *principals(const struct replay_result *r) {
+  json_object *a = json_object_new_array();
+  for (unsigned p = 0; p < r->nprincipals && p < SYSTEM_MAX_PRINCIPALS; p++) {
+    const struct replay_principal *rp = &r->principals[p];
+    json_object *e = json_object_new_object();
+    json_object_object_add(e, "name", json_object_new_string(rp->name));
+    json_object_object_add(e, "delivery", json_object_new_string(rp->delivery ? rp->delivery : "copy"));
+    json_object_object_add(e, "flows", u64(rp->flows));
+    json_object_object_add(e, "packets", u64(rp->packets));
+    json_object_object_add(e, "bytes", u64(rp->bytes));
+    json_object_array_add(a, e);
+  }
+  return a;
+}
+
 json_object *report_json(const struct replay_opts *o, const struct replay_result *r) {
   json_object *root = json_object_new_object();
   if (!root)
@@ -248,8 +278,10 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
     json_object_object_add(e, "count", u64(r->props[p].count));
     json_object_object_add(e, "bytes", u64(r->props[p].bytes));
     json_object_object_add(e, "first", violation_first(r, &r->props[p]));
+    json_object_object_add(e, "by_pair", by_pair(&r->props[p]));
     json_object_object_add(vi, checker_property_name((enum checker_property)p), e);
   }
+  json_object_object_add(root, "principals", principals(r));
   json_object_object_add(root, "violations", vi);
   json_object *fa = json_object_new_array();
   for (unsigned i = 0; i < o->nfaults; i++) {
@@ -307,6 +339,14 @@ void report_print_human(FILE *out, const struct replay_opts *o, const struct rep
           o->trace_path);
   fprintf(out, "  trace: %" PRIu64 " packets, %" PRIu64 " bytes, %u flows, link type %s; "
           "application flow: %s\n", r->trace_packets, r->trace_bytes, r->flows, r->linktype, r->app_flow);
+  if (r->nprincipals > 2) {
+    fprintf(out, "  principals:");
+    for (unsigned p = 0; p < r->nprincipals && p < SYSTEM_MAX_PRINCIPALS; p++)
+      fprintf(out, "%s %s (%s, %u flows, %" PRIu64 " packets)", p ? ";" : "", r->principals[p].name,
+              r->principals[p].delivery ? r->principals[p].delivery : "copy", r->principals[p].flows,
+              r->principals[p].packets);
+    fprintf(out, "\n");
+  }
   if (r->flows_evicted)
     fprintf(out, "  flow table full (trace.max_flows %u): %" PRIu64 " flows evicted, their frames "
             "counted as one flow of other principals\n", o->cfg.trace_max_flows, r->flows_evicted);
@@ -350,6 +390,13 @@ void report_print_human(FILE *out, const struct replay_opts *o, const struct rep
       continue;
     fprintf(out, "  %s: %" PRIu64 " (%" PRIu64 " bytes)\n", checker_property_name((enum checker_property)p),
             cr->count, cr->bytes);
+    if (cr->npairs > 1) {
+      fprintf(out, "    by pair (who <- whose bytes):");
+      for (unsigned i = 0; i < cr->npairs; i++)
+        fprintf(out, "%s %s <- %s %" PRIu64 " (%" PRIu64 " bytes)", i ? ";" : "", cr->pairs[i].principal,
+                cr->pairs[i].owner, cr->pairs[i].count, cr->pairs[i].bytes);
+      fprintf(out, "\n");
+    }
     if (cr->has_first)
       fprintf(out, "    first: %s\n", cr->first.explanation);
   }

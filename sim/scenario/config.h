@@ -24,9 +24,27 @@ enum cfg_recycle { CFG_RECYCLE_POOL = 0, CFG_RECYCLE_FREE };
 #define CFG_OWNS_MAX 512
 #define CFG_XDP_RULES_MAX 4096 /* bytes of xdp.rules, the rules joined by "; " */
 
-/* The userspace principals of this version, in policy order (the names
- * xdp.rules redirects to), NULL-terminated. */
+/* The userspace principals every scenario has, in policy order (the names
+ * xdp.rules redirects to), NULL-terminated: `app` (id 0) and `other` (id 1).
+ * The principals a scenario lists under `principals:` follow, ids 2.. */
 extern const char *const config_principals[];
+
+#define CFG_MAX_PRINCIPALS 16   /* entries of `principals:` (app and other come on top) */
+#define CFG_PRINCIPAL_NAME_MAX 32 /* characters of a principal's name */
+
+/* One entry of `principals:` (contract.md, "Principals"): a tenant of the
+ * host with its own traffic, capabilities and way of receiving it. */
+struct cfg_principal {
+  char name[CFG_PRINCIPAL_NAME_MAX + 1]; /* [A-Za-z0-9_-], 1..32; not app, other or kernel */
+  char owns[CFG_OWNS_MAX];    /* BPF expression of its traffic ("" : nothing) */
+  uint64_t caps;              /* POLICY_CAP_* bits */
+  uint8_t delivery;           /* CFG_DELIVERY_COPY or CFG_DELIVERY_ZERO_COPY */
+  int32_t queue;              /* ntuple rule: its flows to this queue, taken out of RSS; -1 none */
+  uint64_t zc_queues;         /* zero_copy: bit per queue whose pool is mapped into it */
+  int zc_queues_set;          /* 0: the default (its queue, or every queue without one) */
+  uint8_t mapping;            /* enum cfg_map */
+  uint8_t mapping_lifetime;   /* enum cfg_lifetime */
+};
 
 struct config {
   /* nic */
@@ -80,6 +98,9 @@ struct config {
   /* host and trace */
   uint32_t host_ram_mb;       /* simulated RAM in MiB */
   uint32_t trace_max_flows;   /* flows the flow table keeps (Space-Saving eviction beyond) */
+  /* principals: beyond app and other */
+  uint32_t nprincipals;       /* entries of principals[] in use */
+  struct cfg_principal principals[CFG_MAX_PRINCIPALS];
 };
 
 /* Pages of simulated RAM kept back from the pools' bound for descriptor
@@ -97,6 +118,17 @@ int config_set(struct config *c, const char *key, const char *value, char *err, 
 /* Checks across keys (queue lists within nic.queues, buffer fits the page...).
  * 0, or -1 with err filled. */
 int config_validate(const struct config *c, char *err, size_t errlen);
+
+/* `principals:` keys are "principals.N.FIELD" (N from 0, in list order;
+ * naming N == the current count appends an entry), and "principals" with
+ * the value [] empties the list. config_principal_field tells the fields:
+ * -1 unknown, 0 a single value, 1 a list. */
+int config_principal_field(const char *field);
+/* The queues a principal's pools are mapped from (zc_queues resolved
+ * against its queue and nic.queues); 0 for a copy principal. */
+uint64_t config_principal_zc_queues(const struct config *c, const struct cfg_principal *p);
+/* The RSS table's queues once every steered principal's queue is taken out. */
+uint64_t config_rss_queues(const struct config *c);
 
 /* Key names in table order, for the JSON report and --help. */
 size_t config_key_count(void);

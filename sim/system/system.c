@@ -8,6 +8,7 @@
  */
 #include "system.h"
 
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,7 @@
 
 #define PRINCIPAL_APP 0u
 #define PRINCIPAL_OTHER 1u
+#define PRINCIPAL_FIRST_LISTED 2u /* principals[0] of the scenario */
 #define SOCK_PAGES 16u
 #define MAX_APP_RULES 1024u
 
@@ -44,7 +46,7 @@ struct sys {
   struct cpu cpu;
   struct nic *nic;
   struct driver *drv;
-  struct user *users[2];
+  struct user *users[SYSTEM_MAX_PRINCIPALS];
   /* feeder */
   struct simk_event *feed_ev;
   struct trace_record rec;
@@ -182,7 +184,13 @@ static void fault_effect(void *ctx, void *tag, uint64_t packet, const char *effe
     fault_note(tag, simk_now_ps(), packet, effect);
 }
 
-static unsigned principal_id(const char *name) { return strcmp(name, "other") == 0 ? PRINCIPAL_OTHER : PRINCIPAL_APP; }
+/* The id of principal `name`, or UINT_MAX. */
+static unsigned principal_id(const struct policy *pol, const char *name) {
+  for (unsigned p = 0; p < pol->nprincipals; p++)
+    if (strcmp(pol->names[p], name) == 0)
+      return p;
+  return UINT_MAX;
+}
 
 /* Faults that fire at this frame. Returns 1 when the frame is lost on the wire. */
 static int apply_faults(struct sys *s, struct trace_record *r) {
@@ -243,10 +251,10 @@ static int apply_faults(struct sys *s, struct trace_record *r) {
       fault_note(f, now, r->index, text);
       break;
     case FAULT_USER_WRITE:
-      driver_arm_user_write(s->drv, principal_id(f->principal), f->len, f);
+      driver_arm_user_write(s->drv, principal_id(&s->pol, f->principal), f->len, f);
       break;
     case FAULT_USER_HOARD:
-      driver_set_hoard(s->drv, principal_id(f->principal), f);
+      driver_set_hoard(s->drv, principal_id(&s->pol, f->principal), f);
       break;
     }
   }
@@ -296,28 +304,51 @@ static void feed(void *arg) {
   schedule_next(s);
 }
 
-/* First pass: flows and ownership. */
-static int prepass(struct sys *s, struct replay_result *res, char *err, size_t errlen) {
+/* The owners' filters, in the order they claim flows: app.owns (when set),
+ * then each listed principal's owns. NULL entries match nothing. */
+static int owners_filters(struct sys *s, struct trace_filter **flt, char *err, size_t errlen) {
   const struct config *c = &s->o->cfg;
-  struct trace_filter *flt = NULL;
-  if (c->app_owns[0]) {
+  for (unsigned p = 0; p < s->pol.nprincipals; p++) {
+    const char *expr = p == PRINCIPAL_APP ? c->app_owns : p >= PRINCIPAL_FIRST_LISTED
+                                                              ? c->principals[p - PRINCIPAL_FIRST_LISTED].owns : "";
+    if (!expr[0])
+      continue;
     char ferr[512];
-    flt = trace_filter_new(trace_linktype(s->t), c->app_owns, ferr, sizeof ferr);
-    if (!flt) {
-      snprintf(err, errlen, "%s", ferr);
+    flt[p] = trace_filter_new(trace_linktype(s->t), expr, ferr, sizeof ferr);
+    if (!flt[p]) {
+      /* trace_filter_new's message names app.owns: name the key it came from. */
+      if (p != PRINCIPAL_APP && strncmp(ferr, "app.owns: ", 10) == 0)
+        snprintf(err, errlen, "principals.%u.owns: %s", p - PRINCIPAL_FIRST_LISTED, ferr + 10);
+      else
+        snprintf(err, errlen, "%s", ferr);
       return -1;
     }
   }
+  return 0;
+}
+
+/* First pass: flows and ownership. A flow belongs to the first principal
+ * whose filter matches one of its frames, app first, then the listed
+ * principals in order; app without app.owns takes the flow with the most
+ * bytes; "other" owns the rest. claim[flow] is 0 (nobody yet) or the owner's
+ * principal id + 1 where a lower claim wins (app: 1, listed principal i: i + 3). */
+static unsigned claim_rank(unsigned principal) { return principal == PRINCIPAL_APP ? 1 : principal + 1; }
+
+static int prepass(struct sys *s, struct replay_result *res, char *err, size_t errlen) {
+  const struct config *c = &s->o->cfg;
+  struct trace_filter *flt[SYSTEM_MAX_PRINCIPALS] = {NULL};
   size_t cap = 1024;
-  uint8_t *app = calloc(cap, 1);
-  if (!app) {
-    trace_filter_free(flt);
+  uint8_t *claim = calloc(cap, 1);
+  int rc = -1;
+  if (!claim) {
     snprintf(err, errlen, "out of memory");
     return -1;
   }
+  if (owners_filters(s, flt, err, errlen))
+    goto out;
   struct trace_record r;
-  int rc;
   int have_first = 0;
+  uint64_t flow_packets = 0, flow_bytes = 0;
   while ((rc = trace_next(s->t, &r, err, errlen)) == 1) {
     if (!have_first) {
       s->first_ts_ps = r.ts_ps;
@@ -329,71 +360,91 @@ static int prepass(struct sys *s, struct replay_result *res, char *err, size_t e
     struct flow_parse fp;
     if (flow_parse(r.data, r.caplen, &fp))
       continue;
+    flow_packets++;
+    flow_bytes += wire;
     uint32_t id = flow_table_add_frame(s->ft, &fp.key, wire, r.index);
     if (id == UINT32_MAX) {
-      free(app);
-      trace_filter_free(flt);
       if (flow_table_untracked(s->ft))
         snprintf(err, errlen, "trace.max_flows: the application owns all %u flows the flow table keeps "
                  "(app.owns) and record %llu starts another; allowed: 16..16777216, raise it",
                  c->trace_max_flows, (unsigned long long)r.index);
       else
         snprintf(err, errlen, "out of memory");
-      return -1;
+      rc = -1;
+      goto out;
     }
     if (id >= cap) {
       size_t ncap = cap * 2;
       while (id >= ncap)
         ncap *= 2;
-      uint8_t *n = realloc(app, ncap);
+      uint8_t *n = realloc(claim, ncap);
       if (!n) {
-        free(app);
-        trace_filter_free(flt);
         snprintf(err, errlen, "out of memory");
-        return -1;
+        rc = -1;
+        goto out;
       }
       memset(n + cap, 0, ncap - cap);
-      app = n;
+      claim = n;
       cap = ncap;
     }
-    if (flt && !app[id] && trace_filter_match(flt, &r)) {
-      app[id] = 1;
-      flow_table_pin(s->ft, id); /* an application flow is never evicted */
+    for (unsigned p = 0; p < s->pol.nprincipals; p++) {
+      unsigned rank = claim_rank(p);
+      if (!flt[p] || (claim[id] && claim[id] <= rank) || !trace_filter_match(flt[p], &r))
+        continue;
+      claim[id] = (uint8_t)rank;
+      flow_table_pin(s->ft, id); /* a principal's flow is never evicted */
     }
   }
-  trace_filter_free(flt);
-  if (rc < 0) {
-    free(app);
-    return -1;
-  }
+  if (rc < 0)
+    goto out;
   uint32_t nflows = flow_table_count(s->ft);
   s->owner = calloc(nflows ? nflows : 1, 1);
   if (!s->owner) {
-    free(app);
     snprintf(err, errlen, "out of memory");
-    return -1;
+    rc = -1;
+    goto out;
   }
   uint32_t first_app = UINT32_MAX;
   if (!c->app_owns[0]) {
     first_app = flow_table_top_by_bytes(s->ft);
     if (first_app != UINT32_MAX)
-      app[first_app] = 1;
+      claim[first_app] = (uint8_t)claim_rank(PRINCIPAL_APP);
   }
+  struct replay_principal *rp = res->principals;
   for (uint32_t i = 0; i < nflows; i++) {
-    s->owner[i] = app[i] ? PRINCIPAL_APP : PRINCIPAL_OTHER;
-    if (app[i] && first_app == UINT32_MAX)
+    unsigned owner = claim[i] == 0 ? PRINCIPAL_OTHER : claim[i] == 1 ? PRINCIPAL_APP : claim[i] - 1u;
+    s->owner[i] = (uint8_t)owner;
+    if (owner == PRINCIPAL_APP && first_app == UINT32_MAX)
       first_app = i;
+    const struct flow_stats *fs = flow_table_get(s->ft, i);
+    rp[owner].flows++;
+    rp[owner].packets += fs->packets;
+    rp[owner].bytes += fs->bytes;
   }
-  free(app);
+  /* Frames of evicted flows belong to other too. */
+  uint64_t named_packets = 0, named_bytes = 0;
+  for (unsigned p = 0; p < s->pol.nprincipals; p++)
+    if (p != PRINCIPAL_OTHER) {
+      named_packets += rp[p].packets;
+      named_bytes += rp[p].bytes;
+    }
+  rp[PRINCIPAL_OTHER].packets = flow_packets - named_packets;
+  rp[PRINCIPAL_OTHER].bytes = flow_bytes - named_bytes;
   res->flows = nflows;
   res->flows_evicted = flow_table_evicted(s->ft);
+  rp[PRINCIPAL_OTHER].flows += (uint32_t)res->flows_evicted;
   s->evicted_flow = res->flows_evicted ? nflows : UINT32_MAX;
   if (first_app != UINT32_MAX)
     flow_name(s, first_app, res->app_flow, sizeof res->app_flow);
   else
     snprintf(res->app_flow, sizeof res->app_flow, "none");
   res->trace_stats = *trace_stats(s->t); /* this pass always reads the whole trace */
-  return trace_rewind(s->t, err, errlen);
+  rc = trace_rewind(s->t, err, errlen);
+out:
+  for (unsigned p = 0; p < SYSTEM_MAX_PRINCIPALS; p++)
+    trace_filter_free(flt[p]);
+  free(claim);
+  return rc;
 }
 
 /* The waveform: queue fill, ring heads and tails, packet buffer, IOTLB hits
@@ -440,11 +491,49 @@ static void on_exposure(void *ctx, unsigned principal, uint64_t paddr, const uin
   observed_record(ctx, principal, data, len, time_ps);
 }
 
+/* The policy's principals: app, other, then the scenario's list, with
+ * their capabilities; the report's list of them; every fault that names a
+ * principal names one of them. */
+static int principals_setup(struct sys *s, struct replay_result *res, char *err, size_t errlen) {
+  const struct config *c = &s->o->cfg;
+  static const char *const deliveries[] = {"copy", "zero_copy", "af_xdp", "zcrx"};
+  s->pol.nprincipals = PRINCIPAL_FIRST_LISTED + c->nprincipals;
+  snprintf(s->pol.names[PRINCIPAL_APP], sizeof s->pol.names[0], "app");
+  snprintf(s->pol.names[PRINCIPAL_OTHER], sizeof s->pol.names[0], "other");
+  s->pol.caps[PRINCIPAL_APP] = c->app_caps;
+  res->principals[PRINCIPAL_APP].delivery = deliveries[c->app_delivery & 3];
+  res->principals[PRINCIPAL_OTHER].delivery = deliveries[CFG_DELIVERY_COPY];
+  for (unsigned i = 0; i < c->nprincipals; i++) {
+    unsigned p = PRINCIPAL_FIRST_LISTED + i;
+    snprintf(s->pol.names[p], sizeof s->pol.names[0], "%s", c->principals[i].name);
+    s->pol.caps[p] = c->principals[i].caps;
+    res->principals[p].delivery = deliveries[c->principals[i].delivery & 3];
+  }
+  res->nprincipals = s->pol.nprincipals;
+  for (unsigned p = 0; p < s->pol.nprincipals; p++)
+    snprintf(res->principals[p].name, sizeof res->principals[p].name, "%s", s->pol.names[p]);
+  for (unsigned i = 0; i < s->o->nfaults; i++) {
+    const struct fault *f = &s->o->faults[i];
+    if ((f->kind == FAULT_USER_WRITE || f->kind == FAULT_USER_HOARD) &&
+        principal_id(&s->pol, f->principal) == UINT_MAX) {
+      char names[SYSTEM_MAX_PRINCIPALS * (CFG_PRINCIPAL_NAME_MAX + 2)] = "";
+      for (unsigned p = 0; p < s->pol.nprincipals; p++) {
+        size_t l = strlen(names);
+        snprintf(names + l, sizeof names - l, "%s%s", p ? ", " : "", s->pol.names[p]);
+      }
+      snprintf(err, errlen, "%s: principal '%s' is not one of the scenario's principals (%s)", f->spec,
+               f->principal, names);
+      return -1;
+    }
+  }
+  return 0;
+}
+
 static void teardown(struct sys *s) {
   observed_abort(s->obs);
   driver_free(s->drv);
-  user_free(s->users[0]);
-  user_free(s->users[1]);
+  for (unsigned p = 0; p < SYSTEM_MAX_PRINCIPALS; p++)
+    user_free(s->users[p]);
   nic_free(s->nic);
   iommu_free(s->io);
   checker_free(s->chk);
@@ -485,20 +574,14 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
     snprintf(err, errlen, "out of memory");
     goto fail;
   }
-  if (prepass(s, res, err, errlen))
-    goto fail;
-
   /* Principals and who is entitled to what. */
-  s->pol.nprincipals = 2;
-  snprintf(s->pol.names[PRINCIPAL_APP], sizeof s->pol.names[0], "app");
-  snprintf(s->pol.names[PRINCIPAL_OTHER], sizeof s->pol.names[0], "other");
-  s->pol.caps[PRINCIPAL_APP] = c->app_caps;
+  if (principals_setup(s, res, err, errlen) || prepass(s, res, err, errlen))
+    goto fail;
   s->pol.flow_owner = s->owner;
   s->pol.nflows = flow_table_count(s->ft);
   s->pol.default_owner = PRINCIPAL_OTHER;
   s->pol.flow_name = flow_name;
   s->pol.flow_name_ctx = s;
-  memcpy(res->principals, s->pol.names, sizeof res->principals);
 
   s->m = mem_new(o->ram_bytes ? o->ram_bytes : (uint64_t)c->host_ram_mb << 20);
   if (!s->m) {
@@ -530,7 +613,7 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   nic_params_default(&np);
   np.queues = c->nic_queues;
   np.line_rate_gbps = c->nic_line_rate_gbps;
-  np.rss_queues = c->nic_rss_queues;
+  np.rss_queues = config_rss_queues(c);
   np.buffer_size = c->nic_buffer_size;
   np.mtu = c->nic_mtu;
   np.multi_buffer = c->nic_multi_buffer;
@@ -545,17 +628,23 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   s->nic = nic_new(&np, s->m, s->io, &host, err, errlen);
   if (!s->nic)
     goto fail;
-  if (c->nic_steer_app_to >= 0) {
+  /* ntuple rules: app's flows to nic.steer_app_to, each listed principal's
+   * flows to its queue (taken out of the RSS table: config_rss_queues). */
+  for (unsigned p = 0; p < s->pol.nprincipals; p++) {
+    int32_t to = p == PRINCIPAL_APP ? c->nic_steer_app_to
+                 : p >= PRINCIPAL_FIRST_LISTED ? c->principals[p - PRINCIPAL_FIRST_LISTED].queue : -1;
+    if (to < 0)
+      continue;
     unsigned rules = 0;
     for (uint32_t i = 0; i < flow_table_count(s->ft) && rules < MAX_APP_RULES; i++)
-      if (s->owner[i] == PRINCIPAL_APP) {
+      if (s->owner[i] == p) {
         const struct flow_stats *fs = flow_table_get(s->ft, i);
-        if (fs->key.af != FLOW_AF_NONE && !nic_add_rule(s->nic, &fs->key, (unsigned)c->nic_steer_app_to))
+        if (fs->key.af != FLOW_AF_NONE && !nic_add_rule(s->nic, &fs->key, (unsigned)to))
           rules++;
       }
   }
 
-  for (unsigned p = 0; p < 2; p++) {
+  for (unsigned p = 0; p < s->pol.nprincipals; p++) {
     s->users[p] = user_new(s->m, &s->cpu, p, SOCK_PAGES, err, errlen);
     if (!s->users[p])
       goto fail;
@@ -604,7 +693,21 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
       .umem_pages = c->app_umem_pages,
   };
   struct driver_classifier cls = {.ctx = s, .classify = classify};
-  s->drv = driver_new(&dp, s->m, s->io, s->nic, &s->cpu, s->users, 2, &cls, err, errlen);
+  struct driver_tenant tenants[CFG_MAX_PRINCIPALS];
+  dp.tenants = tenants;
+  for (unsigned i = 0; i < c->nprincipals; i++) {
+    const struct cfg_principal *cp = &c->principals[i];
+    uint64_t zq = config_principal_zc_queues(c, cp);
+    if (!zq)
+      continue;
+    tenants[dp.ntenants++] = (struct driver_tenant){
+        .principal = PRINCIPAL_FIRST_LISTED + i,
+        .zc_queues = zq,
+        .map_mode = cp->mapping == CFG_MAP_RW ? MEM_MAP_RW : MEM_MAP_RO,
+        .map_per_packet = cp->mapping_lifetime == CFG_LIFETIME_PER_PACKET,
+    };
+  }
+  s->drv = driver_new(&dp, s->m, s->io, s->nic, &s->cpu, s->users, s->pol.nprincipals, &cls, err, errlen);
   if (!s->drv)
     goto fail;
   driver_set_effect_cb(s->drv, fault_effect, s);

@@ -34,6 +34,16 @@ struct replay_opts {
 };
 
 #define REPORT_MAX_QUEUES 64
+/* app (id 0), other (id 1) and the scenario's principals (ids 2..). */
+#define SYSTEM_MAX_PRINCIPALS (CFG_MAX_PRINCIPALS + 2)
+
+/* A principal as the report lists it: what the trace gave it. */
+struct replay_principal {
+  char name[CFG_PRINCIPAL_NAME_MAX + 1];
+  const char *delivery;    /* "copy", "zero_copy", "af_xdp", "zcrx" */
+  uint32_t flows;          /* flows it owns (other: with the evicted ones) */
+  uint64_t packets, bytes; /* their frames and wire bytes in the trace */
+};
 #define REPORT_MAX_XDP_RULES 32 /* XDP_MAX_RULES */
 
 struct replay_result {
@@ -82,7 +92,8 @@ struct replay_result {
   uint64_t hread_reads, hread_bytes, hread_foreign_flow, hread_kernel_private, hread_stale, hread_faults;
   /* verdicts */
   struct checker_result props[PROP_COUNT];
-  char principals[2][32];
+  unsigned nprincipals;
+  struct replay_principal principals[SYSTEM_MAX_PRINCIPALS];
 };
 
 /* Ask a running replay to stop at the next frame (async-signal-safe: it

@@ -381,8 +381,21 @@ static void on_map(void *ctx, struct mem *m, uint64_t pfn, unsigned principal,
 
 /* Record one violation that is not an exposure: count, bytes, and the first
  * occurrence with its explanation. */
+static void record_owned(struct checker *c, int prop, const char *who, unsigned principal, uint64_t pfn,
+                         uint32_t off, uint32_t len, const struct mem_label *src, const struct mem_label *whose,
+                         const char *text);
+
+/* Record one violation: its pair's owner is the source's, or (no source)
+ * that of the bytes at the recorded offset. */
 static void record(struct checker *c, int prop, const char *who, unsigned principal, uint64_t pfn,
                    uint32_t off, uint32_t len, const struct mem_label *src, const char *text) {
+  record_owned(c, prop, who, principal, pfn, off, len, src, NULL, text);
+}
+
+/* The same with the bytes whose owner the pair names given (NULL: as record). */
+static void record_owned(struct checker *c, int prop, const char *who, unsigned principal, uint64_t pfn,
+                         uint32_t off, uint32_t len, const struct mem_label *src, const struct mem_label *whose,
+                         const char *text) {
   struct checker_result *r = &c->res[prop];
   uint64_t now = c->now_ps(c->clock_ctx);
   /* The next piece of the same transfer (same actor, page, instant,
@@ -393,8 +406,9 @@ static void record(struct checker *c, int prop, const char *who, unsigned princi
   c->last_rec[prop].end = off + len;
   c->last_rec[prop].time_ps = now;
   snprintf(c->last_rec[prop].who, sizeof c->last_rec[prop].who, "%s", who);
-  /* Whose bytes: the source's, or those the access lands on. */
-  const struct mem_label *whose = src ? src : mem_label(c->m, mem_peek_label_id(c->m, (pfn << MEM_PAGE_SHIFT) + off));
+  /* Whose bytes: as given, the source's, or those the access lands on. */
+  if (!whose)
+    whose = src ? src : mem_label(c->m, mem_peek_label_id(c->m, (pfn << MEM_PAGE_SHIFT) + off));
   pair_add(r, who, owner_of(c->pol, whose, mem_page_epoch(c->m, pfn)), !continues, len);
   if (continues) {
     if (r->first.pfn == pfn && r->first.offset + r->first.length == off && r->first.time_ps == now)
@@ -490,7 +504,19 @@ static void on_before_write(void *ctx, struct mem *m, const struct mem_access *a
                  "At %s the %s wrote %u bytes into page 0x%" PRIx64 " at offset %u, %u of them outside "
                  "every buffer a posted descriptor or ring grants it.", tn, who, a->len, pfn, off,
                  a->len - granted);
-      record(c, PROP_DEVICE_WRITE_OUTSIDE_GRANT, who, 0, pfn, off, a->len - granted, NULL, text);
+      /* Whose bytes: those of the first byte outside every grant, found by
+       * halving: the first lo bytes are covered, the first hi are not. */
+      uint32_t lo = 0, hi = a->len;
+      while (hi - lo > 1) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (mem_mark_covered(m, MEM_MARK_GRANT, rid, a->paddr, mid) == mid)
+          lo = mid;
+        else
+          hi = mid;
+      }
+      uint64_t outside = a->paddr + lo;
+      record_owned(c, PROP_DEVICE_WRITE_OUTSIDE_GRANT, who, 0, pfn, off, a->len - granted, NULL,
+                   mem_label(m, mem_peek_label_id(m, outside)), text);
     }
     if (unmapped) {
       if (wants_text(c, PROP_DEVICE_WRITE_AFTER_UNMAP))

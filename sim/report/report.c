@@ -334,6 +334,54 @@ int report_write_json(json_object *obj, const char *path, char *err, size_t errl
   return 0;
 }
 
+/* The by_pair arrays of a report's properties with more than one pair, as
+ * (property name, array); fn is called for each. */
+static unsigned pairs_each(struct json_object *report, void (*fn)(void *ctx, const char *prop, json_object *pairs),
+                           void *ctx) {
+  json_object *viol = NULL;
+  unsigned n = 0;
+  if (!report || !json_object_object_get_ex(report, "violations", &viol) || !json_object_is_type(viol, json_type_object))
+    return 0;
+  json_object_object_foreach(viol, prop, v) {
+    json_object *pairs = NULL;
+    if (!json_object_object_get_ex(v, "by_pair", &pairs) || !json_object_is_type(pairs, json_type_array) ||
+        json_object_array_length(pairs) < 2)
+      continue;
+    n++;
+    if (fn)
+      fn(ctx, prop, pairs);
+  }
+  return n;
+}
+
+int report_has_pairs(struct json_object *report) { return pairs_each(report, NULL, NULL) > 0; }
+
+struct pairs_out {
+  FILE *f;
+  const char *row;
+  int markdown;
+};
+
+static void pairs_line(void *ctx, const char *prop, json_object *pairs) {
+  struct pairs_out *po = ctx;
+  fprintf(po->f, po->markdown ? "| %s | %s | " : "  %s %s:", po->row, prop);
+  for (size_t i = 0; i < json_object_array_length(pairs); i++) {
+    json_object *e = json_object_array_get_idx(pairs, i), *w = NULL, *o = NULL, *c = NULL, *b = NULL;
+    json_object_object_get_ex(e, "principal", &w);
+    json_object_object_get_ex(e, "owner", &o);
+    json_object_object_get_ex(e, "count", &c);
+    json_object_object_get_ex(e, "bytes", &b);
+    fprintf(po->f, "%s%s <- %s: %" PRId64 " (%" PRId64 " bytes)", i ? "; " : (po->markdown ? "" : " "),
+            json_object_get_string(w), json_object_get_string(o), json_object_get_int64(c), json_object_get_int64(b));
+  }
+  fprintf(po->f, po->markdown ? " |\n" : "\n");
+}
+
+unsigned report_print_pairs(FILE *out, const char *row, struct json_object *report, int markdown) {
+  struct pairs_out po = {.f = out, .row = row, .markdown = markdown};
+  return pairs_each(report, pairs_line, &po);
+}
+
 void report_print_human(FILE *out, const struct replay_opts *o, const struct replay_result *r) {
   fprintf(out, "nicsim %s: design %s, trace %s\n", NICSIM_VERSION_STRING, o->design ? o->design : "custom",
           o->trace_path);

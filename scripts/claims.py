@@ -43,10 +43,19 @@ def run(args):
         return shown, json.load(f)
 
 
+def pairs(v):
+    """ (who <- whose: count, ...)" when a property has more than one pair."""
+    bp = v.get("by_pair", [])
+    if len(bp) < 2:
+        return ""
+    return " (" + ", ".join(f"{p['principal']} <- {p['owner']}: {p['count']}" for p in bp) + ")"
+
+
 def summary(r):
     if r is None:
         return "not available in this build (the design does not exist yet)"
-    hit = [f"`{p}` {r['violations'][p]['count']}" for p in PROPS if r["violations"][p]["count"]]
+    hit = [f"`{p}` {r['violations'][p]['count']}" + pairs(r["violations"][p]) for p in PROPS
+           if r["violations"][p]["count"]]
     text = f"**{r['verdict']}**" + (": " + ", ".join(hit) if hit else "")
     text += f"; {r['cpu']['cycles_per_packet']:.1f} cycles/packet"
     b = r["cpu"]["breakdown"]
@@ -101,6 +110,9 @@ CLAIMS = [
     ("U5", "A malicious device writes anywhere in a mapped page and overwrites kernel pointers (Thunderclap).",
      [["--design", "zc-shared-ring-writable", "--fault", "malicious_dma:prob=1"],
       ["--design", "zc-shared-ring-writable"]]),
+    ("M1", "On a NIC shared by several tenants, a zero-copy queue exposes every tenant whose flows RSS spreads "
+     "onto it, and steering each tenant to its own queue closes it.",
+     [["--design", "multi-tenant-shared"], ["--design", "multi-tenant-steered"]]),
 ]
 
 

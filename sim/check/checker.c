@@ -50,19 +50,7 @@ const char *checker_property_name(enum checker_property p) {
   return (unsigned)p < PROP_COUNT ? prop_names[p] : "?";
 }
 
-const char *checker_kind_name(unsigned kind) {
-  switch (kind) {
-  case MEM_LABEL_ZERO: return "zero";
-  case MEM_LABEL_PKT_HEADER: return "packet header";
-  case MEM_LABEL_PKT_PAYLOAD: return "packet payload";
-  case MEM_LABEL_PKT_UNKNOWN: return "packet bytes not in the capture";
-  case MEM_LABEL_KERNEL_PRESIM: return "kernel data from before the simulation";
-  case MEM_LABEL_KERNEL_PTR: return "skb_shared_info (kernel pointers)";
-  case MEM_LABEL_KERNEL_META: return "kernel metadata";
-  case MEM_LABEL_USER: return "user data";
-  }
-  return "?";
-}
+const char *checker_kind_name(unsigned kind) { return mem_label_kind_text(kind); }
 
 static int is_packet(unsigned kind) {
   return kind == MEM_LABEL_PKT_HEADER || kind == MEM_LABEL_PKT_PAYLOAD ||
@@ -228,11 +216,7 @@ static void explain(struct checker *c, const struct group *g, struct checker_vio
   if (v->explanation[0] >= 'a' && v->explanation[0] <= 'z')
     v->explanation[0] = (char)(v->explanation[0] - 'a' + 'A');
   snprintf(v->flow, sizeof v->flow, "%s", flow);
-  snprintf(v->kind, sizeof v->kind, "%s",
-           k == MEM_LABEL_PKT_HEADER ? "header" : k == MEM_LABEL_PKT_PAYLOAD ? "payload"
-           : k == MEM_LABEL_PKT_UNKNOWN ? "uncaptured" : k == MEM_LABEL_KERNEL_PRESIM ? "kernel_presim"
-           : k == MEM_LABEL_KERNEL_PTR ? "skb_shared_info" : k == MEM_LABEL_KERNEL_META ? "kernel_meta"
-           : k == MEM_LABEL_USER ? "user" : "zero");
+  snprintf(v->kind, sizeof v->kind, "%s", mem_label_kind_key(k));
   v->packet_index = is_packet(k) ? lab->prov.packet : UINT64_MAX;
   v->time_ps = c->now_ps(c->clock_ctx);
   v->principal = g->principal;
@@ -432,11 +416,7 @@ static void record_owned(struct checker *c, int prop, const char *who, unsigned 
   if (src) {
     r->first_lab = *src;
     unsigned k = src->prov.kind;
-    snprintf(v->kind, sizeof v->kind, "%s",
-             k == MEM_LABEL_PKT_HEADER ? "header" : k == MEM_LABEL_PKT_PAYLOAD ? "payload"
-             : k == MEM_LABEL_PKT_UNKNOWN ? "uncaptured" : k == MEM_LABEL_KERNEL_PRESIM ? "kernel_presim"
-             : k == MEM_LABEL_KERNEL_PTR ? "skb_shared_info" : k == MEM_LABEL_KERNEL_META ? "kernel_meta"
-             : k == MEM_LABEL_USER ? "user" : "zero");
+    snprintf(v->kind, sizeof v->kind, "%s", mem_label_kind_key(k));
     if (is_packet(k)) {
       v->packet_index = src->prov.packet;
       if (c->pol->flow_name)

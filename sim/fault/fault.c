@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "prng.h"
+
 static const char *const names[FAULT_KIND_COUNT] = {
     "random_dma", "malicious_dma", "bad_descriptor", "late_dma",   "iommu_passthrough",
     "iommu_off",  "frame_drop",    "frame_bitflip",  "user_write", "user_hoard",
@@ -155,18 +157,11 @@ int fault_parse(const char *spec, struct fault *f, char *err, size_t errlen) {
   return 0;
 }
 
-static uint64_t splitmix(uint64_t *s) {
-  uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
 void fault_seed(struct fault *f, uint64_t run_seed, unsigned position) {
-  f->rng = run_seed * 0x100000001b3ull ^ ((uint64_t)position + 1) * 0x9e3779b97f4a7c15ull ^ f->kind;
+  f->rng = run_seed * 0x100000001b3ull ^ ((uint64_t)position + 1) * PRNG_GOLDEN_GAMMA ^ f->kind;
 }
 
-uint64_t fault_random(struct fault *f) { return splitmix(&f->rng); }
+uint64_t fault_random(struct fault *f) { return prng_splitmix64(&f->rng); }
 
 int fault_fires_at_frame(struct fault *f, uint64_t index, uint64_t now_ps) {
   if (f->done)

@@ -66,6 +66,12 @@ enum mem_label_kind {
   MEM_LABEL_KIND_COUNT
 };
 
+/* The names of a label kind, from one table: its key ("payload",
+ * "skb_shared_info": report keys and a violation's source kind) and its
+ * text ("packet payload": explanations). "?" for a kind out of range. */
+const char *mem_label_kind_key(unsigned kind);
+const char *mem_label_kind_text(unsigned kind);
+
 /* What a writer says about the bytes it writes. */
 struct mem_prov {
   uint8_t kind;      /* enum mem_label_kind */

@@ -236,10 +236,8 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
   json_object_object_add(ux, "completions", u64(r->umem_completions));
   json_object_object_add(ux, "copy_out_packets", u64(r->umem_copy_out_packets));
   json_object *uw = json_object_new_object();
-  static const char *const kinds[8] = {"zero", "header", "payload", "uncaptured", "kernel_presim",
-                                       "skb_shared_info", "kernel_meta", "user"};
-  for (int k = 0; k < 8; k++)
-    json_object_object_add(uw, kinds[k], u64(r->umem_written[k]));
+  for (unsigned k = 0; k < MEM_LABEL_KIND_COUNT && k < REPORT_LABEL_KINDS; k++)
+    json_object_object_add(uw, mem_label_kind_key(k), u64(r->umem_written[k]));
   json_object_object_add(ux, "device_written_bytes", uw);
   json_object_object_add(root, "umem", ux);
 

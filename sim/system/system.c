@@ -803,7 +803,7 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   res->umem_rx_ring = ds->rx_ring;
   res->umem_completions = ds->completions;
   res->umem_copy_out_packets = ds->copy_out_packets;
-  for (int k = 0; k < MEM_LABEL_KIND_COUNT && k < 8; k++)
+  for (int k = 0; k < MEM_LABEL_KIND_COUNT && k < REPORT_LABEL_KINDS; k++)
     res->umem_written[k] = ds->umem_written[k];
   res->delivered_bytes = ds->delivered_bytes;
   const struct user_read_stats *rs = user_read_stats(s->users[PRINCIPAL_APP]);

@@ -80,7 +80,8 @@ struct replay_result {
   uint64_t zc_packets, stack_packets, kernel_packets, user_writes, user_write_faults;
   uint64_t app_maps, app_unmaps, pages_hoarded;
   uint64_t umem_fill_ring, umem_rx_ring, umem_completions, umem_copy_out_packets;
-  uint64_t umem_written[8]; /* by enum mem_label_kind */
+#define REPORT_LABEL_KINDS 16
+  uint64_t umem_written[REPORT_LABEL_KINDS]; /* bytes, by enum mem_label_kind */
   uint64_t delivered_packets, delivered_bytes;
   /* XDP: verdicts of the default program or of xdp.rules */
   int xdp_configured;      /* 1: xdp.rules gave the program */

@@ -208,7 +208,11 @@ uint32_t nic_toeplitz_tab(const struct nic_toeplitz_table *tab, const uint8_t *d
  * for TCP/UDP); 0 for non-IP. */
 uint32_t nic_rss_hash(const struct nic *n, const struct flow_key *key);
 
-/* Driver side of a ring (register writes). */
+/* Driver side of a ring (register writes), from the driver's context (NAPI
+ * or setup). A write the device would not take (no such queue, a ring of 0
+ * descriptors, a tail past the ring, a queue without a ring) changes
+ * nothing and is counted (nic_bad_register_writes). */
+uint64_t nic_bad_register_writes(const struct nic *n);
 void nic_rx_ring_setup(struct nic *n, unsigned queue, uint64_t base_iova, uint32_t size);
 void nic_rx_tail_write(struct nic *n, unsigned queue, uint32_t tail);
 uint32_t nic_rx_head(const struct nic *n, unsigned queue);

@@ -1027,10 +1027,26 @@ static int umem_setup(struct driver *d, char *err, size_t errlen) {
 struct driver *driver_new(const struct driver_params *p, struct mem *m, struct iommu *io,
                           struct nic *nic, struct cpu *cpu, struct user **users, unsigned nusers,
                           const struct driver_classifier *cls, char *err, size_t errlen) {
-  if (p->queues == 0 || p->queues > NIC_MAX_QUEUES || p->ring_size < 2 || p->napi_budget == 0 ||
-      (p->header_split && (p->hdr_buffer_size < 64 || p->hdr_buffer_size > 1024 ||
-                           (p->hdr_buffer_size & (p->hdr_buffer_size - 1))))) {
-    snprintf(err, errlen, "driver: bad parameters");
+  /* Each parameter checked alone: the message names it, its value and the range. */
+  if (p->queues == 0 || p->queues > NIC_MAX_QUEUES) {
+    snprintf(err, errlen, "driver: queues %u: allowed 1..%u", p->queues, NIC_MAX_QUEUES);
+    return NULL;
+  }
+  if (p->ring_size < 2) {
+    snprintf(err, errlen, "driver: ring_size %u: allowed 2 and more descriptors", p->ring_size);
+    return NULL;
+  }
+  if (p->napi_budget == 0) {
+    snprintf(err, errlen, "driver: napi_budget 0: allowed 1 and more frames");
+    return NULL;
+  }
+  if (p->header_split && (p->hdr_buffer_size < 64 || p->hdr_buffer_size > 1024 ||
+                          (p->hdr_buffer_size & (p->hdr_buffer_size - 1)))) {
+    snprintf(err, errlen, "driver: hdr_buffer_size %u: allowed a power of two, 64..1024", p->hdr_buffer_size);
+    return NULL;
+  }
+  if (p->ntenants > MEM_MAX_PRINCIPALS) {
+    snprintf(err, errlen, "driver: ntenants %u: allowed 0..%u", p->ntenants, MEM_MAX_PRINCIPALS);
     return NULL;
   }
   if (p->pool_frag && (p->free_pages || p->dma_per_packet ||
@@ -1044,8 +1060,10 @@ struct driver *driver_new(const struct driver_params *p, struct mem *m, struct i
       (p->xsk_queue >= p->queues || (p->umem_chunk != 2048 && p->umem_chunk != 4096) ||
        p->buffer_size + DRIVER_RX_HEADROOM > p->umem_chunk || p->free_pages || p->dma_per_packet ||
        (p->xsk_mode == DRIVER_XSK_ZCRX && !p->header_split))) {
-    snprintf(err, errlen, "driver: bad parameters for the application's RX region (queue %u, chunk %u, "
-             "buffer %u)", p->xsk_queue, p->umem_chunk, p->buffer_size);
+    snprintf(err, errlen, "driver: the application's RX region: xsk_queue %u (allowed 0..%u), umem_chunk %u "
+             "(allowed 2048, 4096) with buffer_size %u (allowed up to the chunk less %u of headroom); it needs "
+             "the pool's DMA mapping and recycling%s", p->xsk_queue, p->queues - 1, p->umem_chunk, p->buffer_size,
+             DRIVER_RX_HEADROOM, p->xsk_mode == DRIVER_XSK_ZCRX ? " and header split" : "");
     return NULL;
   }
   struct driver *d = calloc(1, sizeof *d);

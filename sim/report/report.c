@@ -118,6 +118,7 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
   json_object_object_add(nic, "rx_packets", u64(r->rx_packets));
   json_object_object_add(nic, "rx_bytes", u64(r->rx_bytes));
   json_object_object_add(nic, "rx_dropped", u64(r->rx_dropped));
+  json_object_object_add(nic, "bad_register_writes", u64(r->bad_register_writes));
   json_object *pq = json_object_new_array();
   for (uint32_t q = 0; q < r->queues && q < REPORT_MAX_QUEUES; q++) {
     const struct report_queue *rq = &r->q[q];

@@ -764,6 +764,7 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   res->sim_time_ps = simk_now_ps();
   res->events = simk_events_dispatched();
   res->queues = nic_queues(s->nic);
+  res->bad_register_writes = nic_bad_register_writes(s->nic);
   for (unsigned q = 0; q < res->queues && q < REPORT_MAX_QUEUES; q++) {
     const struct nic_queue_stats *qs = nic_queue_stats(s->nic, q);
     res->q[q] = (struct report_queue){

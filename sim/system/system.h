@@ -57,6 +57,7 @@ struct replay_result {
   uint64_t sim_time_ps, events;
   /* nic */
   uint64_t rx_packets, rx_bytes, rx_dropped;
+  uint64_t bad_register_writes; /* driver register writes the device refused */
   uint32_t queues;
   struct report_queue {
     uint64_t rx_packets, rx_bytes, rx_dropped, drop_no_desc, drop_buffer_full, drop_oversize,

@@ -113,14 +113,21 @@ struct nic_frame {
   const struct flow_key *key; /* as seen in the frame; NULL when unparsed */
 };
 
-/* Host side of the device: called when a queue raises its interrupt. */
+/* Host side of the device. Every callback is called from a device event
+ * (SystemC process context, simulated time stands still during the call);
+ * none may call back into the NIC's receive path (nic_rx_frame) or block.
+ * They may schedule host work (a NAPI poll) and record facts. */
 struct nic_host {
   void *ctx;
+  /* queue raised its interrupt (MSI-X vector): schedule the poll; the
+   * interrupt stays masked until nic_irq_enable. */
   void (*irq)(void *ctx, unsigned queue);
   void (*tx_irq)(void *ctx, unsigned queue); /* TX completions written back (may be NULL) */
-  /* A received frame was dropped for lack of a posted descriptor (may be NULL). */
+  /* A received frame was dropped for lack of a posted descriptor (may be
+   * NULL): a fact for the checker, nothing to change in the device. */
   void (*rx_no_desc)(void *ctx, unsigned queue, const struct nic_frame *f);
-  /* An armed fault took effect; tag is the one given to nic_fault_arm. */
+  /* An armed fault took effect; tag is the one given to nic_fault_arm,
+   * effect one sentence of what it did. */
   void (*fault_effect)(void *ctx, void *tag, uint64_t packet, const char *effect);
 };
 

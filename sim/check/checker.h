@@ -116,6 +116,9 @@ void checker_note_drop(struct checker *c, unsigned queue, uint32_t flow, uint64_
  * is one range) with the principal, the physical address, the bytes it could
  * observe (as they were when exposed) and the simulated time. Call checker_flush at the
  * end of the run so the last one is delivered. */
+/* fn is called from inside a memory operation (the checker is a memory
+ * observer) or from checker_flush: it may record data (a copy of the bytes
+ * as exposed, len at most 64 KiB), never touch memory. */
 typedef void (*checker_exposure_fn)(void *ctx, unsigned principal, uint64_t paddr, const uint8_t *data,
                                     uint32_t len, uint64_t time_ps);
 void checker_set_exposure_cb(struct checker *c, checker_exposure_fn fn, void *ctx);

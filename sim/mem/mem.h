@@ -111,6 +111,11 @@ struct mem_access {
 
 struct mem;
 
+/* An observer is called synchronously from inside the memory operation
+ * (whoever made it: a device event, NAPI, a user's event), in registration
+ * order. It may read labels and page state (mem_label, mem_peek,
+ * mem_page_*), mem_label_mut a label's `exposed` bits, and record what it
+ * decides; it must not write, map or allocate memory (no re-entry). */
 struct mem_observer {
   void *ctx;
   /* Before a write, fill or copy lands (the old labels are still there). */

@@ -121,7 +121,7 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
   json_object_object_add(nic, "bad_register_writes", u64(r->bad_register_writes));
   json_object *pq = json_object_new_array();
   for (uint32_t q = 0; q < r->queues && q < REPORT_MAX_QUEUES; q++) {
-    const struct report_queue *rq = &r->q[q];
+    const struct nic_queue_stats *rq = &r->q[q];
     json_object *e = json_object_new_object();
     json_object_object_add(e, "queue", u64(q));
     json_object_object_add(e, "rx_packets", u64(rq->rx_packets));
@@ -143,11 +143,11 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
   json_object_object_add(root, "nic", nic);
 
   json_object *io = json_object_new_object();
-  json_object_object_add(io, "translations", u64(r->translations));
-  json_object_object_add(io, "iotlb_hits", u64(r->iotlb_hits));
-  json_object_object_add(io, "iotlb_misses", u64(r->iotlb_misses));
-  json_object_object_add(io, "faults", u64(r->iommu_faults));
-  json_object_object_add(io, "invalidations", u64(r->invalidations));
+  json_object_object_add(io, "translations", u64(r->iommu.translations));
+  json_object_object_add(io, "iotlb_hits", u64(r->iommu.iotlb_hits));
+  json_object_object_add(io, "iotlb_misses", u64(r->iommu.iotlb_misses));
+  json_object_object_add(io, "faults", u64(r->iommu.faults));
+  json_object_object_add(io, "invalidations", u64(r->iommu.invalidations));
   json_object_object_add(root, "iommu", io);
 
   json_object *pool = json_object_new_object();
@@ -207,19 +207,19 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
   json_object_object_add(root, "throughput", tp);
 
   json_object *dl = json_object_new_object();
-  json_object_object_add(dl, "packets", u64(r->delivered_packets));
-  json_object_object_add(dl, "bytes", u64(r->delivered_bytes));
-  json_object_object_add(dl, "zero_copy_packets", u64(r->zc_packets));
-  json_object_object_add(dl, "stack_packets", u64(r->stack_packets));
-  json_object_object_add(dl, "kernel_packets", u64(r->kernel_packets));
+  json_object_object_add(dl, "packets", u64(r->driver.delivered_packets));
+  json_object_object_add(dl, "bytes", u64(r->driver.delivered_bytes));
+  json_object_object_add(dl, "zero_copy_packets", u64(r->driver.zc_packets));
+  json_object_object_add(dl, "stack_packets", u64(r->driver.stack_packets));
+  json_object_object_add(dl, "kernel_packets", u64(r->driver.kernel_packets));
   json_object_object_add(root, "delivered", dl);
 
   json_object *um = json_object_new_object();
-  json_object_object_add(um, "maps", u64(r->app_maps));
-  json_object_object_add(um, "unmaps", u64(r->app_unmaps));
-  json_object_object_add(um, "pages_hoarded", u64(r->pages_hoarded));
-  json_object_object_add(um, "writes", u64(r->user_writes));
-  json_object_object_add(um, "write_faults", u64(r->user_write_faults));
+  json_object_object_add(um, "maps", u64(r->driver.app_maps));
+  json_object_object_add(um, "unmaps", u64(r->driver.app_unmaps));
+  json_object_object_add(um, "pages_hoarded", u64(r->driver.pages_hoarded));
+  json_object_object_add(um, "writes", u64(r->driver.user_writes));
+  json_object_object_add(um, "write_faults", u64(r->driver.user_write_faults));
   json_object *hr = json_object_new_object();
   json_object_object_add(hr, "enabled", json_object_new_boolean(o->cfg.app_hostile_read));
   json_object_object_add(hr, "reads", u64(r->hread_reads));
@@ -232,13 +232,13 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
   json_object_object_add(root, "user", um);
 
   json_object *ux = json_object_new_object();
-  json_object_object_add(ux, "fill_ring", u64(r->umem_fill_ring));
-  json_object_object_add(ux, "rx_ring", u64(r->umem_rx_ring));
-  json_object_object_add(ux, "completions", u64(r->umem_completions));
-  json_object_object_add(ux, "copy_out_packets", u64(r->umem_copy_out_packets));
+  json_object_object_add(ux, "fill_ring", u64(r->driver.fill_ring));
+  json_object_object_add(ux, "rx_ring", u64(r->driver.rx_ring));
+  json_object_object_add(ux, "completions", u64(r->driver.completions));
+  json_object_object_add(ux, "copy_out_packets", u64(r->driver.copy_out_packets));
   json_object *uw = json_object_new_object();
-  for (unsigned k = 0; k < MEM_LABEL_KIND_COUNT && k < REPORT_LABEL_KINDS; k++)
-    json_object_object_add(uw, mem_label_kind_key(k), u64(r->umem_written[k]));
+  for (unsigned k = 0; k < MEM_LABEL_KIND_COUNT; k++)
+    json_object_object_add(uw, mem_label_kind_key(k), u64(r->driver.umem_written[k]));
   json_object_object_add(ux, "device_written_bytes", uw);
   json_object_object_add(root, "umem", ux);
 
@@ -246,13 +246,13 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
    * to it where the design runs XDP) or the rules of xdp.rules. */
   json_object *xo = json_object_new_object();
   json_object_object_add(xo, "program", json_object_new_string(r->xdp_configured ? "rules" : "default"));
-  json_object_object_add(xo, "runs", u64(r->xdp_runs));
-  json_object_object_add(xo, "pass", u64(r->xdp_pass));
-  json_object_object_add(xo, "drop", u64(r->xdp_drop));
-  json_object_object_add(xo, "redirect", u64(r->xdp_redirect));
-  json_object_object_add(xo, "redirect_in_place", u64(r->xdp_redirect_in_place));
-  json_object_object_add(xo, "redirect_copy", u64(r->xdp_redirect_copy));
-  json_object_object_add(xo, "redirect_failed", u64(r->xdp_redirect_failed));
+  json_object_object_add(xo, "runs", u64(r->driver.xdp_runs));
+  json_object_object_add(xo, "pass", u64(r->driver.xdp_pass));
+  json_object_object_add(xo, "drop", u64(r->driver.xdp_drop));
+  json_object_object_add(xo, "redirect", u64(r->driver.xdp_redirect));
+  json_object_object_add(xo, "redirect_in_place", u64(r->driver.xdp_redirect_in_place));
+  json_object_object_add(xo, "redirect_copy", u64(r->driver.xdp_redirect_copy));
+  json_object_object_add(xo, "redirect_failed", u64(r->driver.xdp_redirect_failed));
   json_object_object_add(xo, "no_match", u64(r->xdp_no_match));
   json_object *xr = json_object_new_array();
   {
@@ -405,8 +405,8 @@ void report_print_human(FILE *out, const struct replay_opts *o, const struct rep
             " timestamps backwards, %" PRIu64 " out of range\n", ts->converted, ts->skipped_unsupported,
             ts->truncated_packets, ts->uncaptured_bytes, ts->origlen_zero, ts->ts_backwards, ts->ts_out_of_range);
   fprintf(out, "  nic: %" PRIu64 " received, %" PRIu64 " dropped; iommu: %" PRIu64 " translations, %"
-          PRIu64 " IOTLB misses, %" PRIu64 " faults\n", r->rx_packets, r->rx_dropped, r->translations,
-          r->iotlb_misses, r->iommu_faults);
+          PRIu64 " IOTLB misses, %" PRIu64 " faults\n", r->rx_packets, r->rx_dropped, r->iommu.translations,
+          r->iommu.iotlb_misses, r->iommu.faults);
   fprintf(out, "  cpu: %.1f cycles per packet (clear %" PRIu64 ", copy %" PRIu64 ", iommu %" PRIu64
           ", skb %" PRIu64 ", map %" PRIu64 ", other %" PRIu64 ")\n", r->cycles_per_packet, r->cycles[0],
           r->cycles[1], r->cycles[2], r->cycles[3], r->cycles[4], r->cycles[5]);
@@ -414,8 +414,8 @@ void report_print_human(FILE *out, const struct replay_opts *o, const struct rep
           r->delivered_gbps, r->delivered_mpps);
   if (r->xdp_configured)
     fprintf(out, "  xdp (xdp.rules): %" PRIu64 " frames: %" PRIu64 " passed (%" PRIu64 " matched no rule), %" PRIu64
-            " dropped, %" PRIu64 " redirected (%" PRIu64 " in place, %" PRIu64 " by copy)\n", r->xdp_runs, r->xdp_pass,
-            r->xdp_no_match, r->xdp_drop, r->xdp_redirect, r->xdp_redirect_in_place, r->xdp_redirect_copy);
+            " dropped, %" PRIu64 " redirected (%" PRIu64 " in place, %" PRIu64 " by copy)\n", r->driver.xdp_runs, r->driver.xdp_pass,
+            r->xdp_no_match, r->driver.xdp_drop, r->driver.xdp_redirect, r->driver.xdp_redirect_in_place, r->driver.xdp_redirect_copy);
   if (o->cfg.app_hostile_read)
     fprintf(out, "  hostile reader (app): %" PRIu64 " bytes read in %" PRIu64 " reads: %" PRIu64 " of other flows, %"
             PRIu64 " kernel-private, %" PRIu64 " stale\n", r->hread_bytes, r->hread_reads, r->hread_foreign_flow,

@@ -106,22 +106,21 @@ static int classify(void *ctx, const uint8_t *frame, uint32_t len, struct driver
     return -1;
   uint32_t id = lookup_flow(s, &fp);
   out->flow = id;
+  out->key = fp.key;
+  out->has_key = 1;
   out->hdr_len = fp.payload_offset;
   out->to_kernel = fp.key.af == FLOW_AF_NONE || id == UINT32_MAX;
   out->owner = id < flow_table_count(s->ft) ? s->owner[id] : PRINCIPAL_OTHER;
   return 0;
 }
 
-/* The configured XDP program on one frame: the tuple is parsed from the
- * bytes the program sees, the owner is the stack's classification. */
+/* The configured XDP program (ctx) on one frame, as the driver runs it: the
+ * tuple and the owner are the stack's classification (parsed once). */
 static int xdp_run(void *ctx, const uint8_t *frame, uint32_t caplen, uint32_t wire_len,
                    const struct driver_pkt *pk, unsigned *to, uint32_t *rules) {
-  struct sys *s = ctx;
-  struct flow_parse fp;
-  int parsed = flow_parse(frame, caplen, &fp) == 0;
-  struct xdp_frame f = {.data = frame, .caplen = caplen, .wire_len = wire_len, .key = parsed ? &fp.key : NULL,
+  struct xdp_frame f = {.data = frame, .caplen = caplen, .wire_len = wire_len, .key = pk->has_key ? &pk->key : NULL,
                         .owner = pk->to_kernel ? -1 : (int)pk->owner};
-  switch (xdp_prog_run(s->xdp, &f, to, rules)) {
+  switch (xdp_prog_run(ctx, &f, to, rules)) {
   case XDP_ACTION_DROP:
     return DRIVER_XDP_DROP;
   case XDP_ACTION_REDIRECT:
@@ -192,71 +191,103 @@ static unsigned principal_id(const struct policy *pol, const char *name) {
   return UINT_MAX;
 }
 
+/* ---- faults: one handler per kind, dispatched by table ----
+ *
+ * Each is called from the MAC's feed event (simulated time `now`), when
+ * fault f fires at the frame being fed (r, its bytes in s->frame, which a
+ * handler may change); it arms the part that carries the fault out or does
+ * it itself, and notes what it did on f. Returns 1 when the frame is lost on
+ * the wire, else 0. */
+typedef int (*fault_apply_fn)(struct sys *s, struct fault *f, const struct trace_record *r, uint64_t now);
+
+static int fault_frame_drop(struct sys *s, struct fault *f, const struct trace_record *r, uint64_t now) {
+  (void)s;
+  char text[200];
+  snprintf(text, sizeof text, "frame %llu lost on the wire", (unsigned long long)r->index);
+  fault_note(f, now, r->index, text);
+  return 1;
+}
+
+static int fault_frame_bitflip(struct sys *s, struct fault *f, const struct trace_record *r, uint64_t now) {
+  if (!r->caplen)
+    return 0;
+  char text[200];
+  uint32_t bit = f->bit >= 0 ? (uint32_t)f->bit : (uint32_t)(fault_random(f) % ((uint64_t)r->caplen * 8));
+  if (bit / 8 < r->caplen) {
+    s->frame[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+    snprintf(text, sizeof text, "flipped bit %u of frame %llu", bit, (unsigned long long)r->index);
+  } else {
+    snprintf(text, sizeof text, "bit %u is past frame %llu's %u bytes: nothing flipped", bit,
+             (unsigned long long)r->index, r->caplen);
+  }
+  fault_note(f, now, r->index, text);
+  return 0;
+}
+
+/* The device misbehaves: armed on the NIC for the next frame it writes. */
+static int fault_device(struct sys *s, struct fault *f, const struct trace_record *r, uint64_t now) {
+  (void)r;
+  (void)now;
+  struct nic_fault nf = {.tag = f};
+  switch (f->kind) {
+  case FAULT_MALICIOUS_DMA:
+    nf.kind = NIC_FAULT_MALICIOUS;
+    break;
+  case FAULT_RANDOM_DMA:
+    nf.kind = NIC_FAULT_RANDOM_DMA;
+    nf.len = f->len;
+    /* anywhere in a 4 GiB IOVA space (in passthrough: physical memory) */
+    nf.iova = fault_random(f) % (s->o->ram_bytes ? s->o->ram_bytes : (1ull << 30));
+    break;
+  case FAULT_BAD_DESCRIPTOR:
+    nf.kind = f->field_len ? NIC_FAULT_BAD_LEN : NIC_FAULT_BAD_ADDR;
+    nf.xor_mask = 1ull << (12 + fault_random(f) % 20); /* one address bit above the page offset */
+    break;
+  default: /* FAULT_LATE_DMA */
+    nf.kind = NIC_FAULT_LATE_DMA;
+    nf.delay_ps = f->delay_ps;
+  }
+  nic_fault_arm(s->nic, &nf);
+  return 0;
+}
+
+static int fault_iommu(struct sys *s, struct fault *f, const struct trace_record *r, uint64_t now) {
+  char text[200];
+  iommu_set_mode(s->io, f->kind == FAULT_IOMMU_OFF ? IOMMU_OFF : IOMMU_PASSTHROUGH);
+  snprintf(text, sizeof text, "the IOMMU stopped %s at %.3f us",
+           f->kind == FAULT_IOMMU_OFF ? "working (off)" : "translating (passthrough)", (double)now / 1e6);
+  fault_note(f, now, r->index, text);
+  return 0;
+}
+
+/* A principal misbehaves: armed in the driver, which runs its userspace. */
+static int fault_user(struct sys *s, struct fault *f, const struct trace_record *r, uint64_t now) {
+  (void)r;
+  (void)now;
+  unsigned p = principal_id(&s->pol, f->principal);
+  if (f->kind == FAULT_USER_WRITE)
+    driver_arm_user_write(s->drv, p, f->len, f);
+  else
+    driver_set_hoard(s->drv, p, f);
+  return 0;
+}
+
+static const fault_apply_fn fault_apply[FAULT_KIND_COUNT] = {
+    [FAULT_RANDOM_DMA] = fault_device,     [FAULT_MALICIOUS_DMA] = fault_device,
+    [FAULT_BAD_DESCRIPTOR] = fault_device, [FAULT_LATE_DMA] = fault_device,
+    [FAULT_IOMMU_PASSTHROUGH] = fault_iommu, [FAULT_IOMMU_OFF] = fault_iommu,
+    [FAULT_FRAME_DROP] = fault_frame_drop, [FAULT_FRAME_BITFLIP] = fault_frame_bitflip,
+    [FAULT_USER_WRITE] = fault_user,       [FAULT_USER_HOARD] = fault_user,
+};
+
 /* Faults that fire at this frame. Returns 1 when the frame is lost on the wire. */
 static int apply_faults(struct sys *s, struct trace_record *r) {
   int lost = 0;
   uint64_t now = simk_now_ps();
   for (unsigned i = 0; i < s->o->nfaults; i++) {
     struct fault *f = &s->o->faults[i];
-    if (!fault_fires_at_frame(f, r->index, now))
-      continue;
-    char text[200];
-    struct nic_fault nf = {.tag = f};
-    switch (f->kind) {
-    case FAULT_FRAME_DROP:
-      lost = 1;
-      snprintf(text, sizeof text, "frame %llu lost on the wire", (unsigned long long)r->index);
-      fault_note(f, now, r->index, text);
-      break;
-    case FAULT_FRAME_BITFLIP: {
-      if (!r->caplen)
-        break;
-      uint32_t bit = f->bit >= 0 ? (uint32_t)f->bit : (uint32_t)(fault_random(f) % ((uint64_t)r->caplen * 8));
-      if (bit / 8 < r->caplen) {
-        s->frame[bit / 8] ^= (uint8_t)(1u << (bit % 8));
-        snprintf(text, sizeof text, "flipped bit %u of frame %llu", bit, (unsigned long long)r->index);
-      } else {
-        snprintf(text, sizeof text, "bit %u is past frame %llu's %u bytes: nothing flipped", bit,
-                 (unsigned long long)r->index, r->caplen);
-      }
-      fault_note(f, now, r->index, text);
-      break;
-    }
-    case FAULT_MALICIOUS_DMA:
-      nf.kind = NIC_FAULT_MALICIOUS;
-      nic_fault_arm(s->nic, &nf);
-      break;
-    case FAULT_RANDOM_DMA:
-      nf.kind = NIC_FAULT_RANDOM_DMA;
-      nf.len = f->len;
-      /* anywhere in a 4 GiB IOVA space (in passthrough: physical memory) */
-      nf.iova = fault_random(f) % (s->o->ram_bytes ? s->o->ram_bytes : (1ull << 30));
-      nic_fault_arm(s->nic, &nf);
-      break;
-    case FAULT_BAD_DESCRIPTOR:
-      nf.kind = f->field_len ? NIC_FAULT_BAD_LEN : NIC_FAULT_BAD_ADDR;
-      nf.xor_mask = 1ull << (12 + fault_random(f) % 20); /* one address bit above the page offset */
-      nic_fault_arm(s->nic, &nf);
-      break;
-    case FAULT_LATE_DMA:
-      nf.kind = NIC_FAULT_LATE_DMA;
-      nf.delay_ps = f->delay_ps;
-      nic_fault_arm(s->nic, &nf);
-      break;
-    case FAULT_IOMMU_PASSTHROUGH:
-    case FAULT_IOMMU_OFF:
-      iommu_set_mode(s->io, f->kind == FAULT_IOMMU_OFF ? IOMMU_OFF : IOMMU_PASSTHROUGH);
-      snprintf(text, sizeof text, "the IOMMU stopped %s at %.3f us",
-               f->kind == FAULT_IOMMU_OFF ? "working (off)" : "translating (passthrough)", (double)now / 1e6);
-      fault_note(f, now, r->index, text);
-      break;
-    case FAULT_USER_WRITE:
-      driver_arm_user_write(s->drv, principal_id(&s->pol, f->principal), f->len, f);
-      break;
-    case FAULT_USER_HOARD:
-      driver_set_hoard(s->drv, principal_id(&s->pol, f->principal), f);
-      break;
-    }
+    if (f->kind < FAULT_KIND_COUNT && fault_apply[f->kind] && fault_fires_at_frame(f, r->index, now))
+      lost |= fault_apply[f->kind](s, f, r, now);
   }
   return lost;
 }
@@ -723,7 +754,7 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
       snprintf(err, errlen, "xdp.rules: %s", xerr);
       goto fail;
     }
-    struct driver_xdp_prog xp = {.ctx = s, .run = xdp_run};
+    struct driver_xdp_prog xp = {.ctx = s->xdp, .run = xdp_run};
     driver_set_xdp(s->drv, &xp);
   }
   for (unsigned i = 0; i < o->nfaults; i++)
@@ -767,23 +798,12 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   res->bad_register_writes = nic_bad_register_writes(s->nic);
   for (unsigned q = 0; q < res->queues && q < REPORT_MAX_QUEUES; q++) {
     const struct nic_queue_stats *qs = nic_queue_stats(s->nic, q);
-    res->q[q] = (struct report_queue){
-        .rx_packets = qs->rx_packets, .rx_bytes = qs->rx_bytes, .rx_dropped = qs->rx_dropped,
-        .drop_no_desc = qs->drop_no_desc, .drop_buffer_full = qs->drop_buffer_full,
-        .drop_oversize = qs->drop_oversize, .drop_rule = qs->drop_rule,
-        .drop_dma_fault = qs->drop_dma_fault, .desc_fetches = qs->desc_fetches,
-        .desc_used = qs->desc_used, .header_splits = qs->header_splits, .chained = qs->chained,
-        .irqs = qs->irqs};
+    res->q[q] = *qs;
     res->rx_packets += qs->rx_packets;
     res->rx_bytes += qs->rx_bytes;
     res->rx_dropped += qs->rx_dropped;
   }
-  const struct iommu_stats *is = iommu_stats(s->io);
-  res->translations = is->translations;
-  res->iotlb_hits = is->iotlb_hits;
-  res->iotlb_misses = is->iotlb_misses;
-  res->iommu_faults = is->faults;
-  res->invalidations = is->invalidations;
+  res->iommu = *iommu_stats(s->io);
   for (int b = 0; b < CPU_NBUCKETS; b++)
     res->cycles[b] = s->cpu.cycles[b];
   res->cycles_total = cpu_total(&s->cpu);
@@ -791,22 +811,7 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   memcpy(res->core_busy_ps, s->cpu.busy_ps, sizeof res->core_busy_ps);
   const struct driver_stats *ds = driver_stats(s->drv);
   res->cycles_per_packet = ds->rx_processed ? (double)res->cycles_total / (double)ds->rx_processed : 0.0;
-  res->delivered_packets = ds->delivered_packets;
-  res->zc_packets = ds->zc_packets;
-  res->stack_packets = ds->stack_packets;
-  res->kernel_packets = ds->kernel_packets;
-  res->user_writes = ds->user_writes;
-  res->user_write_faults = ds->user_write_faults;
-  res->app_maps = ds->app_maps;
-  res->app_unmaps = ds->app_unmaps;
-  res->pages_hoarded = ds->pages_hoarded;
-  res->umem_fill_ring = ds->fill_ring;
-  res->umem_rx_ring = ds->rx_ring;
-  res->umem_completions = ds->completions;
-  res->umem_copy_out_packets = ds->copy_out_packets;
-  for (int k = 0; k < MEM_LABEL_KIND_COUNT && k < REPORT_LABEL_KINDS; k++)
-    res->umem_written[k] = ds->umem_written[k];
-  res->delivered_bytes = ds->delivered_bytes;
+  res->driver = *ds;
   const struct user_read_stats *rs = user_read_stats(s->users[PRINCIPAL_APP]);
   res->hread_reads = rs->reads;
   res->hread_bytes = rs->bytes;
@@ -815,13 +820,6 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   res->hread_stale = rs->stale_bytes;
   res->hread_faults = rs->faults;
   res->xdp_configured = s->xdp != NULL;
-  res->xdp_runs = ds->xdp_runs;
-  res->xdp_pass = ds->xdp_pass;
-  res->xdp_drop = ds->xdp_drop;
-  res->xdp_redirect = ds->xdp_redirect;
-  res->xdp_redirect_in_place = ds->xdp_redirect_in_place;
-  res->xdp_redirect_copy = ds->xdp_redirect_copy;
-  res->xdp_redirect_failed = ds->xdp_redirect_failed;
   res->xdp_no_match = xdp_prog_no_match(s->xdp);
   res->xdp_rules = (uint32_t)xdp_prog_rule_count(s->xdp);
   for (uint32_t i = 0; i < res->xdp_rules && i < REPORT_MAX_XDP_RULES; i++)
@@ -835,8 +833,8 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
     res->offered_mpps = (double)res->trace_packets / ((double)span_in / 1e6);
   }
   if (span_out) {
-    res->delivered_gbps = (double)res->delivered_bytes * 8.0 / ((double)span_out / 1000.0);
-    res->delivered_mpps = (double)res->delivered_packets / ((double)span_out / 1e6);
+    res->delivered_gbps = (double)ds->delivered_bytes * 8.0 / ((double)span_out / 1000.0);
+    res->delivered_mpps = (double)ds->delivered_packets / ((double)span_out / 1e6);
   }
   for (int p = 0; p < PROP_COUNT; p++)
     res->props[p] = *checker_result(s->chk, (enum checker_property)p);

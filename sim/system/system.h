@@ -12,6 +12,7 @@
 
 #include "checker.h"
 #include "config.h"
+#include "driver.h"
 #include "fault.h"
 #include "page_pool.h"
 #include "trace.h"
@@ -59,12 +60,9 @@ struct replay_result {
   uint64_t rx_packets, rx_bytes, rx_dropped;
   uint64_t bad_register_writes; /* driver register writes the device refused */
   uint32_t queues;
-  struct report_queue {
-    uint64_t rx_packets, rx_bytes, rx_dropped, drop_no_desc, drop_buffer_full, drop_oversize,
-        drop_rule, drop_dma_fault, desc_fetches, desc_used, header_splits, chained, irqs;
-  } q[REPORT_MAX_QUEUES];
-  /* iommu */
-  uint64_t translations, iotlb_hits, iotlb_misses, iommu_faults, invalidations;
+  struct nic_queue_stats q[REPORT_MAX_QUEUES]; /* each queue's counters (nic.h) */
+  /* iommu (iommu.h) */
+  struct iommu_stats iommu;
   /* pool: every queue's counters summed (maxima too: a sum of per-queue maxima) */
   struct page_pool_stats pool;
   /* cpu */
@@ -77,17 +75,11 @@ struct replay_result {
   double offered_gbps, offered_mpps, delivered_gbps, delivered_mpps;
   int incomplete;          /* stopped early (system_request_stop) */
   struct trace_stats trace_stats; /* what the reader counted over the whole trace */
-  /* the driver's side: zero-copy hand-overs, copies, application memory */
-  uint64_t zc_packets, stack_packets, kernel_packets, user_writes, user_write_faults;
-  uint64_t app_maps, app_unmaps, pages_hoarded;
-  uint64_t umem_fill_ring, umem_rx_ring, umem_completions, umem_copy_out_packets;
-#define REPORT_LABEL_KINDS 16
-  uint64_t umem_written[REPORT_LABEL_KINDS]; /* bytes, by enum mem_label_kind */
-  uint64_t delivered_packets, delivered_bytes;
-  /* XDP: verdicts of the default program or of xdp.rules */
+  /* the driver's side (driver.h): zero-copy hand-overs, copies, application
+   * memory, XDP verdicts (of the default program or of xdp.rules) */
+  struct driver_stats driver;
   int xdp_configured;      /* 1: xdp.rules gave the program */
-  uint64_t xdp_runs, xdp_pass, xdp_drop, xdp_redirect, xdp_redirect_in_place, xdp_redirect_copy,
-      xdp_redirect_failed, xdp_no_match;
+  uint64_t xdp_no_match;
   uint32_t xdp_rules;
   uint64_t xdp_rule_hits[REPORT_MAX_XDP_RULES];
   /* app.hostile_read: what the application's reader got (bytes by label) */

@@ -1,10 +1,15 @@
 /*
  * system.c: assembles one machine and replays a trace through it.
  *
- * Two passes over the trace: the first builds the flow table and decides who
- * owns which flow (the application: the flows app.owns matches, else the flow
- * with the most bytes; every other flow: the principal "other"); the second
- * feeds the frames to the NIC's MAC at their arrival times.
+ * Assembly: the tenancy first (tenancy.h: one pass over the trace for the
+ * flows, the principals and who owns what), then memory, the checker (and
+ * --observed), the IOMMU, the NIC, the principals' userspace, the driver
+ * and its XDP program, each given the interfaces of the parts it talks to:
+ * the NIC raises interrupts into the driver, the driver asks the tenancy
+ * who a frame belongs to, the checker watches memory. Running: the feeder
+ * (feed) hands each frame of a second pass to the NIC's MAC at its arrival
+ * time, after the faults due at that frame; the rest happens between the
+ * parts. Results: each part's statistics copied whole into the result.
  */
 #include "system.h"
 
@@ -23,23 +28,17 @@
 #include "nic.h"
 #include "observed.h"
 #include "simk.h"
+#include "tenancy.h"
 #include "trace.h"
 #include "user.h"
 #include "xdp.h"
 
-#define PRINCIPAL_APP 0u
-#define PRINCIPAL_OTHER 1u
-#define PRINCIPAL_FIRST_LISTED 2u /* principals[0] of the scenario */
 #define SOCK_PAGES 16u
-#define MAX_APP_RULES 1024u
 
 struct sys {
   const struct replay_opts *o;
   struct trace *t;
-  struct flow_table *ft;
-  uint8_t *owner; /* per flow */
-  uint32_t evicted_flow; /* the id every evicted flow's frames carry, or UINT32_MAX */
-  struct policy pol;
+  struct tenancy *tn; /* the principals, the flows and their owners; tn->pol the policy */
   struct mem *m;
   struct checker *chk;
   struct iommu *io;
@@ -51,7 +50,7 @@ struct sys {
   struct simk_event *feed_ev;
   struct trace_record rec;
   int have_rec;
-  uint64_t first_ts_ps, prev_ts_ps, prev_arrival_ps;
+  uint64_t prev_ts_ps, prev_arrival_ps;
   uint64_t first_arrival_ps, last_arrival_ps;
   int have_first_arrival;
   int stopped; /* interrupted */
@@ -67,17 +66,6 @@ static uint64_t clock_now(void *ctx) {
   return simk_now_ps();
 }
 
-static void flow_name(void *ctx, uint32_t flow, char *buf, size_t n) {
-  struct sys *s = ctx;
-  const struct flow_stats *fs = flow < flow_table_count(s->ft) ? flow_table_get(s->ft, flow) : NULL;
-  if (fs)
-    flow_key_format(&fs->key, buf, n);
-  else if (flow == s->evicted_flow)
-    snprintf(buf, n, "a flow evicted from the flow table (trace.max_flows)");
-  else
-    snprintf(buf, n, "flow %u", flow);
-}
-
 static void nic_irq(void *ctx, unsigned queue) {
   struct sys *s = ctx;
   driver_irq(s->drv, queue);
@@ -87,31 +75,6 @@ static void nic_irq(void *ctx, unsigned queue) {
 static void nic_no_desc(void *ctx, unsigned queue, const struct nic_frame *f) {
   struct sys *s = ctx;
   checker_note_drop(s->chk, queue, f->flow, f->index, f->wire_len, driver_pool_empty(s->drv, queue));
-}
-
-/* The flow of a parsed frame: its id, the id that stands for every flow the
- * bounded flow table evicted (owned by no application), or UINT32_MAX. */
-static uint32_t lookup_flow(const struct sys *s, const struct flow_parse *fp) {
-  uint32_t id = flow_table_find(s->ft, &fp->key);
-  if (id == UINT32_MAX && fp->key.af != FLOW_AF_NONE && s->evicted_flow != UINT32_MAX)
-    id = s->evicted_flow;
-  return id;
-}
-
-/* The stack's view of a frame: which flow, whose socket, where the payload starts. */
-static int classify(void *ctx, const uint8_t *frame, uint32_t len, struct driver_pkt *out) {
-  struct sys *s = ctx;
-  struct flow_parse fp;
-  if (flow_parse(frame, len, &fp))
-    return -1;
-  uint32_t id = lookup_flow(s, &fp);
-  out->flow = id;
-  out->key = fp.key;
-  out->has_key = 1;
-  out->hdr_len = fp.payload_offset;
-  out->to_kernel = fp.key.af == FLOW_AF_NONE || id == UINT32_MAX;
-  out->owner = id < flow_table_count(s->ft) ? s->owner[id] : PRINCIPAL_OTHER;
-  return 0;
 }
 
 /* The configured XDP program (ctx) on one frame, as the driver runs it: the
@@ -133,7 +96,7 @@ static int xdp_run(void *ctx, const uint8_t *frame, uint32_t caplen, uint32_t wi
 /* Picoseconds since the first record. ts_ps wraps (2^64 ps is 213 days), so
  * only differences are meaningful; a record from before the first counts as 0. */
 static uint64_t since_first(const struct sys *s, const struct trace_record *r) {
-  uint64_t d = r->ts_ps - s->first_ts_ps;
+  uint64_t d = r->ts_ps - s->tn->first_ts_ps;
   return d > UINT64_MAX / 2 ? 0 : d;
 }
 
@@ -181,14 +144,6 @@ static void fault_effect(void *ctx, void *tag, uint64_t packet, const char *effe
   (void)ctx;
   if (tag) /* a behaviour that no fault asked for (a design's own) has no record */
     fault_note(tag, simk_now_ps(), packet, effect);
-}
-
-/* The id of principal `name`, or UINT_MAX. */
-static unsigned principal_id(const struct policy *pol, const char *name) {
-  for (unsigned p = 0; p < pol->nprincipals; p++)
-    if (strcmp(pol->names[p], name) == 0)
-      return p;
-  return UINT_MAX;
 }
 
 /* ---- faults: one handler per kind, dispatched by table ----
@@ -264,7 +219,7 @@ static int fault_iommu(struct sys *s, struct fault *f, const struct trace_record
 static int fault_user(struct sys *s, struct fault *f, const struct trace_record *r, uint64_t now) {
   (void)r;
   (void)now;
-  unsigned p = principal_id(&s->pol, f->principal);
+  unsigned p = tenancy_principal_id(&s->tn->pol, f->principal);
   if (f->kind == FAULT_USER_WRITE)
     driver_arm_user_write(s->drv, p, f->len, f);
   else
@@ -312,7 +267,7 @@ static void feed(void *arg) {
   }
   struct flow_parse fp;
   int parsed = flow_parse(s->frame, r->caplen, &fp) == 0;
-  uint32_t flow = parsed ? lookup_flow(s, &fp) : UINT32_MAX;
+  uint32_t flow = parsed ? tenancy_lookup(s->tn, &fp) : UINT32_MAX;
   struct nic_frame f = {
       .data = s->frame,
       .caplen = r->caplen,
@@ -333,149 +288,6 @@ static void feed(void *arg) {
   s->last_arrival_ps = now;
   nic_rx_frame(s->nic, &f);
   schedule_next(s);
-}
-
-/* The owners' filters, in the order they claim flows: app.owns (when set),
- * then each listed principal's owns. NULL entries match nothing. */
-static int owners_filters(struct sys *s, struct trace_filter **flt, char *err, size_t errlen) {
-  const struct config *c = &s->o->cfg;
-  for (unsigned p = 0; p < s->pol.nprincipals; p++) {
-    const char *expr = p == PRINCIPAL_APP ? c->app_owns : p >= PRINCIPAL_FIRST_LISTED
-                                                              ? c->principals[p - PRINCIPAL_FIRST_LISTED].owns : "";
-    if (!expr[0])
-      continue;
-    char ferr[512];
-    flt[p] = trace_filter_new(trace_linktype(s->t), expr, ferr, sizeof ferr);
-    if (!flt[p]) {
-      /* trace_filter_new's message names app.owns: name the key it came from. */
-      if (p != PRINCIPAL_APP && strncmp(ferr, "app.owns: ", 10) == 0)
-        snprintf(err, errlen, "principals.%u.owns: %s", p - PRINCIPAL_FIRST_LISTED, ferr + 10);
-      else
-        snprintf(err, errlen, "%s", ferr);
-      return -1;
-    }
-  }
-  return 0;
-}
-
-/* First pass: flows and ownership. A flow belongs to the first principal
- * whose filter matches one of its frames, app first, then the listed
- * principals in order; app without app.owns takes the flow with the most
- * bytes; "other" owns the rest. claim[flow] is 0 (nobody yet) or the owner's
- * principal id + 1 where a lower claim wins (app: 1, listed principal i: i + 3). */
-static unsigned claim_rank(unsigned principal) { return principal == PRINCIPAL_APP ? 1 : principal + 1; }
-
-static int prepass(struct sys *s, struct replay_result *res, char *err, size_t errlen) {
-  const struct config *c = &s->o->cfg;
-  struct trace_filter *flt[SYSTEM_MAX_PRINCIPALS] = {NULL};
-  size_t cap = 1024;
-  uint8_t *claim = calloc(cap, 1);
-  int rc = -1;
-  if (!claim) {
-    snprintf(err, errlen, "out of memory");
-    return -1;
-  }
-  if (owners_filters(s, flt, err, errlen))
-    goto out;
-  struct trace_record r;
-  int have_first = 0;
-  uint64_t flow_packets = 0, flow_bytes = 0;
-  while ((rc = trace_next(s->t, &r, err, errlen)) == 1) {
-    if (!have_first) {
-      s->first_ts_ps = r.ts_ps;
-      have_first = 1;
-    }
-    res->trace_packets++;
-    uint32_t wire = r.origlen > r.caplen ? r.origlen : r.caplen;
-    res->trace_bytes += wire;
-    struct flow_parse fp;
-    if (flow_parse(r.data, r.caplen, &fp))
-      continue;
-    flow_packets++;
-    flow_bytes += wire;
-    uint32_t id = flow_table_add_frame(s->ft, &fp.key, wire, r.index);
-    if (id == UINT32_MAX) {
-      if (flow_table_untracked(s->ft))
-        snprintf(err, errlen, "trace.max_flows: the application owns all %u flows the flow table keeps "
-                 "(app.owns) and record %llu starts another; allowed: 16..16777216, raise it",
-                 c->trace_max_flows, (unsigned long long)r.index);
-      else
-        snprintf(err, errlen, "out of memory");
-      rc = -1;
-      goto out;
-    }
-    if (id >= cap) {
-      size_t ncap = cap * 2;
-      while (id >= ncap)
-        ncap *= 2;
-      uint8_t *n = realloc(claim, ncap);
-      if (!n) {
-        snprintf(err, errlen, "out of memory");
-        rc = -1;
-        goto out;
-      }
-      memset(n + cap, 0, ncap - cap);
-      claim = n;
-      cap = ncap;
-    }
-    for (unsigned p = 0; p < s->pol.nprincipals; p++) {
-      unsigned rank = claim_rank(p);
-      if (!flt[p] || (claim[id] && claim[id] <= rank) || !trace_filter_match(flt[p], &r))
-        continue;
-      claim[id] = (uint8_t)rank;
-      flow_table_pin(s->ft, id); /* a principal's flow is never evicted */
-    }
-  }
-  if (rc < 0)
-    goto out;
-  uint32_t nflows = flow_table_count(s->ft);
-  s->owner = calloc(nflows ? nflows : 1, 1);
-  if (!s->owner) {
-    snprintf(err, errlen, "out of memory");
-    rc = -1;
-    goto out;
-  }
-  uint32_t first_app = UINT32_MAX;
-  if (!c->app_owns[0]) {
-    first_app = flow_table_top_by_bytes(s->ft);
-    if (first_app != UINT32_MAX)
-      claim[first_app] = (uint8_t)claim_rank(PRINCIPAL_APP);
-  }
-  struct replay_principal *rp = res->principals;
-  for (uint32_t i = 0; i < nflows; i++) {
-    unsigned owner = claim[i] == 0 ? PRINCIPAL_OTHER : claim[i] == 1 ? PRINCIPAL_APP : claim[i] - 1u;
-    s->owner[i] = (uint8_t)owner;
-    if (owner == PRINCIPAL_APP && first_app == UINT32_MAX)
-      first_app = i;
-    const struct flow_stats *fs = flow_table_get(s->ft, i);
-    rp[owner].flows++;
-    rp[owner].packets += fs->packets;
-    rp[owner].bytes += fs->bytes;
-  }
-  /* Frames of evicted flows belong to other too. */
-  uint64_t named_packets = 0, named_bytes = 0;
-  for (unsigned p = 0; p < s->pol.nprincipals; p++)
-    if (p != PRINCIPAL_OTHER) {
-      named_packets += rp[p].packets;
-      named_bytes += rp[p].bytes;
-    }
-  rp[PRINCIPAL_OTHER].packets = flow_packets - named_packets;
-  rp[PRINCIPAL_OTHER].bytes = flow_bytes - named_bytes;
-  res->flows = nflows;
-  res->flows_evicted = flow_table_evicted(s->ft);
-  rp[PRINCIPAL_OTHER].flows += (uint32_t)res->flows_evicted;
-  s->evicted_flow = res->flows_evicted ? nflows : UINT32_MAX;
-  if (first_app != UINT32_MAX)
-    flow_name(s, first_app, res->app_flow, sizeof res->app_flow);
-  else
-    snprintf(res->app_flow, sizeof res->app_flow, "none");
-  res->trace_stats = *trace_stats(s->t); /* this pass always reads the whole trace */
-  rc = trace_rewind(s->t, err, errlen);
-out:
-  for (unsigned p = 0; p < SYSTEM_MAX_PRINCIPALS; p++)
-    trace_filter_free(flt[p]);
-  free(claim);
-  return rc;
 }
 
 /* The waveform: queue fill, ring heads and tails, packet buffer, IOTLB hits
@@ -508,7 +320,7 @@ static int register_vcd(struct sys *s, const char *path, char *err, size_t errle
 /* app.hostile_read: the policy's entitlement, and what it read to --observed. */
 static int hostile_entitled(void *ctx, unsigned principal, const struct mem_label *lab) {
   struct sys *s = ctx;
-  return checker_entitled(&s->pol, principal, lab);
+  return checker_entitled(&s->tn->pol, principal, lab);
 }
 
 static void hostile_sink(void *ctx, unsigned principal, const uint8_t *data, uint32_t len) {
@@ -522,44 +334,6 @@ static void on_exposure(void *ctx, unsigned principal, uint64_t paddr, const uin
   observed_record(ctx, principal, data, len, time_ps);
 }
 
-/* The policy's principals: app, other, then the scenario's list, with
- * their capabilities; the report's list of them; every fault that names a
- * principal names one of them. */
-static int principals_setup(struct sys *s, struct replay_result *res, char *err, size_t errlen) {
-  const struct config *c = &s->o->cfg;
-  static const char *const deliveries[] = {"copy", "zero_copy", "af_xdp", "zcrx"};
-  s->pol.nprincipals = PRINCIPAL_FIRST_LISTED + c->nprincipals;
-  snprintf(s->pol.names[PRINCIPAL_APP], sizeof s->pol.names[0], "app");
-  snprintf(s->pol.names[PRINCIPAL_OTHER], sizeof s->pol.names[0], "other");
-  s->pol.caps[PRINCIPAL_APP] = c->app_caps;
-  res->principals[PRINCIPAL_APP].delivery = deliveries[c->app_delivery & 3];
-  res->principals[PRINCIPAL_OTHER].delivery = deliveries[CFG_DELIVERY_COPY];
-  for (unsigned i = 0; i < c->nprincipals; i++) {
-    unsigned p = PRINCIPAL_FIRST_LISTED + i;
-    snprintf(s->pol.names[p], sizeof s->pol.names[0], "%s", c->principals[i].name);
-    s->pol.caps[p] = c->principals[i].caps;
-    res->principals[p].delivery = deliveries[c->principals[i].delivery & 3];
-  }
-  res->nprincipals = s->pol.nprincipals;
-  for (unsigned p = 0; p < s->pol.nprincipals; p++)
-    snprintf(res->principals[p].name, sizeof res->principals[p].name, "%s", s->pol.names[p]);
-  for (unsigned i = 0; i < s->o->nfaults; i++) {
-    const struct fault *f = &s->o->faults[i];
-    if ((f->kind == FAULT_USER_WRITE || f->kind == FAULT_USER_HOARD) &&
-        principal_id(&s->pol, f->principal) == UINT_MAX) {
-      char names[SYSTEM_MAX_PRINCIPALS * (CFG_PRINCIPAL_NAME_MAX + 2)] = "";
-      for (unsigned p = 0; p < s->pol.nprincipals; p++) {
-        size_t l = strlen(names);
-        snprintf(names + l, sizeof names - l, "%s%s", p ? ", " : "", s->pol.names[p]);
-      }
-      snprintf(err, errlen, "%s: principal '%s' is not one of the scenario's principals (%s)", f->spec,
-               f->principal, names);
-      return -1;
-    }
-  }
-  return 0;
-}
-
 static void teardown(struct sys *s) {
   observed_abort(s->obs);
   driver_free(s->drv);
@@ -569,9 +343,8 @@ static void teardown(struct sys *s) {
   iommu_free(s->io);
   checker_free(s->chk);
   mem_free(s->m);
-  flow_table_free(s->ft);
+  tenancy_free(s->tn);
   xdp_prog_free(s->xdp);
-  free(s->owner);
   if (s->t)
     trace_close(s->t);
   free(s);
@@ -590,7 +363,6 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
     return -1;
   }
   s->o = o;
-  s->evicted_flow = UINT32_MAX;
   struct trace_open_opts to;
   trace_open_opts_default(&to);
   to.skip_unsupported = o->skip_unsupported;
@@ -598,21 +370,10 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   if (!s->t)
     goto fail;
   snprintf(res->linktype, sizeof res->linktype, "%s", trace_file_linktype_name(s->t));
-  s->ft = flow_table_new();
-  if (s->ft)
-    flow_table_set_limit(s->ft, c->trace_max_flows);
-  if (!s->ft) {
-    snprintf(err, errlen, "out of memory");
+  /* Principals, flows, owners and who is entitled to what. */
+  s->tn = tenancy_new(c, o->faults, o->nfaults, s->t, res, err, errlen);
+  if (!s->tn)
     goto fail;
-  }
-  /* Principals and who is entitled to what. */
-  if (principals_setup(s, res, err, errlen) || prepass(s, res, err, errlen))
-    goto fail;
-  s->pol.flow_owner = s->owner;
-  s->pol.nflows = flow_table_count(s->ft);
-  s->pol.default_owner = PRINCIPAL_OTHER;
-  s->pol.flow_name = flow_name;
-  s->pol.flow_name_ctx = s;
 
   s->m = mem_new(o->ram_bytes ? o->ram_bytes : (uint64_t)c->host_ram_mb << 20);
   if (!s->m) {
@@ -620,9 +381,9 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
     goto fail;
   }
   mem_set_clock(s->m, clock_now, NULL);
-  s->chk = checker_new(s->m, &s->pol, clock_now, NULL);
+  s->chk = checker_new(s->m, &s->tn->pol, clock_now, NULL);
   if (o->observed_dir && s->chk) {
-    s->obs = observed_open(o->observed_dir, &s->pol, err, errlen);
+    s->obs = observed_open(o->observed_dir, &s->tn->pol, err, errlen);
     if (!s->obs)
       goto fail;
     checker_set_exposure_cb(s->chk, on_exposure, s->obs);
@@ -661,21 +422,9 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
     goto fail;
   /* ntuple rules: app's flows to nic.steer_app_to, each listed principal's
    * flows to its queue (taken out of the RSS table: config_rss_queues). */
-  for (unsigned p = 0; p < s->pol.nprincipals; p++) {
-    int32_t to = p == PRINCIPAL_APP ? c->nic_steer_app_to
-                 : p >= PRINCIPAL_FIRST_LISTED ? c->principals[p - PRINCIPAL_FIRST_LISTED].queue : -1;
-    if (to < 0)
-      continue;
-    unsigned rules = 0;
-    for (uint32_t i = 0; i < flow_table_count(s->ft) && rules < MAX_APP_RULES; i++)
-      if (s->owner[i] == p) {
-        const struct flow_stats *fs = flow_table_get(s->ft, i);
-        if (fs->key.af != FLOW_AF_NONE && !nic_add_rule(s->nic, &fs->key, (unsigned)to))
-          rules++;
-      }
-  }
+  tenancy_steer(s->tn, s->nic);
 
-  for (unsigned p = 0; p < s->pol.nprincipals; p++) {
+  for (unsigned p = 0; p < s->tn->pol.nprincipals; p++) {
     s->users[p] = user_new(s->m, &s->cpu, p, SOCK_PAGES, err, errlen);
     if (!s->users[p])
       goto fail;
@@ -723,7 +472,7 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
       .umem_chunk = c->app_umem_chunk,
       .umem_pages = c->app_umem_pages,
   };
-  struct driver_classifier cls = {.ctx = s, .classify = classify};
+  struct driver_classifier cls = {.ctx = s->tn, .classify = tenancy_classify};
   struct driver_tenant tenants[CFG_MAX_PRINCIPALS];
   dp.tenants = tenants;
   for (unsigned i = 0; i < c->nprincipals; i++) {
@@ -738,7 +487,7 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
         .map_per_packet = cp->mapping_lifetime == CFG_LIFETIME_PER_PACKET,
     };
   }
-  s->drv = driver_new(&dp, s->m, s->io, s->nic, &s->cpu, s->users, s->pol.nprincipals, &cls, err, errlen);
+  s->drv = driver_new(&dp, s->m, s->io, s->nic, &s->cpu, s->users, s->tn->pol.nprincipals, &cls, err, errlen);
   if (!s->drv)
     goto fail;
   driver_set_effect_cb(s->drv, fault_effect, s);
@@ -746,8 +495,8 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
     /* The program attached to the device: its rules name the policy's
      * principals and match frames of the trace's link type. */
     const char *names[MEM_MAX_PRINCIPALS + 1] = {NULL};
-    for (unsigned p = 0; p < s->pol.nprincipals; p++)
-      names[p] = s->pol.names[p];
+    for (unsigned p = 0; p < s->tn->pol.nprincipals; p++)
+      names[p] = s->tn->pol.names[p];
     char xerr[1200];
     s->xdp = xdp_prog_new(c->xdp_rules, names, trace_linktype(s->t), xerr, sizeof xerr);
     if (!s->xdp) {

@@ -57,11 +57,17 @@ static json_object *by_pair(const struct checker_result *cr) {
   return a;
 }
 
-/* [{"name", "delivery", "flows", "packets", "bytes"}...]: app, other, then the scenario's. */
+/* The principals in list order: app first, the scenario's in order, other
+ * last (ids: app 0, other 1, the scenario's from 2). */
+static unsigned principal_at(const struct replay_result *r, unsigned i) {
+  return i == 0 ? 0u : i + 1 < r->nprincipals ? i + 1 : 1u;
+}
+
+/* [{"name", "delivery", "flows", "packets", "bytes"}...]: app, the scenario's, other. */
 static json_object *principals(const struct replay_result *r) {
   json_object *a = json_object_new_array();
-  for (unsigned p = 0; p < r->nprincipals && p < SYSTEM_MAX_PRINCIPALS; p++) {
-    const struct replay_principal *rp = &r->principals[p];
+  for (unsigned i = 0; i < r->nprincipals && i < SYSTEM_MAX_PRINCIPALS; i++) {
+    const struct replay_principal *rp = &r->principals[principal_at(r, i)];
     json_object *e = json_object_new_object();
     json_object_object_add(e, "name", json_object_new_string(rp->name));
     json_object_object_add(e, "delivery", json_object_new_string(rp->delivery ? rp->delivery : "copy"));
@@ -388,10 +394,11 @@ void report_print_human(FILE *out, const struct replay_opts *o, const struct rep
           "application flow: %s\n", r->trace_packets, r->trace_bytes, r->flows, r->linktype, r->app_flow);
   if (r->nprincipals > 2) {
     fprintf(out, "  principals:");
-    for (unsigned p = 0; p < r->nprincipals && p < SYSTEM_MAX_PRINCIPALS; p++)
-      fprintf(out, "%s %s (%s, %u flows, %" PRIu64 " packets)", p ? ";" : "", r->principals[p].name,
-              r->principals[p].delivery ? r->principals[p].delivery : "copy", r->principals[p].flows,
-              r->principals[p].packets);
+    for (unsigned i = 0; i < r->nprincipals && i < SYSTEM_MAX_PRINCIPALS; i++) {
+      const struct replay_principal *rp = &r->principals[principal_at(r, i)];
+      fprintf(out, "%s %s (%s, %u flows, %" PRIu64 " packets)", i ? ";" : "", rp->name,
+              rp->delivery ? rp->delivery : "copy", rp->flows, rp->packets);
+    }
     fprintf(out, "\n");
   }
   if (r->flows_evicted)

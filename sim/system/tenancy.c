@@ -53,7 +53,7 @@ unsigned tenancy_principal_id(const struct policy *pol, const char *name) {
   return UINT_MAX;
 }
 
-/* The policy's principals: app, other, then the scenario's list, with
+/* The policy's principals by id: app (0), other (1), then the scenario's list, with
  * their capabilities; the report's list of them; every fault that names a
  * principal names one of them. */
 static int principals_setup(struct tenancy *tn, struct replay_result *res, char *err, size_t errlen) {

@@ -2,7 +2,7 @@
  * tenancy: the flows of the trace and the principals that own them.
  *
  * Built once, before the simulation starts, from the resolved scenario and
- * one pass over the trace: the principals (app, other, then the scenario's
+ * one pass over the trace: the principals (ids: app 0, other 1, the scenario's
  * `principals:`, with their capabilities: the checker's policy), the flow
  * table, and each flow's owner (the first principal whose filter matches
  * one of its frames, app first; app without app.owns takes the flow with

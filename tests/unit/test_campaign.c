@@ -1,5 +1,5 @@
 /*
- * sim/campaign: campaign specs (the product, seed ranges and lists, defaults,
+ * sim/tool/campaign: campaign specs (the product, seed ranges and lists, defaults,
  * every kind of error as one line with the file, line and column), run ids
  * and their sanitising, shell quoting of the emitted job lines (checked by
  * running them through /bin/sh), the Slurm script, and the merge arithmetic

@@ -1,5 +1,5 @@
 /*
- * sim/check: cross_flow_leak, stale_data_leak and kernel_pointer_leak,
+ * sim/core/check: cross_flow_leak, stale_data_leak and kernel_pointer_leak,
  * decided from labels, mappings and policy (checker.h, contract.md).
  *
  * Two principals: 0 "app" owns flow 0, 1 "other" owns flow 1. Each case sets

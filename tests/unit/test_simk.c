@@ -1,5 +1,5 @@
 /*
- * sim/kernel/simk.cpp: the C API over SystemC. Ordering (time, then notify
+ * sim/core/kernel/simk.cpp: the C API over SystemC. Ordering (time, then notify
  * order), re-notify and cancel, notify(0) from callbacks, stop/continue,
  * run_until edges, the counter, VCD output and silence on stdout/stderr.
  * Every test case runs in its own forked process (forced below), so each

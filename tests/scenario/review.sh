@@ -8,7 +8,7 @@ for need in copy zc-shared-ring zc-shared-ring-writable; do
   if echo "$designs" | grep -qx "$need"; then ok "designs lists $need"; else bad "designs lacks $need"; fi
 done
 
-for trace in "$T/g.pcap" "$CORPUS/zeek/testing/btest/Traces/var-services-std-ports.pcap"; do
+for trace in "$T/g.pcap" "$CAPTURES/zeek/testing/btest/Traces/var-services-std-ports.pcap"; do
   name=$(basename "$trace")
   expect_exit 0 "$name: review completes" -- "$NICSIM" review "$trace" -j 2 --json "$T/r.json" --markdown "$T/r.md"
   cp "$T/out" "$T/table"

@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "progress.h"
 #include "report.h"
 
 #define EXIT_USAGE 2
@@ -539,16 +540,11 @@ struct slot {
   size_t run;
 };
 
-static void progress(size_t done, size_t total, size_t failed) {
-  char bar[31];
-  size_t fill = total ? done * 30 / total : 30;
-  for (size_t i = 0; i < 30; i++)
-    bar[i] = i < fill ? '#' : '.';
-  bar[30] = '\0';
-  fprintf(stderr, "\r[%s] %zu/%zu runs", bar, done, total);
+static void progress(struct progress *p, size_t done, size_t total, size_t failed) {
+  char note[48] = "";
   if (failed)
-    fprintf(stderr, ", %zu failed", failed);
-  fflush(stderr);
+    snprintf(note, sizeof note, "%zu failed", failed);
+  progress_update(p, done, total, note);
 }
 
 /* The first line of a run's log, for the failure message. */
@@ -712,10 +708,11 @@ static int run_local(const struct campaign_spec *s, const char *out, uint64_t jo
 
   fflush(stdout);
   fflush(stderr);
-  int tty = isatty(2) && !quiet;
+  struct progress bar;
+  progress_start(&bar, "campaign", "runs", quiet);
   size_t next = 0, running = 0, done = 0;
-  if (tty && ntodo)
-    progress(0, ntodo, 0);
+  if (ntodo)
+    progress(&bar, 0, ntodo, 0);
   while (done < ntodo) {
     while (next < ntodo && running < jobs) {
       size_t run = todo[next++];
@@ -800,18 +797,15 @@ static int run_local(const struct campaign_spec *s, const char *out, uint64_t jo
       snprintf(why, sizeof why, "%s%s", how, completed ? " without a usable report" : "");
       note_failed(&failed, &nfailed, &failed_cap, run, why);
       nfailed_total++;
-      if (tty)
-        fprintf(stderr, "\r%70s\r", "");
+      progress_clear(&bar);
       fprintf(stderr, "nicsim: campaign: run %s failed (%s%s)%s%s\n", id, how,
               completed ? " without a usable report" : "", line[0] ? ": " : "", line);
     }
     free(report);
     free(log);
-    if (tty)
-      progress(done, ntodo, nfailed_total);
+    progress(&bar, done, ntodo, nfailed_total);
   }
-  if (tty && ntodo)
-    fprintf(stderr, "\r%70s\r", "");
+  progress_clear(&bar);
 
   /* Failed runs: recorded in OUT/failed.txt (id, status, command). */
   char *failed_path = path_join(out, "failed.txt");

@@ -23,6 +23,7 @@
 #include "iommu.h"
 #include "gen.h"
 #include "html.h"
+#include "progress.h"
 #include "report.h"
 #include "scenario.h"
 #include "system.h"
@@ -319,6 +320,10 @@ static int load_scenario(const char *path, struct config *cfg, char *name, size_
   return status;
 }
 
+static void replay_progress(void *ctx, uint64_t done, uint64_t total) {
+  progress_update(ctx, done, total, NULL);
+}
+
 static int cmd_replay(int argc, char **argv) {
   static struct fault faults[MAX_FAULTS];
   unsigned nfaults = 0;
@@ -405,6 +410,11 @@ static int cmd_replay(int argc, char **argv) {
       }
       continue;
     }
+    if ((r = opt_value(&a, "--limit", &v))) {
+      if (r < 0 || parse_u64_arg(v, &rc.o.limit_frames) || rc.o.limit_frames == 0)
+        status = fail("--limit '%s': expected a number of frames, 1 or more%s", r < 0 ? "" : v, "");
+      continue;
+    }
     if ((r = opt_value(&a, "--vcd", &v))) {
       if (r < 0)
         status = fail("--vcd needs a file name%s%s", "", "");
@@ -467,7 +477,13 @@ static int cmd_replay(int argc, char **argv) {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
-  if (system_replay(&rc.o, res, err, sizeof err)) {
+  struct progress bar;
+  progress_start(&bar, "replay", "frames", quiet);
+  rc.o.progress = replay_progress;
+  rc.o.progress_ctx = &bar;
+  int replayed = system_replay(&rc.o, res, err, sizeof err);
+  progress_clear(&bar);
+  if (replayed) {
     free(res);
     return fail("%s%s", err, "");
   }
@@ -742,7 +758,9 @@ static int cmd_review(int argc, char **argv) {
 
   fflush(stdout);
   fflush(stderr);
-  int tty = isatty(2) && !quiet;
+  struct progress bar;
+  progress_start(&bar, "review", "runs", quiet);
+  progress_update(&bar, 0, n, NULL);
   size_t next = 0, running = 0, finished = 0;
   int failed = 0;
   for (size_t i = 0; i < n; i++)
@@ -785,17 +803,18 @@ static int cmd_review(int argc, char **argv) {
           runs[i].report = json_object_from_file(out);
         if (!runs[i].report) {
           failed = 1;
+          progress_clear(&bar);
           if (runs[i].status == 0 || runs[i].status > 2)
             fprintf(stderr, "nicsim: review: the run of design %s failed (status %d)\n", runs[i].design,
                     runs[i].status);
         }
         unlink(out);
-        if (tty)
-          fprintf(stderr, "\r[%zu/%zu] %-28s", finished, n, runs[i].design);
+        char note[64];
+        snprintf(note, sizeof note, "%s done", runs[i].design);
+        progress_update(&bar, finished, n, note);
       }
   }
-  if (tty)
-    fprintf(stderr, "\r%60s\r", "");
+  progress_clear(&bar);
   rmdir(tmpdir);
 
   if (!quiet)

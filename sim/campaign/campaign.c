@@ -413,13 +413,17 @@ static void usage_campaign(FILE *f) {
           "table. Runs whose report already exists are skipped: rerun to resume.\n"
           "Exit status: 0 when every run completed (safe or not), 2 otherwise.\n"
           "\n"
-          "  -j N                 parallel runs (default: the number of cores)\n"
+          "  -j N, --jobs N       parallel runs (default: the number of cores)\n"
           "  --out DIR            output folder (default: SPECNAME-out in the current folder)\n"
           "  --emit-jobs          run nothing: print one shell command a line, for GNU parallel\n"
           "                       (nicsim campaign SPEC --emit-jobs | parallel), and write\n"
           "                       OUT/jobs.txt and a Slurm job-array script\n"
           "  --slurm-script FILE  where --emit-jobs writes the script (default OUT/campaign.sbatch)\n"
-          "  --quiet              print nothing but errors\n"
+          "  -q, --quiet          print nothing but errors (no table, no progress line)\n"
+          "  -h, --help           this text\n"
+          "\n"
+          "On a terminal, a progress line on standard error shows runs done, rate,\n"
+          "elapsed time and ETA.\n"
           "\n"
           "SPEC (YAML; trace paths relative to the spec's folder):\n"
           "  traces: [traces/samples/mixed.pcap]\n"
@@ -428,7 +432,7 @@ static void usage_campaign(FILE *f) {
           "  seeds: 1..20                              # or a list [1, 2, 5..9] (default 1)\n"
           "  set: {pool.clear: on_recycle}             # optional scenario keys for every run\n"
           "\n"
-          "Then: nicsim merge OUT/runs. See docs/campaigns.md.\n");
+          "Then: nicsim merge OUT/runs. See " NICSIM_DOCDIR "/campaigns.md.\n");
 }
 
 static void usage_merge(FILE *f) {
@@ -443,7 +447,8 @@ static void usage_merge(FILE *f) {
           "\n"
           "  --json FILE        write the merged table as JSON (- for standard output)\n"
           "  --markdown FILE    write it as Markdown\n"
-          "  --quiet            print nothing but errors and warnings\n");
+          "  -q, --quiet        print nothing but errors and warnings\n"
+          "  -h, --help         this text\n");
 }
 
 /* ---- merge ---- */

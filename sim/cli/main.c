@@ -103,22 +103,29 @@ static void usage_main(FILE *f) {
           "\n"
           "commands:\n"
           "  replay TRACE    run one design on a trace; exit 0 safe, 1 violations, 2 error\n"
-          "  review TRACE    run every design on a trace and print a table\n"
-          "  gen -o FILE     write a multi-flow trace with per-flow payload markers\n"
-          "  designs         list the built-in designs (--show NAME prints one as YAML)\n"
+          "  review TRACE    run every design on a trace and print a table (--html: a page)\n"
           CAMPAIGN_USAGE_LINE
           MERGE_USAGE_LINE
+          "  gen -o FILE     write a multi-flow trace with per-flow payload markers\n"
+          "  designs         list the built-in designs (--show NAME prints one as YAML)\n"
+          "  costs           print the CPU cost model (cycles of each host operation)\n"
+          "  dmabench        measure DMA throughput and latency through the IOMMU model\n"
+          "  help [COMMAND]  this text, or the options of one command\n"
+          "  version         the version (also -V, --version)\n"
           "\n"
-          "  nicsim COMMAND --help    options of one command\n"
-          "  nicsim --version\n"
+          "  nicsim COMMAND --help    options of one command (or: nicsim help COMMAND)\n"
+          "  nicsim -V, --version     print the version\n"
           "\n"
-          "Documentation: docs/user-guide.md\n");
+          "Documentation: " NICSIM_DOCDIR "/user-guide.md (installed by cmake --install;\n"
+          "docs/ in the source tree) and the manual page nicsim(1).\n");
 }
 
 static void usage_replay(FILE *f) {
   fprintf(f,
           "usage: nicsim replay TRACE [--design NAME | --scenario FILE] [--set KEY=VALUE ...]\n"
-          "                     [--seed N] [--json FILE] [--vcd FILE] [--speed recorded|line|xN] [--quiet]\n"
+          "                     [--seed N] [--json FILE] [--fault SPEC ...] [--observed DIR]\n"
+          "                     [--vcd FILE] [--speed recorded|line|xN] [--limit N]\n"
+          "                     [--skip-unsupported] [--quiet]\n"
           "\n"
           "Replays TRACE (pcap, nanosecond pcap or pcapng; - for standard input) through\n"
           "the simulated machine configured by a design (default: copy) or a scenario\n"
@@ -140,9 +147,15 @@ static void usage_replay(FILE *f) {
           "                     buffer, IOTLB hits and misses, free pool pages, violations)\n"
           "  --speed MODE       recorded (trace timestamps, default), line (back to back\n"
           "                     at line rate), or xN (recorded gaps divided by N)\n"
-          "  --quiet            print nothing but errors\n"
-          "  --skip-unsupported skip records with no Ethernet form (802.11, CAN...) instead of\n"
+          "  --limit N          replay only the first N frames of the trace (as tcpdump -c)\n"
+          "  --skip-unsupported\n"
+          "                     skip records with no Ethernet form (802.11, CAN...) instead of\n"
           "                     refusing the trace; they are counted in the report\n"
+          "  -q, --quiet        print nothing but errors (no summary, no progress line)\n"
+          "  -h, --help         this text\n"
+          "\n"
+          "On a terminal, a progress line on standard error shows frames replayed, rate,\n"
+          "elapsed time and ETA.\n"
           "\n"
           "xdp.rules: rules 'ACTION [PRINCIPAL] [MATCH]', separated by ';' in --set, e.g.\n"
           "  --set 'xdp.rules=[drop udp port 53; redirect app tuple proto=udp,dport=4000; pass]'\n"
@@ -171,21 +184,30 @@ static void usage_review(FILE *f) {
   fprintf(f,
           "usage: nicsim review TRACE [--designs NAME,NAME,...|all] [-j N] [--json FILE]\n"
           "                     [--markdown FILE] [--html FILE] [--set KEY=VALUE ...] [--seed N]\n"
+          "                     [--skip-unsupported] [--quiet]\n"
           "\n"
           "Runs every design (or those named) on TRACE, each in its own process, N at a\n"
           "time (default: the number of cores), and prints a table: verdict, count per\n"
           "safety property, CPU cycles per packet, delivered Gb/s, drops.\n"
           "Exit status: 0 when every run completed, 2 otherwise.\n"
           "\n"
-          "  --designs LIST     comma-separated design names, or all (default)\n"
-          "  -j N               parallel runs\n"
-          "  --json FILE        write the table as JSON\n"
-          "  --markdown FILE    write the table as Markdown\n"
-          "  --html FILE        write a self-contained page: the table and a chart of cost\n"
-          "                     against safety per design (drawn by gnuplot)\n"
+          "  --designs LIST, --design LIST\n"
+          "                     comma-separated design names, or all (default)\n"
+          "  -j N, --jobs N     parallel runs\n"
+          "  --json FILE        write the table as JSON, with the run's settings (meta)\n"
+          "  --markdown FILE    write the table as Markdown, with the run's settings\n"
+          "  --html FILE        write a self-contained page to share: the settings, a chart\n"
+          "                     of cost against violations per design, the table, and per\n"
+          "                     design its summary, first violations and settings\n"
           "  --set KEY=VALUE    applied to every design, after its own settings\n"
           "  --seed N           seed of every run (default 1)\n"
-          "  --skip-unsupported skip records with no Ethernet form instead of refusing the trace\n");
+          "  --skip-unsupported\n"
+          "                     skip records with no Ethernet form instead of refusing the trace\n"
+          "  -q, --quiet        print nothing but errors (no table, no progress line)\n"
+          "  -h, --help         this text\n"
+          "\n"
+          "On a terminal, a progress line on standard error shows runs done, rate,\n"
+          "elapsed time and ETA.\n");
 }
 
 static void usage_gen(FILE *f) {
@@ -197,13 +219,14 @@ static void usage_gen(FILE *f) {
           "marker (\"<flow 0003 pkt 0000000012>\") so leaked bytes show whose they are.\n"
           "Flow i gets a share of packets proportional to 1/(i+1): flow 0 has the most.\n"
           "\n"
-          "  -o FILE            output (- for standard output)\n"
+          "  -o, --output FILE  output (- for standard output)\n"
           "  --flows N          number of flows (default 8)\n"
           "  --packets N        number of frames (default 1000)\n"
           "  --size BYTES       frame size 60..9000 (default 512), or imix (60/590/1514, 7:4:1)\n"
           "  --rate-gbps R      offered rate, with preamble and gap (default 10)\n"
           "  --seed N           seed (default 1)\n"
-          "  --ipv6-share F     share of flows that are IPv6, 0..1 (default 0)\n");
+          "  --ipv6-share F     share of flows that are IPv6, 0..1 (default 0)\n"
+          "  -h, --help         this text\n");
 }
 
 /* ---- replay ---- */
@@ -933,7 +956,8 @@ static int cmd_dmabench(int argc, char **argv) {
 static int cmd_costs(int argc, char **argv) {
   if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
     printf("usage: nicsim costs\n\nPrints the CPU cost model: what clearing and copying cost by size,\n"
-           "and the fixed costs of the host's operations, in cycles (docs/timing.md gives sources).\n");
+           "and the fixed costs of the host's operations, in cycles (" NICSIM_DOCDIR "/timing.md\n"
+           "gives their sources).\n\n  -h, --help         this text\n");
     return 0;
   }
   if (argc > 1)
@@ -970,8 +994,10 @@ static int cmd_designs(int argc, char **argv) {
   if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
     printf("usage: nicsim designs [--show NAME]\n\n"
            "Lists the built-in designs, one a line: name, then a summary.\n"
-           "--show NAME prints the design's scenario file (YAML) as shipped: save it, edit\n"
-           "it, and run it with nicsim replay TRACE --scenario FILE.\n");
+           "\n"
+           "  --show NAME        print the design's scenario file (YAML) as shipped: save it,\n"
+           "                     edit it, and run it with nicsim replay TRACE --scenario FILE\n"
+           "  -h, --help         this text\n");
     return 0;
   }
   if (argc > 1) {
@@ -1063,35 +1089,47 @@ static int cmd_gen(int argc, char **argv) {
   return 0;
 }
 
+/* The commands, in the order nicsim --help lists them. */
+static const struct command {
+  const char *name;
+  int (*run)(int argc, char **argv);
+} commands[] = {
+    {"replay", cmd_replay},   {"review", cmd_review}, {"campaign", campaign_main}, {"merge", merge_main},
+    {"gen", cmd_gen},         {"designs", cmd_designs}, {"costs", cmd_costs},     {"dmabench", cmd_dmabench},
+};
+
+static const struct command *command_find(const char *name) {
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    if (strcmp(commands[i].name, name) == 0)
+      return &commands[i];
+  return NULL;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     usage_main(stderr);
     return EXIT_USAGE;
   }
   const char *cmd = argv[1];
+  if (strcmp(cmd, "help") == 0 && argc > 2) {
+    /* nicsim help COMMAND: that command's --help. */
+    const struct command *c = command_find(argv[2]);
+    if (!c)
+      return fail("help: unknown command '%s' (nicsim --help lists them)%s", argv[2], "");
+    char help_opt[] = "--help";
+    char *help_argv[] = {argv[2], help_opt, NULL};
+    return c->run(2, help_argv);
+  }
   if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
     usage_main(stdout);
     return 0;
   }
-  if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+  if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0 || strcmp(cmd, "version") == 0) {
     printf("nicsim %s\n", NICSIM_VERSION_STRING);
     return 0;
   }
-  if (strcmp(cmd, "replay") == 0)
-    return cmd_replay(argc - 1, argv + 1);
-  if (strcmp(cmd, "review") == 0)
-    return cmd_review(argc - 1, argv + 1);
-  if (strcmp(cmd, "designs") == 0)
-    return cmd_designs(argc - 1, argv + 1);
-  if (strcmp(cmd, "gen") == 0)
-    return cmd_gen(argc - 1, argv + 1);
-  if (strcmp(cmd, "costs") == 0)
-    return cmd_costs(argc - 1, argv + 1);
-  if (strcmp(cmd, "dmabench") == 0)
-    return cmd_dmabench(argc - 1, argv + 1);
-  if (strcmp(cmd, "campaign") == 0)
-    return campaign_main(argc - 1, argv + 1);
-  if (strcmp(cmd, "merge") == 0)
-    return merge_main(argc - 1, argv + 1);
+  const struct command *c = command_find(cmd);
+  if (c)
+    return c->run(argc - 1, argv + 1);
   return fail("unknown command '%s' (nicsim --help lists them)%s", cmd, "");
 }

@@ -673,6 +673,23 @@ static int write_file_atomic(const char *path, const char *text, char *err, size
   return 0;
 }
 
+/* The Markdown table's preamble: what was run, and the command that runs it again. */
+static void review_markdown_meta(FILE *f, const struct review_meta *m) {
+  json_object *t = m->trace_info, *pk = NULL, *fl = NULL;
+  fprintf(f, "nicsim %s review of `%s`", NICSIM_VERSION_STRING, m->trace);
+  if (t && json_object_object_get_ex(t, "packets", &pk) && json_object_object_get_ex(t, "flows", &fl))
+    fprintf(f, ": %" PRId64 " frames, %" PRId64 " flows", json_object_get_int64(pk), json_object_get_int64(fl));
+  fprintf(f, "; seed %" PRIu64 "; --set: ", m->seed);
+  if (!m->nsets)
+    fprintf(f, "none");
+  for (size_t i = 0; i < m->nsets; i++)
+    fprintf(f, "%s`%s`", i ? ", " : "", m->sets[i]);
+  fprintf(f, ".\n\nTo reproduce: `nicsim review %s --seed %" PRIu64, m->trace, m->seed);
+  for (size_t i = 0; i < m->nsets; i++)
+    fprintf(f, " --set '%s'", m->sets[i]);
+  fprintf(f, " --markdown FILE`\n\n");
+}
+
 static int cmd_review(int argc, char **argv) {
   const char *trace = NULL, *designs = "all", *json = NULL, *markdown = NULL, *html = NULL;
   uint64_t jobs = (uint64_t)sysconf(_SC_NPROCESSORS_ONLN), seed = 1;
@@ -843,14 +860,19 @@ static int cmd_review(int argc, char **argv) {
   if (!quiet)
     review_table(stdout, runs, n, 0);
   char err[1200];
+  /* What every run shared: recorded in each output so that it can be re-run from itself. */
+  json_object *trace_info = NULL;
+  for (size_t i = 0; i < n && !trace_info; i++)
+    if (runs[i].report)
+      json_object_object_get_ex(runs[i].report, "trace", &trace_info);
+  struct review_meta meta = {trace, trace_info, seed, (const char *const *)sets, (size_t)nsets};
   if (html) {
     struct review_row *rows = calloc(n ? n : 1, sizeof *rows);
-    if (!rows) {
-      fprintf(stderr, "nicsim: out of memory\n");
-      failed = 1;
-    } else {
+    char *page = NULL;
+    if (rows) {
       for (size_t i = 0; i < n; i++) {
         json_object *r = runs[i].report, *vj = NULL;
+        const struct design *d = design_find(runs[i].design);
         rows[i].design = runs[i].design;
         rows[i].verdict = r && json_object_object_get_ex(r, "verdict", &vj) ? json_object_get_string(vj) : "error";
         for (int p = 0; r && p < PROP_COUNT; p++)
@@ -858,19 +880,28 @@ static int cmd_review(int argc, char **argv) {
         rows[i].cycles_per_packet = r ? jget_double(r, "cpu", "cycles_per_packet") : 0;
         rows[i].delivered_gbps = r ? jget_double(r, "throughput", "delivered_gbps") : 0;
         rows[i].drops = r ? jget_i64(r, "nic", "rx_dropped") : 0;
+        rows[i].summary = d ? d->summary : NULL;
+        rows[i].settings = d ? d->yaml : NULL;
+        rows[i].report = r;
       }
-      if (review_html(html, trace, rows, n, err, sizeof err)) {
-        fprintf(stderr, "nicsim: %s\n", err);
-        failed = 1;
-      }
+      page = review_html(&meta, rows, n);
       free(rows);
     }
+    if (!page) {
+      fprintf(stderr, "nicsim: --html: out of memory\n");
+      failed = 1;
+    } else if (write_file_atomic(html, page, err, sizeof err)) {
+      fprintf(stderr, "nicsim: %s\n", err);
+      failed = 1;
+    }
+    free(page);
   }
   if (markdown) {
     char *buf = NULL;
     size_t len = 0;
     FILE *mf = open_memstream(&buf, &len);
     if (mf) {
+      review_markdown_meta(mf, &meta);
       review_table(mf, runs, n, 1);
       fclose(mf);
       if (write_file_atomic(markdown, buf, err, sizeof err)) {
@@ -882,11 +913,16 @@ static int cmd_review(int argc, char **argv) {
   }
   if (json) {
     json_object *root = json_object_new_object();
-    json_object *t = NULL;
-    for (size_t i = 0; i < n && !t; i++)
-      if (runs[i].report && json_object_object_get_ex(runs[i].report, "trace", &t))
-        t = json_object_get(t);
-    json_object_object_add(root, "trace", t);
+    json_object_object_add(root, "trace", json_object_get(trace_info));
+    json_object *mo = json_object_new_object();
+    json_object_object_add(mo, "nicsim_version", json_object_new_string(NICSIM_VERSION_STRING));
+    json_object_object_add(mo, "seed", json_object_new_uint64(seed));
+    json_object *sa = json_object_new_array();
+    for (int i = 0; i < nsets; i++)
+      json_object_array_add(sa, json_object_new_string(sets[i]));
+    json_object_object_add(mo, "set", sa);
+    json_object_object_add(mo, "trace", json_object_get(trace_info));
+    json_object_object_add(root, "meta", mo);
     json_object *arr = json_object_new_array();
     for (size_t i = 0; i < n; i++) {
       json_object *e = json_object_new_object(), *r = runs[i].report, *vj = NULL;

@@ -684,7 +684,10 @@ static void review_markdown_meta(FILE *f, const struct review_meta *m) {
     fprintf(f, "none");
   for (size_t i = 0; i < m->nsets; i++)
     fprintf(f, "%s`%s`", i ? ", " : "", m->sets[i]);
-  fprintf(f, ".\n\nTo reproduce: `nicsim review %s --seed %" PRIu64, m->trace, m->seed);
+  fprintf(f, ".\n\nTo reproduce: `nicsim review %s", m->trace);
+  if (m->designs && strcmp(m->designs, "all") != 0)
+    fprintf(f, " --designs %s", m->designs);
+  fprintf(f, " --seed %" PRIu64, m->seed);
   for (size_t i = 0; i < m->nsets; i++)
     fprintf(f, " --set '%s'", m->sets[i]);
   fprintf(f, " --markdown FILE`\n\n");
@@ -865,7 +868,7 @@ static int cmd_review(int argc, char **argv) {
   for (size_t i = 0; i < n && !trace_info; i++)
     if (runs[i].report)
       json_object_object_get_ex(runs[i].report, "trace", &trace_info);
-  struct review_meta meta = {trace, trace_info, seed, (const char *const *)sets, (size_t)nsets};
+  struct review_meta meta = {trace, designs, trace_info, seed, (const char *const *)sets, (size_t)nsets};
   if (html) {
     struct review_row *rows = calloc(n ? n : 1, sizeof *rows);
     char *page = NULL;

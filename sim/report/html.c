@@ -336,6 +336,10 @@ static void header(FILE *f, const struct review_meta *m, size_t n) {
   }
   fputs("</dd>\n<dt>to reproduce</dt><dd><code>nicsim review ", f);
   esc(f, m->trace);
+  if (m->designs && strcmp(m->designs, "all") != 0) {
+    fputs(" --designs ", f);
+    esc(f, m->designs);
+  }
   fprintf(f, " --seed %" PRIu64, m->seed);
   for (size_t i = 0; i < m->nsets; i++) {
     fputs(" --set '", f);

@@ -33,6 +33,7 @@ struct review_row {
 /* What every run of the review shared. */
 struct review_meta {
   const char *trace;        /* the trace as given */
+  const char *designs;      /* --designs as given ("all": every design) */
   json_object *trace_info;  /* a report's "trace" object (packets, flows...), or NULL */
   uint64_t seed;
   const char *const *sets;  /* the --set KEY=VALUE arguments, in order */

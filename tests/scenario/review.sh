@@ -28,7 +28,7 @@ check "review JSON meta: version, seed, --set keys in order, trace" \
   "d['meta']['nicsim_version']==d['meta']['nicsim_version'].strip() and d['meta']['seed']==5 and d['meta']['set']==['pool.clear=on_recycle','nic.ring_size=512'] and d['meta']['trace']['packets']==500 and d['meta']['trace']['flows']==8 and d['meta']['trace']['path']=='$T/g.pcap'" "$T/m.json"
 check "review JSON meta: the version is the program's" "d['meta']['nicsim_version']=='$("$NICSIM" --version | cut -d' ' -f2)'" "$T/m.json"
 if grep -q "^nicsim $("$NICSIM" --version | cut -d' ' -f2) review of \`$T/g.pcap\`: 500 frames, 8 flows; seed 5; --set: \`pool.clear=on_recycle\`, \`nic.ring_size=512\`." "$T/m.md" &&
-   grep -q "^To reproduce: \`nicsim review $T/g.pcap --seed 5 --set 'pool.clear=on_recycle' --set 'nic.ring_size=512' --markdown FILE\`" "$T/m.md"; then
+   grep -q "^To reproduce: \`nicsim review $T/g.pcap --designs copy,zc-shared-ring --seed 5 --set 'pool.clear=on_recycle' --set 'nic.ring_size=512' --markdown FILE\`" "$T/m.md"; then
   ok "the Markdown records version, trace, frames, flows, seed and --set keys, and the command"
 else
   bad "Markdown preamble: $(head -3 "$T/m.md")"

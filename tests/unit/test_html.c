@@ -46,7 +46,7 @@ START_TEST(by_pair_rendered) {
   struct review_row rows[2] = {row("zc", "unsafe", 3, 1500), row("copy", "safe", 0, 800)};
   rows[0].report = rep;
   const char *sets[] = {"pool.clear=on_recycle"};
-  struct review_meta m = {"t.pcap", NULL, 7, sets, 1};
+  struct review_meta m = {"t.pcap", "zc,copy", NULL, 7, sets, 1};
   char *page = review_html(&m, rows, 2);
   ck_assert_ptr_nonnull(page);
   HAS(page, "<table class=\"pairs\">");
@@ -56,6 +56,7 @@ START_TEST(by_pair_rendered) {
   HAS(page, "first: 60 bytes of packet 2 &lt;of flow x&gt;");
   HAS(page, "id=\"meta-seed\">7<");
   HAS(page, "<code>pool.clear=on_recycle</code>");
+  HAS(page, "nicsim review t.pcap --designs zc,copy --seed 7 --set 'pool.clear=on_recycle'");
   free(page);
   json_object_put(rep);
 }
@@ -81,7 +82,7 @@ END_TEST
 
 START_TEST(names_escaped) {
   struct review_row rows[1] = {row("<x&\"y>", "error", 0, 0)};
-  struct review_meta m = {"a<b>.pcap", NULL, 1, NULL, 0};
+  struct review_meta m = {"a<b>.pcap", "all", NULL, 1, NULL, 0};
   char *page = review_html(&m, rows, 1);
   ck_assert_ptr_nonnull(page);
   LACKS(page, "<x&");

@@ -155,7 +155,18 @@ def cpu_lines():
     return fenced("\n".join(l for l in out.splitlines() if l.startswith("  cpu")))
 
 
+def merge_table():
+    """A small campaign's merged table (docs/campaigns.md)."""
+    spec = os.path.join(TMP, "camp.yaml")
+    with open(spec, "w") as f:
+        f.write("traces: [%s]\ndesigns: [zc-shared-ring, copy]\nfaults: [[], [\"malicious_dma:prob=0.05\"]]\n"
+                "seeds: 1..3\n" % os.path.join(TOP, TRACE))
+    run(["campaign", spec, "-j", "2", "--out", os.path.join(TMP, "camp"), "--quiet"])
+    return fenced("$ nicsim merge camp-out/runs\n" + run(["merge", os.path.join(TMP, "camp", "runs")]))
+
+
 SAMPLES = {
+    "merge-table": merge_table,
     "packages": packages,
     "synopsis": synopsis,
     "replay-summary": replay_summary,

@@ -10,8 +10,21 @@ inc=$(mktemp)
 trap 'rm -f "$inc"' EXIT
 # roff: escape backslashes, and keep lines starting with . or ' literal.
 roff() { sed -e 's/\\/\\e/g' -e "s/^\\([.']\\)/\\\\\\&\\1/"; }
+# One synopsis line: ".B nicsim CMD" then the rest as plain text.
+roff_args() { sed -e 's/\\/\\e/g' -E -e 's/^\.B (nicsim [a-z]+) (.*)$/.B \1\n\\\&\2/'; }
 commands=$("$nicsim" --help | awk '/^commands:/{f=1;next} f&&/^$/{f=0} f&&/^  [a-z]+ /{print $1}' | grep -vxE 'help|version')
 {
+  echo "[SYNOPSIS]"
+  for c in $commands; do
+    "$nicsim" "$c" --help | sed -n '1,/^$/p' | sed -e 's/^usage: //' -e 's/^ *//' | grep -v '^$' | tr '\n' ' ' |
+      sed -e 's/ $//' -e 's/^/.B /' | roff_args
+    echo
+    echo ".br"
+  done
+  echo ".B nicsim help"
+  echo '\&[COMMAND] | --help | -V | --version'
+  echo '.br'
+  echo '.B nicsim version'
   echo "[COMMANDS]"
   for c in $commands; do
     echo ".SS nicsim $c"

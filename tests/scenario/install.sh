@@ -33,6 +33,13 @@ if [ -f "$M" ] && command -v man >/dev/null; then
     done
   done
   [ -z "$missing" ] && ok "the page has every command and every option of their help" || bad "the page lacks:$missing"
+  syn=$(sed -n '/^SYNOPSIS/,/^DESCRIPTION/p' "$T/man.txt")
+  missing=""
+  for c in $("$N" --help | awk '/^commands:/{f=1;next} f&&/^$/{f=0} f&&/^  [a-z]+ /{print $1}'); do
+    echo "$syn" | grep -qE "nicsim +$c" || missing="$missing $c"
+  done
+  [ -z "$missing" ] && ok "the SYNOPSIS has every command" || bad "the SYNOPSIS lacks:$missing"
+  for c in costs dmabench; do grep -qE "^ +nicsim $c$" "$T/man.txt" && ok "the page has a section for $c" || bad "no section for $c"; done
   grep -q -- "--limit N" "$T/man.txt" && grep -q "nicsim dmabench" "$T/man.txt" && ok "the page documents replay --limit and dmabench" || bad "man page incomplete"
 fi
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "html.h"
+#include "suite_run.h"
 
 static json_object *report_with_pairs(void) {
   return json_tokener_parse(
@@ -100,9 +101,5 @@ int main(void) {
   tcase_add_test(tc, coincident_points_have_leaders);
   tcase_add_test(tc, names_escaped);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int nf = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return nf == 0 ? 0 : 1;
+  return suite_run(s);
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "progress.h"
+#include "suite_run.h"
 
 START_TEST(line_with_total) {
   char b[PROGRESS_LINE_MAX];
@@ -59,9 +60,5 @@ int main(void) {
   tcase_add_test(tc, unknown_rate_and_total);
   tcase_add_test(tc, silent_off_a_terminal);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int nf = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return nf == 0 ? 0 : 1;
+  return suite_run(s);
 }

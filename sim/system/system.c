@@ -50,6 +50,8 @@ struct sys {
   struct simk_event *feed_ev;
   struct trace_record rec;
   int have_rec;
+  uint64_t frames_fed; /* records taken from the trace for the replay */
+  uint64_t frames_total; /* what the first pass counted (up to limit_frames) */
   uint64_t prev_ts_ps, prev_arrival_ps;
   uint64_t first_arrival_ps, last_arrival_ps;
   int have_first_arrival;
@@ -123,6 +125,10 @@ static uint64_t arrival_of(struct sys *s, const struct trace_record *r) {
 }
 
 static void schedule_next(struct sys *s) {
+  if (s->o->limit_frames && s->frames_fed >= s->o->limit_frames) {
+    s->have_rec = 0; /* --limit: the rest of the trace is not replayed */
+    return;
+  }
   int rc = trace_next(s->t, &s->rec, s->feed_err, sizeof s->feed_err);
   if (rc < 0) {
     s->feed_error = 1;
@@ -132,6 +138,9 @@ static void schedule_next(struct sys *s) {
   s->have_rec = rc == 1;
   if (!s->have_rec)
     return;
+  s->frames_fed++;
+  if (s->o->progress && s->frames_fed % SYSTEM_PROGRESS_FRAMES == 0)
+    s->o->progress(s->o->progress_ctx, s->frames_fed, s->frames_total);
   if (s->rec.caplen > sizeof s->frame)
     s->rec.caplen = sizeof s->frame;
   memcpy(s->frame, s->rec.data, s->rec.caplen);
@@ -371,9 +380,10 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
     goto fail;
   snprintf(res->linktype, sizeof res->linktype, "%s", trace_file_linktype_name(s->t));
   /* Principals, flows, owners and who is entitled to what. */
-  s->tn = tenancy_new(c, o->faults, o->nfaults, s->t, res, err, errlen);
+  s->tn = tenancy_new(c, o->faults, o->nfaults, s->t, o->limit_frames, res, err, errlen);
   if (!s->tn)
     goto fail;
+  s->frames_total = res->trace_packets;
 
   s->m = mem_new(o->ram_bytes ? o->ram_bytes : (uint64_t)c->host_ram_mb << 20);
   if (!s->m) {
@@ -531,6 +541,9 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
     snprintf(err, errlen, "%s", s->feed_err);
     goto fail;
   }
+
+  if (o->progress)
+    o->progress(o->progress_ctx, s->frames_fed, s->frames_total);
 
   /* ---- results ---- */
   res->incomplete = s->stopped;

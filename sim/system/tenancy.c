@@ -136,7 +136,8 @@ static int prepass(struct tenancy *tn, struct replay_result *res, char *err, siz
   struct trace_record r;
   int have_first = 0;
   uint64_t flow_packets = 0, flow_bytes = 0;
-  while ((rc = trace_next(tn->t, &r, err, errlen)) == 1) {
+  while ((!tn->limit_frames || res->trace_packets < tn->limit_frames) &&
+         (rc = trace_next(tn->t, &r, err, errlen)) == 1) {
     if (!have_first) {
       tn->first_ts_ps = r.ts_ps;
       have_first = 1;
@@ -225,7 +226,7 @@ static int prepass(struct tenancy *tn, struct replay_result *res, char *err, siz
     tenancy_flow_name(tn, first_app, res->app_flow, sizeof res->app_flow);
   else
     snprintf(res->app_flow, sizeof res->app_flow, "none");
-  res->trace_stats = *trace_stats(tn->t); /* this pass always reads the whole trace */
+  res->trace_stats = *trace_stats(tn->t); /* this pass reads the whole trace (up to limit_frames) */
   rc = trace_rewind(tn->t, err, errlen);
 out:
   for (unsigned p = 0; p < SYSTEM_MAX_PRINCIPALS; p++)
@@ -253,7 +254,8 @@ void tenancy_steer(const struct tenancy *tn, struct nic *nic) {
 }
 
 struct tenancy *tenancy_new(const struct config *c, const struct fault *faults, unsigned nfaults,
-                            struct trace *t, struct replay_result *res, char *err, size_t errlen) {
+                            struct trace *t, uint64_t limit_frames, struct replay_result *res, char *err,
+                            size_t errlen) {
   struct tenancy *tn = calloc(1, sizeof *tn);
   if (!tn) {
     snprintf(err, errlen, "out of memory");
@@ -263,6 +265,7 @@ struct tenancy *tenancy_new(const struct config *c, const struct fault *faults, 
   tn->faults = faults;
   tn->nfaults = nfaults;
   tn->t = t;
+  tn->limit_frames = limit_frames;
   tn->evicted_flow = UINT32_MAX;
   tn->ft = flow_table_new();
   if (!tn->ft) {

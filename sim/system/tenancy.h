@@ -36,6 +36,7 @@ struct tenancy {
   unsigned nfaults;
   struct trace *t;
   uint64_t first_ts_ps;    /* timestamp of the trace's first record */
+  uint64_t limit_frames;   /* records the pass reads (0: all) */
   struct flow_table *ft;
   uint8_t *owner;          /* per flow id: the owning principal */
   uint32_t evicted_flow;   /* the id every evicted flow's frames carry, or UINT32_MAX */
@@ -43,11 +44,13 @@ struct tenancy {
 };
 
 /* Build it: the principals (every fault naming one must name one of them),
- * then a pass over trace t (rewound after it) for the flows and their
- * owners; fills res's trace counters, flows, app_flow, principals. c,
- * faults and t must outlive it. NULL with err filled (one line). */
+ * then a pass over trace t (its first limit_frames records, 0: all; rewound
+ * after it) for the flows and their owners; fills res's trace counters,
+ * flows, app_flow, principals. c, faults and t must outlive it. NULL with
+ * err filled (one line). */
 struct tenancy *tenancy_new(const struct config *c, const struct fault *faults, unsigned nfaults,
-                            struct trace *t, struct replay_result *res, char *err, size_t errlen);
+                            struct trace *t, uint64_t limit_frames, struct replay_result *res, char *err,
+                            size_t errlen);
 void tenancy_free(struct tenancy *tn);
 
 /* The id of principal `name`, or UINT_MAX. */

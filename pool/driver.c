@@ -72,6 +72,7 @@ struct pending_rx {
   uint32_t skip;   /* header bytes at the start of the first buffer */
   uint32_t total;
   uint64_t due_ps;
+  uint64_t shinfo; /* physical address of the skb's skb_shared_info (live until freed) */
   struct frag frags[NIC_MAX_DESC_PER_FRAME];
 };
 
@@ -314,7 +315,10 @@ static void recycle(struct driver *d, unsigned queue, uint64_t pfn, int napi) {
   }
   struct mem_prov km = {.kind = MEM_LABEL_KERNEL_META, .packet = UINT64_MAX};
   mem_write(d->m, kcpu, pfn << MEM_PAGE_SHIFT, objs, MEM_PAGE_SIZE, &km);
+  /* The objects are in use while the kernel keeps the page. */
+  mem_mark_add(d->m, MEM_MARK_LIVE, 0, pfn << MEM_PAGE_SHIFT, MEM_PAGE_SIZE);
   if (d->nkreuse == d->p.kernel_reuse_pages) {
+    mem_mark_remove(d->m, MEM_MARK_LIVE, 0, d->kreuse[d->kreuse_first] << MEM_PAGE_SHIFT, MEM_PAGE_SIZE);
     mem_page_free(d->m, d->kreuse[d->kreuse_first]);
     d->kreuse[d->kreuse_first] = pfn;
     d->kreuse_first = (d->kreuse_first + 1) % d->p.kernel_reuse_pages;
@@ -435,10 +439,12 @@ static uint64_t packet_at(struct driver *d, uint64_t paddr) {
 
 /* Build the skb over a frame whose headers (hdr_len bytes) are at hdr_pa and
  * whose first packet buffer is in page pfn. Returns the physical address of
- * skb->data (the headers). A separate head is used in read-only mode, and
- * whenever the headers are not in the packet page (header split). */
+ * skb->data (the headers); *shinfo is where its skb_shared_info is, live
+ * (the kernel reads it again when it frees the skb) until skb_free. A
+ * separate head is used in read-only mode, and whenever the headers are not
+ * in the packet page (header split). */
 static uint64_t build_skb(struct driver *d, uint64_t hdr_pa, const struct frag *first,
-                          uint32_t hdr_len, int separate_head) {
+                          uint32_t hdr_len, int separate_head, uint64_t *shinfo) {
   uint64_t pfn = first->b.pfn;
   uint32_t first_len = first->len;
   uint8_t si[DRIVER_SHINFO_BYTES];
@@ -450,9 +456,9 @@ static uint64_t build_skb(struct driver *d, uint64_t hdr_pa, const struct frag *
      * area (the page, or the fragment), written by the CPU into the packet
      * page. */
     fill_shinfo(si, 0, 0, 0, index);
-    mem_write(d->m, kcpu,
-              (pfn << MEM_PAGE_SHIFT) + first->b.base + first->b.truesize - DRIVER_SHINFO_BYTES, si,
-              sizeof si, &pk);
+    *shinfo = (pfn << MEM_PAGE_SHIFT) + first->b.base + first->b.truesize - DRIVER_SHINFO_BYTES;
+    mem_write(d->m, kcpu, *shinfo, si, sizeof si, &pk);
+    mem_mark_add(d->m, MEM_MARK_LIVE, 0, *shinfo, DRIVER_SHINFO_BYTES);
     return hdr_pa;
   }
   /* A separate head: headers copied there, shared info after them with
@@ -470,8 +476,16 @@ static uint64_t build_skb(struct driver *d, uint64_t hdr_pa, const struct frag *
   uint32_t frag_off = separate_head && d->p.header_split ? 0 : hdr_len;
   fill_shinfo(si, pfn, first->b.base + DRIVER_RX_HEADROOM + frag_off,
               first_len > frag_off ? first_len - frag_off : 0, index);
-  mem_write(d->m, kcpu, head + HEAD_SLOT_BYTES - DRIVER_SHINFO_BYTES, si, sizeof si, &pk);
+  *shinfo = head + HEAD_SLOT_BYTES - DRIVER_SHINFO_BYTES;
+  mem_write(d->m, kcpu, *shinfo, si, sizeof si, &pk);
+  mem_mark_add(d->m, MEM_MARK_LIVE, 0, *shinfo, DRIVER_SHINFO_BYTES);
   return head;
+}
+
+/* kfree_skb / consume_skb: the kernel reads the shared info one last time
+ * (skb_release_data, net/core/skbuff.c) and then it is dead memory. */
+static void skb_free(struct driver *d, uint64_t shinfo) {
+  mem_mark_remove(d->m, MEM_MARK_LIVE, 0, shinfo, DRIVER_SHINFO_BYTES);
 }
 
 static uint64_t frag_paddr(const struct frag *fr) { return buf_data(&fr->b); }
@@ -488,6 +502,7 @@ static void consume(struct driver *d, const struct pending_rx *pr) {
       user_deliver_copy(d->users[pr->owner], frag_paddr(&pr->frags[i]) + off, len - off,
                         i == 0 ? pr->total : 0);
   }
+  skb_free(d, pr->shinfo);
   for (uint32_t i = 0; i < pr->nfrags; i++) {
     mem_mark_remove(d->m, MEM_MARK_VALIDATED, 0, frag_paddr(&pr->frags[i]), pr->frags[i].len);
     release(d, pr->queue, &pr->frags[i].b, REL_RECVMSG);
@@ -823,10 +838,12 @@ static void rx_frame(struct rxq *q) {
        * header buffer (kernel memory), validates it there, and the payload
        * frags (net_iovs in the application's area) are handed to the
        * application in place: no copy, and no header in its pages. */
-      uint64_t skb_data = build_skb(d, hdr_pa, &q->frags[0], q->hdr_len, 1);
+      uint64_t shinfo;
+      uint64_t skb_data = build_skb(d, hdr_pa, &q->frags[0], q->hdr_len, 1, &shinfo);
       cpu_charge(d->cpu, CPU_OTHER, d->cpu->costs.validate + d->cpu->costs.sock_deliver);
       mem_read(d->m, kcpu, skb_data, NULL, pk.hdr_len ? pk.hdr_len : hl);
       hand_over_frame(d, q, total);
+      skb_free(d, shinfo);
       return;
     }
     /* Another flow on the queue (a misconfiguration), or a frame the device
@@ -845,7 +862,8 @@ static void rx_frame(struct rxq *q) {
 
   /* XDP_PASS / no XDP: up the stack as an skb. With a split frame the
    * headers are already in kernel memory: the head is built there. */
-  uint64_t skb_data = build_skb(d, hdr_pa, &q->frags[0], q->split ? q->hdr_len : pk.hdr_len, q->split);
+  uint64_t shinfo;
+  uint64_t skb_data = build_skb(d, hdr_pa, &q->frags[0], q->split ? q->hdr_len : pk.hdr_len, q->split, &shinfo);
   cpu_charge(d->cpu, CPU_OTHER, d->cpu->costs.validate);
   mem_read(d->m, kcpu, skb_data, NULL, pk.hdr_len ? pk.hdr_len : hl);
   if (pk.to_kernel || pk.owner >= d->nusers || !d->users[pk.owner]) {
@@ -854,6 +872,7 @@ static void rx_frame(struct rxq *q) {
     d->st.delivered_bytes += total;
     d->st.last_delivery_ps = simk_now_ps();
     /* Consumed by the kernel within the poll (softirq): direct recycling. */
+    skb_free(d, shinfo);
     for (uint32_t i = 0; i < q->nfrags; i++)
       release(d, q->index, &q->frags[i].b, REL_NAPI);
     return;
@@ -864,7 +883,7 @@ static void rx_frame(struct rxq *q) {
    * until the recipient's recvmsg copies the payload out. */
   struct pending_rx pr = {.queue = q->index, .owner = pk.owner, .nfrags = q->nfrags,
                           .skip = q->split ? 0 : pk.hdr_len, .total = total,
-                          .due_ps = simk_now_ps() + d->p.recv_delay_ps};
+                          .due_ps = simk_now_ps() + d->p.recv_delay_ps, .shinfo = shinfo};
   memcpy(pr.frags, q->frags, q->nfrags * sizeof q->frags[0]);
   for (uint32_t i = 0; i < q->nfrags; i++)
     mem_mark_add(d->m, MEM_MARK_VALIDATED, 0, frag_paddr(&q->frags[i]), q->frags[i].len);

@@ -397,7 +397,7 @@ struct kernel_scan {
   const struct mem *m;
   uint16_t rid;
   int device;       /* 1: count only bytes outside the device's grants */
-  uint32_t bytes;   /* kernel-private bytes that would be overwritten */
+  uint32_t bytes;   /* live kernel-private bytes that would be overwritten */
   uint64_t first_paddr;
   uint32_t first_id;
   struct mem_label first_lab;
@@ -411,9 +411,10 @@ static void kernel_run(void *vctx, uint64_t paddr, uint32_t len, uint32_t id) {
   const struct mem_label *lab = mem_label(mm, id);
   if (!is_kernel(lab->prov.kind))
     return;
-  uint32_t n = len;
-  if (k->device)
-    n -= mem_mark_covered(k->m, MEM_MARK_GRANT, k->rid, paddr, len);
+  /* Only live kernel data counts (the kernel will read it again); a device
+   * write inside its grants is its own to make. */
+  uint32_t n = k->device ? mem_mark_covered_but(k->m, MEM_MARK_LIVE, 0, MEM_MARK_GRANT, k->rid, paddr, len)
+                         : mem_mark_covered(k->m, MEM_MARK_LIVE, 0, paddr, len);
   if (n && !k->bytes) {
     k->first_paddr = paddr;
     k->first_id = id;
@@ -470,7 +471,7 @@ static void on_before_write(void *ctx, struct mem *m, const struct mem_access *a
         if (wants_text(c, PROP_KERNEL_DATA_TAMPER))
           snprintf(text, sizeof text,
                    "At %s the %s overwrote %u bytes of %s in page 0x%" PRIx64 " at offset %u, which the "
-                   "kernel had written at %.3f us and never granted to the device.", tn, who, k.bytes,
+                   "kernel had written at %.3f us, never granted to the device, and still uses.", tn, who, k.bytes,
                    checker_kind_name(k.first_lab.prov.kind), pfn,
                    (uint32_t)(k.first_paddr & (MEM_PAGE_SIZE - 1)), (double)k.first_lab.time_ps / 1e6);
         record(c, PROP_KERNEL_DATA_TAMPER, who, 0, pfn, (uint32_t)(k.first_paddr & (MEM_PAGE_SIZE - 1)),
@@ -491,7 +492,8 @@ static void on_before_write(void *ctx, struct mem *m, const struct mem_access *a
     if (wants_text(c, PROP_KERNEL_DATA_TAMPER))
       snprintf(text, sizeof text,
                "At %s principal '%s' wrote over %u bytes of %s in page 0x%" PRIx64 " at offset %u through "
-               "its read-write mapping; kernel-private data is no userspace principal's to change.", tn,
+               "its read-write mapping, while the kernel still uses them; kernel-private data is no userspace "
+               "principal's to change.", tn,
                pname, k.bytes, checker_kind_name(k.first_lab.prov.kind), pfn,
                (uint32_t)(k.first_paddr & (MEM_PAGE_SIZE - 1)));
     record(c, PROP_KERNEL_DATA_TAMPER, who, p, pfn, (uint32_t)(k.first_paddr & (MEM_PAGE_SIZE - 1)),

@@ -467,10 +467,18 @@ START_TEST(test_device_write_outside_grant_and_tamper) {
   struct mem_prov pp = {.kind = MEM_LABEL_PKT_PAYLOAD, .flow = 0, .packet = 1};
   ck_assert_int_eq(mem_write(m, DEVICE, pfn * PG + 256, buf, 2048, &pp), 0);
   assert_none(); /* within the grant: fine */
-  /* past the buffer to the end of the page, over the shared info */
+  /* past the buffer to the end of the page, over a dead shared info (its
+   * skb was freed): outside the grant, but no tamper */
   ck_assert_int_eq(mem_write(m, DEVICE, pfn * PG + 256, buf, PG - 256, &pp), 0);
   ck_assert_uint_eq(res(PROP_DEVICE_WRITE_OUTSIDE_GRANT)->count, 1);
   ck_assert_uint_eq(res(PROP_DEVICE_WRITE_OUTSIDE_GRANT)->bytes, PG - 256 - 2048);
+  ck_assert_uint_eq(res(PROP_KERNEL_DATA_TAMPER)->count, 0);
+  /* the kernel builds a new skb there: its shared info is live */
+  now_ps = 1000000;
+  ck_assert_int_eq(mem_write(m, KERNEL, pfn * PG + PG - 320, si, 320, &kp), 0);
+  ck_assert_int_eq(mem_mark_add(m, MEM_MARK_LIVE, 0, pfn * PG + PG - 320, 320), 0);
+  ck_assert_int_eq(mem_write(m, DEVICE, pfn * PG + 256, buf, PG - 256, &pp), 0);
+  ck_assert_uint_eq(res(PROP_DEVICE_WRITE_OUTSIDE_GRANT)->count, 2);
   ck_assert_uint_eq(res(PROP_KERNEL_DATA_TAMPER)->count, 1);
   ck_assert_uint_eq(res(PROP_KERNEL_DATA_TAMPER)->bytes, 320);
   ck_assert_str_eq(res(PROP_KERNEL_DATA_TAMPER)->first.kind, "skb_shared_info");
@@ -492,6 +500,7 @@ START_TEST(test_device_write_after_unmap) {
   mem_page_dma_ref(m, pfn, DEVICE.id, -1);
   struct mem_prov km = {.kind = MEM_LABEL_KERNEL_META, .packet = UINT64_MAX};
   ck_assert_int_eq(mem_write(m, KERNEL, pfn * PG, buf, 512, &km), 0);
+  mem_mark_add(m, MEM_MARK_LIVE, 0, pfn * PG, 512); /* objects in use */
   /* a late write of the old buffer */
   ck_assert_int_eq(mem_write(m, DEVICE, pfn * PG, buf, 1500, &pp), 0);
   ck_assert_uint_eq(res(PROP_DEVICE_WRITE_AFTER_UNMAP)->count, 1);
@@ -535,6 +544,11 @@ START_TEST(test_user_tamper_kernel_bytes) {
   struct mem_accessor app = {.actor = MEM_ACTOR_USER, .id = 0};
   struct mem_prov up = {.kind = MEM_LABEL_USER, .principal = 0, .packet = UINT64_MAX};
   uint8_t buf[100] = {0};
+  /* dead kernel bytes (nothing will read them again): no tamper */
+  ck_assert_int_eq(mem_write(m, app, pfn * PG + 980, buf, 100, &up), 0);
+  ck_assert_uint_eq(res(PROP_KERNEL_DATA_TAMPER)->count, 0);
+  ck_assert_int_eq(mem_write(m, KERNEL, pfn * PG + 1000, si, 64, &kp), 0);
+  ck_assert_int_eq(mem_mark_add(m, MEM_MARK_LIVE, 0, pfn * PG + 1000, 64), 0);
   ck_assert_int_eq(mem_write(m, app, pfn * PG + 980, buf, 100, &up), 0);
   ck_assert_uint_eq(res(PROP_KERNEL_DATA_TAMPER)->count, 1);
   ck_assert_uint_eq(res(PROP_KERNEL_DATA_TAMPER)->bytes, 64);

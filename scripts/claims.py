@@ -26,7 +26,7 @@ DESIGNS = set(l.split()[0] for l in subprocess.run([NICSIM, "designs"], capture_
 
 PROPS = ["cross_flow_leak", "stale_data_leak", "kernel_pointer_leak", "kernel_data_tamper",
          "user_write_after_validation", "device_write_outside_grant", "device_write_after_unmap",
-         "pool_exhaustion"]
+         "pool_exhaustion", "cross_flow_tamper"]
 
 
 def run(args):

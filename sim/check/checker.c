@@ -43,7 +43,7 @@ struct checker {
 static const char *const prop_names[PROP_COUNT] = {
     "cross_flow_leak",       "stale_data_leak",         "kernel_pointer_leak",
     "kernel_data_tamper",    "user_write_after_validation", "device_write_outside_grant",
-    "device_write_after_unmap", "pool_exhaustion",
+    "device_write_after_unmap", "pool_exhaustion", "cross_flow_tamper",
 };
 
 const char *checker_property_name(enum checker_property p) {
@@ -178,6 +178,8 @@ static void explain(struct checker *c, const struct group *g, struct checker_vio
   char ptext[200];
   if (is_kernel(k)) {
     policy_text = "no userspace principal is entitled to kernel-private bytes";
+  } else if (k == MEM_LABEL_USER && lab->epoch == epoch) {
+    policy_text = "bytes one principal wrote reach another as if they were packet data (integrity)";
   } else if (k == MEM_LABEL_USER) {
     policy_text = "only the principal that wrote user data is entitled to it";
   } else {
@@ -287,10 +289,12 @@ static void expose_run(void *vctx, uint64_t paddr, uint32_t len, uint32_t id) {
   int prop;
   if (is_kernel(lab->prov.kind))
     prop = PROP_KERNEL_POINTER_LEAK;
-  else if (lab->epoch == x->epoch)
-    prop = PROP_CROSS_FLOW_LEAK;
-  else
+  else if (lab->epoch != x->epoch)
     prop = PROP_STALE_DATA_LEAK;
+  else if (lab->prov.kind == MEM_LABEL_USER)
+    prop = PROP_CROSS_FLOW_TAMPER; /* another principal's writes reach it: integrity, not a leak */
+  else
+    prop = PROP_CROSS_FLOW_LEAK;
   uint32_t off = (uint32_t)(paddr & (MEM_PAGE_SIZE - 1));
   struct group *g = &x->g;
   if (g->prop == prop && g->offset + g->length == off && same_source(&g->lab, lab)) {

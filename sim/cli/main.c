@@ -493,8 +493,8 @@ static int cmd_replay(int argc, char **argv) {
 
 /* ---- review ---- */
 
-static const char *const prop_short[PROP_COUNT] = {"xflow", "stale", "kptr",  "ktamper",
-                                                   "uwav",  "dwog",  "dwau",  "exhaust"};
+static const char *const prop_short[PROP_COUNT] = {"xflow", "stale", "kptr",    "ktamper", "uwav",
+                                                   "dwog",  "dwau",  "exhaust", "xtamper"};
 
 struct review_run {
   const char *design;

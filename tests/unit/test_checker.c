@@ -117,7 +117,7 @@ START_TEST(test_property_names) {
   static const char *const names[PROP_COUNT] = {
       "cross_flow_leak",       "stale_data_leak",           "kernel_pointer_leak",
       "kernel_data_tamper",    "user_write_after_validation", "device_write_outside_grant",
-      "device_write_after_unmap", "pool_exhaustion"};
+      "device_write_after_unmap", "pool_exhaustion", "cross_flow_tamper"};
   for (int i = 0; i < PROP_COUNT; i++)
     ck_assert_str_eq(checker_property_name((enum checker_property)i), names[i]);
   ck_assert_str_eq(checker_property_name(PROP_COUNT), "?");
@@ -558,6 +558,30 @@ START_TEST(test_user_tamper_kernel_bytes) {
 }
 END_TEST
 
+START_TEST(test_cross_flow_tamper) {
+  /* app's packet in a page "other" has mapped read-only; app overwrites it
+   * through its read-write mapping: other sees bytes app wrote */
+  uint64_t pfn = clean_page();
+  dev_write(pfn * PG + 256, 300, MEM_LABEL_PKT_PAYLOAD, 0, 3);
+  ck_assert_int_eq(mem_page_map(m, pfn, APP, MEM_MAP_RW), 0);
+  ck_assert_int_eq(mem_page_map(m, pfn, OTHER, MEM_MAP_RO), 0);
+  uint64_t leaks = res(PROP_CROSS_FLOW_LEAK)->count; /* other sees app's packet: a leak */
+  ck_assert_uint_eq(leaks, 1);
+  struct mem_accessor app = {.actor = MEM_ACTOR_USER, .id = APP};
+  struct mem_prov up = {.kind = MEM_LABEL_USER, .principal = APP, .packet = UINT64_MAX};
+  uint8_t buf[16];
+  memset(buf, 0x58, sizeof buf);
+  ck_assert_int_eq(mem_write(m, app, pfn * PG + 256, buf, sizeof buf, &up), 0);
+  /* an integrity event, counted once and not as a leak */
+  ck_assert_uint_eq(res(PROP_CROSS_FLOW_TAMPER)->count, 1);
+  ck_assert_uint_eq(res(PROP_CROSS_FLOW_TAMPER)->bytes, 16);
+  ck_assert_uint_eq(res(PROP_CROSS_FLOW_LEAK)->count, leaks);
+  ck_assert_str_eq(res(PROP_CROSS_FLOW_TAMPER)->first.who, "other");
+  ck_assert_str_eq(res(PROP_CROSS_FLOW_TAMPER)->first.kind, "user");
+  ck_assert_ptr_nonnull(strstr(res(PROP_CROSS_FLOW_TAMPER)->first.explanation, "principal 'app'"));
+}
+END_TEST
+
 START_TEST(test_pool_exhaustion) {
   uint64_t pfn = clean_page();
   /* flow 1 belongs to "other"; no page held: a drop is not exhaustion */
@@ -606,6 +630,7 @@ static Suite *checker_suite(void) {
   tcase_add_test(tc, test_user_write_after_validation);
   tcase_add_test(tc, test_user_tamper_kernel_bytes);
   tcase_add_test(tc, test_pool_exhaustion);
+  tcase_add_test(tc, test_cross_flow_tamper);
   suite_add_tcase(s, tc);
   return s;
 }

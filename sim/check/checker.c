@@ -56,7 +56,7 @@ const char *checker_kind_name(unsigned kind) {
   case MEM_LABEL_PKT_HEADER: return "packet header";
   case MEM_LABEL_PKT_PAYLOAD: return "packet payload";
   case MEM_LABEL_PKT_UNKNOWN: return "packet bytes not in the capture";
-  case MEM_LABEL_KERNEL_PRESIM: return "kernel data from before the simulation";
+  case MEM_LABEL_KERNEL_PRESIM: return "pre-simulation page contents";
   case MEM_LABEL_KERNEL_PTR: return "skb_shared_info (kernel pointers)";
   case MEM_LABEL_KERNEL_META: return "kernel metadata";
   case MEM_LABEL_USER: return "user data";
@@ -148,8 +148,9 @@ static void explain(struct checker *c, const struct group *g, struct checker_vio
     snprintf(what, sizeof what, "%u bytes of packet %" PRIu64 " of flow %s", g->length,
              lab->prov.packet, flow);
   } else if (k == MEM_LABEL_KERNEL_PRESIM) {
-    snprintf(what, sizeof what, "%u bytes of kernel data that page 0x%" PRIx64
-             " held before the simulation started", g->length, g->pfn);
+    snprintf(what, sizeof what, "%u bytes of pre-simulation page contents (what page 0x%" PRIx64
+             " held before the simulation started: old kernel objects of a real machine's free page, not a "
+             "live kernel pointer of this run)", g->length, g->pfn);
   } else if (k == MEM_LABEL_USER) {
     snprintf(what, sizeof what, "%u bytes of data of principal '%s'", g->length,
              lab->prov.principal < pol->nprincipals ? pol->names[lab->prov.principal] : "?");

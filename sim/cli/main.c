@@ -574,7 +574,7 @@ static void review_table(FILE *f, struct review_run *runs, size_t n, int markdow
       fprintf(f, "---:|");
     fprintf(f, "---:|---:|---:|\n");
   } else {
-    fprintf(f, "%-28s %-7s", "design", "verdict");
+    fprintf(f, "%-28s %-12s", "design", "verdict");
     for (int p = 0; p < PROP_COUNT; p++)
       fprintf(f, " %7s", prop_short[p]);
     fprintf(f, " %10s %9s %8s\n", "cyc/pkt", "Gb/s", "drops");
@@ -586,7 +586,7 @@ static void review_table(FILE *f, struct review_run *runs, size_t n, int markdow
     if (markdown)
       fprintf(f, "| %s | %s |", runs[i].design, verdict);
     else
-      fprintf(f, "%-28s %-7s", runs[i].design, verdict);
+      fprintf(f, "%-28s %-12s", runs[i].design, verdict);
     for (int p = 0; p < PROP_COUNT; p++) {
       if (!r)
         fprintf(f, markdown ? " - |" : " %7s", "-");

@@ -156,6 +156,7 @@ int review_html(const char *path, const char *trace, const struct review_row *ro
         "th:first-child,td:first-child,td.verdict{text-align:left}\n"
         "tr.unsafe td.verdict{color:#b00;font-weight:bold}\n"
         "tr.safe td.verdict{color:#070;font-weight:bold}\n"
+        "tr.inconclusive td.verdict{color:#a60;font-weight:bold}\n"
         "td.hit{background:#fde2e2}\nfigure{margin:1em 0}\n</style>\n</head>\n<body>\n", f);
   fputs("<h1>nicsim design review</h1>\n<p>Trace: <code>", f);
   esc(f, trace);

@@ -17,7 +17,7 @@ const char *report_verdict(const struct replay_result *r) {
   for (int p = 0; p < PROP_COUNT; p++)
     if (r->props[p].count)
       return "unsafe";
-  return "safe";
+  return r->inconclusive[0] ? "inconclusive" : "safe";
 }
 
 static json_object *u64(uint64_t v) { return json_object_new_uint64(v); }
@@ -267,6 +267,9 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
   json_object_object_add(root, "faults", fa);
   json_object_object_add(root, "incomplete", json_object_new_boolean(r->incomplete));
   json_object_object_add(root, "verdict", json_object_new_string(report_verdict(r)));
+  /* Why an inconclusive run tested nothing (null otherwise). */
+  json_object_object_add(root, "verdict_reason", strcmp(report_verdict(r), "inconclusive") == 0
+                                                    ? json_object_new_string(r->inconclusive) : NULL);
   return root;
 }
 
@@ -343,7 +346,10 @@ void report_print_human(FILE *out, const struct replay_opts *o, const struct rep
   }
   if (r->incomplete)
     fprintf(out, "interrupted: the report covers the frames replayed until then\n");
-  fprintf(out, "verdict: %s\n", report_verdict(r));
+  if (strcmp(report_verdict(r), "inconclusive") == 0)
+    fprintf(out, "verdict: inconclusive: %s\n", r->inconclusive);
+  else
+    fprintf(out, "verdict: %s\n", report_verdict(r));
   for (int p = 0; p < PROP_COUNT; p++) {
     const struct checker_result *cr = &r->props[p];
     if (!cr->count)

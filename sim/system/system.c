@@ -8,6 +8,7 @@
  */
 #include "system.h"
 
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -457,6 +458,29 @@ static void teardown(struct sys *s) {
   free(s);
 }
 
+/* What the run failed to exercise, if anything (contract: the inconclusive
+ * verdict): it was interrupted, no frame reached host memory, or a
+ * requested fault never fired. The first reason found is kept. */
+static void note_inconclusive(const struct replay_opts *o, struct replay_result *res) {
+  char *w = res->inconclusive;
+  size_t n = sizeof res->inconclusive;
+  w[0] = 0;
+  if (res->incomplete) {
+    snprintf(w, n, "the run was interrupted after %" PRIu64 " frames of the trace", res->trace_packets);
+    return;
+  }
+  if (res->rx_packets == 0) {
+    snprintf(w, n, "no frame reached host memory (%" PRIu64 " read from the trace, %" PRIu64 " dropped by the NIC, %"
+             PRIu64 " skipped)", res->trace_packets, res->rx_dropped, res->trace_stats.skipped_unsupported);
+    return;
+  }
+  for (unsigned i = 0; i < o->nfaults; i++)
+    if (!o->faults[i].fired) {
+      snprintf(w, n, "the fault %s never fired", o->faults[i].spec);
+      return;
+    }
+}
+
 int system_replay(const struct replay_opts *o, struct replay_result *res, char *err, size_t errlen) {
   memset(res, 0, sizeof *res);
   const struct config *c = &o->cfg;
@@ -736,6 +760,7 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   }
   for (int p = 0; p < PROP_COUNT; p++)
     res->props[p] = *checker_result(s->chk, (enum checker_property)p);
+  note_inconclusive(o, res);
   /* The pools are destroyed at the end of the run (after the costs and
    * verdicts were taken: teardown is not per-packet work). */
   driver_destroy_pools(s->drv);

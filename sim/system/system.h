@@ -65,6 +65,10 @@ struct replay_result {
   /* throughput */
   double offered_gbps, offered_mpps, delivered_gbps, delivered_mpps;
   int incomplete;          /* stopped early (system_request_stop) */
+  /* Why the run did not exercise what it was asked to (the interruption, no
+   * frame in host memory, a requested fault that never fired), one line;
+   * "" when it did. Without a violation the verdict is then inconclusive. */
+  char inconclusive[320];
   struct trace_stats trace_stats; /* what the reader counted over the whole trace */
   /* the driver's side: zero-copy hand-overs, copies, application memory */
   uint64_t zc_packets, stack_packets, kernel_packets, user_writes, user_write_faults;

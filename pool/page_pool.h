@@ -102,9 +102,10 @@ struct page_pool;
 struct page_pool *page_pool_new(const struct page_pool_params *p, struct mem *m, struct iommu *io,
                                 struct cpu *cpu, char *err, size_t errlen);
 /* page_pool_destroy: release every page in the cache and the ring (and the
- * pool's reference on the page being split into fragments), count the pages
- * still in flight; those are released when they come back. Charges the
- * unmaps to cpu. Idempotent. */
+ * pool's reference on the page being split into fragments), DMA-unmap the
+ * pages still in flight and count them (page_pool_scrub, page_pool_inflight);
+ * those are freed when they come back. Charges the unmaps to cpu.
+ * Idempotent. */
 void page_pool_destroy(struct page_pool *pp);
 /* Destroy (when not done yet) and free the pool's host memory. Pages still in
  * flight are forgotten. */

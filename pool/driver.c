@@ -22,12 +22,13 @@ enum buf_src {
 };
 
 /* One RX buffer: the area of a page it owns (its truesize, as the kernel
- * accounts it) with the packet data at DRIVER_RX_HEADROOM into it. */
+ * accounts it) with the packet data at headroom bytes into it. */
 struct buf {
   uint64_t pfn;
   uint32_t base;     /* start of the area in the page [bytes] */
   uint32_t truesize; /* bytes of the page the buffer owns: page, fragment or chunk */
   uint32_t chunk;    /* BUF_UMEM: chunk index */
+  uint16_t headroom; /* bytes before the packet data (driver_rx_headroom) */
   uint8_t src;       /* enum buf_src */
 };
 
@@ -47,7 +48,7 @@ struct driver;
 
 struct frag {
   struct buf b;
-  uint32_t len; /* bytes the device wrote at DRIVER_RX_HEADROOM */
+  uint32_t len; /* bytes the device wrote after the headroom */
 };
 
 /* The application's region used as RX buffers of one queue: an AF_XDP UMEM
@@ -139,6 +140,7 @@ struct driver {
   uint32_t nkreuse, kreuse_first;
   /* page_pool fragments: bytes per fragment */
   uint32_t frag_size;
+  uint32_t headroom; /* driver_rx_headroom */
   /* the application's region (one bound queue) */
   struct umem *umem;
   /* per page frame: buffers of it the application holds now (zero copy) */
@@ -151,13 +153,18 @@ struct driver {
 };
 
 static uint64_t buf_data(const struct buf *b) {
-  return (b->pfn << MEM_PAGE_SHIFT) + b->base + DRIVER_RX_HEADROOM;
+  return (b->pfn << MEM_PAGE_SHIFT) + b->base + b->headroom;
 }
 
-uint32_t driver_frag_size(uint32_t buffer_size, int skb_readonly) {
+uint32_t driver_rx_headroom(const struct driver_params *p) {
+  return p->zero_copy || p->xsk_mode == DRIVER_XSK_AF_XDP || p->xdp_attached ? LINUX_XDP_PACKET_HEADROOM
+                                                                               : LINUX_NET_SKB_PAD;
+}
+
+uint32_t driver_frag_size(uint32_t buffer_size, int skb_readonly, uint32_t headroom) {
   /* page_pool_dev_alloc_frag is asked for headroom + buffer (+ the shared
    * info build_skb puts after it) and aligns it to the DMA cache alignment. */
-  uint32_t n = DRIVER_RX_HEADROOM + buffer_size + (skb_readonly ? 0 : DRIVER_SHINFO_BYTES);
+  uint32_t n = headroom + buffer_size + (skb_readonly ? 0 : DRIVER_SHINFO_BYTES);
   return (n + PP_FRAG_ALIGN - 1) & ~(PP_FRAG_ALIGN - 1);
 }
 
@@ -201,7 +208,7 @@ static int umem_alloc(struct driver *d, uint32_t *chunk) {
 static int refill_one(struct rxq *q) {
   struct driver *d = q->d;
   uint64_t pfn, iova = 0;
-  struct buf nb = {.truesize = MEM_PAGE_SIZE, .src = BUF_POOL};
+  struct buf nb = {.truesize = MEM_PAGE_SIZE, .headroom = (uint16_t)d->headroom, .src = BUF_POOL};
   if (q->xsk) {
     /* The device writes straight into the application's memory, mapped
      * once for the device when the region was registered. */
@@ -210,7 +217,7 @@ static int refill_one(struct rxq *q) {
     if (umem_alloc(d, &c))
       return -1;
     nb = (struct buf){.pfn = u->pfns[c / u->per_page], .base = (c % u->per_page) * u->chunk,
-                      .truesize = u->chunk, .chunk = c, .src = BUF_UMEM};
+                      .truesize = u->chunk, .chunk = c, .headroom = LINUX_XDP_PACKET_HEADROOM, .src = BUF_UMEM};
     cpu_charge(d->cpu, CPU_OTHER, d->cpu->costs.pool_alloc);
     struct rx_buf *b = &q->bufs[q->ntu];
     b->b = nb;
@@ -253,7 +260,7 @@ static int refill_one(struct rxq *q) {
   }
 post:;
   struct rx_buf *b = &q->bufs[q->ntu];
-  struct nic_rx_desc_read rd = {.pkt_addr = b->iova + b->b.base + DRIVER_RX_HEADROOM, .hdr_addr = 0};
+  struct nic_rx_desc_read rd = {.pkt_addr = b->iova + b->b.base + b->b.headroom, .hdr_addr = 0};
   if (q->hdr_pfns)
     rd.hdr_addr = hdr_iova(q, q->ntu);
   struct mem_prov pd = {.kind = MEM_LABEL_KERNEL_META, .packet = UINT64_MAX};
@@ -348,7 +355,7 @@ static void release(struct driver *d, unsigned queue, const struct buf *b, enum 
   struct umem *u = d->umem;
   if (by_app) {
     u->fill[(u->fill_first + u->nfill++) % u->nchunks] = b->chunk;
-    d->st.completions++;
+    d->st.fill_ring_returns++;
   } else {
     u->freel[u->nfreel++] = b->chunk;
     d->st.xsk_buff_free++;
@@ -416,16 +423,20 @@ static int hold_page(struct driver *d, unsigned queue, const struct buf *b) {
  * pointers into the vmemmap and slab pointers into the direct map. */
 static void fill_shinfo(uint8_t *si, uint64_t frag_pfn, uint32_t frag_off, uint32_t frag_len,
                         uint64_t seq) {
+  /* Offsets of struct skb_shared_info and skb_frag_t (linux_layout.h,
+   * checked against the kernel's BTF by tests/btf/btf_layout.py). */
   memset(si, 0, DRIVER_SHINFO_BYTES);
-  si[2] = frag_len ? 1 : 0; /* nr_frags */
+  si[LINUX_SHINFO_NR_FRAGS] = frag_len ? 1 : 0;
   uint64_t frag_list = 0;
+  uint32_t dataref = 1;
   uint64_t destructor_arg = 0xffff888100000000ull | (seq << 8);
-  uint64_t page_ptr = 0xffffea0000000000ull + frag_pfn * 64;
-  memcpy(si + 8, &frag_list, 8);
-  memcpy(si + 32, &destructor_arg, 8);
-  memcpy(si + 48, &page_ptr, 8); /* frags[0].bv_page */
-  memcpy(si + 56, &frag_len, 4);
-  memcpy(si + 60, &frag_off, 4);
+  uint64_t page_ptr = 0xffffea0000000000ull + frag_pfn * LINUX_STRUCT_PAGE_BYTES; /* vmemmap */
+  memcpy(si + LINUX_SHINFO_FRAG_LIST, &frag_list, 8);
+  memcpy(si + LINUX_SHINFO_DATAREF, &dataref, 4);
+  memcpy(si + LINUX_SHINFO_DESTRUCTOR_ARG, &destructor_arg, 8);
+  memcpy(si + LINUX_SHINFO_FRAGS + LINUX_SKB_FRAG_PAGE, &page_ptr, 8); /* frags[0] */
+  memcpy(si + LINUX_SHINFO_FRAGS + LINUX_SKB_FRAG_LEN, &frag_len, 4);
+  memcpy(si + LINUX_SHINFO_FRAGS + LINUX_SKB_FRAG_OFFSET, &frag_off, 4);
 }
 
 /* The trace packet whose bytes are at paddr, for labelling the kernel data
@@ -474,7 +485,7 @@ static uint64_t build_skb(struct driver *d, uint64_t hdr_pa, const struct frag *
     cpu_charge(d->cpu, CPU_COPY, cpu_copy_cycles(&d->cpu->costs, hdr_len));
   }
   uint32_t frag_off = separate_head && d->p.header_split ? 0 : hdr_len;
-  fill_shinfo(si, pfn, first->b.base + DRIVER_RX_HEADROOM + frag_off,
+  fill_shinfo(si, pfn, first->b.base + first->b.headroom + frag_off,
               first_len > frag_off ? first_len - frag_off : 0, index);
   *shinfo = head + HEAD_SLOT_BYTES - DRIVER_SHINFO_BYTES;
   mem_write(d->m, kcpu, *shinfo, si, sizeof si, &pk);
@@ -709,7 +720,8 @@ static int copy_out(struct driver *d, struct rxq *q) {
       d->st.copy_out_drops++;
       return -1;
     }
-    struct buf kb = {.pfn = pfn, .base = 0, .truesize = MEM_PAGE_SIZE, .src = BUF_POOL};
+    struct buf kb = {.pfn = pfn, .base = 0, .truesize = MEM_PAGE_SIZE, .headroom = (uint16_t)d->headroom,
+                     .src = BUF_POOL};
     if (fr->len) {
       mem_copy(d->m, kcpu, buf_data(&kb), frag_paddr(fr), fr->len);
       cpu_charge(d->cpu, CPU_COPY, cpu_copy_cycles(&d->cpu->costs, fr->len));
@@ -1039,15 +1051,16 @@ struct driver *driver_new(const struct driver_params *p, struct mem *m, struct i
     return NULL;
   }
   if (p->pool_frag && (p->free_pages || p->dma_per_packet ||
-                       driver_frag_size(p->buffer_size, p->skb_readonly) > MEM_PAGE_SIZE / 2)) {
+                       driver_frag_size(p->buffer_size, p->skb_readonly, driver_rx_headroom(p)) >
+                           MEM_PAGE_SIZE / 2)) {
     snprintf(err, errlen, "driver: page_pool fragments need the pool's DMA mapping and a fragment of at "
              "most half a page (%u bytes for a %u-byte buffer)",
-             driver_frag_size(p->buffer_size, p->skb_readonly), p->buffer_size);
+             driver_frag_size(p->buffer_size, p->skb_readonly, driver_rx_headroom(p)), p->buffer_size);
     return NULL;
   }
   if (p->xsk_mode != DRIVER_XSK_NONE &&
       (p->xsk_queue >= p->queues || (p->umem_chunk != 2048 && p->umem_chunk != 4096) ||
-       p->buffer_size + DRIVER_RX_HEADROOM > p->umem_chunk || p->free_pages || p->dma_per_packet ||
+       p->buffer_size + LINUX_XDP_PACKET_HEADROOM > p->umem_chunk || p->free_pages || p->dma_per_packet ||
        (p->xsk_mode == DRIVER_XSK_ZCRX && !p->header_split))) {
     snprintf(err, errlen, "driver: bad parameters for the application's RX region (queue %u, chunk %u, "
              "buffer %u)", p->xsk_queue, p->umem_chunk, p->buffer_size);
@@ -1068,7 +1081,8 @@ struct driver *driver_new(const struct driver_params *p, struct mem *m, struct i
   if (cls)
     d->cls = *cls;
   d->hoard = -1;
-  d->frag_size = p->pool_frag ? driver_frag_size(p->buffer_size, p->skb_readonly) : MEM_PAGE_SIZE;
+  d->headroom = driver_rx_headroom(p);
+  d->frag_size = p->pool_frag ? driver_frag_size(p->buffer_size, p->skb_readonly, d->headroom) : MEM_PAGE_SIZE;
   d->npages = mem_pages(m);
   d->app_refs = calloc(d->npages, sizeof *d->app_refs);
   if (!d->app_refs)

@@ -40,13 +40,13 @@
 
 #include "cpu.h"
 #include "iommu.h"
+#include "linux_layout.h"
 #include "mem.h"
 #include "nic.h"
 #include "page_pool.h"
 #include "user.h"
 
-#define DRIVER_RX_HEADROOM 256u   /* XDP_PACKET_HEADROOM */
-#define DRIVER_SHINFO_BYTES 320u  /* SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) */
+#define DRIVER_SHINFO_BYTES LINUX_SHINFO_BYTES /* SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) */
 
 /* What the stack learns of a frame from its headers. */
 struct driver_pkt {
@@ -114,13 +114,19 @@ struct driver_params {
   unsigned xsk_queue;       /* the bound queue */
   uint32_t umem_chunk;      /* bytes per chunk (2048 or 4096) */
   uint32_t umem_pages;      /* pages of the region; 0: the ring + 50% */
+  int xdp_attached;         /* an XDP program (xdp.rules) is attached to the device */
 };
 
 enum driver_xsk_mode { DRIVER_XSK_NONE = 0, DRIVER_XSK_AF_XDP, DRIVER_XSK_ZCRX };
 
+/* Headroom before the packet data in each RX buffer [bytes]: XDP_PACKET_HEADROOM
+ * when the device runs an XDP program (a zero-copy design redirects with
+ * one, an AF_XDP socket, xdp.rules), else NET_SKB_PAD (linux_layout.h). */
+uint32_t driver_rx_headroom(const struct driver_params *p);
+
 /* Fragment size for buffer_size bytes: headroom, the buffer, and (writable
  * skbs) skb_shared_info, rounded up to PP_FRAG_ALIGN. */
-uint32_t driver_frag_size(uint32_t buffer_size, int skb_readonly);
+uint32_t driver_frag_size(uint32_t buffer_size, int skb_readonly, uint32_t headroom);
 
 /* Fault hooks: a principal writes len bytes into the next packet the stack
  * validates (a TOCTOU attack on a shared mapping); a principal stops
@@ -138,7 +144,11 @@ struct driver_stats {
   uint64_t fill_ring;       /* chunks the driver took from the fill ring */
   uint64_t free_list_reuse; /* chunks it took from its free list (freed by xsk_buff_free) */
   uint64_t rx_ring;         /* chunks handed to the application in place (XSK RX ring / zcrx) */
-  uint64_t completions;     /* chunks the application gave back to the fill ring */
+  /* chunks the application gave back after reading them: an RX chunk goes
+   * back through the fill ring (xsk_ring_prod__submit on the fill ring, as
+   * Documentation/networking/af_xdp.rst says); the completion ring only
+   * returns TX frames the device has sent */
+  uint64_t fill_ring_returns;
   uint64_t xsk_buff_free;   /* chunks the driver freed after copying the frame out */
   uint64_t copy_out_packets, copy_out_bytes; /* frames copied out of application memory */
   uint64_t copy_out_drops;  /* frames dropped: no kernel page to copy into */

@@ -50,11 +50,12 @@
 #include "cpu.h"
 #include "iommu.h"
 #include "mem.h"
+#include "linux_layout.h"
 
 enum pp_clear { PP_CLEAR_NEVER = 0, PP_CLEAR_ON_ENTRY, PP_CLEAR_ON_RECYCLE };
 
-#define PP_ALLOC_CACHE_SIZE 128u  /* net/core/page_pool.c */
-#define PP_ALLOC_CACHE_REFILL 64u /* pages moved per refill, and per slow-path bulk */
+#define PP_ALLOC_CACHE_SIZE LINUX_PP_ALLOC_CACHE_SIZE     /* include/net/page_pool/types.h */
+#define PP_ALLOC_CACHE_REFILL LINUX_PP_ALLOC_CACHE_REFILL /* pages moved per refill, and per slow-path bulk */
 #define PP_RING_SIZE_DEFAULT 1024u /* ptr_ring size when pool_size is 0 */
 
 struct page_pool_params {

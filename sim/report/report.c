@@ -203,7 +203,10 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
   json_object *ux = json_object_new_object();
   json_object_object_add(ux, "fill_ring", u64(r->umem_fill_ring));
   json_object_object_add(ux, "rx_ring", u64(r->umem_rx_ring));
-  json_object_object_add(ux, "completions", u64(r->umem_completions));
+  /* RX chunks come back through the fill ring; the completion ring is
+   * for TX (net/xdp/xsk.c: xsk_tx_completed), so RX returns none. */
+  json_object_object_add(ux, "completions", u64(0));
+  json_object_object_add(ux, "fill_ring_returns", u64(r->umem_fill_ring_returns));
   json_object_object_add(ux, "copy_out_packets", u64(r->umem_copy_out_packets));
   json_object *uw = json_object_new_object();
   static const char *const kinds[8] = {"zero", "header", "payload", "uncaptured", "kernel_presim",

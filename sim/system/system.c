@@ -626,6 +626,7 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
                        ? (unsigned)__builtin_ctzll(c->app_zc_queues) : 0,
       .umem_chunk = c->app_umem_chunk,
       .umem_pages = c->app_umem_pages,
+      .xdp_attached = c->xdp_rules[0] != 0,
   };
   struct driver_classifier cls = {.ctx = s, .classify = classify};
   s->drv = driver_new(&dp, s->m, s->io, s->nic, &s->cpu, s->users, 2, &cls, err, errlen);
@@ -722,7 +723,7 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   res->pages_hoarded = ds->pages_hoarded;
   res->umem_fill_ring = ds->fill_ring;
   res->umem_rx_ring = ds->rx_ring;
-  res->umem_completions = ds->completions;
+  res->umem_fill_ring_returns = ds->fill_ring_returns;
   res->umem_copy_out_packets = ds->copy_out_packets;
   for (int k = 0; k < MEM_LABEL_KIND_COUNT && k < 8; k++)
     res->umem_written[k] = ds->umem_written[k];

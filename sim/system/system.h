@@ -73,7 +73,7 @@ struct replay_result {
   /* the driver's side: zero-copy hand-overs, copies, application memory */
   uint64_t zc_packets, stack_packets, kernel_packets, user_writes, user_write_faults;
   uint64_t app_maps, app_unmaps, pages_hoarded;
-  uint64_t umem_fill_ring, umem_rx_ring, umem_completions, umem_copy_out_packets;
+  uint64_t umem_fill_ring, umem_rx_ring, umem_fill_ring_returns, umem_copy_out_packets;
   uint64_t umem_written[8]; /* by enum mem_label_kind */
   uint64_t delivered_packets, delivered_bytes;
   /* XDP: verdicts of the default program or of xdp.rules */

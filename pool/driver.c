@@ -74,6 +74,8 @@ struct pending_rx {
   uint32_t total;
   uint64_t due_ps;
   uint64_t shinfo; /* physical address of the skb's skb_shared_info (live until freed) */
+  uint32_t truesize; /* skb->truesize, charged to the socket's sk_rmem_alloc */
+  uint32_t flow;     /* the flow: its socket */
   struct frag frags[NIC_MAX_DESC_PER_FRAME];
 };
 
@@ -141,6 +143,10 @@ struct driver {
   /* page_pool fragments: bytes per fragment */
   uint32_t frag_size;
   uint32_t headroom; /* driver_rx_headroom */
+  /* each flow's socket (a flow is received by one socket of its owner):
+   * bytes queued (sk_rmem_alloc, in truesize), by flow id */
+  uint32_t *rmem;
+  uint32_t nrmem;
   /* the application's region (one bound queue) */
   struct umem *umem;
   /* per page frame: buffers of it the application holds now (zero copy) */
@@ -514,6 +520,8 @@ static void consume(struct driver *d, const struct pending_rx *pr) {
                         i == 0 ? pr->total : 0);
   }
   skb_free(d, pr->shinfo);
+  if (pr->flow < d->nrmem)
+    d->rmem[pr->flow] -= pr->truesize; /* skb_free_datagram / sock_rfree */
   for (uint32_t i = 0; i < pr->nfrags; i++) {
     mem_mark_remove(d->m, MEM_MARK_VALIDATED, 0, frag_paddr(&pr->frags[i]), pr->frags[i].len);
     release(d, pr->queue, &pr->frags[i].b, REL_RECVMSG);
@@ -812,6 +820,26 @@ static int run_xdp(struct driver *d, struct rxq *q, const struct driver_pkt *pk,
   }
 }
 
+/* The receive-queue bytes of the socket that receives flow (its owner's
+ * socket bound to that flow), or NULL when host memory runs out (then the
+ * socket is not accounted). */
+static uint32_t *sock_rmem(struct driver *d, uint32_t flow) {
+  if (flow >= d->nrmem) {
+    uint32_t n = d->nrmem ? d->nrmem : 64;
+    while (n <= flow && n < (1u << 31))
+      n *= 2;
+    if (n <= flow)
+      return NULL;
+    uint32_t *r = realloc(d->rmem, n * sizeof *r);
+    if (!r)
+      return NULL;
+    memset(r + d->nrmem, 0, (n - d->nrmem) * sizeof *r);
+    d->rmem = r;
+    d->nrmem = n;
+  }
+  return &d->rmem[flow];
+}
+
 /* A whole frame (all its descriptors up to EOP) has been received. */
 static void rx_frame(struct rxq *q) {
   struct driver *d = q->d;
@@ -889,13 +917,40 @@ static void rx_frame(struct rxq *q) {
       release(d, q->index, &q->frags[i].b, REL_NAPI);
     return;
   }
+  /* skb->truesize: the buffers, the sk_buff, and a separate head. */
+  uint32_t truesize = LINUX_SKB_DATA_ALIGN(LINUX_SK_BUFF_BYTES);
+  for (uint32_t i = 0; i < q->nfrags; i++)
+    truesize += q->frags[i].b.truesize;
+  if (d->p.skb_readonly || q->split)
+    truesize += HEAD_SLOT_BYTES;
+  uint32_t *rmem = sock_rmem(d, pk.flow);
+  if (d->p.sock_rcvbuf_bytes && rmem && *rmem > d->p.sock_rcvbuf_bytes) {
+    /* The socket's receive queue is over sk_rcvbuf: the frame is dropped at
+     * the socket (net/ipv4/udp.c, __udp_enqueue_schedule_skb: rmem >
+     * rcvbuf -> drop, sk_drops and UDP_MIB_RCVBUFERRORS; TCP prunes then
+     * drops in tcp_try_rmem_schedule); the skb is freed in softirq and its
+     * pages recycle, so a slow reader costs its own frames, not the
+     * queue's descriptors. */
+    d->st.sock_drops[pk.owner]++;
+    d->st.sock_drop_bytes[pk.owner] += total;
+    skb_free(d, shinfo);
+    for (uint32_t i = 0; i < q->nfrags; i++)
+      release(d, q->index, &q->frags[i].b, REL_NAPI);
+    return;
+  }
+  if (rmem) {
+    *rmem += truesize;
+    if (*rmem > d->st.sock_rmem_max[pk.owner])
+      d->st.sock_rmem_max[pk.owner] = *rmem;
+  }
   d->st.stack_packets++;
   cpu_charge(d->cpu, CPU_OTHER, d->cpu->costs.sock_deliver);
   /* Queued on the socket: the stack validated these bytes and uses them
    * until the recipient's recvmsg copies the payload out. */
   struct pending_rx pr = {.queue = q->index, .owner = pk.owner, .nfrags = q->nfrags,
                           .skip = q->split ? 0 : pk.hdr_len, .total = total,
-                          .due_ps = simk_now_ps() + d->p.recv_delay_ps, .shinfo = shinfo};
+                          .due_ps = simk_now_ps() + d->p.recv_delay_ps, .shinfo = shinfo,
+                          .truesize = rmem ? truesize : 0, .flow = pk.flow};
   memcpy(pr.frags, q->frags, q->nfrags * sizeof q->frags[0]);
   for (uint32_t i = 0; i < q->nfrags; i++)
     mem_mark_add(d->m, MEM_MARK_VALIDATED, 0, frag_paddr(&q->frags[i]), q->frags[i].len);
@@ -1219,6 +1274,7 @@ void driver_free(struct driver *d) {
     page_pool_free(d->q[i].pool);
   }
   free(d->held);
+  free(d->rmem);
   free(d->rxq_pend);
   free(d->kreuse);
   free(d);

@@ -88,7 +88,7 @@ struct driver_params {
   uint32_t buffer_size;
   int skb_readonly;         /* 0: writable (build_skb), 1: read-only */
   int dma_per_packet;       /* 0: page_pool keeps mappings; 1: per buffer */
-  uint32_t pool_pages;       /* most pages a queue's pool has at once */
+  uint32_t pool_pages;       /* most pages a queue's pool has at once; 0: no cap */
   uint32_t pool_cache_size;  /* alloc cache per pool (0: 128) */
   uint32_t pool_ring_size;   /* recycle ring per pool (0: 1024) */
   uint8_t pool_clear;       /* enum pp_clear */
@@ -115,6 +115,7 @@ struct driver_params {
   uint32_t umem_chunk;      /* bytes per chunk (2048 or 4096) */
   uint32_t umem_pages;      /* pages of the region; 0: the ring + 50% */
   int xdp_attached;         /* an XDP program (xdp.rules) is attached to the device */
+  uint32_t sock_rcvbuf_bytes; /* each socket's receive buffer (sk_rcvbuf; a socket per flow); 0: no limit */
 };
 
 enum driver_xsk_mode { DRIVER_XSK_NONE = 0, DRIVER_XSK_AF_XDP, DRIVER_XSK_ZCRX };
@@ -161,6 +162,11 @@ struct driver_stats {
   uint64_t xdp_redirect_in_place; /* handed over in place (zero-copy queue, the socket's UMEM) */
   uint64_t xdp_redirect_copy;     /* copied into the principal's socket (an XSK in copy mode) */
   uint64_t xdp_redirect_failed;   /* no such socket: dropped, as xdp_do_redirect fails */
+  /* by principal: frames dropped because the receive queue of its socket
+   * (one per flow) was over sk_rcvbuf, their bytes, and the most bytes
+   * (truesize) one of its sockets held */
+  uint64_t sock_drops[MEM_MAX_PRINCIPALS], sock_drop_bytes[MEM_MAX_PRINCIPALS];
+  uint64_t sock_rmem_max[MEM_MAX_PRINCIPALS];
 };
 
 

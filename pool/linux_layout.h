@@ -29,6 +29,10 @@
 /* struct page: the vmemmap holds one per page frame, so a struct page
  * pointer is VMEMMAP_START + pfn * sizeof(struct page). */
 #define LINUX_STRUCT_PAGE_BYTES 64u       /* btf: size page */
+/* struct sk_buff: skb->truesize counts it, SKB_DATA_ALIGN'ed (to 64), beside
+ * the buffer (SKB_TRUESIZE, include/linux/skbuff.h; build_skb). */
+#define LINUX_SK_BUFF_BYTES 224u          /* btf: size sk_buff */
+#define LINUX_SKB_DATA_ALIGN(x) (((x) + 63u) & ~63u) /* SMP_CACHE_BYTES 64 */
 /* page_pool's alloc cache (include/net/page_pool/types.h, struct
  * pp_alloc_cache: PP_ALLOC_CACHE_SIZE netmem pointers). */
 #define LINUX_PP_ALLOC_CACHE_SIZE 128u    /* btf: dim pp_alloc_cache cache */

@@ -265,10 +265,8 @@ struct page_pool *page_pool_new(const struct page_pool_params *p, struct mem *m,
     q.cache_size = PP_ALLOC_CACHE_SIZE;
   if (q.ring_size == 0)
     q.ring_size = PP_RING_SIZE_DEFAULT;
-  if (q.pages == 0) {
-    snprintf(err, errlen, "page_pool: cannot create a pool of %u pages", q.pages);
-    return NULL;
-  }
+  if (q.pages == 0)
+    q.pages = UINT32_MAX; /* no cap: the page allocator is the limit, as in Linux */
   struct page_pool *pp = calloc(1, sizeof *pp);
   if (!pp) {
     snprintf(err, errlen, "page_pool: out of memory");

@@ -59,7 +59,7 @@ enum pp_clear { PP_CLEAR_NEVER = 0, PP_CLEAR_ON_ENTRY, PP_CLEAR_ON_RECYCLE };
 #define PP_RING_SIZE_DEFAULT 1024u /* ptr_ring size when pool_size is 0 */
 
 struct page_pool_params {
-  uint32_t pages;       /* most pages the pool has at once (cache + ring + in flight) */
+  uint32_t pages;       /* most pages the pool has at once (cache + ring + in flight); 0: no cap */
   uint32_t cache_size;  /* alloc cache [pages]; 0: PP_ALLOC_CACHE_SIZE */
   uint32_t ring_size;   /* recycle ring [pages]; 0: PP_RING_SIZE_DEFAULT */
   uint8_t clear;        /* enum pp_clear */

@@ -216,6 +216,21 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
   json_object_object_add(ux, "device_written_bytes", uw);
   json_object_object_add(root, "umem", ux);
 
+  /* The principals' sockets (one per flow): drops at their receive buffers (sk_rcvbuf). */
+  json_object *so = json_object_new_object();
+  json_object_object_add(so, "rcvbuf_bytes", u64(o->cfg.sock_rcvbuf_bytes));
+  json_object *sl = json_object_new_array();
+  for (unsigned p = 0; p < 2; p++) {
+    json_object *e = json_object_new_object();
+    json_object_object_add(e, "principal", json_object_new_string(r->principals[p]));
+    json_object_object_add(e, "drops", u64(r->sock_drops[p]));
+    json_object_object_add(e, "drop_bytes", u64(r->sock_drop_bytes[p]));
+    json_object_object_add(e, "rmem_max_bytes", u64(r->sock_rmem_max[p]));
+    json_object_array_add(sl, e);
+  }
+  json_object_object_add(so, "per_principal", sl);
+  json_object_object_add(root, "sockets", so);
+
   /* XDP verdicts: the default program (the application's frames redirected
    * to it where the design runs XDP) or the rules of xdp.rules. */
   json_object *xo = json_object_new_object();
@@ -339,6 +354,11 @@ void report_print_human(FILE *out, const struct replay_opts *o, const struct rep
     fprintf(out, "  hostile reader (app): %" PRIu64 " bytes read in %" PRIu64 " reads: %" PRIu64 " of other flows, %"
             PRIu64 " kernel-private, %" PRIu64 " stale\n", r->hread_bytes, r->hread_reads, r->hread_foreign_flow,
             r->hread_kernel_private, r->hread_stale);
+  for (unsigned p = 0; p < 2; p++)
+    if (r->sock_drops[p])
+      fprintf(out, "  sockets of '%s': %" PRIu64 " frames (%" PRIu64 " bytes) dropped at their receive buffers "
+              "(sock.rcvbuf_bytes %u)\n", r->principals[p], r->sock_drops[p], r->sock_drop_bytes[p],
+              o->cfg.sock_rcvbuf_bytes);
   for (unsigned i = 0; i < o->nfaults; i++) {
     const struct fault *f = &o->faults[i];
     if (f->fired)

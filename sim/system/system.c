@@ -627,6 +627,7 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
       .umem_chunk = c->app_umem_chunk,
       .umem_pages = c->app_umem_pages,
       .xdp_attached = c->xdp_rules[0] != 0,
+      .sock_rcvbuf_bytes = c->sock_rcvbuf_bytes,
   };
   struct driver_classifier cls = {.ctx = s, .classify = classify};
   s->drv = driver_new(&dp, s->m, s->io, s->nic, &s->cpu, s->users, 2, &cls, err, errlen);
@@ -728,6 +729,11 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   for (int k = 0; k < MEM_LABEL_KIND_COUNT && k < 8; k++)
     res->umem_written[k] = ds->umem_written[k];
   res->delivered_bytes = ds->delivered_bytes;
+  for (unsigned p = 0; p < 2; p++) {
+    res->sock_drops[p] = ds->sock_drops[p];
+    res->sock_drop_bytes[p] = ds->sock_drop_bytes[p];
+    res->sock_rmem_max[p] = ds->sock_rmem_max[p];
+  }
   const struct user_read_stats *rs = user_read_stats(s->users[PRINCIPAL_APP]);
   res->hread_reads = rs->reads;
   res->hread_bytes = rs->bytes;

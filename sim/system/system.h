@@ -87,6 +87,9 @@ struct replay_result {
   /* verdicts */
   struct checker_result props[PROP_COUNT];
   char principals[2][32];
+  /* each principal's socket (sock.rcvbuf_bytes): frames dropped at its
+   * receive buffer, their bytes, the most it held (truesize) */
+  uint64_t sock_drops[2], sock_drop_bytes[2], sock_rmem_max[2];
 };
 
 /* Ask a running replay to stop at the next frame (async-signal-safe: it

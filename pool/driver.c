@@ -75,7 +75,7 @@ struct pending_rx {
   uint64_t due_ps;
   uint64_t shinfo; /* physical address of the skb's skb_shared_info (live until freed) */
   uint32_t truesize; /* skb->truesize, charged to the socket's sk_rmem_alloc */
-  uint32_t flow;     /* the flow: its socket */
+  uint32_t sock;     /* its socket's slot in the rmem table */
   struct frag frags[NIC_MAX_DESC_PER_FRAME];
 };
 
@@ -143,10 +143,9 @@ struct driver {
   /* page_pool fragments: bytes per fragment */
   uint32_t frag_size;
   uint32_t headroom; /* driver_rx_headroom */
-  /* each flow's socket (a flow is received by one socket of its owner):
-   * bytes queued (sk_rmem_alloc, in truesize), by flow id */
+  /* the receiving sockets (one per 5-tuple, hashed into DRIVER_SOCK_SLOTS
+   * slots): bytes queued (sk_rmem_alloc, in truesize); NULL until used */
   uint32_t *rmem;
-  uint32_t nrmem;
   /* the application's region (one bound queue) */
   struct umem *umem;
   /* per page frame: buffers of it the application holds now (zero copy) */
@@ -520,8 +519,8 @@ static void consume(struct driver *d, const struct pending_rx *pr) {
                         i == 0 ? pr->total : 0);
   }
   skb_free(d, pr->shinfo);
-  if (pr->flow < d->nrmem)
-    d->rmem[pr->flow] -= pr->truesize; /* skb_free_datagram / sock_rfree */
+  if (d->rmem)
+    d->rmem[pr->sock] -= pr->truesize; /* skb_free_datagram / sock_rfree */
   for (uint32_t i = 0; i < pr->nfrags; i++) {
     mem_mark_remove(d->m, MEM_MARK_VALIDATED, 0, frag_paddr(&pr->frags[i]), pr->frags[i].len);
     release(d, pr->queue, &pr->frags[i].b, REL_RECVMSG);
@@ -820,24 +819,13 @@ static int run_xdp(struct driver *d, struct rxq *q, const struct driver_pkt *pk,
   }
 }
 
-/* The receive-queue bytes of the socket that receives flow (its owner's
- * socket bound to that flow), or NULL when host memory runs out (then the
- * socket is not accounted). */
-static uint32_t *sock_rmem(struct driver *d, uint32_t flow) {
-  if (flow >= d->nrmem) {
-    uint32_t n = d->nrmem ? d->nrmem : 64;
-    while (n <= flow && n < (1u << 31))
-      n *= 2;
-    if (n <= flow)
-      return NULL;
-    uint32_t *r = realloc(d->rmem, n * sizeof *r);
-    if (!r)
-      return NULL;
-    memset(r + d->nrmem, 0, (n - d->nrmem) * sizeof *r);
-    d->rmem = r;
-    d->nrmem = n;
-  }
-  return &d->rmem[flow];
+/* The receive-queue bytes of the socket sock (a 5-tuple hash), or NULL
+ * when host memory runs out (then the socket is not accounted). */
+#define DRIVER_SOCK_SLOTS (1u << 18)
+static uint32_t *sock_rmem(struct driver *d, uint32_t sock) {
+  if (!d->rmem && !(d->rmem = calloc(DRIVER_SOCK_SLOTS, sizeof *d->rmem)))
+    return NULL;
+  return &d->rmem[sock % DRIVER_SOCK_SLOTS];
 }
 
 /* A whole frame (all its descriptors up to EOP) has been received. */
@@ -923,7 +911,7 @@ static void rx_frame(struct rxq *q) {
     truesize += q->frags[i].b.truesize;
   if (d->p.skb_readonly || q->split)
     truesize += HEAD_SLOT_BYTES;
-  uint32_t *rmem = sock_rmem(d, pk.flow);
+  uint32_t *rmem = sock_rmem(d, pk.sock);
   if (d->p.sock_rcvbuf_bytes && rmem && *rmem > d->p.sock_rcvbuf_bytes) {
     /* The socket's receive queue is over sk_rcvbuf: the frame is dropped at
      * the socket (net/ipv4/udp.c, __udp_enqueue_schedule_skb: rmem >
@@ -950,7 +938,7 @@ static void rx_frame(struct rxq *q) {
   struct pending_rx pr = {.queue = q->index, .owner = pk.owner, .nfrags = q->nfrags,
                           .skip = q->split ? 0 : pk.hdr_len, .total = total,
                           .due_ps = simk_now_ps() + d->p.recv_delay_ps, .shinfo = shinfo,
-                          .truesize = rmem ? truesize : 0, .flow = pk.flow};
+                          .truesize = rmem ? truesize : 0, .sock = pk.sock % DRIVER_SOCK_SLOTS};
   memcpy(pr.frags, q->frags, q->nfrags * sizeof q->frags[0]);
   for (uint32_t i = 0; i < q->nfrags; i++)
     mem_mark_add(d->m, MEM_MARK_VALIDATED, 0, frag_paddr(&q->frags[i]), q->frags[i].len);

@@ -54,6 +54,8 @@ struct driver_pkt {
   unsigned owner;    /* principal whose socket receives it */
   uint32_t hdr_len;  /* headers up to the L4 payload */
   int to_kernel;     /* 1: consumed by the kernel (ARP...), not a socket */
+  uint32_t sock;     /* the receiving socket: a hash of the 5-tuple (not the flow
+                        table's id, which a bounded table may merge) */
 };
 
 struct driver_classifier {

@@ -108,6 +108,16 @@ static int classify(void *ctx, const uint8_t *frame, uint32_t len, struct driver
   out->hdr_len = fp.payload_offset;
   out->to_kernel = fp.key.af == FLOW_AF_NONE || id == UINT32_MAX;
   out->owner = id < flow_table_count(s->ft) ? s->owner[id] : PRINCIPAL_OTHER;
+  /* One receiving socket per 5-tuple (FNV-1a over it). */
+  const struct flow_key *k = &fp.key;
+  uint32_t h = 2166136261u;
+  const uint8_t *parts[] = {&k->af, &k->proto, k->src, k->dst, (const uint8_t *)&k->sport,
+                            (const uint8_t *)&k->dport};
+  const size_t lens[] = {1, 1, 16, 16, 2, 2};
+  for (size_t i = 0; i < 6; i++)
+    for (size_t j = 0; j < lens[i]; j++)
+      h = (h ^ parts[i][j]) * 16777619u;
+  out->sock = h;
   return 0;
 }
 

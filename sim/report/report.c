@@ -17,7 +17,7 @@ const char *report_verdict(const struct replay_result *r) {
   for (int p = 0; p < PROP_COUNT; p++)
     if (r->props[p].count)
       return "unsafe";
-  return "safe";
+  return r->inconclusive[0] ? "inconclusive" : "safe";
 }
 
 /* Report names of the CPU cost buckets, in enum cpu_bucket order. */
@@ -207,7 +207,10 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
   json_object *ux = json_object_new_object();
   json_object_object_add(ux, "fill_ring", u64(r->umem_fill_ring));
   json_object_object_add(ux, "rx_ring", u64(r->umem_rx_ring));
-  json_object_object_add(ux, "completions", u64(r->umem_completions));
+  /* RX chunks come back through the fill ring; the completion ring is
+   * for TX (net/xdp/xsk.c: xsk_tx_completed), so RX returns none. */
+  json_object_object_add(ux, "completions", u64(0));
+  json_object_object_add(ux, "fill_ring_returns", u64(r->umem_fill_ring_returns));
   json_object_object_add(ux, "copy_out_packets", u64(r->umem_copy_out_packets));
   json_object *uw = json_object_new_object();
   static const char *const kinds[8] = {"zero", "header", "payload", "uncaptured", "kernel_presim",
@@ -216,6 +219,21 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
     json_object_object_add(uw, kinds[k], u64(r->umem_written[k]));
   json_object_object_add(ux, "device_written_bytes", uw);
   json_object_object_add(root, "umem", ux);
+
+  /* The principals' sockets (one per flow): drops at their receive buffers (sk_rcvbuf). */
+  json_object *so = json_object_new_object();
+  json_object_object_add(so, "rcvbuf_bytes", u64(o->cfg.sock_rcvbuf_bytes));
+  json_object *sl = json_object_new_array();
+  for (unsigned p = 0; p < 2; p++) {
+    json_object *e = json_object_new_object();
+    json_object_object_add(e, "principal", json_object_new_string(r->principals[p]));
+    json_object_object_add(e, "drops", u64(r->sock_drops[p]));
+    json_object_object_add(e, "drop_bytes", u64(r->sock_drop_bytes[p]));
+    json_object_object_add(e, "rmem_max_bytes", u64(r->sock_rmem_max[p]));
+    json_object_array_add(sl, e);
+  }
+  json_object_object_add(so, "per_principal", sl);
+  json_object_object_add(root, "sockets", so);
 
   /* XDP verdicts: the default program (the application's frames redirected
    * to it where the design runs XDP) or the rules of xdp.rules. */
@@ -271,6 +289,9 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
   json_object_object_add(root, "faults", fa);
   json_object_object_add(root, "incomplete", json_object_new_boolean(r->incomplete));
   json_object_object_add(root, "verdict", json_object_new_string(report_verdict(r)));
+  /* Why an inconclusive run tested nothing (null otherwise). */
+  json_object_object_add(root, "verdict_reason", strcmp(report_verdict(r), "inconclusive") == 0
+                                                    ? json_object_new_string(r->inconclusive) : NULL);
   return root;
 }
 
@@ -348,6 +369,11 @@ void report_print_human(FILE *out, const struct replay_opts *o, const struct rep
     fprintf(out, "  hostile reader (app): %" PRIu64 " bytes read in %" PRIu64 " reads: %" PRIu64 " of other flows, %"
             PRIu64 " kernel-private, %" PRIu64 " stale\n", r->hread_bytes, r->hread_reads, r->hread_foreign_flow,
             r->hread_kernel_private, r->hread_stale);
+  for (unsigned p = 0; p < 2; p++)
+    if (r->sock_drops[p])
+      fprintf(out, "  sockets of '%s': %" PRIu64 " frames (%" PRIu64 " bytes) dropped at their receive buffers "
+              "(sock.rcvbuf_bytes %u)\n", r->principals[p], r->sock_drops[p], r->sock_drop_bytes[p],
+              o->cfg.sock_rcvbuf_bytes);
   for (unsigned i = 0; i < o->nfaults; i++) {
     const struct fault *f = &o->faults[i];
     if (f->fired)
@@ -358,7 +384,10 @@ void report_print_human(FILE *out, const struct replay_opts *o, const struct rep
   }
   if (r->incomplete)
     fprintf(out, "interrupted: the report covers the frames replayed until then\n");
-  fprintf(out, "verdict: %s\n", report_verdict(r));
+  if (strcmp(report_verdict(r), "inconclusive") == 0)
+    fprintf(out, "verdict: inconclusive: %s\n", r->inconclusive);
+  else
+    fprintf(out, "verdict: %s\n", report_verdict(r));
   for (int p = 0; p < PROP_COUNT; p++) {
     const struct checker_result *cr = &r->props[p];
     if (!cr->count)

@@ -8,6 +8,7 @@
  */
 #include "system.h"
 
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,6 +110,16 @@ static int classify(void *ctx, const uint8_t *frame, uint32_t len, struct driver
   out->hdr_len = fp.payload_offset;
   out->to_kernel = fp.key.af == FLOW_AF_NONE || id == UINT32_MAX;
   out->owner = id < flow_table_count(s->ft) ? s->owner[id] : PRINCIPAL_OTHER;
+  /* One receiving socket per 5-tuple (FNV-1a over it). */
+  const struct flow_key *k = &fp.key;
+  uint32_t h = 2166136261u;
+  const uint8_t *parts[] = {&k->af, &k->proto, k->src, k->dst, (const uint8_t *)&k->sport,
+                            (const uint8_t *)&k->dport};
+  const size_t lens[] = {1, 1, 16, 16, 2, 2};
+  for (size_t i = 0; i < 6; i++)
+    for (size_t j = 0; j < lens[i]; j++)
+      h = (h ^ parts[i][j]) * 16777619u;
+  out->sock = h;
   return 0;
 }
 
@@ -468,6 +479,29 @@ static void teardown(struct sys *s) {
   free(s);
 }
 
+/* What the run failed to exercise, if anything (contract: the inconclusive
+ * verdict): it was interrupted, no frame reached host memory, or a
+ * requested fault never fired. The first reason found is kept. */
+static void note_inconclusive(const struct replay_opts *o, struct replay_result *res) {
+  char *w = res->inconclusive;
+  size_t n = sizeof res->inconclusive;
+  w[0] = 0;
+  if (res->incomplete) {
+    snprintf(w, n, "the run was interrupted after %" PRIu64 " frames of the trace", res->trace_packets);
+    return;
+  }
+  if (res->rx_packets == 0) {
+    snprintf(w, n, "no frame reached host memory (%" PRIu64 " read from the trace, %" PRIu64 " dropped by the NIC, %"
+             PRIu64 " skipped)", res->trace_packets, res->rx_dropped, res->trace_stats.skipped_unsupported);
+    return;
+  }
+  for (unsigned i = 0; i < o->nfaults; i++)
+    if (!o->faults[i].fired) {
+      snprintf(w, n, "the fault %s never fired", o->faults[i].spec);
+      return;
+    }
+}
+
 int system_replay(const struct replay_opts *o, struct replay_result *res, char *err, size_t errlen) {
   memset(res, 0, sizeof *res);
   const struct config *c = &o->cfg;
@@ -613,6 +647,8 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
                        ? (unsigned)__builtin_ctzll(c->app_zc_queues) : 0,
       .umem_chunk = c->app_umem_chunk,
       .umem_pages = c->app_umem_pages,
+      .xdp_attached = c->xdp_rules[0] != 0,
+      .sock_rcvbuf_bytes = c->sock_rcvbuf_bytes,
   };
   struct driver_classifier cls = {.ctx = s, .classify = classify};
   s->drv = driver_new(&dp, s->m, s->io, s->nic, &s->cpu, s->users, 2, &cls, err, errlen);
@@ -712,11 +748,16 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   res->pages_hoarded = ds->pages_hoarded;
   res->umem_fill_ring = ds->fill_ring;
   res->umem_rx_ring = ds->rx_ring;
-  res->umem_completions = ds->completions;
+  res->umem_fill_ring_returns = ds->fill_ring_returns;
   res->umem_copy_out_packets = ds->copy_out_packets;
   for (int k = 0; k < MEM_LABEL_KIND_COUNT && k < 8; k++)
     res->umem_written[k] = ds->umem_written[k];
   res->delivered_bytes = ds->delivered_bytes;
+  for (unsigned p = 0; p < 2; p++) {
+    res->sock_drops[p] = ds->sock_drops[p];
+    res->sock_drop_bytes[p] = ds->sock_drop_bytes[p];
+    res->sock_rmem_max[p] = ds->sock_rmem_max[p];
+  }
   const struct user_read_stats *rs = user_read_stats(s->users[PRINCIPAL_APP]);
   res->hread_reads = rs->reads;
   res->hread_bytes = rs->bytes;
@@ -750,6 +791,7 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   }
   for (int p = 0; p < PROP_COUNT; p++)
     res->props[p] = *checker_result(s->chk, (enum checker_property)p);
+  note_inconclusive(o, res);
   /* The pools are destroyed at the end of the run (after the costs and
    * verdicts were taken: teardown is not per-packet work). */
   driver_destroy_pools(s->drv);

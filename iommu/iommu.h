@@ -44,6 +44,7 @@
 #include <stdint.h>
 
 struct mem;
+struct dma_port;
 
 enum iommu_mode { IOMMU_STRICT = 0, IOMMU_LAZY, IOMMU_PASSTHROUGH, IOMMU_OFF };
 
@@ -206,6 +207,17 @@ const struct iommu_stats *iommu_stats(const struct iommu *io);
 /* Fault records kept (at most max_fault_records), oldest first. */
 size_t iommu_fault_count(const struct iommu *io);
 const struct iommu_fault *iommu_fault_get(const struct iommu *io, size_t i);
+
+/* The DMA port (dma_port.h) of the devices behind this IOMMU, over memory
+ * m: each page of a request is translated for its requester id and then
+ * read or written in m by the device accessor with that id. now_ps gives
+ * the simulated time of the translations (NULL: always 0). Free it after
+ * the last use of m's observers (it watches m's DMA mappings once a device
+ * asks to). NULL when io or m is NULL or host memory runs out. */
+struct iommu_dma;
+struct iommu_dma *iommu_dma_new(struct iommu *io, struct mem *m, uint64_t (*now_ps)(void *ctx), void *now_ctx);
+void iommu_dma_free(struct iommu_dma *d);
+const struct dma_port *iommu_dma_port(struct iommu_dma *d);
 
 const char *iommu_mode_name(enum iommu_mode m);
 const char *iommu_fault_reason_name(enum iommu_fault_reason r);

@@ -10,8 +10,8 @@
  *
  * The device never owns the clock and never prints: it is called when a frame
  * has arrived, schedules its interrupt through the simk kernel, and reaches
- * host memory only by DMA through iommu_translate and the memory accessor
- * with its requester id. Register-level interface: ring base and size, tail
+ * host memory only through its DMA port (dma_port.h): by IOVA, with its
+ * requester id, never by physical address. Register-level interface: ring base and size, tail
  * writes, interrupt re-enable (as the driver programs RDBA/RDLEN/RDT/EIMS).
  */
 #ifndef NICSIM_NIC_H
@@ -21,9 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dma_port.h"
 #include "flow.h"
-#include "iommu.h"
-#include "mem.h"
 
 /* 82599 advanced RX descriptor (datasheet 7.1.6.1), 16 bytes.
  * Read format (driver -> device): pkt_addr, hdr_addr (0 = no header buffer). */
@@ -180,8 +179,10 @@ struct nic_rule {
 
 struct nic;
 
-struct nic *nic_new(const struct nic_params *p, struct mem *m, struct iommu *io,
-                    const struct nic_host *host, char *err, size_t errlen);
+/* A device whose DMA goes through port (copied; its ctx must outlive the
+ * device). NULL with err filled when a parameter is out of range. */
+struct nic *nic_new(const struct nic_params *p, const struct dma_port *port, const struct nic_host *host,
+                    char *err, size_t errlen);
 void nic_free(struct nic *n);
 
 /* Steering. Rules are tried in the order added; the first match wins over RSS. */

@@ -41,6 +41,7 @@ struct sys {
   struct mem *m;
   struct checker *chk;
   struct iommu *io;
+  struct iommu_dma *dma; /* the NIC's DMA port over io and m */
   struct cpu cpu;
   struct nic *nic;
   struct driver *drv;
@@ -449,6 +450,7 @@ static void teardown(struct sys *s) {
   iommu_free(s->io);
   checker_free(s->chk);
   mem_free(s->m);
+  iommu_dma_free(s->dma); /* after the last unmap the port may watch */
   flow_table_free(s->ft);
   xdp_prog_free(s->xdp);
   free(s->owner);
@@ -519,7 +521,8 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   ip.iotlb_entries = c->iommu_iotlb_entries;
   ip.mem = s->m; /* I/O page tables in simulated memory, kernel-private */
   s->io = iommu_new(&ip);
-  if (!s->chk || !s->io) {
+  s->dma = s->io ? iommu_dma_new(s->io, s->m, clock_now, NULL) : NULL;
+  if (!s->chk || !s->io || !s->dma) {
     snprintf(err, errlen, "out of memory");
     goto fail;
   }
@@ -542,7 +545,7 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   np.wb_threshold = c->nic_wb_threshold;
   np.pcie_gbps = c->nic_pcie_gbps;
   struct nic_host host = {.ctx = s, .irq = nic_irq, .rx_no_desc = nic_no_desc, .fault_effect = fault_effect};
-  s->nic = nic_new(&np, s->m, s->io, &host, err, errlen);
+  s->nic = nic_new(&np, iommu_dma_port(s->dma), &host, err, errlen);
   if (!s->nic)
     goto fail;
   if (c->nic_steer_app_to >= 0) {

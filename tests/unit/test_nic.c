@@ -15,9 +15,16 @@
 
 #define RID 0x0100
 
+/* Translations happen at the simulated time, as in the system. */
+static uint64_t rig_dma_clock(void *ctx) {
+  (void)ctx;
+  return simk_now_ps();
+}
+
 struct rig {
   struct mem *m;
   struct iommu *io;
+  struct iommu_dma *dma; /* the NIC's DMA port over io and m */
   struct nic *n;
   uint64_t ring_pfn, ring_iova;
   uint32_t ring_size;
@@ -51,7 +58,8 @@ static void rig_init(struct rig *r, struct nic_params *np, uint32_t ring_size) {
   ip.mode = IOMMU_STRICT;
   r->io = iommu_new(&ip);
   struct nic_host host = {.ctx = r, .irq = on_irq, .tx_irq = on_tx_irq};
-  r->n = nic_new(np, r->m, r->io, &host, err, sizeof err);
+  r->dma = iommu_dma_new(r->io, r->m, rig_dma_clock, NULL);
+  r->n = nic_new(np, iommu_dma_port(r->dma), &host, err, sizeof err);
   ck_assert_msg(r->n != NULL, "%s", err);
   r->ring_size = ring_size;
   ck_assert_int_eq(mem_page_alloc_contig(r->m, 1, &r->ring_pfn), 0);

@@ -25,7 +25,8 @@
  *   the table, walk_level_ps per level read.
  * - Invalidation (enum iommu_mode): strict invalidates at unmap (page
  *   selective); lazy queues the unmap in the domain's flush queue, flushed
- *   (domain-wide invalidation) when it holds flush_entries unmaps or flush_ps
+ *   (domain-wide invalidation) when an unmap finds it full (flush_entries - 1
+ *   queued; the new one is queued after the flush) or flush_ps
  *   after the first unmap queued since the last timer flush; until then a
  *   stale IOTLB entry still translates, and the IOVA is not reused.
  *   Passthrough and off translate IOVA = physical address and check nothing.
@@ -98,7 +99,9 @@ struct iommu_params {
   uint32_t iotlb_entries;   /* >= 1 */
   uint32_t iotlb_ways;      /* ways per set; 0 (or iotlb_entries): fully associative.
                                iotlb_entries must be a multiple of it */
-  uint32_t flush_entries;   /* lazy: flush when this many unmaps are queued (256) */
+  uint32_t flush_entries;   /* lazy: flush queue slots (256, IOVA_FQ_SIZE); it holds
+                               flush_entries - 1 unmaps, and the unmap that finds it
+                               full flushes those first, then is queued */
   uint64_t flush_ps;        /* lazy: flush this long after the first queued unmap (10 ms) */
   uint64_t hit_ps;          /* translation latency on an IOTLB hit */
   uint64_t walk_level_ps;   /* per page-table level read on a miss (memory access) */
@@ -218,6 +221,19 @@ struct iommu_dma;
 struct iommu_dma *iommu_dma_new(struct iommu *io, struct mem *m, uint64_t (*now_ps)(void *ctx), void *now_ctx);
 void iommu_dma_free(struct iommu_dma *d);
 const struct dma_port *iommu_dma_port(struct iommu_dma *d);
+/* The device access the port is making now, for memory observers (the
+ * checker) that want to say how a write got through: valid only while the
+ * port's own memory access is under way. */
+struct iommu_dma_access {
+  uint8_t active;       /* 1: an access is under way */
+  uint16_t rid;
+  uint64_t iova;        /* the IOVA of the access's first byte */
+  uint8_t write;
+  uint8_t stale;        /* translated through a stale IOTLB entry (unmapped, not yet flushed) */
+  uint8_t untranslated; /* passthrough or off: the IOVA was used as the address, nothing checked */
+};
+/* 0 with *out filled while an access is under way, else -1. */
+int iommu_dma_current(const struct iommu_dma *d, struct iommu_dma_access *out);
 
 const char *iommu_mode_name(enum iommu_mode m);
 const char *iommu_fault_reason_name(enum iommu_fault_reason r);

@@ -29,6 +29,7 @@ struct iommu_dma {
   struct watch *watches;
   size_t nwatches, capwatches;
   int observing; /* registered as a memory observer (first watch) */
+  struct iommu_dma_access cur; /* the access under way (observers may ask) */
 };
 
 static uint8_t label_kind(uint8_t kind) {
@@ -68,9 +69,15 @@ static int port_access(void *ctx, const struct dma_req *req, void *buf, struct d
       return res->status;
     }
     res->stale_pages += x.stale;
+    enum iommu_mode mode = iommu_get_mode(d->io);
+    res->untranslated_pages += mode == IOMMU_PASSTHROUGH || mode == IOMMU_OFF;
     if (req->dir != DMA_DIR_TRANSLATE && chunk) {
+      d->cur = (struct iommu_dma_access){.active = 1, .rid = req->rid, .iova = a, .write = (uint8_t)write,
+                                         .stale = x.stale,
+                                         .untranslated = mode == IOMMU_PASSTHROUGH || mode == IOMMU_OFF};
       rc = write ? mem_write(d->m, dev, x.paddr, (const uint8_t *)buf + done, chunk, &prov)
                  : mem_read(d->m, dev, x.paddr, (uint8_t *)buf + done, chunk);
+      d->cur.active = 0;
       if (rc) {
         res->status = DMA_ERROR;
         return res->status;
@@ -149,3 +156,10 @@ void iommu_dma_free(struct iommu_dma *d) {
 }
 
 const struct dma_port *iommu_dma_port(struct iommu_dma *d) { return &d->port; }
+
+int iommu_dma_current(const struct iommu_dma *d, struct iommu_dma_access *out) {
+  if (!d || !d->cur.active)
+    return -1;
+  *out = d->cur;
+  return 0;
+}

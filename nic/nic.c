@@ -70,6 +70,7 @@ struct late_write {
   uint64_t due_ps;
   uint64_t delay_ps;
   int waiting_unmap;    /* due delay_ps after the kernel unmaps the buffer (or at due_ps) */
+  uint64_t unmapped_ps; /* when the kernel unmapped it (valid once waiting_unmap is 0) */
   uint64_t iova[NIC_MAX_DESC_PER_FRAME];
   uint32_t len[NIC_MAX_DESC_PER_FRAME];
   uint32_t from[NIC_MAX_DESC_PER_FRAME];
@@ -524,6 +525,7 @@ static int dma_frame_range(struct nic *n, const struct nic_frame *f, uint64_t io
     if (sum) {
       sum->bytes_done += res.bytes_done;
       sum->stale_pages += res.stale_pages;
+      sum->untranslated_pages += res.untranslated_pages;
       if (rc && sum->status == DMA_OK) {
         sum->status = rc;
         sum->fault_iova = res.fault_iova;
@@ -579,9 +581,44 @@ static void late_unmapped(void *arg, uint64_t id) {
   for (unsigned i = 0; i < n->nlate; i++)
     if (n->late[i]->id == id && n->late[i]->waiting_unmap) {
       n->late[i]->waiting_unmap = 0;
+      n->late[i]->unmapped_ps = simk_now_ps();
       n->late[i]->due_ps = simk_now_ps() + n->late[i]->delay_ps;
       late_schedule(n);
     }
+}
+
+/* What the late write met, from the translations' own outcome (never from
+ * the IOMMU's mode): a stale IOTLB entry, the buffer granted at that IOVA
+ * since the unmap (Linux hands a freed IOVA out again at once), the buffer
+ * still mapped, or a refusal. */
+static void late_effect_text(const struct late_write *w, uint64_t now, uint32_t written, uint64_t refused,
+                             const struct dma_result *sum, char *text, size_t n) {
+  char unmap[96];
+  if (w->waiting_unmap)
+    snprintf(unmap, sizeof unmap, "the kernel had not unmapped the buffer");
+  else
+    snprintf(unmap, sizeof unmap, "the kernel had unmapped the buffer at %.3f us", (double)w->unmapped_ps / 1e6);
+  int len;
+  if (!written) {
+    len = snprintf(text, n, "the late write of packet %llu to IOVA 0x%llx at %.3f us was refused by the IOMMU "
+                   "(%llu fault records, %s at IOVA 0x%llx): %s and no IOTLB entry still translated it",
+                   (unsigned long long)w->index, (unsigned long long)w->iova[0], (double)now / 1e6,
+                   (unsigned long long)refused, sum->fault_reason == 1 ? "not present" : "no permission",
+                   (unsigned long long)sum->fault_iova, unmap);
+  } else {
+    const char *how = sum->untranslated_pages ? "with no translation (the IOMMU passed the IOVA through as the "
+                                                "physical address), into whatever that page holds now"
+                      : sum->stale_pages ? "through a stale IOTLB entry (the unmap's invalidation was still queued), "
+                                           "into the page the kernel no longer grants"
+                      : w->waiting_unmap ? "through the buffer's current mapping, still granted to the device"
+                                         : "into the buffer now granted at that IOVA (the IOVA was handed out "
+                                           "again after the unmap)";
+    len = snprintf(text, n, "wrote %u bytes of packet %llu again to IOVA 0x%llx at %.3f us, %s; %s", written,
+                   (unsigned long long)w->index, (unsigned long long)w->iova[0], (double)now / 1e6, unmap, how);
+    if (refused && len > 0 && (size_t)len < n)
+      snprintf(text + len, n - (size_t)len, "; %llu of its %u buffers were refused by the IOMMU",
+               (unsigned long long)refused, w->k);
+  }
 }
 
 /* A late write is the same frame written again to the IOVAs the device had
@@ -602,21 +639,11 @@ static void late_run(void *arg) {
     uint32_t written = 0;
     struct dma_result sum;
     memset(&sum, 0, sizeof sum);
-    for (uint32_t d = 0; d < w->k; d++) {
-      if (dma_frame_range(n, &f, w->iova[d], w->from[d], w->len[d], &lat, &sum) == 0)
-        written += w->len[d];
-      else
-        refused++;
-    }
-    char text[200];
-    if (written)
-      snprintf(text, sizeof text, "wrote %u bytes of packet %llu again to IOVA 0x%llx at %.3f us, %s", written,
-               (unsigned long long)w->index, (unsigned long long)w->iova[0], (double)now / 1e6,
-               sum.stale_pages ? "through the IOMMU (the IOTLB still had the entry)" : "through the IOMMU");
-    else
-      snprintf(text, sizeof text, "the late write of packet %llu to IOVA 0x%llx at %.3f us was refused by the "
-               "IOMMU (%llu fault records)", (unsigned long long)w->index, (unsigned long long)w->iova[0],
-               (double)now / 1e6, (unsigned long long)refused);
+    for (uint32_t d = 0; d < w->k; d++)
+      refused += dma_frame_range(n, &f, w->iova[d], w->from[d], w->len[d], &lat, &sum) != 0;
+    written = sum.bytes_done;
+    char text[400];
+    late_effect_text(w, now, written, refused, &sum, text, sizeof text);
     struct nic_fault tagf = {.tag = w->tag};
     effect(n, &tagf, w->index, text);
     free(w);
@@ -664,6 +691,7 @@ struct rx {
   uint16_t lens[NIC_MAX_DESC_PER_FRAME]; /* bytes written per descriptor */
   uint64_t lat;       /* descriptor reads and translations before the data moves */
   int bad;            /* a frame write was refused */
+  struct dma_result first_buf; /* outcome of the write to the first packet buffer */
 };
 
 /* Phase 1: steer the frame to a queue and admit it (ntuple drop, MTU,
@@ -745,18 +773,30 @@ static int rx_fetch(struct nic *n, struct rx *rx) {
   return 0;
 }
 
-/* Fault hook before the frame is placed: a corrupted descriptor address. */
-static void rx_fault_descriptor(struct nic *n, struct rx *rx) {
-  struct nic_fault fb;
-  if (!take_fault(n, NIC_FAULT_BAD_ADDR, &fb))
-    return;
-  struct rxq *q = rx->q;
-  uint64_t was = q->cache[0].pkt_addr;
-  q->cache[0].pkt_addr ^= fb.xor_mask;
-  char text[160];
-  snprintf(text, sizeof text, "corrupted descriptor %u of queue %u: packet address 0x%llx became 0x%llx",
-           q->head, q->index, (unsigned long long)was, (unsigned long long)q->cache[0].pkt_addr);
-  effect(n, &fb, rx->f->index, text);
+/* Fault hook before the frame is placed: a corrupted descriptor address.
+ * Returns 1 when it fired (*fb, *was filled); the effect is told after the
+ * write, with what the write met. */
+static int rx_fault_descriptor(struct nic *n, struct rx *rx, struct nic_fault *fb, uint64_t *was) {
+  if (!take_fault(n, NIC_FAULT_BAD_ADDR, fb))
+    return 0;
+  *was = rx->q->cache[0].pkt_addr;
+  rx->q->cache[0].pkt_addr ^= fb->xor_mask;
+  return 1;
+}
+
+static void rx_fault_descriptor_effect(struct nic *n, struct rx *rx, const struct nic_fault *fb, uint64_t was) {
+  const struct dma_result *r = &rx->first_buf;
+  char text[256];
+  int len = snprintf(text, sizeof text, "corrupted descriptor %u of queue %u: packet address 0x%llx became 0x%llx; ",
+                     rx->first, rx->q->index, (unsigned long long)was, (unsigned long long)rx->q->cache[0].pkt_addr);
+  if (r->status == DMA_OK)
+    snprintf(text + len, sizeof text - (size_t)len, "the frame's %u bytes were written there (the IOMMU translated it)",
+             r->bytes_done);
+  else
+    snprintf(text + len, sizeof text - (size_t)len, "the IOMMU refused the write at IOVA 0x%llx after %u bytes; "
+             "the descriptor was written back as usual (a posted write has no completion)",
+             (unsigned long long)r->fault_iova, r->bytes_done);
+  effect(n, fb, rx->f->index, text);
 }
 
 /* Phase 3: place the frame: headers to the header buffer (split), the rest
@@ -764,12 +804,14 @@ static void rx_fault_descriptor(struct nic *n, struct rx *rx) {
 static void rx_place(struct nic *n, struct rx *rx) {
   const struct nic_frame *f = rx->f;
   struct rxq *q = rx->q;
+  /* Each buffer is its own posted write: a refused one does not stop the
+   * others (the device cannot know). */
   if (rx->split)
-    rx->bad = dma_frame_range(n, f, q->cache[0].hdr_addr, 0, rx->hdr, &rx->lat, NULL) != 0;
+    rx->bad |= dma_frame_range(n, f, q->cache[0].hdr_addr, 0, rx->hdr, &rx->lat, NULL) != 0;
   uint32_t pos = rx->data_from;
-  for (uint32_t i = 0; i < rx->k && !rx->bad; i++) {
+  for (uint32_t i = 0; i < rx->k; i++) {
     uint32_t chunk = f->wire_len - pos < n->p.buffer_size ? f->wire_len - pos : n->p.buffer_size;
-    rx->bad = dma_frame_range(n, f, q->cache[i].pkt_addr, pos, chunk, &rx->lat, NULL) != 0;
+    rx->bad |= dma_frame_range(n, f, q->cache[i].pkt_addr, pos, chunk, &rx->lat, i ? NULL : &rx->first_buf) != 0;
     rx->lens[i] = (uint16_t)chunk;
     pos += chunk;
   }
@@ -779,7 +821,7 @@ static void rx_place(struct nic *n, struct rx *rx) {
  * on past the frame to the page's end, over whatever is there. */
 static void rx_fault_malicious(struct nic *n, struct rx *rx) {
   struct nic_fault fm;
-  if (rx->bad || !take_fault(n, NIC_FAULT_MALICIOUS, &fm))
+  if (!take_fault(n, NIC_FAULT_MALICIOUS, &fm))
     return;
   const struct nic_frame *f = rx->f;
   uint32_t last = rx->k - 1;
@@ -820,7 +862,7 @@ static void rx_fault_random(struct nic *n, struct rx *rx) {
 /* Keep the frame to write it again after the kernel unmaps its buffer. */
 static void rx_fault_late(struct nic *n, struct rx *rx) {
   struct nic_fault fl;
-  if (rx->bad || n->nlate >= MAX_LATE || !take_fault(n, NIC_FAULT_LATE_DMA, &fl))
+  if (n->nlate >= MAX_LATE || !take_fault(n, NIC_FAULT_LATE_DMA, &fl))
     return;
   struct late_write *w = calloc(1, sizeof *w);
   if (!w)
@@ -912,8 +954,7 @@ static void rx_writeback(struct nic *n, struct rx *rx) {
     pw->wb.length = rx->lens[i];
     pw->wb.status_error = NIC_RXD_STAT_DD | (i == rx->k - 1 ? NIC_RXD_STAT_EOP : 0);
     if (i == 0 && rx->split) {
-      pw->wb.status_error |= NIC_RXD_STAT_SPH;
-      pw->wb.info = (rx->hdr & NIC_RXD_HDR_LEN_MASK) << NIC_RXD_HDR_LEN_SHIFT;
+      pw->wb.info = NIC_RXD_INFO_SPH | (rx->hdr & NIC_RXD_HDR_LEN_MASK) << NIC_RXD_HDR_LEN_SHIFT;
     }
     if (q->npend >= n->p.wb_threshold)
       wb_flush(q);
@@ -956,16 +997,19 @@ void nic_rx_frame(struct nic *n, const struct nic_frame *f) {
   rx.q = rx_admit(n, f);
   if (!rx.q || rx_fetch(n, &rx))
     return;
-  if (n->narmed)
-    rx_fault_descriptor(n, &rx);
+  struct nic_fault fb;
+  uint64_t was = 0;
+  int bad_addr = n->narmed && rx_fault_descriptor(n, &rx, &fb, &was);
   rx_place(n, &rx);
+  if (bad_addr)
+    rx_fault_descriptor_effect(n, &rx, &fb, was);
   rx_fault_after_place(n, &rx);
   rx_consume(rx.q, rx.k);
-  if (rx.bad) {
-    /* A refused DMA: the 82599 reports it as a receive error; the frame is lost. */
-    drop(rx.q, &rx.q->st.drop_dma_fault);
-    return;
-  }
+  /* A memory write is posted: the device gets no completion and cannot
+   * know the IOMMU refused it, so it writes the descriptors back as usual
+   * and the driver takes whatever the buffers hold. Counted, not dropped. */
+  if (rx.bad)
+    rx.q->st.dma_write_faults++;
   rx_writeback(n, &rx);
   rx_interrupt(n, &rx);
 }

@@ -32,7 +32,8 @@ struct nic_rx_desc_read {
 };
 /* Write-back format (datasheet 7.1.6.2, device -> driver). */
 struct nic_rx_desc_wb {
-  uint32_t info;         /* bits 0-3 RSS type, 4-16 packet type; HDR_LEN in bits 21-30 */
+  uint32_t info;         /* pkt_info (bits 0-15: RSS type, packet type) and hdr_info
+                            (bits 16-31: HDR_LEN in 21-30, SPH in 31) */
   uint32_t rss_hash;
   uint32_t status_error; /* NIC_RXD_STAT_* */
   uint16_t length;       /* bytes written to the packet buffer by this descriptor */
@@ -64,7 +65,12 @@ static_assert(sizeof(struct nic_tx_desc_wb) == 16, "82599 TX write-back is 16 by
 
 #define NIC_RXD_STAT_DD 0x01u
 #define NIC_RXD_STAT_EOP 0x02u
-#define NIC_RXD_STAT_SPH 0x8000u
+/* Split header: bit 15 of hdr_info, the upper 16 bits of the first
+ * write-back dword (Linux include/.../ixgbe_type.h: IXGBE_RXDADV_SPH 0x8000
+ * in wb.lower.lo_dword.hs_rss.hdr_info, tested there by ixgbe_main.c's
+ * packet-split receive path; HDR_LEN is IXGBE_RXDADV_HDRBUFLEN_MASK 0x7FE0,
+ * shift 5, in the same field). Not a status_error bit. */
+#define NIC_RXD_INFO_SPH 0x80000000u
 #define NIC_RXD_HDR_LEN_SHIFT 21u
 #define NIC_RXD_HDR_LEN_MASK 0x3ffu
 #define NIC_DESC_BYTES 16u
@@ -155,7 +161,10 @@ struct nic_queue_stats {
   uint64_t drop_buffer_full;  /* on-NIC packet buffer full */
   uint64_t drop_oversize;     /* longer than the MTU, or than one buffer without multi_buffer */
   uint64_t drop_rule;         /* an ntuple rule with action drop */
-  uint64_t drop_dma_fault;    /* a DMA the IOMMU refused */
+  uint64_t drop_dma_fault;    /* a descriptor write-back the IOMMU refused */
+  uint64_t dma_write_faults;  /* frames with a write the IOMMU refused: written back
+                                 as usual (the write was posted), delivered with
+                                 whatever the buffer held */
   uint64_t desc_fetches;      /* descriptor reads (each of one or more descriptors) */
   uint64_t desc_used;         /* descriptors consumed (several for chained frames) */
   uint64_t header_splits;     /* frames written with SPH */

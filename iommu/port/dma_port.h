@@ -73,6 +73,8 @@ struct dma_result {
   uint64_t latency_ps;  /* translation time summed over the pages */
   uint32_t stale_pages; /* pages translated through a stale IOTLB entry: the
                            kernel had unmapped them and not yet flushed (lazy) */
+  uint32_t untranslated_pages; /* pages the IOMMU did not translate (passthrough or
+                                  off): the IOVA was used as the physical address */
   uint64_t fault_iova;  /* the refused page's IOVA (status DMA_REFUSED) */
   uint8_t fault_reason; /* its reason (enum iommu_fault_reason of iommu.h) */
 };

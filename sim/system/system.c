@@ -71,10 +71,21 @@ static void flow_name(void *ctx, uint32_t flow, char *buf, size_t n) {
   const struct flow_stats *fs = flow < flow_table_count(s->ft) ? flow_table_get(s->ft, flow) : NULL;
   if (fs)
     flow_key_format(&fs->key, buf, n);
+  else if (flow == UINT32_MAX) /* the frame parsed as no flow (not IP: ARP, LLDP...) */
+    snprintf(buf, n, "none (the frame parses as no flow)");
   else if (flow == s->evicted_flow)
     snprintf(buf, n, "a flow evicted from the flow table (trace.max_flows)");
   else
     snprintf(buf, n, "flow %u", flow);
+}
+
+/* The checker asks how a device write got through: the DMA port knows. */
+static int dma_info(void *ctx, uint16_t rid, struct checker_dma_info *out) {
+  struct iommu_dma_access a;
+  if (iommu_dma_current(ctx, &a) || a.rid != rid || !a.write)
+    return -1;
+  *out = (struct checker_dma_info){.iova = a.iova, .stale = a.stale, .untranslated = a.untranslated};
+  return 0;
 }
 
 static void nic_irq(void *ctx, unsigned queue) {
@@ -279,7 +290,10 @@ static void feed(void *arg) {
       .data = s->frame,
       .caplen = r->caplen,
       .wire_len = r->origlen > r->caplen ? r->origlen : r->caplen,
-      .hdr_len = parsed ? fp.payload_offset : r->caplen,
+      /* A frame that parses as nothing has no known header bytes: all of it
+       * is labelled payload, and the NIC does not split it (82599 7.1.10
+       * splits only packet types its parser recognises). */
+      .hdr_len = parsed ? fp.payload_offset : 0,
       .flow = flow,
       .index = r->index,
       .vlan_tags = parsed ? fp.vlan_tags : 0,
@@ -526,6 +540,7 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
     snprintf(err, errlen, "out of memory");
     goto fail;
   }
+  checker_set_dma_info(s->chk, dma_info, s->dma);
   cpu_init(&s->cpu, c->cpu_ghz);
   cpu_set_cores(&s->cpu, c->cpu_cores);
 
@@ -672,7 +687,8 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
         .drop_oversize = qs->drop_oversize, .drop_rule = qs->drop_rule,
         .drop_dma_fault = qs->drop_dma_fault, .desc_fetches = qs->desc_fetches,
         .desc_used = qs->desc_used, .header_splits = qs->header_splits, .chained = qs->chained,
-        .irqs = qs->irqs};
+        .irqs = qs->irqs, .dma_write_faults = qs->dma_write_faults};
+    res->dma_write_faults += qs->dma_write_faults;
     res->rx_packets += qs->rx_packets;
     res->rx_bytes += qs->rx_bytes;
     res->rx_dropped += qs->rx_dropped;

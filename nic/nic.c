@@ -790,8 +790,8 @@ static void rx_fault_descriptor_effect(struct nic *n, struct rx *rx, const struc
   int len = snprintf(text, sizeof text, "corrupted descriptor %u of queue %u: packet address 0x%llx became 0x%llx; ",
                      rx->first, rx->q->index, (unsigned long long)was, (unsigned long long)rx->q->cache[0].pkt_addr);
   if (r->status == DMA_OK)
-    snprintf(text + len, sizeof text - (size_t)len, "the frame's %u bytes were written there (the IOMMU translated it)",
-             r->bytes_done);
+    snprintf(text + len, sizeof text - (size_t)len, "the frame's %u bytes were written there (%s)", r->bytes_done,
+             r->untranslated_pages ? "untranslated: the IOMMU passes IOVAs through" : "the IOMMU translated it");
   else
     snprintf(text + len, sizeof text - (size_t)len, "the IOMMU refused the write at IOVA 0x%llx after %u bytes; "
              "the descriptor was written back as usual (a posted write has no completion)",

@@ -3,7 +3,7 @@
  * perfect-match rules with masks, then RSS over the Toeplitz hash and a
  * 128-entry indirection table, then the default queue), an on-NIC RX packet
  * buffer, RX descriptor rings in simulated memory (82599 advanced
- * descriptors) fetched in batches and written back by DMA through the IOMMU,
+ * descriptors) fetched in batches and written back by DMA through the DMA port,
  * header/data split, frames chained over several descriptors, a PCIe link,
  * interrupts with moderation. TX descriptor layouts are declared for the TX
  * side of later versions.
@@ -130,7 +130,8 @@ struct nic_host {
 };
 
 /* Device misbehaviour (fault injection), armed for the next frame the NIC
- * writes to memory. Whatever the device does still goes through the IOMMU. */
+ * writes to memory. Whatever the device does still goes through its DMA port
+ * (and so the IOMMU). */
 enum nic_fault_kind {
   NIC_FAULT_MALICIOUS = 1, /* write on past the frame to the end of the mapped page */
   NIC_FAULT_RANDOM_DMA,    /* also write len bytes at iova */

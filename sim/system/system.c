@@ -14,6 +14,7 @@
 #include "system.h"
 
 #include <limits.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,7 @@ struct sys {
   struct mem *m;
   struct checker *chk;
   struct iommu *io;
+  struct iommu_dma *dma; /* the NIC's DMA port over io and m */
   struct cpu cpu;
   struct nic *nic;
   struct driver *drv;
@@ -66,6 +68,15 @@ struct sys {
 static uint64_t clock_now(void *ctx) {
   (void)ctx;
   return simk_now_ps();
+}
+
+/* The checker asks how a device write got through: the DMA port knows. */
+static int dma_info(void *ctx, uint16_t rid, struct checker_dma_info *out) {
+  struct iommu_dma_access a;
+  if (iommu_dma_current(ctx, &a) || a.rid != rid || !a.write)
+    return -1;
+  *out = (struct checker_dma_info){.iova = a.iova, .stale = a.stale, .untranslated = a.untranslated};
+  return 0;
 }
 
 static void nic_irq(void *ctx, unsigned queue) {
@@ -281,7 +292,10 @@ static void feed(void *arg) {
       .data = s->frame,
       .caplen = r->caplen,
       .wire_len = r->origlen > r->caplen ? r->origlen : r->caplen,
-      .hdr_len = parsed ? fp.payload_offset : r->caplen,
+      /* A frame that parses as nothing has no known header bytes: all of it
+       * is labelled payload, and the NIC does not split it (82599 7.1.10
+       * splits only packet types its parser recognises). */
+      .hdr_len = parsed ? fp.payload_offset : 0,
       .flow = flow,
       .index = r->index,
       .vlan_tags = parsed ? fp.vlan_tags : 0,
@@ -353,10 +367,34 @@ static void teardown(struct sys *s) {
   checker_free(s->chk);
   mem_free(s->m);
   tenancy_free(s->tn);
+  iommu_dma_free(s->dma); /* after the last unmap the port may watch */
   xdp_prog_free(s->xdp);
   if (s->t)
     trace_close(s->t);
   free(s);
+}
+
+/* What the run failed to exercise, if anything (contract: the inconclusive
+ * verdict): it was interrupted, no frame reached host memory, or a
+ * requested fault never fired. The first reason found is kept. */
+static void note_inconclusive(const struct replay_opts *o, struct replay_result *res) {
+  char *w = res->inconclusive;
+  size_t n = sizeof res->inconclusive;
+  w[0] = 0;
+  if (res->incomplete) {
+    snprintf(w, n, "the run was interrupted after %" PRIu64 " frames of the trace", res->trace_packets);
+    return;
+  }
+  if (res->rx_packets == 0) {
+    snprintf(w, n, "no frame reached host memory (%" PRIu64 " read from the trace, %" PRIu64 " dropped by the NIC, %"
+             PRIu64 " skipped)", res->trace_packets, res->rx_dropped, res->trace_stats.skipped_unsupported);
+    return;
+  }
+  for (unsigned i = 0; i < o->nfaults; i++)
+    if (!o->faults[i].fired) {
+      snprintf(w, n, "the fault %s never fired", o->faults[i].spec);
+      return;
+    }
 }
 
 int system_replay(const struct replay_opts *o, struct replay_result *res, char *err, size_t errlen) {
@@ -404,10 +442,12 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   ip.iotlb_entries = c->iommu_iotlb_entries;
   ip.mem = s->m; /* I/O page tables in simulated memory, kernel-private */
   s->io = iommu_new(&ip);
-  if (!s->chk || !s->io) {
+  s->dma = s->io ? iommu_dma_new(s->io, s->m, clock_now, NULL) : NULL;
+  if (!s->chk || !s->io || !s->dma) {
     snprintf(err, errlen, "out of memory");
     goto fail;
   }
+  checker_set_dma_info(s->chk, dma_info, s->dma);
   cpu_init(&s->cpu, c->cpu_ghz);
   cpu_set_cores(&s->cpu, c->cpu_cores);
 
@@ -427,7 +467,7 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   np.wb_threshold = c->nic_wb_threshold;
   np.pcie_gbps = c->nic_pcie_gbps;
   struct nic_host host = {.ctx = s, .irq = nic_irq, .rx_no_desc = nic_no_desc, .fault_effect = fault_effect};
-  s->nic = nic_new(&np, s->m, s->io, &host, err, errlen);
+  s->nic = nic_new(&np, iommu_dma_port(s->dma), &host, err, errlen);
   if (!s->nic)
     goto fail;
   /* ntuple rules: app's flows to nic.steer_app_to, each listed principal's
@@ -481,6 +521,8 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
                        ? (unsigned)__builtin_ctzll(c->app_zc_queues) : 0,
       .umem_chunk = c->app_umem_chunk,
       .umem_pages = c->app_umem_pages,
+      .xdp_attached = c->xdp_rules[0] != 0,
+      .sock_rcvbuf_bytes = c->sock_rcvbuf_bytes,
   };
   struct driver_classifier cls = {.ctx = s->tn, .classify = tenancy_classify};
   struct driver_tenant tenants[CFG_MAX_PRINCIPALS];
@@ -561,6 +603,7 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   for (unsigned q = 0; q < res->queues && q < REPORT_MAX_QUEUES; q++) {
     const struct nic_queue_stats *qs = nic_queue_stats(s->nic, q);
     res->q[q] = *qs;
+    res->dma_write_faults += qs->dma_write_faults;
     res->rx_packets += qs->rx_packets;
     res->rx_bytes += qs->rx_bytes;
     res->rx_dropped += qs->rx_dropped;
@@ -600,6 +643,7 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   }
   for (int p = 0; p < PROP_COUNT; p++)
     res->props[p] = *checker_result(s->chk, (enum checker_property)p);
+  note_inconclusive(o, res);
   /* The pools are destroyed at the end of the run (after the costs and
    * verdicts were taken: teardown is not per-packet work). */
   driver_destroy_pools(s->drv);

@@ -66,6 +66,7 @@ struct replay_result {
   uint64_t sim_time_ps, events;
   /* nic */
   uint64_t rx_packets, rx_bytes, rx_dropped;
+  uint64_t dma_write_faults; /* frames with a refused (posted) write, all queues */
   uint64_t bad_register_writes; /* driver register writes the device refused */
   uint32_t queues;
   struct nic_queue_stats q[REPORT_MAX_QUEUES]; /* each queue's counters (nic.h) */
@@ -82,6 +83,10 @@ struct replay_result {
   /* throughput */
   double offered_gbps, offered_mpps, delivered_gbps, delivered_mpps;
   int incomplete;          /* stopped early (system_request_stop) */
+  /* Why the run did not exercise what it was asked to (the interruption, no
+   * frame in host memory, a requested fault that never fired), one line;
+   * "" when it did. Without a violation the verdict is then inconclusive. */
+  char inconclusive[320];
   struct trace_stats trace_stats; /* what the reader counted over the whole trace */
   /* the driver's side (driver.h): zero-copy hand-overs, copies, application
    * memory, XDP verdicts (of the default program or of xdp.rules) */

@@ -17,6 +17,8 @@ void tenancy_flow_name(void *ctx, uint32_t flow, char *buf, size_t n) {
   const struct flow_stats *fs = flow < flow_table_count(tn->ft) ? flow_table_get(tn->ft, flow) : NULL;
   if (fs)
     flow_key_format(&fs->key, buf, n);
+  else if (flow == UINT32_MAX) /* the frame parsed as no flow (not IP: ARP, LLDP...) */
+    snprintf(buf, n, "none (the frame parses as no flow)");
   else if (flow == tn->evicted_flow)
     snprintf(buf, n, "a flow evicted from the flow table (trace.max_flows)");
   else
@@ -43,6 +45,16 @@ int tenancy_classify(void *ctx, const uint8_t *frame, uint32_t len, struct drive
   out->hdr_len = fp.payload_offset;
   out->to_kernel = fp.key.af == FLOW_AF_NONE || id == UINT32_MAX;
   out->owner = id < flow_table_count(tn->ft) ? tn->owner[id] : PRINCIPAL_OTHER;
+  /* One receiving socket per 5-tuple (FNV-1a over it). */
+  const struct flow_key *k = &fp.key;
+  uint32_t h = 2166136261u;
+  const uint8_t *parts[] = {&k->af, &k->proto, k->src, k->dst, (const uint8_t *)&k->sport,
+                            (const uint8_t *)&k->dport};
+  const size_t lens[] = {1, 1, 16, 16, 2, 2};
+  for (size_t i = 0; i < 6; i++)
+    for (size_t j = 0; j < lens[i]; j++)
+      h = (h ^ parts[i][j]) * 16777619u;
+  out->sock = h;
   return 0;
 }
 

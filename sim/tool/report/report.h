@@ -33,7 +33,8 @@ unsigned report_print_pairs(FILE *out, const char *row, struct json_object *repo
 /* 1 when some property of the report has more than one by_pair entry. */
 int report_has_pairs(struct json_object *report);
 
-/* "safe" or "unsafe". */
+/* "unsafe" (a violation), "inconclusive" (none, but the run did not
+ * exercise what it was asked to: r->inconclusive says why) or "safe". */
 const char *report_verdict(const struct replay_result *r);
 
 #define NICSIM_VERSION_STRING "0.1.0"

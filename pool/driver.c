@@ -1138,7 +1138,7 @@ struct driver *driver_new(const struct driver_params *p, struct mem *m, struct i
     snprintf(err, errlen, "driver: the application's RX region: xsk_queue %u (allowed 0..%u), umem_chunk %u "
              "(allowed 2048, 4096) with buffer_size %u (allowed up to the chunk less %u of headroom); it needs "
              "the pool's DMA mapping and recycling%s", p->xsk_queue, p->queues - 1, p->umem_chunk, p->buffer_size,
-             DRIVER_RX_HEADROOM, p->xsk_mode == DRIVER_XSK_ZCRX ? " and header split" : "");
+             LINUX_XDP_PACKET_HEADROOM, p->xsk_mode == DRIVER_XSK_ZCRX ? " and header split" : "");
     return NULL;
   }
   struct driver *d = calloc(1, sizeof *d);

@@ -537,22 +537,17 @@ END_TEST
 /* A parameter out of range is named with its value and the allowed range. */
 START_TEST(parameters_named_in_errors) {
   char err[256];
-  ck_assert_int_eq(simk_init(err, sizeof err), 0);
-  struct mem *m = mem_new(16ull << 20);
-  struct iommu_params ip;
-  iommu_params_default(&ip);
-  struct iommu *io = iommu_new(&ip);
   struct nic_params np;
   nic_params_default(&np);
+  struct rig r;
+  rig_init(&r, &np, 8);
   np.wb_threshold = 0;
-  ck_assert_ptr_null(nic_new(&np, m, io, NULL, err, sizeof err));
+  ck_assert_ptr_null(nic_new(&np, iommu_dma_port(r.dma), NULL, err, sizeof err));
   ck_assert_str_eq(err, "nic: wb_threshold 0: allowed 1..64");
   nic_params_default(&np);
   np.desc_fetch_batch = 65;
-  ck_assert_ptr_null(nic_new(&np, m, io, NULL, err, sizeof err));
+  ck_assert_ptr_null(nic_new(&np, iommu_dma_port(r.dma), NULL, err, sizeof err));
   ck_assert_str_eq(err, "nic: desc_fetch_batch 65: allowed 1..64");
-  iommu_free(io);
-  mem_free(m);
 }
 END_TEST
 

@@ -71,7 +71,7 @@ const char *checker_property_name(enum checker_property p) {
   return (unsigned)p < PROP_COUNT ? prop_names[p] : "?";
 }
 
-const char *checker_kind_name(unsigned kind) { return mem_label_mem_label_kind_key(kind); }
+const char *checker_kind_name(unsigned kind) { return mem_label_kind_text(kind); }
 
 static int is_packet(unsigned kind) {
   return kind == MEM_LABEL_PKT_HEADER || kind == MEM_LABEL_PKT_PAYLOAD ||

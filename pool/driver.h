@@ -118,6 +118,11 @@ struct driver_params {
 
 enum driver_xsk_mode { DRIVER_XSK_NONE = 0, DRIVER_XSK_AF_XDP, DRIVER_XSK_ZCRX };
 
+/* The kernel's next allocation (a slab of objects, direct-map pointers)
+ * lands in freed page pfn: a new epoch, the page written whole with kernel
+ * metadata. */
+void driver_kernel_reuse(struct mem *m, uint64_t pfn);
+
 /* Fragment size for buffer_size bytes: headroom, the buffer, and (writable
  * skbs) skb_shared_info, rounded up to PP_FRAG_ALIGN. */
 uint32_t driver_frag_size(uint32_t buffer_size, int skb_readonly);

@@ -494,7 +494,8 @@ static int cmd_replay(int argc, char **argv) {
 /* ---- review ---- */
 
 static const char *const prop_short[PROP_COUNT] = {"xflow", "stale", "kptr",  "ktamper",
-                                                   "uwav",  "dwog",  "dwau",  "exhaust"};
+                                                   "uwav",  "dwog",  "dwau",  "exhaust",
+                                                  "wire",  "drog",  "drau"};
 
 struct review_run {
   const char *design;

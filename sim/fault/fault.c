@@ -13,11 +13,12 @@
 static const char *const names[FAULT_KIND_COUNT] = {
     "random_dma", "malicious_dma", "bad_descriptor", "late_dma",   "iommu_passthrough",
     "iommu_off",  "frame_drop",    "frame_bitflip",  "user_write", "user_hoard",
+    "tx_overread", "tx_completion_lost", "tx_completion_early",
 };
 
 /* Keys each kind takes besides packet, at_us, prob. */
 static const char *const extra_keys[FAULT_KIND_COUNT] = {
-    "len", "", "field", "delay_us", "", "", "", "bit", "principal, len", "principal",
+    "len", "", "field", "delay_us", "", "", "", "bit", "principal, len", "principal", "", "", "",
 };
 
 const char *fault_kind_name(enum fault_kind k) { return (unsigned)k < FAULT_KIND_COUNT ? names[k] : "?"; }

@@ -27,6 +27,9 @@ enum fault_kind {
   FAULT_FRAME_BITFLIP,
   FAULT_USER_WRITE,       /* a principal writes into a packet the stack validated */
   FAULT_USER_HOARD,       /* a principal stops returning pages */
+  FAULT_TX_OVERREAD,      /* the device reads past a TX frame's last buffer to the end of its page */
+  FAULT_TX_COMPLETION_LOST,  /* the device never reports a TX frame's completion */
+  FAULT_TX_COMPLETION_EARLY, /* the device reports a TX completion before reading the buffers */
   FAULT_KIND_COUNT
 };
 

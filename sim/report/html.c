@@ -163,7 +163,8 @@ int review_html(const char *path, const char *trace, const struct review_row *ro
         "property the checker found.</p>\n<table id=\"review\">\n<thead><tr><th>design</th><th>verdict</th>", f);
   static const char *const shortname[PROP_COUNT] = {"cross flow", "stale data", "kernel pointer",
                                                      "kernel tamper", "write after validation",
-                                                     "outside grant", "after unmap", "pool exhaustion"};
+                                                     "outside grant", "after unmap", "pool exhaustion",
+                                                     "wire leak", "read outside grant", "read after unmap"};
   for (int p = 0; p < PROP_COUNT; p++) {
     fputs("<th title=\"", f);
     esc(f, checker_property_name((enum checker_property)p));

@@ -163,7 +163,11 @@ static void usage_replay(FILE *f) {
           "  frame_drop          the frame is lost on the wire\n"
           "  frame_bitflip       one bit (bit=N, or drawn from the seed) of the frame flips\n"
           "  user_write          principal=app writes len=64 bytes into the next packet the stack validated\n"
-          "  user_hoard          principal=app stops returning zero-copy pages\n");
+          "                      (a sender: over its next frame in flight, after the kernel's checks)\n"
+          "  user_hoard          principal=app stops returning zero-copy pages\n"
+          "  tx_overread         the device reads past a sent frame's last buffer to the end of its page\n"
+          "  tx_completion_lost  the device never reports a sent frame's completion\n"
+          "  tx_completion_early the device reports a sent frame's completion before reading its buffers\n");
 }
 
 static void usage_review(FILE *f) {

@@ -47,7 +47,7 @@ struct sbuf {
 };
 
 struct sender {
-  int ready;
+  int ready;       /* 1: set up; -1: setting up failed (no memory), every send is refused */
   struct sbuf *bufs;
   uint32_t *free_stack, nfree;
   int write_armed;
@@ -188,7 +188,8 @@ int tx_arm_user_write(struct tx *t, unsigned principal, uint32_t len, void *tag)
 static int sender_setup(struct tx *t, unsigned principal) {
   struct sender *s = &t->snd[principal];
   if (s->ready)
-    return 0;
+    return s->ready > 0 ? 0 : -1;
+  s->ready = -1;
   s->bufs = calloc(t->p.buffers, sizeof *s->bufs);
   s->free_stack = calloc(t->p.buffers, sizeof *s->free_stack);
   if (!s->bufs || !s->free_stack)

@@ -119,6 +119,24 @@ check "no traffic.tx: nothing is sent, tx is off" "not d['tx']['enabled'] and d[
 expect_exit 2 "a bad traffic.tx filter is refused" -- "$NICSIM" replay "$T/g.pcap" --set "traffic.tx=udp port nope" --quiet
 grep -q "traffic.tx" "$T/err" && ok "the message names traffic.tx" || bad "message: $(cat "$T/err")"
 
+# Both directions of a conversation: the host's own frames are sent, the
+# replies received, interleaved in time (a corpus capture; skipped without it).
+CONV=$CORPUS/tcpreplay/test/test.pcap
+if [ -f "$CONV" ]; then
+  host_bpf="src host 172.16.11.12"
+  "$NICSIM" replay "$CONV" --design tx-copy --set "traffic.tx=$host_bpf" --observed "$T/o-conv" \
+    --json "$T/conv.json" --quiet
+  records "$CONV" "$host_bpf" >"$T/conv-sent.txt"
+  records "$T/o-conv/wire.pcap" >"$T/conv-wire.txt"
+  m=$(wc -l <"$T/conv-sent.txt")
+  cmp -s "$T/conv-sent.txt" "$T/conv-wire.txt" && [ "$m" -gt 0 ] \
+    && ok "a two-way capture: the host's $m frames are sent, byte for byte" || bad "two-way capture: wire.pcap differs"
+  check "a two-way capture: the rest is received, nothing violated" \
+    "d['tx']['packets'] == $m and d['nic']['rx_packets'] + d['nic']['rx_dropped'] + $m <= d['trace']['packets'] and d['nic']['rx_packets'] > 0 and d['verdict'] == 'safe'" "$T/conv.json"
+else
+  echo "skip: $CONV absent"
+fi
+
 # The waveform has the TX ring levels.
 "$NICSIM" replay "$T/g.pcap" --design tx-copy --vcd "$T/w.vcd" --quiet
 grep -q " tx_ring_fill " "$T/w.vcd" && ok "VCD: TX ring fill per queue" || bad "no TX ring in the VCD"

@@ -61,6 +61,11 @@ struct txq {
   struct simk_event *ev;
   struct nic_tx_stats st;
   uint64_t head_wb_iova; /* 0: DD write-back */
+  /* A late read (fault): the buffers of one frame, read again later. */
+  struct simk_event *late_ev;
+  struct nic_tx_desc_read late[NIC_MAX_DESC_PER_FRAME];
+  uint32_t nlate, late_first;
+  struct nic_fault late_fault;
   uint64_t vcd_fill;     /* posted, not yet sent, for the waveform */
 };
 
@@ -196,6 +201,7 @@ static void irq_fire(void *arg) {
 }
 
 static void tx_run(void *arg);
+static void tx_late_run(void *arg);
 static void late_run(void *arg);
 static void on_dma(void *ctx, struct mem *m, uint64_t pfn, uint16_t rid, uint32_t refs);
 
@@ -254,6 +260,8 @@ struct nic *nic_new(const struct nic_params *p, struct mem *m, struct iommu *io,
     n->tq[i].index = i;
     snprintf(name, sizeof name, "nic.q%u.tx", i);
     n->tq[i].ev = simk_event_new(name, tx_run, &n->tq[i]);
+    snprintf(name, sizeof name, "nic.q%u.tx_late", i);
+    n->tq[i].late_ev = simk_event_new(name, tx_late_run, &n->tq[i]);
     if (!n->q[i].irq_ev || !n->q[i].wb_ev || !n->tq[i].ev) {
       snprintf(err, errlen, "nic: cannot create events");
       nic_free(n);
@@ -988,6 +996,12 @@ static void tx_run(void *arg) {
   int f_over = take_fault(n, NIC_FAULT_TX_OVERREAD, &over);
   int f_nowb = take_fault(n, NIC_FAULT_TX_NO_COMPLETION, &nowb);
   int f_early = take_fault(n, NIC_FAULT_TX_EARLY_COMPLETION, &early);
+  if (!t->nlate && take_fault(n, NIC_FAULT_TX_LATE_READ, &t->late_fault)) {
+    memcpy(t->late, t->cache, k * sizeof t->cache[0]);
+    t->nlate = k;
+    t->late_first = t->head;
+    simk_event_notify(t->late_ev, t->late_fault.delay_ps);
+  }
   int reported = 0;
   if (f_early) {
     /* The completion comes before the buffers are read: the driver may
@@ -1053,6 +1067,38 @@ static void tx_run(void *arg) {
   }
   if (t->head != t->tail)
     simk_event_notify(t->ev, (bad ? start : n->tx_wire_free_ps) - now);
+}
+
+/* A late read: the device reads a sent frame's buffers again, by the IOVAs
+ * it had (the IOMMU decides what they reach now), and sends what it got. */
+static void tx_late_run(void *arg) {
+  struct txq *t = arg;
+  struct nic *n = t->nic;
+  static uint8_t frame[NIC_MAX_DESC_PER_FRAME * 16384];
+  uint32_t len = 0;
+  uint64_t lat = 0;
+  int bad = 0;
+  for (uint32_t i = 0; i < t->nlate && !bad; i++) {
+    uint32_t dl = t->late[i].cmd_type_len & NIC_TXD_LEN_MASK;
+    if (len + dl > sizeof frame)
+      dl = (uint32_t)sizeof frame - len;
+    bad = dma(n, t->late[i].buffer_addr, frame + len, dl, 0, NULL, &lat) != 0;
+    len += dl;
+  }
+  char text[160];
+  if (bad) {
+    snprintf(text, sizeof text, "read a sent frame's buffers again at %.3f us: the IOMMU refused",
+             (double)simk_now_ps() / 1e6);
+  } else {
+    snprintf(text, sizeof text, "read a sent frame's %u bytes again at %.3f us and sent them", len,
+             (double)simk_now_ps() / 1e6);
+    t->st.tx_packets++;
+    t->st.tx_bytes += len;
+    if (n->host.tx_frame)
+      n->host.tx_frame(n->host.ctx, t->index, t->late_first, t->nlate, frame, len);
+  }
+  effect(n, &t->late_fault, UINT64_MAX, text);
+  t->nlate = 0;
 }
 
 /* ---- MAC ---- */

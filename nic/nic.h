@@ -140,13 +140,14 @@ enum nic_fault_kind {
   NIC_FAULT_TX_OVERREAD,   /* read on past the last buffer to the end of its page, and send it */
   NIC_FAULT_TX_NO_COMPLETION, /* never write back the frame's completion (DD) */
   NIC_FAULT_TX_EARLY_COMPLETION, /* write back DD and interrupt before reading the buffers */
+  NIC_FAULT_TX_LATE_READ,  /* read the frame's buffers again delay_ps after it left, and send them */
 };
 struct nic_fault {
   uint8_t kind;      /* enum nic_fault_kind */
   uint64_t iova;     /* RANDOM_DMA target */
   uint32_t len;      /* RANDOM_DMA bytes */
   uint64_t xor_mask; /* BAD_ADDR */
-  uint64_t delay_ps; /* LATE_DMA */
+  uint64_t delay_ps; /* LATE_DMA, TX_LATE_READ */
   void *tag;         /* handed back with the effect */
 };
 

@@ -103,6 +103,8 @@ CLAIMS = [
       ["--design", "tx-zerocopy", "--fault", "user_write:packet=3", "--set", "tx.protect_inflight=true"]]),
     ("C15", "A TX buffer released before the device has read it puts other data on the wire.",
      [["--design", "tx-early-release"], ["--design", "tx-early-release", "--set", "tx.wait_completion=true"],
+      ["--design", "tx-early-release", "--fault", "tx_late_read:packet=3,delay_us=2"],
+      ["--design", "tx-early-release", "--fault", "tx_late_read:packet=3,delay_us=2", "--set", "iommu.mode=strict"],
       ["--design", "tx-copy", "--fault", "tx_completion_early:packet=3", "--set", "iommu.mode=passthrough"]]),
     ("U1", "AF_XDP zero copy binds a UMEM to one queue; it is safe only with steering and the queue out of RSS.",
      [["--design", "af-xdp-zc-shared"], ["--design", "af-xdp-zc-steered"]]),

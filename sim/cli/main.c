@@ -167,7 +167,8 @@ static void usage_replay(FILE *f) {
           "  user_hoard          principal=app stops returning zero-copy pages\n"
           "  tx_overread         the device reads past a sent frame's last buffer to the end of its page\n"
           "  tx_completion_lost  the device never reports a sent frame's completion\n"
-          "  tx_completion_early the device reports a sent frame's completion before reading its buffers\n");
+          "  tx_completion_early the device reports a sent frame's completion before reading its buffers\n"
+          "  tx_late_read        the device reads a sent frame's buffers again delay_us=50 later, and sends them\n");
 }
 
 static void usage_review(FILE *f) {

@@ -314,9 +314,12 @@ static int apply_faults(struct sys *s, struct trace_record *r) {
     case FAULT_TX_OVERREAD:
     case FAULT_TX_COMPLETION_LOST:
     case FAULT_TX_COMPLETION_EARLY:
+    case FAULT_TX_LATE_READ:
       nf.kind = f->kind == FAULT_TX_OVERREAD ? NIC_FAULT_TX_OVERREAD
                 : f->kind == FAULT_TX_COMPLETION_LOST ? NIC_FAULT_TX_NO_COMPLETION
-                                                      : NIC_FAULT_TX_EARLY_COMPLETION;
+                : f->kind == FAULT_TX_COMPLETION_EARLY ? NIC_FAULT_TX_EARLY_COMPLETION
+                                                       : NIC_FAULT_TX_LATE_READ;
+      nf.delay_ps = f->delay_ps;
       nic_fault_arm(s->nic, &nf);
       break;
     case FAULT_USER_HOARD:

@@ -101,6 +101,11 @@ run early_c --design tx-copy --fault "tx_completion_early:packet=$k" --set iommu
 run early_s --design tx-copy --fault "tx_completion_early:packet=$k" --set iommu.mode=strict
 check "tx_completion_early under a strict IOMMU: the read is refused, nothing violated" \
   "d['verdict'] == 'safe' and d['iommu']['faults'] >= 1 and sum(q['tx_dma_fault'] for q in d['tx']['per_queue']) == 1" "$T/early_s.json"
+run late_l --design tx-early-release --fault "tx_late_read:packet=$k,delay_us=2"
+run late_s --design tx-early-release --fault "tx_late_read:packet=$k,delay_us=2" --set iommu.mode=strict
+[ "$(viol late_l device_read_after_unmap)" -eq 1 ] && [ "$(viol late_s device_read_after_unmap)" -eq 0 ] \
+  && ok "tx_late_read: a stale IOTLB entry reaches the unmapped page in lazy mode, not in strict mode" \
+  || bad "tx_late_read lazy $(viol late_l device_read_after_unmap), strict $(viol late_s device_read_after_unmap)"
 run lost --design tx-copy --fault "tx_completion_lost:packet=$k"
 check "tx_completion_lost: the frame's buffer is never cleaned" \
   "sum(q['posted'] - q['completed'] for q in d['tx']['per_queue']) >= 1 and d['verdict'] == 'safe'" "$T/lost.json"

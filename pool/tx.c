@@ -294,6 +294,7 @@ static void kernel_free_page(struct tx *t, uint64_t pfn, int reuse) {
   }
   driver_kernel_reuse(t->m, pfn);
   if (t->nkreuse == t->p.kernel_reuse_pages) {
+    mem_mark_remove(t->m, MEM_MARK_LIVE, 0, t->kreuse[t->kreuse_first] << MEM_PAGE_SHIFT, MEM_PAGE_SIZE);
     mem_page_free(t->m, t->kreuse[t->kreuse_first]);
     t->kreuse[t->kreuse_first] = pfn;
     t->kreuse_first = (t->kreuse_first + 1) % t->p.kernel_reuse_pages;

@@ -308,6 +308,19 @@ static void kick(struct rxq *q) {
     simk_event_notify(q->napi_ev, 0);
 }
 
+void driver_kernel_reuse(struct mem *m, uint64_t pfn) {
+  mem_page_new_epoch(m, pfn);
+  static uint8_t objs[MEM_PAGE_SIZE];
+  for (uint32_t off = 0; off < MEM_PAGE_SIZE; off += 8) {
+    uint64_t v = 0xffff888200000000ull | (pfn << 12) | off;
+    memcpy(objs + off, &v, 8);
+  }
+  struct mem_prov km = {.kind = MEM_LABEL_KERNEL_META, .packet = UINT64_MAX};
+  mem_write(m, kcpu, pfn << MEM_PAGE_SHIFT, objs, MEM_PAGE_SIZE, &km);
+  /* The objects are in use while the kernel keeps the page. */
+  mem_mark_add(m, MEM_MARK_LIVE, 0, pfn << MEM_PAGE_SHIFT, MEM_PAGE_SIZE);
+}
+
 static void recycle(struct driver *d, unsigned queue, uint64_t pfn, int napi) {
   if (!d->p.free_pages) {
     page_pool_put_page(d->q[queue].pool, pfn, napi);
@@ -318,17 +331,7 @@ static void recycle(struct driver *d, unsigned queue, uint64_t pfn, int napi) {
     mem_page_free(d->m, pfn);
     return;
   }
-  /* The kernel's next allocation (a slab of objects) lands in this page. */
-  mem_page_new_epoch(d->m, pfn);
-  static uint8_t objs[MEM_PAGE_SIZE];
-  for (uint32_t off = 0; off < MEM_PAGE_SIZE; off += 8) {
-    uint64_t v = 0xffff888200000000ull | (pfn << 12) | off;
-    memcpy(objs + off, &v, 8);
-  }
-  struct mem_prov km = {.kind = MEM_LABEL_KERNEL_META, .packet = UINT64_MAX};
-  mem_write(d->m, kcpu, pfn << MEM_PAGE_SHIFT, objs, MEM_PAGE_SIZE, &km);
-  /* The objects are in use while the kernel keeps the page. */
-  mem_mark_add(d->m, MEM_MARK_LIVE, 0, pfn << MEM_PAGE_SHIFT, MEM_PAGE_SIZE);
+  driver_kernel_reuse(d->m, pfn);
   if (d->nkreuse == d->p.kernel_reuse_pages) {
     mem_mark_remove(d->m, MEM_MARK_LIVE, 0, d->kreuse[d->kreuse_first] << MEM_PAGE_SHIFT, MEM_PAGE_SIZE);
     mem_page_free(d->m, d->kreuse[d->kreuse_first]);

@@ -424,7 +424,8 @@ static const char *short_name(const char *prop) {
       {"kernel_pointer_leak", "kptr"},        {"kernel_data_tamper", "ktamper"},
       {"user_write_after_validation", "uwav"}, {"device_write_outside_grant", "dwog"},
       {"device_write_after_unmap", "dwau"},   {"pool_exhaustion", "exhaust"},
-      {"cross_flow_tamper", "xtamper"}};
+      {"cross_flow_tamper", "xtamper"},      {"wire_leak", "wire"},
+      {"device_read_outside_grant", "drog"}, {"device_read_after_unmap", "drau"}};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
     if (strcmp(prop, names[i][0]) == 0)
       return names[i][1];

@@ -178,7 +178,12 @@ static void usage_replay(FILE *f) {
           "  frame_drop          the frame is lost on the wire\n"
           "  frame_bitflip       one bit (bit=N, or drawn from the seed) of the frame flips\n"
           "  user_write          principal=app writes len=64 bytes into the next packet the stack validated\n"
-          "  user_hoard          principal=app stops returning zero-copy pages\n");
+          "                      (a sender: over its next frame in flight, after the kernel's checks)\n"
+          "  user_hoard          principal=app stops returning zero-copy pages\n"
+          "  tx_overread         the device reads past a sent frame's last buffer to the end of its page\n"
+          "  tx_completion_lost  the device never reports a sent frame's completion\n"
+          "  tx_completion_early the device reports a sent frame's completion before reading its buffers\n"
+          "  tx_late_read        the device reads a sent frame's buffers again delay_us=50 later, and sends them\n");
 }
 
 static void usage_review(FILE *f) {
@@ -534,7 +539,8 @@ static int cmd_replay(int argc, char **argv) {
 /* ---- review ---- */
 
 static const char *const prop_short[PROP_COUNT] = {"xflow", "stale", "kptr",    "ktamper", "uwav",
-                                                   "dwog",  "dwau",  "exhaust", "xtamper"};
+                                                   "dwog",  "dwau",  "exhaust", "xtamper", "wire",
+                                                   "drog",  "drau"};
 
 struct review_run {
   const char *design;

@@ -13,11 +13,12 @@
 static const char *const names[FAULT_KIND_COUNT] = {
     "random_dma", "malicious_dma", "bad_descriptor", "late_dma",   "iommu_passthrough",
     "iommu_off",  "frame_drop",    "frame_bitflip",  "user_write", "user_hoard",
+    "tx_overread", "tx_completion_lost", "tx_completion_early", "tx_late_read",
 };
 
 /* Keys each kind takes besides packet, at_us, prob. */
 static const char *const extra_keys[FAULT_KIND_COUNT] = {
-    "len", "", "field", "delay_us", "", "", "", "bit", "principal, len", "principal",
+    "len", "", "field", "delay_us", "", "", "", "bit", "principal, len", "principal", "", "", "", "delay_us",
 };
 
 const char *fault_kind_name(enum fault_kind k) { return (unsigned)k < FAULT_KIND_COUNT ? names[k] : "?"; }
@@ -122,7 +123,7 @@ int fault_parse(const char *spec, struct fault *f, char *err, size_t errlen) {
       if (parse_u64(val, &u) || u < 1 || u > 4096)
         return bad(err, errlen, spec, "len: expected 1..4096 bytes", "");
       f->len = (uint32_t)u;
-    } else if (strcmp(key, "delay_us") == 0 && kind == FAULT_LATE_DMA) {
+    } else if (strcmp(key, "delay_us") == 0 && (kind == FAULT_LATE_DMA || kind == FAULT_TX_LATE_READ)) {
       if (parse_double(val, &d) || d < 0 || d > 1e9)
         return bad(err, errlen, spec, "delay_us: expected microseconds >= 0", "");
       f->delay_ps = (uint64_t)(d * 1e6 + 0.5);

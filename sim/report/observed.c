@@ -21,6 +21,7 @@ struct observed {
   unsigned n;
   struct observed_file f[MEM_MAX_PRINCIPALS];
   struct observed_file r[MEM_MAX_PRINCIPALS]; /* PRINCIPAL.read.pcap (app.hostile_read) */
+  struct observed_file w;                     /* wire.pcap (TX) */
 };
 
 static void sanitise(const char *name, char *out, size_t n) {
@@ -47,6 +48,10 @@ void observed_abort(struct observed *o) {
       pcap_dump_close(o->r[i].dumper);
       unlink(o->r[i].tmp);
     }
+  }
+  if (o->w.dumper) {
+    pcap_dump_close(o->w.dumper);
+    unlink(o->w.tmp);
   }
   if (o->dead)
     pcap_close(o->dead);
@@ -147,10 +152,29 @@ void observed_record_read(struct observed *o, unsigned principal, const uint8_t 
   dump(o->r[principal].dumper, data, len, time_ps);
 }
 
+int observed_open_wire(struct observed *o, const char *dir, char *err, size_t errlen) {
+  struct observed_file *w = &o->w;
+  if (w->dumper)
+    return 0;
+  snprintf(w->path, sizeof w->path, "%s/wire.pcap", dir);
+  snprintf(w->tmp, sizeof w->tmp, "%s/.wire.pcap.tmp.%ld", dir, (long)getpid());
+  w->dumper = pcap_dump_open(o->dead, w->tmp);
+  if (!w->dumper) {
+    snprintf(err, errlen, "%s: cannot write: %s", w->path, pcap_geterr(o->dead));
+    return -1;
+  }
+  return 0;
+}
+
+void observed_record_wire(struct observed *o, const uint8_t *data, uint32_t len, uint64_t time_ps) {
+  if (o && o->w.dumper && len)
+    dump(o->w.dumper, data, len, time_ps);
+}
+
 int observed_close(struct observed *o, char *err, size_t errlen) {
   int rc = 0;
-  for (unsigned j = 0; j < 2 * o->n; j++) {
-    struct observed_file *f = j < o->n ? &o->f[j] : &o->r[j - o->n];
+  for (unsigned j = 0; j < 2 * o->n + 1; j++) {
+    struct observed_file *f = j < o->n ? &o->f[j] : j < 2 * o->n ? &o->r[j - o->n] : &o->w;
     if (!f->dumper)
       continue;
     if (pcap_dump_flush(f->dumper) != 0 && rc == 0) {

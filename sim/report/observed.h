@@ -28,6 +28,11 @@ void observed_record(struct observed *o, unsigned principal, const uint8_t *data
 int observed_open_reads(struct observed *o, unsigned principal, char *err, size_t errlen);
 void observed_record_read(struct observed *o, unsigned principal, const uint8_t *data, uint32_t len,
                           uint64_t time_ps);
+/* TX: also write DIR/wire.pcap, one record per frame the device
+ * transmitted, byte for byte as it read them from host memory, time-stamped
+ * with simulated time. 0, or -1 with err filled. */
+int observed_open_wire(struct observed *o, const char *dir, char *err, size_t errlen);
+void observed_record_wire(struct observed *o, const uint8_t *data, uint32_t len, uint64_t time_ps);
 /* Finish the files (rename into place). 0, or -1 with err filled. */
 int observed_close(struct observed *o, char *err, size_t errlen);
 /* Give up: remove the temporary files. */

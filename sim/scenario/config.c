@@ -72,6 +72,12 @@ void config_default(struct config *c) {
   c->cpu_cores = 1;
   c->host_ram_mb = 1024;
   c->trace_max_flows = 1u << 18;
+  c->traffic_tx[0] = '\0';
+  c->tx_mode = CFG_TX_NONE;
+  c->tx_wait_completion = 1;
+  c->tx_protect_inflight = 0;
+  c->tx_head_writeback = 0;
+  c->tx_buffers = 64;
 }
 
 enum key_type { K_U32, K_DOUBLE, K_BOOL, K_ENUM, K_QUEUES, K_QUEUE_OR_NONE, K_STRING, K_CAPS, K_RULES,
@@ -95,6 +101,7 @@ static const char *const maps[] = {"ro", "rw", NULL};
 static const char *const lifetimes[] = {"persistent", "per_packet", NULL};
 static const char *const deliveries[] = {"copy", "zero_copy", "af_xdp", "zcrx", NULL};
 static const char *const recycles[] = {"pool", "free", NULL};
+static const char *const tx_modes[] = {"none", "copy", "zerocopy", "af_xdp", NULL};
 
 #define OFF(f) offsetof(struct config, f)
 static const struct key_def keys[] = {
@@ -188,6 +195,21 @@ static const struct key_def keys[] = {
     {"trace.max_flows", K_U32, OFF(trace_max_flows), 16, 1u << 24, NULL, 0,
      "flows the flow table keeps (16..16777216); beyond, the flow with the fewest bytes is evicted "
      "(counted in trace.flows_evicted)"},
+    {"traffic.tx", K_STRING, OFF(traffic_tx), 0, 0, NULL, 0,
+     "BPF filter of the frames the host sends (by their owning principal, through the TX path) instead "
+     "of receiving them; empty: none, or the application's flows when tx.mode is set"},
+    {"tx.mode", K_ENUM, OFF(tx_mode), 0, 0, tx_modes, 0,
+     "the TX path: none (copy when traffic.tx is set), copy (the kernel copies into its own pages), "
+     "zerocopy (MSG_ZEROCOPY: the sender's pages pinned and mapped), af_xdp (AF_XDP TX from a UMEM)"},
+    {"tx.wait_completion", K_BOOL, OFF(tx_wait_completion), 0, 0, NULL, 0,
+     "a TX buffer is let go only after the device's completion (true), or as soon as it is posted "
+     "(false: the driver frees the kernel's pages, or the sender reuses its own buffer)"},
+    {"tx.protect_inflight", K_BOOL, OFF(tx_protect_inflight), 0, 0, NULL, 0,
+     "zerocopy, af_xdp: the sender's pages are read-only to it while the device may read them (true, false)"},
+    {"tx.head_writeback", K_BOOL, OFF(tx_head_writeback), 0, 0, NULL, 0,
+     "TX completions by head write-back instead of DD in each descriptor (true, false)"},
+    {"tx.buffers", K_U32, OFF(tx_buffers), 1, 4096, NULL, 0,
+     "send buffers per principal (1..4096), 16 KiB each; a send finds none free: refused (ENOBUFS)"},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 

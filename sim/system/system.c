@@ -24,6 +24,7 @@
 #include "observed.h"
 #include "simk.h"
 #include "trace.h"
+#include "tx.h"
 #include "user.h"
 #include "xdp.h"
 
@@ -59,6 +60,15 @@ struct sys {
   int stopped; /* interrupted */
   struct observed *obs;
   struct xdp_prog *xdp; /* xdp.rules, or NULL: the driver's default program */
+  /* transmit: traffic.tx, or the application's flows in a TX design */
+  struct tx *tx;        /* NULL: everything is received */
+  struct trace_filter *tx_filter;
+  int rec_tx;           /* the current record is sent */
+  unsigned rec_sender;
+  uint64_t tx_first_ps, tx_last_ps;
+  int have_tx;
+  uint8_t tx_senders[2]; /* principals seen sending */
+  uint16_t rid;
   int feed_error;
   char feed_err[512];
   uint8_t frame[262144];
@@ -94,6 +104,30 @@ static int dma_info(void *ctx, uint16_t rid, struct checker_dma_info *out) {
 static void nic_irq(void *ctx, unsigned queue) {
   struct sys *s = ctx;
   driver_irq(s->drv, queue);
+}
+
+static void nic_tx_irq(void *ctx, unsigned queue) {
+  struct sys *s = ctx;
+  tx_irq(s->tx, queue);
+}
+
+/* A frame on the wire: the checker weighs its bytes against what the
+ * principal whose send posted it may send; --observed keeps it. */
+static void nic_tx_frame(void *ctx, unsigned queue, uint32_t first_desc, uint32_t ndesc, const uint8_t *data,
+                         uint32_t len) {
+  (void)ndesc;
+  struct sys *s = ctx;
+  unsigned sender;
+  uint64_t packet;
+  if (!s->tx || tx_sender(s->tx, queue, first_desc, &sender, &packet))
+    return;
+  checker_wire_frame(s->chk, s->rid, sender, len, packet);
+  observed_record_wire(s->obs, data, len, simk_now_ps());
+  if (!s->have_tx) {
+    s->tx_first_ps = simk_now_ps();
+    s->have_tx = 1;
+  }
+  s->tx_last_ps = simk_now_ps();
 }
 
 /* A drop for lack of descriptors is a fact for the checker to weigh. */
@@ -161,8 +195,8 @@ static uint64_t since_first(const struct sys *s, const struct trace_record *r) {
   return d > UINT64_MAX / 2 ? 0 : d;
 }
 
-/* Arrival time of the current record's last bit at the NIC. */
-static uint64_t arrival_of(struct sys *s, const struct trace_record *r) {
+/* When the record happens on the host's time line (replay speed applied). */
+static uint64_t record_time(struct sys *s, const struct trace_record *r) {
   uint64_t ts;
   switch (s->o->speed) {
   case SPEED_LINE:
@@ -179,8 +213,28 @@ static uint64_t arrival_of(struct sys *s, const struct trace_record *r) {
       ts = s->prev_ts_ps;
     s->prev_ts_ps = ts;
   }
+  return ts;
+}
+
+/* Arrival time of the current record's last bit at the NIC. */
+static uint64_t arrival_of(struct sys *s, const struct trace_record *r) {
   uint32_t wire = r->origlen ? r->origlen : r->caplen;
-  return nic_mac_arrival_ps(s->nic, ts, wire);
+  return nic_mac_arrival_ps(s->nic, record_time(s, r), wire);
+}
+
+/* Is the record sent by the host, and by whom? traffic.tx's filter, or
+ * (a TX design without it) the application's flows. */
+static int is_sent(struct sys *s, const struct trace_record *r, unsigned *sender) {
+  if (!s->tx)
+    return 0;
+  struct flow_parse fp;
+  uint32_t flow = flow_parse(s->frame, r->caplen, &fp) == 0 ? lookup_flow(s, &fp) : UINT32_MAX;
+  unsigned owner = flow < flow_table_count(s->ft) ? s->owner[flow] : PRINCIPAL_OTHER;
+  if (s->tx_filter ? !trace_filter_match(s->tx_filter, r) : owner != PRINCIPAL_APP)
+    return 0;
+  *sender = owner;
+  s->tx_senders[owner < 2 ? owner : 1] = 1;
+  return 1;
 }
 
 static void schedule_next(struct sys *s) {
@@ -203,7 +257,8 @@ static void schedule_next(struct sys *s) {
   if (s->rec.caplen > sizeof s->frame)
     s->rec.caplen = sizeof s->frame;
   memcpy(s->frame, s->rec.data, s->rec.caplen);
-  uint64_t at = arrival_of(s, &s->rec);
+  s->rec_tx = is_sent(s, &s->rec, &s->rec_sender);
+  uint64_t at = s->rec_tx ? record_time(s, &s->rec) : arrival_of(s, &s->rec);
   uint64_t now = simk_now_ps();
   simk_event_notify(s->feed_ev, at > now ? at - now : 0);
 }
@@ -215,6 +270,12 @@ static void fault_effect(void *ctx, void *tag, uint64_t packet, const char *effe
 }
 
 static unsigned principal_id(const char *name) { return strcmp(name, "other") == 0 ? PRINCIPAL_OTHER : PRINCIPAL_APP; }
+
+/* Does principal send any frame? (The application in a TX design; with
+ * traffic.tx, the owner of a flow it selects.) */
+static int tx_sends(const struct sys *s, unsigned principal) {
+  return s->tx_filter ? (principal < 2 && s->tx_senders[principal]) : principal == PRINCIPAL_APP;
+}
 
 /* Faults that fire at this frame. Returns 1 when the frame is lost on the wire. */
 static int apply_faults(struct sys *s, struct trace_record *r) {
@@ -275,7 +336,23 @@ static int apply_faults(struct sys *s, struct trace_record *r) {
       fault_note(f, now, r->index, text);
       break;
     case FAULT_USER_WRITE:
-      driver_arm_user_write(s->drv, principal_id(f->principal), f->len, f);
+      /* A sender's pages in flight when the principal sends, else the
+       * packets it receives. */
+      if (s->tx && tx_sends(s, principal_id(f->principal)))
+        tx_arm_user_write(s->tx, principal_id(f->principal), f->len, f);
+      else
+        driver_arm_user_write(s->drv, principal_id(f->principal), f->len, f);
+      break;
+    case FAULT_TX_OVERREAD:
+    case FAULT_TX_COMPLETION_LOST:
+    case FAULT_TX_COMPLETION_EARLY:
+    case FAULT_TX_LATE_READ:
+      nf.kind = f->kind == FAULT_TX_OVERREAD ? NIC_FAULT_TX_OVERREAD
+                : f->kind == FAULT_TX_COMPLETION_LOST ? NIC_FAULT_TX_NO_COMPLETION
+                : f->kind == FAULT_TX_COMPLETION_EARLY ? NIC_FAULT_TX_EARLY_COMPLETION
+                                                       : NIC_FAULT_TX_LATE_READ;
+      nf.delay_ps = f->delay_ps;
+      nic_fault_arm(s->nic, &nf);
       break;
     case FAULT_USER_HOARD:
       driver_set_hoard(s->drv, principal_id(f->principal), f);
@@ -283,6 +360,19 @@ static int apply_faults(struct sys *s, struct trace_record *r) {
     }
   }
   return lost;
+}
+
+/* The TX queue of a sent frame: the AF_XDP socket's queue, the queue the
+ * ntuple rule gives the application, else the queue RSS gives the flow
+ * (XPS aside, a flow's frames stay on one queue). */
+static unsigned tx_queue_of(struct sys *s, const struct flow_key *key) {
+  const struct config *c = &s->o->cfg;
+  if (c->tx_mode == CFG_TX_AF_XDP)
+    return (c->app_zc_queues & ((1ull << (c->nic_queues - 1) << 1) - 1)) ? (unsigned)__builtin_ctzll(c->app_zc_queues) : 0;
+  if (c->nic_steer_app_to >= 0)
+    return (unsigned)c->nic_steer_app_to;
+  int q = key ? nic_steer(s->nic, key) : 0;
+  return q >= 0 ? (unsigned)q : 0;
 }
 
 static volatile sig_atomic_t stop_requested;
@@ -306,6 +396,14 @@ static void feed(void *arg) {
   struct flow_parse fp;
   int parsed = flow_parse(s->frame, r->caplen, &fp) == 0;
   uint32_t flow = parsed ? lookup_flow(s, &fp) : UINT32_MAX;
+  if (s->rec_tx) {
+    struct tx_frame tf = {.data = s->frame, .caplen = r->caplen,
+                          .wire_len = r->origlen > r->caplen ? r->origlen : r->caplen,
+                          .hdr_len = parsed ? fp.payload_offset : r->caplen, .flow = flow, .index = r->index};
+    tx_send(s->tx, s->rec_sender, tx_queue_of(s, parsed ? &fp.key : NULL), &tf);
+    schedule_next(s);
+    return;
+  }
   struct nic_frame f = {
       .data = s->frame,
       .caplen = r->caplen,
@@ -479,6 +577,8 @@ static void on_exposure(void *ctx, unsigned principal, uint64_t paddr, const uin
 
 static void teardown(struct sys *s) {
   observed_abort(s->obs);
+  tx_free(s->tx);
+  trace_filter_free(s->tx_filter);
   driver_free(s->drv);
   user_free(s->users[0]);
   user_free(s->users[1]);
@@ -604,7 +704,9 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   np.desc_fetch_batch = c->nic_desc_fetch_batch;
   np.wb_threshold = c->nic_wb_threshold;
   np.pcie_gbps = c->nic_pcie_gbps;
-  struct nic_host host = {.ctx = s, .irq = nic_irq, .rx_no_desc = nic_no_desc, .fault_effect = fault_effect};
+  struct nic_host host = {.ctx = s, .irq = nic_irq, .rx_no_desc = nic_no_desc, .fault_effect = fault_effect,
+                          .tx_irq = nic_tx_irq, .tx_frame = nic_tx_frame};
+  s->rid = np.rid;
   s->nic = nic_new(&np, iommu_dma_port(s->dma), &host, err, errlen);
   if (!s->nic)
     goto fail;
@@ -688,6 +790,36 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
     struct driver_xdp_prog xp = {.ctx = s, .run = xdp_run};
     driver_set_xdp(s->drv, &xp);
   }
+  if (c->tx_mode != CFG_TX_NONE || c->traffic_tx[0]) {
+    if (c->traffic_tx[0]) {
+      char ferr[512];
+      s->tx_filter = trace_filter_new(trace_linktype(s->t), c->traffic_tx, ferr, sizeof ferr);
+      if (!s->tx_filter) {
+        snprintf(err, errlen, "traffic.tx: %s", ferr);
+        goto fail;
+      }
+    }
+    struct tx_params tp = {
+        .queues = c->nic_queues,
+        .ring_size = c->nic_ring_size,
+        .rid = np.rid,
+        .mode = c->tx_mode == CFG_TX_ZEROCOPY ? TX_MODE_ZEROCOPY
+                : c->tx_mode == CFG_TX_AF_XDP ? TX_MODE_AF_XDP : TX_MODE_COPY,
+        .wait_completion = c->tx_wait_completion,
+        .protect_inflight = c->tx_protect_inflight,
+        .head_writeback = c->tx_head_writeback,
+        .buffers = c->tx_buffers,
+        .nprincipals = s->pol.nprincipals,
+        .kernel_reuse_pages = 64,
+    };
+    s->tx = tx_new(&tp, s->m, s->io, s->nic, &s->cpu, err, errlen);
+    if (!s->tx)
+      goto fail;
+    tx_set_effect_cb(s->tx, fault_effect, s);
+    checker_wire_enable(s->chk);
+    if (s->obs && observed_open_wire(s->obs, o->observed_dir, err, errlen))
+      goto fail;
+  }
   for (unsigned i = 0; i < o->nfaults; i++)
     fault_seed(&o->faults[i], o->seed, i);
   /* Setup costs (pool creation, mappings) are not per-packet work. */
@@ -755,7 +887,38 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   res->cores = s->cpu.ncores;
   memcpy(res->core_busy_ps, s->cpu.busy_ps, sizeof res->core_busy_ps);
   const struct driver_stats *ds = driver_stats(s->drv);
-  res->cycles_per_packet = ds->rx_processed ? (double)res->cycles_total / (double)ds->rx_processed : 0.0;
+  /* Per received packet: the TX path's cycles are counted on their own. */
+  uint64_t tx_cycles = s->tx ? tx_stats(s->tx)->cycles : 0;
+  res->cycles_per_packet =
+      ds->rx_processed ? (double)(res->cycles_total - tx_cycles) / (double)ds->rx_processed : 0.0;
+  if (s->tx) {
+    const struct tx_stats *ts = tx_stats(s->tx);
+    res->tx_enabled = 1;
+    res->tx_sends = ts->sends;
+    res->tx_no_buffer = ts->no_buffer;
+    res->tx_copies = ts->copies;
+    res->tx_copy_bytes = ts->copy_bytes;
+    res->tx_pins = ts->pins;
+    res->tx_dma_maps = ts->dma_maps;
+    res->tx_dma_unmaps = ts->dma_unmaps;
+    res->tx_validated = ts->validated;
+    res->tx_notifications = ts->notifications;
+    res->tx_early_releases = ts->early_releases;
+    res->tx_user_writes = ts->user_writes;
+    res->tx_user_write_faults = ts->user_write_faults;
+    res->tx_cycles = ts->cycles;
+    for (unsigned q = 0; q < res->queues && q < REPORT_MAX_QUEUES; q++) {
+      const struct nic_tx_stats *ns = nic_tx_stats(s->nic, q);
+      const struct tx_queue_stats *hq = tx_queue_stats(s->tx, q);
+      res->txq[q] = (struct report_tx_queue){
+          .tx_packets = ns->tx_packets, .tx_bytes = ns->tx_bytes, .tx_dma_fault = ns->dma_fault,
+          .desc_fetches = ns->desc_fetches, .desc_used = ns->desc_used, .irqs = ns->irqs,
+          .posted = hq->posted, .completed = hq->completed, .ring_full = hq->ring_full};
+      res->tx_packets += ns->tx_packets;
+      res->tx_bytes += ns->tx_bytes;
+    }
+    res->tx_cycles_per_packet = res->tx_packets ? (double)ts->cycles / (double)res->tx_packets : 0.0;
+  }
   res->delivered_packets = ds->delivered_packets;
   res->zc_packets = ds->zc_packets;
   res->stack_packets = ds->stack_packets;

@@ -1,6 +1,7 @@
 /*
- * The record reader for standard pcap files on disk, without copying: the
- * file is mapped and each record's header and bytes are read where they lie.
+ * The record reader for standard pcap files on disk, without libpcap's
+ * per-record copy: the file is read in large blocks and each record's
+ * header and bytes are parsed where they lie in the block.
  * Internal to traces (trace.c is its only user; trace.h stays the module's
  * interface).
  *
@@ -28,10 +29,12 @@
 
 struct pcap_map;
 
-/* Map the file behind fd (a regular file; the descriptor is not kept) and
- * position it after the file header, for the capture libpcap opened as p.
- * NULL when this reader does not take the file (see above) or the mapping
- * fails: the caller goes on with libpcap. */
+/* Read the file behind fd (a regular file; a duplicate of the descriptor
+ * is kept, read with pread, so fd's offset does not matter) from after the
+ * file header, for the capture libpcap opened as p. NULL when this reader
+ * does not take the file (see above; also link types whose records may be
+ * larger than MAXIMUM_SNAPLEN) or memory runs out: the caller goes on with
+ * libpcap. */
 struct pcap_map *pcap_map_open(int fd, pcap_t *p);
 
 /* Next record, as pcap_next_ex: 1 with *hdr and *data filled (data valid

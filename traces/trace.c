@@ -11,8 +11,8 @@
  *
  * One exception, for speed: once libpcap has opened a standard pcap file
  * given by path and checked its header, its records are read where they lie
- * in a mapping of the file (pcap_map.h), with libpcap's rules and error
- * texts, instead of being copied through stdio into libpcap's buffer.
+ * in blocks read from the file (pcap_map.h), with libpcap's rules and
+ * error texts, instead of being copied one by one into libpcap's buffer.
  * pcapng, other formats, standard input and pipes stay with libpcap.
  *
  * libpcap does the file format: pcap in both byte orders, microsecond and
@@ -102,7 +102,7 @@ struct trace {
   int file_linktype; /* libpcap's DLT_ for the capture */
   int supported;     /* 1: the link type has an Ethernet form */
   int skip_unsupported;
-  int map_ok;              /* records may be read from a mapping: a standard pcap
+  int map_ok;              /* records may be read directly: a standard pcap
                               file opened by path (pcap_map.h) */
   struct pcap_map *map;    /* NULL: libpcap reads the records */
   char map_err[PCAP_ERRBUF_SIZE];
@@ -232,13 +232,13 @@ static pcap_t *open_pcap(struct trace *t, char *err, size_t errlen) {
 }
 
 /* After libpcap (re)opened the capture and checked its header: read the
- * records from a mapping when pcap_map takes the file. */
+ * records directly when pcap_map takes the file. */
 static void attach_map(struct trace *t) {
   pcap_map_close(t->map);
   t->map = t->map_ok ? pcap_map_open(t->master_fd, t->pcap) : NULL;
 }
 
-/* The next record from the mapping, with pcap_next_ex's results. */
+/* The next record read directly, with pcap_next_ex's results. */
 static int next_mapped(struct trace *t, struct pcap_pkthdr *buf, struct pcap_pkthdr **hdr,
                        const u_char **data) {
   const uint8_t *d = NULL;
@@ -779,7 +779,7 @@ int trace_converts(const struct trace *t) {
   return t->supported && t->file_linktype != DLT_EN10MB;
 }
 
-int trace_mapped(const struct trace *t) { return t->map != NULL; }
+int trace_direct(const struct trace *t) { return t->map != NULL; }
 
 void trace_close(struct trace *t) { free_trace(t); }
 

@@ -50,9 +50,10 @@ static void same_record(const struct trace_record *a, const struct trace_record 
   ck_assert_uint_eq(a->orig_ts_nsec, b->orig_ts_nsec);
 }
 
-/* Read PATH both ways and compare. mapped: 1 the mapped reader must take
- * it, 0 it must not, -1 either. Returns the records read (first pass). */
-static uint64_t both_ways(const char *path, int skip, int mapped) {
+/* Read PATH both ways and compare, in `passes` passes (rewinding between
+ * them). mapped: 1 the direct reader must take it, 0 it must not, -1
+ * either. Returns the records read (first pass). */
+static uint64_t read_both_ways(const char *path, int skip, int mapped, int passes) {
   char ea[1024], eb[1024];
   struct trace *a = open_way(path, 0, skip, ea, sizeof ea);
   struct trace *b = open_way(path, 1, skip, eb, sizeof eb);
@@ -67,7 +68,7 @@ static uint64_t both_ways(const char *path, int skip, int mapped) {
                   mapped);
   ck_assert_int_eq(trace_direct(b), 0);
   uint64_t n = 0;
-  for (int pass = 0; pass < 2; pass++) {
+  for (int pass = 0; pass < passes; pass++) {
     struct trace_record ra, rb;
     int rca, rcb;
     do {
@@ -83,6 +84,8 @@ static uint64_t both_ways(const char *path, int skip, int mapped) {
     if (rca < 0)
       ck_assert_str_eq(ea, eb);
     ck_assert_int_eq(memcmp(trace_stats(a), trace_stats(b), sizeof(struct trace_stats)), 0);
+    if (pass + 1 == passes)
+      break;
     ck_assert_int_eq(trace_rewind(a, ea, sizeof ea), 0);
     ck_assert_int_eq(trace_rewind(b, eb, sizeof eb), 0);
     if (mapped >= 0)
@@ -92,6 +95,13 @@ static uint64_t both_ways(const char *path, int skip, int mapped) {
   trace_close(b);
   return n;
 }
+
+static uint64_t both_ways(const char *path, int skip, int mapped) {
+  return read_both_ways(path, skip, mapped, 2);
+}
+
+/* A variant: one pass is enough (the files themselves are read twice). */
+static void variant(const char *path, int mapped) { read_both_ways(path, 0, mapped, 1); }
 
 /* ---- standard pcap files as a header and records, to vary them ---- */
 
@@ -255,7 +265,7 @@ static void variants(const struct pcapf *orig, size_t limit) {
                      i < nrec && f.recs[i].caplen ? off + 16 + f.recs[i].caplen - 1 : off};
     for (size_t c = 0; c < sizeof cuts / sizeof cuts[0]; c++) {
       emit(&f, path, cuts[c]);
-      both_ways(path, 0, m);
+      variant(path, m);
     }
     if (i < nrec)
       off += 16 + f.recs[i].caplen;
@@ -265,18 +275,18 @@ static void variants(const struct pcapf *orig, size_t limit) {
   struct pcapf g = f;
   g.swapped = !f.swapped;
   emit(&g, path, SIZE_MAX);
-  both_ways(path, 0, expect_mapped(&g));
+  variant(path, expect_mapped(&g));
   g = f;
   g.magic = f.magic == 0xa1b2c3d4u ? 0xa1b23c4du : 0xa1b2c3d4u;
   emit(&g, path, SIZE_MAX);
-  both_ways(path, 0, m);
+  variant(path, m);
   uint16_t versions[][2] = {{2, 0}, {2, 2}, {2, 3}, {543, 0}, {2, 5}, {1, 0}, {3, 0}};
   for (size_t k = 0; k < sizeof versions / sizeof versions[0]; k++) {
     g = f;
     g.major = versions[k][0];
     g.minor = versions[k][1];
     emit(&g, path, SIZE_MAX);
-    both_ways(path, 0, -1);
+    variant(path, -1);
   }
   /* Snaplens: small (records above it are cut, and a cut file tears in the
    * discarded part or before), 0 and above INT_MAX (the link type's
@@ -286,20 +296,19 @@ static void variants(const struct pcapf *orig, size_t limit) {
     g = f;
     g.snaplen = snaps[k];
     emit(&g, path, SIZE_MAX);
-    both_ways(path, 0, m);
+    variant(path, m);
     if (nrec > 0 && f.recs[0].caplen > 2) {
       emit(&g, path, 24 + 16 + f.recs[0].caplen - 1);
-      both_ways(path, 0, m);
+      variant(path, m);
       emit(&g, path, 24 + 16 + 1);
-      both_ways(path, 0, m);
+      variant(path, m);
     }
   }
-  /* Hostile lengths and timestamps on the first, a middle and the last
-   * record: wire length 0, below caplen, caplen above the snaplen, above
+  /* Hostile lengths and timestamps on the first and the last record: wire length 0, below caplen, caplen above the snaplen, above
    * the maximum, huge; negative and overlong timestamps. */
   if (nrec > 0) {
-    size_t which[] = {0, nrec / 2, nrec - 1};
-    for (size_t w = 0; w < 3; w++) {
+    size_t which[] = {0, nrec - 1};
+    for (size_t w = 0; w < 2; w++) {
       struct rec saved = f.recs[which[w]];
       struct rec *r = &f.recs[which[w]];
       uint32_t lens[][2] = {{saved.caplen, 0}, {saved.caplen, saved.caplen / 2},
@@ -309,11 +318,11 @@ static void variants(const struct pcapf *orig, size_t limit) {
         r->caplen = lens[k][0];
         r->len = lens[k][1];
         emit(&f, path, SIZE_MAX);
-        both_ways(path, 0, m);
+        variant(path, m);
         g = f;
         g.snaplen = 0x7fffffffu;
         emit(&g, path, SIZE_MAX);
-        both_ways(path, 0, m);
+        variant(path, m);
         *r = saved;
       }
       uint32_t ts[][2] = {{0x80000000u, 0xffffffffu}, {0xffffffffu, 999999},
@@ -325,7 +334,7 @@ static void variants(const struct pcapf *orig, size_t limit) {
           g = f;
           g.magic = nano ? 0xa1b23c4du : 0xa1b2c3d4u;
           emit(&g, path, SIZE_MAX);
-          both_ways(path, 0, m);
+          variant(path, m);
         }
         *r = saved;
       }
@@ -390,7 +399,7 @@ START_TEST(every_capture) {
   both_ways(path, 0, standard ? expect_mapped(&f) : 0);
   both_ways(path, 1, standard ? expect_mapped(&f) : 0);
   if (standard) {
-    variants(&f, 12);
+    variants(&f, 6);
     free(f.recs);
   }
   free(b);
@@ -433,7 +442,7 @@ START_TEST(generated_is_mapped) {
   /* consecutive records lie consecutively: 60 bytes and a 16-byte header */
   ck_assert_ptr_eq(r2.data, first + 60 + 16);
   trace_close(t);
-  variants(&f, 64);
+  variants(&f, 16);
 }
 END_TEST
 

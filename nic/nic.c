@@ -88,6 +88,9 @@ struct nic {
   struct late_write *late[MAX_LATE];
   unsigned nlate;
   struct simk_event *late_ev;
+  /* A malicious device keeps every IOVA it was given: the end of the last
+   * frame it overflowed (0: none), to write over that page's tail again. */
+  uint64_t mal_prev_iova;
   struct txq tq[NIC_MAX_QUEUES];
   uint64_t tx_wire_free_ps; /* the TX wire is busy until then */
   struct mem *m;
@@ -745,13 +748,27 @@ void nic_rx_frame(struct nic *n, const struct nic_frame *f) {
     memset(junk, 0x41, sizeof junk);
     struct mem_prov pj = {.kind = MEM_LABEL_PKT_PAYLOAD, .flow = f->flow, .packet = f->index};
     uint64_t l2 = 0;
-    char text[200];
+    char text[400];
     if (rest && dma(n, end_iova, junk, rest, 1, &pj, &l2) == 0)
       snprintf(text, sizeof text, "wrote %u bytes past the end of packet %llu's buffer, to the end of its page "
                "(IOVA 0x%llx)", rest, (unsigned long long)f->index, (unsigned long long)end_iova);
     else
       snprintf(text, sizeof text, "tried to write %u bytes past packet %llu's buffer at IOVA 0x%llx: %s", rest,
                (unsigned long long)f->index, (unsigned long long)end_iova, rest ? "refused by the IOMMU" : "no room");
+    /* The page it overflowed last time: where the device is done, the
+     * kernel has since built the skb over it (skb_shared_info at the end).
+     * With page_pool the page stays mapped while it is up the stack or
+     * queued on a socket, so the write goes through (Thunderclap); a driver
+     * that unmaps each buffer on completion leaves it nothing to write. */
+    if (n->mal_prev_iova) {
+      uint32_t prest = (uint32_t)(4096u - (n->mal_prev_iova & 4095u)) & 4095u;
+      size_t tl = strlen(text);
+      int ok = prest && dma(n, n->mal_prev_iova, junk, prest, 1, &pj, &l2) == 0;
+      snprintf(text + tl, sizeof text - tl, "; %s %u bytes at the end of the page it wrote before (IOVA 0x%llx)%s",
+               ok ? "and again" : "tried again", prest, (unsigned long long)n->mal_prev_iova,
+               ok ? ", still mapped" : ": refused by the IOMMU");
+    }
+    n->mal_prev_iova = rest ? end_iova : 0;
     effect(n, &fm, f->index, text);
   }
   struct nic_fault fr;

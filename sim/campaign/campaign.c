@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "progress.h"
 #include "report.h"
 
 #define EXIT_USAGE 2
@@ -412,13 +413,17 @@ static void usage_campaign(FILE *f) {
           "table. Runs whose report already exists are skipped: rerun to resume.\n"
           "Exit status: 0 when every run completed (safe or not), 2 otherwise.\n"
           "\n"
-          "  -j N                 parallel runs (default: the number of cores)\n"
+          "  -j N, --jobs N       parallel runs (default: the number of cores)\n"
           "  --out DIR            output folder (default: SPECNAME-out in the current folder)\n"
           "  --emit-jobs          run nothing: print one shell command a line, for GNU parallel\n"
           "                       (nicsim campaign SPEC --emit-jobs | parallel), and write\n"
           "                       OUT/jobs.txt and a Slurm job-array script\n"
           "  --slurm-script FILE  where --emit-jobs writes the script (default OUT/campaign.sbatch)\n"
-          "  --quiet              print nothing but errors\n"
+          "  -q, --quiet          print nothing but errors (no table, no progress line)\n"
+          "  -h, --help           this text\n"
+          "\n"
+          "On a terminal, a progress line on standard error shows runs done, rate,\n"
+          "elapsed time and ETA.\n"
           "\n"
           "SPEC (YAML; trace paths relative to the spec's folder):\n"
           "  traces: [traces/samples/mixed.pcap]\n"
@@ -427,7 +432,7 @@ static void usage_campaign(FILE *f) {
           "  seeds: 1..20                              # or a list [1, 2, 5..9] (default 1)\n"
           "  set: {pool.clear: on_recycle}             # optional scenario keys for every run\n"
           "\n"
-          "Then: nicsim merge OUT/runs. See docs/campaigns.md.\n");
+          "Then: nicsim merge OUT/runs. See " NICSIM_DOCDIR "/campaigns.md.\n");
 }
 
 static void usage_merge(FILE *f) {
@@ -442,7 +447,8 @@ static void usage_merge(FILE *f) {
           "\n"
           "  --json FILE        write the merged table as JSON (- for standard output)\n"
           "  --markdown FILE    write it as Markdown\n"
-          "  --quiet            print nothing but errors and warnings\n");
+          "  -q, --quiet        print nothing but errors and warnings\n"
+          "  -h, --help         this text\n");
 }
 
 /* ---- merge ---- */
@@ -539,16 +545,11 @@ struct slot {
   size_t run;
 };
 
-static void progress(size_t done, size_t total, size_t failed) {
-  char bar[31];
-  size_t fill = total ? done * 30 / total : 30;
-  for (size_t i = 0; i < 30; i++)
-    bar[i] = i < fill ? '#' : '.';
-  bar[30] = '\0';
-  fprintf(stderr, "\r[%s] %zu/%zu runs", bar, done, total);
+static void progress(struct progress *p, size_t done, size_t total, size_t failed) {
+  char note[48] = "";
   if (failed)
-    fprintf(stderr, ", %zu failed", failed);
-  fflush(stderr);
+    snprintf(note, sizeof note, "%zu failed", failed);
+  progress_update(p, done, total, note);
 }
 
 /* The first line of a run's log, for the failure message. */
@@ -712,10 +713,11 @@ static int run_local(const struct campaign_spec *s, const char *out, uint64_t jo
 
   fflush(stdout);
   fflush(stderr);
-  int tty = isatty(2) && !quiet;
+  struct progress bar;
+  progress_start(&bar, "campaign", "runs", quiet);
   size_t next = 0, running = 0, done = 0;
-  if (tty && ntodo)
-    progress(0, ntodo, 0);
+  if (ntodo)
+    progress(&bar, 0, ntodo, 0);
   while (done < ntodo) {
     while (next < ntodo && running < jobs) {
       size_t run = todo[next++];
@@ -800,18 +802,15 @@ static int run_local(const struct campaign_spec *s, const char *out, uint64_t jo
       snprintf(why, sizeof why, "%s%s", how, completed ? " without a usable report" : "");
       note_failed(&failed, &nfailed, &failed_cap, run, why);
       nfailed_total++;
-      if (tty)
-        fprintf(stderr, "\r%70s\r", "");
+      progress_clear(&bar);
       fprintf(stderr, "nicsim: campaign: run %s failed (%s%s)%s%s\n", id, how,
               completed ? " without a usable report" : "", line[0] ? ": " : "", line);
     }
     free(report);
     free(log);
-    if (tty)
-      progress(done, ntodo, nfailed_total);
+    progress(&bar, done, ntodo, nfailed_total);
   }
-  if (tty && ntodo)
-    fprintf(stderr, "\r%70s\r", "");
+  progress_clear(&bar);
 
   /* Failed runs: recorded in OUT/failed.txt (id, status, command). */
   char *failed_path = path_join(out, "failed.txt");

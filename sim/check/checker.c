@@ -43,7 +43,7 @@ struct checker {
 static const char *const prop_names[PROP_COUNT] = {
     "cross_flow_leak",       "stale_data_leak",         "kernel_pointer_leak",
     "kernel_data_tamper",    "user_write_after_validation", "device_write_outside_grant",
-    "device_write_after_unmap", "pool_exhaustion",
+    "device_write_after_unmap", "pool_exhaustion", "cross_flow_tamper",
 };
 
 const char *checker_property_name(enum checker_property p) {
@@ -56,7 +56,7 @@ const char *checker_kind_name(unsigned kind) {
   case MEM_LABEL_PKT_HEADER: return "packet header";
   case MEM_LABEL_PKT_PAYLOAD: return "packet payload";
   case MEM_LABEL_PKT_UNKNOWN: return "packet bytes not in the capture";
-  case MEM_LABEL_KERNEL_PRESIM: return "kernel data from before the simulation";
+  case MEM_LABEL_KERNEL_PRESIM: return "pre-simulation page contents";
   case MEM_LABEL_KERNEL_PTR: return "skb_shared_info (kernel pointers)";
   case MEM_LABEL_KERNEL_META: return "kernel metadata";
   case MEM_LABEL_USER: return "user data";
@@ -148,8 +148,9 @@ static void explain(struct checker *c, const struct group *g, struct checker_vio
     snprintf(what, sizeof what, "%u bytes of packet %" PRIu64 " of flow %s", g->length,
              lab->prov.packet, flow);
   } else if (k == MEM_LABEL_KERNEL_PRESIM) {
-    snprintf(what, sizeof what, "%u bytes of kernel data that page 0x%" PRIx64
-             " held before the simulation started", g->length, g->pfn);
+    snprintf(what, sizeof what, "%u bytes of pre-simulation page contents (what page 0x%" PRIx64
+             " held before the simulation started: old kernel objects of a real machine's free page, not a "
+             "live kernel pointer of this run)", g->length, g->pfn);
   } else if (k == MEM_LABEL_USER) {
     snprintf(what, sizeof what, "%u bytes of data of principal '%s'", g->length,
              lab->prov.principal < pol->nprincipals ? pol->names[lab->prov.principal] : "?");
@@ -178,6 +179,8 @@ static void explain(struct checker *c, const struct group *g, struct checker_vio
   char ptext[200];
   if (is_kernel(k)) {
     policy_text = "no userspace principal is entitled to kernel-private bytes";
+  } else if (k == MEM_LABEL_USER && lab->epoch == epoch) {
+    policy_text = "bytes one principal wrote reach another as if they were packet data (integrity)";
   } else if (k == MEM_LABEL_USER) {
     policy_text = "only the principal that wrote user data is entitled to it";
   } else {
@@ -287,10 +290,12 @@ static void expose_run(void *vctx, uint64_t paddr, uint32_t len, uint32_t id) {
   int prop;
   if (is_kernel(lab->prov.kind))
     prop = PROP_KERNEL_POINTER_LEAK;
-  else if (lab->epoch == x->epoch)
-    prop = PROP_CROSS_FLOW_LEAK;
-  else
+  else if (lab->epoch != x->epoch)
     prop = PROP_STALE_DATA_LEAK;
+  else if (lab->prov.kind == MEM_LABEL_USER)
+    prop = PROP_CROSS_FLOW_TAMPER; /* another principal's writes reach it: integrity, not a leak */
+  else
+    prop = PROP_CROSS_FLOW_LEAK;
   uint32_t off = (uint32_t)(paddr & (MEM_PAGE_SIZE - 1));
   struct group *g = &x->g;
   if (g->prop == prop && g->offset + g->length == off && same_source(&g->lab, lab)) {
@@ -397,7 +402,7 @@ struct kernel_scan {
   const struct mem *m;
   uint16_t rid;
   int device;       /* 1: count only bytes outside the device's grants */
-  uint32_t bytes;   /* kernel-private bytes that would be overwritten */
+  uint32_t bytes;   /* live kernel-private bytes that would be overwritten */
   uint64_t first_paddr;
   uint32_t first_id;
   struct mem_label first_lab;
@@ -411,9 +416,10 @@ static void kernel_run(void *vctx, uint64_t paddr, uint32_t len, uint32_t id) {
   const struct mem_label *lab = mem_label(mm, id);
   if (!is_kernel(lab->prov.kind))
     return;
-  uint32_t n = len;
-  if (k->device)
-    n -= mem_mark_covered(k->m, MEM_MARK_GRANT, k->rid, paddr, len);
+  /* Only live kernel data counts (the kernel will read it again); a device
+   * write inside its grants is its own to make. */
+  uint32_t n = k->device ? mem_mark_covered_but(k->m, MEM_MARK_LIVE, 0, MEM_MARK_GRANT, k->rid, paddr, len)
+                         : mem_mark_covered(k->m, MEM_MARK_LIVE, 0, paddr, len);
   if (n && !k->bytes) {
     k->first_paddr = paddr;
     k->first_id = id;
@@ -470,7 +476,7 @@ static void on_before_write(void *ctx, struct mem *m, const struct mem_access *a
         if (wants_text(c, PROP_KERNEL_DATA_TAMPER))
           snprintf(text, sizeof text,
                    "At %s the %s overwrote %u bytes of %s in page 0x%" PRIx64 " at offset %u, which the "
-                   "kernel had written at %.3f us and never granted to the device.", tn, who, k.bytes,
+                   "kernel had written at %.3f us, never granted to the device, and still uses.", tn, who, k.bytes,
                    checker_kind_name(k.first_lab.prov.kind), pfn,
                    (uint32_t)(k.first_paddr & (MEM_PAGE_SIZE - 1)), (double)k.first_lab.time_ps / 1e6);
         record(c, PROP_KERNEL_DATA_TAMPER, who, 0, pfn, (uint32_t)(k.first_paddr & (MEM_PAGE_SIZE - 1)),
@@ -491,7 +497,8 @@ static void on_before_write(void *ctx, struct mem *m, const struct mem_access *a
     if (wants_text(c, PROP_KERNEL_DATA_TAMPER))
       snprintf(text, sizeof text,
                "At %s principal '%s' wrote over %u bytes of %s in page 0x%" PRIx64 " at offset %u through "
-               "its read-write mapping; kernel-private data is no userspace principal's to change.", tn,
+               "its read-write mapping, while the kernel still uses them; kernel-private data is no userspace "
+               "principal's to change.", tn,
                pname, k.bytes, checker_kind_name(k.first_lab.prov.kind), pfn,
                (uint32_t)(k.first_paddr & (MEM_PAGE_SIZE - 1)));
     record(c, PROP_KERNEL_DATA_TAMPER, who, p, pfn, (uint32_t)(k.first_paddr & (MEM_PAGE_SIZE - 1)),

@@ -28,6 +28,7 @@ enum checker_property {
   PROP_DEVICE_WRITE_OUTSIDE_GRANT,
   PROP_DEVICE_WRITE_AFTER_UNMAP,
   PROP_POOL_EXHAUSTION,
+  PROP_CROSS_FLOW_TAMPER, /* integrity: one principal's bytes reach another as packet data */
   PROP_COUNT
 };
 

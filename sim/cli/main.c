@@ -23,6 +23,7 @@
 #include "iommu.h"
 #include "gen.h"
 #include "html.h"
+#include "progress.h"
 #include "report.h"
 #include "scenario.h"
 #include "system.h"
@@ -102,22 +103,29 @@ static void usage_main(FILE *f) {
           "\n"
           "commands:\n"
           "  replay TRACE    run one design on a trace; exit 0 safe, 1 violations, 2 error\n"
-          "  review TRACE    run every design on a trace and print a table\n"
-          "  gen -o FILE     write a multi-flow trace with per-flow payload markers\n"
-          "  designs         list the built-in designs (--show NAME prints one as YAML)\n"
+          "  review TRACE    run every design on a trace and print a table (--html: a page)\n"
           CAMPAIGN_USAGE_LINE
           MERGE_USAGE_LINE
+          "  gen -o FILE     write a multi-flow trace with per-flow payload markers\n"
+          "  designs         list the built-in designs (--show NAME prints one as YAML)\n"
+          "  costs           print the CPU cost model (cycles of each host operation)\n"
+          "  dmabench        measure DMA throughput and latency through the IOMMU model\n"
+          "  help [COMMAND]  this text, or the options of one command\n"
+          "  version         the version (also -V, --version)\n"
           "\n"
-          "  nicsim COMMAND --help    options of one command\n"
-          "  nicsim --version\n"
+          "  nicsim COMMAND --help    options of one command (or: nicsim help COMMAND)\n"
+          "  nicsim -V, --version     print the version\n"
           "\n"
-          "Documentation: docs/user-guide.md\n");
+          "Documentation: " NICSIM_DOCDIR "/user-guide.md (installed by cmake --install;\n"
+          "docs/ in the source tree) and the manual page nicsim(1).\n");
 }
 
 static void usage_replay(FILE *f) {
   fprintf(f,
           "usage: nicsim replay TRACE [--design NAME | --scenario FILE] [--set KEY=VALUE ...]\n"
-          "                     [--seed N] [--json FILE] [--vcd FILE] [--speed recorded|line|xN] [--quiet]\n"
+          "                     [--seed N] [--json FILE] [--fault SPEC ...] [--observed DIR]\n"
+          "                     [--vcd FILE] [--speed recorded|line|xN] [--limit N]\n"
+          "                     [--skip-unsupported] [--quiet]\n"
           "\n"
           "Replays TRACE (pcap, nanosecond pcap or pcapng; - for standard input) through\n"
           "the simulated machine configured by a design (default: copy) or a scenario\n"
@@ -139,9 +147,15 @@ static void usage_replay(FILE *f) {
           "                     buffer, IOTLB hits and misses, free pool pages, violations)\n"
           "  --speed MODE       recorded (trace timestamps, default), line (back to back\n"
           "                     at line rate), or xN (recorded gaps divided by N)\n"
-          "  --quiet            print nothing but errors\n"
-          "  --skip-unsupported skip records with no Ethernet form (802.11, CAN...) instead of\n"
+          "  --limit N          replay only the first N frames of the trace (as tcpdump -c)\n"
+          "  --skip-unsupported\n"
+          "                     skip records with no Ethernet form (802.11, CAN...) instead of\n"
           "                     refusing the trace; they are counted in the report\n"
+          "  -q, --quiet        print nothing but errors (no summary, no progress line)\n"
+          "  -h, --help         this text\n"
+          "\n"
+          "On a terminal, a progress line on standard error shows frames replayed, rate,\n"
+          "elapsed time and ETA.\n"
           "\n"
           "xdp.rules: rules 'ACTION [PRINCIPAL] [MATCH]', separated by ';' in --set, e.g.\n"
           "  --set 'xdp.rules=[drop udp port 53; redirect app tuple proto=udp,dport=4000; pass]'\n"
@@ -155,7 +169,8 @@ static void usage_replay(FILE *f) {
           "\nfaults (--fault NAME[:KEY=VALUE,...]; when: packet=N (frame N, from 0), at_us=T,\n"
           "prob=P (each frame, drawn from --seed); none: once at the first frame):\n"
           "  random_dma          the device writes len=64 bytes to a random IOVA\n"
-          "  malicious_dma       the device writes past its buffer to the end of the mapped page\n"
+          "  malicious_dma       the device writes past its buffer to the end of the mapped page, and again\n"
+          "                      over the end of the page it overflowed before (still mapped with page_pool)\n"
           "  bad_descriptor      field=addr (default) or len: a descriptor's address or length is corrupted\n"
           "  late_dma            the device writes a buffer again delay_us=50 after it completed\n"
           "  iommu_passthrough   the IOMMU stops translating\n"
@@ -170,21 +185,30 @@ static void usage_review(FILE *f) {
   fprintf(f,
           "usage: nicsim review TRACE [--designs NAME,NAME,...|all] [-j N] [--json FILE]\n"
           "                     [--markdown FILE] [--html FILE] [--set KEY=VALUE ...] [--seed N]\n"
+          "                     [--skip-unsupported] [--quiet]\n"
           "\n"
           "Runs every design (or those named) on TRACE, each in its own process, N at a\n"
           "time (default: the number of cores), and prints a table: verdict, count per\n"
           "safety property, CPU cycles per packet, delivered Gb/s, drops.\n"
           "Exit status: 0 when every run completed, 2 otherwise.\n"
           "\n"
-          "  --designs LIST     comma-separated design names, or all (default)\n"
-          "  -j N               parallel runs\n"
-          "  --json FILE        write the table as JSON\n"
-          "  --markdown FILE    write the table as Markdown\n"
-          "  --html FILE        write a self-contained page: the table and a chart of cost\n"
-          "                     against safety per design (drawn by gnuplot)\n"
+          "  --designs LIST, --design LIST\n"
+          "                     comma-separated design names, or all (default)\n"
+          "  -j N, --jobs N     parallel runs\n"
+          "  --json FILE        write the table as JSON, with the run's settings (meta)\n"
+          "  --markdown FILE    write the table as Markdown, with the run's settings\n"
+          "  --html FILE        write a self-contained page to share: the settings, a chart\n"
+          "                     of cost against violations per design, the table, and per\n"
+          "                     design its summary, first violations and settings\n"
           "  --set KEY=VALUE    applied to every design, after its own settings\n"
           "  --seed N           seed of every run (default 1)\n"
-          "  --skip-unsupported skip records with no Ethernet form instead of refusing the trace\n");
+          "  --skip-unsupported\n"
+          "                     skip records with no Ethernet form instead of refusing the trace\n"
+          "  -q, --quiet        print nothing but errors (no table, no progress line)\n"
+          "  -h, --help         this text\n"
+          "\n"
+          "On a terminal, a progress line on standard error shows runs done, rate,\n"
+          "elapsed time and ETA.\n");
 }
 
 static void usage_gen(FILE *f) {
@@ -196,13 +220,14 @@ static void usage_gen(FILE *f) {
           "marker (\"<flow 0003 pkt 0000000012>\") so leaked bytes show whose they are.\n"
           "Flow i gets a share of packets proportional to 1/(i+1): flow 0 has the most.\n"
           "\n"
-          "  -o FILE            output (- for standard output)\n"
+          "  -o, --output FILE  output (- for standard output)\n"
           "  --flows N          number of flows (default 8)\n"
           "  --packets N        number of frames (default 1000)\n"
           "  --size BYTES       frame size 60..9000 (default 512), or imix (60/590/1514, 7:4:1)\n"
           "  --rate-gbps R      offered rate, with preamble and gap (default 10)\n"
           "  --seed N           seed (default 1)\n"
-          "  --ipv6-share F     share of flows that are IPv6, 0..1 (default 0)\n");
+          "  --ipv6-share F     share of flows that are IPv6, 0..1 (default 0)\n"
+          "  -h, --help         this text\n");
 }
 
 /* ---- replay ---- */
@@ -319,6 +344,10 @@ static int load_scenario(const char *path, struct config *cfg, char *name, size_
   return status;
 }
 
+static void replay_progress(void *ctx, uint64_t done, uint64_t total) {
+  progress_update(ctx, done, total, NULL);
+}
+
 static int cmd_replay(int argc, char **argv) {
   static struct fault faults[MAX_FAULTS];
   unsigned nfaults = 0;
@@ -405,6 +434,11 @@ static int cmd_replay(int argc, char **argv) {
       }
       continue;
     }
+    if ((r = opt_value(&a, "--limit", &v))) {
+      if (r < 0 || parse_u64_arg(v, &rc.o.limit_frames) || rc.o.limit_frames == 0)
+        status = fail("--limit '%s': expected a number of frames, 1 or more%s", r < 0 ? "" : v, "");
+      continue;
+    }
     if ((r = opt_value(&a, "--vcd", &v))) {
       if (r < 0)
         status = fail("--vcd needs a file name%s%s", "", "");
@@ -467,7 +501,13 @@ static int cmd_replay(int argc, char **argv) {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
-  if (system_replay(&rc.o, res, err, sizeof err)) {
+  struct progress bar;
+  progress_start(&bar, "replay", "frames", quiet);
+  rc.o.progress = replay_progress;
+  rc.o.progress_ctx = &bar;
+  int replayed = system_replay(&rc.o, res, err, sizeof err);
+  progress_clear(&bar);
+  if (replayed) {
     free(res);
     return fail("%s%s", err, "");
   }
@@ -493,8 +533,8 @@ static int cmd_replay(int argc, char **argv) {
 
 /* ---- review ---- */
 
-static const char *const prop_short[PROP_COUNT] = {"xflow", "stale", "kptr",  "ktamper",
-                                                   "uwav",  "dwog",  "dwau",  "exhaust"};
+static const char *const prop_short[PROP_COUNT] = {"xflow", "stale", "kptr",    "ktamper", "uwav",
+                                                   "dwog",  "dwau",  "exhaust", "xtamper"};
 
 struct review_run {
   const char *design;
@@ -574,7 +614,7 @@ static void review_table(FILE *f, struct review_run *runs, size_t n, int markdow
       fprintf(f, "---:|");
     fprintf(f, "---:|---:|---:|\n");
   } else {
-    fprintf(f, "%-28s %-7s", "design", "verdict");
+    fprintf(f, "%-28s %-12s", "design", "verdict");
     for (int p = 0; p < PROP_COUNT; p++)
       fprintf(f, " %7s", prop_short[p]);
     fprintf(f, " %10s %9s %8s\n", "cyc/pkt", "Gb/s", "drops");
@@ -586,7 +626,7 @@ static void review_table(FILE *f, struct review_run *runs, size_t n, int markdow
     if (markdown)
       fprintf(f, "| %s | %s |", runs[i].design, verdict);
     else
-      fprintf(f, "%-28s %-7s", runs[i].design, verdict);
+      fprintf(f, "%-28s %-12s", runs[i].design, verdict);
     for (int p = 0; p < PROP_COUNT; p++) {
       if (!r)
         fprintf(f, markdown ? " - |" : " %7s", "-");
@@ -632,6 +672,26 @@ static int write_file_atomic(const char *path, const char *text, char *err, size
     return -1;
   }
   return 0;
+}
+
+/* The Markdown table's preamble: what was run, and the command that runs it again. */
+static void review_markdown_meta(FILE *f, const struct review_meta *m) {
+  json_object *t = m->trace_info, *pk = NULL, *fl = NULL;
+  fprintf(f, "nicsim %s review of `%s`", NICSIM_VERSION_STRING, m->trace);
+  if (t && json_object_object_get_ex(t, "packets", &pk) && json_object_object_get_ex(t, "flows", &fl))
+    fprintf(f, ": %" PRId64 " frames, %" PRId64 " flows", json_object_get_int64(pk), json_object_get_int64(fl));
+  fprintf(f, "; seed %" PRIu64 "; --set: ", m->seed);
+  if (!m->nsets)
+    fprintf(f, "none");
+  for (size_t i = 0; i < m->nsets; i++)
+    fprintf(f, "%s`%s`", i ? ", " : "", m->sets[i]);
+  fprintf(f, ".\n\nTo reproduce: `nicsim review %s", m->trace);
+  if (m->designs && strcmp(m->designs, "all") != 0)
+    fprintf(f, " --designs %s", m->designs);
+  fprintf(f, " --seed %" PRIu64, m->seed);
+  for (size_t i = 0; i < m->nsets; i++)
+    fprintf(f, " --set '%s'", m->sets[i]);
+  fprintf(f, " --markdown FILE`\n\n");
 }
 
 static int cmd_review(int argc, char **argv) {
@@ -742,7 +802,9 @@ static int cmd_review(int argc, char **argv) {
 
   fflush(stdout);
   fflush(stderr);
-  int tty = isatty(2) && !quiet;
+  struct progress bar;
+  progress_start(&bar, "review", "runs", quiet);
+  progress_update(&bar, 0, n, NULL);
   size_t next = 0, running = 0, finished = 0;
   int failed = 0;
   for (size_t i = 0; i < n; i++)
@@ -785,30 +847,36 @@ static int cmd_review(int argc, char **argv) {
           runs[i].report = json_object_from_file(out);
         if (!runs[i].report) {
           failed = 1;
+          progress_clear(&bar);
           if (runs[i].status == 0 || runs[i].status > 2)
             fprintf(stderr, "nicsim: review: the run of design %s failed (status %d)\n", runs[i].design,
                     runs[i].status);
         }
         unlink(out);
-        if (tty)
-          fprintf(stderr, "\r[%zu/%zu] %-28s", finished, n, runs[i].design);
+        char note[64];
+        snprintf(note, sizeof note, "%s done", runs[i].design);
+        progress_update(&bar, finished, n, note);
       }
   }
-  if (tty)
-    fprintf(stderr, "\r%60s\r", "");
+  progress_clear(&bar);
   rmdir(tmpdir);
 
   if (!quiet)
     review_table(stdout, runs, n, 0);
   char err[1200];
+  /* What every run shared: recorded in each output so that it can be re-run from itself. */
+  json_object *trace_info = NULL;
+  for (size_t i = 0; i < n && !trace_info; i++)
+    if (runs[i].report)
+      json_object_object_get_ex(runs[i].report, "trace", &trace_info);
+  struct review_meta meta = {trace, designs, trace_info, seed, (const char *const *)sets, (size_t)nsets};
   if (html) {
     struct review_row *rows = calloc(n ? n : 1, sizeof *rows);
-    if (!rows) {
-      fprintf(stderr, "nicsim: out of memory\n");
-      failed = 1;
-    } else {
+    char *page = NULL;
+    if (rows) {
       for (size_t i = 0; i < n; i++) {
         json_object *r = runs[i].report, *vj = NULL;
+        const struct design *d = design_find(runs[i].design);
         rows[i].design = runs[i].design;
         rows[i].verdict = r && json_object_object_get_ex(r, "verdict", &vj) ? json_object_get_string(vj) : "error";
         for (int p = 0; r && p < PROP_COUNT; p++)
@@ -816,19 +884,28 @@ static int cmd_review(int argc, char **argv) {
         rows[i].cycles_per_packet = r ? jget_double(r, "cpu", "cycles_per_packet") : 0;
         rows[i].delivered_gbps = r ? jget_double(r, "throughput", "delivered_gbps") : 0;
         rows[i].drops = r ? jget_i64(r, "nic", "rx_dropped") : 0;
+        rows[i].summary = d ? d->summary : NULL;
+        rows[i].settings = d ? d->yaml : NULL;
+        rows[i].report = r;
       }
-      if (review_html(html, trace, rows, n, err, sizeof err)) {
-        fprintf(stderr, "nicsim: %s\n", err);
-        failed = 1;
-      }
+      page = review_html(&meta, rows, n);
       free(rows);
     }
+    if (!page) {
+      fprintf(stderr, "nicsim: --html: out of memory\n");
+      failed = 1;
+    } else if (write_file_atomic(html, page, err, sizeof err)) {
+      fprintf(stderr, "nicsim: %s\n", err);
+      failed = 1;
+    }
+    free(page);
   }
   if (markdown) {
     char *buf = NULL;
     size_t len = 0;
     FILE *mf = open_memstream(&buf, &len);
     if (mf) {
+      review_markdown_meta(mf, &meta);
       review_table(mf, runs, n, 1);
       fclose(mf);
       if (write_file_atomic(markdown, buf, err, sizeof err)) {
@@ -840,11 +917,16 @@ static int cmd_review(int argc, char **argv) {
   }
   if (json) {
     json_object *root = json_object_new_object();
-    json_object *t = NULL;
-    for (size_t i = 0; i < n && !t; i++)
-      if (runs[i].report && json_object_object_get_ex(runs[i].report, "trace", &t))
-        t = json_object_get(t);
-    json_object_object_add(root, "trace", t);
+    json_object_object_add(root, "trace", json_object_get(trace_info));
+    json_object *mo = json_object_new_object();
+    json_object_object_add(mo, "nicsim_version", json_object_new_string(NICSIM_VERSION_STRING));
+    json_object_object_add(mo, "seed", json_object_new_uint64(seed));
+    json_object *sa = json_object_new_array();
+    for (int i = 0; i < nsets; i++)
+      json_object_array_add(sa, json_object_new_string(sets[i]));
+    json_object_object_add(mo, "set", sa);
+    json_object_object_add(mo, "trace", json_object_get(trace_info));
+    json_object_object_add(root, "meta", mo);
     json_object *arr = json_object_new_array();
     for (size_t i = 0; i < n; i++) {
       json_object *e = json_object_new_object(), *r = runs[i].report, *vj = NULL;
@@ -914,7 +996,8 @@ static int cmd_dmabench(int argc, char **argv) {
 static int cmd_costs(int argc, char **argv) {
   if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
     printf("usage: nicsim costs\n\nPrints the CPU cost model: what clearing and copying cost by size,\n"
-           "and the fixed costs of the host's operations, in cycles (docs/timing.md gives sources).\n");
+           "and the fixed costs of the host's operations, in cycles (" NICSIM_DOCDIR "/timing.md\n"
+           "gives their sources).\n\n  -h, --help         this text\n");
     return 0;
   }
   if (argc > 1)
@@ -951,8 +1034,10 @@ static int cmd_designs(int argc, char **argv) {
   if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
     printf("usage: nicsim designs [--show NAME]\n\n"
            "Lists the built-in designs, one a line: name, then a summary.\n"
-           "--show NAME prints the design's scenario file (YAML) as shipped: save it, edit\n"
-           "it, and run it with nicsim replay TRACE --scenario FILE.\n");
+           "\n"
+           "  --show NAME        print the design's scenario file (YAML) as shipped: save it,\n"
+           "                     edit it, and run it with nicsim replay TRACE --scenario FILE\n"
+           "  -h, --help         this text\n");
     return 0;
   }
   if (argc > 1) {
@@ -1044,35 +1129,47 @@ static int cmd_gen(int argc, char **argv) {
   return 0;
 }
 
+/* The commands, in the order nicsim --help lists them. */
+static const struct command {
+  const char *name;
+  int (*run)(int argc, char **argv);
+} commands[] = {
+    {"replay", cmd_replay},   {"review", cmd_review}, {"campaign", campaign_main}, {"merge", merge_main},
+    {"gen", cmd_gen},         {"designs", cmd_designs}, {"costs", cmd_costs},     {"dmabench", cmd_dmabench},
+};
+
+static const struct command *command_find(const char *name) {
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    if (strcmp(commands[i].name, name) == 0)
+      return &commands[i];
+  return NULL;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     usage_main(stderr);
     return EXIT_USAGE;
   }
   const char *cmd = argv[1];
+  if (strcmp(cmd, "help") == 0 && argc > 2) {
+    /* nicsim help COMMAND: that command's --help. */
+    const struct command *c = command_find(argv[2]);
+    if (!c)
+      return fail("help: unknown command '%s' (nicsim --help lists them)%s", argv[2], "");
+    char help_opt[] = "--help";
+    char *help_argv[] = {argv[2], help_opt, NULL};
+    return c->run(2, help_argv);
+  }
   if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
     usage_main(stdout);
     return 0;
   }
-  if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+  if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0 || strcmp(cmd, "version") == 0) {
     printf("nicsim %s\n", NICSIM_VERSION_STRING);
     return 0;
   }
-  if (strcmp(cmd, "replay") == 0)
-    return cmd_replay(argc - 1, argv + 1);
-  if (strcmp(cmd, "review") == 0)
-    return cmd_review(argc - 1, argv + 1);
-  if (strcmp(cmd, "designs") == 0)
-    return cmd_designs(argc - 1, argv + 1);
-  if (strcmp(cmd, "gen") == 0)
-    return cmd_gen(argc - 1, argv + 1);
-  if (strcmp(cmd, "costs") == 0)
-    return cmd_costs(argc - 1, argv + 1);
-  if (strcmp(cmd, "dmabench") == 0)
-    return cmd_dmabench(argc - 1, argv + 1);
-  if (strcmp(cmd, "campaign") == 0)
-    return campaign_main(argc - 1, argv + 1);
-  if (strcmp(cmd, "merge") == 0)
-    return merge_main(argc - 1, argv + 1);
+  const struct command *c = command_find(cmd);
+  if (c)
+    return c->run(argc - 1, argv + 1);
   return fail("unknown command '%s' (nicsim --help lists them)%s", cmd, "");
 }

@@ -17,8 +17,11 @@ const char *report_verdict(const struct replay_result *r) {
   for (int p = 0; p < PROP_COUNT; p++)
     if (r->props[p].count)
       return "unsafe";
-  return "safe";
+  return r->inconclusive[0] ? "inconclusive" : "safe";
 }
+
+/* Report names of the CPU cost buckets, in enum cpu_bucket order. */
+static const char *const cpu_bucket_names[CPU_NBUCKETS] = {"clear", "copy", "iommu", "skb", "map", "other"};
 
 static json_object *u64(uint64_t v) { return json_object_new_uint64(v); }
 
@@ -54,6 +57,8 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
   json_object *t = json_object_new_object();
   json_object_object_add(t, "path", json_object_new_string(o->trace_path));
   json_object_object_add(t, "packets", u64(r->trace_packets));
+  if (o->limit_frames) /* --limit N: packets counts the first N frames only */
+    json_object_object_add(t, "limit", u64(o->limit_frames));
   json_object_object_add(t, "bytes", u64(r->trace_bytes));
   json_object_object_add(t, "linktype", json_object_new_string(r->linktype));
   json_object_object_add(t, "flows", u64(r->flows));
@@ -153,9 +158,8 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
   json_object_object_add(cpu, "cycles_total", u64(r->cycles_total));
   json_object_object_add(cpu, "cycles_per_packet", json_object_new_double(r->cycles_per_packet));
   json_object *bd = json_object_new_object();
-  static const char *const buckets[CPU_NBUCKETS] = {"clear", "copy", "iommu", "skb", "map", "other"};
   for (int b = 0; b < CPU_NBUCKETS; b++)
-    json_object_object_add(bd, buckets[b], u64(r->cycles[b]));
+    json_object_object_add(bd, cpu_bucket_names[b], u64(r->cycles[b]));
   json_object_object_add(cpu, "breakdown", bd);
   json_object *cores = json_object_new_array();
   for (unsigned i = 0; i < r->cores && i < 64; i++) {
@@ -203,7 +207,10 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
   json_object *ux = json_object_new_object();
   json_object_object_add(ux, "fill_ring", u64(r->umem_fill_ring));
   json_object_object_add(ux, "rx_ring", u64(r->umem_rx_ring));
-  json_object_object_add(ux, "completions", u64(r->umem_completions));
+  /* RX chunks come back through the fill ring; the completion ring is
+   * for TX (net/xdp/xsk.c: xsk_tx_completed), so RX returns none. */
+  json_object_object_add(ux, "completions", u64(0));
+  json_object_object_add(ux, "fill_ring_returns", u64(r->umem_fill_ring_returns));
   json_object_object_add(ux, "copy_out_packets", u64(r->umem_copy_out_packets));
   json_object *uw = json_object_new_object();
   static const char *const kinds[8] = {"zero", "header", "payload", "uncaptured", "kernel_presim",
@@ -212,6 +219,21 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
     json_object_object_add(uw, kinds[k], u64(r->umem_written[k]));
   json_object_object_add(ux, "device_written_bytes", uw);
   json_object_object_add(root, "umem", ux);
+
+  /* The principals' sockets (one per flow): drops at their receive buffers (sk_rcvbuf). */
+  json_object *so = json_object_new_object();
+  json_object_object_add(so, "rcvbuf_bytes", u64(o->cfg.sock_rcvbuf_bytes));
+  json_object *sl = json_object_new_array();
+  for (unsigned p = 0; p < 2; p++) {
+    json_object *e = json_object_new_object();
+    json_object_object_add(e, "principal", json_object_new_string(r->principals[p]));
+    json_object_object_add(e, "drops", u64(r->sock_drops[p]));
+    json_object_object_add(e, "drop_bytes", u64(r->sock_drop_bytes[p]));
+    json_object_object_add(e, "rmem_max_bytes", u64(r->sock_rmem_max[p]));
+    json_object_array_add(sl, e);
+  }
+  json_object_object_add(so, "per_principal", sl);
+  json_object_object_add(root, "sockets", so);
 
   /* XDP verdicts: the default program (the application's frames redirected
    * to it where the design runs XDP) or the rules of xdp.rules. */
@@ -267,6 +289,9 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
   json_object_object_add(root, "faults", fa);
   json_object_object_add(root, "incomplete", json_object_new_boolean(r->incomplete));
   json_object_object_add(root, "verdict", json_object_new_string(report_verdict(r)));
+  /* Why an inconclusive run tested nothing (null otherwise). */
+  json_object_object_add(root, "verdict_reason", strcmp(report_verdict(r), "inconclusive") == 0
+                                                    ? json_object_new_string(r->inconclusive) : NULL);
   return root;
 }
 
@@ -307,6 +332,10 @@ void report_print_human(FILE *out, const struct replay_opts *o, const struct rep
           o->trace_path);
   fprintf(out, "  trace: %" PRIu64 " packets, %" PRIu64 " bytes, %u flows, link type %s; "
           "application flow: %s\n", r->trace_packets, r->trace_bytes, r->flows, r->linktype, r->app_flow);
+  if (o->limit_frames)
+    fprintf(out, "  --limit %" PRIu64 ": the replay %s after the first %" PRIu64 " frames\n", o->limit_frames,
+            r->trace_packets < o->limit_frames ? "would have stopped (the trace ended first)" : "stopped",
+            o->limit_frames);
   if (r->flows_evicted)
     fprintf(out, "  flow table full (trace.max_flows %u): %" PRIu64 " flows evicted, their frames "
             "counted as one flow of other principals\n", o->cfg.trace_max_flows, r->flows_evicted);
@@ -320,9 +349,16 @@ void report_print_human(FILE *out, const struct replay_opts *o, const struct rep
   fprintf(out, "  nic: %" PRIu64 " received, %" PRIu64 " dropped; iommu: %" PRIu64 " translations, %"
           PRIu64 " IOTLB misses, %" PRIu64 " faults\n", r->rx_packets, r->rx_dropped, r->translations,
           r->iotlb_misses, r->iommu_faults);
-  fprintf(out, "  cpu: %.1f cycles per packet (clear %" PRIu64 ", copy %" PRIu64 ", iommu %" PRIu64
-          ", skb %" PRIu64 ", map %" PRIu64 ", other %" PRIu64 ")\n", r->cycles_per_packet, r->cycles[0],
-          r->cycles[1], r->cycles[2], r->cycles[3], r->cycles[4], r->cycles[5]);
+  /* The same breakdown per packet (cycles_per_packet's denominator: the
+   * packets the driver processed) and as totals over the run. */
+  double per_cycle = r->cycles_total ? r->cycles_per_packet / (double)r->cycles_total : 0.0;
+  fprintf(out, "  cpu per packet: %.1f cycles (", r->cycles_per_packet);
+  for (int b = 0; b < CPU_NBUCKETS; b++)
+    fprintf(out, "%s%s %.1f", b ? ", " : "", cpu_bucket_names[b], (double)r->cycles[b] * per_cycle);
+  fprintf(out, ")\n  cpu, whole run: %" PRIu64 " cycles (", r->cycles_total);
+  for (int b = 0; b < CPU_NBUCKETS; b++)
+    fprintf(out, "%s%s %" PRIu64, b ? ", " : "", cpu_bucket_names[b], r->cycles[b]);
+  fprintf(out, ")\n");
   fprintf(out, "  throughput: offered %.4g Gb/s, delivered %.4g Gb/s (%.4g Mpps)\n", r->offered_gbps,
           r->delivered_gbps, r->delivered_mpps);
   if (r->xdp_configured)
@@ -333,6 +369,11 @@ void report_print_human(FILE *out, const struct replay_opts *o, const struct rep
     fprintf(out, "  hostile reader (app): %" PRIu64 " bytes read in %" PRIu64 " reads: %" PRIu64 " of other flows, %"
             PRIu64 " kernel-private, %" PRIu64 " stale\n", r->hread_bytes, r->hread_reads, r->hread_foreign_flow,
             r->hread_kernel_private, r->hread_stale);
+  for (unsigned p = 0; p < 2; p++)
+    if (r->sock_drops[p])
+      fprintf(out, "  sockets of '%s': %" PRIu64 " frames (%" PRIu64 " bytes) dropped at their receive buffers "
+              "(sock.rcvbuf_bytes %u)\n", r->principals[p], r->sock_drops[p], r->sock_drop_bytes[p],
+              o->cfg.sock_rcvbuf_bytes);
   for (unsigned i = 0; i < o->nfaults; i++) {
     const struct fault *f = &o->faults[i];
     if (f->fired)
@@ -343,7 +384,10 @@ void report_print_human(FILE *out, const struct replay_opts *o, const struct rep
   }
   if (r->incomplete)
     fprintf(out, "interrupted: the report covers the frames replayed until then\n");
-  fprintf(out, "verdict: %s\n", report_verdict(r));
+  if (strcmp(report_verdict(r), "inconclusive") == 0)
+    fprintf(out, "verdict: inconclusive: %s\n", r->inconclusive);
+  else
+    fprintf(out, "verdict: %s\n", report_verdict(r));
   for (int p = 0; p < PROP_COUNT; p++) {
     const struct checker_result *cr = &r->props[p];
     if (!cr->count)

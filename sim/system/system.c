@@ -8,6 +8,7 @@
  */
 #include "system.h"
 
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +50,8 @@ struct sys {
   struct simk_event *feed_ev;
   struct trace_record rec;
   int have_rec;
+  uint64_t frames_fed; /* records taken from the trace for the replay */
+  uint64_t frames_total; /* what the first pass counted (up to limit_frames) */
   uint64_t first_ts_ps, prev_ts_ps, prev_arrival_ps;
   uint64_t first_arrival_ps, last_arrival_ps;
   int have_first_arrival;
@@ -107,6 +110,16 @@ static int classify(void *ctx, const uint8_t *frame, uint32_t len, struct driver
   out->hdr_len = fp.payload_offset;
   out->to_kernel = fp.key.af == FLOW_AF_NONE || id == UINT32_MAX;
   out->owner = id < flow_table_count(s->ft) ? s->owner[id] : PRINCIPAL_OTHER;
+  /* One receiving socket per 5-tuple (FNV-1a over it). */
+  const struct flow_key *k = &fp.key;
+  uint32_t h = 2166136261u;
+  const uint8_t *parts[] = {&k->af, &k->proto, k->src, k->dst, (const uint8_t *)&k->sport,
+                            (const uint8_t *)&k->dport};
+  const size_t lens[] = {1, 1, 16, 16, 2, 2};
+  for (size_t i = 0; i < 6; i++)
+    for (size_t j = 0; j < lens[i]; j++)
+      h = (h ^ parts[i][j]) * 16777619u;
+  out->sock = h;
   return 0;
 }
 
@@ -159,6 +172,10 @@ static uint64_t arrival_of(struct sys *s, const struct trace_record *r) {
 }
 
 static void schedule_next(struct sys *s) {
+  if (s->o->limit_frames && s->frames_fed >= s->o->limit_frames) {
+    s->have_rec = 0; /* --limit: the rest of the trace is not replayed */
+    return;
+  }
   int rc = trace_next(s->t, &s->rec, s->feed_err, sizeof s->feed_err);
   if (rc < 0) {
     s->feed_error = 1;
@@ -168,6 +185,9 @@ static void schedule_next(struct sys *s) {
   s->have_rec = rc == 1;
   if (!s->have_rec)
     return;
+  s->frames_fed++;
+  if (s->o->progress && s->frames_fed % SYSTEM_PROGRESS_FRAMES == 0)
+    s->o->progress(s->o->progress_ctx, s->frames_fed, s->frames_total);
   if (s->rec.caplen > sizeof s->frame)
     s->rec.caplen = sizeof s->frame;
   memcpy(s->frame, s->rec.data, s->rec.caplen);
@@ -316,9 +336,10 @@ static int prepass(struct sys *s, struct replay_result *res, char *err, size_t e
     return -1;
   }
   struct trace_record r;
-  int rc;
+  int rc = 0;
   int have_first = 0;
-  while ((rc = trace_next(s->t, &r, err, errlen)) == 1) {
+  while ((!s->o->limit_frames || res->trace_packets < s->o->limit_frames) &&
+         (rc = trace_next(s->t, &r, err, errlen)) == 1) {
     if (!have_first) {
       s->first_ts_ps = r.ts_ps;
       have_first = 1;
@@ -392,7 +413,8 @@ static int prepass(struct sys *s, struct replay_result *res, char *err, size_t e
     flow_name(s, first_app, res->app_flow, sizeof res->app_flow);
   else
     snprintf(res->app_flow, sizeof res->app_flow, "none");
-  res->trace_stats = *trace_stats(s->t); /* this pass always reads the whole trace */
+  s->frames_total = res->trace_packets;
+  res->trace_stats = *trace_stats(s->t); /* this pass reads the whole trace (up to limit_frames) */
   return trace_rewind(s->t, err, errlen);
 }
 
@@ -455,6 +477,29 @@ static void teardown(struct sys *s) {
   if (s->t)
     trace_close(s->t);
   free(s);
+}
+
+/* What the run failed to exercise, if anything (contract: the inconclusive
+ * verdict): it was interrupted, no frame reached host memory, or a
+ * requested fault never fired. The first reason found is kept. */
+static void note_inconclusive(const struct replay_opts *o, struct replay_result *res) {
+  char *w = res->inconclusive;
+  size_t n = sizeof res->inconclusive;
+  w[0] = 0;
+  if (res->incomplete) {
+    snprintf(w, n, "the run was interrupted after %" PRIu64 " frames of the trace", res->trace_packets);
+    return;
+  }
+  if (res->rx_packets == 0) {
+    snprintf(w, n, "no frame reached host memory (%" PRIu64 " read from the trace, %" PRIu64 " dropped by the NIC, %"
+             PRIu64 " skipped)", res->trace_packets, res->rx_dropped, res->trace_stats.skipped_unsupported);
+    return;
+  }
+  for (unsigned i = 0; i < o->nfaults; i++)
+    if (!o->faults[i].fired) {
+      snprintf(w, n, "the fault %s never fired", o->faults[i].spec);
+      return;
+    }
 }
 
 int system_replay(const struct replay_opts *o, struct replay_result *res, char *err, size_t errlen) {
@@ -602,6 +647,8 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
                        ? (unsigned)__builtin_ctzll(c->app_zc_queues) : 0,
       .umem_chunk = c->app_umem_chunk,
       .umem_pages = c->app_umem_pages,
+      .xdp_attached = c->xdp_rules[0] != 0,
+      .sock_rcvbuf_bytes = c->sock_rcvbuf_bytes,
   };
   struct driver_classifier cls = {.ctx = s, .classify = classify};
   s->drv = driver_new(&dp, s->m, s->io, s->nic, &s->cpu, s->users, 2, &cls, err, errlen);
@@ -648,6 +695,9 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
     snprintf(err, errlen, "%s", s->feed_err);
     goto fail;
   }
+
+  if (o->progress)
+    o->progress(o->progress_ctx, s->frames_fed, s->frames_total);
 
   /* ---- results ---- */
   res->incomplete = s->stopped;
@@ -698,11 +748,16 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   res->pages_hoarded = ds->pages_hoarded;
   res->umem_fill_ring = ds->fill_ring;
   res->umem_rx_ring = ds->rx_ring;
-  res->umem_completions = ds->completions;
+  res->umem_fill_ring_returns = ds->fill_ring_returns;
   res->umem_copy_out_packets = ds->copy_out_packets;
   for (int k = 0; k < MEM_LABEL_KIND_COUNT && k < 8; k++)
     res->umem_written[k] = ds->umem_written[k];
   res->delivered_bytes = ds->delivered_bytes;
+  for (unsigned p = 0; p < 2; p++) {
+    res->sock_drops[p] = ds->sock_drops[p];
+    res->sock_drop_bytes[p] = ds->sock_drop_bytes[p];
+    res->sock_rmem_max[p] = ds->sock_rmem_max[p];
+  }
   const struct user_read_stats *rs = user_read_stats(s->users[PRINCIPAL_APP]);
   res->hread_reads = rs->reads;
   res->hread_bytes = rs->bytes;
@@ -736,6 +791,7 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   }
   for (int p = 0; p < PROP_COUNT; p++)
     res->props[p] = *checker_result(s->chk, (enum checker_property)p);
+  note_inconclusive(o, res);
   /* The pools are destroyed at the end of the run (after the costs and
    * verdicts were taken: teardown is not per-packet work). */
   driver_destroy_pools(s->drv);

@@ -31,7 +31,15 @@ struct replay_opts {
   int skip_unsupported;    /* skip records with no Ethernet form instead of refusing */
   struct fault *faults;     /* injected faults (their records are filled in) */
   unsigned nfaults;
+  uint64_t limit_frames;   /* replay only the first N frames of the trace (0: all) */
+  /* Called now and then during the replay (every SYSTEM_PROGRESS_FRAMES
+   * frames, and once at the end) with the frames replayed so far and the
+   * frames to replay; NULL for none. */
+  void (*progress)(void *ctx, uint64_t frames_done, uint64_t frames_total);
+  void *progress_ctx;
 };
+
+#define SYSTEM_PROGRESS_FRAMES 4096u
 
 #define REPORT_MAX_QUEUES 64
 #define REPORT_MAX_XDP_RULES 32 /* XDP_MAX_RULES */
@@ -65,11 +73,15 @@ struct replay_result {
   /* throughput */
   double offered_gbps, offered_mpps, delivered_gbps, delivered_mpps;
   int incomplete;          /* stopped early (system_request_stop) */
+  /* Why the run did not exercise what it was asked to (the interruption, no
+   * frame in host memory, a requested fault that never fired), one line;
+   * "" when it did. Without a violation the verdict is then inconclusive. */
+  char inconclusive[320];
   struct trace_stats trace_stats; /* what the reader counted over the whole trace */
   /* the driver's side: zero-copy hand-overs, copies, application memory */
   uint64_t zc_packets, stack_packets, kernel_packets, user_writes, user_write_faults;
   uint64_t app_maps, app_unmaps, pages_hoarded;
-  uint64_t umem_fill_ring, umem_rx_ring, umem_completions, umem_copy_out_packets;
+  uint64_t umem_fill_ring, umem_rx_ring, umem_fill_ring_returns, umem_copy_out_packets;
   uint64_t umem_written[8]; /* by enum mem_label_kind */
   uint64_t delivered_packets, delivered_bytes;
   /* XDP: verdicts of the default program or of xdp.rules */
@@ -83,6 +95,9 @@ struct replay_result {
   /* verdicts */
   struct checker_result props[PROP_COUNT];
   char principals[2][32];
+  /* each principal's socket (sock.rcvbuf_bytes): frames dropped at its
+   * receive buffer, their bytes, the most it held (truesize) */
+  uint64_t sock_drops[2], sock_drop_bytes[2], sock_rmem_max[2];
 };
 
 /* Ask a running replay to stop at the next frame (async-signal-safe: it

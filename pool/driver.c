@@ -983,7 +983,7 @@ static int rx_desc(struct rxq *q, const struct nic_rx_desc_wb *wb) {
       cpu_charge(d->cpu, CPU_IOMMU, (uint64_t)c);
   }
   if (q->nfrags == 0) {
-    q->split = q->hdr_pfns && (wb->status_error & NIC_RXD_STAT_SPH);
+    q->split = q->hdr_pfns && (wb->info & NIC_RXD_INFO_SPH); /* hdr_info's SPH (nic.h) */
     q->hdr_len = q->split ? (wb->info >> NIC_RXD_HDR_LEN_SHIFT) & NIC_RXD_HDR_LEN_MASK : 0;
     if (q->split && q->hdr_len > d->p.hdr_buffer_size)
       q->hdr_len = d->p.hdr_buffer_size;

@@ -65,6 +65,9 @@ def summary(r):
     text += f"; {r['delivered']['bytes']} bytes delivered"
     if r["nic"]["rx_dropped"]:
         text += f"; {r['nic']['rx_dropped']} frames dropped"
+    for f in r["faults"]:
+        if f["fired"]:
+            text += f"; fault `{f['fault']}` first: {f['effect']}"
     return text
 
 
@@ -105,7 +108,8 @@ CLAIMS = [
     ("U3", "page_pool fragments: a fragment handed to one application exposes its neighbours.",
      [["--design", "frag-pages"]]),
     ("U4", "Lazy IOMMU invalidation leaves stale IOTLB entries for up to 256 unmaps or 10 ms.",
-     [["--design", "iommu-lazy-unmap"], ["--design", "iommu-lazy-unmap", "--set", "iommu.mode=strict"]]),
+     [["--design", "iommu-lazy-unmap"], ["--design", "iommu-lazy-unmap", "--set", "iommu.mode=strict"],
+      ["--design", "iommu-lazy-unmap", "--set", "iommu.mode=strict", "--fault", "late_dma:packet=300,delay_us=100"]]),
     ("U5", "A malicious device writes anywhere in a mapped page and overwrites kernel pointers (Thunderclap).",
      [["--design", "zc-shared-ring-writable", "--fault", "malicious_dma:prob=1"],
       ["--design", "zc-shared-ring-writable"]]),

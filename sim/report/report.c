@@ -71,6 +71,7 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
   json_object_object_add(t, "truncated_packets", u64(ts->truncated_packets));
   json_object_object_add(t, "uncaptured_bytes", u64(ts->uncaptured_bytes));
   json_object_object_add(t, "origlen_zero", u64(ts->origlen_zero));
+  json_object_object_add(t, "zero_length", u64(ts->zero_length));
   json_object_object_add(t, "origlen_short", u64(ts->origlen_short));
   json_object_object_add(t, "ts_backwards", u64(ts->ts_backwards));
   json_object_object_add(t, "ts_out_of_range", u64(ts->ts_out_of_range));
@@ -93,6 +94,7 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
   json_object_object_add(nic, "rx_packets", u64(r->rx_packets));
   json_object_object_add(nic, "rx_bytes", u64(r->rx_bytes));
   json_object_object_add(nic, "rx_dropped", u64(r->rx_dropped));
+  json_object_object_add(nic, "dma_write_faults", u64(r->dma_write_faults));
   json_object *pq = json_object_new_array();
   for (uint32_t q = 0; q < r->queues && q < REPORT_MAX_QUEUES; q++) {
     const struct report_queue *rq = &r->q[q];
@@ -111,6 +113,7 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
     json_object_object_add(e, "header_splits", u64(rq->header_splits));
     json_object_object_add(e, "chained", u64(rq->chained));
     json_object_object_add(e, "irqs", u64(rq->irqs));
+    json_object_object_add(e, "dma_write_faults", u64(rq->dma_write_faults));
     json_object_array_add(pq, e);
   }
   json_object_object_add(nic, "per_queue", pq);
@@ -341,14 +344,18 @@ void report_print_human(FILE *out, const struct replay_opts *o, const struct rep
             "counted as one flow of other principals\n", o->cfg.trace_max_flows, r->flows_evicted);
   const struct trace_stats *ts = &r->trace_stats;
   if (ts->skipped_unsupported || ts->converted || ts->truncated_packets || ts->ts_backwards ||
-      ts->ts_out_of_range || ts->origlen_zero)
+      ts->ts_out_of_range || ts->origlen_zero || ts->zero_length)
     fprintf(out, "  trace records: %" PRIu64 " converted to Ethernet, %" PRIu64 " skipped (no Ethernet form), %"
             PRIu64 " truncated (%" PRIu64 " bytes not captured), %" PRIu64 " with origlen 0, %" PRIu64
-            " timestamps backwards, %" PRIu64 " out of range\n", ts->converted, ts->skipped_unsupported,
-            ts->truncated_packets, ts->uncaptured_bytes, ts->origlen_zero, ts->ts_backwards, ts->ts_out_of_range);
+            " timestamps backwards, %" PRIu64 " out of range, %" PRIu64 " zero-length (skipped)\n", ts->converted,
+            ts->skipped_unsupported, ts->truncated_packets, ts->uncaptured_bytes, ts->origlen_zero, ts->ts_backwards,
+            ts->ts_out_of_range, ts->zero_length);
   fprintf(out, "  nic: %" PRIu64 " received, %" PRIu64 " dropped; iommu: %" PRIu64 " translations, %"
           PRIu64 " IOTLB misses, %" PRIu64 " faults\n", r->rx_packets, r->rx_dropped, r->translations,
           r->iotlb_misses, r->iommu_faults);
+  if (r->dma_write_faults)
+    fprintf(out, "  nic: %" PRIu64 " frames with a DMA write the IOMMU refused (written back as usual: the "
+            "driver took whatever the buffer held)\n", r->dma_write_faults);
   /* The same breakdown per packet (cycles_per_packet's denominator: the
    * packets the driver processed) and as totals over the run. */
   double per_cycle = r->cycles_total ? r->cycles_per_packet / (double)r->cycles_total : 0.0;

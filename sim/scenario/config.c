@@ -154,7 +154,7 @@ static const struct key_def keys[] = {
      "pool (page_pool recycles pages), free (legacy: a fresh page per buffer, freed after use and "
      "reused by the kernel)"},
     {"app.owns", K_STRING, OFF(app_owns), 0, 0, NULL, 0,
-     "BPF filter of the application's traffic; empty: the flow with the most bytes"},
+     "BPF filter of the application's traffic; empty: the TCP/UDP flow with the most wire bytes"},
     {"app.caps", K_CAPS, OFF(app_caps), 0, 0, NULL, 0, "capabilities, e.g. [CAP_NET_ADMIN]"},
     {"app.mapping", K_ENUM, OFF(app_mapping), 0, 0, maps, 0, "ro, rw"},
     {"app.mapping_lifetime", K_ENUM, OFF(app_mapping_lifetime), 0, 0, lifetimes, 0,

@@ -42,6 +42,7 @@ struct sys {
   struct mem *m;
   struct checker *chk;
   struct iommu *io;
+  struct iommu_dma *dma; /* the NIC's DMA port over io and m */
   struct cpu cpu;
   struct nic *nic;
   struct driver *drv;
@@ -73,10 +74,21 @@ static void flow_name(void *ctx, uint32_t flow, char *buf, size_t n) {
   const struct flow_stats *fs = flow < flow_table_count(s->ft) ? flow_table_get(s->ft, flow) : NULL;
   if (fs)
     flow_key_format(&fs->key, buf, n);
+  else if (flow == UINT32_MAX) /* the frame parsed as no flow (not IP: ARP, LLDP...) */
+    snprintf(buf, n, "none (the frame parses as no flow)");
   else if (flow == s->evicted_flow)
     snprintf(buf, n, "a flow evicted from the flow table (trace.max_flows)");
   else
     snprintf(buf, n, "flow %u", flow);
+}
+
+/* The checker asks how a device write got through: the DMA port knows. */
+static int dma_info(void *ctx, uint16_t rid, struct checker_dma_info *out) {
+  struct iommu_dma_access a;
+  if (iommu_dma_current(ctx, &a) || a.rid != rid || !a.write)
+    return -1;
+  *out = (struct checker_dma_info){.iova = a.iova, .stale = a.stale, .untranslated = a.untranslated};
+  return 0;
 }
 
 static void nic_irq(void *ctx, unsigned queue) {
@@ -298,7 +310,10 @@ static void feed(void *arg) {
       .data = s->frame,
       .caplen = r->caplen,
       .wire_len = r->origlen > r->caplen ? r->origlen : r->caplen,
-      .hdr_len = parsed ? fp.payload_offset : r->caplen,
+      /* A frame that parses as nothing has no known header bytes: all of it
+       * is labelled payload, and the NIC does not split it (82599 7.1.10
+       * splits only packet types its parser recognises). */
+      .hdr_len = parsed ? fp.payload_offset : 0,
       .flow = flow,
       .index = r->index,
       .vlan_tags = parsed ? fp.vlan_tags : 0,
@@ -471,6 +486,7 @@ static void teardown(struct sys *s) {
   iommu_free(s->io);
   checker_free(s->chk);
   mem_free(s->m);
+  iommu_dma_free(s->dma); /* after the last unmap the port may watch */
   flow_table_free(s->ft);
   xdp_prog_free(s->xdp);
   free(s->owner);
@@ -564,10 +580,12 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   ip.iotlb_entries = c->iommu_iotlb_entries;
   ip.mem = s->m; /* I/O page tables in simulated memory, kernel-private */
   s->io = iommu_new(&ip);
-  if (!s->chk || !s->io) {
+  s->dma = s->io ? iommu_dma_new(s->io, s->m, clock_now, NULL) : NULL;
+  if (!s->chk || !s->io || !s->dma) {
     snprintf(err, errlen, "out of memory");
     goto fail;
   }
+  checker_set_dma_info(s->chk, dma_info, s->dma);
   cpu_init(&s->cpu, c->cpu_ghz);
   cpu_set_cores(&s->cpu, c->cpu_cores);
 
@@ -587,7 +605,7 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   np.wb_threshold = c->nic_wb_threshold;
   np.pcie_gbps = c->nic_pcie_gbps;
   struct nic_host host = {.ctx = s, .irq = nic_irq, .rx_no_desc = nic_no_desc, .fault_effect = fault_effect};
-  s->nic = nic_new(&np, s->m, s->io, &host, err, errlen);
+  s->nic = nic_new(&np, iommu_dma_port(s->dma), &host, err, errlen);
   if (!s->nic)
     goto fail;
   if (c->nic_steer_app_to >= 0) {
@@ -719,7 +737,8 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
         .drop_oversize = qs->drop_oversize, .drop_rule = qs->drop_rule,
         .drop_dma_fault = qs->drop_dma_fault, .desc_fetches = qs->desc_fetches,
         .desc_used = qs->desc_used, .header_splits = qs->header_splits, .chained = qs->chained,
-        .irqs = qs->irqs};
+        .irqs = qs->irqs, .dma_write_faults = qs->dma_write_faults};
+    res->dma_write_faults += qs->dma_write_faults;
     res->rx_packets += qs->rx_packets;
     res->rx_bytes += qs->rx_bytes;
     res->rx_dropped += qs->rx_dropped;

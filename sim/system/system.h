@@ -55,10 +55,12 @@ struct replay_result {
   uint64_t sim_time_ps, events;
   /* nic */
   uint64_t rx_packets, rx_bytes, rx_dropped;
+  uint64_t dma_write_faults; /* frames with a refused (posted) write, all queues */
   uint32_t queues;
   struct report_queue {
     uint64_t rx_packets, rx_bytes, rx_dropped, drop_no_desc, drop_buffer_full, drop_oversize,
-        drop_rule, drop_dma_fault, desc_fetches, desc_used, header_splits, chained, irqs;
+        drop_rule, drop_dma_fault, desc_fetches, desc_used, header_splits, chained, irqs,
+        dma_write_faults;
   } q[REPORT_MAX_QUEUES];
   /* iommu */
   uint64_t translations, iotlb_hits, iotlb_misses, iommu_faults, invalidations;

@@ -385,6 +385,40 @@ START_TEST(test_remap_counts_once) {
 }
 END_TEST
 
+static int stale_info(void *ctx, uint16_t rid, struct checker_dma_info *out) {
+  (void)ctx;
+  (void)rid;
+  *out = (struct checker_dma_info){.iova = 0xfff99100, .stale = 1};
+  return 0;
+}
+
+/* A write after unmap in two pieces of one transfer: one occurrence whose
+ * text counts all its bytes and tells the chain: IOVA, unmap time, stale
+ * IOTLB entry. */
+START_TEST(test_write_after_unmap_chain_and_bytes) {
+  uint64_t pfn = clean_page();
+  checker_set_dma_info(ck, stale_info, NULL);
+  now_ps = 5000000;
+  mem_page_dma_ref(m, pfn, DEVICE.id, +1);
+  mem_page_dma_ref(m, pfn, DEVICE.id, -1); /* the kernel unmaps at 5 us */
+  now_ps = 8000000;
+  static uint8_t buf[600];
+  struct mem_prov p = {.kind = MEM_LABEL_PKT_HEADER, .flow = 1, .packet = 9};
+  ck_assert_int_eq(mem_write(m, DEVICE, pfn * PG + 256, buf, 42, &p), 0);
+  p.kind = MEM_LABEL_PKT_PAYLOAD;
+  ck_assert_int_eq(mem_write(m, DEVICE, pfn * PG + 298, buf, 548, &p), 0);
+  const struct checker_result *r = res(PROP_DEVICE_WRITE_AFTER_UNMAP);
+  ck_assert_uint_eq(r->count, 1);
+  ck_assert_uint_eq(r->first.length, 590);
+  const char *e = r->first.explanation;
+  ck_assert_msg(strstr(e, "wrote 590 bytes to IOVA 0xfff99100") != NULL, "%s", e);
+  ck_assert_msg(strstr(e, "unmapped it for DMA at 5.000000 us") != NULL, "%s", e);
+  ck_assert_msg(strstr(e, "stale IOTLB entry") != NULL, "%s", e);
+  ck_assert_msg(strstr(e, "42 bytes") == NULL, "%s", e);
+  checker_set_dma_info(ck, NULL, NULL);
+}
+END_TEST
+
 START_TEST(test_header_then_payload_one_exposure) {
   uint64_t pfn = clean_page();
   ck_assert_int_eq(mem_page_map(m, pfn, APP, MEM_MAP_RO), 0);
@@ -397,7 +431,8 @@ START_TEST(test_header_then_payload_one_exposure) {
   ck_assert_uint_eq(v->offset, 256);
   ck_assert_uint_eq(v->length, 1000); /* the first exposure, explained whole */
   ck_assert_uint_eq(v->packet_index, 30);
-  ck_assert_str_eq(v->kind, "header");
+  /* Headers and payload: "header" is only for header bytes. */
+  ck_assert_str_eq(v->kind, "packet");
   /* The next packet, right after it: a new exposure. */
   dev_write(pfn * PG + 1256, 100, MEM_LABEL_PKT_HEADER, 1, 31);
   assert_only(PROP_CROSS_FLOW_LEAK, 2, 1100);
@@ -622,6 +657,7 @@ static Suite *checker_suite(void) {
   tcase_add_test(tc, test_kernel_meta_whatever_its_age);
   tcase_add_test(tc, test_remap_counts_once);
   tcase_add_test(tc, test_header_then_payload_one_exposure);
+  tcase_add_test(tc, test_write_after_unmap_chain_and_bytes);
   tcase_add_test(tc, test_packet_pieces_written_before_map);
   tcase_add_test(tc, test_unmapped_writes_and_reads_are_not_exposures);
   tcase_add_test(tc, test_no_observer_slot);

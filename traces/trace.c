@@ -1,5 +1,5 @@
 /*
- * Capture reading through libpcap (never a hand-written parser).
+ * Capture reading through libpcap.
  *
  * The capture is opened once as a file descriptor (the "master"); every
  * (re)open hands libpcap a dup() of it, rewound to offset 0, so trace_rewind
@@ -8,6 +8,12 @@
  * buffer, and a converted record is built in one per-trace buffer that only
  * grows to the largest record, so memory does not grow with the length of the
  * trace.
+ *
+ * One exception, for speed: once libpcap has opened a standard pcap file
+ * given by path and checked its header, its records are read where they lie
+ * in blocks read from the file (pcap_map.h), with libpcap's rules and
+ * error texts, instead of being copied one by one into libpcap's buffer.
+ * pcapng, other formats, standard input and pipes stay with libpcap.
  *
  * libpcap does the file format: pcap in both byte orders, microsecond and
  * nanosecond pcap (we always ask for nanoseconds, and libpcap scales
@@ -27,6 +33,8 @@
  * record of CAN or netlink, a raw-IP record that is not IP...).
  */
 #include "trace.h"
+
+#include "pcap_map.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -94,6 +102,10 @@ struct trace {
   int file_linktype; /* libpcap's DLT_ for the capture */
   int supported;     /* 1: the link type has an Ethernet form */
   int skip_unsupported;
+  int map_ok;              /* records may be read directly: a standard pcap
+                              file opened by path (pcap_map.h) */
+  struct pcap_map *map;    /* NULL: libpcap reads the records */
+  char map_err[PCAP_ERRBUF_SIZE];
   uint64_t index;    /* index of the next record */
   int failed;        /* 1 after an error: trace_next repeats it */
   char failure[512];
@@ -219,9 +231,27 @@ static pcap_t *open_pcap(struct trace *t, char *err, size_t errlen) {
   return p;
 }
 
+/* After libpcap (re)opened the capture and checked its header: read the
+ * records directly when pcap_map takes the file. */
+static void attach_map(struct trace *t) {
+  pcap_map_close(t->map);
+  t->map = t->map_ok ? pcap_map_open(t->master_fd, t->pcap) : NULL;
+}
+
+/* The next record read directly, with pcap_next_ex's results. */
+static int next_mapped(struct trace *t, struct pcap_pkthdr *buf, struct pcap_pkthdr **hdr,
+                       const u_char **data) {
+  const uint8_t *d = NULL;
+  int rc = pcap_map_next(t->map, buf, &d, t->map_err);
+  *hdr = buf;
+  *data = d;
+  return rc == 1 ? 1 : rc == 0 ? PCAP_ERROR_BREAK : PCAP_ERROR;
+}
+
 static void free_trace(struct trace *t) {
   if (t == NULL)
     return;
+  pcap_map_close(t->map);
   if (t->pcap != NULL)
     pcap_close(t->pcap);
   if (t->master_fd >= 0)
@@ -315,6 +345,7 @@ struct trace *trace_open2(const char *path, const struct trace_open_opts *opts, 
     }
     if (S_ISREG(st.st_mode)) {
       t->master_fd = fd;
+      t->map_ok = !opts->libpcap_records;
     } else {
       /* A pipe or a device (e.g. /dev/stdin, <(cmd)): spool it too, so that
        * trace_rewind works. */
@@ -334,6 +365,7 @@ struct trace *trace_open2(const char *path, const struct trace_open_opts *opts, 
     free_trace(t);
     return NULL;
   }
+  attach_map(t);
   t->file_linktype = pcap_datalink(t->pcap);
   t->supported = linktype_supported(t->file_linktype);
   if (!t->supported && !t->skip_unsupported) {
@@ -591,17 +623,18 @@ int trace_next(struct trace *t, struct trace_record *rec, char *err, size_t errl
     return -1;
   }
   for (;;) {
-    struct pcap_pkthdr *hdr = NULL;
+    struct pcap_pkthdr *hdr = NULL, mapped;
     const u_char *data = NULL;
-    int rc = pcap_next_ex(t->pcap, &hdr, &data);
+    int rc = t->map ? next_mapped(t, &mapped, &hdr, &data) : pcap_next_ex(t->pcap, &hdr, &data);
     if (rc == PCAP_ERROR_BREAK) /* end of file */
       return 0;
     if (rc != 1) {
       /* PCAP_ERROR: a torn or corrupt record, or one libpcap refuses (its
        * text says which). 0, a timeout, cannot happen on a savefile; treat
        * it like an error rather than loop. */
-      const char *why =
-          rc == PCAP_ERROR ? pcap_geterr(t->pcap) : "unexpected result from pcap_next_ex";
+      const char *why = rc != PCAP_ERROR ? "unexpected result from pcap_next_ex"
+                        : t->map     ? t->map_err
+                                     : pcap_geterr(t->pcap);
       fail(t, err, errlen, t->index, "%s", why && why[0] ? why : "read error");
       return -1;
     }
@@ -715,12 +748,15 @@ int trace_rewind(struct trace *t, char *err, size_t errlen) {
   t->failed = 0;
   memset(&t->stats, 0, sizeof t->stats);
   t->have_prev = 0;
+  pcap_map_close(t->map);
+  t->map = NULL;
   t->pcap = open_pcap(t, t->failure, sizeof t->failure);
   if (t->pcap == NULL) {
     t->failed = 1; /* trace_next repeats the message */
     set_err(err, errlen, "%s", t->failure);
     return -1;
   }
+  attach_map(t);
   return 0;
 }
 
@@ -748,6 +784,8 @@ const char *trace_file_linktype_name(const struct trace *t) {
 int trace_converts(const struct trace *t) {
   return t->supported && t->file_linktype != DLT_EN10MB;
 }
+
+int trace_direct(const struct trace *t) { return t->map != NULL; }
 
 void trace_close(struct trace *t) { free_trace(t); }
 

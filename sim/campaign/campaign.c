@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "outfile.h"
 #include "report.h"
 
 #define EXIT_USAGE 2
@@ -342,35 +343,6 @@ static char *path_join(const char *a, const char *b) {
   return p;
 }
 
-static int write_atomic(const char *path, const char *text, mode_t mode, char *err, size_t errlen) {
-  size_t n = strlen(path) + 32;
-  char *tmp = malloc(n);
-  if (!tmp) {
-    snprintf(err, errlen, "%s: out of memory", path);
-    return -1;
-  }
-  snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode);
-  FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-  if (!f) {
-    snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
-    if (fd >= 0)
-      close(fd);
-    free(tmp);
-    return -1;
-  }
-  int bad = fputs(text, f) < 0;
-  bad |= fclose(f) != 0;
-  if (bad || rename(tmp, path) != 0) {
-    snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
-    unlink(tmp);
-    free(tmp);
-    return -1;
-  }
-  free(tmp);
-  return 0;
-}
-
 /* Does a usable report exist at path? */
 static int report_usable(const char *path) {
   if (access(path, R_OK) != 0)
@@ -478,7 +450,7 @@ static int do_merge(const char *const *paths, size_t npaths, const char *json, c
     } else {
       merge_print(mf, &m, 1);
       fclose(mf);
-      if (write_atomic(markdown, buf, 0666, err, sizeof err))
+      if (outfile_write_text(markdown, buf, 0666, err, sizeof err))
         status = fail("merge: %s", err);
       free(buf);
     }
@@ -601,24 +573,20 @@ static int emit_jobs(const struct campaign_spec *s, const char *spec_path, const
   size_t n = campaign_run_count(s);
   char *runs = path_join(out, "runs"), *slurm = path_join(out, "slurm"), *jobs = path_join(out, "jobs.txt");
   char *script_default = path_join(out, "campaign.sbatch");
-  char *tmp = jobs ? malloc(strlen(jobs) + 32) : NULL;
   int status = 0;
-  if (!runs || !slurm || !jobs || !script_default || !tmp)
+  if (!runs || !slurm || !jobs || !script_default)
     status = fail("out of memory");
   if (!status && (make_dirs(runs, err, sizeof err) || make_dirs(slurm, err, sizeof err)))
     status = fail("campaign: %s", err);
   if (!status) {
-    snprintf(tmp, strlen(jobs) + 32, "%s.tmp.%ld", jobs, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
+    struct outfile *f = outfile_open(jobs, 0666, err, sizeof err);
+    if (!f)
+      status = fail("campaign: %s", err);
+    else if (write_jobs(outfile_stream(f), s, runs, self)) {
+      outfile_abort(f);
       status = fail("campaign: %s: cannot write: %s", jobs, strerror(errno));
-    } else {
-      int bad = write_jobs(f, s, runs, self);
-      bad |= fclose(f) != 0;
-      if (bad || rename(tmp, jobs) != 0) {
-        status = fail("campaign: %s: cannot write: %s", jobs, strerror(errno));
-        unlink(tmp);
-      }
+    } else if (outfile_commit(f, err, sizeof err)) {
+      status = fail("campaign: %s", err);
     }
   }
   if (!status) {
@@ -629,7 +597,7 @@ static int emit_jobs(const struct campaign_spec *s, const char *spec_path, const
     char *sb = campaign_slurm_script(jobs, n, out, job_name);
     if (!sb)
       status = fail("out of memory");
-    else if (write_atomic(script ? script : script_default, sb, 0777, err, sizeof err))
+    else if (outfile_write_text(script ? script : script_default, sb, 0777, err, sizeof err))
       status = fail("campaign: %s", err);
     free(sb);
   }
@@ -638,7 +606,6 @@ static int emit_jobs(const struct campaign_spec *s, const char *spec_path, const
   if (!status && !quiet && isatty(2))
     fprintf(stderr, "nicsim: campaign: %zu jobs; also in %s; Slurm job array: %s; then: nicsim merge %s\n", n,
             jobs, script ? script : script_default, runs);
-  free(tmp);
   free(runs);
   free(slurm);
   free(jobs);
@@ -834,7 +801,7 @@ static int run_local(const struct campaign_spec *s, const char *out, uint64_t jo
       free(report);
     }
     char *txt = text_done(&t);
-    if (!txt || write_atomic(failed_path, txt, 0666, err, sizeof err))
+    if (!txt || outfile_write_text(failed_path, txt, 0666, err, sizeof err))
       fail("campaign: %s", txt ? err : "out of memory");
     free(txt);
   } else if (failed_path) {

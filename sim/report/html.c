@@ -12,6 +12,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "outfile.h"
+
 static void esc(FILE *f, const char *s) {
   for (; s && *s; s++) {
     switch (*s) {
@@ -141,13 +143,10 @@ int review_html(const char *path, const char *trace, const struct review_row *ro
     goto out;
   }
 
-  char tmp[4096];
-  snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-  f = fopen(tmp, "w");
-  if (!f) {
-    snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+  struct outfile *page = outfile_open(path, 0666, err, errlen);
+  if (!page)
     goto out;
-  }
+  f = outfile_stream(page);
   fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>nicsim design review</title>\n"
         "<style>\nbody{font-family:sans-serif;margin:2em;color:#222}\n"
         "table{border-collapse:collapse;margin:1em 0}\n"
@@ -186,13 +185,8 @@ int review_html(const char *path, const char *trace, const struct review_row *ro
   fputs(start, f);
   fputs("\n<figcaption>Each point is a design: how much CPU it costs per packet, and how many of the eight "
         "safety properties it violates on this trace.</figcaption>\n</figure>\n</body>\n</html>\n", f);
-  int bad = ferror(f);
-  bad |= fclose(f) != 0;
-  if (bad || rename(tmp, path)) {
-    snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
-    unlink(tmp);
+  if (outfile_commit(page, err, errlen))
     goto out;
-  }
   rc = 0;
 out:
   free(svgtext);

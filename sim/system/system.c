@@ -21,6 +21,7 @@
 #include "mem.h"
 #include "nic.h"
 #include "observed.h"
+#include "outfile.h"
 #include "simk.h"
 #include "trace.h"
 #include "user.h"
@@ -33,6 +34,7 @@
 
 struct sys {
   const struct replay_opts *o;
+  struct outfile *vcd; /* --vcd: SystemC writes its staged file */
   struct trace *t;
   struct flow_table *ft;
   uint8_t *owner; /* per flow */
@@ -400,7 +402,10 @@ static int prepass(struct sys *s, struct replay_result *res, char *err, size_t e
  * and misses, free pool pages, violations so far. */
 static int register_vcd(struct sys *s, const char *path, char *err, size_t errlen) {
   char e[400];
-  if (simk_vcd_open(path, e, sizeof e)) {
+  s->vcd = outfile_open_staged(path, ".vcd", err, errlen);
+  if (!s->vcd)
+    return -1;
+  if (simk_vcd_open(outfile_staged_path(s->vcd), e, sizeof e)) {
     /* simk's message names the file already */
     snprintf(err, errlen, "%s", strncmp(e, "simk: ", 6) == 0 ? e + 6 : e);
     return -1;
@@ -414,8 +419,11 @@ static int register_vcd(struct sys *s, const char *path, char *err, size_t errle
   }
   for (unsigned q = 0; q < s->o->cfg.nic_queues; q++) {
     char name[48];
+    const struct page_pool *pp = driver_pool(s->drv, q);
+    if (!pp)
+      continue; /* driver.page_recycle=free: this queue has no page pool */
     snprintf(name, sizeof name, "pool.q%u.free_pages", q);
-    if (simk_vcd_add_u64(name, page_pool_free_signal(driver_pool(s->drv, q)), 32, e, sizeof e)) {
+    if (simk_vcd_add_u64(name, page_pool_free_signal(pp), 32, e, sizeof e)) {
       snprintf(err, errlen, "%s: %s", path, e);
       return -1;
     }
@@ -442,6 +450,8 @@ static void on_exposure(void *ctx, unsigned principal, uint64_t paddr, const uin
 
 static void teardown(struct sys *s) {
   observed_abort(s->obs);
+  outfile_abort(s->vcd);
+  s->vcd = NULL;
   driver_free(s->drv);
   user_free(s->users[0]);
   user_free(s->users[1]);
@@ -651,13 +661,8 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
 
   /* ---- results ---- */
   res->incomplete = s->stopped;
-  if (s->obs) {
+  if (s->obs)
     checker_flush(s->chk);
-    struct observed *ob = s->obs;
-    s->obs = NULL;
-    if (observed_close(ob, err, errlen))
-      goto fail;
-  }
   res->sim_time_ps = simk_now_ps();
   res->events = simk_events_dispatched();
   res->queues = nic_queues(s->nic);
@@ -745,7 +750,25 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
       continue;
     page_pool_stats_add(&res->pool, ps);
   }
-  simk_finish();
+  simk_finish(); /* closes the waveform's staged file */
+  /* The waveform and the captures are put in place as a set, once every
+   * one of them was written whole. */
+  if (s->obs) {
+    struct observed *ob = s->obs;
+    s->obs = NULL;
+    if (observed_close(ob, err, errlen)) {
+      teardown(s);
+      return -1;
+    }
+  }
+  if (s->vcd) {
+    struct outfile *v = s->vcd;
+    s->vcd = NULL;
+    if (outfile_commit(v, err, errlen)) {
+      teardown(s);
+      return -1;
+    }
+  }
   teardown(s);
   return 0;
 

@@ -115,7 +115,7 @@ static void usage_replay(FILE *f) {
           "  --vcd FILE         write a VCD waveform (ring fill, heads and tails, packet\n"
           "                     buffer, IOTLB hits and misses, free pool pages, violations)\n"
           "  --speed MODE       recorded (trace timestamps, default), line (back to back\n"
-          "                     at line rate), or xN (recorded gaps divided by N)\n"
+          "                     at line rate), or xN (recorded gaps divided by N, 0.001..1e9)\n"
           "  --quiet            print nothing but errors\n"
           "  --skip-unsupported skip records with no Ethernet form (802.11, CAN...) instead of\n"
           "                     refusing the trace; they are counted in the report\n"
@@ -155,8 +155,8 @@ static void usage_review(FILE *f) {
           "\n"
           "  --designs LIST     comma-separated design names, or all (default)\n"
           "  -j N               parallel runs\n"
-          "  --json FILE        write the table as JSON\n"
-          "  --markdown FILE    write the table as Markdown\n"
+          "  --json FILE        write the table as JSON (- for standard output)\n"
+          "  --markdown FILE    write the table as Markdown (- for standard output)\n"
           "  --html FILE        write a self-contained page: the table and a chart of cost\n"
           "                     against safety per design (drawn by gnuplot)\n"
           "  --set KEY=VALUE    applied to every design, after its own settings\n"
@@ -204,6 +204,9 @@ static int apply_set(struct config *c, const char *kv) {
   return 0;
 }
 
+#define SPEED_FACTOR_MIN 0.001
+#define SPEED_FACTOR_MAX 1e9
+
 static int parse_speed(const char *v, struct replay_opts *o) {
   if (strcmp(v, "recorded") == 0) {
     o->speed = SPEED_RECORDED;
@@ -214,12 +217,17 @@ static int parse_speed(const char *v, struct replay_opts *o) {
     return 0;
   }
   double f;
-  if (v[0] == 'x' && parse_double_arg(v + 1, &f) == 0 && f > 0 && f <= 1e9) {
-    o->speed = SPEED_SCALED;
-    o->speed_factor = f;
-    return 0;
+  if (v[0] == 'x' && parse_double_arg(v + 1, &f) == 0) {
+    /* Gaps divided by N: below 0.001 a trace of hours passes the end of simulated
+     * time, above 10^9 every gap is below a picosecond. */
+    if (f >= SPEED_FACTOR_MIN && f <= SPEED_FACTOR_MAX) {
+      o->speed = SPEED_SCALED;
+      o->speed_factor = f;
+      return 0;
+    }
+    return fail("--speed '%s': the factor N of xN must be 0.001..1000000000%s", SHOWN(v), "");
   }
-  return fail("--speed '%s': expected recorded, line or xN with N > 0%s", v, "");
+  return fail("--speed '%s': expected recorded, line or xN with N in 0.001..1000000000%s", SHOWN(v), "");
 }
 
 static volatile sig_atomic_t stop_signal;
@@ -606,7 +614,8 @@ static int review_pool_child(void *ctx, size_t i) {
   return review_child(rp->trace, rp->runs[i].design, rp->sets, rp->nsets, rp->seed, out);
 }
 
-static void review_pool_done(void *ctx, size_t i, int st, int start_errno) {
+static void review_pool_done(void *ctx, size_t i, int st, int how) {
+  int start_errno = how > 0 ? how : 0;
   struct review_pool *rp = ctx;
   struct review_run *r = &rp->runs[i];
   char out[256];
@@ -822,12 +831,14 @@ static int cmd_review(int argc, char **argv) {
   if (!status && access(trace, R_OK) != 0)
     status = fail("%s: cannot open: %s", SHOWN(trace), strerror(errno));
   char err[1200];
+  if (!status && json && markdown && !strcmp(json, "-") && !strcmp(markdown, "-"))
+    status = fail("review: --json - and --markdown - cannot share standard output%s%s", "", "");
   const char *outs[3][2] = {{"--json", json}, {"--markdown", markdown}, {"--html", html}};
   for (int k = 0; k < 3 && !status; k++)
     if (outs[k][1] && outfile_check(outs[k][1], err, sizeof err))
       status = fail("%s %s", outs[k][0], err);
-  char tmpdir[] = "/tmp/nicsim-review-XXXXXX";
-  if (!status && !mkdtemp(tmpdir))
+  char tmpdir[256];
+  if (!status && outfile_mkdtemp("nicsim-review", tmpdir, sizeof tmpdir))
     status = fail("cannot create a temporary directory: %s%s", strerror(errno), "");
   if (status) {
     free(runs);

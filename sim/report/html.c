@@ -63,12 +63,12 @@ static int run_gnuplot(const char *script, char *err, size_t errlen) {
 
 int review_html(const char *path, const char *trace, const struct review_row *rows, size_t n, char *err,
                 size_t errlen) {
-  char dir[] = "/tmp/nicsim-html-XXXXXX";
-  if (!mkdtemp(dir)) {
+  char dir[256];
+  if (outfile_mkdtemp("nicsim-html", dir, sizeof dir)) {
     snprintf(err, errlen, "--html: cannot create a temporary directory: %s", strerror(errno));
     return -1;
   }
-  char data[64], script[64], svg[64];
+  char data[272], script[272], svg[272];
   snprintf(data, sizeof data, "%s/d.dat", dir);
   snprintf(script, sizeof script, "%s/p.gp", dir);
   snprintf(svg, sizeof svg, "%s/c.svg", dir);

@@ -8,6 +8,7 @@
  */
 #include "system.h"
 
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,9 +146,19 @@ static uint64_t arrival_of(struct sys *s, const struct trace_record *r) {
   case SPEED_LINE:
     ts = 0; /* back to back: the MAC serialises them */
     break;
-  case SPEED_SCALED:
-    ts = (uint64_t)((double)since_first(s, r) / s->o->speed_factor);
+  case SPEED_SCALED: {
+    /* A slowed replay stretches time: past 2^63 ps (106 days) simulated
+     * time would wrap, so the run stops there with a message. */
+    double t = (double)since_first(s, r) / s->o->speed_factor;
+    if (!(t < 9.2e18)) {
+      snprintf(s->feed_err, sizeof s->feed_err, "--speed x%g: frame %" PRIu64 " would arrive after 2^63 ps of "
+               "simulated time (106 days); use a larger factor", s->o->speed_factor, r->index);
+      s->feed_error = 1;
+      t = 0;
+    }
+    ts = (uint64_t)t;
     break;
+  }
   default:
     /* Recorded time, relative to the first frame; a timestamp that goes back
      * in time is taken as "at once after the previous frame". */
@@ -174,6 +185,10 @@ static void schedule_next(struct sys *s) {
     s->rec.caplen = sizeof s->frame;
   memcpy(s->frame, s->rec.data, s->rec.caplen);
   uint64_t at = arrival_of(s, &s->rec);
+  if (s->feed_error) {
+    s->have_rec = 0;
+    return;
+  }
   uint64_t now = simk_now_ps();
   simk_event_notify(s->feed_ev, at > now ? at - now : 0);
 }
@@ -321,6 +336,11 @@ static int prepass(struct sys *s, struct replay_result *res, char *err, size_t e
   int rc;
   int have_first = 0;
   while ((rc = trace_next(s->t, &r, err, errlen)) == 1) {
+    /* A stop request ends the pass at once: the run then stops at its
+     * first frame, and the report (marked incomplete) counts the frames
+     * read so far. */
+    if (stop_requested)
+      break;
     if (!have_first) {
       s->first_ts_ps = r.ts_ps;
       have_first = 1;

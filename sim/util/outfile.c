@@ -9,7 +9,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "num.h"
@@ -383,15 +385,38 @@ static int copy_out(struct outfile *o, char *err, size_t errlen) {
   return rc;
 }
 
+/* A staged file's writer (SystemC) does not report write errors: a file
+ * that stopped at the file size limit, or on a file system with no block
+ * left, is taken as torn. */
+static int staged_whole(struct outfile *o, char *err, size_t errlen) {
+  struct stat st;
+  struct rlimit rl;
+  struct statvfs vfs;
+  if (stat(o->tmp, &st) != 0) {
+    set_err(err, errlen, o->path, "cannot write", errno);
+    return -1;
+  }
+  if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && (rlim_t)st.st_size >= rl.rlim_cur) {
+    set_err(err, errlen, o->path, "cannot write", EFBIG);
+    return -1;
+  }
+  if (statvfs(o->tmp, &vfs) == 0 && vfs.f_bfree == 0 && vfs.f_blocks > 0) {
+    set_err(err, errlen, o->path, "cannot write", ENOSPC);
+    return -1;
+  }
+  return 0;
+}
+
 int outfile_commit(struct outfile *o, char *err, size_t errlen) {
   int rc = 0;
   if (o->staged) {
-    if (o->kind == OUTFILE_REPLACE) {
+    rc = staged_whole(o, err, errlen);
+    if (!rc && o->kind == OUTFILE_REPLACE) {
       if (rename(o->tmp, o->target) != 0) {
         set_err(err, errlen, o->path, "cannot write", errno);
         rc = -1;
       }
-    } else {
+    } else if (!rc) {
       if (o->kind == OUTFILE_STDOUT)
         fflush(stdout);
       rc = copy_out(o, err, errlen);
@@ -437,4 +462,15 @@ int outfile_write_text(const char *path, const char *text, mode_t mode, char *er
     return -1;
   fputs(text, outfile_stream(o));
   return outfile_commit(o, err, errlen);
+}
+
+int outfile_mkdtemp(const char *prefix, char *buf, size_t n) {
+  const char *base = getenv("TMPDIR");
+  if (!base || !*base)
+    base = "/tmp";
+  if ((size_t)snprintf(buf, n, "%s/%s-XXXXXX", base, prefix) >= n) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  return mkdtemp(buf) ? 0 : -1;
 }

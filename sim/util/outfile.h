@@ -58,6 +58,10 @@ void outfile_abort(struct outfile *o);
 /* The whole text to path (outfile_open, fputs, outfile_commit). */
 int outfile_write_text(const char *path, const char *text, mode_t mode, char *err, size_t errlen);
 
+/* Make a private folder $TMPDIR/PREFIX-XXXXXX (/tmp without TMPDIR) into
+ * buf. 0, or -1 with errno set. */
+int outfile_mkdtemp(const char *prefix, char *buf, size_t n);
+
 /* Remove every temporary file an outfile of this process still holds (from
  * a signal handler: async-signal-safe). */
 void outfile_cleanup_signal(void);

@@ -32,7 +32,7 @@ static void stop_all(struct slot *slots, unsigned width, const struct procpool_o
     while (waitpid(slots[k].pid, &st, 0) < 0 && errno == EINTR)
       ;
     slots[k].pid = 0;
-    ops->done(ctx, slots[k].job, st, 0);
+    ops->done(ctx, slots[k].job, st, PROCPOOL_STOPPED);
   }
 }
 

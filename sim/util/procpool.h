@@ -13,13 +13,16 @@
 
 #include <stddef.h>
 
+#define PROCPOOL_STOPPED (-1)
+
 struct procpool_ops {
   /* In the child (signal mask and dispositions as the caller had them):
    * do job, return its exit status (or exec and not return). */
   int (*child)(void *ctx, size_t job);
-  /* In the parent, once per job: wstatus as waitpid gives it, or
-   * start_errno != 0 when the process could not be made. */
-  void (*done)(void *ctx, size_t job, int wstatus, int start_errno);
+  /* In the parent, once per job: wstatus as waitpid gives it; how is 0,
+   * PROCPOOL_STOPPED when the pool itself stopped the job (a signal came),
+   * or an errno value when the process could not be made. */
+  void (*done)(void *ctx, size_t job, int wstatus, int how);
 };
 
 /* 0 when every job ran; the signal's number when one stopped the pool;

@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -17,7 +16,6 @@
 #include "num.h"
 
 #define OUTFILE_MAX_LINKS 40     /* symbolic links followed, as the kernel's MAXSYMLINKS */
-#define OUTFILE_MAX_OPEN 64      /* temporaries one process holds at once */
 #define OUTFILE_SHOWN_BYTES 160  /* of a path in a message */
 #define OUTFILE_TMP_NAME ".nicsim-XXXXXX"
 
@@ -31,34 +29,7 @@ struct outfile {
   int staged;
   mode_t mode;
   FILE *f;
-  int slot; /* in the signal-time registry, -1 if none */
 };
-
-/* Temporaries to remove if a signal ends the process. */
-static char *volatile registry[OUTFILE_MAX_OPEN];
-
-static int reg_add(char *tmp) {
-  for (int i = 0; i < OUTFILE_MAX_OPEN; i++)
-    if (!registry[i]) {
-      registry[i] = tmp;
-      return i;
-    }
-  return -1;
-}
-
-static void reg_del(int slot) {
-  if (slot >= 0)
-    registry[slot] = NULL;
-}
-
-void outfile_cleanup_signal(void) {
-  for (int i = 0; i < OUTFILE_MAX_OPEN; i++) {
-    char *t = registry[i];
-    if (t)
-      unlink(t);
-    registry[i] = NULL;
-  }
-}
 
 static void set_err(char *err, size_t errlen, const char *path, const char *why, int e) {
   char shown[OUTFILE_SHOWN_BYTES];
@@ -237,7 +208,6 @@ static int make_tmp(struct outfile *o, const char *dir, const char *suffix) {
     o->tmp = NULL;
     return -1;
   }
-  o->slot = reg_add(o->tmp);
   mode_t mask = umask(0);
   umask(mask);
   if (fchmod(fd, o->mode & ~mask) != 0) {
@@ -256,7 +226,6 @@ static struct outfile *open_any(const char *path, mode_t mode, const char *stage
     snprintf(err, errlen, "out of memory");
     return NULL;
   }
-  o->slot = -1;
   o->mode = mode;
   o->staged = staged_suffix != NULL;
   if (classify(path, &o->kind, &o->target, &o->mode, err, errlen)) {
@@ -326,7 +295,6 @@ FILE *outfile_stream(struct outfile *o) { return o->f; }
 const char *outfile_path(const struct outfile *o) { return o->path; }
 
 static void release(struct outfile *o) {
-  reg_del(o->slot);
   free(o->tmp);
   free(o->target);
   free(o->path);

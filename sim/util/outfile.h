@@ -62,8 +62,4 @@ int outfile_write_text(const char *path, const char *text, mode_t mode, char *er
  * buf. 0, or -1 with errno set. */
 int outfile_mkdtemp(const char *prefix, char *buf, size_t n);
 
-/* Remove every temporary file an outfile of this process still holds (from
- * a signal handler: async-signal-safe). */
-void outfile_cleanup_signal(void);
-
 #endif

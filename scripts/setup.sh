@@ -3,8 +3,9 @@
 # (or with sudo available). Nothing is downloaded from anywhere but Debian.
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config libsystemc-dev libpcap-dev check libjson-c-dev
-      libyaml-dev python3 python3-jsonschema tcpdump gnuplot-nox chromium time
+      libyaml-dev python3 python3-jsonschema tcpdump chromium time
       clang libclang-rt-14-dev valgrind
+      help2man  # the manual page, generated from --help at build time
       parallel slurm-wlm munge)  # campaign engines: GNU parallel, a test Slurm (docs/campaigns.md)
 missing=()
 for p in "${PKGS[@]}"; do

@@ -122,7 +122,7 @@ const char *dmabench_usage(void) {
          "--size bytes at random or sequential offsets in a window of host memory,\n"
          "through the IOMMU (off, on with 4 KiB pages, on with 2 MiB superpages) and a\n"
          "PCIe Gen3 x8 link, and reports throughput, latency percentiles and IOTLB\n"
-         "hits and misses (docs/iommu.md).\n"
+         "hits and misses (" NICSIM_DOCDIR "/iommu.md).\n"
          "\n"
          "  --window BYTES   window size, a multiple of 4096 (default 4M; K, M, G accepted)\n"
          "  --size BYTES     bytes per DMA (default 64)\n"
@@ -131,7 +131,8 @@ const char *dmabench_usage(void) {
          "  --iommu MODE     off, on (default) or superpages\n"
          "  --count N        DMAs measured (default 1000000)\n"
          "  --seed N         seed of the random offsets (default 1)\n"
-         "  --json FILE      write the result as JSON (- for standard output)\n";
+         "  --json FILE      write the result as JSON (- for standard output)\n"
+         "  -h, --help       this text\n";
 }
 
 static int parse_opts(int argc, char **argv, const struct option *longs, struct dmabench_params *p,

@@ -29,6 +29,7 @@
 #include "num.h"
 #include "outfile.h"
 #include "procpool.h"
+#include "progress.h"
 #include "report.h"
 
 #define EXIT_USAGE 2
@@ -382,13 +383,17 @@ static void usage_campaign(FILE *f) {
           "table. Runs whose report already exists are skipped: rerun to resume.\n"
           "Exit status: 0 when every run completed (safe or not), 2 otherwise.\n"
           "\n"
-          "  -j N                 parallel runs (default: the number of cores)\n"
+          "  -j N, --jobs N       parallel runs (default: the number of cores)\n"
           "  --out DIR            output folder (default: SPECNAME-out in the current folder)\n"
           "  --emit-jobs          run nothing: print one shell command a line, for GNU parallel\n"
           "                       (nicsim campaign SPEC --emit-jobs | parallel), and write\n"
           "                       OUT/jobs.txt and a Slurm job-array script\n"
           "  --slurm-script FILE  where --emit-jobs writes the script (default OUT/campaign.sbatch)\n"
-          "  --quiet              print nothing but errors\n"
+          "  -q, --quiet          print nothing but errors (no table, no progress line)\n"
+          "  -h, --help           this text\n"
+          "\n"
+          "On a terminal, a progress line on standard error shows runs done, rate,\n"
+          "elapsed time and ETA.\n"
           "\n"
           "SPEC (YAML; trace paths relative to the spec's folder):\n"
           "  traces: [traces/samples/mixed.pcap]\n"
@@ -397,7 +402,7 @@ static void usage_campaign(FILE *f) {
           "  seeds: 1..20                              # or a list [1, 2, 5..9] (default 1)\n"
           "  set: {pool.clear: on_recycle}             # optional scenario keys for every run\n"
           "\n"
-          "Then: nicsim merge OUT/runs. See docs/campaigns.md.\n");
+          "Then: nicsim merge OUT/runs. See " NICSIM_DOCDIR "/campaigns.md.\n");
 }
 
 static void usage_merge(FILE *f) {
@@ -412,7 +417,8 @@ static void usage_merge(FILE *f) {
           "\n"
           "  --json FILE        write the merged table as JSON (- for standard output)\n"
           "  --markdown FILE    write it as Markdown (- for standard output)\n"
-          "  --quiet            print nothing but errors and warnings\n");
+          "  -q, --quiet        print nothing but errors and warnings\n"
+          "  -h, --help         this text\n");
 }
 
 /* ---- merge ---- */
@@ -504,16 +510,11 @@ int merge_main(int argc, char **argv) {
 
 /* ---- campaign ---- */
 
-static void progress(size_t done, size_t total, size_t failed) {
-  char bar[31];
-  size_t fill = total ? done * 30 / total : 30;
-  for (size_t i = 0; i < 30; i++)
-    bar[i] = i < fill ? '#' : '.';
-  bar[30] = '\0';
-  fprintf(stderr, "\r[%s] %zu/%zu runs", bar, done, total);
+static void progress(struct progress *p, size_t done, size_t total, size_t failed) {
+  char note[48] = "";
   if (failed)
-    fprintf(stderr, ", %zu failed", failed);
-  fflush(stderr);
+    snprintf(note, sizeof note, "%zu failed", failed);
+  progress_update(p, done, total, note);
 }
 
 /* The first line of a run's log, for the failure message. */
@@ -633,7 +634,7 @@ struct local_pool {
   size_t *todo, ntodo, done;
   struct failed_run *failed;
   size_t nfailed, failed_cap, nfailed_total, stopped;
-  int tty;
+  struct progress *bar;
 };
 
 static char *run_file(const char *folder, const struct campaign_spec *s, size_t run, const char *ext) {
@@ -696,14 +697,12 @@ static void local_done(void *ctx, size_t k, int st, int how) {
     snprintf(why, sizeof why, "%s%s", how, completed ? " without a usable report" : "");
     note_failed(&lp->failed, &lp->nfailed, &lp->failed_cap, run, why);
     lp->nfailed_total++;
-    if (lp->tty)
-      fprintf(stderr, "\r%70s\r", "");
+    progress_clear(lp->bar);
     fprintf(stderr, "nicsim: campaign: run %s failed (%s)%s%s\n", id, why, line[0] ? ": " : "", line);
   }
   free(report);
   free(log);
-  if (lp->tty)
-    progress(lp->done, lp->ntodo, lp->nfailed_total);
+  progress(lp->bar, lp->done, lp->ntodo, lp->nfailed_total);
 }
 
 static int run_local(const struct campaign_spec *s, const char *out, uint64_t jobs) {
@@ -742,16 +741,17 @@ static int run_local(const struct campaign_spec *s, const char *out, uint64_t jo
     free(report);
   }
 
+  struct progress bar;
+  progress_start(&bar, "campaign", "runs", quiet);
   struct local_pool lp = {.s = s, .runs = runs, .logs = logs, .self = self, .todo = todo, .ntodo = ntodo,
-                          .tty = isatty(2) && !quiet};
-  if (lp.tty && ntodo)
-    progress(0, ntodo, 0);
+                          .bar = &bar};
+  if (ntodo)
+    progress(&bar, 0, ntodo, 0);
   static const struct procpool_ops ops = {local_child, local_done};
   int sig = procpool_run(ntodo, (unsigned)jobs, &ops, &lp);
   struct failed_run *failed = lp.failed;
   size_t nfailed = lp.nfailed, nfailed_total = lp.nfailed_total;
-  if (lp.tty && ntodo)
-    fprintf(stderr, "\r%70s\r", "");
+  progress_clear(&bar);
   if (sig != 0) {
     rmdir(logs);
     if (sig > 0)

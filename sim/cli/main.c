@@ -30,6 +30,7 @@
 #include "observed.h"
 #include "outfile.h"
 #include "procpool.h"
+#include "progress.h"
 #include "report.h"
 #include "scenario.h"
 #include "system.h"
@@ -79,22 +80,29 @@ static void usage_main(FILE *f) {
           "\n"
           "commands:\n"
           "  replay TRACE    run one design on a trace; exit 0 safe, 1 violations, 2 error\n"
-          "  review TRACE    run every design on a trace and print a table\n"
-          "  gen -o FILE     write a multi-flow trace with per-flow payload markers\n"
-          "  designs         list the built-in designs (--show NAME prints one as YAML)\n"
+          "  review TRACE    run every design on a trace and print a table (--html: a page)\n"
           CAMPAIGN_USAGE_LINE
           MERGE_USAGE_LINE
+          "  gen -o FILE     write a multi-flow trace with per-flow payload markers\n"
+          "  designs         list the built-in designs (--show NAME prints one as YAML)\n"
+          "  costs           print the CPU cost model (cycles of each host operation)\n"
+          "  dmabench        measure DMA throughput and latency through the IOMMU model\n"
+          "  help [COMMAND]  this text, or the options of one command\n"
+          "  version         the version (also -V, --version)\n"
           "\n"
-          "  nicsim COMMAND --help    options of one command\n"
-          "  nicsim --version\n"
+          "  nicsim COMMAND --help    options of one command (or: nicsim help COMMAND)\n"
+          "  nicsim -V, --version     print the version\n"
           "\n"
-          "Documentation: docs/user-guide.md\n");
+          "Documentation: " NICSIM_DOCDIR "/user-guide.md (installed by cmake --install;\n"
+          "docs/ in the source tree) and the manual page nicsim(1).\n");
 }
 
 static void usage_replay(FILE *f) {
   fprintf(f,
           "usage: nicsim replay TRACE [--design NAME | --scenario FILE] [--set KEY=VALUE ...]\n"
-          "                     [--seed N] [--json FILE] [--vcd FILE] [--speed recorded|line|xN] [--quiet]\n"
+          "                     [--seed N] [--json FILE] [--fault SPEC ...] [--observed DIR]\n"
+          "                     [--vcd FILE] [--speed recorded|line|xN] [--limit N]\n"
+          "                     [--skip-unsupported] [--quiet]\n"
           "\n"
           "Replays TRACE (pcap, nanosecond pcap or pcapng; - for standard input) through\n"
           "the simulated machine configured by a design (default: copy) or a scenario\n"
@@ -116,9 +124,15 @@ static void usage_replay(FILE *f) {
           "                     buffer, IOTLB hits and misses, free pool pages, violations)\n"
           "  --speed MODE       recorded (trace timestamps, default), line (back to back\n"
           "                     at line rate), or xN (recorded gaps divided by N, 0.001..1e9)\n"
-          "  --quiet            print nothing but errors\n"
-          "  --skip-unsupported skip records with no Ethernet form (802.11, CAN...) instead of\n"
+          "  --limit N          replay only the first N frames of the trace (as tcpdump -c)\n"
+          "  --skip-unsupported\n"
+          "                     skip records with no Ethernet form (802.11, CAN...) instead of\n"
           "                     refusing the trace; they are counted in the report\n"
+          "  -q, --quiet        print nothing but errors (no summary, no progress line)\n"
+          "  -h, --help         this text\n"
+          "\n"
+          "On a terminal, a progress line on standard error shows frames replayed, rate,\n"
+          "elapsed time and ETA.\n"
           "\n"
           "xdp.rules: rules 'ACTION [PRINCIPAL] [MATCH]', separated by ';' in --set, e.g.\n"
           "  --set 'xdp.rules=[drop udp port 53; redirect app tuple proto=udp,dport=4000; pass]'\n"
@@ -147,21 +161,32 @@ static void usage_review(FILE *f) {
   fprintf(f,
           "usage: nicsim review TRACE [--designs NAME,NAME,...|all] [-j N] [--json FILE]\n"
           "                     [--markdown FILE] [--html FILE] [--set KEY=VALUE ...] [--seed N]\n"
+          "                     [--skip-unsupported] [--quiet]\n"
           "\n"
           "Runs every design (or those named) on TRACE, each in its own process, N at a\n"
           "time (default: the number of cores), and prints a table: verdict, count per\n"
           "safety property, CPU cycles per packet, delivered Gb/s, drops.\n"
           "Exit status: 0 when every run completed, 2 otherwise.\n"
           "\n"
-          "  --designs LIST     comma-separated design names, or all (default)\n"
-          "  -j N               parallel runs\n"
-          "  --json FILE        write the table as JSON (- for standard output)\n"
-          "  --markdown FILE    write the table as Markdown (- for standard output)\n"
-          "  --html FILE        write a self-contained page: the table and a chart of cost\n"
-          "                     against safety per design (drawn by gnuplot)\n"
+          "  --designs LIST, --design LIST\n"
+          "                     comma-separated design names, or all (default)\n"
+          "  -j N, --jobs N     parallel runs\n"
+          "  --json FILE        write the table as JSON, with the run's settings (meta);\n"
+          "                     - for standard output\n"
+          "  --markdown FILE    write the table as Markdown, with the run's settings;\n"
+          "                     - for standard output\n"
+          "  --html FILE        write a self-contained page to share: the settings, a chart\n"
+          "                     of cost against violations per design, the table, and per\n"
+          "                     design its summary, first violations and settings\n"
           "  --set KEY=VALUE    applied to every design, after its own settings\n"
           "  --seed N           seed of every run (default 1)\n"
-          "  --skip-unsupported skip records with no Ethernet form instead of refusing the trace\n");
+          "  --skip-unsupported\n"
+          "                     skip records with no Ethernet form instead of refusing the trace\n"
+          "  -q, --quiet        print nothing but errors (no table, no progress line)\n"
+          "  -h, --help         this text\n"
+          "\n"
+          "On a terminal, a progress line on standard error shows runs done, rate,\n"
+          "elapsed time and ETA.\n");
 }
 
 static void usage_gen(FILE *f) {
@@ -173,13 +198,14 @@ static void usage_gen(FILE *f) {
           "marker (\"<flow 0003 pkt 0000000012>\") so leaked bytes show whose they are.\n"
           "Flow i gets a share of packets proportional to 1/(i+1): flow 0 has the most.\n"
           "\n"
-          "  -o FILE            output (- for standard output)\n"
+          "  -o, --output FILE  output (- for standard output)\n"
           "  --flows N          number of flows (default 8)\n"
           "  --packets N        number of frames, 1..100000000 (default 1000)\n"
           "  --size BYTES       frame size 60..9000 (default 512), or imix (60/590/1514, 7:4:1)\n"
           "  --rate-gbps R      offered rate, with preamble and gap (default 10)\n"
           "  --seed N           seed (default 1)\n"
-          "  --ipv6-share F     share of flows that are IPv6, 0..1 (default 0)\n");
+          "  --ipv6-share F     share of flows that are IPv6, 0..1 (default 0)\n"
+          "  -h, --help         this text\n");
 }
 
 /* ---- replay ---- */
@@ -304,6 +330,10 @@ static int load_scenario(const char *path, struct config *cfg, char *name, size_
   return status;
 }
 
+static void replay_progress(void *ctx, uint64_t done, uint64_t total) {
+  progress_update(ctx, done, total, NULL);
+}
+
 static int cmd_replay(int argc, char **argv) {
   static struct fault faults[MAX_FAULTS];
   unsigned nfaults = 0;
@@ -317,7 +347,7 @@ static int cmd_replay(int argc, char **argv) {
   int nsets = 0;
   if (!sets)
     return fail("out of memory%s%s", "", "");
-  enum { O_DESIGN = 256, O_SCENARIO, O_SET, O_SEED, O_JSON, O_SPEED, O_FAULT, O_VCD, O_OBSERVED, O_SKIP };
+  enum { O_DESIGN = 256, O_SCENARIO, O_SET, O_SEED, O_JSON, O_SPEED, O_FAULT, O_VCD, O_OBSERVED, O_SKIP, O_LIMIT };
   static const struct option longs[] = {
       {"help", no_argument, NULL, 'h'},         {"quiet", no_argument, NULL, 'q'},
       {"skip-unsupported", no_argument, NULL, O_SKIP},
@@ -325,12 +355,13 @@ static int cmd_replay(int argc, char **argv) {
       {"set", required_argument, NULL, O_SET},        {"seed", required_argument, NULL, O_SEED},
       {"json", required_argument, NULL, O_JSON},      {"speed", required_argument, NULL, O_SPEED},
       {"fault", required_argument, NULL, O_FAULT},    {"vcd", required_argument, NULL, O_VCD},
-      {"observed", required_argument, NULL, O_OBSERVED}, {NULL, 0, NULL, 0}};
+      {"observed", required_argument, NULL, O_OBSERVED}, {"limit", required_argument, NULL, O_LIMIT},
+      {NULL, 0, NULL, 0}};
   static const struct cliopt_need needs[] = {
       {"--design", "a name"}, {"--scenario", "a file name"}, {"--set", "KEY=VALUE"},
       {"--seed", "a whole number"}, {"--json", "a file name"}, {"--speed", "recorded, line or xN"},
       {"--fault", "NAME[:KEY=VALUE,...]"}, {"--vcd", "a file name"}, {"--observed", "a directory"},
-      {NULL, NULL}};
+      {"--limit", "a number of frames, 1 or more"}, {NULL, NULL}};
   int status = 0, c;
   cliopt_reset();
   while (!status && (c = getopt_long(argc, argv, ":hq", longs, NULL)) != -1) {
@@ -381,6 +412,10 @@ static int cmd_replay(int argc, char **argv) {
       break;
     case O_OBSERVED:
       rc.o.observed_dir = v;
+      break;
+    case O_LIMIT:
+      if (parse_u64_arg(v, &rc.o.limit_frames) || rc.o.limit_frames == 0)
+        status = fail("--limit '%s': expected a number of frames, 1 or more%s", SHOWN(v), "");
       break;
     default:
       status = cliopt_refused("replay", c, argv, needs);
@@ -438,7 +473,13 @@ static int cmd_replay(int argc, char **argv) {
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGHUP, &sa, NULL);
-  if (system_replay(&rc.o, res, err, sizeof err)) {
+  struct progress bar;
+  progress_start(&bar, "replay", "frames", quiet);
+  rc.o.progress = replay_progress;
+  rc.o.progress_ctx = &bar;
+  int replayed = system_replay(&rc.o, res, err, sizeof err);
+  progress_clear(&bar);
+  if (replayed) {
     free(res);
     if (stop_signal) {
       fail("replay: stopped (%s) before the report: %s", strsignal(stop_signal), err);
@@ -600,7 +641,8 @@ struct review_pool {
   char **sets;
   int nsets;
   uint64_t seed;
-  int tty, failed;
+  struct progress *bar;
+  int failed;
 };
 
 static void review_out_path(const struct review_pool *rp, size_t i, char *buf, size_t n) {
@@ -632,12 +674,14 @@ static void review_pool_done(void *ctx, size_t i, int st, int how) {
     r->report = json_object_from_file(out);
   if (!r->report) {
     rp->failed = 1;
+    progress_clear(rp->bar);
     if (r->status == 0 || r->status > 2)
       fprintf(stderr, "nicsim: review: the run of design %s failed (status %d)\n", r->design, r->status);
   }
   unlink(out);
-  if (rp->tty)
-    fprintf(stderr, "\r[%zu/%zu] %-28s", rp->finished, rp->n, r->design);
+  char note[64];
+  snprintf(note, sizeof note, "%s done", r->design);
+  progress_update(rp->bar, rp->finished, rp->n, note);
 }
 
 /* Remove a temporary folder of ours and what is in it (one level). */
@@ -656,14 +700,8 @@ static void remove_tmpdir(const char *dir) {
   rmdir(dir);
 }
 
-/* The review as JSON. */
-static json_object *review_json(struct review_run *runs, size_t n) {
-  json_object *root = json_object_new_object();
-  json_object *t = NULL;
-  for (size_t i = 0; i < n && !t; i++)
-    if (runs[i].report && json_object_object_get_ex(runs[i].report, "trace", &t))
-      t = json_object_get(t);
-  json_object_object_add(root, "trace", t);
+/* The review's designs as JSON. */
+static json_object *review_json_designs(struct review_run *runs, size_t n) {
   json_object *arr = json_object_new_array();
   for (size_t i = 0; i < n; i++) {
     json_object *e = json_object_new_object(), *r = runs[i].report, *vj = NULL;
@@ -680,27 +718,37 @@ static json_object *review_json(struct review_run *runs, size_t n) {
     json_object_object_add(e, "rx_dropped", json_object_new_int64(r ? jget_i64(r, "nic", "rx_dropped") : 0));
     json_object_array_add(arr, e);
   }
-  json_object_object_add(root, "designs", arr);
-  return root;
+  return arr;
 }
 
-static int review_write_html(const char *html, const char *trace, struct review_run *runs, size_t n) {
+static int review_write_html(const char *html, const struct review_meta *meta, struct review_run *runs, size_t n) {
   char err[1200];
   struct review_row *rows = calloc(n ? n : 1, sizeof *rows);
-  if (!rows)
-    return fail("out of memory%s%s", "", "");
-  for (size_t i = 0; i < n; i++) {
-    json_object *r = runs[i].report, *vj = NULL;
-    rows[i].design = runs[i].design;
-    rows[i].verdict = r && json_object_object_get_ex(r, "verdict", &vj) ? json_object_get_string(vj) : "error";
-    for (int p = 0; r && p < PROP_COUNT; p++)
-      rows[i].props[p] = prop_count(r, p);
-    rows[i].cycles_per_packet = r ? jget_double(r, "cpu", "cycles_per_packet") : 0;
-    rows[i].delivered_gbps = r ? jget_double(r, "throughput", "delivered_gbps") : 0;
-    rows[i].drops = r ? jget_i64(r, "nic", "rx_dropped") : 0;
+  char *page = NULL;
+  if (rows) {
+    for (size_t i = 0; i < n; i++) {
+      json_object *r = runs[i].report, *vj = NULL;
+      const struct design *d = design_find(runs[i].design);
+      rows[i].design = runs[i].design;
+      rows[i].verdict = r && json_object_object_get_ex(r, "verdict", &vj) ? json_object_get_string(vj) : "error";
+      for (int p = 0; r && p < PROP_COUNT; p++)
+        rows[i].props[p] = prop_count(r, p);
+      rows[i].cycles_per_packet = r ? jget_double(r, "cpu", "cycles_per_packet") : 0;
+      rows[i].delivered_gbps = r ? jget_double(r, "throughput", "delivered_gbps") : 0;
+      rows[i].drops = r ? jget_i64(r, "nic", "rx_dropped") : 0;
+      rows[i].summary = d ? d->summary : NULL;
+      rows[i].settings = d ? d->yaml : NULL;
+      rows[i].report = r;
+    }
+    page = review_html(meta, rows, n);
+    free(rows);
   }
-  int status = review_html(html, trace, rows, n, err, sizeof err) ? fail("%s%s", err, "") : 0;
-  free(rows);
+  int status = 0;
+  if (!page)
+    status = fail("--html: out of memory%s%s", "", "");
+  else if (outfile_write_text(html, page, 0666, err, sizeof err))
+    status = fail("%s%s", err, "");
+  free(page);
   return status;
 }
 
@@ -739,6 +787,26 @@ static int parse_jobs(const char *v, uint64_t *jobs) {
   if (parse_u64_arg(v, jobs) || *jobs < 1 || *jobs > 1024)
     return fail("-j '%s': expected a number of parallel runs, 1..1024%s", SHOWN(v), "");
   return 0;
+}
+
+/* The Markdown table's preamble: what was run, and the command that runs it again. */
+static void review_markdown_meta(FILE *f, const struct review_meta *m) {
+  json_object *t = m->trace_info, *pk = NULL, *fl = NULL;
+  fprintf(f, "nicsim %s review of `%s`", NICSIM_VERSION_STRING, m->trace);
+  if (t && json_object_object_get_ex(t, "packets", &pk) && json_object_object_get_ex(t, "flows", &fl))
+    fprintf(f, ": %" PRId64 " frames, %" PRId64 " flows", json_object_get_int64(pk), json_object_get_int64(fl));
+  fprintf(f, "; seed %" PRIu64 "; --set: ", m->seed);
+  if (!m->nsets)
+    fprintf(f, "none");
+  for (size_t i = 0; i < m->nsets; i++)
+    fprintf(f, "%s`%s`", i ? ", " : "", m->sets[i]);
+  fprintf(f, ".\n\nTo reproduce: `nicsim review %s", m->trace);
+  if (m->designs && strcmp(m->designs, "all") != 0)
+    fprintf(f, " --designs %s", m->designs);
+  fprintf(f, " --seed %" PRIu64, m->seed);
+  for (size_t i = 0; i < m->nsets; i++)
+    fprintf(f, " --set '%s'", m->sets[i]);
+  fprintf(f, " --markdown FILE`\n\n");
 }
 
 static int cmd_review(int argc, char **argv) {
@@ -848,12 +916,14 @@ static int cmd_review(int argc, char **argv) {
 
   for (size_t i = 0; i < n; i++)
     runs[i].status = -1;
+  struct progress bar;
+  progress_start(&bar, "review", "runs", quiet);
+  progress_update(&bar, 0, n, NULL);
   struct review_pool rp = {.trace = trace, .tmpdir = tmpdir, .runs = runs, .n = n, .sets = sets,
-                           .nsets = nsets, .seed = seed, .tty = isatty(2) && !quiet};
+                           .nsets = nsets, .seed = seed, .bar = &bar};
   static const struct procpool_ops ops = {review_pool_child, review_pool_done};
   int sig = procpool_run(n, (unsigned)jobs, &ops, &rp);
-  if (rp.tty)
-    fprintf(stderr, "\r%60s\r", "");
+  progress_clear(&bar);
   remove_tmpdir(tmpdir);
   int failed = rp.failed;
   if (sig < 0) {
@@ -872,13 +942,20 @@ static int cmd_review(int argc, char **argv) {
   int to_stdout = (json && !strcmp(json, "-")) || (markdown && !strcmp(markdown, "-"));
   if (!quiet && !to_stdout)
     review_table(stdout, runs, n, 0);
-  if (html && review_write_html(html, trace, runs, n))
+  /* What every run shared: recorded in each output so that it can be re-run from itself. */
+  json_object *trace_info = NULL;
+  for (size_t i = 0; i < n && !trace_info; i++)
+    if (runs[i].report)
+      json_object_object_get_ex(runs[i].report, "trace", &trace_info);
+  struct review_meta meta = {trace, designs, trace_info, seed, (const char *const *)sets, (size_t)nsets};
+  if (html && review_write_html(html, &meta, runs, n))
     failed = 1;
   if (markdown) {
     char *buf = NULL;
     size_t len = 0;
     FILE *mf = open_memstream(&buf, &len);
     if (mf) {
+      review_markdown_meta(mf, &meta);
       review_table(mf, runs, n, 1);
       fclose(mf);
     }
@@ -889,7 +966,18 @@ static int cmd_review(int argc, char **argv) {
     free(buf);
   }
   if (json) {
-    json_object *root = review_json(runs, n);
+    json_object *root = json_object_new_object();
+    json_object_object_add(root, "trace", json_object_get(trace_info));
+    json_object *mo = json_object_new_object();
+    json_object_object_add(mo, "nicsim_version", json_object_new_string(NICSIM_VERSION_STRING));
+    json_object_object_add(mo, "seed", json_object_new_uint64(seed));
+    json_object *sa = json_object_new_array();
+    for (int i = 0; i < nsets; i++)
+      json_object_array_add(sa, json_object_new_string(sets[i]));
+    json_object_object_add(mo, "set", sa);
+    json_object_object_add(mo, "trace", json_object_get(trace_info));
+    json_object_object_add(root, "meta", mo);
+    json_object_object_add(root, "designs", review_json_designs(runs, n));
     if (report_write_json(root, json, err, sizeof err)) {
       fprintf(stderr, "nicsim: %s\n", err);
       failed = 1;
@@ -964,7 +1052,8 @@ static int simple_opts(const char *cmd, int argc, char **argv, void (*usage)(FIL
 
 static void usage_costs(FILE *f) {
   fprintf(f, "usage: nicsim costs\n\nPrints the CPU cost model: what clearing and copying cost by size,\n"
-             "and the fixed costs of the host's operations, in cycles (docs/timing.md gives sources).\n");
+             "and the fixed costs of the host's operations, in cycles (" NICSIM_DOCDIR "/timing.md\n"
+             "gives their sources).\n\n  -h, --help         this text\n");
 }
 
 static int cmd_costs(int argc, char **argv) {
@@ -1002,8 +1091,10 @@ static int cmd_costs(int argc, char **argv) {
 static void usage_designs(FILE *f) {
   fprintf(f, "usage: nicsim designs [--show NAME]\n\n"
              "Lists the built-in designs, one a line: name, then a summary.\n"
-             "--show NAME prints the design's scenario file (YAML) as shipped: save it, edit\n"
-             "it, and run it with nicsim replay TRACE --scenario FILE.\n");
+             "\n"
+             "  --show NAME        print the design's scenario file (YAML) as shipped: save it,\n"
+             "                     edit it, and run it with nicsim replay TRACE --scenario FILE\n"
+             "  -h, --help         this text\n");
 }
 
 static int cmd_designs(int argc, char **argv) {
@@ -1109,6 +1200,22 @@ static int cmd_gen(int argc, char **argv) {
   return 0;
 }
 
+/* The commands, in the order nicsim --help lists them. */
+static const struct command {
+  const char *name;
+  int (*run)(int argc, char **argv);
+} commands[] = {
+    {"replay", cmd_replay},   {"review", cmd_review}, {"campaign", campaign_main}, {"merge", merge_main},
+    {"gen", cmd_gen},         {"designs", cmd_designs}, {"costs", cmd_costs},     {"dmabench", cmd_dmabench},
+};
+
+static const struct command *command_find(const char *name) {
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    if (strcmp(commands[i].name, name) == 0)
+      return &commands[i];
+  return NULL;
+}
+
 int main(int argc, char **argv) {
   /* A file size limit (ulimit -f) is a write error, not a kill: the
    * outputs then say so and leave no torn file. */
@@ -1118,29 +1225,25 @@ int main(int argc, char **argv) {
     return EXIT_USAGE;
   }
   const char *cmd = argv[1];
+  if (strcmp(cmd, "help") == 0 && argc > 2) {
+    /* nicsim help COMMAND: that command's --help. */
+    const struct command *c = command_find(argv[2]);
+    if (!c)
+      return fail("help: unknown command '%s' (nicsim --help lists them)%s", argv[2], "");
+    char help_opt[] = "--help";
+    char *help_argv[] = {argv[2], help_opt, NULL};
+    return c->run(2, help_argv);
+  }
   if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
     usage_main(stdout);
     return 0;
   }
-  if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+  if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0 || strcmp(cmd, "version") == 0) {
     printf("nicsim %s\n", NICSIM_VERSION_STRING);
     return 0;
   }
-  if (strcmp(cmd, "replay") == 0)
-    return cmd_replay(argc - 1, argv + 1);
-  if (strcmp(cmd, "review") == 0)
-    return cmd_review(argc - 1, argv + 1);
-  if (strcmp(cmd, "designs") == 0)
-    return cmd_designs(argc - 1, argv + 1);
-  if (strcmp(cmd, "gen") == 0)
-    return cmd_gen(argc - 1, argv + 1);
-  if (strcmp(cmd, "costs") == 0)
-    return cmd_costs(argc - 1, argv + 1);
-  if (strcmp(cmd, "dmabench") == 0)
-    return cmd_dmabench(argc - 1, argv + 1);
-  if (strcmp(cmd, "campaign") == 0)
-    return campaign_main(argc - 1, argv + 1);
-  if (strcmp(cmd, "merge") == 0)
-    return merge_main(argc - 1, argv + 1);
+  const struct command *c = command_find(cmd);
+  if (c)
+    return c->run(argc - 1, argv + 1);
   return fail("unknown command '%s' (nicsim --help lists them)%s", cmd, "");
 }

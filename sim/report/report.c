@@ -21,6 +21,9 @@ const char *report_verdict(const struct replay_result *r) {
   return "safe";
 }
 
+/* Report names of the CPU cost buckets, in enum cpu_bucket order. */
+static const char *const cpu_bucket_names[CPU_NBUCKETS] = {"clear", "copy", "iommu", "skb", "map", "other"};
+
 static json_object *u64(uint64_t v) { return json_object_new_uint64(v); }
 
 static json_object *violation_first(const struct replay_result *r, const struct checker_result *cr) {
@@ -55,6 +58,8 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
   json_object *t = json_object_new_object();
   json_object_object_add(t, "path", json_object_new_string(o->trace_path));
   json_object_object_add(t, "packets", u64(r->trace_packets));
+  if (o->limit_frames) /* --limit N: packets counts the first N frames only */
+    json_object_object_add(t, "limit", u64(o->limit_frames));
   json_object_object_add(t, "bytes", u64(r->trace_bytes));
   json_object_object_add(t, "linktype", json_object_new_string(r->linktype));
   json_object_object_add(t, "flows", u64(r->flows));
@@ -154,9 +159,8 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
   json_object_object_add(cpu, "cycles_total", u64(r->cycles_total));
   json_object_object_add(cpu, "cycles_per_packet", json_object_new_double(r->cycles_per_packet));
   json_object *bd = json_object_new_object();
-  static const char *const buckets[CPU_NBUCKETS] = {"clear", "copy", "iommu", "skb", "map", "other"};
   for (int b = 0; b < CPU_NBUCKETS; b++)
-    json_object_object_add(bd, buckets[b], u64(r->cycles[b]));
+    json_object_object_add(bd, cpu_bucket_names[b], u64(r->cycles[b]));
   json_object_object_add(cpu, "breakdown", bd);
   json_object *cores = json_object_new_array();
   for (unsigned i = 0; i < r->cores && i < 64; i++) {
@@ -289,6 +293,10 @@ void report_print_human(FILE *out, const struct replay_opts *o, const struct rep
           o->trace_path);
   fprintf(out, "  trace: %" PRIu64 " packets, %" PRIu64 " bytes, %u flows, link type %s; "
           "application flow: %s\n", r->trace_packets, r->trace_bytes, r->flows, r->linktype, r->app_flow);
+  if (o->limit_frames)
+    fprintf(out, "  --limit %" PRIu64 ": the replay %s after the first %" PRIu64 " frames\n", o->limit_frames,
+            r->trace_packets < o->limit_frames ? "would have stopped (the trace ended first)" : "stopped",
+            o->limit_frames);
   if (r->flows_evicted)
     fprintf(out, "  flow table full (trace.max_flows %u): %" PRIu64 " flows evicted, their frames "
             "counted as one flow of other principals\n", o->cfg.trace_max_flows, r->flows_evicted);
@@ -302,9 +310,16 @@ void report_print_human(FILE *out, const struct replay_opts *o, const struct rep
   fprintf(out, "  nic: %" PRIu64 " received, %" PRIu64 " dropped; iommu: %" PRIu64 " translations, %"
           PRIu64 " IOTLB misses, %" PRIu64 " faults\n", r->rx_packets, r->rx_dropped, r->translations,
           r->iotlb_misses, r->iommu_faults);
-  fprintf(out, "  cpu: %.1f cycles per packet (clear %" PRIu64 ", copy %" PRIu64 ", iommu %" PRIu64
-          ", skb %" PRIu64 ", map %" PRIu64 ", other %" PRIu64 ")\n", r->cycles_per_packet, r->cycles[0],
-          r->cycles[1], r->cycles[2], r->cycles[3], r->cycles[4], r->cycles[5]);
+  /* The same breakdown per packet (cycles_per_packet's denominator: the
+   * packets the driver processed) and as totals over the run. */
+  double per_cycle = r->cycles_total ? r->cycles_per_packet / (double)r->cycles_total : 0.0;
+  fprintf(out, "  cpu per packet: %.1f cycles (", r->cycles_per_packet);
+  for (int b = 0; b < CPU_NBUCKETS; b++)
+    fprintf(out, "%s%s %.1f", b ? ", " : "", cpu_bucket_names[b], (double)r->cycles[b] * per_cycle);
+  fprintf(out, ")\n  cpu, whole run: %" PRIu64 " cycles (", r->cycles_total);
+  for (int b = 0; b < CPU_NBUCKETS; b++)
+    fprintf(out, "%s%s %" PRIu64, b ? ", " : "", cpu_bucket_names[b], r->cycles[b]);
+  fprintf(out, ")\n");
   fprintf(out, "  throughput: offered %.4g Gb/s, delivered %.4g Gb/s (%.4g Mpps)\n", r->offered_gbps,
           r->delivered_gbps, r->delivered_mpps);
   if (r->xdp_configured)

@@ -52,6 +52,8 @@ struct sys {
   struct simk_event *feed_ev;
   struct trace_record rec;
   int have_rec;
+  uint64_t frames_fed; /* records taken from the trace for the replay */
+  uint64_t frames_total; /* what the first pass counted (up to limit_frames) */
   uint64_t first_ts_ps, prev_ts_ps, prev_arrival_ps;
   uint64_t first_arrival_ps, last_arrival_ps;
   int have_first_arrival;
@@ -172,6 +174,10 @@ static uint64_t arrival_of(struct sys *s, const struct trace_record *r) {
 }
 
 static void schedule_next(struct sys *s) {
+  if (s->o->limit_frames && s->frames_fed >= s->o->limit_frames) {
+    s->have_rec = 0; /* --limit: the rest of the trace is not replayed */
+    return;
+  }
   int rc = trace_next(s->t, &s->rec, s->feed_err, sizeof s->feed_err);
   if (rc < 0) {
     s->feed_error = 1;
@@ -181,6 +187,9 @@ static void schedule_next(struct sys *s) {
   s->have_rec = rc == 1;
   if (!s->have_rec)
     return;
+  s->frames_fed++;
+  if (s->o->progress && s->frames_fed % SYSTEM_PROGRESS_FRAMES == 0)
+    s->o->progress(s->o->progress_ctx, s->frames_fed, s->frames_total);
   if (s->rec.caplen > sizeof s->frame)
     s->rec.caplen = sizeof s->frame;
   memcpy(s->frame, s->rec.data, s->rec.caplen);
@@ -333,9 +342,10 @@ static int prepass(struct sys *s, struct replay_result *res, char *err, size_t e
     return -1;
   }
   struct trace_record r;
-  int rc;
+  int rc = 0;
   int have_first = 0;
-  while ((rc = trace_next(s->t, &r, err, errlen)) == 1) {
+  while ((!s->o->limit_frames || res->trace_packets < s->o->limit_frames) &&
+         (rc = trace_next(s->t, &r, err, errlen)) == 1) {
     /* A stop request ends the pass at once: the run then stops at its
      * first frame, and the report (marked incomplete) counts the frames
      * read so far. */
@@ -414,7 +424,8 @@ static int prepass(struct sys *s, struct replay_result *res, char *err, size_t e
     flow_name(s, first_app, res->app_flow, sizeof res->app_flow);
   else
     snprintf(res->app_flow, sizeof res->app_flow, "none");
-  res->trace_stats = *trace_stats(s->t); /* this pass always reads the whole trace */
+  s->frames_total = res->trace_packets;
+  res->trace_stats = *trace_stats(s->t); /* this pass reads the whole trace (up to limit_frames) */
   return trace_rewind(s->t, err, errlen);
 }
 
@@ -678,6 +689,9 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
     snprintf(err, errlen, "%s", s->feed_err);
     goto fail;
   }
+
+  if (o->progress)
+    o->progress(o->progress_ctx, s->frames_fed, s->frames_total);
 
   /* ---- results ---- */
   res->incomplete = s->stopped;

@@ -31,7 +31,15 @@ struct replay_opts {
   int skip_unsupported;    /* skip records with no Ethernet form instead of refusing */
   struct fault *faults;     /* injected faults (their records are filled in) */
   unsigned nfaults;
+  uint64_t limit_frames;   /* replay only the first N frames of the trace (0: all) */
+  /* Called now and then during the replay (every SYSTEM_PROGRESS_FRAMES
+   * frames, and once at the end) with the frames replayed so far and the
+   * frames to replay; NULL for none. */
+  void (*progress)(void *ctx, uint64_t frames_done, uint64_t frames_total);
+  void *progress_ctx;
 };
+
+#define SYSTEM_PROGRESS_FRAMES 4096u
 
 #define REPORT_MAX_QUEUES 64
 #define REPORT_MAX_XDP_RULES 32 /* XDP_MAX_RULES */

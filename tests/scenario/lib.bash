@@ -3,6 +3,9 @@ set -u
 : "${NICSIM:?NICSIM must name the built program}"
 : "${NICSIM_SOURCE_DIR:?}"
 CORPUS=${NICSIM_CORPUS:-$NICSIM_SOURCE_DIR/../shared/corpus}
+# Real captures shipped with the tests (tests/captures/README.md): the same
+# paths as in the shared corpus, present in every clone.
+CAPTURES=$NICSIM_SOURCE_DIR/tests/captures
 mkdir -p "${TMPDIR_BASE:-/tmp}"
 T=$(mktemp -d "${TMPDIR_BASE:-/tmp}/scenario.XXXXXX")
 trap 'rm -rf "$T"' EXIT
@@ -33,6 +36,15 @@ jval() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)"
 check() {
   local what=$1 cond=$2 file=$3
   if [ "$(jval "$file" "bool($cond)")" = "True" ]; then ok "$what"; else bad "$what [$cond]"; fi
+}
+
+# need_corpus: end a test that sweeps the whole shared corpus as skipped
+# (CTest's SKIP_RETURN_CODE 77) when the corpus is not present.
+need_corpus() {
+  if [ ! -f "$CORPUS/MANIFEST.tsv" ]; then
+    echo "skipped: corpus not present ($CORPUS)"
+    exit 77
+  fi
 }
 
 finish() {

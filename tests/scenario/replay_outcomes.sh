@@ -6,7 +6,7 @@ source "$(dirname "$0")/lib.bash"
 
 "$NICSIM" gen -o "$T/g.pcap" --flows 8 --packets 600 --size imix --seed 7 || bad "gen"
 G=$T/g.pcap
-R=$CORPUS/tcpreplay/test/test.pcap
+R=$CAPTURES/tcpreplay/test/test.pcap
 
 for trace in "$G" "$R"; do
   name=$(basename "$trace")

@@ -8,7 +8,7 @@ for need in copy zc-shared-ring zc-shared-ring-writable; do
   if echo "$designs" | grep -qx "$need"; then ok "designs lists $need"; else bad "designs lacks $need"; fi
 done
 
-for trace in "$T/g.pcap" "$CORPUS/zeek/testing/btest/Traces/var-services-std-ports.pcap"; do
+for trace in "$T/g.pcap" "$CAPTURES/zeek/testing/btest/Traces/var-services-std-ports.pcap"; do
   name=$(basename "$trace")
   expect_exit 0 "$name: review completes" -- "$NICSIM" review "$trace" -j 2 --json "$T/r.json" --markdown "$T/r.md"
   cp "$T/out" "$T/table"
@@ -20,6 +20,22 @@ for trace in "$T/g.pcap" "$CORPUS/zeek/testing/btest/Traces/var-services-std-por
   check "$name: the review agrees with its own per-design replays" "{e['design']:e['violations']['kernel_pointer_leak'] for e in d['designs']}['zc-shared-ring-writable']>0" "$T/r.json"
   if grep -q '^| zc-shared-ring | unsafe |' "$T/r.md"; then ok "$name: markdown table"; else bad "$name: markdown table"; fi
 done
+
+# The outputs record what was run, so that each can be re-run from itself.
+"$NICSIM" review "$T/g.pcap" --designs copy,zc-shared-ring -j 2 --seed 5 --set pool.clear=on_recycle --set nic.ring_size=512 \
+  --json "$T/m.json" --markdown "$T/m.md" > /dev/null
+check "review JSON meta: version, seed, --set keys in order, trace" \
+  "d['meta']['nicsim_version']==d['meta']['nicsim_version'].strip() and d['meta']['seed']==5 and d['meta']['set']==['pool.clear=on_recycle','nic.ring_size=512'] and d['meta']['trace']['packets']==500 and d['meta']['trace']['flows']==8 and d['meta']['trace']['path']=='$T/g.pcap'" "$T/m.json"
+check "review JSON meta: the version is the program's" "d['meta']['nicsim_version']=='$("$NICSIM" --version | cut -d' ' -f2)'" "$T/m.json"
+if grep -q "^nicsim $("$NICSIM" --version | cut -d' ' -f2) review of \`$T/g.pcap\`: 500 frames, 8 flows; seed 5; --set: \`pool.clear=on_recycle\`, \`nic.ring_size=512\`." "$T/m.md" &&
+   grep -q "^To reproduce: \`nicsim review $T/g.pcap --designs copy,zc-shared-ring --seed 5 --set 'pool.clear=on_recycle' --set 'nic.ring_size=512' --markdown FILE\`" "$T/m.md"; then
+  ok "the Markdown records version, trace, frames, flows, seed and --set keys, and the command"
+else
+  bad "Markdown preamble: $(head -3 "$T/m.md")"
+fi
+# ... and re-running the recorded command gives the same table.
+"$NICSIM" review "$T/g.pcap" --designs copy,zc-shared-ring --seed 5 --set pool.clear=on_recycle --set nic.ring_size=512 --markdown "$T/m2.md" >/dev/null
+cmp -s "$T/m.md" "$T/m2.md" && ok "the recorded command reproduces the Markdown byte for byte" || bad "re-run differs"
 
 # -j 1 and -j 2 give the same table.
 "$NICSIM" review "$T/g.pcap" -j 1 --json "$T/j1.json" >/dev/null

@@ -14,7 +14,8 @@
 #include "flow.h"
 #include "trace.h"
 
-#define CORPUS NICSIM_SOURCE_DIR "/../shared/corpus/"
+/* Real captures shipped with the tests (tests/captures/README.md). */
+#define CORPUS NICSIM_SOURCE_DIR "/tests/captures/"
 
 /* ---- frame builder ---- */
 

@@ -1,7 +1,7 @@
 /*
  * traces/trace.c: reading captures through libpcap, errors, rewind, standard
- * input, BPF filters. Uses the bundled sample and the shared corpus
- * (read-only); scratch files go to $TMPDIR (or /tmp) and are removed.
+ * input, BPF filters. Uses the bundled sample and real captures
+ * shipped under tests/captures (read-only); scratch files go to $TMPDIR (or /tmp) and are removed.
  */
 #include <check.h>
 #include <errno.h>
@@ -19,7 +19,8 @@
 #include "gen.h"
 #include "trace.h"
 
-#define CORPUS NICSIM_SOURCE_DIR "/../shared/corpus/"
+/* Real captures shipped with the tests (tests/captures/README.md). */
+#define CORPUS NICSIM_SOURCE_DIR "/tests/captures/"
 #define SAMPLE NICSIM_SOURCE_DIR "/traces/samples/mixed.pcap"
 
 /* The bundled sample (traces/samples/README.md). */

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cliopt.h"
 #include "iommu.h"
 #include "mem.h"
 #include "num.h"
@@ -168,7 +169,7 @@ static int parse_opts(int argc, char **argv, const struct option *longs, struct 
   int k;
   optind = 0;
   opterr = 0;
-  while ((k = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
+  while ((k = cliopt_next(argc, argv, ":h", longs)) != -1) {
     const char *v = optarg;
     const char *arg = argv[optind - 1];
     if (k == 'h') {

@@ -476,7 +476,7 @@ int merge_main(int argc, char **argv) {
   static const struct cliopt_need needs[] = {{"--json", "a file name"}, {"--markdown", "a file name"}, {NULL, NULL}};
   quiet = 0;
   cliopt_reset();
-  while (!status && (c = getopt_long(argc, argv, ":hq", longs, NULL)) != -1) {
+  while (!status && (c = cliopt_next(argc, argv, ":hq", longs)) != -1) {
     switch (c) {
     case 'h':
       usage_merge(stdout);
@@ -994,7 +994,7 @@ int campaign_main(int argc, char **argv) {
       {"--out", "a folder"}, {"--slurm-script", "a file name"}, {NULL, NULL}};
   quiet = 0;
   cliopt_reset();
-  while (!status && (c = getopt_long(argc, argv, ":hqj:", longs, NULL)) != -1) {
+  while (!status && (c = cliopt_next(argc, argv, ":hqj:", longs)) != -1) {
     const char *v = optarg;
     char shown[96];
     switch (c) {

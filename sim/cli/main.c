@@ -364,7 +364,7 @@ static int cmd_replay(int argc, char **argv) {
       {"--limit", "a number of frames, 1 or more"}, {NULL, NULL}};
   int status = 0, c;
   cliopt_reset();
-  while (!status && (c = getopt_long(argc, argv, ":hq", longs, NULL)) != -1) {
+  while (!status && (c = cliopt_next(argc, argv, ":hq", longs)) != -1) {
     const char *v = optarg;
     switch (c) {
     case 'h':
@@ -833,7 +833,7 @@ static int cmd_review(int argc, char **argv) {
       {"--markdown", "a file name"}, {"--html", "a file name"}, {"--set", "KEY=VALUE"},
       {"--seed", "a whole number"}, {NULL, NULL}};
   cliopt_reset();
-  while (!status && (c = getopt_long(argc, argv, ":hqj:", longs, NULL)) != -1) {
+  while (!status && (c = cliopt_next(argc, argv, ":hqj:", longs)) != -1) {
     const char *v = optarg;
     switch (c) {
     case 'h':
@@ -1029,12 +1029,13 @@ static int cmd_dmabench(int argc, char **argv) {
 
 /* A command that takes --help and nothing else (or --show NAME: designs). */
 static int simple_opts(const char *cmd, int argc, char **argv, void (*usage)(FILE *), const char **show) {
-  static const struct option longs[] = {
-      {"help", no_argument, NULL, 'h'}, {"show", required_argument, NULL, 's'}, {NULL, 0, NULL, 0}};
+  static const struct option with_show[] = {
+      {"show", required_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+  const struct option *longs = show ? with_show : with_show + 1; /* without --show: --help only */
   static const struct cliopt_need needs[] = {{"--show", "a design name (nicsim designs lists them)"}, {NULL, NULL}};
   int c;
   cliopt_reset();
-  while ((c = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
+  while ((c = cliopt_next(argc, argv, ":h", longs)) != -1) {
     if (c == 'h') {
       usage(stdout);
       return -1;
@@ -1137,7 +1138,7 @@ static int cmd_gen(int argc, char **argv) {
       {"--seed", "a whole number"}, {"--ipv6-share", "0..1"}, {NULL, NULL}};
   int c;
   cliopt_reset();
-  while ((c = getopt_long(argc, argv, ":ho:", longs, NULL)) != -1) {
+  while ((c = cliopt_next(argc, argv, ":ho:", longs)) != -1) {
     const char *v = optarg;
     uint64_t u;
     double d;

@@ -531,9 +531,11 @@ uint64_t iommu_domain_root(const struct iommu *io, uint16_t rid) {
 /* ---- the lazy flush queue (dma-iommu.c) ---- */
 
 /* fq_flush_iotlb + fq_ring_free: one domain-wide invalidation, then the
- * queued IOVAs are free for reuse. */
-static int64_t fq_flush(struct iommu *io, struct domain *d) {
-  if (d->fq_len == 0)
+ * queued IOVAs are free for reuse. Nothing to do for an empty queue, unless
+ * forced (a full queue_iova flushes unconditionally: with one slot the ring
+ * is full while empty). */
+static int64_t fq_flush_if(struct iommu *io, struct domain *d, int force) {
+  if (d->fq_len == 0 && !force)
     return 0;
   tlb_invalidate_domain(io, d->rid);
   for (size_t i = 0; i < d->fq_len; i++)
@@ -543,6 +545,8 @@ static int64_t fq_flush(struct iommu *io, struct domain *d) {
   io->st.invalidations++;
   return io->p.inval_cycles;
 }
+
+static int64_t fq_flush(struct iommu *io, struct domain *d) { return fq_flush_if(io, d, 0); }
 
 /* fq_flush_timeout: the timer armed by the first unmap queued since it last
  * fired. Checked whenever the IOMMU is used, which is when it can matter. */
@@ -663,15 +667,22 @@ int64_t iommu_unmap(struct iommu *io, uint16_t rid, uint64_t iova, uint64_t now_
       iova_free(d->iovad, ipfn);
   } else {
     /* Lazy (queue_iova): the IOTLB keeps the entry until the flush, so the
-     * device can still reach the old page; the IOVA waits for the flush. */
+     * device can still reach the old page; the IOVA waits for the flush.
+     * Linux drivers/iommu/dma-iommu.c queue_iova: when the ring is full
+     * (fq_full: IOVA_FQ_SIZE slots, one kept free, so flush_entries - 1
+     * entries), fq_flush_iotlb flushes the domain and fq_ring_free frees the
+     * entries already queued, and only then is the new one added
+     * (fq_ring_add); it waits for the next flush, though the domain-wide
+     * invalidation has already removed its IOTLB entry. The timer is armed
+     * after the add when it is not already on. */
     tlb_mark_stale(io, rid, iova);
+    if (d->fq_len + 1 >= io->p.flush_entries)
+      cycles += fq_flush_if(io, d, 1);
     d->fq[d->fq_len++] = (struct fq_entry){.iova_pfn = ipfn, .frees = (uint8_t)frees};
     if (!d->timer_on) {
       d->timer_on = 1;
       d->deadline_ps = now_ps + io->p.flush_ps;
     }
-    if (d->fq_len == io->p.flush_entries)
-      cycles += fq_flush(io, d);
   }
   return cycles;
 }

@@ -25,7 +25,8 @@
  *   the table, walk_level_ps per level read.
  * - Invalidation (enum iommu_mode): strict invalidates at unmap (page
  *   selective); lazy queues the unmap in the domain's flush queue, flushed
- *   (domain-wide invalidation) when it holds flush_entries unmaps or flush_ps
+ *   (domain-wide invalidation) when an unmap finds it full (flush_entries - 1
+ *   queued; the new one is queued after the flush) or flush_ps
  *   after the first unmap queued since the last timer flush; until then a
  *   stale IOTLB entry still translates, and the IOVA is not reused.
  *   Passthrough and off translate IOVA = physical address and check nothing.
@@ -44,6 +45,7 @@
 #include <stdint.h>
 
 struct mem;
+struct dma_port;
 
 enum iommu_mode { IOMMU_STRICT = 0, IOMMU_LAZY, IOMMU_PASSTHROUGH, IOMMU_OFF };
 
@@ -97,7 +99,9 @@ struct iommu_params {
   uint32_t iotlb_entries;   /* >= 1 */
   uint32_t iotlb_ways;      /* ways per set; 0 (or iotlb_entries): fully associative.
                                iotlb_entries must be a multiple of it */
-  uint32_t flush_entries;   /* lazy: flush when this many unmaps are queued (256) */
+  uint32_t flush_entries;   /* lazy: flush queue slots (256, IOVA_FQ_SIZE); it holds
+                               flush_entries - 1 unmaps, and the unmap that finds it
+                               full flushes those first, then is queued */
   uint64_t flush_ps;        /* lazy: flush this long after the first queued unmap (10 ms) */
   uint64_t hit_ps;          /* translation latency on an IOTLB hit */
   uint64_t walk_level_ps;   /* per page-table level read on a miss (memory access) */
@@ -206,6 +210,30 @@ const struct iommu_stats *iommu_stats(const struct iommu *io);
 /* Fault records kept (at most max_fault_records), oldest first. */
 size_t iommu_fault_count(const struct iommu *io);
 const struct iommu_fault *iommu_fault_get(const struct iommu *io, size_t i);
+
+/* The DMA port (dma_port.h) of the devices behind this IOMMU, over memory
+ * m: each page of a request is translated for its requester id and then
+ * read or written in m by the device accessor with that id. now_ps gives
+ * the simulated time of the translations (NULL: always 0). Free it after
+ * the last use of m's observers (it watches m's DMA mappings once a device
+ * asks to). NULL when io or m is NULL or host memory runs out. */
+struct iommu_dma;
+struct iommu_dma *iommu_dma_new(struct iommu *io, struct mem *m, uint64_t (*now_ps)(void *ctx), void *now_ctx);
+void iommu_dma_free(struct iommu_dma *d);
+const struct dma_port *iommu_dma_port(struct iommu_dma *d);
+/* The device access the port is making now, for memory observers (the
+ * checker) that want to say how a write got through: valid only while the
+ * port's own memory access is under way. */
+struct iommu_dma_access {
+  uint8_t active;       /* 1: an access is under way */
+  uint16_t rid;
+  uint64_t iova;        /* the IOVA of the access's first byte */
+  uint8_t write;
+  uint8_t stale;        /* translated through a stale IOTLB entry (unmapped, not yet flushed) */
+  uint8_t untranslated; /* passthrough or off: the IOVA was used as the address, nothing checked */
+};
+/* 0 with *out filled while an access is under way, else -1. */
+int iommu_dma_current(const struct iommu_dma *d, struct iommu_dma_access *out);
 
 const char *iommu_mode_name(enum iommu_mode m);
 const char *iommu_fault_reason_name(enum iommu_fault_reason r);

@@ -66,10 +66,11 @@ struct txq {
 #define MAX_LATE 32
 
 struct late_write {
+  uint64_t id;          /* cookie of its unmap watch */
   uint64_t due_ps;
-  uint64_t pfn;         /* the page the buffer was in when the device wrote it */
   uint64_t delay_ps;
-  int waiting_unmap;    /* due delay_ps after the kernel unmaps pfn (or at due_ps) */
+  int waiting_unmap;    /* due delay_ps after the kernel unmaps the buffer (or at due_ps) */
+  uint64_t unmapped_ps; /* when the kernel unmapped it (valid once waiting_unmap is 0) */
   uint64_t iova[NIC_MAX_DESC_PER_FRAME];
   uint32_t len[NIC_MAX_DESC_PER_FRAME];
   uint32_t from[NIC_MAX_DESC_PER_FRAME];
@@ -88,10 +89,12 @@ struct nic {
   struct late_write *late[MAX_LATE];
   unsigned nlate;
   struct simk_event *late_ev;
+  /* A malicious device keeps every IOVA it was given: the end of the last
+   * frame it overflowed (0: none), to write over that page's tail again. */
+  uint64_t mal_prev_iova;
   struct txq tq[NIC_MAX_QUEUES];
   uint64_t tx_wire_free_ps; /* the TX wire is busy until then */
-  struct mem *m;
-  struct iommu *io;
+  struct dma_port port; /* the only way to host memory */
   struct nic_host host;
   struct rxq q[NIC_MAX_QUEUES];
   uint8_t reta[NIC_RETA_SIZE];
@@ -102,8 +105,7 @@ struct nic {
   uint64_t mac_free_ps;  /* the wire is busy until then */
   uint64_t pcie_free_ps; /* the DMA write path is busy until then */
   uint64_t vcd_buffer;   /* packet-buffer fill, for the waveform */
-  uint64_t last_pa;      /* physical address of the last DMA access */
-  int watching_dma;      /* observing the kernel's DMA mappings (late writes) */
+  uint64_t late_ids;     /* late writes created so far (their watch cookies) */
 };
 
 void nic_params_default(struct nic_params *p) {
@@ -128,37 +130,25 @@ void nic_params_default(struct nic_params *p) {
   p->itr_ps = 8000000; /* ixgbe's default ITR, about 125k interrupts/s */
 }
 
-static const struct mem_accessor *device_of(struct nic *n, struct mem_accessor *a) {
-  a->actor = MEM_ACTOR_DEVICE;
-  a->id = n->p.rid;
-  return a;
+/* One DMA through the port with the device's requester id: a write of
+ * buf labelled prov (prov != NULL), or a read into buf (prov NULL). Returns 0,
+ * or negative when a page was refused (nothing from it on moved). *lat_ps
+ * accumulates the translation time; res (may be NULL) receives the outcome. */
+static int dma_res(struct nic *n, uint64_t iova, void *buf, uint32_t len, const struct dma_prov *prov,
+                   uint64_t *lat_ps, struct dma_result *res) {
+  struct dma_req r = {.rid = n->p.rid, .iova = iova, .bytes = len, .dir = prov ? DMA_DIR_WRITE : DMA_DIR_READ,
+                      .prov = prov};
+  struct dma_result own;
+  if (!res)
+    res = &own;
+  int rc = n->port.access(n->port.ctx, &r, buf, res);
+  *lat_ps += res->latency_ps;
+  return rc;
 }
 
-/* Translate and access one DMA range, page by page. Returns 0, or -1 at the
- * first refused page (nothing more is transferred). *lat_ps accumulates the
- * translation latencies. */
-static int dma(struct nic *n, uint64_t iova, void *buf, uint32_t len, int write,
-               const struct mem_prov *prov, uint64_t *lat_ps) {
-  struct mem_accessor dev;
-  device_of(n, &dev);
-  uint32_t done = 0;
-  while (done < len) {
-    uint64_t a = iova + done;
-    uint32_t chunk = 4096u - (uint32_t)(a & 4095u);
-    if (chunk > len - done)
-      chunk = len - done;
-    uint64_t pa, lat;
-    if (iommu_translate(n->io, n->p.rid, a, write, simk_now_ps(), &pa, &lat))
-      return -1;
-    *lat_ps += lat;
-    n->last_pa = pa;
-    int rc = write ? mem_write(n->m, dev, pa, (uint8_t *)buf + done, chunk, prov)
-                   : mem_read(n->m, dev, pa, (uint8_t *)buf + done, chunk);
-    if (rc)
-      return -1;
-    done += chunk;
-  }
-  return 0;
+static int dma(struct nic *n, uint64_t iova, void *buf, uint32_t len, const struct dma_prov *prov,
+               uint64_t *lat_ps) {
+  return dma_res(n, iova, buf, len, prov, lat_ps, NULL);
 }
 
 /* Write back every pending descriptor (82599 7.1.6.2: DD set last, so the
@@ -167,9 +157,9 @@ static void wb_flush(struct rxq *q) {
   struct nic *n = q->nic;
   for (uint32_t i = 0; i < q->npend; i++) {
     uint64_t lat = 0;
-    struct mem_prov pd = {.kind = MEM_LABEL_KERNEL_META, .packet = q->pend[i].packet};
+    struct dma_prov pd = {.kind = DMA_PROV_DEVICE_META, .packet = q->pend[i].packet};
     uint64_t iova = q->base_iova + (uint64_t)q->pend[i].index * NIC_DESC_BYTES;
-    if (dma(n, iova, &q->pend[i].wb, sizeof q->pend[i].wb, 1, &pd, &lat))
+    if (dma(n, iova, &q->pend[i].wb, sizeof q->pend[i].wb, &pd, &lat))
       q->st.drop_dma_fault++; /* the driver never sees this descriptor complete */
   }
   q->npend = 0;
@@ -195,10 +185,13 @@ static void irq_fire(void *arg) {
 
 static void tx_run(void *arg);
 static void late_run(void *arg);
-static void on_dma(void *ctx, struct mem *m, uint64_t pfn, uint16_t rid, uint32_t refs);
 
-struct nic *nic_new(const struct nic_params *p, struct mem *m, struct iommu *io,
-                    const struct nic_host *host, char *err, size_t errlen) {
+struct nic *nic_new(const struct nic_params *p, const struct dma_port *port, const struct nic_host *host,
+                    char *err, size_t errlen) {
+  if (!port || !port->access) {
+    snprintf(err, errlen, "nic: no DMA port");
+    return NULL;
+  }
   if (p->queues == 0 || p->queues > NIC_MAX_QUEUES) {
     snprintf(err, errlen, "nic: %u queues (1..%u allowed)", p->queues, NIC_MAX_QUEUES);
     return NULL;
@@ -217,8 +210,7 @@ struct nic *nic_new(const struct nic_params *p, struct mem *m, struct iommu *io,
     return NULL;
   }
   n->p = *p;
-  n->m = m;
-  n->io = io;
+  n->port = *port;
   pcie_params_default(&n->pcie);
   n->pcie.mps = p->pcie_mps;
   n->pcie.mwr_hdr_bytes = p->tlp_overhead;
@@ -490,7 +482,7 @@ static int desc_take(struct rxq *q, uint32_t k, uint64_t *lat_ps) {
     if (piece > want - got)
       piece = want - got;
     if (dma(n, q->base_iova + (uint64_t)idx * NIC_DESC_BYTES, &q->cache[q->cached + got],
-            piece * NIC_DESC_BYTES, 0, NULL, &lat))
+            piece * NIC_DESC_BYTES, NULL, &lat))
       return -1;
     q->st.desc_fetches++;
     got += piece;
@@ -503,48 +495,58 @@ static int desc_take(struct rxq *q, uint32_t k, uint64_t *lat_ps) {
 }
 
 /* Write frame bytes [from, from+len) to iova, each byte labelled as header,
- * payload or uncaptured by where it lies in the frame. */
+ * payload or uncaptured by where it lies in the frame. Returns 0 or
+ * negative at the first refused page. sum (may be NULL) accumulates the
+ * outcome: bytes that reached memory, pages through stale IOTLB entries,
+ * and the first refusal. */
 static int dma_frame_range(struct nic *n, const struct nic_frame *f, uint64_t iova, uint32_t from,
-                           uint32_t len, uint64_t *lat) {
+                           uint32_t len, uint64_t *lat, struct dma_result *sum) {
   static const uint8_t zeros[4096];
   uint32_t hdr = f->hdr_len < f->caplen ? f->hdr_len : f->caplen;
-  struct mem_prov pv = {.flow = f->flow, .packet = f->index};
+  struct dma_prov pv = {.flow = f->flow, .packet = f->index};
   uint32_t pos = from, end = from + len;
   while (pos < end) {
     uint32_t seg_end;
     const uint8_t *src;
     if (pos < hdr) {
-      pv.kind = MEM_LABEL_PKT_HEADER;
+      pv.kind = DMA_PROV_PKT_HEADER;
       seg_end = hdr;
       src = f->data + pos;
     } else if (pos < f->caplen) {
-      pv.kind = MEM_LABEL_PKT_PAYLOAD;
+      pv.kind = DMA_PROV_PKT_PAYLOAD;
       seg_end = f->caplen;
       src = f->data + pos;
     } else {
-      pv.kind = MEM_LABEL_PKT_UNKNOWN;
+      pv.kind = DMA_PROV_PKT_UNKNOWN;
       seg_end = pos + (uint32_t)sizeof zeros;
       src = zeros;
     }
     if (seg_end > end)
       seg_end = end;
-    if (dma(n, iova + (pos - from), (void *)src, seg_end - pos, 1, &pv, lat))
-      return -1;
+    struct dma_result res;
+    int rc = dma_res(n, iova + (pos - from), (void *)src, seg_end - pos, &pv, lat, &res);
+    if (sum) {
+      sum->bytes_done += res.bytes_done;
+      sum->stale_pages += res.stale_pages;
+      sum->untranslated_pages += res.untranslated_pages;
+      if (rc && sum->status == DMA_OK) {
+        sum->status = rc;
+        sum->fault_iova = res.fault_iova;
+        sum->fault_reason = res.fault_reason;
+      }
+    }
+    if (rc)
+      return rc;
     pos = seg_end;
   }
   return 0;
 }
 
+/* ---- fault injection: the device misbehaving on the bus ---- */
+
 int nic_fault_arm(struct nic *n, const struct nic_fault *f) {
   if (n->narmed == MAX_ARMED)
     return -1;
-  if (f->kind == NIC_FAULT_LATE_DMA && !n->watching_dma) {
-    /* A late write waits for the kernel's unmap of its buffer. */
-    struct mem_observer obs = {.ctx = n, .dma = on_dma};
-    if (mem_add_observer(n->m, &obs))
-      return -1;
-    n->watching_dma = 1;
-  }
   n->armed[n->narmed++] = *f;
   return 0;
 }
@@ -575,29 +577,55 @@ static void late_schedule(struct nic *n) {
     simk_event_notify(n->late_ev, first > now ? first - now : 0);
 }
 
-/* A late write is the same frame written again to the IOVAs the device had
- * for it; the IOMMU decides what it reaches now. */
-static int dma_frame_range(struct nic *n, const struct nic_frame *f, uint64_t iova, uint32_t from,
-                           uint32_t len, uint64_t *lat);
-
-/* The kernel's DMA mapping of a page changed: a late write waiting for its
- * buffer's unmap becomes due. */
-static void on_dma(void *ctx, struct mem *m, uint64_t pfn, uint16_t rid, uint32_t refs) {
-  (void)m;
-  struct nic *n = ctx;
-  if (refs || rid != n->p.rid)
-    return;
-  int changed = 0;
+/* The port saw the kernel unmap the buffer of late write `id`: it becomes
+ * due delay_ps from now. */
+static void late_unmapped(void *arg, uint64_t id) {
+  struct nic *n = arg;
   for (unsigned i = 0; i < n->nlate; i++)
-    if (n->late[i]->waiting_unmap && n->late[i]->pfn == pfn) {
+    if (n->late[i]->id == id && n->late[i]->waiting_unmap) {
       n->late[i]->waiting_unmap = 0;
+      n->late[i]->unmapped_ps = simk_now_ps();
       n->late[i]->due_ps = simk_now_ps() + n->late[i]->delay_ps;
-      changed = 1;
+      late_schedule(n);
     }
-  if (changed)
-    late_schedule(n);
 }
 
+/* What the late write met, from the translations' own outcome (never from
+ * the IOMMU's mode): a stale IOTLB entry, the buffer granted at that IOVA
+ * since the unmap (Linux hands a freed IOVA out again at once), the buffer
+ * still mapped, or a refusal. */
+static void late_effect_text(const struct late_write *w, uint64_t now, uint32_t written, uint64_t refused,
+                             const struct dma_result *sum, char *text, size_t n) {
+  char unmap[96];
+  if (w->waiting_unmap)
+    snprintf(unmap, sizeof unmap, "the kernel had not unmapped the buffer");
+  else
+    snprintf(unmap, sizeof unmap, "the kernel had unmapped the buffer at %.3f us", (double)w->unmapped_ps / 1e6);
+  int len;
+  if (!written) {
+    len = snprintf(text, n, "the late write of packet %llu to IOVA 0x%llx at %.3f us was refused by the IOMMU "
+                   "(%llu fault records, %s at IOVA 0x%llx): %s and no IOTLB entry still translated it",
+                   (unsigned long long)w->index, (unsigned long long)w->iova[0], (double)now / 1e6,
+                   (unsigned long long)refused, sum->fault_reason == 1 ? "not present" : "no permission",
+                   (unsigned long long)sum->fault_iova, unmap);
+  } else {
+    const char *how = sum->untranslated_pages ? "with no translation (the IOMMU passed the IOVA through as the "
+                                                "physical address), into whatever that page holds now"
+                      : sum->stale_pages ? "through a stale IOTLB entry (the unmap's invalidation was still queued), "
+                                           "into the page the kernel no longer grants"
+                      : w->waiting_unmap ? "through the buffer's current mapping, still granted to the device"
+                                         : "into the buffer now granted at that IOVA (the IOVA was handed out "
+                                           "again after the unmap)";
+    len = snprintf(text, n, "wrote %u bytes of packet %llu again to IOVA 0x%llx at %.3f us, %s; %s", written,
+                   (unsigned long long)w->index, (unsigned long long)w->iova[0], (double)now / 1e6, unmap, how);
+    if (refused && len > 0 && (size_t)len < n)
+      snprintf(text + len, n - (size_t)len, "; %llu of its %u buffers were refused by the IOMMU",
+               (unsigned long long)refused, w->k);
+  }
+}
+
+/* A late write is the same frame written again to the IOVAs the device had
+ * for it; the IOMMU decides what it reaches now. */
 static void late_run(void *arg) {
   struct nic *n = arg;
   uint64_t now = simk_now_ps();
@@ -610,21 +638,15 @@ static void late_run(void *arg) {
     }
     struct nic_frame f = {.data = w->data, .caplen = w->caplen, .wire_len = w->wire_len,
                           .hdr_len = w->hdr_len, .flow = w->flow, .index = w->index};
-    uint64_t faults_before = iommu_stats(n->io)->faults, lat = 0;
+    uint64_t lat = 0, refused = 0;
     uint32_t written = 0;
+    struct dma_result sum;
+    memset(&sum, 0, sizeof sum);
     for (uint32_t d = 0; d < w->k; d++)
-      if (dma_frame_range(n, &f, w->iova[d], w->from[d], w->len[d], &lat) == 0)
-        written += w->len[d];
-    char text[200];
-    if (written)
-      snprintf(text, sizeof text, "wrote %u bytes of packet %llu again to IOVA 0x%llx at %.3f us, %s", written,
-               (unsigned long long)w->index, (unsigned long long)w->iova[0], (double)now / 1e6,
-               iommu_get_mode(n->io) == IOMMU_LAZY ? "through the IOMMU (the IOTLB still had the entry)"
-                                                   : "through the IOMMU");
-    else
-      snprintf(text, sizeof text, "the late write of packet %llu to IOVA 0x%llx at %.3f us was refused by the "
-               "IOMMU (%llu fault records)", (unsigned long long)w->index, (unsigned long long)w->iova[0],
-               (double)now / 1e6, (unsigned long long)(iommu_stats(n->io)->faults - faults_before));
+      refused += dma_frame_range(n, &f, w->iova[d], w->from[d], w->len[d], &lat, &sum) != 0;
+    written = sum.bytes_done;
+    char text[400];
+    late_effect_text(w, now, written, refused, &sum, text, sizeof text);
     struct nic_fault tagf = {.tag = w->tag};
     effect(n, &tagf, w->index, text);
     free(w);
@@ -653,193 +675,303 @@ static uint64_t write_occupancy_ps(const struct nic *n, uint32_t len) {
   return (uint64_t)(bytes * 8.0 * 1000.0 / n->p.pcie_gbps + 0.5);
 }
 
-void nic_rx_frame(struct nic *n, const struct nic_frame *f) {
+/* ---- receiving a frame, phase by phase ----
+ *
+ * nic_rx_frame runs the phases in order, as the 82599 (and QEMU's igb_core
+ * igb_receive_internal) does: steer and admit the frame, fetch descriptors,
+ * place the frame in the buffers by DMA, write the descriptors back, raise
+ * the interrupt. What one frame needs between the phases is in struct rx. */
+
+struct rx {
+  const struct nic_frame *f;
+  struct rxq *q;
+  uint64_t now;
+  uint32_t hdr;       /* header bytes (header split: to the header buffer) */
+  int split;          /* 1: headers to the header buffer */
+  uint32_t data_from; /* first frame byte in the packet buffers */
+  uint32_t k;         /* descriptors used */
+  uint32_t first;     /* ring index of the first */
+  uint16_t lens[NIC_MAX_DESC_PER_FRAME]; /* bytes written per descriptor */
+  uint64_t lat;       /* descriptor reads and translations before the data moves */
+  int bad;            /* a frame write was refused */
+  struct dma_result first_buf; /* outcome of the write to the first packet buffer */
+};
+
+/* Phase 1: steer the frame to a queue and admit it (ntuple drop, MTU,
+ * packet buffer, ring set up). Returns the queue, or NULL when dropped. */
+static struct rxq *rx_admit(struct nic *n, const struct nic_frame *f) {
   int qs = nic_steer(n, f->key);
-  uint64_t now = simk_now_ps();
   struct rxq *q = &n->q[qs < 0 ? n->p.default_queue : (unsigned)qs];
   if (qs < 0) {
     drop(q, &q->st.drop_rule);
-    return;
+    return NULL;
   }
   /* Too long for the MTU: a long-length error (ROC/RLEC on the 82599). */
   uint64_t max_frame = (uint64_t)n->p.mtu + 14 + 4u * f->vlan_tags;
   if (f->wire_len > max_frame) {
     drop(q, &q->st.drop_oversize);
-    return;
+    return NULL;
   }
   /* The packet buffer holds frames until the PCIe link takes them. */
   if (nic_buffer_fill(n) + f->wire_len > n->p.rx_fifo_bytes) {
     drop(q, &q->st.drop_buffer_full);
-    return;
+    return NULL;
   }
   if (!q->size) {
     drop(q, &q->st.drop_no_desc);
     if (n->host.rx_no_desc)
       n->host.rx_no_desc(n->host.ctx, q->index, f);
-    return;
+    return NULL;
   }
-  /* Header split: the headers go to the header buffer when they fit
-   * (82599 7.1.10: otherwise the whole frame goes to the packet buffer). */
-  uint32_t hdr = f->hdr_len < f->caplen ? f->hdr_len : f->caplen;
-  int split = n->p.header_split && hdr > 0 && hdr <= n->p.hdr_buffer_size && hdr < f->wire_len;
-  uint32_t data_from = split ? hdr : 0;
+  return q;
+}
+
+/* Descriptors a frame needs from data_from on; 0 when it cannot be taken
+ * (longer than one buffer without multi_buffer, or than the chain limit). */
+static uint32_t rx_descs_needed(const struct nic *n, const struct nic_frame *f, uint32_t data_from) {
   uint32_t data_len = f->wire_len - data_from;
   uint32_t k = data_len ? (data_len + n->p.buffer_size - 1) / n->p.buffer_size : 1;
-  if (k > 1 && (!n->p.multi_buffer || k > NIC_MAX_DESC_PER_FRAME)) {
+  if (k > 1 && (!n->p.multi_buffer || k > NIC_MAX_DESC_PER_FRAME))
+    return 0;
+  return k;
+}
+
+/* Phase 2: lay the frame out over buffers and fetch the descriptors for it.
+ * 0, or -1 when the frame was dropped. */
+static int rx_fetch(struct nic *n, struct rx *rx) {
+  const struct nic_frame *f = rx->f;
+  struct rxq *q = rx->q;
+  /* Header split: the headers go to the header buffer when they fit
+   * (82599 7.1.10: otherwise the whole frame goes to the packet buffer). */
+  rx->hdr = f->hdr_len < f->caplen ? f->hdr_len : f->caplen;
+  rx->split = n->p.header_split && rx->hdr > 0 && rx->hdr <= n->p.hdr_buffer_size && rx->hdr < f->wire_len;
+  rx->data_from = rx->split ? rx->hdr : 0;
+  rx->k = rx_descs_needed(n, f, rx->data_from);
+  if (!rx->k) {
     drop(q, &q->st.drop_oversize);
-    return;
+    return -1;
   }
-  uint64_t lat = 0;
-  if (desc_take(q, k, &lat)) {
+  if (desc_take(q, rx->k, &rx->lat)) {
     /* No descriptor posted: the 82599 drops (RNBC, "receive no buffers"). */
     drop(q, &q->st.drop_no_desc);
     if (n->host.rx_no_desc)
       n->host.rx_no_desc(n->host.ctx, q->index, f);
-    return;
+    return -1;
   }
-  if (split && q->cache[0].hdr_addr == 0) {
+  if (rx->split && q->cache[0].hdr_addr == 0) {
     /* The driver posted no header buffer: one buffer chain, as without split. */
-    split = 0;
-    data_from = 0;
-    data_len = f->wire_len;
-    k = (data_len + n->p.buffer_size - 1) / n->p.buffer_size;
-    if (k > 1 && (!n->p.multi_buffer || k > NIC_MAX_DESC_PER_FRAME)) {
+    rx->split = 0;
+    rx->data_from = 0;
+    rx->k = rx_descs_needed(n, f, 0);
+    if (!rx->k) {
       drop(q, &q->st.drop_oversize);
-      return;
+      return -1;
     }
-    if (desc_take(q, k, &lat)) {
+    if (desc_take(q, rx->k, &rx->lat)) {
       drop(q, &q->st.drop_no_desc);
-      return;
+      return -1;
     }
   }
+  rx->first = q->head;
+  return 0;
+}
 
-  struct nic_fault fb;
-  if (take_fault(n, NIC_FAULT_BAD_ADDR, &fb)) {
-    uint64_t was = q->cache[0].pkt_addr;
-    q->cache[0].pkt_addr ^= fb.xor_mask;
-    char text[160];
-    snprintf(text, sizeof text, "corrupted descriptor %u of queue %u: packet address 0x%llx became 0x%llx",
-             q->head, q->index, (unsigned long long)was, (unsigned long long)q->cache[0].pkt_addr);
-    effect(n, &fb, f->index, text);
-  }
-  int bad = 0;
-  if (split)
-    bad = dma_frame_range(n, f, q->cache[0].hdr_addr, 0, hdr, &lat);
-  uint32_t pos = data_from;
-  uint16_t lens[NIC_MAX_DESC_PER_FRAME];
-  for (uint32_t i = 0; i < k && !bad; i++) {
+/* Fault hook before the frame is placed: a corrupted descriptor address.
+ * Returns 1 when it fired (*fb, *was filled); the effect is told after the
+ * write, with what the write met. */
+static int rx_fault_descriptor(struct nic *n, struct rx *rx, struct nic_fault *fb, uint64_t *was) {
+  if (!take_fault(n, NIC_FAULT_BAD_ADDR, fb))
+    return 0;
+  *was = rx->q->cache[0].pkt_addr;
+  rx->q->cache[0].pkt_addr ^= fb->xor_mask;
+  return 1;
+}
+
+static void rx_fault_descriptor_effect(struct nic *n, struct rx *rx, const struct nic_fault *fb, uint64_t was) {
+  const struct dma_result *r = &rx->first_buf;
+  char text[256];
+  int len = snprintf(text, sizeof text, "corrupted descriptor %u of queue %u: packet address 0x%llx became 0x%llx; ",
+                     rx->first, rx->q->index, (unsigned long long)was, (unsigned long long)rx->q->cache[0].pkt_addr);
+  if (r->status == DMA_OK)
+    snprintf(text + len, sizeof text - (size_t)len, "the frame's %u bytes were written there (%s)", r->bytes_done,
+             r->untranslated_pages ? "untranslated: the IOMMU passes IOVAs through" : "the IOMMU translated it");
+  else
+    snprintf(text + len, sizeof text - (size_t)len, "the IOMMU refused the write at IOVA 0x%llx after %u bytes; "
+             "the descriptor was written back as usual (a posted write has no completion)",
+             (unsigned long long)r->fault_iova, r->bytes_done);
+  effect(n, fb, rx->f->index, text);
+}
+
+/* Phase 3: place the frame: headers to the header buffer (split), the rest
+ * over the packet buffers. */
+static void rx_place(struct nic *n, struct rx *rx) {
+  const struct nic_frame *f = rx->f;
+  struct rxq *q = rx->q;
+  /* Each buffer is its own posted write: a refused one does not stop the
+   * others (the device cannot know). */
+  if (rx->split)
+    rx->bad |= dma_frame_range(n, f, q->cache[0].hdr_addr, 0, rx->hdr, &rx->lat, NULL) != 0;
+  uint32_t pos = rx->data_from;
+  for (uint32_t i = 0; i < rx->k; i++) {
     uint32_t chunk = f->wire_len - pos < n->p.buffer_size ? f->wire_len - pos : n->p.buffer_size;
-    bad = dma_frame_range(n, f, q->cache[i].pkt_addr, pos, chunk, &lat);
-    lens[i] = (uint16_t)chunk;
+    rx->bad |= dma_frame_range(n, f, q->cache[i].pkt_addr, pos, chunk, &rx->lat, i ? NULL : &rx->first_buf) != 0;
+    rx->lens[i] = (uint16_t)chunk;
     pos += chunk;
   }
-  /* Misbehaving device: what it writes besides the frame. */
-  struct nic_fault fm;
-  if (!bad && take_fault(n, NIC_FAULT_MALICIOUS, &fm)) {
-    /* Thunderclap: the whole mapped page is the device's to write, so it
-     * writes on past the frame to the page's end, over whatever is there. */
-    uint32_t last = k - 1;
-    uint64_t end_iova = q->cache[last].pkt_addr + lens[last];
-    uint32_t rest = (uint32_t)(4096u - (end_iova & 4095u)) & 4095u;
-    static uint8_t junk[4096];
-    memset(junk, 0x41, sizeof junk);
-    struct mem_prov pj = {.kind = MEM_LABEL_PKT_PAYLOAD, .flow = f->flow, .packet = f->index};
-    uint64_t l2 = 0;
-    char text[200];
-    if (rest && dma(n, end_iova, junk, rest, 1, &pj, &l2) == 0)
-      snprintf(text, sizeof text, "wrote %u bytes past the end of packet %llu's buffer, to the end of its page "
-               "(IOVA 0x%llx)", rest, (unsigned long long)f->index, (unsigned long long)end_iova);
-    else
-      snprintf(text, sizeof text, "tried to write %u bytes past packet %llu's buffer at IOVA 0x%llx: %s", rest,
-               (unsigned long long)f->index, (unsigned long long)end_iova, rest ? "refused by the IOMMU" : "no room");
-    effect(n, &fm, f->index, text);
-  }
-  struct nic_fault fr;
-  if (take_fault(n, NIC_FAULT_RANDOM_DMA, &fr)) {
-    static uint8_t junk[4096];
-    memset(junk, 0x52, sizeof junk);
-    struct mem_prov pj = {.kind = MEM_LABEL_PKT_PAYLOAD, .flow = f->flow, .packet = f->index};
-    uint64_t l2 = 0;
-    uint32_t len = fr.len < sizeof junk ? fr.len : (uint32_t)sizeof junk;
-    char text[200];
-    int rc = dma(n, fr.iova, junk, len, 1, &pj, &l2);
-    snprintf(text, sizeof text, "wrote %u bytes to random IOVA 0x%llx: %s", len, (unsigned long long)fr.iova,
-             rc ? "refused by the IOMMU" : "it reached memory");
-    effect(n, &fr, f->index, text);
-  }
-  struct nic_fault fl;
-  if (!bad && n->nlate < MAX_LATE && take_fault(n, NIC_FAULT_LATE_DMA, &fl)) {
-    struct late_write *w = calloc(1, sizeof *w);
-    if (w) {
-      /* The late write comes delay_ps after the kernel unmaps the buffer
-       * (the stale window), or 10 ms after completion if it never does. */
-      w->pfn = n->last_pa >> 12;
-      w->delay_ps = fl.delay_ps;
-      w->waiting_unmap = 1;
-      w->due_ps = now + 10ull * 1000 * 1000 * 1000 + fl.delay_ps;
-      w->k = k;
-      uint32_t p2 = data_from;
-      for (uint32_t i = 0; i < k; i++) {
-        w->iova[i] = q->cache[i].pkt_addr;
-        w->len[i] = lens[i];
-        w->from[i] = p2;
-        p2 += lens[i];
-      }
-      w->caplen = f->caplen < sizeof w->data ? f->caplen : (uint32_t)sizeof w->data;
-      memcpy(w->data, f->data, w->caplen);
-      w->wire_len = f->wire_len < sizeof w->data ? f->wire_len : (uint32_t)sizeof w->data;
-      w->hdr_len = f->hdr_len;
-      w->flow = f->flow;
-      w->index = f->index;
-      w->tag = fl.tag;
-      n->late[n->nlate++] = w;
-      late_schedule(n);
-    }
-  }
+}
 
+/* Thunderclap: the whole mapped page is the device's to write, so it writes
+ * on past the frame to the page's end, over whatever is there. */
+static void rx_fault_malicious(struct nic *n, struct rx *rx) {
+  struct nic_fault fm;
+  if (!take_fault(n, NIC_FAULT_MALICIOUS, &fm))
+    return;
+  const struct nic_frame *f = rx->f;
+  uint32_t last = rx->k - 1;
+  uint64_t end_iova = rx->q->cache[last].pkt_addr + rx->lens[last];
+  uint32_t rest = (uint32_t)(4096u - (end_iova & 4095u)) & 4095u;
+  static uint8_t junk[4096];
+  memset(junk, 0x41, sizeof junk);
+  struct dma_prov pj = {.kind = DMA_PROV_PKT_PAYLOAD, .flow = f->flow, .packet = f->index};
+  uint64_t l2 = 0;
+  char text[400];
+  if (rest && dma(n, end_iova, junk, rest, &pj, &l2) == 0)
+    snprintf(text, sizeof text, "wrote %u bytes past the end of packet %llu's buffer, to the end of its page "
+             "(IOVA 0x%llx)", rest, (unsigned long long)f->index, (unsigned long long)end_iova);
+  else
+    snprintf(text, sizeof text, "tried to write %u bytes past packet %llu's buffer at IOVA 0x%llx: %s", rest,
+             (unsigned long long)f->index, (unsigned long long)end_iova, rest ? "refused by the IOMMU" : "no room");
+  /* The page it overflowed last time: where the device is done, the kernel
+   * has since built the skb over it (skb_shared_info at the end). With
+   * page_pool the page stays mapped while it is up the stack or queued on a
+   * socket, so the write goes through (Thunderclap); a driver that unmaps
+   * each buffer on completion leaves it nothing to write. */
+  if (n->mal_prev_iova) {
+    uint32_t prest = (uint32_t)(4096u - (n->mal_prev_iova & 4095u)) & 4095u;
+    size_t tl = strlen(text);
+    int ok = prest && dma(n, n->mal_prev_iova, junk, prest, &pj, &l2) == 0;
+    snprintf(text + tl, sizeof text - tl, "; %s %u bytes at the end of the page it wrote before (IOVA 0x%llx)%s",
+             ok ? "and again" : "tried again", prest, (unsigned long long)n->mal_prev_iova,
+             ok ? ", still mapped" : ": refused by the IOMMU");
+  }
+  n->mal_prev_iova = rest ? end_iova : 0;
+  effect(n, &fm, f->index, text);
+}
+
+/* A write of len bytes to an IOVA the fault drew. */
+static void rx_fault_random(struct nic *n, struct rx *rx) {
+  struct nic_fault fr;
+  if (!take_fault(n, NIC_FAULT_RANDOM_DMA, &fr))
+    return;
+  const struct nic_frame *f = rx->f;
+  static uint8_t junk[4096];
+  memset(junk, 0x52, sizeof junk);
+  struct dma_prov pj = {.kind = DMA_PROV_PKT_PAYLOAD, .flow = f->flow, .packet = f->index};
+  uint64_t l2 = 0;
+  uint32_t len = fr.len < sizeof junk ? fr.len : (uint32_t)sizeof junk;
+  char text[200];
+  int rc = dma(n, fr.iova, junk, len, &pj, &l2);
+  snprintf(text, sizeof text, "wrote %u bytes to random IOVA 0x%llx: %s", len, (unsigned long long)fr.iova,
+           rc ? "refused by the IOMMU" : "it reached memory");
+  effect(n, &fr, f->index, text);
+}
+
+/* Keep the frame to write it again after the kernel unmaps its buffer. */
+static void rx_fault_late(struct nic *n, struct rx *rx) {
+  struct nic_fault fl;
+  if (n->nlate >= MAX_LATE || !take_fault(n, NIC_FAULT_LATE_DMA, &fl))
+    return;
+  struct late_write *w = calloc(1, sizeof *w);
+  if (!w)
+    return;
+  const struct nic_frame *f = rx->f;
+  /* The late write comes delay_ps after the kernel unmaps the buffer
+   * (the stale window), or 10 ms after completion if it never does. */
+  w->id = ++n->late_ids;
+  w->delay_ps = fl.delay_ps;
+  w->waiting_unmap = 1;
+  w->due_ps = rx->now + 10ull * 1000 * 1000 * 1000 + fl.delay_ps;
+  w->k = rx->k;
+  uint32_t p2 = rx->data_from;
+  for (uint32_t i = 0; i < rx->k; i++) {
+    w->iova[i] = rx->q->cache[i].pkt_addr;
+    w->len[i] = rx->lens[i];
+    w->from[i] = p2;
+    p2 += rx->lens[i];
+  }
+  w->caplen = f->caplen < sizeof w->data ? f->caplen : (uint32_t)sizeof w->data;
+  memcpy(w->data, f->data, w->caplen);
+  w->wire_len = f->wire_len < sizeof w->data ? f->wire_len : (uint32_t)sizeof w->data;
+  w->hdr_len = f->hdr_len;
+  w->flow = f->flow;
+  w->index = f->index;
+  w->tag = fl.tag;
+  /* The buffer that matters is the one holding the frame's last byte. */
+  uint32_t last = rx->k - 1;
+  uint64_t last_iova = w->iova[last] + (rx->lens[last] ? rx->lens[last] - 1u : 0u);
+  if (n->port.watch_unmap)
+    n->port.watch_unmap(n->port.ctx, n->p.rid, last_iova, late_unmapped, n, w->id);
+  n->late[n->nlate++] = w;
+  late_schedule(n);
+}
+
+/* Fault hook after the frame is placed: what a misbehaving device writes
+ * besides the frame, and the writes it keeps for later. */
+static void rx_fault_after_place(struct nic *n, struct rx *rx) {
+  if (!n->narmed && !n->nlate)
+    return;
+  rx_fault_malicious(n, rx);
+  rx_fault_random(n, rx);
+  rx_fault_late(n, rx);
   /* A device that means to write a buffer again keeps using it, so its
    * translation stays in the IOTLB (as an attacking device does to keep a
    * stale entry alive in lazy mode). */
   for (unsigned i = 0; i < n->nlate; i++)
     if (n->late[i]->waiting_unmap) {
-      uint64_t pa, l3;
-      iommu_translate(n->io, n->p.rid, n->late[i]->iova[0], 0, now, &pa, &l3);
+      struct dma_req r = {.rid = n->p.rid, .iova = n->late[i]->iova[0], .bytes = 1, .dir = DMA_DIR_TRANSLATE};
+      struct dma_result res;
+      n->port.access(n->port.ctx, &r, NULL, &res);
     }
+}
 
-  /* The descriptors are used whatever happened to the data. */
-  uint32_t first = q->head;
+/* Fault hook at write-back: a corrupted length. */
+static void rx_fault_writeback(struct nic *n, struct rx *rx) {
+  struct nic_fault fbl;
+  if (!take_fault(n, NIC_FAULT_BAD_LEN, &fbl))
+    return;
+  char text[160];
+  snprintf(text, sizeof text, "wrote back length %u instead of %u for packet %llu", n->p.buffer_size, rx->lens[0],
+           (unsigned long long)rx->f->index);
+  rx->lens[0] = (uint16_t)n->p.buffer_size;
+  effect(n, &fbl, rx->f->index, text);
+}
+
+/* The descriptors are used whatever happened to the data. */
+static void rx_consume(struct rxq *q, uint32_t k) {
   memmove(q->cache, q->cache + k, (q->cached - k) * sizeof q->cache[0]);
   q->cached -= k;
   q->head = (q->head + k) % q->size;
   update_fill(q);
   q->st.desc_used += k;
-  if (bad) {
-    /* A refused DMA: the 82599 reports it as a receive error; the frame is lost. */
-    drop(q, &q->st.drop_dma_fault);
-    return;
-  }
+}
 
-  /* Write-back (82599 7.1.6.2): every descriptor gets DD, the last EOP. */
+/* Phase 4: write-back (82599 7.1.6.2): every descriptor gets DD, the last
+ * EOP; written now or batched up to wb_threshold. */
+static void rx_writeback(struct nic *n, struct rx *rx) {
+  struct rxq *q = rx->q;
+  const struct nic_frame *f = rx->f;
   uint32_t hash = f->key ? nic_rss_hash(n, f->key) : 0;
-  struct nic_fault fbl;
-  if (take_fault(n, NIC_FAULT_BAD_LEN, &fbl)) {
-    char text[160];
-    snprintf(text, sizeof text, "wrote back length %u instead of %u for packet %llu", n->p.buffer_size, lens[0],
-             (unsigned long long)f->index);
-    lens[0] = (uint16_t)n->p.buffer_size;
-    effect(n, &fbl, f->index, text);
-  }
-  for (uint32_t i = 0; i < k; i++) {
+  rx_fault_writeback(n, rx);
+  for (uint32_t i = 0; i < rx->k; i++) {
     struct pending_wb *pw = &q->pend[q->npend++];
     memset(pw, 0, sizeof *pw);
-    pw->index = (first + i) % q->size;
+    pw->index = (rx->first + i) % q->size;
     pw->packet = f->index;
     pw->wb.rss_hash = hash;
-    pw->wb.length = lens[i];
-    pw->wb.status_error = NIC_RXD_STAT_DD | (i == k - 1 ? NIC_RXD_STAT_EOP : 0);
-    if (i == 0 && split) {
-      pw->wb.status_error |= NIC_RXD_STAT_SPH;
-      pw->wb.info = (hdr & NIC_RXD_HDR_LEN_MASK) << NIC_RXD_HDR_LEN_SHIFT;
+    pw->wb.length = rx->lens[i];
+    pw->wb.status_error = NIC_RXD_STAT_DD | (i == rx->k - 1 ? NIC_RXD_STAT_EOP : 0);
+    if (i == 0 && rx->split) {
+      pw->wb.info = NIC_RXD_INFO_SPH | (rx->hdr & NIC_RXD_HDR_LEN_MASK) << NIC_RXD_HDR_LEN_SHIFT;
     }
     if (q->npend >= n->p.wb_threshold)
       wb_flush(q);
@@ -848,26 +980,55 @@ void nic_rx_frame(struct nic *n, const struct nic_frame *f) {
     simk_event_notify(q->wb_ev, n->p.itr_ps);
   q->st.rx_packets++;
   q->st.rx_bytes += f->wire_len;
-  if (split)
+  if (rx->split)
     q->st.header_splits++;
-  if (k > 1)
+  if (rx->k > 1)
     q->st.chained++;
+}
 
-  /* PCIe: the frame's TLPs occupy the link after the descriptors arrived. */
-  uint64_t ready = now + lat;
+/* Phase 5: the frame's TLPs occupy the link after the descriptors arrived;
+ * the interrupt cause is latched when they reach memory and the interrupt
+ * raised then, within the throttle. */
+static void rx_interrupt(struct nic *n, struct rx *rx) {
+  struct rxq *q = rx->q;
+  uint64_t ready = rx->now + rx->lat;
   uint64_t start = n->pcie_free_ps > ready ? n->pcie_free_ps : ready;
-  n->pcie_free_ps = start + write_occupancy_ps(n, f->wire_len) + write_occupancy_ps(n, k * NIC_DESC_BYTES);
+  n->pcie_free_ps = start + write_occupancy_ps(n, rx->f->wire_len) + write_occupancy_ps(n, rx->k * NIC_DESC_BYTES);
   n->vcd_buffer = nic_buffer_fill(n);
   uint64_t done = n->pcie_free_ps;
-
   q->cause = 1;
   q->cause_ps = done;
   if (q->irq_enabled && !simk_event_pending(q->irq_ev)) {
     uint64_t at = done;
     if (q->has_last_irq && at < q->last_irq_ps + n->p.itr_ps)
       at = q->last_irq_ps + n->p.itr_ps;
-    simk_event_notify(q->irq_ev, at - now);
+    simk_event_notify(q->irq_ev, at - rx->now);
   }
+}
+
+void nic_rx_frame(struct nic *n, const struct nic_frame *f) {
+  struct rx rx;
+  memset(&rx, 0, sizeof rx);
+  rx.f = f;
+  rx.now = simk_now_ps();
+  rx.q = rx_admit(n, f);
+  if (!rx.q || rx_fetch(n, &rx))
+    return;
+  struct nic_fault fb;
+  uint64_t was = 0;
+  int bad_addr = n->narmed && rx_fault_descriptor(n, &rx, &fb, &was);
+  rx_place(n, &rx);
+  if (bad_addr)
+    rx_fault_descriptor_effect(n, &rx, &fb, was);
+  rx_fault_after_place(n, &rx);
+  rx_consume(rx.q, rx.k);
+  /* A memory write is posted: the device gets no completion and cannot
+   * know the IOMMU refused it, so it writes the descriptors back as usual
+   * and the driver takes whatever the buffers hold. Counted, not dropped. */
+  if (rx.bad)
+    rx.q->st.dma_write_faults++;
+  rx_writeback(n, &rx);
+  rx_interrupt(n, &rx);
 }
 
 /* ---- TX ---- */
@@ -912,7 +1073,7 @@ static uint64_t tx_prefetch(struct txq *t, int *fault) {
     uint32_t idx = (t->head + t->cached + got) % t->size;
     uint32_t piece = t->size - idx < need - got ? t->size - idx : need - got;
     if (dma(n, t->base_iova + (uint64_t)idx * NIC_DESC_BYTES, &t->cache[t->cached + got],
-            piece * NIC_DESC_BYTES, 0, NULL, &lat)) {
+            piece * NIC_DESC_BYTES, NULL, &lat)) {
       *fault = 1;
       return lat;
     }
@@ -948,7 +1109,7 @@ static void tx_run(void *arg) {
     if (len + dl > sizeof frame)
       dl = (uint32_t)sizeof frame - len;
     /* Each buffer is a DMA read: a read request and its completions. */
-    if (!bad && dma(n, t->cache[i].buffer_addr, frame + len, dl, 0, NULL, &lat))
+    if (!bad && dma(n, t->cache[i].buffer_addr, frame + len, dl, NULL, &lat))
       bad = 1;
     lat += read_latency_ps(n, dl);
     len += dl;
@@ -969,9 +1130,9 @@ static void tx_run(void *arg) {
     if (!(t->cache[i].cmd_type_len & NIC_TXD_CMD_RS))
       continue;
     struct nic_tx_desc_wb wb = {.status = NIC_TXD_STAT_DD};
-    struct mem_prov pd = {.kind = MEM_LABEL_KERNEL_META, .packet = UINT64_MAX};
+    struct dma_prov pd = {.kind = DMA_PROV_DEVICE_META, .packet = UINT64_MAX};
     uint64_t l2 = 0;
-    dma(n, t->base_iova + (uint64_t)((t->head + i) % t->size) * NIC_DESC_BYTES, &wb, sizeof wb, 1, &pd, &l2);
+    dma(n, t->base_iova + (uint64_t)((t->head + i) % t->size) * NIC_DESC_BYTES, &wb, sizeof wb, &pd, &l2);
     reported = 1;
   }
   memmove(t->cache, t->cache + k, (t->cached - k) * sizeof t->cache[0]);

@@ -3,15 +3,15 @@
  * perfect-match rules with masks, then RSS over the Toeplitz hash and a
  * 128-entry indirection table, then the default queue), an on-NIC RX packet
  * buffer, RX descriptor rings in simulated memory (82599 advanced
- * descriptors) fetched in batches and written back by DMA through the IOMMU,
+ * descriptors) fetched in batches and written back by DMA through the DMA port,
  * header/data split, frames chained over several descriptors, a PCIe link,
  * interrupts with moderation. TX descriptor layouts are declared for the TX
  * side of later versions.
  *
  * The device never owns the clock and never prints: it is called when a frame
  * has arrived, schedules its interrupt through the simk kernel, and reaches
- * host memory only by DMA through iommu_translate and the memory accessor
- * with its requester id. Register-level interface: ring base and size, tail
+ * host memory only through its DMA port (dma_port.h): by IOVA, with its
+ * requester id, never by physical address. Register-level interface: ring base and size, tail
  * writes, interrupt re-enable (as the driver programs RDBA/RDLEN/RDT/EIMS).
  */
 #ifndef NICSIM_NIC_H
@@ -21,9 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dma_port.h"
 #include "flow.h"
-#include "iommu.h"
-#include "mem.h"
 
 /* 82599 advanced RX descriptor (datasheet 7.1.6.1), 16 bytes.
  * Read format (driver -> device): pkt_addr, hdr_addr (0 = no header buffer). */
@@ -33,7 +32,8 @@ struct nic_rx_desc_read {
 };
 /* Write-back format (datasheet 7.1.6.2, device -> driver). */
 struct nic_rx_desc_wb {
-  uint32_t info;         /* bits 0-3 RSS type, 4-16 packet type; HDR_LEN in bits 21-30 */
+  uint32_t info;         /* pkt_info (bits 0-15: RSS type, packet type) and hdr_info
+                            (bits 16-31: HDR_LEN in 21-30, SPH in 31) */
   uint32_t rss_hash;
   uint32_t status_error; /* NIC_RXD_STAT_* */
   uint16_t length;       /* bytes written to the packet buffer by this descriptor */
@@ -65,7 +65,12 @@ static_assert(sizeof(struct nic_tx_desc_wb) == 16, "82599 TX write-back is 16 by
 
 #define NIC_RXD_STAT_DD 0x01u
 #define NIC_RXD_STAT_EOP 0x02u
-#define NIC_RXD_STAT_SPH 0x8000u
+/* Split header: bit 15 of hdr_info, the upper 16 bits of the first
+ * write-back dword (Linux include/.../ixgbe_type.h: IXGBE_RXDADV_SPH 0x8000
+ * in wb.lower.lo_dword.hs_rss.hdr_info, tested there by ixgbe_main.c's
+ * packet-split receive path; HDR_LEN is IXGBE_RXDADV_HDRBUFLEN_MASK 0x7FE0,
+ * shift 5, in the same field). Not a status_error bit. */
+#define NIC_RXD_INFO_SPH 0x80000000u
 #define NIC_RXD_HDR_LEN_SHIFT 21u
 #define NIC_RXD_HDR_LEN_MASK 0x3ffu
 #define NIC_DESC_BYTES 16u
@@ -125,7 +130,8 @@ struct nic_host {
 };
 
 /* Device misbehaviour (fault injection), armed for the next frame the NIC
- * writes to memory. Whatever the device does still goes through the IOMMU. */
+ * writes to memory. Whatever the device does still goes through its DMA port
+ * (and so the IOMMU). */
 enum nic_fault_kind {
   NIC_FAULT_MALICIOUS = 1, /* write on past the frame to the end of the mapped page */
   NIC_FAULT_RANDOM_DMA,    /* also write len bytes at iova */
@@ -156,7 +162,10 @@ struct nic_queue_stats {
   uint64_t drop_buffer_full;  /* on-NIC packet buffer full */
   uint64_t drop_oversize;     /* longer than the MTU, or than one buffer without multi_buffer */
   uint64_t drop_rule;         /* an ntuple rule with action drop */
-  uint64_t drop_dma_fault;    /* a DMA the IOMMU refused */
+  uint64_t drop_dma_fault;    /* a descriptor write-back the IOMMU refused */
+  uint64_t dma_write_faults;  /* frames with a write the IOMMU refused: written back
+                                 as usual (the write was posted), delivered with
+                                 whatever the buffer held */
   uint64_t desc_fetches;      /* descriptor reads (each of one or more descriptors) */
   uint64_t desc_used;         /* descriptors consumed (several for chained frames) */
   uint64_t header_splits;     /* frames written with SPH */
@@ -180,8 +189,10 @@ struct nic_rule {
 
 struct nic;
 
-struct nic *nic_new(const struct nic_params *p, struct mem *m, struct iommu *io,
-                    const struct nic_host *host, char *err, size_t errlen);
+/* A device whose DMA goes through port (copied; its ctx must outlive the
+ * device). NULL with err filled when a parameter is out of range. */
+struct nic *nic_new(const struct nic_params *p, const struct dma_port *port, const struct nic_host *host,
+                    char *err, size_t errlen);
 void nic_free(struct nic *n);
 
 /* Steering. Rules are tried in the order added; the first match wins over RSS. */

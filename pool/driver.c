@@ -22,12 +22,13 @@ enum buf_src {
 };
 
 /* One RX buffer: the area of a page it owns (its truesize, as the kernel
- * accounts it) with the packet data at DRIVER_RX_HEADROOM into it. */
+ * accounts it) with the packet data at headroom bytes into it. */
 struct buf {
   uint64_t pfn;
   uint32_t base;     /* start of the area in the page [bytes] */
   uint32_t truesize; /* bytes of the page the buffer owns: page, fragment or chunk */
   uint32_t chunk;    /* BUF_UMEM: chunk index */
+  uint16_t headroom; /* bytes before the packet data (driver_rx_headroom) */
   uint8_t src;       /* enum buf_src */
 };
 
@@ -47,7 +48,7 @@ struct driver;
 
 struct frag {
   struct buf b;
-  uint32_t len; /* bytes the device wrote at DRIVER_RX_HEADROOM */
+  uint32_t len; /* bytes the device wrote after the headroom */
 };
 
 /* The application's region used as RX buffers of one queue: an AF_XDP UMEM
@@ -72,6 +73,9 @@ struct pending_rx {
   uint32_t skip;   /* header bytes at the start of the first buffer */
   uint32_t total;
   uint64_t due_ps;
+  uint64_t shinfo; /* physical address of the skb's skb_shared_info (live until freed) */
+  uint32_t truesize; /* skb->truesize, charged to the socket's sk_rmem_alloc */
+  uint32_t sock;     /* its socket's slot in the rmem table */
   struct frag frags[NIC_MAX_DESC_PER_FRAME];
 };
 
@@ -138,6 +142,10 @@ struct driver {
   uint32_t nkreuse, kreuse_first;
   /* page_pool fragments: bytes per fragment */
   uint32_t frag_size;
+  uint32_t headroom; /* driver_rx_headroom */
+  /* the receiving sockets (one per 5-tuple, hashed into DRIVER_SOCK_SLOTS
+   * slots): bytes queued (sk_rmem_alloc, in truesize); NULL until used */
+  uint32_t *rmem;
   /* the application's region (one bound queue) */
   struct umem *umem;
   /* per page frame: buffers of it the application holds now (zero copy) */
@@ -150,13 +158,18 @@ struct driver {
 };
 
 static uint64_t buf_data(const struct buf *b) {
-  return (b->pfn << MEM_PAGE_SHIFT) + b->base + DRIVER_RX_HEADROOM;
+  return (b->pfn << MEM_PAGE_SHIFT) + b->base + b->headroom;
 }
 
-uint32_t driver_frag_size(uint32_t buffer_size, int skb_readonly) {
+uint32_t driver_rx_headroom(const struct driver_params *p) {
+  return p->zero_copy || p->xsk_mode == DRIVER_XSK_AF_XDP || p->xdp_attached ? LINUX_XDP_PACKET_HEADROOM
+                                                                               : LINUX_NET_SKB_PAD;
+}
+
+uint32_t driver_frag_size(uint32_t buffer_size, int skb_readonly, uint32_t headroom) {
   /* page_pool_dev_alloc_frag is asked for headroom + buffer (+ the shared
    * info build_skb puts after it) and aligns it to the DMA cache alignment. */
-  uint32_t n = DRIVER_RX_HEADROOM + buffer_size + (skb_readonly ? 0 : DRIVER_SHINFO_BYTES);
+  uint32_t n = headroom + buffer_size + (skb_readonly ? 0 : DRIVER_SHINFO_BYTES);
   return (n + PP_FRAG_ALIGN - 1) & ~(PP_FRAG_ALIGN - 1);
 }
 
@@ -200,7 +213,7 @@ static int umem_alloc(struct driver *d, uint32_t *chunk) {
 static int refill_one(struct rxq *q) {
   struct driver *d = q->d;
   uint64_t pfn, iova = 0;
-  struct buf nb = {.truesize = MEM_PAGE_SIZE, .src = BUF_POOL};
+  struct buf nb = {.truesize = MEM_PAGE_SIZE, .headroom = (uint16_t)d->headroom, .src = BUF_POOL};
   if (q->xsk) {
     /* The device writes straight into the application's memory, mapped
      * once for the device when the region was registered. */
@@ -209,7 +222,7 @@ static int refill_one(struct rxq *q) {
     if (umem_alloc(d, &c))
       return -1;
     nb = (struct buf){.pfn = u->pfns[c / u->per_page], .base = (c % u->per_page) * u->chunk,
-                      .truesize = u->chunk, .chunk = c, .src = BUF_UMEM};
+                      .truesize = u->chunk, .chunk = c, .headroom = LINUX_XDP_PACKET_HEADROOM, .src = BUF_UMEM};
     cpu_charge(d->cpu, CPU_OTHER, d->cpu->costs.pool_alloc);
     struct rx_buf *b = &q->bufs[q->ntu];
     b->b = nb;
@@ -252,7 +265,7 @@ static int refill_one(struct rxq *q) {
   }
 post:;
   struct rx_buf *b = &q->bufs[q->ntu];
-  struct nic_rx_desc_read rd = {.pkt_addr = b->iova + b->b.base + DRIVER_RX_HEADROOM, .hdr_addr = 0};
+  struct nic_rx_desc_read rd = {.pkt_addr = b->iova + b->b.base + b->b.headroom, .hdr_addr = 0};
   if (q->hdr_pfns)
     rd.hdr_addr = hdr_iova(q, q->ntu);
   struct mem_prov pd = {.kind = MEM_LABEL_KERNEL_META, .packet = UINT64_MAX};
@@ -314,7 +327,10 @@ static void recycle(struct driver *d, unsigned queue, uint64_t pfn, int napi) {
   }
   struct mem_prov km = {.kind = MEM_LABEL_KERNEL_META, .packet = UINT64_MAX};
   mem_write(d->m, kcpu, pfn << MEM_PAGE_SHIFT, objs, MEM_PAGE_SIZE, &km);
+  /* The objects are in use while the kernel keeps the page. */
+  mem_mark_add(d->m, MEM_MARK_LIVE, 0, pfn << MEM_PAGE_SHIFT, MEM_PAGE_SIZE);
   if (d->nkreuse == d->p.kernel_reuse_pages) {
+    mem_mark_remove(d->m, MEM_MARK_LIVE, 0, d->kreuse[d->kreuse_first] << MEM_PAGE_SHIFT, MEM_PAGE_SIZE);
     mem_page_free(d->m, d->kreuse[d->kreuse_first]);
     d->kreuse[d->kreuse_first] = pfn;
     d->kreuse_first = (d->kreuse_first + 1) % d->p.kernel_reuse_pages;
@@ -344,7 +360,7 @@ static void release(struct driver *d, unsigned queue, const struct buf *b, enum 
   struct umem *u = d->umem;
   if (by_app) {
     u->fill[(u->fill_first + u->nfill++) % u->nchunks] = b->chunk;
-    d->st.completions++;
+    d->st.fill_ring_returns++;
   } else {
     u->freel[u->nfreel++] = b->chunk;
     d->st.xsk_buff_free++;
@@ -412,16 +428,20 @@ static int hold_page(struct driver *d, unsigned queue, const struct buf *b) {
  * pointers into the vmemmap and slab pointers into the direct map. */
 static void fill_shinfo(uint8_t *si, uint64_t frag_pfn, uint32_t frag_off, uint32_t frag_len,
                         uint64_t seq) {
+  /* Offsets of struct skb_shared_info and skb_frag_t (linux_layout.h,
+   * checked against the kernel's BTF by tests/btf/btf_layout.py). */
   memset(si, 0, DRIVER_SHINFO_BYTES);
-  si[2] = frag_len ? 1 : 0; /* nr_frags */
+  si[LINUX_SHINFO_NR_FRAGS] = frag_len ? 1 : 0;
   uint64_t frag_list = 0;
+  uint32_t dataref = 1;
   uint64_t destructor_arg = 0xffff888100000000ull | (seq << 8);
-  uint64_t page_ptr = 0xffffea0000000000ull + frag_pfn * 64;
-  memcpy(si + 8, &frag_list, 8);
-  memcpy(si + 32, &destructor_arg, 8);
-  memcpy(si + 48, &page_ptr, 8); /* frags[0].bv_page */
-  memcpy(si + 56, &frag_len, 4);
-  memcpy(si + 60, &frag_off, 4);
+  uint64_t page_ptr = 0xffffea0000000000ull + frag_pfn * LINUX_STRUCT_PAGE_BYTES; /* vmemmap */
+  memcpy(si + LINUX_SHINFO_FRAG_LIST, &frag_list, 8);
+  memcpy(si + LINUX_SHINFO_DATAREF, &dataref, 4);
+  memcpy(si + LINUX_SHINFO_DESTRUCTOR_ARG, &destructor_arg, 8);
+  memcpy(si + LINUX_SHINFO_FRAGS + LINUX_SKB_FRAG_PAGE, &page_ptr, 8); /* frags[0] */
+  memcpy(si + LINUX_SHINFO_FRAGS + LINUX_SKB_FRAG_LEN, &frag_len, 4);
+  memcpy(si + LINUX_SHINFO_FRAGS + LINUX_SKB_FRAG_OFFSET, &frag_off, 4);
 }
 
 /* The trace packet whose bytes are at paddr, for labelling the kernel data
@@ -435,10 +455,12 @@ static uint64_t packet_at(struct driver *d, uint64_t paddr) {
 
 /* Build the skb over a frame whose headers (hdr_len bytes) are at hdr_pa and
  * whose first packet buffer is in page pfn. Returns the physical address of
- * skb->data (the headers). A separate head is used in read-only mode, and
- * whenever the headers are not in the packet page (header split). */
+ * skb->data (the headers); *shinfo is where its skb_shared_info is, live
+ * (the kernel reads it again when it frees the skb) until skb_free. A
+ * separate head is used in read-only mode, and whenever the headers are not
+ * in the packet page (header split). */
 static uint64_t build_skb(struct driver *d, uint64_t hdr_pa, const struct frag *first,
-                          uint32_t hdr_len, int separate_head) {
+                          uint32_t hdr_len, int separate_head, uint64_t *shinfo) {
   uint64_t pfn = first->b.pfn;
   uint32_t first_len = first->len;
   uint8_t si[DRIVER_SHINFO_BYTES];
@@ -450,9 +472,9 @@ static uint64_t build_skb(struct driver *d, uint64_t hdr_pa, const struct frag *
      * area (the page, or the fragment), written by the CPU into the packet
      * page. */
     fill_shinfo(si, 0, 0, 0, index);
-    mem_write(d->m, kcpu,
-              (pfn << MEM_PAGE_SHIFT) + first->b.base + first->b.truesize - DRIVER_SHINFO_BYTES, si,
-              sizeof si, &pk);
+    *shinfo = (pfn << MEM_PAGE_SHIFT) + first->b.base + first->b.truesize - DRIVER_SHINFO_BYTES;
+    mem_write(d->m, kcpu, *shinfo, si, sizeof si, &pk);
+    mem_mark_add(d->m, MEM_MARK_LIVE, 0, *shinfo, DRIVER_SHINFO_BYTES);
     return hdr_pa;
   }
   /* A separate head: headers copied there, shared info after them with
@@ -468,10 +490,18 @@ static uint64_t build_skb(struct driver *d, uint64_t hdr_pa, const struct frag *
     cpu_charge(d->cpu, CPU_COPY, cpu_copy_cycles(&d->cpu->costs, hdr_len));
   }
   uint32_t frag_off = separate_head && d->p.header_split ? 0 : hdr_len;
-  fill_shinfo(si, pfn, first->b.base + DRIVER_RX_HEADROOM + frag_off,
+  fill_shinfo(si, pfn, first->b.base + first->b.headroom + frag_off,
               first_len > frag_off ? first_len - frag_off : 0, index);
-  mem_write(d->m, kcpu, head + HEAD_SLOT_BYTES - DRIVER_SHINFO_BYTES, si, sizeof si, &pk);
+  *shinfo = head + HEAD_SLOT_BYTES - DRIVER_SHINFO_BYTES;
+  mem_write(d->m, kcpu, *shinfo, si, sizeof si, &pk);
+  mem_mark_add(d->m, MEM_MARK_LIVE, 0, *shinfo, DRIVER_SHINFO_BYTES);
   return head;
+}
+
+/* kfree_skb / consume_skb: the kernel reads the shared info one last time
+ * (skb_release_data, net/core/skbuff.c) and then it is dead memory. */
+static void skb_free(struct driver *d, uint64_t shinfo) {
+  mem_mark_remove(d->m, MEM_MARK_LIVE, 0, shinfo, DRIVER_SHINFO_BYTES);
 }
 
 static uint64_t frag_paddr(const struct frag *fr) { return buf_data(&fr->b); }
@@ -488,6 +518,9 @@ static void consume(struct driver *d, const struct pending_rx *pr) {
       user_deliver_copy(d->users[pr->owner], frag_paddr(&pr->frags[i]) + off, len - off,
                         i == 0 ? pr->total : 0);
   }
+  skb_free(d, pr->shinfo);
+  if (d->rmem)
+    d->rmem[pr->sock] -= pr->truesize; /* skb_free_datagram / sock_rfree */
   for (uint32_t i = 0; i < pr->nfrags; i++) {
     mem_mark_remove(d->m, MEM_MARK_VALIDATED, 0, frag_paddr(&pr->frags[i]), pr->frags[i].len);
     release(d, pr->queue, &pr->frags[i].b, REL_RECVMSG);
@@ -694,7 +727,8 @@ static int copy_out(struct driver *d, struct rxq *q) {
       d->st.copy_out_drops++;
       return -1;
     }
-    struct buf kb = {.pfn = pfn, .base = 0, .truesize = MEM_PAGE_SIZE, .src = BUF_POOL};
+    struct buf kb = {.pfn = pfn, .base = 0, .truesize = MEM_PAGE_SIZE, .headroom = (uint16_t)d->headroom,
+                     .src = BUF_POOL};
     if (fr->len) {
       mem_copy(d->m, kcpu, buf_data(&kb), frag_paddr(fr), fr->len);
       cpu_charge(d->cpu, CPU_COPY, cpu_copy_cycles(&d->cpu->costs, fr->len));
@@ -785,6 +819,15 @@ static int run_xdp(struct driver *d, struct rxq *q, const struct driver_pkt *pk,
   }
 }
 
+/* The receive-queue bytes of the socket sock (a 5-tuple hash), or NULL
+ * when host memory runs out (then the socket is not accounted). */
+#define DRIVER_SOCK_SLOTS (1u << 18)
+static uint32_t *sock_rmem(struct driver *d, uint32_t sock) {
+  if (!d->rmem && !(d->rmem = calloc(DRIVER_SOCK_SLOTS, sizeof *d->rmem)))
+    return NULL;
+  return &d->rmem[sock % DRIVER_SOCK_SLOTS];
+}
+
 /* A whole frame (all its descriptors up to EOP) has been received. */
 static void rx_frame(struct rxq *q) {
   struct driver *d = q->d;
@@ -823,10 +866,12 @@ static void rx_frame(struct rxq *q) {
        * header buffer (kernel memory), validates it there, and the payload
        * frags (net_iovs in the application's area) are handed to the
        * application in place: no copy, and no header in its pages. */
-      uint64_t skb_data = build_skb(d, hdr_pa, &q->frags[0], q->hdr_len, 1);
+      uint64_t shinfo;
+      uint64_t skb_data = build_skb(d, hdr_pa, &q->frags[0], q->hdr_len, 1, &shinfo);
       cpu_charge(d->cpu, CPU_OTHER, d->cpu->costs.validate + d->cpu->costs.sock_deliver);
       mem_read(d->m, kcpu, skb_data, NULL, pk.hdr_len ? pk.hdr_len : hl);
       hand_over_frame(d, q, total);
+      skb_free(d, shinfo);
       return;
     }
     /* Another flow on the queue (a misconfiguration), or a frame the device
@@ -845,7 +890,8 @@ static void rx_frame(struct rxq *q) {
 
   /* XDP_PASS / no XDP: up the stack as an skb. With a split frame the
    * headers are already in kernel memory: the head is built there. */
-  uint64_t skb_data = build_skb(d, hdr_pa, &q->frags[0], q->split ? q->hdr_len : pk.hdr_len, q->split);
+  uint64_t shinfo;
+  uint64_t skb_data = build_skb(d, hdr_pa, &q->frags[0], q->split ? q->hdr_len : pk.hdr_len, q->split, &shinfo);
   cpu_charge(d->cpu, CPU_OTHER, d->cpu->costs.validate);
   mem_read(d->m, kcpu, skb_data, NULL, pk.hdr_len ? pk.hdr_len : hl);
   if (pk.to_kernel || pk.owner >= d->nusers || !d->users[pk.owner]) {
@@ -854,9 +900,36 @@ static void rx_frame(struct rxq *q) {
     d->st.delivered_bytes += total;
     d->st.last_delivery_ps = simk_now_ps();
     /* Consumed by the kernel within the poll (softirq): direct recycling. */
+    skb_free(d, shinfo);
     for (uint32_t i = 0; i < q->nfrags; i++)
       release(d, q->index, &q->frags[i].b, REL_NAPI);
     return;
+  }
+  /* skb->truesize: the buffers, the sk_buff, and a separate head. */
+  uint32_t truesize = LINUX_SKB_DATA_ALIGN(LINUX_SK_BUFF_BYTES);
+  for (uint32_t i = 0; i < q->nfrags; i++)
+    truesize += q->frags[i].b.truesize;
+  if (d->p.skb_readonly || q->split)
+    truesize += HEAD_SLOT_BYTES;
+  uint32_t *rmem = sock_rmem(d, pk.sock);
+  if (d->p.sock_rcvbuf_bytes && rmem && *rmem > d->p.sock_rcvbuf_bytes) {
+    /* The socket's receive queue is over sk_rcvbuf: the frame is dropped at
+     * the socket (net/ipv4/udp.c, __udp_enqueue_schedule_skb: rmem >
+     * rcvbuf -> drop, sk_drops and UDP_MIB_RCVBUFERRORS; TCP prunes then
+     * drops in tcp_try_rmem_schedule); the skb is freed in softirq and its
+     * pages recycle, so a slow reader costs its own frames, not the
+     * queue's descriptors. */
+    d->st.sock_drops[pk.owner]++;
+    d->st.sock_drop_bytes[pk.owner] += total;
+    skb_free(d, shinfo);
+    for (uint32_t i = 0; i < q->nfrags; i++)
+      release(d, q->index, &q->frags[i].b, REL_NAPI);
+    return;
+  }
+  if (rmem) {
+    *rmem += truesize;
+    if (*rmem > d->st.sock_rmem_max[pk.owner])
+      d->st.sock_rmem_max[pk.owner] = *rmem;
   }
   d->st.stack_packets++;
   cpu_charge(d->cpu, CPU_OTHER, d->cpu->costs.sock_deliver);
@@ -864,7 +937,8 @@ static void rx_frame(struct rxq *q) {
    * until the recipient's recvmsg copies the payload out. */
   struct pending_rx pr = {.queue = q->index, .owner = pk.owner, .nfrags = q->nfrags,
                           .skip = q->split ? 0 : pk.hdr_len, .total = total,
-                          .due_ps = simk_now_ps() + d->p.recv_delay_ps};
+                          .due_ps = simk_now_ps() + d->p.recv_delay_ps, .shinfo = shinfo,
+                          .truesize = rmem ? truesize : 0, .sock = pk.sock % DRIVER_SOCK_SLOTS};
   memcpy(pr.frags, q->frags, q->nfrags * sizeof q->frags[0]);
   for (uint32_t i = 0; i < q->nfrags; i++)
     mem_mark_add(d->m, MEM_MARK_VALIDATED, 0, frag_paddr(&q->frags[i]), q->frags[i].len);
@@ -892,7 +966,7 @@ static int rx_desc(struct rxq *q, const struct nic_rx_desc_wb *wb) {
       cpu_charge(d->cpu, CPU_IOMMU, (uint64_t)c);
   }
   if (q->nfrags == 0) {
-    q->split = q->hdr_pfns && (wb->status_error & NIC_RXD_STAT_SPH);
+    q->split = q->hdr_pfns && (wb->info & NIC_RXD_INFO_SPH); /* hdr_info's SPH (nic.h) */
     q->hdr_len = q->split ? (wb->info >> NIC_RXD_HDR_LEN_SHIFT) & NIC_RXD_HDR_LEN_MASK : 0;
     if (q->split && q->hdr_len > d->p.hdr_buffer_size)
       q->hdr_len = d->p.hdr_buffer_size;
@@ -1020,15 +1094,16 @@ struct driver *driver_new(const struct driver_params *p, struct mem *m, struct i
     return NULL;
   }
   if (p->pool_frag && (p->free_pages || p->dma_per_packet ||
-                       driver_frag_size(p->buffer_size, p->skb_readonly) > MEM_PAGE_SIZE / 2)) {
+                       driver_frag_size(p->buffer_size, p->skb_readonly, driver_rx_headroom(p)) >
+                           MEM_PAGE_SIZE / 2)) {
     snprintf(err, errlen, "driver: page_pool fragments need the pool's DMA mapping and a fragment of at "
              "most half a page (%u bytes for a %u-byte buffer)",
-             driver_frag_size(p->buffer_size, p->skb_readonly), p->buffer_size);
+             driver_frag_size(p->buffer_size, p->skb_readonly, driver_rx_headroom(p)), p->buffer_size);
     return NULL;
   }
   if (p->xsk_mode != DRIVER_XSK_NONE &&
       (p->xsk_queue >= p->queues || (p->umem_chunk != 2048 && p->umem_chunk != 4096) ||
-       p->buffer_size + DRIVER_RX_HEADROOM > p->umem_chunk || p->free_pages || p->dma_per_packet ||
+       p->buffer_size + LINUX_XDP_PACKET_HEADROOM > p->umem_chunk || p->free_pages || p->dma_per_packet ||
        (p->xsk_mode == DRIVER_XSK_ZCRX && !p->header_split))) {
     snprintf(err, errlen, "driver: bad parameters for the application's RX region (queue %u, chunk %u, "
              "buffer %u)", p->xsk_queue, p->umem_chunk, p->buffer_size);
@@ -1049,7 +1124,8 @@ struct driver *driver_new(const struct driver_params *p, struct mem *m, struct i
   if (cls)
     d->cls = *cls;
   d->hoard = -1;
-  d->frag_size = p->pool_frag ? driver_frag_size(p->buffer_size, p->skb_readonly) : MEM_PAGE_SIZE;
+  d->headroom = driver_rx_headroom(p);
+  d->frag_size = p->pool_frag ? driver_frag_size(p->buffer_size, p->skb_readonly, d->headroom) : MEM_PAGE_SIZE;
   d->npages = mem_pages(m);
   d->app_refs = calloc(d->npages, sizeof *d->app_refs);
   if (!d->app_refs)
@@ -1186,6 +1262,7 @@ void driver_free(struct driver *d) {
     page_pool_free(d->q[i].pool);
   }
   free(d->held);
+  free(d->rmem);
   free(d->rxq_pend);
   free(d->kreuse);
   free(d);

@@ -40,13 +40,13 @@
 
 #include "cpu.h"
 #include "iommu.h"
+#include "linux_layout.h"
 #include "mem.h"
 #include "nic.h"
 #include "page_pool.h"
 #include "user.h"
 
-#define DRIVER_RX_HEADROOM 256u   /* XDP_PACKET_HEADROOM */
-#define DRIVER_SHINFO_BYTES 320u  /* SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) */
+#define DRIVER_SHINFO_BYTES LINUX_SHINFO_BYTES /* SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) */
 
 /* What the stack learns of a frame from its headers. */
 struct driver_pkt {
@@ -54,6 +54,8 @@ struct driver_pkt {
   unsigned owner;    /* principal whose socket receives it */
   uint32_t hdr_len;  /* headers up to the L4 payload */
   int to_kernel;     /* 1: consumed by the kernel (ARP...), not a socket */
+  uint32_t sock;     /* the receiving socket: a hash of the 5-tuple (not the flow
+                        table's id, which a bounded table may merge) */
 };
 
 struct driver_classifier {
@@ -88,7 +90,7 @@ struct driver_params {
   uint32_t buffer_size;
   int skb_readonly;         /* 0: writable (build_skb), 1: read-only */
   int dma_per_packet;       /* 0: page_pool keeps mappings; 1: per buffer */
-  uint32_t pool_pages;       /* most pages a queue's pool has at once */
+  uint32_t pool_pages;       /* most pages a queue's pool has at once; 0: no cap */
   uint32_t pool_cache_size;  /* alloc cache per pool (0: 128) */
   uint32_t pool_ring_size;   /* recycle ring per pool (0: 1024) */
   uint8_t pool_clear;       /* enum pp_clear */
@@ -114,13 +116,20 @@ struct driver_params {
   unsigned xsk_queue;       /* the bound queue */
   uint32_t umem_chunk;      /* bytes per chunk (2048 or 4096) */
   uint32_t umem_pages;      /* pages of the region; 0: the ring + 50% */
+  int xdp_attached;         /* an XDP program (xdp.rules) is attached to the device */
+  uint32_t sock_rcvbuf_bytes; /* each socket's receive buffer (sk_rcvbuf; a socket per flow); 0: no limit */
 };
 
 enum driver_xsk_mode { DRIVER_XSK_NONE = 0, DRIVER_XSK_AF_XDP, DRIVER_XSK_ZCRX };
 
+/* Headroom before the packet data in each RX buffer [bytes]: XDP_PACKET_HEADROOM
+ * when the device runs an XDP program (a zero-copy design redirects with
+ * one, an AF_XDP socket, xdp.rules), else NET_SKB_PAD (linux_layout.h). */
+uint32_t driver_rx_headroom(const struct driver_params *p);
+
 /* Fragment size for buffer_size bytes: headroom, the buffer, and (writable
  * skbs) skb_shared_info, rounded up to PP_FRAG_ALIGN. */
-uint32_t driver_frag_size(uint32_t buffer_size, int skb_readonly);
+uint32_t driver_frag_size(uint32_t buffer_size, int skb_readonly, uint32_t headroom);
 
 /* Fault hooks: a principal writes len bytes into the next packet the stack
  * validates (a TOCTOU attack on a shared mapping); a principal stops
@@ -138,7 +147,11 @@ struct driver_stats {
   uint64_t fill_ring;       /* chunks the driver took from the fill ring */
   uint64_t free_list_reuse; /* chunks it took from its free list (freed by xsk_buff_free) */
   uint64_t rx_ring;         /* chunks handed to the application in place (XSK RX ring / zcrx) */
-  uint64_t completions;     /* chunks the application gave back to the fill ring */
+  /* chunks the application gave back after reading them: an RX chunk goes
+   * back through the fill ring (xsk_ring_prod__submit on the fill ring, as
+   * Documentation/networking/af_xdp.rst says); the completion ring only
+   * returns TX frames the device has sent */
+  uint64_t fill_ring_returns;
   uint64_t xsk_buff_free;   /* chunks the driver freed after copying the frame out */
   uint64_t copy_out_packets, copy_out_bytes; /* frames copied out of application memory */
   uint64_t copy_out_drops;  /* frames dropped: no kernel page to copy into */
@@ -151,6 +164,11 @@ struct driver_stats {
   uint64_t xdp_redirect_in_place; /* handed over in place (zero-copy queue, the socket's UMEM) */
   uint64_t xdp_redirect_copy;     /* copied into the principal's socket (an XSK in copy mode) */
   uint64_t xdp_redirect_failed;   /* no such socket: dropped, as xdp_do_redirect fails */
+  /* by principal: frames dropped because the receive queue of its socket
+   * (one per flow) was over sk_rcvbuf, their bytes, and the most bytes
+   * (truesize) one of its sockets held */
+  uint64_t sock_drops[MEM_MAX_PRINCIPALS], sock_drop_bytes[MEM_MAX_PRINCIPALS];
+  uint64_t sock_rmem_max[MEM_MAX_PRINCIPALS];
 };
 
 

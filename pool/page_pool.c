@@ -21,6 +21,7 @@ struct pp_page {
   uint32_t refs;  /* pp_ref_count: fragments (or the page) handed out, plus the
                      pool's own while it carves the page */
   uint8_t state;  /* enum pp_state */
+  uint8_t dma_unmapped; /* page_pool_scrub unmapped it while in flight */
 };
 
 struct page_pool {
@@ -232,7 +233,7 @@ static int enter_page(struct page_pool *pp, uint32_t *slot) {
  * (then only the pool lets go of it). */
 static void release(struct page_pool *pp, uint32_t s, int still_held) {
   struct pp_page *e = &pp->slot[s];
-  if (!pp->p.dma_per_packet) {
+  if (!pp->p.dma_per_packet && !e->dma_unmapped) {
     int64_t c = dma_unmap_page(pp->io, pp->m, pp->p.rid, e->iova, e->pfn, simk_now_ps());
     if (c > 0)
       cpu_charge(pp->cpu, CPU_IOMMU, (uint64_t)c);
@@ -249,6 +250,7 @@ static void release(struct page_pool *pp, uint32_t s, int still_held) {
     hdel(pp, (uint32_t)j);
   e->state = PP_SLOT_UNUSED;
   e->refs = 0;
+  e->dma_unmapped = 0;
   pp->free_slots[pp->nfree_slots++] = s;
   pp->st.in_pool--;
   pp->st.released++;
@@ -263,10 +265,8 @@ struct page_pool *page_pool_new(const struct page_pool_params *p, struct mem *m,
     q.cache_size = PP_ALLOC_CACHE_SIZE;
   if (q.ring_size == 0)
     q.ring_size = PP_RING_SIZE_DEFAULT;
-  if (q.pages == 0) {
-    snprintf(err, errlen, "page_pool: cannot create a pool of %u pages", q.pages);
-    return NULL;
-  }
+  if (q.pages == 0)
+    q.pages = UINT32_MAX; /* no cap: the page allocator is the limit, as in Linux */
   struct page_pool *pp = calloc(1, sizeof *pp);
   if (!pp) {
     snprintf(err, errlen, "page_pool: out of memory");
@@ -312,7 +312,23 @@ void page_pool_destroy(struct page_pool *pp) {
     release(pp, s, 0);
     pp->st.destroy_released++;
   }
-  /* page_pool_inflight: released as they come back. */
+  /* Pages still in flight (net/core/page_pool.c, page_pool_release):
+   * page_pool_scrub dma-unmaps every page the pool ever mapped that is
+   * still mapped, in flight too (the pool tracks them in its dma_mapped
+   * xarray; __page_pool_unmap_netmem_dma, no page reference taken), so the
+   * device loses them at once; page_pool_inflight counts them, and
+   * page_pool_release_retry (every DEFER_TIME, 1 s) frees the ones that
+   * came back into the ring until none is left in flight. Here a page that
+   * comes back after the destroy is released at once (put_page). */
+  for (uint32_t s = 0; s < pp->nslots; s++) {
+    struct pp_page *e = &pp->slot[s];
+    if (e->state != PP_OUT || pp->p.dma_per_packet || e->dma_unmapped)
+      continue;
+    int64_t c = dma_unmap_page(pp->io, pp->m, pp->p.rid, e->iova, e->pfn, simk_now_ps());
+    if (c > 0)
+      cpu_charge(pp->cpu, CPU_IOMMU, (uint64_t)c);
+    e->dma_unmapped = 1;
+  }
   pp->st.destroy_inflight = pp->st.in_use;
   update_signal(pp);
 }

@@ -50,15 +50,16 @@
 #include "cpu.h"
 #include "iommu.h"
 #include "mem.h"
+#include "linux_layout.h"
 
 enum pp_clear { PP_CLEAR_NEVER = 0, PP_CLEAR_ON_ENTRY, PP_CLEAR_ON_RECYCLE };
 
-#define PP_ALLOC_CACHE_SIZE 128u  /* net/core/page_pool.c */
-#define PP_ALLOC_CACHE_REFILL 64u /* pages moved per refill, and per slow-path bulk */
+#define PP_ALLOC_CACHE_SIZE LINUX_PP_ALLOC_CACHE_SIZE     /* include/net/page_pool/types.h */
+#define PP_ALLOC_CACHE_REFILL LINUX_PP_ALLOC_CACHE_REFILL /* pages moved per refill, and per slow-path bulk */
 #define PP_RING_SIZE_DEFAULT 1024u /* ptr_ring size when pool_size is 0 */
 
 struct page_pool_params {
-  uint32_t pages;       /* most pages the pool has at once (cache + ring + in flight) */
+  uint32_t pages;       /* most pages the pool has at once (cache + ring + in flight); 0: no cap */
   uint32_t cache_size;  /* alloc cache [pages]; 0: PP_ALLOC_CACHE_SIZE */
   uint32_t ring_size;   /* recycle ring [pages]; 0: PP_RING_SIZE_DEFAULT */
   uint8_t clear;        /* enum pp_clear */
@@ -102,9 +103,10 @@ struct page_pool;
 struct page_pool *page_pool_new(const struct page_pool_params *p, struct mem *m, struct iommu *io,
                                 struct cpu *cpu, char *err, size_t errlen);
 /* page_pool_destroy: release every page in the cache and the ring (and the
- * pool's reference on the page being split into fragments), count the pages
- * still in flight; those are released when they come back. Charges the
- * unmaps to cpu. Idempotent. */
+ * pool's reference on the page being split into fragments), DMA-unmap the
+ * pages still in flight and count them (page_pool_scrub, page_pool_inflight);
+ * those are freed when they come back. Charges the unmaps to cpu.
+ * Idempotent. */
 void page_pool_destroy(struct page_pool *pp);
 /* Destroy (when not done yet) and free the pool's host memory. Pages still in
  * flight are forgotten. */

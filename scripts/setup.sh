@@ -5,6 +5,7 @@ set -euo pipefail
 PKGS=(build-essential cmake pkg-config libsystemc-dev libpcap-dev check libjson-c-dev
       libyaml-dev python3 python3-jsonschema tcpdump chromium time
       clang libclang-rt-14-dev valgrind
+      dwarves  # pahole, for the BTF layout test tests/btf/btf_layout.py
       help2man  # the manual page, generated from --help at build time
       parallel slurm-wlm munge)  # campaign engines: GNU parallel, a test Slurm (docs/campaigns.md)
 missing=()

@@ -660,6 +660,12 @@ int trace_next(struct trace *t, struct trace_record *rec, char *err, size_t errl
       t->stats.skipped_unsupported++;
       continue;
     }
+    if (hdr->caplen == 0) {
+      /* Nothing captured, not even a link header: nothing a NIC could
+       * receive. Counted, skipped, its number kept. */
+      t->stats.zero_length++;
+      continue;
+    }
     uint32_t caplen = hdr->caplen;
     uint32_t file_len = hdr->len;
     const uint8_t *frame = data;

@@ -89,6 +89,7 @@ struct trace_stats {
   uint64_t ts_out_of_range;     /* timestamp replaced (TRACE_REC_TS_OUT_OF_RANGE) */
   uint64_t skipped_unsupported; /* records skipped: no Ethernet form (skip_unsupported) */
   uint64_t converted;           /* delivered with a synthetic Ethernet header */
+  uint64_t zero_length;         /* records skipped: no byte captured (caplen 0) */
 };
 
 struct trace_open_opts {

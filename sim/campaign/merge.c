@@ -497,7 +497,8 @@ static const char *short_name(const char *prop) {
       {"cross_flow_leak", "xflow"},          {"stale_data_leak", "stale"},
       {"kernel_pointer_leak", "kptr"},        {"kernel_data_tamper", "ktamper"},
       {"user_write_after_validation", "uwav"}, {"device_write_outside_grant", "dwog"},
-      {"device_write_after_unmap", "dwau"},   {"pool_exhaustion", "exhaust"}};
+      {"device_write_after_unmap", "dwau"},   {"pool_exhaustion", "exhaust"},
+      {"cross_flow_tamper", "xtamper"}};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
     if (strcmp(prop, names[i][0]) == 0)
       return names[i][1];

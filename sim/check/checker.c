@@ -38,12 +38,34 @@ struct checker {
     uint32_t end;
     char who[48];
   } last_rec[PROP_COUNT]; /* to count one DMA written in pieces once */
+  /* The first violation's text of each recorded property, with "{bytes}"
+   * standing for its length: rendered again when a continuing piece of the
+   * same transfer makes it longer, so the text and the JSON agree. */
+  char first_tmpl[PROP_COUNT][1024];
+  checker_dma_info_fn dma_fn;
+  void *dma_ctx;
+  uint64_t *unmap_ps;   /* per page: 1 + when the kernel dropped its last DMA mapping (0: never) */
+  uint64_t unmap_pages; /* entries of unmap_ps */
 };
+
+/* Render a text template: "{bytes}" becomes len. */
+static void render_bytes(const char *tmpl, uint32_t len, char *out, size_t n) {
+  const char *at = strstr(tmpl, "{bytes}");
+  if (!at) {
+    snprintf(out, n, "%s", tmpl);
+    return;
+  }
+  snprintf(out, n, "%.*s%u%s", (int)(at - tmpl), tmpl, len, at + 7);
+}
+
+/* The source kind of a first occurrence: the label's, or "packet" once it
+ * spans bytes of different packet kinds (headers and payload of a packet). */
+static const char *kind_text(unsigned k);
 
 static const char *const prop_names[PROP_COUNT] = {
     "cross_flow_leak",       "stale_data_leak",         "kernel_pointer_leak",
     "kernel_data_tamper",    "user_write_after_validation", "device_write_outside_grant",
-    "device_write_after_unmap", "pool_exhaustion",
+    "device_write_after_unmap", "pool_exhaustion", "cross_flow_tamper",
 };
 
 const char *checker_property_name(enum checker_property p) {
@@ -56,7 +78,7 @@ const char *checker_kind_name(unsigned kind) {
   case MEM_LABEL_PKT_HEADER: return "packet header";
   case MEM_LABEL_PKT_PAYLOAD: return "packet payload";
   case MEM_LABEL_PKT_UNKNOWN: return "packet bytes not in the capture";
-  case MEM_LABEL_KERNEL_PRESIM: return "kernel data from before the simulation";
+  case MEM_LABEL_KERNEL_PRESIM: return "pre-simulation page contents";
   case MEM_LABEL_KERNEL_PTR: return "skb_shared_info (kernel pointers)";
   case MEM_LABEL_KERNEL_META: return "kernel metadata";
   case MEM_LABEL_USER: return "user data";
@@ -128,6 +150,19 @@ struct group {
   int at_map;        /* exposed by a new mapping (1) or by a write (0) */
 };
 
+static const char *kind_text(unsigned k) {
+  return k == MEM_LABEL_PKT_HEADER ? "header" : k == MEM_LABEL_PKT_PAYLOAD ? "payload"
+         : k == MEM_LABEL_PKT_UNKNOWN ? "uncaptured" : k == MEM_LABEL_KERNEL_PRESIM ? "kernel_presim"
+         : k == MEM_LABEL_KERNEL_PTR ? "skb_shared_info" : k == MEM_LABEL_KERNEL_META ? "kernel_meta"
+         : k == MEM_LABEL_USER ? "user" : "zero";
+}
+
+/* Does a continuing piece of label kind k make the first occurrence v span
+ * packet bytes of more than one kind? */
+static int spans_kinds(const struct checker_violation *v, const struct mem_label *first, unsigned k) {
+  return strcmp(v->kind, "packet") == 0 || (is_packet(k) && is_packet(first->prov.kind) && k != first->prov.kind);
+}
+
 static void explain(struct checker *c, const struct group *g, struct checker_violation *v) {
   const struct policy *pol = c->pol;
   const struct mem_label *lab = &g->lab;
@@ -148,8 +183,9 @@ static void explain(struct checker *c, const struct group *g, struct checker_vio
     snprintf(what, sizeof what, "%u bytes of packet %" PRIu64 " of flow %s", g->length,
              lab->prov.packet, flow);
   } else if (k == MEM_LABEL_KERNEL_PRESIM) {
-    snprintf(what, sizeof what, "%u bytes of kernel data that page 0x%" PRIx64
-             " held before the simulation started", g->length, g->pfn);
+    snprintf(what, sizeof what, "%u bytes of pre-simulation page contents (what page 0x%" PRIx64
+             " held before the simulation started: old kernel objects of a real machine's free page, not a "
+             "live kernel pointer of this run)", g->length, g->pfn);
   } else if (k == MEM_LABEL_USER) {
     snprintf(what, sizeof what, "%u bytes of data of principal '%s'", g->length,
              lab->prov.principal < pol->nprincipals ? pol->names[lab->prov.principal] : "?");
@@ -178,6 +214,8 @@ static void explain(struct checker *c, const struct group *g, struct checker_vio
   char ptext[200];
   if (is_kernel(k)) {
     policy_text = "no userspace principal is entitled to kernel-private bytes";
+  } else if (k == MEM_LABEL_USER && lab->epoch == epoch) {
+    policy_text = "bytes one principal wrote reach another as if they were packet data (integrity)";
   } else if (k == MEM_LABEL_USER) {
     policy_text = "only the principal that wrote user data is entitled to it";
   } else {
@@ -190,11 +228,7 @@ static void explain(struct checker *c, const struct group *g, struct checker_vio
   if (v->explanation[0] >= 'a' && v->explanation[0] <= 'z')
     v->explanation[0] = (char)(v->explanation[0] - 'a' + 'A');
   snprintf(v->flow, sizeof v->flow, "%s", flow);
-  snprintf(v->kind, sizeof v->kind, "%s",
-           k == MEM_LABEL_PKT_HEADER ? "header" : k == MEM_LABEL_PKT_PAYLOAD ? "payload"
-           : k == MEM_LABEL_PKT_UNKNOWN ? "uncaptured" : k == MEM_LABEL_KERNEL_PRESIM ? "kernel_presim"
-           : k == MEM_LABEL_KERNEL_PTR ? "skb_shared_info" : k == MEM_LABEL_KERNEL_META ? "kernel_meta"
-           : k == MEM_LABEL_USER ? "user" : "zero");
+  snprintf(v->kind, sizeof v->kind, "%s", kind_text(k));
   v->packet_index = is_packet(k) ? lab->prov.packet : UINT64_MAX;
   v->time_ps = c->now_ps(c->clock_ctx);
   v->principal = g->principal;
@@ -240,7 +274,10 @@ static void group_flush(struct checker *c, struct group *g) {
       whole.offset = r->first.offset;
       whole.length = r->first.length + g->length;
       whole.lab = r->first_lab;
+      int mixed = spans_kinds(&r->first, &r->first_lab, g->lab.prov.kind);
       explain(c, &whole, &r->first);
+      if (mixed)
+        snprintf(r->first.kind, sizeof r->first.kind, "%s", "packet");
     }
     g->prop = -1;
     return;
@@ -287,10 +324,12 @@ static void expose_run(void *vctx, uint64_t paddr, uint32_t len, uint32_t id) {
   int prop;
   if (is_kernel(lab->prov.kind))
     prop = PROP_KERNEL_POINTER_LEAK;
-  else if (lab->epoch == x->epoch)
-    prop = PROP_CROSS_FLOW_LEAK;
-  else
+  else if (lab->epoch != x->epoch)
     prop = PROP_STALE_DATA_LEAK;
+  else if (lab->prov.kind == MEM_LABEL_USER)
+    prop = PROP_CROSS_FLOW_TAMPER; /* another principal's writes reach it: integrity, not a leak */
+  else
+    prop = PROP_CROSS_FLOW_LEAK;
   uint32_t off = (uint32_t)(paddr & (MEM_PAGE_SIZE - 1));
   struct group *g = &x->g;
   if (g->prop == prop && g->offset + g->length == off && same_source(&g->lab, lab)) {
@@ -357,8 +396,12 @@ static void record(struct checker *c, int prop, const char *who, unsigned princi
   snprintf(c->last_rec[prop].who, sizeof c->last_rec[prop].who, "%s", who);
   r->bytes += len;
   if (continues) {
-    if (r->first.pfn == pfn && r->first.offset + r->first.length == off && r->first.time_ps == now)
+    if (r->first.pfn == pfn && r->first.offset + r->first.length == off && r->first.time_ps == now) {
       r->first.length += len;
+      render_bytes(c->first_tmpl[prop], r->first.length, r->first.explanation, sizeof r->first.explanation);
+      if (src && spans_kinds(&r->first, &r->first_lab, src->prov.kind))
+        snprintf(r->first.kind, sizeof r->first.kind, "%s", "packet");
+    }
     return;
   }
   r->count++;
@@ -379,25 +422,22 @@ static void record(struct checker *c, int prop, const char *who, unsigned princi
   if (src) {
     r->first_lab = *src;
     unsigned k = src->prov.kind;
-    snprintf(v->kind, sizeof v->kind, "%s",
-             k == MEM_LABEL_PKT_HEADER ? "header" : k == MEM_LABEL_PKT_PAYLOAD ? "payload"
-             : k == MEM_LABEL_PKT_UNKNOWN ? "uncaptured" : k == MEM_LABEL_KERNEL_PRESIM ? "kernel_presim"
-             : k == MEM_LABEL_KERNEL_PTR ? "skb_shared_info" : k == MEM_LABEL_KERNEL_META ? "kernel_meta"
-             : k == MEM_LABEL_USER ? "user" : "zero");
+    snprintf(v->kind, sizeof v->kind, "%s", kind_text(k));
     if (is_packet(k)) {
       v->packet_index = src->prov.packet;
       if (c->pol->flow_name)
         c->pol->flow_name(c->pol->flow_name_ctx, src->prov.flow, v->flow, sizeof v->flow);
     }
   }
-  snprintf(v->explanation, sizeof v->explanation, "%s", text);
+  snprintf(c->first_tmpl[prop], sizeof c->first_tmpl[prop], "%s", text);
+  render_bytes(text, len, v->explanation, sizeof v->explanation);
 }
 
 struct kernel_scan {
   const struct mem *m;
   uint16_t rid;
   int device;       /* 1: count only bytes outside the device's grants */
-  uint32_t bytes;   /* kernel-private bytes that would be overwritten */
+  uint32_t bytes;   /* live kernel-private bytes that would be overwritten */
   uint64_t first_paddr;
   uint32_t first_id;
   struct mem_label first_lab;
@@ -411,9 +451,10 @@ static void kernel_run(void *vctx, uint64_t paddr, uint32_t len, uint32_t id) {
   const struct mem_label *lab = mem_label(mm, id);
   if (!is_kernel(lab->prov.kind))
     return;
-  uint32_t n = len;
-  if (k->device)
-    n -= mem_mark_covered(k->m, MEM_MARK_GRANT, k->rid, paddr, len);
+  /* Only live kernel data counts (the kernel will read it again); a device
+   * write inside its grants is its own to make. */
+  uint32_t n = k->device ? mem_mark_covered_but(k->m, MEM_MARK_LIVE, 0, MEM_MARK_GRANT, k->rid, paddr, len)
+                         : mem_mark_covered(k->m, MEM_MARK_LIVE, 0, paddr, len);
   if (n && !k->bytes) {
     k->first_paddr = paddr;
     k->first_id = id;
@@ -430,6 +471,51 @@ static void fmt_device(uint16_t rid, char *buf, size_t n) {
  * (record() ignores the text otherwise), and a device or kernel write that is
  * no violation needs no text at all: format only what will be kept. */
 static int wants_text(const struct checker *c, int prop) { return !c->res[prop].has_first; }
+
+/* A write after unmap, as a chain of events: the IOVA the device used, when
+ * the kernel dropped the page's last DMA mapping, and what let the write
+ * through (a stale IOTLB entry, or no translation at all). */
+static void unmap_text(struct checker *c, uint16_t rid, uint64_t pfn, uint32_t off, const char *tn,
+                       const char *who, char *text, size_t n) {
+  struct checker_dma_info di;
+  int known = c->dma_fn && c->dma_fn(c->dma_ctx, rid, &di) == 0;
+  char iova[48] = "", when[160];
+  if (known)
+    snprintf(iova, sizeof iova, " to IOVA 0x%" PRIx64 ",", di.iova);
+  if (pfn < c->unmap_pages && c->unmap_ps[pfn]) {
+    char tu[48];
+    fmt_time(c->unmap_ps[pfn] - 1, tu, sizeof tu);
+    snprintf(when, sizeof when, "the kernel had unmapped it for DMA at %s (its DMA API dropped the "
+             "page's last mapping)", tu);
+  } else {
+    snprintf(when, sizeof when, "the kernel had not mapped it for DMA");
+  }
+  const char *through = !known ? "the write got through the IOMMU"
+                        : di.untranslated ? "no translation stopped it: the IOMMU was in passthrough or off, "
+                                            "so the IOVA was used as the physical address"
+                        : di.stale ? "a stale IOTLB entry let it through: the unmap's IOTLB invalidation was "
+                                     "still waiting in the flush queue (lazy mode)"
+                                   : "the IOMMU translated it through a current mapping";
+  snprintf(text, n, "At %s the %s wrote {bytes} bytes%s into page 0x%" PRIx64 " at offset %u, but %s; %s.",
+           tn, who, iova, pfn, off, when, through);
+}
+
+static void on_dma(void *ctx, struct mem *m, uint64_t pfn, uint16_t rid, uint32_t refs) {
+  (void)rid;
+  struct checker *c = ctx;
+  if (refs)
+    return;
+  if (!c->unmap_ps) {
+    c->unmap_pages = mem_pages(m);
+    c->unmap_ps = calloc(c->unmap_pages ? c->unmap_pages : 1, sizeof *c->unmap_ps);
+    if (!c->unmap_ps) {
+      c->unmap_pages = 0;
+      return; /* the texts then say less, the counts are the same */
+    }
+  }
+  if (pfn < c->unmap_pages)
+    c->unmap_ps[pfn] = c->now_ps(c->clock_ctx) + 1; /* time + 1: 0 stays "never" */
+}
 
 static void on_before_write(void *ctx, struct mem *m, const struct mem_access *a) {
   struct checker *c = ctx;
@@ -448,18 +534,13 @@ static void on_before_write(void *ctx, struct mem *m, const struct mem_access *a
     if (granted < a->len) {
       if (wants_text(c, PROP_DEVICE_WRITE_OUTSIDE_GRANT))
         snprintf(text, sizeof text,
-                 "At %s the %s wrote %u bytes into page 0x%" PRIx64 " at offset %u, %u of them outside "
-                 "every buffer a posted descriptor or ring grants it.", tn, who, a->len, pfn, off,
-                 a->len - granted);
+                 "At %s the %s wrote into page 0x%" PRIx64 " from offset %u {bytes} bytes outside every "
+                 "buffer a posted descriptor or ring grants it.", tn, who, pfn, off);
       record(c, PROP_DEVICE_WRITE_OUTSIDE_GRANT, who, 0, pfn, off, a->len - granted, NULL, text);
     }
     if (unmapped) {
       if (wants_text(c, PROP_DEVICE_WRITE_AFTER_UNMAP))
-        snprintf(text, sizeof text,
-                 "At %s the %s wrote %u bytes into page 0x%" PRIx64 " at offset %u, but the kernel had "
-                 "already unmapped or freed that page for DMA (no DMA mapping of it is left); the write "
-                 "got through the IOMMU (%s).", tn, who, a->len, pfn, off,
-                 "a stale IOTLB entry, or no translation enforced");
+        unmap_text(c, rid, pfn, off, tn, who, text, sizeof text);
       const struct mem_label *old = mem_label(m, mem_peek_label_id(m, a->paddr));
       record(c, PROP_DEVICE_WRITE_AFTER_UNMAP, who, 0, pfn, off, a->len, old, text);
     }
@@ -469,8 +550,8 @@ static void on_before_write(void *ctx, struct mem *m, const struct mem_access *a
       if (k.bytes) {
         if (wants_text(c, PROP_KERNEL_DATA_TAMPER))
           snprintf(text, sizeof text,
-                   "At %s the %s overwrote %u bytes of %s in page 0x%" PRIx64 " at offset %u, which the "
-                   "kernel had written at %.3f us and never granted to the device.", tn, who, k.bytes,
+                   "At %s the %s overwrote {bytes} bytes of %s in page 0x%" PRIx64 " at offset %u, which the "
+                   "kernel had written at %.3f us, never granted to the device, and still uses.", tn, who,
                    checker_kind_name(k.first_lab.prov.kind), pfn,
                    (uint32_t)(k.first_paddr & (MEM_PAGE_SIZE - 1)), (double)k.first_lab.time_ps / 1e6);
         record(c, PROP_KERNEL_DATA_TAMPER, who, 0, pfn, (uint32_t)(k.first_paddr & (MEM_PAGE_SIZE - 1)),
@@ -490,9 +571,10 @@ static void on_before_write(void *ctx, struct mem *m, const struct mem_access *a
   if (k.bytes) {
     if (wants_text(c, PROP_KERNEL_DATA_TAMPER))
       snprintf(text, sizeof text,
-               "At %s principal '%s' wrote over %u bytes of %s in page 0x%" PRIx64 " at offset %u through "
-               "its read-write mapping; kernel-private data is no userspace principal's to change.", tn,
-               pname, k.bytes, checker_kind_name(k.first_lab.prov.kind), pfn,
+               "At %s principal '%s' wrote over {bytes} bytes of %s in page 0x%" PRIx64 " at offset %u through "
+               "its read-write mapping, while the kernel still uses them; kernel-private data is no userspace "
+               "principal's to change.", tn,
+               pname, checker_kind_name(k.first_lab.prov.kind), pfn,
                (uint32_t)(k.first_paddr & (MEM_PAGE_SIZE - 1)));
     record(c, PROP_KERNEL_DATA_TAMPER, who, p, pfn, (uint32_t)(k.first_paddr & (MEM_PAGE_SIZE - 1)),
            k.bytes, &k.first_lab, text);
@@ -505,10 +587,10 @@ static void on_before_write(void *ctx, struct mem *m, const struct mem_access *a
       if (is_packet(old->prov.kind) && c->pol->flow_name)
         c->pol->flow_name(c->pol->flow_name_ctx, old->prov.flow, flow, sizeof flow);
       snprintf(text, sizeof text,
-               "At %s principal '%s' changed %u bytes of packet %" PRIu64 " (flow %s) in page 0x%" PRIx64
+               "At %s principal '%s' changed {bytes} bytes of packet %" PRIu64 " (flow %s) in page 0x%" PRIx64
                " at offset %u through its read-write mapping, after the kernel had validated them and "
                "while it still used them: what the stack checked is not what it will consume.", tn, pname,
-               v, old->prov.packet, flow, pfn, off);
+               old->prov.packet, flow, pfn, off);
     }
     record(c, PROP_USER_WRITE_AFTER_VALIDATION, who, p, pfn, off, v, old, text);
   }
@@ -558,7 +640,8 @@ struct checker *checker_new(struct mem *m, const struct policy *pol, uint64_t (*
   c->clock_ctx = clock_ctx;
   for (unsigned i = 0; i < MEM_MAX_PRINCIPALS; i++)
     c->last[i].prop = -1;
-  struct mem_observer obs = {.ctx = c, .before_write = on_before_write, .access = on_access, .map = on_map};
+  struct mem_observer obs = {.ctx = c, .before_write = on_before_write, .access = on_access, .map = on_map,
+                             .dma = on_dma};
   if (mem_add_observer(m, &obs)) {
     free(c);
     return NULL;
@@ -582,9 +665,16 @@ void checker_flush(struct checker *c) {
     }
 }
 
+void checker_set_dma_info(struct checker *c, checker_dma_info_fn fn, void *ctx) {
+  c->dma_fn = fn;
+  c->dma_ctx = ctx;
+}
+
 void checker_free(struct checker *c) {
-  if (c)
+  if (c) {
     free(c->pend);
+    free(c->unmap_ps);
+  }
   free(c);
 }
 

@@ -28,6 +28,7 @@ enum checker_property {
   PROP_DEVICE_WRITE_OUTSIDE_GRANT,
   PROP_DEVICE_WRITE_AFTER_UNMAP,
   PROP_POOL_EXHAUSTION,
+  PROP_CROSS_FLOW_TAMPER, /* integrity: one principal's bytes reach another as packet data */
   PROP_COUNT
 };
 
@@ -101,6 +102,18 @@ void checker_note_drop(struct checker *c, unsigned queue, uint32_t flow, uint64_
 typedef void (*checker_exposure_fn)(void *ctx, unsigned principal, uint64_t paddr, const uint8_t *data,
                                     uint32_t len, uint64_t time_ps);
 void checker_set_exposure_cb(struct checker *c, checker_exposure_fn fn, void *ctx);
+
+/* How a device write got where it did, as the DMA port knows it while the
+ * write happens (for the explanation of a write after unmap). */
+struct checker_dma_info {
+  uint64_t iova;        /* the IOVA the device used */
+  uint8_t stale;        /* through a stale IOTLB entry (unmapped, invalidation still queued) */
+  uint8_t untranslated; /* no translation (IOMMU passthrough or off): the IOVA was the address */
+};
+/* fn fills *out for the device write under way with requester rid and
+ * returns 0, or -1 when it knows nothing of it. */
+typedef int (*checker_dma_info_fn)(void *ctx, uint16_t rid, struct checker_dma_info *out);
+void checker_set_dma_info(struct checker *c, checker_dma_info_fn fn, void *ctx);
 void checker_flush(struct checker *c);
 
 /* Is principal entitled to observe bytes labelled lab under pol? (The

@@ -146,7 +146,8 @@ static void usage_replay(FILE *f) {
           "\nfaults (--fault NAME[:KEY=VALUE,...]; when: packet=N (frame N, from 0), at_us=T,\n"
           "prob=P (each frame, drawn from --seed); none: once at the first frame):\n"
           "  random_dma          the device writes len=64 bytes to a random IOVA\n"
-          "  malicious_dma       the device writes past its buffer to the end of the mapped page\n"
+          "  malicious_dma       the device writes past its buffer to the end of the mapped page, and again\n"
+          "                      over the end of the page it overflowed before (still mapped with page_pool)\n"
           "  bad_descriptor      field=addr (default) or len: a descriptor's address or length is corrupted\n"
           "  late_dma            the device writes a buffer again delay_us=50 after it completed\n"
           "  iommu_passthrough   the IOMMU stops translating\n"
@@ -510,8 +511,8 @@ static int cmd_replay(int argc, char **argv) {
 
 /* ---- review ---- */
 
-static const char *const prop_short[PROP_COUNT] = {"xflow", "stale", "kptr",  "ktamper",
-                                                   "uwav",  "dwog",  "dwau",  "exhaust"};
+static const char *const prop_short[PROP_COUNT] = {"xflow", "stale", "kptr",    "ktamper", "uwav",
+                                                   "dwog",  "dwau",  "exhaust", "xtamper"};
 
 struct review_run {
   const char *design;
@@ -591,7 +592,7 @@ static void review_table(FILE *f, struct review_run *runs, size_t n, int markdow
       fprintf(f, "---:|");
     fprintf(f, "---:|---:|---:|\n");
   } else {
-    fprintf(f, "%-28s %-7s", "design", "verdict");
+    fprintf(f, "%-28s %-12s", "design", "verdict");
     for (int p = 0; p < PROP_COUNT; p++)
       fprintf(f, " %7s", prop_short[p]);
     fprintf(f, " %10s %9s %8s\n", "cyc/pkt", "Gb/s", "drops");
@@ -603,7 +604,7 @@ static void review_table(FILE *f, struct review_run *runs, size_t n, int markdow
     if (markdown)
       fprintf(f, "| %s | %s |", runs[i].design, verdict);
     else
-      fprintf(f, "%-28s %-7s", runs[i].design, verdict);
+      fprintf(f, "%-28s %-12s", runs[i].design, verdict);
     for (int p = 0; p < PROP_COUNT; p++) {
       if (!r)
         fprintf(f, markdown ? " - |" : " %7s", "-");

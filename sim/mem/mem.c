@@ -514,42 +514,80 @@ int mem_mark_remove(struct mem *m, enum mem_mark_kind kind, uint16_t id, uint64_
   return mark_range(m, 0, kind, id, paddr, len);
 }
 
-uint32_t mem_mark_covered(const struct mem *m, enum mem_mark_kind kind, uint16_t id, uint64_t paddr,
-                          uint32_t len) {
-  uint64_t pfn = paddr >> MEM_PAGE_SHIFT;
-  if (pfn >= m->npages || len == 0)
-    return 0;
-  uint32_t off = (uint32_t)(paddr & (MEM_PAGE_SIZE - 1));
-  if (len > MEM_PAGE_SIZE - off)
-    len = MEM_PAGE_SIZE - off;
-  const struct mem_page_meta *md = &m->meta[pfn];
-  /* Few marks per page: sweep the range, extending the covered prefix. */
-  uint32_t covered = 0;
-  uint32_t pos = off, end = off + len;
-  uint8_t seen[MEM_PAGE_SIZE / 8];
-  int any = 0;
+/* Sets in seen (bit per byte offset of the page) the bytes of [pos, end)
+ * covered by marks of kind (and id, for grants). Returns the bytes of the
+ * range covered, or len at once when one mark covers it all (seen is then
+ * not filled). */
+static uint32_t mark_bitmap(const struct mem_page_meta *md, enum mem_mark_kind kind, uint16_t id,
+                            uint32_t pos, uint32_t end, uint8_t *seen, int *any) {
   for (uint16_t i = 0; i < md->nmarks; i++) {
     const struct mark *e = &md->marks[i];
     if (e->kind != kind || (kind == MEM_MARK_GRANT && e->id != id))
       continue;
     uint32_t eo = e->off, el = e->full ? MEM_PAGE_SIZE : e->len;
     if (eo <= pos && eo + el >= end)
-      return len; /* the usual case: one mark covers it all */
+      return end - pos; /* the usual case: one mark covers it all */
     uint32_t a = eo > pos ? eo : pos, b = eo + el < end ? eo + el : end;
     if (a >= b)
       continue;
-    if (!any) {
-      memset(seen, 0, sizeof seen);
-      any = 1;
+    if (!*any) {
+      memset(seen, 0, MEM_PAGE_SIZE / 8);
+      *any = 1;
     }
     for (uint32_t x = a; x < b; x++)
       seen[x >> 3] |= (uint8_t)(1u << (x & 7));
   }
-  if (!any)
+  if (!*any)
     return 0;
+  uint32_t covered = 0;
   for (uint32_t x = pos; x < end; x++)
     covered += (seen[x >> 3] >> (x & 7)) & 1u;
   return covered;
+}
+
+static const struct mem_page_meta *mark_meta(const struct mem *m, uint64_t paddr, uint32_t *len) {
+  uint64_t pfn = paddr >> MEM_PAGE_SHIFT;
+  if (pfn >= m->npages || *len == 0)
+    return NULL;
+  uint32_t off = (uint32_t)(paddr & (MEM_PAGE_SIZE - 1));
+  if (*len > MEM_PAGE_SIZE - off)
+    *len = MEM_PAGE_SIZE - off;
+  return &m->meta[pfn];
+}
+
+uint32_t mem_mark_covered(const struct mem *m, enum mem_mark_kind kind, uint16_t id, uint64_t paddr,
+                          uint32_t len) {
+  const struct mem_page_meta *md = mark_meta(m, paddr, &len);
+  if (!md)
+    return 0;
+  uint32_t pos = (uint32_t)(paddr & (MEM_PAGE_SIZE - 1));
+  uint8_t seen[MEM_PAGE_SIZE / 8];
+  int any = 0;
+  return mark_bitmap(md, kind, id, pos, pos + len, seen, &any);
+}
+
+uint32_t mem_mark_covered_but(const struct mem *m, enum mem_mark_kind kind, uint16_t id,
+                              enum mem_mark_kind but_kind, uint16_t but_id, uint64_t paddr, uint32_t len) {
+  const struct mem_page_meta *md = mark_meta(m, paddr, &len);
+  if (!md)
+    return 0;
+  uint32_t pos = (uint32_t)(paddr & (MEM_PAGE_SIZE - 1)), end = pos + len;
+  uint8_t in[MEM_PAGE_SIZE / 8], out[MEM_PAGE_SIZE / 8];
+  int any_in = 0, any_out = 0;
+  uint32_t n = mark_bitmap(md, kind, id, pos, end, in, &any_in);
+  if (n == 0)
+    return 0;
+  uint32_t excluded = mark_bitmap(md, but_kind, but_id, pos, end, out, &any_out);
+  if (excluded == 0)
+    return n;
+  if (excluded == len)
+    return 0;
+  if (n == len) /* covered whole (the bitmap may not be filled) */
+    memset(in, 0xff, sizeof in);
+  uint32_t c = 0;
+  for (uint32_t x = pos; x < end; x++)
+    c += (in[x >> 3] >> (x & 7)) & 1u & ~((unsigned)out[x >> 3] >> (x & 7));
+  return c;
 }
 
 void mem_page_set_holder(struct mem *m, uint64_t pfn, int principal) {

@@ -181,9 +181,14 @@ uint64_t mem_page_mappers(const struct mem *m, uint64_t pfn);
  *   device with requester id `id`; a device write outside every grant of its
  *   requester id writes outside what it was given;
  * - MEM_MARK_VALIDATED: packet bytes the kernel has validated and still
- *   uses (id: unused); a user write over them changes them behind its back.
+ *   uses (id: unused); a user write over them changes them behind its back;
+ * - MEM_MARK_LIVE: kernel-private bytes the kernel will read again (id:
+ *   unused): the skb_shared_info of an skb in flight or queued on a socket,
+ *   kernel objects in a page the kernel still uses. Kernel bytes without it
+ *   are dead (an skb freed, a page given back): writing them tampers with
+ *   nothing.
  * Marks may overlap; removing takes away exactly one equal mark. */
-enum mem_mark_kind { MEM_MARK_GRANT = 0, MEM_MARK_VALIDATED = 1 };
+enum mem_mark_kind { MEM_MARK_GRANT = 0, MEM_MARK_VALIDATED = 1, MEM_MARK_LIVE = 2 };
 
 void mem_page_dma_ref(struct mem *m, uint64_t pfn, uint16_t rid, int delta);
 uint32_t mem_page_dma_refs(const struct mem *m, uint64_t pfn);
@@ -195,6 +200,10 @@ int mem_mark_remove(struct mem *m, enum mem_mark_kind kind, uint16_t id, uint64_
  * (and id, for grants). */
 uint32_t mem_mark_covered(const struct mem *m, enum mem_mark_kind kind, uint16_t id, uint64_t paddr,
                           uint32_t len);
+/* Bytes of [paddr, paddr+len) (within one page) covered by marks of kind
+ * (and id) and by no mark of but_kind (and but_id). */
+uint32_t mem_mark_covered_but(const struct mem *m, enum mem_mark_kind kind, uint16_t id,
+                              enum mem_mark_kind but_kind, uint16_t but_id, uint64_t paddr, uint32_t len);
 
 /* The principal holding a page (a zero-copy page handed to it and not yet
  * returned), or -1. */

@@ -18,7 +18,7 @@ const char *report_verdict(const struct replay_result *r) {
   for (int p = 0; p < PROP_COUNT; p++)
     if (r->props[p].count)
       return "unsafe";
-  return "safe";
+  return r->inconclusive[0] ? "inconclusive" : "safe";
 }
 
 /* Report names of the CPU cost buckets, in enum cpu_bucket order. */
@@ -72,6 +72,7 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
   json_object_object_add(t, "truncated_packets", u64(ts->truncated_packets));
   json_object_object_add(t, "uncaptured_bytes", u64(ts->uncaptured_bytes));
   json_object_object_add(t, "origlen_zero", u64(ts->origlen_zero));
+  json_object_object_add(t, "zero_length", u64(ts->zero_length));
   json_object_object_add(t, "origlen_short", u64(ts->origlen_short));
   json_object_object_add(t, "ts_backwards", u64(ts->ts_backwards));
   json_object_object_add(t, "ts_out_of_range", u64(ts->ts_out_of_range));
@@ -94,6 +95,7 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
   json_object_object_add(nic, "rx_packets", u64(r->rx_packets));
   json_object_object_add(nic, "rx_bytes", u64(r->rx_bytes));
   json_object_object_add(nic, "rx_dropped", u64(r->rx_dropped));
+  json_object_object_add(nic, "dma_write_faults", u64(r->dma_write_faults));
   json_object *pq = json_object_new_array();
   for (uint32_t q = 0; q < r->queues && q < REPORT_MAX_QUEUES; q++) {
     const struct report_queue *rq = &r->q[q];
@@ -112,6 +114,7 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
     json_object_object_add(e, "header_splits", u64(rq->header_splits));
     json_object_object_add(e, "chained", u64(rq->chained));
     json_object_object_add(e, "irqs", u64(rq->irqs));
+    json_object_object_add(e, "dma_write_faults", u64(rq->dma_write_faults));
     json_object_array_add(pq, e);
   }
   json_object_object_add(nic, "per_queue", pq);
@@ -208,7 +211,10 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
   json_object *ux = json_object_new_object();
   json_object_object_add(ux, "fill_ring", u64(r->umem_fill_ring));
   json_object_object_add(ux, "rx_ring", u64(r->umem_rx_ring));
-  json_object_object_add(ux, "completions", u64(r->umem_completions));
+  /* RX chunks come back through the fill ring; the completion ring is
+   * for TX (net/xdp/xsk.c: xsk_tx_completed), so RX returns none. */
+  json_object_object_add(ux, "completions", u64(0));
+  json_object_object_add(ux, "fill_ring_returns", u64(r->umem_fill_ring_returns));
   json_object_object_add(ux, "copy_out_packets", u64(r->umem_copy_out_packets));
   json_object *uw = json_object_new_object();
   static const char *const kinds[8] = {"zero", "header", "payload", "uncaptured", "kernel_presim",
@@ -217,6 +223,21 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
     json_object_object_add(uw, kinds[k], u64(r->umem_written[k]));
   json_object_object_add(ux, "device_written_bytes", uw);
   json_object_object_add(root, "umem", ux);
+
+  /* The principals' sockets (one per flow): drops at their receive buffers (sk_rcvbuf). */
+  json_object *so = json_object_new_object();
+  json_object_object_add(so, "rcvbuf_bytes", u64(o->cfg.sock_rcvbuf_bytes));
+  json_object *sl = json_object_new_array();
+  for (unsigned p = 0; p < 2; p++) {
+    json_object *e = json_object_new_object();
+    json_object_object_add(e, "principal", json_object_new_string(r->principals[p]));
+    json_object_object_add(e, "drops", u64(r->sock_drops[p]));
+    json_object_object_add(e, "drop_bytes", u64(r->sock_drop_bytes[p]));
+    json_object_object_add(e, "rmem_max_bytes", u64(r->sock_rmem_max[p]));
+    json_object_array_add(sl, e);
+  }
+  json_object_object_add(so, "per_principal", sl);
+  json_object_object_add(root, "sockets", so);
 
   /* XDP verdicts: the default program (the application's frames redirected
    * to it where the design runs XDP) or the rules of xdp.rules. */
@@ -272,6 +293,9 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
   json_object_object_add(root, "faults", fa);
   json_object_object_add(root, "incomplete", json_object_new_boolean(r->incomplete));
   json_object_object_add(root, "verdict", json_object_new_string(report_verdict(r)));
+  /* Why an inconclusive run tested nothing (null otherwise). */
+  json_object_object_add(root, "verdict_reason", strcmp(report_verdict(r), "inconclusive") == 0
+                                                    ? json_object_new_string(r->inconclusive) : NULL);
   return root;
 }
 
@@ -302,14 +326,18 @@ void report_print_human(FILE *out, const struct replay_opts *o, const struct rep
             "counted as one flow of other principals\n", o->cfg.trace_max_flows, r->flows_evicted);
   const struct trace_stats *ts = &r->trace_stats;
   if (ts->skipped_unsupported || ts->converted || ts->truncated_packets || ts->ts_backwards ||
-      ts->ts_out_of_range || ts->origlen_zero)
+      ts->ts_out_of_range || ts->origlen_zero || ts->zero_length)
     fprintf(out, "  trace records: %" PRIu64 " converted to Ethernet, %" PRIu64 " skipped (no Ethernet form), %"
             PRIu64 " truncated (%" PRIu64 " bytes not captured), %" PRIu64 " with origlen 0, %" PRIu64
-            " timestamps backwards, %" PRIu64 " out of range\n", ts->converted, ts->skipped_unsupported,
-            ts->truncated_packets, ts->uncaptured_bytes, ts->origlen_zero, ts->ts_backwards, ts->ts_out_of_range);
+            " timestamps backwards, %" PRIu64 " out of range, %" PRIu64 " zero-length (skipped)\n", ts->converted,
+            ts->skipped_unsupported, ts->truncated_packets, ts->uncaptured_bytes, ts->origlen_zero, ts->ts_backwards,
+            ts->ts_out_of_range, ts->zero_length);
   fprintf(out, "  nic: %" PRIu64 " received, %" PRIu64 " dropped; iommu: %" PRIu64 " translations, %"
           PRIu64 " IOTLB misses, %" PRIu64 " faults\n", r->rx_packets, r->rx_dropped, r->translations,
           r->iotlb_misses, r->iommu_faults);
+  if (r->dma_write_faults)
+    fprintf(out, "  nic: %" PRIu64 " frames with a DMA write the IOMMU refused (written back as usual: the "
+            "driver took whatever the buffer held)\n", r->dma_write_faults);
   /* The same breakdown per packet (cycles_per_packet's denominator: the
    * packets the driver processed) and as totals over the run. */
   double per_cycle = r->cycles_total ? r->cycles_per_packet / (double)r->cycles_total : 0.0;
@@ -330,6 +358,11 @@ void report_print_human(FILE *out, const struct replay_opts *o, const struct rep
     fprintf(out, "  hostile reader (app): %" PRIu64 " bytes read in %" PRIu64 " reads: %" PRIu64 " of other flows, %"
             PRIu64 " kernel-private, %" PRIu64 " stale\n", r->hread_bytes, r->hread_reads, r->hread_foreign_flow,
             r->hread_kernel_private, r->hread_stale);
+  for (unsigned p = 0; p < 2; p++)
+    if (r->sock_drops[p])
+      fprintf(out, "  sockets of '%s': %" PRIu64 " frames (%" PRIu64 " bytes) dropped at their receive buffers "
+              "(sock.rcvbuf_bytes %u)\n", r->principals[p], r->sock_drops[p], r->sock_drop_bytes[p],
+              o->cfg.sock_rcvbuf_bytes);
   for (unsigned i = 0; i < o->nfaults; i++) {
     const struct fault *f = &o->faults[i];
     if (f->fired)
@@ -340,7 +373,10 @@ void report_print_human(FILE *out, const struct replay_opts *o, const struct rep
   }
   if (r->incomplete)
     fprintf(out, "interrupted: the report covers the frames replayed until then\n");
-  fprintf(out, "verdict: %s\n", report_verdict(r));
+  if (strcmp(report_verdict(r), "inconclusive") == 0)
+    fprintf(out, "verdict: inconclusive: %s\n", r->inconclusive);
+  else
+    fprintf(out, "verdict: %s\n", report_verdict(r));
   for (int p = 0; p < PROP_COUNT; p++) {
     const struct checker_result *cr = &r->props[p];
     if (!cr->count)

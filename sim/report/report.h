@@ -24,7 +24,8 @@ int report_write_json(struct json_object *obj, const char *path, char *err, size
  * explanation of each violated property. */
 void report_print_human(FILE *out, const struct replay_opts *o, const struct replay_result *r);
 
-/* "safe" or "unsafe". */
+/* "unsafe" (a violation), "inconclusive" (none, but the run did not
+ * exercise what it was asked to: r->inconclusive says why) or "safe". */
 const char *report_verdict(const struct replay_result *r);
 
 #define NICSIM_VERSION_STRING "0.1.0"

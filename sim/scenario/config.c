@@ -44,7 +44,13 @@ void config_default(struct config *c) {
   c->nic_pcie_gbps = 63.0;     /* PCIe Gen3 x8, raw */
   c->iommu_mode = IOMMU_LAZY; /* Linux's default for DMA domains */
   c->iommu_iotlb_entries = 64;
-  c->pool_pages = 1024;       /* a bound as large as page_pool's default ring */
+  c->pool_pages = 0;          /* no cap: Linux's page_pool takes pages from the page allocator */
+  /* net.core.rmem_default (net/core/sock.c: sysctl_rmem_default =
+   * SK_RMEM_DEFAULT, include/net/sock.h: _SK_MEM_PACKETS 256 x
+   * SKB_TRUESIZE(256) = 212992 on x86-64), what a UDP socket gets in
+   * sock_init_data; a TCP socket starts at tcp_rmem[1] = 131072
+   * (net/ipv4/tcp.c, tcp_init) and autotunes up to tcp_rmem[2]. */
+  c->sock_rcvbuf_bytes = 212992;
   c->pool_cache_size = 128;   /* PP_ALLOC_CACHE_SIZE, net/core/page_pool.c */
   c->pool_ring_size = 1024;   /* page_pool's ptr_ring size when pool_size is 0 */
   c->pool_clear = CFG_CLEAR_NEVER; /* merged page_pool never clears */
@@ -69,7 +75,8 @@ void config_default(struct config *c) {
   c->trace_max_flows = 1u << 18;
 }
 
-enum key_type { K_U32, K_DOUBLE, K_BOOL, K_ENUM, K_QUEUES, K_QUEUE_OR_NONE, K_STRING, K_CAPS, K_RULES };
+enum key_type { K_U32, K_DOUBLE, K_BOOL, K_ENUM, K_QUEUES, K_QUEUE_OR_NONE, K_STRING, K_CAPS, K_RULES,
+                K_U32_OR_UNLIMITED /* as K_U32; "unlimited" (or 0) stores 0 */ };
 
 struct key_def {
   const char *name;
@@ -124,7 +131,9 @@ static const struct key_def keys[] = {
     {"iommu.mode", K_ENUM, OFF(iommu_mode), 0, 0, iommu_modes, 0, "strict, lazy, passthrough, off"},
     {"iommu.iotlb_entries", K_U32, OFF(iommu_iotlb_entries), 1, 65536, NULL, 0,
      "IOTLB entries (1..65536)"},
-    {"pool.pages", K_U32, OFF(pool_pages), 1, 1u << 20, NULL, 0, "most pages a pool has at once, in its cache, its ring and in flight (1..1048576)"},
+    {"pool.pages", K_U32_OR_UNLIMITED, OFF(pool_pages), 0, 1u << 20, NULL, 0,
+     "optional cap on the pages a pool has at once, in its cache, its ring and in flight (1..1048576), or "
+     "0 or unlimited: no cap, as Linux's page_pool (default)"},
     {"pool.clear", K_ENUM, OFF(pool_clear), 0, 0, clears, 0, "never, on_entry, on_recycle"},
     {"pool.frag", K_BOOL, OFF(pool_frag), 0, 0, NULL, 0, "several packets per page (true, false)"},
     {"pool.cache_size", K_U32, OFF(pool_cache_size), 1, 1024, NULL, 0,
@@ -139,11 +148,14 @@ static const struct key_def keys[] = {
      "frames per NAPI poll (1..4096)"},
     {"driver.recv_delay_us", K_DOUBLE, OFF(driver_recv_delay_us), 0, 1e6, NULL, 0,
      "microseconds from the stack's validation to the recipient's recvmsg copy"},
+    {"sock.rcvbuf_bytes", K_U32, OFF(sock_rcvbuf_bytes), 2304, 1u << 30, NULL, 0,
+     "receive buffer of each socket (one per flow), sk_rcvbuf (2304..1073741824; Linux's rmem_default: "
+     "212992); a frame that finds its socket over it is dropped there"},
     {"driver.page_recycle", K_ENUM, OFF(driver_page_recycle), 0, 0, recycles, 0,
      "pool (page_pool recycles pages), free (legacy: a fresh page per buffer, freed after use and "
      "reused by the kernel)"},
     {"app.owns", K_STRING, OFF(app_owns), 0, 0, NULL, 0,
-     "BPF filter of the application's traffic; empty: the flow with the most bytes"},
+     "BPF filter of the application's traffic; empty: the TCP/UDP flow with the most wire bytes"},
     {"app.caps", K_CAPS, OFF(app_caps), 0, 0, NULL, 0, "capabilities, e.g. [CAP_NET_ADMIN]"},
     {"app.mapping", K_ENUM, OFF(app_mapping), 0, 0, maps, 0, "ro, rw"},
     {"app.mapping_lifetime", K_ENUM, OFF(app_mapping_lifetime), 0, 0, lifetimes, 0,
@@ -352,8 +364,15 @@ int config_set(struct config *c, const char *key, const char *value, char *err, 
   }
   void *field = (char *)c + k->offset;
   switch (k->type) {
+  case K_U32_OR_UNLIMITED:
   case K_U32: {
     uint64_t v;
+    const char *b, *e;
+    trim(value, &b, &e);
+    if (k->type == K_U32_OR_UNLIMITED && (size_t)(e - b) == 9 && strncmp(b, "unlimited", 9) == 0) {
+      *(uint32_t *)field = 0;
+      return 0;
+    }
     if (parse_u64(value, &v) || v < k->min || v > k->max || (k->pow2 && (v & (v - 1)))) {
       snprintf(err, errlen, "%s: '%s' is not allowed: %s", key, shown(value), k->help);
       return -1;
@@ -535,7 +554,7 @@ int config_validate(const struct config *c, char *err, size_t errlen) {
              "a memory provider on a device running XDP, and the other way round)");
     return -1;
   }
-  if (c->pool_pages < c->nic_ring_size) {
+  if (c->pool_pages && c->pool_pages < c->nic_ring_size) {
     snprintf(err, errlen, "pool.pages: %u pages cannot fill a ring of %u descriptors (nic.ring_size)",
              c->pool_pages, c->nic_ring_size);
     return -1;
@@ -549,7 +568,7 @@ int config_validate(const struct config *c, char *err, size_t errlen) {
                              : ((uint64_t)c->nic_ring_size * 3 / 2 * c->app_umem_chunk + PAGE_BYTES - 1) /
                                    PAGE_BYTES;
   uint64_t room = ram_pages > CFG_RAM_RESERVE_PAGES + umem ? ram_pages - CFG_RAM_RESERVE_PAGES - umem : 0;
-  if ((uint64_t)c->pool_pages * c->nic_queues > room) {
+  if (c->pool_pages && (uint64_t)c->pool_pages * c->nic_queues > room) {
     uint64_t most = room / c->nic_queues;
     snprintf(err, errlen,
              "pool.pages: %u queues x %u pages (%llu MiB) do not fit the simulated RAM of %u MiB "
@@ -596,6 +615,7 @@ void config_key_json(const struct config *c, size_t i, char *buf, size_t n) {
   const struct key_def *k = &keys[i];
   const void *field = (const char *)c + k->offset;
   switch (k->type) {
+  case K_U32_OR_UNLIMITED:
   case K_U32:
     snprintf(buf, n, "%u", *(const uint32_t *)field);
     break;

@@ -49,7 +49,7 @@ struct config {
   uint8_t iommu_mode;         /* enum iommu_mode */
   uint32_t iommu_iotlb_entries;
   /* pool */
-  uint32_t pool_pages;        /* pages per pool */
+  uint32_t pool_pages;        /* most pages per pool; 0: no cap (Linux's page_pool has none) */
   uint32_t pool_cache_size;   /* alloc cache per pool (PP_ALLOC_CACHE_SIZE) */
   uint32_t pool_ring_size;    /* recycle ring per pool (ptr_ring) */
   uint8_t pool_clear;         /* enum cfg_clear */
@@ -59,6 +59,7 @@ struct config {
   uint8_t driver_dma_mapping; /* enum cfg_dma_mapping */
   uint32_t driver_napi_budget; /* frames per NAPI poll */
   double driver_recv_delay_us; /* validation to the recipient's recvmsg */
+  uint32_t sock_rcvbuf_bytes;  /* each socket's receive buffer (sk_rcvbuf); a socket per flow */
   uint8_t driver_page_recycle; /* enum cfg_recycle */
   /* app */
   char app_owns[CFG_OWNS_MAX]; /* BPF expression; "" = the flow with most bytes */

@@ -44,6 +44,7 @@ struct sys {
   struct mem *m;
   struct checker *chk;
   struct iommu *io;
+  struct iommu_dma *dma; /* the NIC's DMA port over io and m */
   struct cpu cpu;
   struct nic *nic;
   struct driver *drv;
@@ -75,10 +76,21 @@ static void flow_name(void *ctx, uint32_t flow, char *buf, size_t n) {
   const struct flow_stats *fs = flow < flow_table_count(s->ft) ? flow_table_get(s->ft, flow) : NULL;
   if (fs)
     flow_key_format(&fs->key, buf, n);
+  else if (flow == UINT32_MAX) /* the frame parsed as no flow (not IP: ARP, LLDP...) */
+    snprintf(buf, n, "none (the frame parses as no flow)");
   else if (flow == s->evicted_flow)
     snprintf(buf, n, "a flow evicted from the flow table (trace.max_flows)");
   else
     snprintf(buf, n, "flow %u", flow);
+}
+
+/* The checker asks how a device write got through: the DMA port knows. */
+static int dma_info(void *ctx, uint16_t rid, struct checker_dma_info *out) {
+  struct iommu_dma_access a;
+  if (iommu_dma_current(ctx, &a) || a.rid != rid || !a.write)
+    return -1;
+  *out = (struct checker_dma_info){.iova = a.iova, .stale = a.stale, .untranslated = a.untranslated};
+  return 0;
 }
 
 static void nic_irq(void *ctx, unsigned queue) {
@@ -112,6 +124,16 @@ static int classify(void *ctx, const uint8_t *frame, uint32_t len, struct driver
   out->hdr_len = fp.payload_offset;
   out->to_kernel = fp.key.af == FLOW_AF_NONE || id == UINT32_MAX;
   out->owner = id < flow_table_count(s->ft) ? s->owner[id] : PRINCIPAL_OTHER;
+  /* One receiving socket per 5-tuple (FNV-1a over it). */
+  const struct flow_key *k = &fp.key;
+  uint32_t h = 2166136261u;
+  const uint8_t *parts[] = {&k->af, &k->proto, k->src, k->dst, (const uint8_t *)&k->sport,
+                            (const uint8_t *)&k->dport};
+  const size_t lens[] = {1, 1, 16, 16, 2, 2};
+  for (size_t i = 0; i < 6; i++)
+    for (size_t j = 0; j < lens[i]; j++)
+      h = (h ^ parts[i][j]) * 16777619u;
+  out->sock = h;
   return 0;
 }
 
@@ -304,7 +326,10 @@ static void feed(void *arg) {
       .data = s->frame,
       .caplen = r->caplen,
       .wire_len = r->origlen > r->caplen ? r->origlen : r->caplen,
-      .hdr_len = parsed ? fp.payload_offset : r->caplen,
+      /* A frame that parses as nothing has no known header bytes: all of it
+       * is labelled payload, and the NIC does not split it (82599 7.1.10
+       * splits only packet types its parser recognises). */
+      .hdr_len = parsed ? fp.payload_offset : 0,
       .flow = flow,
       .index = r->index,
       .vlan_tags = parsed ? fp.vlan_tags : 0,
@@ -490,12 +515,36 @@ static void teardown(struct sys *s) {
   iommu_free(s->io);
   checker_free(s->chk);
   mem_free(s->m);
+  iommu_dma_free(s->dma); /* after the last unmap the port may watch */
   flow_table_free(s->ft);
   xdp_prog_free(s->xdp);
   free(s->owner);
   if (s->t)
     trace_close(s->t);
   free(s);
+}
+
+/* What the run failed to exercise, if anything (contract: the inconclusive
+ * verdict): it was interrupted, no frame reached host memory, or a
+ * requested fault never fired. The first reason found is kept. */
+static void note_inconclusive(const struct replay_opts *o, struct replay_result *res) {
+  char *w = res->inconclusive;
+  size_t n = sizeof res->inconclusive;
+  w[0] = 0;
+  if (res->incomplete) {
+    snprintf(w, n, "the run was interrupted after %" PRIu64 " frames of the trace", res->trace_packets);
+    return;
+  }
+  if (res->rx_packets == 0) {
+    snprintf(w, n, "no frame reached host memory (%" PRIu64 " read from the trace, %" PRIu64 " dropped by the NIC, %"
+             PRIu64 " skipped)", res->trace_packets, res->rx_dropped, res->trace_stats.skipped_unsupported);
+    return;
+  }
+  for (unsigned i = 0; i < o->nfaults; i++)
+    if (!o->faults[i].fired) {
+      snprintf(w, n, "the fault %s never fired", o->faults[i].spec);
+      return;
+    }
 }
 
 int system_replay(const struct replay_opts *o, struct replay_result *res, char *err, size_t errlen) {
@@ -560,10 +609,12 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   ip.iotlb_entries = c->iommu_iotlb_entries;
   ip.mem = s->m; /* I/O page tables in simulated memory, kernel-private */
   s->io = iommu_new(&ip);
-  if (!s->chk || !s->io) {
+  s->dma = s->io ? iommu_dma_new(s->io, s->m, clock_now, NULL) : NULL;
+  if (!s->chk || !s->io || !s->dma) {
     snprintf(err, errlen, "out of memory");
     goto fail;
   }
+  checker_set_dma_info(s->chk, dma_info, s->dma);
   cpu_init(&s->cpu, c->cpu_ghz);
   cpu_set_cores(&s->cpu, c->cpu_cores);
 
@@ -583,7 +634,7 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   np.wb_threshold = c->nic_wb_threshold;
   np.pcie_gbps = c->nic_pcie_gbps;
   struct nic_host host = {.ctx = s, .irq = nic_irq, .rx_no_desc = nic_no_desc, .fault_effect = fault_effect};
-  s->nic = nic_new(&np, s->m, s->io, &host, err, errlen);
+  s->nic = nic_new(&np, iommu_dma_port(s->dma), &host, err, errlen);
   if (!s->nic)
     goto fail;
   if (c->nic_steer_app_to >= 0) {
@@ -643,6 +694,8 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
                        ? (unsigned)__builtin_ctzll(c->app_zc_queues) : 0,
       .umem_chunk = c->app_umem_chunk,
       .umem_pages = c->app_umem_pages,
+      .xdp_attached = c->xdp_rules[0] != 0,
+      .sock_rcvbuf_bytes = c->sock_rcvbuf_bytes,
   };
   struct driver_classifier cls = {.ctx = s, .classify = classify};
   s->drv = driver_new(&dp, s->m, s->io, s->nic, &s->cpu, s->users, 2, &cls, err, errlen);
@@ -708,7 +761,8 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
         .drop_oversize = qs->drop_oversize, .drop_rule = qs->drop_rule,
         .drop_dma_fault = qs->drop_dma_fault, .desc_fetches = qs->desc_fetches,
         .desc_used = qs->desc_used, .header_splits = qs->header_splits, .chained = qs->chained,
-        .irqs = qs->irqs};
+        .irqs = qs->irqs, .dma_write_faults = qs->dma_write_faults};
+    res->dma_write_faults += qs->dma_write_faults;
     res->rx_packets += qs->rx_packets;
     res->rx_bytes += qs->rx_bytes;
     res->rx_dropped += qs->rx_dropped;
@@ -737,11 +791,16 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   res->pages_hoarded = ds->pages_hoarded;
   res->umem_fill_ring = ds->fill_ring;
   res->umem_rx_ring = ds->rx_ring;
-  res->umem_completions = ds->completions;
+  res->umem_fill_ring_returns = ds->fill_ring_returns;
   res->umem_copy_out_packets = ds->copy_out_packets;
   for (int k = 0; k < MEM_LABEL_KIND_COUNT && k < 8; k++)
     res->umem_written[k] = ds->umem_written[k];
   res->delivered_bytes = ds->delivered_bytes;
+  for (unsigned p = 0; p < 2; p++) {
+    res->sock_drops[p] = ds->sock_drops[p];
+    res->sock_drop_bytes[p] = ds->sock_drop_bytes[p];
+    res->sock_rmem_max[p] = ds->sock_rmem_max[p];
+  }
   const struct user_read_stats *rs = user_read_stats(s->users[PRINCIPAL_APP]);
   res->hread_reads = rs->reads;
   res->hread_bytes = rs->bytes;
@@ -775,6 +834,7 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   }
   for (int p = 0; p < PROP_COUNT; p++)
     res->props[p] = *checker_result(s->chk, (enum checker_property)p);
+  note_inconclusive(o, res);
   /* The pools are destroyed at the end of the run (after the costs and
    * verdicts were taken: teardown is not per-packet work). */
   driver_destroy_pools(s->drv);

@@ -55,10 +55,12 @@ struct replay_result {
   uint64_t sim_time_ps, events;
   /* nic */
   uint64_t rx_packets, rx_bytes, rx_dropped;
+  uint64_t dma_write_faults; /* frames with a refused (posted) write, all queues */
   uint32_t queues;
   struct report_queue {
     uint64_t rx_packets, rx_bytes, rx_dropped, drop_no_desc, drop_buffer_full, drop_oversize,
-        drop_rule, drop_dma_fault, desc_fetches, desc_used, header_splits, chained, irqs;
+        drop_rule, drop_dma_fault, desc_fetches, desc_used, header_splits, chained, irqs,
+        dma_write_faults;
   } q[REPORT_MAX_QUEUES];
   /* iommu */
   uint64_t translations, iotlb_hits, iotlb_misses, iommu_faults, invalidations;
@@ -73,11 +75,15 @@ struct replay_result {
   /* throughput */
   double offered_gbps, offered_mpps, delivered_gbps, delivered_mpps;
   int incomplete;          /* stopped early (system_request_stop) */
+  /* Why the run did not exercise what it was asked to (the interruption, no
+   * frame in host memory, a requested fault that never fired), one line;
+   * "" when it did. Without a violation the verdict is then inconclusive. */
+  char inconclusive[320];
   struct trace_stats trace_stats; /* what the reader counted over the whole trace */
   /* the driver's side: zero-copy hand-overs, copies, application memory */
   uint64_t zc_packets, stack_packets, kernel_packets, user_writes, user_write_faults;
   uint64_t app_maps, app_unmaps, pages_hoarded;
-  uint64_t umem_fill_ring, umem_rx_ring, umem_completions, umem_copy_out_packets;
+  uint64_t umem_fill_ring, umem_rx_ring, umem_fill_ring_returns, umem_copy_out_packets;
   uint64_t umem_written[8]; /* by enum mem_label_kind */
   uint64_t delivered_packets, delivered_bytes;
   /* XDP: verdicts of the default program or of xdp.rules */
@@ -91,6 +97,9 @@ struct replay_result {
   /* verdicts */
   struct checker_result props[PROP_COUNT];
   char principals[2][32];
+  /* each principal's socket (sock.rcvbuf_bytes): frames dropped at its
+   * receive buffer, their bytes, the most it held (truesize) */
+  uint64_t sock_drops[2], sock_drop_bytes[2], sock_rmem_max[2];
 };
 
 /* Ask a running replay to stop at the next frame (async-signal-safe: it

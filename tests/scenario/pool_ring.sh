@@ -18,7 +18,7 @@ D=(--design zc-dedicated-queue --set app.hold_us=1000000)
 
 run tiny_never "${D[@]}" --set pool.ring_size=4 --set pool.clear=never
 run tiny_entry "${D[@]}" --set pool.ring_size=4 --set pool.clear=on_entry
-run big_never "${D[@]}" --set pool.clear=never
+run big_never "${D[@]}" --set pool.clear=never --set pool.pages=1024
 
 check "a tiny ring: pages leave the pool during the run" \
   "d['pool']['recycle_ring_full']>0 and d['pool']['released']-d['pool']['destroy_released']==d['pool']['recycle_ring_full']" "$T/tiny_never.json"
@@ -28,7 +28,7 @@ check "pool.clear=never: stale bytes of other flows reach the application's mapp
   "d['violations']['stale_data_leak']['count']>0 and 'earlier allocation' in d['violations']['stale_data_leak']['first']['explanation'] and d['violations']['stale_data_leak']['first']['principal']=='app'" "$T/tiny_never.json"
 check "pool.clear=on_entry: the same churn, nothing stale and no violation" \
   "d['pool']['recycle_ring_full']>0 and d['verdict']=='safe'" "$T/tiny_entry.json"
-check "the default ring (1024): no page leaves during the run, nothing stale" \
+check "the default ring (1024), pools capped at 1024 pages: no page leaves during the run, nothing stale" \
   "d['pool']['recycle_ring_full']==0 and d['pool']['released']==d['pool']['destroy_released'] and d['violations']['stale_data_leak']['count']==0" "$T/big_never.json"
 [ "$(cat "$T/tiny_entry.rc")" = 0 ] && ok "on_entry: exit 0" || bad "on_entry: exit $(cat "$T/tiny_entry.rc")"
 
@@ -44,7 +44,7 @@ for f in tiny_never tiny_entry big_never; do
 done
 
 # The bound: pool.pages caps what a pool has at once; the holder exhausts it.
-check "pool.pages bounds each pool (4 pools of 1024)" "d['pool']['pages_in_pool_max']<=4*1024 and d['pool']['alloc_failed']>0" "$T/big_never.json"
+check "pool.pages=1024 bounds each pool (4 pools of 1024)" "d['pool']['pages_in_pool_max']<=4*1024 and d['pool']['alloc_failed']>0" "$T/big_never.json"
 
 # A cache of one page and a ring of one still move every frame.
 run small "${D[@]}" --set pool.cache_size=1 --set pool.ring_size=1 --set app.hold_us=0

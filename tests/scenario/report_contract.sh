@@ -24,7 +24,7 @@ need = {
 }
 props = ["cross_flow_leak", "stale_data_leak", "kernel_pointer_leak", "kernel_data_tamper",
          "user_write_after_validation", "device_write_outside_grant", "device_write_after_unmap",
-         "pool_exhaustion"]
+         "pool_exhaustion", "cross_flow_tamper"]
 keys = ["nic.queues", "nic.line_rate_gbps", "nic.rss_queues", "nic.header_split", "nic.ring_size",
         "nic.buffer_size", "iommu.mode", "iommu.iotlb_entries", "pool.pages", "pool.clear", "pool.frag",
         "driver.skb_mode", "driver.dma_mapping", "app.owns", "app.caps", "app.mapping",

@@ -25,9 +25,16 @@
 
 struct xdp_prog;
 
+/* Translations happen at the simulated time, as in the system. */
+static uint64_t rig_dma_clock(void *ctx) {
+  (void)ctx;
+  return simk_now_ps();
+}
+
 struct rig {
   struct mem *m;
   struct iommu *io;
+  struct iommu_dma *dma; /* the NIC's DMA port over io and m */
   struct nic *n;
   struct cpu cpu;
   struct user *users[2];
@@ -84,7 +91,8 @@ static void rig_setup(struct rig *r, struct driver_params *dp) {
   np.buffer_size = dp->buffer_size;
   np.rid = RID;
   struct nic_host host = {.ctx = r, .irq = rig_on_irq};
-  r->n = nic_new(&np, r->m, r->io, &host, err, sizeof err);
+  r->dma = iommu_dma_new(r->io, r->m, rig_dma_clock, NULL);
+  r->n = nic_new(&np, iommu_dma_port(r->dma), &host, err, sizeof err);
   ck_assert_msg(r->n != NULL, "%s", err);
   for (unsigned p = 0; p < 2; p++) {
     r->users[p] = user_new(r->m, &r->cpu, p, 4, err, sizeof err);
@@ -105,6 +113,7 @@ static void rig_teardown(struct rig *r) {
   nic_free(r->n);
   iommu_free(r->io);
   mem_free(r->m);
+  iommu_dma_free(r->dma);
   simk_finish();
 }
 

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "campaign.h"
+#include "checker.h"
 #include "config.h"
 
 #define SAMPLE "traces/samples/mixed.pcap"
@@ -488,7 +489,7 @@ START_TEST(test_merge_arithmetic) {
   ck_assert_int_eq(json_object_get_int64(jpath(g2, "properties", "cross_flow_leak", "total_count")), 21);
   /* Every property of the checker in every group, even those no report had. */
   ck_assert_int_eq(json_object_get_int64(jpath(g2, "properties", "kernel_pointer_leak", "runs_with")), 0);
-  ck_assert_int_eq(json_object_object_length(jpath(g2, "properties", NULL, NULL)), 8);
+  ck_assert_int_eq(json_object_object_length(jpath(g2, "properties", NULL, NULL)), PROP_COUNT);
 
   /* Order-independent: the same files merged in another order give the
    * same JSON text. */
@@ -555,16 +556,16 @@ START_TEST(test_merge_extra_properties) {
     json_object_put(r);
   }
   ck_assert_int_eq(merge_finish(&m), 0);
-  ck_assert_uint_eq(m.nprops, 10);
-  ck_assert_str_eq(m.props[8], "alpha_leak");
-  ck_assert_str_eq(m.props[9], "zeta_leak");
+  ck_assert_uint_eq(m.nprops, PROP_COUNT + 2);
+  ck_assert_str_eq(m.props[PROP_COUNT], "alpha_leak");
+  ck_assert_str_eq(m.props[PROP_COUNT + 1], "zeta_leak");
   ck_assert_str_eq(m.groups[1].design, "b");
-  ck_assert_str_eq(m.groups[1].props[8].name, "alpha_leak");
-  ck_assert_uint_eq(m.groups[1].props[8].runs_with, 1);
-  ck_assert_str_eq(m.groups[1].props[9].name, "zeta_leak");
-  ck_assert_uint_eq(m.groups[1].props[9].runs_with, 1);
-  ck_assert_uint_eq(m.groups[1].props[9].total_count, 2);
-  ck_assert_uint_eq(m.groups[0].nprops, 10);
+  ck_assert_str_eq(m.groups[1].props[PROP_COUNT].name, "alpha_leak");
+  ck_assert_uint_eq(m.groups[1].props[PROP_COUNT].runs_with, 1);
+  ck_assert_str_eq(m.groups[1].props[PROP_COUNT + 1].name, "zeta_leak");
+  ck_assert_uint_eq(m.groups[1].props[PROP_COUNT + 1].runs_with, 1);
+  ck_assert_uint_eq(m.groups[1].props[PROP_COUNT + 1].total_count, 2);
+  ck_assert_uint_eq(m.groups[0].nprops, PROP_COUNT + 2);
   ck_assert_str_eq(m.groups[1].verdicts[2].name, "odd");
   ck_assert_uint_eq(m.groups[1].unsafe_runs, 1);
   merge_free(&m);

@@ -117,7 +117,7 @@ START_TEST(test_property_names) {
   static const char *const names[PROP_COUNT] = {
       "cross_flow_leak",       "stale_data_leak",           "kernel_pointer_leak",
       "kernel_data_tamper",    "user_write_after_validation", "device_write_outside_grant",
-      "device_write_after_unmap", "pool_exhaustion"};
+      "device_write_after_unmap", "pool_exhaustion", "cross_flow_tamper"};
   for (int i = 0; i < PROP_COUNT; i++)
     ck_assert_str_eq(checker_property_name((enum checker_property)i), names[i]);
   ck_assert_str_eq(checker_property_name(PROP_COUNT), "?");
@@ -385,6 +385,40 @@ START_TEST(test_remap_counts_once) {
 }
 END_TEST
 
+static int stale_info(void *ctx, uint16_t rid, struct checker_dma_info *out) {
+  (void)ctx;
+  (void)rid;
+  *out = (struct checker_dma_info){.iova = 0xfff99100, .stale = 1};
+  return 0;
+}
+
+/* A write after unmap in two pieces of one transfer: one occurrence whose
+ * text counts all its bytes and tells the chain: IOVA, unmap time, stale
+ * IOTLB entry. */
+START_TEST(test_write_after_unmap_chain_and_bytes) {
+  uint64_t pfn = clean_page();
+  checker_set_dma_info(ck, stale_info, NULL);
+  now_ps = 5000000;
+  mem_page_dma_ref(m, pfn, DEVICE.id, +1);
+  mem_page_dma_ref(m, pfn, DEVICE.id, -1); /* the kernel unmaps at 5 us */
+  now_ps = 8000000;
+  static uint8_t buf[600];
+  struct mem_prov p = {.kind = MEM_LABEL_PKT_HEADER, .flow = 1, .packet = 9};
+  ck_assert_int_eq(mem_write(m, DEVICE, pfn * PG + 256, buf, 42, &p), 0);
+  p.kind = MEM_LABEL_PKT_PAYLOAD;
+  ck_assert_int_eq(mem_write(m, DEVICE, pfn * PG + 298, buf, 548, &p), 0);
+  const struct checker_result *r = res(PROP_DEVICE_WRITE_AFTER_UNMAP);
+  ck_assert_uint_eq(r->count, 1);
+  ck_assert_uint_eq(r->first.length, 590);
+  const char *e = r->first.explanation;
+  ck_assert_msg(strstr(e, "wrote 590 bytes to IOVA 0xfff99100") != NULL, "%s", e);
+  ck_assert_msg(strstr(e, "unmapped it for DMA at 5.000000 us") != NULL, "%s", e);
+  ck_assert_msg(strstr(e, "stale IOTLB entry") != NULL, "%s", e);
+  ck_assert_msg(strstr(e, "42 bytes") == NULL, "%s", e);
+  checker_set_dma_info(ck, NULL, NULL);
+}
+END_TEST
+
 START_TEST(test_header_then_payload_one_exposure) {
   uint64_t pfn = clean_page();
   ck_assert_int_eq(mem_page_map(m, pfn, APP, MEM_MAP_RO), 0);
@@ -397,7 +431,8 @@ START_TEST(test_header_then_payload_one_exposure) {
   ck_assert_uint_eq(v->offset, 256);
   ck_assert_uint_eq(v->length, 1000); /* the first exposure, explained whole */
   ck_assert_uint_eq(v->packet_index, 30);
-  ck_assert_str_eq(v->kind, "header");
+  /* Headers and payload: "header" is only for header bytes. */
+  ck_assert_str_eq(v->kind, "packet");
   /* The next packet, right after it: a new exposure. */
   dev_write(pfn * PG + 1256, 100, MEM_LABEL_PKT_HEADER, 1, 31);
   assert_only(PROP_CROSS_FLOW_LEAK, 2, 1100);
@@ -467,10 +502,18 @@ START_TEST(test_device_write_outside_grant_and_tamper) {
   struct mem_prov pp = {.kind = MEM_LABEL_PKT_PAYLOAD, .flow = 0, .packet = 1};
   ck_assert_int_eq(mem_write(m, DEVICE, pfn * PG + 256, buf, 2048, &pp), 0);
   assert_none(); /* within the grant: fine */
-  /* past the buffer to the end of the page, over the shared info */
+  /* past the buffer to the end of the page, over a dead shared info (its
+   * skb was freed): outside the grant, but no tamper */
   ck_assert_int_eq(mem_write(m, DEVICE, pfn * PG + 256, buf, PG - 256, &pp), 0);
   ck_assert_uint_eq(res(PROP_DEVICE_WRITE_OUTSIDE_GRANT)->count, 1);
   ck_assert_uint_eq(res(PROP_DEVICE_WRITE_OUTSIDE_GRANT)->bytes, PG - 256 - 2048);
+  ck_assert_uint_eq(res(PROP_KERNEL_DATA_TAMPER)->count, 0);
+  /* the kernel builds a new skb there: its shared info is live */
+  now_ps = 1000000;
+  ck_assert_int_eq(mem_write(m, KERNEL, pfn * PG + PG - 320, si, 320, &kp), 0);
+  ck_assert_int_eq(mem_mark_add(m, MEM_MARK_LIVE, 0, pfn * PG + PG - 320, 320), 0);
+  ck_assert_int_eq(mem_write(m, DEVICE, pfn * PG + 256, buf, PG - 256, &pp), 0);
+  ck_assert_uint_eq(res(PROP_DEVICE_WRITE_OUTSIDE_GRANT)->count, 2);
   ck_assert_uint_eq(res(PROP_KERNEL_DATA_TAMPER)->count, 1);
   ck_assert_uint_eq(res(PROP_KERNEL_DATA_TAMPER)->bytes, 320);
   ck_assert_str_eq(res(PROP_KERNEL_DATA_TAMPER)->first.kind, "skb_shared_info");
@@ -492,6 +535,7 @@ START_TEST(test_device_write_after_unmap) {
   mem_page_dma_ref(m, pfn, DEVICE.id, -1);
   struct mem_prov km = {.kind = MEM_LABEL_KERNEL_META, .packet = UINT64_MAX};
   ck_assert_int_eq(mem_write(m, KERNEL, pfn * PG, buf, 512, &km), 0);
+  mem_mark_add(m, MEM_MARK_LIVE, 0, pfn * PG, 512); /* objects in use */
   /* a late write of the old buffer */
   ck_assert_int_eq(mem_write(m, DEVICE, pfn * PG, buf, 1500, &pp), 0);
   ck_assert_uint_eq(res(PROP_DEVICE_WRITE_AFTER_UNMAP)->count, 1);
@@ -535,12 +579,41 @@ START_TEST(test_user_tamper_kernel_bytes) {
   struct mem_accessor app = {.actor = MEM_ACTOR_USER, .id = 0};
   struct mem_prov up = {.kind = MEM_LABEL_USER, .principal = 0, .packet = UINT64_MAX};
   uint8_t buf[100] = {0};
+  /* dead kernel bytes (nothing will read them again): no tamper */
+  ck_assert_int_eq(mem_write(m, app, pfn * PG + 980, buf, 100, &up), 0);
+  ck_assert_uint_eq(res(PROP_KERNEL_DATA_TAMPER)->count, 0);
+  ck_assert_int_eq(mem_write(m, KERNEL, pfn * PG + 1000, si, 64, &kp), 0);
+  ck_assert_int_eq(mem_mark_add(m, MEM_MARK_LIVE, 0, pfn * PG + 1000, 64), 0);
   ck_assert_int_eq(mem_write(m, app, pfn * PG + 980, buf, 100, &up), 0);
   ck_assert_uint_eq(res(PROP_KERNEL_DATA_TAMPER)->count, 1);
   ck_assert_uint_eq(res(PROP_KERNEL_DATA_TAMPER)->bytes, 64);
   /* the same write elsewhere in the page touches no kernel bytes */
   ck_assert_int_eq(mem_write(m, app, pfn * PG + 2000, buf, 100, &up), 0);
   ck_assert_uint_eq(res(PROP_KERNEL_DATA_TAMPER)->count, 1);
+}
+END_TEST
+
+START_TEST(test_cross_flow_tamper) {
+  /* app's packet in a page "other" has mapped read-only; app overwrites it
+   * through its read-write mapping: other sees bytes app wrote */
+  uint64_t pfn = clean_page();
+  dev_write(pfn * PG + 256, 300, MEM_LABEL_PKT_PAYLOAD, 0, 3);
+  ck_assert_int_eq(mem_page_map(m, pfn, APP, MEM_MAP_RW), 0);
+  ck_assert_int_eq(mem_page_map(m, pfn, OTHER, MEM_MAP_RO), 0);
+  uint64_t leaks = res(PROP_CROSS_FLOW_LEAK)->count; /* other sees app's packet: a leak */
+  ck_assert_uint_eq(leaks, 1);
+  struct mem_accessor app = {.actor = MEM_ACTOR_USER, .id = APP};
+  struct mem_prov up = {.kind = MEM_LABEL_USER, .principal = APP, .packet = UINT64_MAX};
+  uint8_t buf[16];
+  memset(buf, 0x58, sizeof buf);
+  ck_assert_int_eq(mem_write(m, app, pfn * PG + 256, buf, sizeof buf, &up), 0);
+  /* an integrity event, counted once and not as a leak */
+  ck_assert_uint_eq(res(PROP_CROSS_FLOW_TAMPER)->count, 1);
+  ck_assert_uint_eq(res(PROP_CROSS_FLOW_TAMPER)->bytes, 16);
+  ck_assert_uint_eq(res(PROP_CROSS_FLOW_LEAK)->count, leaks);
+  ck_assert_str_eq(res(PROP_CROSS_FLOW_TAMPER)->first.who, "other");
+  ck_assert_str_eq(res(PROP_CROSS_FLOW_TAMPER)->first.kind, "user");
+  ck_assert_ptr_nonnull(strstr(res(PROP_CROSS_FLOW_TAMPER)->first.explanation, "principal 'app'"));
 }
 END_TEST
 
@@ -584,6 +657,7 @@ static Suite *checker_suite(void) {
   tcase_add_test(tc, test_kernel_meta_whatever_its_age);
   tcase_add_test(tc, test_remap_counts_once);
   tcase_add_test(tc, test_header_then_payload_one_exposure);
+  tcase_add_test(tc, test_write_after_unmap_chain_and_bytes);
   tcase_add_test(tc, test_packet_pieces_written_before_map);
   tcase_add_test(tc, test_unmapped_writes_and_reads_are_not_exposures);
   tcase_add_test(tc, test_no_observer_slot);
@@ -592,6 +666,7 @@ static Suite *checker_suite(void) {
   tcase_add_test(tc, test_user_write_after_validation);
   tcase_add_test(tc, test_user_tamper_kernel_bytes);
   tcase_add_test(tc, test_pool_exhaustion);
+  tcase_add_test(tc, test_cross_flow_tamper);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -68,7 +68,7 @@ static const struct {
     {"nic.steer_app_to", "\"none\""},
     {"iommu.mode", "\"lazy\""},        /* Linux's default for DMA domains */
     {"iommu.iotlb_entries", "64"},     /* calibration.md */
-    {"pool.pages", "1024"},
+    {"pool.pages", "0"},
     {"pool.clear", "\"never\""},       /* merged page_pool never clears */
     {"pool.frag", "false"},
     {"driver.skb_mode", "\"writable\""},
@@ -100,7 +100,8 @@ START_TEST(test_contract_keys_and_defaults) {
   ck_assert_int_eq(c.nic_steer_app_to, -1);
   ck_assert_uint_eq(c.iommu_mode, IOMMU_LAZY);
   ck_assert_uint_eq(c.iommu_iotlb_entries, 64);
-  ck_assert_uint_eq(c.pool_pages, 1024);
+  ck_assert_uint_eq(c.pool_pages, 0); /* no cap, as Linux's page_pool */
+  ck_assert_uint_eq(c.sock_rcvbuf_bytes, 212992); /* net.core.rmem_default */
   ck_assert_uint_eq(c.pool_clear, CFG_CLEAR_NEVER);
   ck_assert_int_eq(c.pool_frag, 0);
   ck_assert_uint_eq(c.driver_skb_mode, CFG_SKB_WRITABLE);
@@ -203,7 +204,15 @@ START_TEST(test_set_integers) {
   set_bad(&c, "iommu.iotlb_entries", "0", NULL);
   set_ok(&c, "pool.pages", "4096");
   ck_assert_uint_eq(c.pool_pages, 4096);
-  set_bad(&c, "pool.pages", "0", NULL);
+  set_ok(&c, "pool.pages", "unlimited");
+  ck_assert_uint_eq(c.pool_pages, 0);
+  set_ok(&c, "pool.pages", "0");
+  ck_assert_uint_eq(c.pool_pages, 0);
+  set_bad(&c, "pool.pages", "limitless", "unlimited");
+  set_bad(&c, "pool.pages", "2000000", NULL);
+  set_ok(&c, "sock.rcvbuf_bytes", "4194304");
+  ck_assert_uint_eq(c.sock_rcvbuf_bytes, 4194304);
+  set_bad(&c, "sock.rcvbuf_bytes", "1000", "2304"); /* below SOCK_MIN_RCVBUF */
 }
 END_TEST
 

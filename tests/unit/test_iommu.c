@@ -316,10 +316,19 @@ START_TEST(test_lazy_unmap_flush_by_count) {
   ck_assert_int_eq(iommu_unmap(io, RID, c, 500), 200);
   ck_assert_int_eq(tr(io, RID, a, 0, 510, &pa), 0); /* still stale */
   ck_assert_uint_eq(pa, 40ull << 12);
-  /* The 4th queued unmap fills the queue: flushed, one invalidation. */
+  /* The 4th unmap finds the ring full (4 slots, one kept free: Linux
+   * dma-iommu.c fq_full): the 3 queued are flushed (one invalidation) and
+   * freed, then d is queued (queue_iova: fq_flush_iotlb, fq_ring_free,
+   * fq_ring_add). */
   ck_assert_int_eq(iommu_unmap(io, RID, d, 600), 200 + 3000);
   ck_assert_uint_eq(iommu_stats(io)->invalidations, 1);
   ck_assert_int_eq(tr(io, RID, a, 1, 700, &pa), -1);
+  /* d's IOVA waits for the next flush: the freed c comes back first (the
+   * rcache is last in, first out), never d. */
+  uint64_t g = map1(io, RID, 45, IOMMU_PERM_READ, 650);
+  ck_assert_uint_eq(g, c);
+  ck_assert_int_eq(iommu_flush(io, 660), 3000);
+  ck_assert_uint_eq(map1(io, RID, 46, IOMMU_PERM_READ, 670), d);
   const struct iommu_fault *f = iommu_fault_get(io, iommu_fault_count(io) - 1);
   ck_assert_uint_eq(f->reason, IOMMU_FAULT_NOT_PRESENT);
   ck_assert_uint_eq(f->iova, a);
@@ -854,16 +863,18 @@ START_TEST(test_flush_timer_as_linux) {
    * after a count flush is flushed when the earlier timer fires, sooner
    * than flush_ps after its own unmap. */
   struct iommu_params p = params(IOMMU_LAZY);
-  p.flush_entries = 2;
+  p.flush_entries = 3; /* the ring holds 2 */
   p.flush_ps = 1000;
   struct iommu *io = iommu_new(&p);
   uint64_t a = map1(io, RID, 1, IOMMU_PERM_READ, 0);
   uint64_t b = map1(io, RID, 2, IOMMU_PERM_READ, 0);
   uint64_t c = map1(io, RID, 3, IOMMU_PERM_READ, 0);
+  uint64_t x = map1(io, RID, 4, IOMMU_PERM_READ, 0);
   uint64_t pa;
   ck_assert_int_eq(tr(io, RID, c, 0, 0, &pa), 0);
   ck_assert_int_eq(iommu_unmap(io, RID, a, 100), 200);         /* timer: 1100 */
-  ck_assert_int_eq(iommu_unmap(io, RID, b, 200), 200 + 3000);  /* count flush */
+  ck_assert_int_eq(iommu_unmap(io, RID, b, 200), 200);
+  ck_assert_int_eq(iommu_unmap(io, RID, x, 250), 200 + 3000);  /* full: count flush, x queued */
   ck_assert_int_eq(tr(io, RID, c, 0, 300, &pa), 0);            /* refill */
   ck_assert_int_eq(iommu_unmap(io, RID, c, 400), 200);
   ck_assert_int_eq(tr(io, RID, c, 0, 1099, &pa), 0);           /* stale, not due */

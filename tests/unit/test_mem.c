@@ -1046,6 +1046,25 @@ END_TEST
 
 /* ---- range errors ---- */
 
+START_TEST(test_mark_covered_but) {
+  struct mem *m = mem_new(4 * PG);
+  ck_assert_ptr_nonnull(m);
+  /* live [3776, 4096), granted [256, 2304) and [4000, 4096) */
+  ck_assert_int_eq(mem_mark_add(m, MEM_MARK_LIVE, 0, PG + 3776, 320), 0);
+  ck_assert_int_eq(mem_mark_add(m, MEM_MARK_GRANT, 7, PG + 256, 2048), 0);
+  ck_assert_uint_eq(mem_mark_covered_but(m, MEM_MARK_LIVE, 0, MEM_MARK_GRANT, 7, PG + 256, PG - 256), 320);
+  ck_assert_int_eq(mem_mark_add(m, MEM_MARK_GRANT, 7, PG + 4000, 96), 0);
+  ck_assert_uint_eq(mem_mark_covered_but(m, MEM_MARK_LIVE, 0, MEM_MARK_GRANT, 7, PG + 256, PG - 256), 224);
+  /* another requester's grant does not count */
+  ck_assert_uint_eq(mem_mark_covered_but(m, MEM_MARK_LIVE, 0, MEM_MARK_GRANT, 8, PG + 256, PG - 256), 320);
+  ck_assert_uint_eq(mem_mark_covered_but(m, MEM_MARK_LIVE, 0, MEM_MARK_GRANT, 7, PG + 4000, 96), 0);
+  ck_assert_uint_eq(mem_mark_covered_but(m, MEM_MARK_LIVE, 0, MEM_MARK_GRANT, 7, PG, 256), 0);
+  ck_assert_int_eq(mem_mark_remove(m, MEM_MARK_LIVE, 0, PG + 3776, 320), 0);
+  ck_assert_uint_eq(mem_mark_covered(m, MEM_MARK_LIVE, 0, PG + 3776, 320), 0);
+  mem_free(m);
+}
+END_TEST
+
 START_TEST(test_range_errors) {
   struct mem *m = mem_new(2 * PG);
   uint8_t x[16] = {0}, r[16];
@@ -1092,6 +1111,7 @@ static Suite *mem_suite(void) {
   tcase_add_test(tc, test_label_gc_explicit);
   tcase_add_test(tc, test_label_gc_reclaims_ids);
   tcase_add_test(tc, test_range_errors);
+  tcase_add_test(tc, test_mark_covered_but);
   tcase_add_test(tc, test_runs_match_per_byte_model);
   tcase_add_test(tc, test_runs_byte_granular_page);
   suite_add_tcase(s, tc);

@@ -115,11 +115,18 @@ static struct flow_key reversed(const struct flow_key *k) {
   return r;
 }
 
+/* Translations happen at the simulated time, as in the system. */
+static uint64_t rig_dma_clock(void *ctx) {
+  (void)ctx;
+  return simk_now_ps();
+}
+
 /* ---- fixture: a NIC on a small memory and IOMMU ---- */
 
 static char err[256];
 static struct mem *m;
 static struct iommu *io;
+static struct iommu_dma *dm; /* the NIC's DMA port over io and m */
 
 static struct nic *mk_nic(uint32_t queues, uint64_t rss_queues, double gbps) {
   ck_assert_int_eq(simk_init(err, sizeof err), 0);
@@ -132,6 +139,8 @@ static struct nic *mk_nic(uint32_t queues, uint64_t rss_queues, double gbps) {
     iommu_params_default(&ip);
     io = iommu_new(&ip);
     ck_assert_ptr_nonnull(io);
+    dm = iommu_dma_new(io, m, rig_dma_clock, NULL);
+    ck_assert_ptr_nonnull(dm);
   }
   struct nic_params p;
   nic_params_default(&p);
@@ -139,7 +148,7 @@ static struct nic *mk_nic(uint32_t queues, uint64_t rss_queues, double gbps) {
   p.rss_queues = rss_queues;
   p.line_rate_gbps = gbps;
   err[0] = '\0';
-  struct nic *n = nic_new(&p, m, io, NULL, err, sizeof err);
+  struct nic *n = nic_new(&p, iommu_dma_port(dm), NULL, err, sizeof err);
   ck_assert_msg(n != NULL, "nic_new: %s", err);
   ck_assert_uint_eq(nic_queues(n), queues);
   return n;
@@ -399,7 +408,7 @@ START_TEST(test_non_ip_to_default_queue) {
   p.queues = 4;
   p.rss_queues = 0x8;
   p.default_queue = 2;
-  n = nic_new(&p, m, io, NULL, err, sizeof err);
+  n = nic_new(&p, iommu_dma_port(dm), NULL, err, sizeof err);
   ck_assert_msg(n != NULL, "nic_new: %s", err);
   uint8_t a[4] = {10, 0, 0, 2}, b[4] = {10, 0, 0, 1};
   struct flow_key k = key4(a, b, 17, 5001, 4000);
@@ -412,7 +421,7 @@ START_TEST(test_non_ip_to_default_queue) {
   nic_free(n);
   /* A default queue that does not exist is refused. */
   p.default_queue = 4;
-  ck_assert_ptr_null(nic_new(&p, m, io, NULL, err, sizeof err));
+  ck_assert_ptr_null(nic_new(&p, iommu_dma_port(dm), NULL, err, sizeof err));
 }
 END_TEST
 
@@ -422,23 +431,29 @@ START_TEST(test_nic_new_errors) {
   struct iommu_params ip;
   iommu_params_default(&ip);
   struct iommu *ii = iommu_new(&ip);
+  struct iommu_dma *dd = iommu_dma_new(ii, mm, rig_dma_clock, NULL);
+  const struct dma_port *port = iommu_dma_port(dd);
   struct nic_params p;
   nic_params_default(&p);
+  /* No port: refused with a reason. */
+  err[0] = '\0';
+  ck_assert_ptr_null(nic_new(&p, NULL, NULL, err, sizeof err));
+  ck_assert_str_eq(err, "nic: no DMA port");
   p.queues = 0;
   err[0] = '\0';
-  ck_assert_ptr_null(nic_new(&p, mm, ii, NULL, err, sizeof err));
+  ck_assert_ptr_null(nic_new(&p, port, NULL, err, sizeof err));
   ck_assert_uint_gt(strlen(err), 0);
   p.queues = NIC_MAX_QUEUES + 1;
   err[0] = '\0';
-  ck_assert_ptr_null(nic_new(&p, mm, ii, NULL, err, sizeof err));
+  ck_assert_ptr_null(nic_new(&p, port, NULL, err, sizeof err));
   ck_assert_uint_gt(strlen(err), 0);
   p.queues = 4;
   p.rss_queues = 0x30; /* queues 4 and 5 do not exist */
   err[0] = '\0';
-  ck_assert_ptr_null(nic_new(&p, mm, ii, NULL, err, sizeof err));
+  ck_assert_ptr_null(nic_new(&p, port, NULL, err, sizeof err));
   ck_assert_uint_gt(strlen(err), 0);
   p.rss_queues = 0x31;
-  struct nic *n = nic_new(&p, mm, ii, NULL, err, sizeof err);
+  struct nic *n = nic_new(&p, port, NULL, err, sizeof err);
   ck_assert_ptr_nonnull(n);
   for (int t = 0; t < 100; t++) {
     struct flow_key k = random_key();
@@ -447,6 +462,7 @@ START_TEST(test_nic_new_errors) {
   nic_free(n);
   iommu_free(ii);
   mem_free(mm);
+  iommu_dma_free(dd);
 }
 END_TEST
 

@@ -271,7 +271,7 @@ START_TEST(test_key_errors) {
   load_err("nic:\n  queues: 4\n  queuez: 2\n",
            "s.yaml:3:3: unknown key 'nic.queuez' (nicsim replay --help lists the keys)");
   load_err("nic.queuez: 4\n", "s.yaml:1:1: unknown key 'nic.queuez' (nicsim replay --help lists the keys)");
-  load_err_prefix("nicc:\n  queues: 4\n", "s.yaml:1:1: unknown key 'nicc' (sections: nic, iommu, pool, driver, app");
+  load_err_prefix("nicc:\n  queues: 4\n", "s.yaml:1:1: unknown key 'nicc' (sections: nic, iommu, pool, driver, sock, app");
   load_err_prefix("queues: 4\n", "s.yaml:1:1: unknown key 'queues' (sections: nic,");
   load_err("nic:\n  design: copy\n", "s.yaml:2:3: unknown key 'nic.design' (nicsim replay --help lists the keys)");
   load_err("nic:\n  queues: 4\nnic.queues: 2\n", "s.yaml:3:1: duplicate key 'nic.queues' (first given at line 2)");

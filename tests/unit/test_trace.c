@@ -495,6 +495,51 @@ START_TEST(torn_last_record) {
 }
 END_TEST
 
+/* A record with nothing captured (caplen 0, whatever its wire length) is
+ * counted and skipped, never delivered as a frame; numbering goes on. */
+START_TEST(zero_length_record_counted_not_delivered) {
+  char path[600];
+  tmp_path(path, sizeof path, ".pcap");
+  for (uint32_t wire = 0; wire <= 60; wire += 60) {
+    pcap_t *dead = pcap_open_dead(DLT_EN10MB, 65535);
+    pcap_dumper_t *d = pcap_dump_open(dead, path);
+    ck_assert_ptr_nonnull(d);
+    uint8_t frame[60];
+    memset(frame, 0, sizeof frame);
+    memcpy(frame, "\x02\0\0\0\0\x02\x02\0\0\0\0\x01\x08\x00", 14);
+    struct pcap_pkthdr h;
+    memset(&h, 0, sizeof h);
+    h.ts.tv_sec = 1000;
+    h.caplen = 60;
+    h.len = 60;
+    pcap_dump((u_char *)d, &h, frame);
+    h.caplen = 0;
+    h.len = wire;
+    pcap_dump((u_char *)d, &h, frame);
+    h.caplen = 60;
+    h.len = 60;
+    pcap_dump((u_char *)d, &h, frame);
+    pcap_dump_close(d);
+    pcap_close(dead);
+    struct trace *t = must_open(path);
+    struct trace_record r;
+    ck_assert_int_eq(trace_next(t, &r, err, sizeof err), 1);
+    ck_assert_uint_eq(r.index, 0);
+    ck_assert_int_eq(trace_next(t, &r, err, sizeof err), 1);
+    ck_assert_uint_eq(r.index, 2);
+    ck_assert_uint_eq(r.caplen, 60);
+    ck_assert_int_eq(trace_next(t, &r, err, sizeof err), 0);
+    const struct trace_stats *st = trace_stats(t);
+    ck_assert_uint_eq(st->records, 3);
+    ck_assert_uint_eq(st->packets, 2);
+    ck_assert_uint_eq(st->zero_length, 1);
+    ck_assert_uint_eq(st->bytes, 120);
+    trace_close(t);
+  }
+  unlink(path);
+}
+END_TEST
+
 START_TEST(origlen_below_caplen) {
   char path[600];
   tmp_path(path, sizeof path, ".pcap");
@@ -773,6 +818,7 @@ static Suite *trace_suite(void) {
   tcase_add_test(tc, skip_unsupported_linktype);
   tcase_add_test(tc, torn_last_record);
   tcase_add_test(tc, origlen_below_caplen);
+  tcase_add_test(tc, zero_length_record_counted_not_delivered);
   suite_add_tcase(s, tc);
   tc = tcase_create("rewind");
   tcase_add_test(tc, rewind_same_sequence);

@@ -38,6 +38,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pcap/pcap.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -147,8 +148,22 @@ static uint32_t rd32le(const uint8_t *p) {
   return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
 }
 
-/* Copy standard input to an unlinked temporary file. -1 with errno set. */
-static int spool_fd(int in_fd) {
+/* Is this the start of a capture libpcap reads (pcap in either byte order,
+ * with micro- or nanosecond times, or pcapng's section header)? */
+static int capture_magic(const uint8_t *p) {
+  static const uint32_t magics[] = {0xa1b2c3d4u, 0xa1b23c4du, 0xa1b2cd34u, 0x0a0d0d0au};
+  uint32_t be = rd32be(p), le = rd32le(p);
+  for (size_t i = 0; i < sizeof magics / sizeof magics[0]; i++)
+    if (be == magics[i] || le == magics[i])
+      return 1;
+  return 0;
+}
+
+/* Copy a pipe or device to an unlinked temporary file, at most max bytes.
+ * -1 with errno set: EFBIG past max, ENOEXEC when the first bytes are no
+ * capture's (so that /dev/zero is refused at once), EINTR when a signal
+ * interrupted a read (the caller stops). */
+static int spool_fd(int in_fd, uint64_t max) {
   FILE *tmp = tmpfile();
   if (tmp == NULL)
     return -1;
@@ -160,16 +175,31 @@ static int spool_fd(int in_fd) {
     return -1;
   }
   char buf[65536];
+  uint8_t head[4];
+  uint64_t total = 0;
   for (;;) {
     ssize_t n = read(in_fd, buf, sizeof buf);
     if (n == 0)
       break;
     if (n < 0) {
-      if (errno == EINTR)
-        continue;
       saved = errno;
       close(fd);
       errno = saved;
+      return -1;
+    }
+    if (total < sizeof head) {
+      size_t k = sizeof head - (size_t)total < (size_t)n ? sizeof head - (size_t)total : (size_t)n;
+      memcpy(head + total, buf, k);
+      if (total + k == sizeof head && !capture_magic(head)) {
+        close(fd);
+        errno = ENOEXEC;
+        return -1;
+      }
+    }
+    total += (uint64_t)n;
+    if (total > max) {
+      close(fd);
+      errno = EFBIG;
       return -1;
     }
     for (ssize_t off = 0; off < n;) {
@@ -186,6 +216,20 @@ static int spool_fd(int in_fd) {
     }
   }
   return fd;
+}
+
+/* The message for a failed spool_fd. */
+static void spool_err(const struct trace *t, uint64_t max, int e, char *err, size_t errlen) {
+  if (e == EFBIG)
+    set_err(err, errlen, "%s: more than %" PRIu64 " bytes from a pipe or device (give a trace that large as a "
+            "file)", t->label, max);
+  else if (e == ENOEXEC)
+    set_err(err, errlen, "%s: not a capture file libpcap can read: it does not start like a pcap or pcapng file",
+            t->label);
+  else if (e == EINTR)
+    set_err(err, errlen, "%s: reading stopped by a signal", t->label);
+  else
+    set_err(err, errlen, "%s: cannot read: %s", t->label, strerror(e));
 }
 
 /* Open libpcap on a fresh dup of the master descriptor, from offset 0. */
@@ -316,17 +360,22 @@ struct trace *trace_open2(const char *path, const struct trace_open_opts *opts, 
   int is_stdin = strcmp(path, "-") == 0;
   t->label = is_stdin ? "<stdin>" : t->path;
 
+  uint64_t spool_max = opts->spool_max_bytes ? opts->spool_max_bytes : TRACE_SPOOL_MAX_BYTES;
   if (is_stdin) {
-    t->master_fd = spool_fd(STDIN_FILENO);
+    t->master_fd = spool_fd(STDIN_FILENO, spool_max);
     if (t->master_fd < 0) {
-      set_err(err, errlen, "%s: cannot read standard input: %s", t->label, strerror(errno));
+      spool_err(t, spool_max, errno, err, errlen);
       free_trace(t);
       return NULL;
     }
   } else {
+    /* A FIFO blocks here until a writer comes; a signal ends the wait. */
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-      set_err(err, errlen, "%s: cannot open: %s", t->label, strerror(errno));
+      if (errno == EINTR)
+        set_err(err, errlen, "%s: opening stopped by a signal", t->label);
+      else
+        set_err(err, errlen, "%s: cannot open: %s", t->label, strerror(errno));
       free_trace(t);
       return NULL;
     }
@@ -349,11 +398,11 @@ struct trace *trace_open2(const char *path, const struct trace_open_opts *opts, 
     } else {
       /* A pipe or a device (e.g. /dev/stdin, <(cmd)): spool it too, so that
        * trace_rewind works. */
-      t->master_fd = spool_fd(fd);
+      t->master_fd = spool_fd(fd, spool_max);
       int saved = errno;
       close(fd);
       if (t->master_fd < 0) {
-        set_err(err, errlen, "%s: cannot read: %s", t->label, strerror(saved));
+        spool_err(t, spool_max, saved, err, errlen);
         free_trace(t);
         return NULL;
       }

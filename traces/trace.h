@@ -108,7 +108,13 @@ struct trace_open_opts {
    * input and pipes are read by libpcap. 1: libpcap reads every record
    * (the reference the direct reader is tested against). */
   int libpcap_records;
+  /* Most bytes read from standard input, a pipe or a device (they are
+   * spooled to a temporary file so that the trace can be read twice);
+   * 0: TRACE_SPOOL_MAX_BYTES. Past it, trace_open2 fails with a message. */
+  uint64_t spool_max_bytes;
 };
+
+#define TRACE_SPOOL_MAX_BYTES (1ull << 30) /* 1 GiB; a larger trace is given as a file */
 
 void trace_open_opts_default(struct trace_open_opts *o);
 

@@ -2,6 +2,7 @@
  * fault.c: fault specifications and their firing. See fault.h.
  */
 #include "fault.h"
+#include "num.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -23,29 +24,9 @@ static const char *const extra_keys[FAULT_KIND_COUNT] = {
 
 const char *fault_kind_name(enum fault_kind k) { return (unsigned)k < FAULT_KIND_COUNT ? names[k] : "?"; }
 
-static int parse_u64(const char *s, uint64_t *out) {
-  if (!*s || !isdigit((unsigned char)*s))
-    return -1;
-  char *end;
-  errno = 0;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno || *end)
-    return -1;
-  *out = v;
-  return 0;
-}
+static int parse_u64(const char *s, uint64_t *out) { return num_u64(s, out); }
 
-static int parse_double(const char *s, double *out) {
-  if (!*s)
-    return -1;
-  char *end;
-  errno = 0;
-  double v = strtod(s, &end);
-  if (errno || *end || !isfinite(v))
-    return -1;
-  *out = v;
-  return 0;
-}
+static int parse_double(const char *s, double *out) { return num_double(s, out); }
 
 static int bad(char *err, size_t errlen, const char *spec, const char *what, const char *detail) {
   snprintf(err, errlen, "--fault '%s': %s%s", spec, what, detail);

@@ -4,8 +4,8 @@
  * observe, as they were, time-stamped with simulated time), so what leaked
  * opens in Wireshark. A leaked packet shows as its original frame.
  * Principal names are sanitised for the file name (letters, digits, '-' and
- * '_'), so the files always land inside DIR. Files are written to temporary
- * names and renamed into place when complete.
+ * '_'), so the files always land inside DIR. Files are written as outfile
+ * writes (temporary names renamed into place when every file is complete).
  */
 #ifndef NICSIM_OBSERVED_H
 #define NICSIM_OBSERVED_H
@@ -17,6 +17,9 @@
 
 struct observed;
 
+/* Can DIR (existing, or to be created) take the files? 0, or -1 with err
+ * filled. */
+int observed_check(const char *dir, char *err, size_t errlen);
 /* Creates DIR if it does not exist. NULL with err filled. */
 struct observed *observed_open(const char *dir, const struct policy *pol, char *err, size_t errlen);
 void observed_record(struct observed *o, unsigned principal, const uint8_t *data, uint32_t len,

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cpu.h"
+#include "outfile.h"
 #include "xdp.h"
 
 const char *report_verdict(const struct replay_result *r) {
@@ -338,34 +339,15 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
 
 int report_write_json(json_object *obj, const char *path, char *err, size_t errlen) {
   const char *text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
-  if (strcmp(path, "-") == 0) {
-    fputs(text, stdout);
-    fputc('\n', stdout);
-    return 0;
-  }
-  size_t n = strlen(path);
-  char *tmp = malloc(n + 32);
-  if (!tmp) {
-    snprintf(err, errlen, "%s: out of memory", path);
-    return -1;
-  }
-  snprintf(tmp, n + 32, "%s.tmp.%ld", path, (long)getpid());
-  FILE *f = fopen(tmp, "w");
+  struct outfile *f = text ? outfile_open(path, 0666, err, errlen) : NULL;
   if (!f) {
-    snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
-    free(tmp);
+    if (!text)
+      snprintf(err, errlen, "%s: out of memory", path);
     return -1;
   }
-  int bad = fputs(text, f) < 0 || fputc('\n', f) == EOF;
-  bad |= fclose(f) != 0;
-  if (bad || rename(tmp, path) != 0) {
-    snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
-    unlink(tmp);
-    free(tmp);
-    return -1;
-  }
-  free(tmp);
-  return 0;
+  fputs(text, outfile_stream(f));
+  fputc('\n', outfile_stream(f));
+  return outfile_commit(f, err, errlen);
 }
 
 void report_print_human(FILE *out, const struct replay_opts *o, const struct replay_result *r) {

@@ -15,6 +15,7 @@
 #include "iommu.h"
 #include "scenario.h"
 #include "xdp.h"
+#include "num.h"
 
 #define ALL_QUEUES UINT64_MAX
 #define PAGE_BYTES 4096u
@@ -238,37 +239,13 @@ static void trim(const char *s, const char **b, const char **e) {
 static int parse_u64(const char *s, uint64_t *out) {
   const char *b, *e;
   trim(s, &b, &e);
-  if (b == e || !isdigit((unsigned char)*b))
-    return -1;
-  char buf[32];
-  if ((size_t)(e - b) >= sizeof buf)
-    return -1;
-  memcpy(buf, b, (size_t)(e - b));
-  buf[e - b] = '\0';
-  errno = 0;
-  char *end;
-  unsigned long long v = strtoull(buf, &end, 10);
-  if (errno || *end)
-    return -1;
-  *out = v;
-  return 0;
+  return num_u64_n(b, (size_t)(e - b), out);
 }
 
 static int parse_double(const char *s, double *out) {
   const char *b, *e;
   trim(s, &b, &e);
-  char buf[64];
-  if (b == e || (size_t)(e - b) >= sizeof buf)
-    return -1;
-  memcpy(buf, b, (size_t)(e - b));
-  buf[e - b] = '\0';
-  errno = 0;
-  char *end;
-  double v = strtod(buf, &end);
-  if (errno || *end || !isfinite(v))
-    return -1;
-  *out = v;
-  return 0;
+  return num_double_n(b, (size_t)(e - b), out);
 }
 
 /* "[a, b, c]" or "a,b,c" (or "[]"): calls item for each trimmed element. */
@@ -333,11 +310,26 @@ static void enum_list(const char *const *names, char *buf, size_t n) {
 }
 
 /* One rule of xdp.rules, checked alone: "xdp.rules: rule N 'TEXT': problem". */
+/* A value in an error line, long ones elided so that the reason after it
+ * is never cut off (one call per message). */
+static const char *shown(const char *value) {
+  static char buf[96];
+  return num_elide(value, buf, sizeof buf);
+}
+
 static int check_rule(const char *key, size_t index, const char *rule, char *err, size_t errlen) {
   char e[1024];
+  /* The length first: libpcap compiles a long filter slowly and in much
+   * memory before any other check could refuse it. */
+  size_t len = strlen(rule);
+  if (len >= XDP_RULE_MAX) {
+    snprintf(err, errlen, "%s: rule %zu is %zu bytes long; at most %d are allowed ('%s')", key, index + 1, len,
+             XDP_RULE_MAX - 1, shown(rule));
+    return -1;
+  }
   if (xdp_rule_check(rule, config_principals, FRAME_LINKTYPE, e, sizeof e) == 0)
     return 0;
-  snprintf(err, errlen, "%s: rule %zu '%s': %s", key, index + 1, rule, e);
+  snprintf(err, errlen, "%s: rule %zu '%s': %s", key, index + 1, shown(rule), e);
   return -1;
 }
 
@@ -353,7 +345,7 @@ static int set_rules(char *field, const char *key, const char *value, char *err,
     goto out;
   }
   if (xdp_rules_split(value, rules, XDP_MAX_RULES, &n, e, sizeof e)) {
-    snprintf(err, errlen, "%s: '%s' is not allowed: %s", key, value, e);
+    snprintf(err, errlen, "%s: '%s' is not allowed: %s", key, shown(value), e);
     goto out;
   }
   for (size_t i = 0; i < n; i++) {
@@ -389,7 +381,7 @@ int config_list_item_check(const char *key, size_t index, const char *item, char
 int config_set(struct config *c, const char *key, const char *value, char *err, size_t errlen) {
   const struct key_def *k = find_key(key);
   if (!k) {
-    snprintf(err, errlen, "unknown key '%s' (nicsim replay --help lists the keys)", key);
+    snprintf(err, errlen, "unknown key '%s' (nicsim replay --help lists the keys)", shown(key));
     return -1;
   }
   void *field = (char *)c + k->offset;
@@ -404,7 +396,7 @@ int config_set(struct config *c, const char *key, const char *value, char *err, 
       return 0;
     }
     if (parse_u64(value, &v) || v < k->min || v > k->max || (k->pow2 && (v & (v - 1)))) {
-      snprintf(err, errlen, "%s: '%s' is not allowed: %s", key, value, k->help);
+      snprintf(err, errlen, "%s: '%s' is not allowed: %s", key, shown(value), k->help);
       return -1;
     }
     *(uint32_t *)field = (uint32_t)v;
@@ -413,7 +405,7 @@ int config_set(struct config *c, const char *key, const char *value, char *err, 
   case K_DOUBLE: {
     double v;
     if (parse_double(value, &v) || v < k->min || v > k->max) {
-      snprintf(err, errlen, "%s: '%s' is not allowed: %s (%g..%g)", key, value, k->help, k->min, k->max);
+      snprintf(err, errlen, "%s: '%s' is not allowed: %s (%g..%g)", key, shown(value), k->help, k->min, k->max);
       return -1;
     }
     *(double *)field = v;
@@ -428,7 +420,7 @@ int config_set(struct config *c, const char *key, const char *value, char *err, 
     else if (n == 5 && strncmp(b, "false", 5) == 0)
       *(int *)field = 0;
     else {
-      snprintf(err, errlen, "%s: '%s' is not allowed: true or false", key, value);
+      snprintf(err, errlen, "%s: '%s' is not allowed: true or false", key, shown(value));
       return -1;
     }
     return 0;
@@ -443,7 +435,7 @@ int config_set(struct config *c, const char *key, const char *value, char *err, 
       }
     char allowed[200];
     enum_list(k->names, allowed, sizeof allowed);
-    snprintf(err, errlen, "%s: '%s' is not allowed: one of %s", key, value, allowed);
+    snprintf(err, errlen, "%s: '%s' is not allowed: one of %s", key, shown(value), allowed);
     return -1;
   }
   case K_QUEUES: {
@@ -456,7 +448,7 @@ int config_set(struct config *c, const char *key, const char *value, char *err, 
     uint64_t mask = 0;
     if (parse_list(value, queue_item, &mask)) {
       snprintf(err, errlen, "%s: '%s' is not allowed: a list of queue numbers 0..63 like [0,1,2], or all",
-               key, value);
+               key, shown(value));
       return -1;
     }
     *(uint64_t *)field = mask;
@@ -471,7 +463,7 @@ int config_set(struct config *c, const char *key, const char *value, char *err, 
       return 0;
     }
     if (parse_u64(value, &q) || q >= CFG_MAX_QUEUES) {
-      snprintf(err, errlen, "%s: '%s' is not allowed: a queue number 0..63, or none", key, value);
+      snprintf(err, errlen, "%s: '%s' is not allowed: a queue number 0..63, or none", key, shown(value));
       return -1;
     }
     *(int32_t *)field = (int32_t)q;
@@ -493,7 +485,7 @@ int config_set(struct config *c, const char *key, const char *value, char *err, 
     uint64_t caps = 0;
     if (parse_list(value, cap_item, &caps)) {
       snprintf(err, errlen, "%s: '%s' is not allowed: a list of capabilities; known: CAP_NET_ADMIN",
-               key, value);
+               key, shown(value));
       return -1;
     }
     *(uint64_t *)field = caps;

@@ -22,6 +22,7 @@
 #include "mem.h"
 #include "nic.h"
 #include "observed.h"
+#include "outfile.h"
 #include "simk.h"
 #include "trace.h"
 #include "tx.h"
@@ -35,6 +36,7 @@
 
 struct sys {
   const struct replay_opts *o;
+  struct outfile *vcd; /* --vcd: SystemC writes its staged file */
   struct trace *t;
   struct flow_table *ft;
   uint8_t *owner; /* per flow */
@@ -202,9 +204,19 @@ static uint64_t record_time(struct sys *s, const struct trace_record *r) {
   case SPEED_LINE:
     ts = 0; /* back to back: the MAC serialises them */
     break;
-  case SPEED_SCALED:
-    ts = (uint64_t)((double)since_first(s, r) / s->o->speed_factor);
+  case SPEED_SCALED: {
+    /* A slowed replay stretches time: past 2^63 ps (106 days) simulated
+     * time would wrap, so the run stops there with a message. */
+    double t = (double)since_first(s, r) / s->o->speed_factor;
+    if (!(t < 9.2e18)) {
+      snprintf(s->feed_err, sizeof s->feed_err, "--speed x%g: frame %" PRIu64 " would arrive after 2^63 ps of "
+               "simulated time (106 days); use a larger factor", s->o->speed_factor, r->index);
+      s->feed_error = 1;
+      t = 0;
+    }
+    ts = (uint64_t)t;
     break;
+  }
   default:
     /* Recorded time, relative to the first frame; a timestamp that goes back
      * in time is taken as "at once after the previous frame". */
@@ -259,6 +271,10 @@ static void schedule_next(struct sys *s) {
   memcpy(s->frame, s->rec.data, s->rec.caplen);
   s->rec_tx = is_sent(s, &s->rec, &s->rec_sender);
   uint64_t at = s->rec_tx ? record_time(s, &s->rec) : arrival_of(s, &s->rec);
+  if (s->feed_error) {
+    s->have_rec = 0;
+    return;
+  }
   uint64_t now = simk_now_ps();
   simk_event_notify(s->feed_ev, at > now ? at - now : 0);
 }
@@ -453,6 +469,11 @@ static int prepass(struct sys *s, struct replay_result *res, char *err, size_t e
   int have_first = 0;
   while ((!s->o->limit_frames || res->trace_packets < s->o->limit_frames) &&
          (rc = trace_next(s->t, &r, err, errlen)) == 1) {
+    /* A stop request ends the pass at once: the run then stops at its
+     * first frame, and the report (marked incomplete) counts the frames
+     * read so far. */
+    if (stop_requested)
+      break;
     if (!have_first) {
       s->first_ts_ps = r.ts_ps;
       have_first = 1;
@@ -535,7 +556,10 @@ static int prepass(struct sys *s, struct replay_result *res, char *err, size_t e
  * and misses, free pool pages, violations so far. */
 static int register_vcd(struct sys *s, const char *path, char *err, size_t errlen) {
   char e[400];
-  if (simk_vcd_open(path, e, sizeof e)) {
+  s->vcd = outfile_open_staged(path, ".vcd", err, errlen);
+  if (!s->vcd)
+    return -1;
+  if (simk_vcd_open(outfile_staged_path(s->vcd), e, sizeof e)) {
     /* simk's message names the file already */
     snprintf(err, errlen, "%s", strncmp(e, "simk: ", 6) == 0 ? e + 6 : e);
     return -1;
@@ -549,8 +573,11 @@ static int register_vcd(struct sys *s, const char *path, char *err, size_t errle
   }
   for (unsigned q = 0; q < s->o->cfg.nic_queues; q++) {
     char name[48];
+    const struct page_pool *pp = driver_pool(s->drv, q);
+    if (!pp)
+      continue; /* driver.page_recycle=free: this queue has no page pool */
     snprintf(name, sizeof name, "pool.q%u.free_pages", q);
-    if (simk_vcd_add_u64(name, page_pool_free_signal(driver_pool(s->drv, q)), 32, e, sizeof e)) {
+    if (simk_vcd_add_u64(name, page_pool_free_signal(pp), 32, e, sizeof e)) {
       snprintf(err, errlen, "%s: %s", path, e);
       return -1;
     }
@@ -579,6 +606,8 @@ static void teardown(struct sys *s) {
   observed_abort(s->obs);
   tx_free(s->tx);
   trace_filter_free(s->tx_filter);
+  outfile_abort(s->vcd);
+  s->vcd = NULL;
   driver_free(s->drv);
   user_free(s->users[0]);
   user_free(s->users[1]);
@@ -851,13 +880,8 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
 
   /* ---- results ---- */
   res->incomplete = s->stopped;
-  if (s->obs) {
+  if (s->obs)
     checker_flush(s->chk);
-    struct observed *ob = s->obs;
-    s->obs = NULL;
-    if (observed_close(ob, err, errlen))
-      goto fail;
-  }
   res->sim_time_ps = simk_now_ps();
   res->events = simk_events_dispatched();
   res->queues = nic_queues(s->nic);
@@ -983,7 +1007,25 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
       continue;
     page_pool_stats_add(&res->pool, ps);
   }
-  simk_finish();
+  simk_finish(); /* closes the waveform's staged file */
+  /* The waveform and the captures are put in place as a set, once every
+   * one of them was written whole. */
+  if (s->obs) {
+    struct observed *ob = s->obs;
+    s->obs = NULL;
+    if (observed_close(ob, err, errlen)) {
+      teardown(s);
+      return -1;
+    }
+  }
+  if (s->vcd) {
+    struct outfile *v = s->vcd;
+    s->vcd = NULL;
+    if (outfile_commit(v, err, errlen)) {
+      teardown(s);
+      return -1;
+    }
+  }
   teardown(s);
   return 0;
 

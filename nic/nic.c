@@ -60,6 +60,13 @@ struct txq {
   uint32_t cached;
   struct simk_event *ev;
   struct nic_tx_stats st;
+  uint64_t head_wb_iova; /* 0: DD write-back */
+  /* A late read (fault): the buffers of one frame, read again later. */
+  struct simk_event *late_ev;
+  struct nic_tx_desc_read late[NIC_MAX_DESC_PER_FRAME];
+  uint32_t nlate, late_first;
+  struct nic_fault late_fault;
+  uint64_t vcd_fill;     /* posted, not yet sent, for the waveform */
 };
 
 #define MAX_ARMED 8
@@ -185,6 +192,7 @@ static void irq_fire(void *arg) {
 }
 
 static void tx_run(void *arg);
+static void tx_late_run(void *arg);
 static void late_run(void *arg);
 
 struct nic *nic_new(const struct nic_params *p, const struct dma_port *port, const struct nic_host *host,
@@ -268,6 +276,8 @@ struct nic *nic_new(const struct nic_params *p, const struct dma_port *port, con
     n->tq[i].index = i;
     snprintf(name, sizeof name, "nic.q%u.tx", i);
     n->tq[i].ev = simk_event_new(name, tx_run, &n->tq[i]);
+    snprintf(name, sizeof name, "nic.q%u.tx_late", i);
+    n->tq[i].late_ev = simk_event_new(name, tx_late_run, &n->tq[i]);
     if (!n->q[i].irq_ev || !n->q[i].wb_ev || !n->tq[i].ev) {
       snprintf(err, errlen, "nic: cannot create events");
       nic_free(n);
@@ -1074,6 +1084,19 @@ void nic_tx_ring_setup(struct nic *n, unsigned queue, uint64_t base_iova, uint32
   t->base_iova = base_iova;
   t->size = size;
   t->head = t->tail = t->cached = 0;
+  t->head_wb_iova = 0;
+}
+
+void nic_tx_head_wb(struct nic *n, unsigned queue, uint64_t wb_iova) {
+  if (queue < n->p.queues)
+    n->tq[queue].head_wb_iova = wb_iova;
+}
+
+uint32_t nic_tx_ring_fill(const struct nic *n, unsigned queue) {
+  if (queue >= n->p.queues || !n->tq[queue].size)
+    return 0;
+  const struct txq *t = &n->tq[queue];
+  return (t->tail + t->size - t->head) % t->size;
 }
 
 void nic_tx_tail_write(struct nic *n, unsigned queue, uint32_t tail) {
@@ -1083,6 +1106,7 @@ void nic_tx_tail_write(struct nic *n, unsigned queue, uint32_t tail) {
   }
   struct txq *t = &n->tq[queue];
   t->tail = tail;
+  t->vcd_fill = nic_tx_ring_fill(n, queue);
   if (t->head != t->tail && !simk_event_pending(t->ev))
     simk_event_notify(t->ev, 0);
 }
@@ -1120,6 +1144,34 @@ static uint64_t tx_prefetch(struct txq *t, int *fault) {
   return lat + read_latency_ps(n, (uint32_t)(got * NIC_DESC_BYTES));
 }
 
+/* The completion of the k cached descriptors at the head: DD into those with
+ * RS (82599 7.2.3.2.4), or the new head to the head write-back address
+ * (7.2.3.5.2: the head just past the frame). Returns 1 when something was
+ * reported. */
+static int tx_complete(struct txq *t, uint32_t k) {
+  struct nic *n = t->nic;
+  int rs = 0;
+  for (uint32_t i = 0; i < k; i++)
+    if (t->cache[i].cmd_type_len & NIC_TXD_CMD_RS)
+      rs = 1;
+  if (!rs)
+    return 0;
+  struct dma_prov pd = {.kind = DMA_PROV_DEVICE_META, .packet = UINT64_MAX};
+  uint64_t l2 = 0;
+  if (t->head_wb_iova) {
+    uint32_t head = (t->head + k) % t->size;
+    dma(n, t->head_wb_iova, &head, sizeof head, &pd, &l2);
+    return 1;
+  }
+  for (uint32_t i = 0; i < k; i++) {
+    if (!(t->cache[i].cmd_type_len & NIC_TXD_CMD_RS))
+      continue;
+    struct nic_tx_desc_wb wb = {.status = NIC_TXD_STAT_DD};
+    dma(n, t->base_iova + (uint64_t)((t->head + i) % t->size) * NIC_DESC_BYTES, &wb, sizeof wb, &pd, &l2);
+  }
+  return 1;
+}
+
 /* Transmit the next frame, then come back when the wire is free. */
 static void tx_run(void *arg) {
   struct txq *t = arg;
@@ -1137,18 +1189,53 @@ static void tx_run(void *arg) {
   if (k == t->cached)
     return; /* no EOP posted yet: wait for more descriptors */
   k++;
-  static uint8_t frame[NIC_MAX_DESC_PER_FRAME * 16384];
+  struct nic_fault over, nowb, early;
+  int f_over = take_fault(n, NIC_FAULT_TX_OVERREAD, &over);
+  int f_nowb = take_fault(n, NIC_FAULT_TX_NO_COMPLETION, &nowb);
+  int f_early = take_fault(n, NIC_FAULT_TX_EARLY_COMPLETION, &early);
+  if (!t->nlate && take_fault(n, NIC_FAULT_TX_LATE_READ, &t->late_fault)) {
+    memcpy(t->late, t->cache, k * sizeof t->cache[0]);
+    t->nlate = k;
+    t->late_first = t->head;
+    simk_event_notify(t->late_ev, t->late_fault.delay_ps);
+  }
+  int reported = 0;
+  if (f_early) {
+    /* The completion comes before the buffers are read: the driver may
+     * free them while the device still needs them. */
+    reported = tx_complete(t, k);
+    if (n->host.tx_irq && reported) {
+      t->st.irqs++;
+      n->host.tx_irq(n->host.ctx, t->index);
+    }
+    effect(n, &early, UINT64_MAX, "wrote back the completion of a frame before reading its buffers");
+  }
+  static uint8_t frame[NIC_MAX_DESC_PER_FRAME * 16384 + 4096];
   uint32_t len = 0;
   int bad = 0;
   for (uint32_t i = 0; i < k; i++) {
     uint32_t dl = t->cache[i].cmd_type_len & NIC_TXD_LEN_MASK;
-    if (len + dl > sizeof frame)
-      dl = (uint32_t)sizeof frame - len;
+    if (len + dl > NIC_MAX_DESC_PER_FRAME * 16384)
+      dl = NIC_MAX_DESC_PER_FRAME * 16384 - len;
     /* Each buffer is a DMA read: a read request and its completions. */
     if (!bad && dma(n, t->cache[i].buffer_addr, frame + len, dl, NULL, &lat))
       bad = 1;
     lat += read_latency_ps(n, dl);
     len += dl;
+  }
+  if (f_over && !bad) {
+    /* On past the last buffer to the end of its page. */
+    uint64_t end = t->cache[k - 1].buffer_addr + (t->cache[k - 1].cmd_type_len & NIC_TXD_LEN_MASK);
+    uint32_t extra = (uint32_t)((4096u - (end & 4095u)) & 4095u);
+    char text[160];
+    if (extra && dma(n, end, frame + len, extra, NULL, &lat) == 0) {
+      lat += read_latency_ps(n, extra);
+      len += extra;
+      snprintf(text, sizeof text, "read %u bytes past the frame's last buffer and sent them", extra);
+    } else {
+      snprintf(text, sizeof text, "the frame's last buffer ends its page: nothing read past it");
+    }
+    effect(n, &over, UINT64_MAX, text);
   }
   uint64_t now = simk_now_ps();
   uint64_t start = now + lat > n->tx_wire_free_ps ? now + lat : n->tx_wire_free_ps;
@@ -1159,26 +1246,56 @@ static void tx_run(void *arg) {
     t->st.tx_packets++;
     t->st.tx_bytes += len;
     t->st.last_tx_ps = n->tx_wire_free_ps;
+    if (n->host.tx_frame)
+      n->host.tx_frame(n->host.ctx, t->index, t->head, k, frame, len);
   }
-  /* Write back DD into the descriptors that asked for it (RS). */
-  int reported = 0;
-  for (uint32_t i = 0; i < k; i++) {
-    if (!(t->cache[i].cmd_type_len & NIC_TXD_CMD_RS))
-      continue;
-    struct nic_tx_desc_wb wb = {.status = NIC_TXD_STAT_DD};
-    struct dma_prov pd = {.kind = DMA_PROV_DEVICE_META, .packet = UINT64_MAX};
-    uint64_t l2 = 0;
-    dma(n, t->base_iova + (uint64_t)((t->head + i) % t->size) * NIC_DESC_BYTES, &wb, sizeof wb, &pd, &l2);
-    reported = 1;
-  }
+  if (f_nowb)
+    effect(n, &nowb, UINT64_MAX, "never wrote back the completion of a frame");
+  else if (!f_early)
+    reported = tx_complete(t, k);
   memmove(t->cache, t->cache + k, (t->cached - k) * sizeof t->cache[0]);
   t->cached -= k;
   t->head = (t->head + k) % t->size;
   t->st.desc_used += k;
-  if (reported && n->host.tx_irq)
+  t->vcd_fill = nic_tx_ring_fill(n, t->index);
+  if (reported && !f_early && n->host.tx_irq) {
+    t->st.irqs++;
     n->host.tx_irq(n->host.ctx, t->index);
+  }
   if (t->head != t->tail)
     simk_event_notify(t->ev, (bad ? start : n->tx_wire_free_ps) - now);
+}
+
+/* A late read: the device reads a sent frame's buffers again, by the IOVAs
+ * it had (the IOMMU decides what they reach now), and sends what it got. */
+static void tx_late_run(void *arg) {
+  struct txq *t = arg;
+  struct nic *n = t->nic;
+  static uint8_t frame[NIC_MAX_DESC_PER_FRAME * 16384];
+  uint32_t len = 0;
+  uint64_t lat = 0;
+  int bad = 0;
+  for (uint32_t i = 0; i < t->nlate && !bad; i++) {
+    uint32_t dl = t->late[i].cmd_type_len & NIC_TXD_LEN_MASK;
+    if (len + dl > sizeof frame)
+      dl = (uint32_t)sizeof frame - len;
+    bad = dma(n, t->late[i].buffer_addr, frame + len, dl, NULL, &lat) != 0;
+    len += dl;
+  }
+  char text[160];
+  if (bad) {
+    snprintf(text, sizeof text, "read a sent frame's buffers again at %.3f us: the IOMMU refused",
+             (double)simk_now_ps() / 1e6);
+  } else {
+    snprintf(text, sizeof text, "read a sent frame's %u bytes again at %.3f us and sent them", len,
+             (double)simk_now_ps() / 1e6);
+    t->st.tx_packets++;
+    t->st.tx_bytes += len;
+    if (n->host.tx_frame)
+      n->host.tx_frame(n->host.ctx, t->index, t->late_first, t->nlate, frame, len);
+  }
+  effect(n, &t->late_fault, UINT64_MAX, text);
+  t->nlate = 0;
 }
 
 /* ---- MAC ---- */
@@ -1210,6 +1327,11 @@ int nic_vcd_register(struct nic *n, char *err, size_t errlen) {
     snprintf(name, sizeof name, "nic.q%u.ring_tail", i);
     if (simk_vcd_add_u64(name, &n->q[i].vcd_tail, 16, err, errlen))
       return -1;
+    if (n->tq[i].size) {
+      snprintf(name, sizeof name, "nic.q%u.tx_ring_fill", i);
+      if (simk_vcd_add_u64(name, &n->tq[i].vcd_fill, 16, err, errlen))
+        return -1;
+    }
   }
   return 0;
 }

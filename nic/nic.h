@@ -134,6 +134,10 @@ struct nic_host {
   /* An armed fault took effect; tag is the one given to nic_fault_arm,
    * effect one sentence of what it did. */
   void (*fault_effect)(void *ctx, void *tag, uint64_t packet, const char *effect);
+  /* A frame left on the wire (may be NULL): the bytes the device read from
+   * host memory for descriptors first_desc.. (ndesc of them) of queue. */
+  void (*tx_frame)(void *ctx, unsigned queue, uint32_t first_desc, uint32_t ndesc, const uint8_t *data,
+                   uint32_t len);
 };
 
 /* Device misbehaviour (fault injection), armed for the next frame the NIC
@@ -145,18 +149,24 @@ enum nic_fault_kind {
   NIC_FAULT_BAD_ADDR,      /* the fetched descriptor's address has bits flipped (xor) */
   NIC_FAULT_BAD_LEN,       /* the written-back length is corrupted to the buffer size */
   NIC_FAULT_LATE_DMA,      /* write the frame's buffers again delay_ps later */
+  /* TX, armed for the next frame the NIC transmits: */
+  NIC_FAULT_TX_OVERREAD,   /* read on past the last buffer to the end of its page, and send it */
+  NIC_FAULT_TX_NO_COMPLETION, /* never write back the frame's completion (DD) */
+  NIC_FAULT_TX_EARLY_COMPLETION, /* write back DD and interrupt before reading the buffers */
+  NIC_FAULT_TX_LATE_READ,  /* read the frame's buffers again delay_ps after it left, and send them */
 };
 struct nic_fault {
   uint8_t kind;      /* enum nic_fault_kind */
   uint64_t iova;     /* RANDOM_DMA target */
   uint32_t len;      /* RANDOM_DMA bytes */
   uint64_t xor_mask; /* BAD_ADDR */
-  uint64_t delay_ps; /* LATE_DMA */
+  uint64_t delay_ps; /* LATE_DMA, TX_LATE_READ */
   void *tag;         /* handed back with the effect */
 };
 
 struct nic_tx_stats {
   uint64_t tx_packets, tx_bytes;
+  uint64_t irqs;       /* TX completion interrupts */
   uint64_t desc_fetches, desc_used;
   uint64_t dma_fault;  /* frames dropped because a buffer read was refused */
   uint64_t last_tx_ps; /* when the last frame left the wire */
@@ -243,6 +253,12 @@ void nic_irq_enable(struct nic *n, unsigned queue);
  * posted (one or more descriptors each, EOP on the last; DD written back
  * into descriptors with RS). Frames leave at the line rate. */
 void nic_tx_ring_setup(struct nic *n, unsigned queue, uint64_t base_iova, uint32_t size);
+/* Head write-back (82599 7.2.3.5.2, TDWBAL/TDWBAH): after each frame with RS
+ * the device writes its head index (4 bytes) to wb_iova instead of DD into
+ * the descriptors. 0 turns it off. */
+void nic_tx_head_wb(struct nic *n, unsigned queue, uint64_t wb_iova);
+/* Descriptors posted and not yet transmitted. */
+uint32_t nic_tx_ring_fill(const struct nic *n, unsigned queue);
 void nic_tx_tail_write(struct nic *n, unsigned queue, uint32_t tail);
 uint32_t nic_tx_head(const struct nic *n, unsigned queue);
 const struct nic_tx_stats *nic_tx_stats(const struct nic *n, unsigned queue);

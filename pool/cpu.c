@@ -23,6 +23,10 @@ void cpu_costs_default(struct cpu_costs *c) {
   c->xdp_rule = 10;      /* estimate: one match (a short BPF program or a tuple compare), JITed */
   c->sock_deliver = 300; /* estimate: socket lookup, queue, wakeup */
   c->validate = 60;      /* estimate: IP and L4 header checks */
+  c->tx_desc = 40;       /* estimate: ixgbe_tx_map per descriptor, with the tail write amortised */
+  c->tx_clean = 30;      /* estimate: ixgbe_clean_tx_irq per descriptor */
+  c->pin_page = 200;     /* estimate: get_user_pages_fast of one resident page, refcount and unpin */
+  c->zc_notify = 400;    /* estimate: sock_zerocopy_callback + the sender's recvmsg(MSG_ERRQUEUE) */
 }
 
 /* Brouer's prototype-kernel memset benchmark, Skylake i7-6700K, rep stos. */

@@ -25,6 +25,10 @@ struct cpu_costs {
   uint32_t xdp_rule;            /* each rule of a configured program (xdp.rules) tried on it */
   uint32_t sock_deliver;        /* socket lookup, queueing, wakeup */
   uint32_t validate;            /* IP/L4 header checks of the stack */
+  uint32_t tx_desc;             /* build and post one TX descriptor */
+  uint32_t tx_clean;            /* clean one completed TX descriptor */
+  uint32_t pin_page;            /* pin one user page for the device (get_user_pages_fast) */
+  uint32_t zc_notify;           /* a zero-copy completion to the sender (error queue or completion ring) */
 };
 
 void cpu_costs_default(struct cpu_costs *c);

@@ -4,6 +4,7 @@
  */
 #include "driver.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -316,6 +317,19 @@ static void kick(struct rxq *q) {
     simk_event_notify(q->napi_ev, 0);
 }
 
+void driver_kernel_reuse(struct mem *m, uint64_t pfn) {
+  mem_page_new_epoch(m, pfn);
+  static uint8_t objs[MEM_PAGE_SIZE];
+  for (uint32_t off = 0; off < MEM_PAGE_SIZE; off += 8) {
+    uint64_t v = 0xffff888200000000ull | (pfn << 12) | off;
+    memcpy(objs + off, &v, 8);
+  }
+  struct mem_prov km = {.kind = MEM_LABEL_KERNEL_META, .packet = UINT64_MAX};
+  mem_write(m, kcpu, pfn << MEM_PAGE_SHIFT, objs, MEM_PAGE_SIZE, &km);
+  /* The objects are in use while the kernel keeps the page. */
+  mem_mark_add(m, MEM_MARK_LIVE, 0, pfn << MEM_PAGE_SHIFT, MEM_PAGE_SIZE);
+}
+
 static void recycle(struct driver *d, unsigned queue, uint64_t pfn, int napi) {
   if (!d->p.free_pages) {
     page_pool_put_page(d->q[queue].pool, pfn, napi);
@@ -326,17 +340,7 @@ static void recycle(struct driver *d, unsigned queue, uint64_t pfn, int napi) {
     mem_page_free(d->m, pfn);
     return;
   }
-  /* The kernel's next allocation (a slab of objects) lands in this page. */
-  mem_page_new_epoch(d->m, pfn);
-  static uint8_t objs[MEM_PAGE_SIZE];
-  for (uint32_t off = 0; off < MEM_PAGE_SIZE; off += 8) {
-    uint64_t v = 0xffff888200000000ull | (pfn << 12) | off;
-    memcpy(objs + off, &v, 8);
-  }
-  struct mem_prov km = {.kind = MEM_LABEL_KERNEL_META, .packet = UINT64_MAX};
-  mem_write(d->m, kcpu, pfn << MEM_PAGE_SHIFT, objs, MEM_PAGE_SIZE, &km);
-  /* The objects are in use while the kernel keeps the page. */
-  mem_mark_add(d->m, MEM_MARK_LIVE, 0, pfn << MEM_PAGE_SHIFT, MEM_PAGE_SIZE);
+  driver_kernel_reuse(d->m, pfn);
   if (d->nkreuse == d->p.kernel_reuse_pages) {
     mem_mark_remove(d->m, MEM_MARK_LIVE, 0, d->kreuse[d->kreuse_first] << MEM_PAGE_SHIFT, MEM_PAGE_SIZE);
     mem_page_free(d->m, d->kreuse[d->kreuse_first]);
@@ -557,6 +561,15 @@ static void recv_tick(void *arg) {
     simk_event_notify(d->recv_ev, d->rxq_pend[d->pend_first].due_ps - now);
 }
 
+/* Copy a pending frame: its fields and the fragments in use (at least the
+ * first), not the room for NIC_MAX_DESC_PER_FRAME of them. */
+static void pend_copy(struct pending_rx *dst, const struct pending_rx *src) {
+  uint32_t n = src->nfrags ? src->nfrags : 1;
+  if (n > NIC_MAX_DESC_PER_FRAME)
+    n = NIC_MAX_DESC_PER_FRAME;
+  memcpy(dst, src, offsetof(struct pending_rx, frags) + n * sizeof src->frags[0]);
+}
+
 /* Queue for later consumption (due times are in order: one delay for all).
  * 0, or -1 when host memory runs out (then the caller consumes at once). */
 static int pend_push(struct driver *d, const struct pending_rx *pr) {
@@ -566,13 +579,13 @@ static int pend_push(struct driver *d, const struct pending_rx *pr) {
     if (!n)
       return -1;
     for (size_t i = 0; i < d->npend; i++)
-      n[i] = d->rxq_pend[(d->pend_first + i) % d->pend_cap];
+      pend_copy(&n[i], &d->rxq_pend[(d->pend_first + i) % d->pend_cap]);
     free(d->rxq_pend);
     d->rxq_pend = n;
     d->pend_cap = ncap;
     d->pend_first = 0;
   }
-  d->rxq_pend[(d->pend_first + d->npend) % d->pend_cap] = *pr;
+  pend_copy(&d->rxq_pend[(d->pend_first + d->npend) % d->pend_cap], pr);
   d->npend++;
   if (!simk_event_pending(d->recv_ev))
     simk_event_notify(d->recv_ev, pr->due_ps - simk_now_ps());
@@ -949,10 +962,17 @@ static void rx_frame(struct rxq *q) {
   cpu_charge(d->cpu, CPU_OTHER, d->cpu->costs.sock_deliver);
   /* Queued on the socket: the stack validated these bytes and uses them
    * until the recipient's recvmsg copies the payload out. */
-  struct pending_rx pr = {.queue = q->index, .owner = pk.owner, .nfrags = q->nfrags,
-                          .skip = q->split ? 0 : pk.hdr_len, .total = total,
-                          .due_ps = simk_now_ps() + d->p.recv_delay_ps, .shinfo = shinfo,
-                          .truesize = rmem ? truesize : 0, .sock = pk.sock % DRIVER_SOCK_SLOTS};
+  struct pending_rx pr; /* not zeroed whole: only the fragments in use are read */
+  memset(&pr, 0, offsetof(struct pending_rx, frags) + sizeof pr.frags[0]);
+  pr.queue = q->index;
+  pr.owner = pk.owner;
+  pr.nfrags = q->nfrags;
+  pr.skip = q->split ? 0 : pk.hdr_len;
+  pr.total = total;
+  pr.due_ps = simk_now_ps() + d->p.recv_delay_ps;
+  pr.shinfo = shinfo;
+  pr.truesize = rmem ? truesize : 0;
+  pr.sock = pk.sock % DRIVER_SOCK_SLOTS;
   memcpy(pr.frags, q->frags, q->nfrags * sizeof q->frags[0]);
   for (uint32_t i = 0; i < q->nfrags; i++)
     mem_mark_add(d->m, MEM_MARK_VALIDATED, 0, frag_paddr(&q->frags[i]), q->frags[i].len);

@@ -149,6 +149,11 @@ enum driver_xsk_mode { DRIVER_XSK_NONE = 0, DRIVER_XSK_AF_XDP, DRIVER_XSK_ZCRX }
  * one, an AF_XDP socket, xdp.rules), else NET_SKB_PAD (linux_layout.h). */
 uint32_t driver_rx_headroom(const struct driver_params *p);
 
+/* The kernel's next allocation (a slab of objects, direct-map pointers)
+ * lands in freed page pfn: a new epoch, the page written whole with kernel
+ * metadata, live (MEM_MARK_LIVE) until the kernel frees the page again. */
+void driver_kernel_reuse(struct mem *m, uint64_t pfn);
+
 /* Fragment size for buffer_size bytes: headroom, the buffer, and (writable
  * skbs) skb_shared_info, rounded up to PP_FRAG_ALIGN. */
 uint32_t driver_frag_size(uint32_t buffer_size, int skb_readonly, uint32_t headroom);

@@ -3,7 +3,7 @@
 
 Usage: scripts/claims.py NICSIM [TRACE] > docs/claims.md
 
-Each claim of the mission (C1..C12, U1..U5) is settled by one or more runs
+Each claim of the mission (C1..C15, U1..U6) is settled by one or more runs
 of `nicsim replay` on the bundled trace; this script runs them and writes
 what the simulator printed. Nothing here decides an outcome: the numbers
 and verdicts are the runs' own. tests/scenario/claims_doc.sh regenerates the
@@ -27,7 +27,8 @@ DESIGNS = set(l.split()[0] for l in subprocess.run([NICSIM, "designs"], capture_
 
 PROPS = ["cross_flow_leak", "stale_data_leak", "kernel_pointer_leak", "kernel_data_tamper",
          "user_write_after_validation", "device_write_outside_grant", "device_write_after_unmap",
-         "pool_exhaustion", "cross_flow_tamper"]
+         "pool_exhaustion", "cross_flow_tamper", "wire_leak", "device_read_outside_grant",
+         "device_read_after_unmap"]
 
 
 def run(args):
@@ -68,6 +69,10 @@ def summary(r):
     big = {k: v for k, v in b.items() if v}
     if big:
         text += " (" + ", ".join(f"{k} {v}" for k, v in sorted(big.items())) + ")"
+    if r.get("tx", {}).get("enabled"):
+        t = r["tx"]
+        text += (f"; TX: {t['packets']} frames sent, {t['cycles_per_packet']:.1f} cycles per frame sent "
+                 f"({t['copies']} copies, {t['pins']} pages pinned)")
     if r["iommu"]["faults"]:
         text += f"; {r['iommu']['faults']} IOMMU fault record(s)"
     text += f"; {r['delivered']['bytes']} bytes delivered"
@@ -110,6 +115,17 @@ CLAIMS = [
      [["--design", "zc-shared-ring", "--set", "nic.ring_size=64", "--set", "pool.pages=64",
        "--set", "app.hold_us=1000000"],
       ["--design", "zc-shared-ring", "--set", "nic.ring_size=64", "--set", "pool.pages=64"]]),
+    ("C13", "Zero-copy TX is easier to make safe than RX: the sender owns the pages (Brouer).",
+     [["--design", "tx-zerocopy"], ["--design", "tx-copy"]]),
+    ("C14", "...but the pages stay writable to their owner while the device reads them: a header rewritten "
+     "after netfilter checked it (the sender's first frame is packet 3 of the trace).",
+     [["--design", "tx-zerocopy", "--fault", "user_write:packet=3"],
+      ["--design", "tx-zerocopy", "--fault", "user_write:packet=3", "--set", "tx.protect_inflight=true"]]),
+    ("C15", "A TX buffer released before the device has read it puts other data on the wire.",
+     [["--design", "tx-early-release"], ["--design", "tx-early-release", "--set", "tx.wait_completion=true"],
+      ["--design", "tx-early-release", "--fault", "tx_late_read:packet=3,delay_us=2"],
+      ["--design", "tx-early-release", "--fault", "tx_late_read:packet=3,delay_us=2", "--set", "iommu.mode=strict"],
+      ["--design", "tx-copy", "--fault", "tx_completion_early:packet=3", "--set", "iommu.mode=passthrough"]]),
     ("U1", "AF_XDP zero copy binds a UMEM to one queue; it is safe only with steering and the queue out of RSS.",
      [["--design", "af-xdp-zc-shared"], ["--design", "af-xdp-zc-steered"]]),
     ("U2", "devmem TCP / io_uring zcrx: header split, steering, RSS exclusion.", [["--design", "header-split-zcrx"]]),
@@ -121,6 +137,10 @@ CLAIMS = [
     ("U5", "A malicious device writes anywhere in a mapped page and overwrites kernel pointers (Thunderclap).",
      [["--design", "zc-shared-ring-writable", "--fault", "malicious_dma:prob=1"],
       ["--design", "zc-shared-ring-writable"]]),
+    ("U6", "MSG_ZEROCOPY (Linux 4.14) pins user pages and signals completion on the socket error queue; AF_XDP "
+     "TX reads frames straight from the UMEM. Safe when the sender waits for completions.",
+     [["--design", "tx-zerocopy"], ["--design", "tx-zerocopy", "--set", "tx.wait_completion=false"],
+      ["--design", "tx-af-xdp"], ["--design", "tx-af-xdp", "--set", "tx.wait_completion=false"]]),
     ("M1", "On a NIC shared by several tenants, a zero-copy queue exposes every tenant whose flows RSS spreads "
      "onto it, and steering each tenant to its own queue closes it.",
      [["--design", "multi-tenant-shared"], ["--design", "multi-tenant-steered"]]),

@@ -536,14 +536,16 @@ struct flow_entry {
   uint8_t pinned;    /* never evicted */
 };
 
-/* Frames of a flow come in bursts and a trace has few busy flows: a small
+/* Frames of a flow come in bursts and a trace has few busy flows: a
  * direct-mapped memo of keys as seen (not canonical) and their ids spares
- * most frames the canonical form, the hash and the probe. An id changes
- * owner only when a bounded table evicts its flow, and then every memo
- * entry naming it is emptied, so an entry whose key equals the one looked up
- * is always right. Filled by flow_table_add_frame (the first pass);
- * flow_table_find only reads it. */
-#define FLOW_MEMO 64u
+ * most frames the canonical form, the hash and the probe. Large enough
+ * (4096 entries, 176 KiB) that a trace of a few thousand busy flows mostly
+ * hits. An id changes owner only when a bounded table evicts its flow, and
+ * then every memo entry naming it is emptied (it can only sit where one of
+ * the flow's two directions indexes), so an entry whose key equals the one
+ * looked up is always right. Filled by flow_table_add_frame (the first
+ * pass); flow_table_find only reads it. */
+#define FLOW_MEMO 4096u
 
 struct flow_memo {
   struct flow_key key;
@@ -571,7 +573,9 @@ static unsigned memo_index(const struct flow_key *k) {
   uint32_t x = (uint32_t)k->sport * 0x9e37u ^ (uint32_t)k->dport * 0x85ebu ^
                (uint32_t)(k->src[3] ^ k->src[15]) << 3 ^ (uint32_t)(k->dst[3] ^ k->dst[15]) << 6 ^
                (uint32_t)k->proto ^ (uint32_t)k->src[5] ^ (uint32_t)k->dst[5] << 1;
-  return (x ^ x >> 9) & (FLOW_MEMO - 1);
+  x ^= x >> 9;
+  x *= 0x2c1b3c6du;
+  return (x ^ x >> 16) & (FLOW_MEMO - 1);
 }
 
 static uint64_t mix64(uint64_t h, uint64_t v) {
@@ -809,9 +813,18 @@ static uint32_t evict_for(struct flow_table *ft, const struct flow_key *key, con
   lookup(ft, &v->ckey, v->hash, &slot);
   slot_delete(ft, slot);
   ft->evicted++;
-  for (unsigned i = 0; i < FLOW_MEMO; i++)
-    if (ft->memo[i].id == id)
-      ft->memo[i].id = UINT32_MAX; /* the id now names the newcomer */
+  /* The id now names the newcomer: empty the memo entries of the evicted
+   * flow, which hold its key as seen in either direction. */
+  struct flow_key rev = v->ckey;
+  memcpy(rev.src, v->ckey.dst, sizeof rev.src);
+  memcpy(rev.dst, v->ckey.src, sizeof rev.dst);
+  rev.sport = v->ckey.dport;
+  rev.dport = v->ckey.sport;
+  struct flow_memo *m1 = &ft->memo[memo_index(&v->ckey)], *m2 = &ft->memo[memo_index(&rev)];
+  if (m1->id == id)
+    m1->id = UINT32_MAX;
+  if (m2->id == id)
+    m2->id = UINT32_MAX;
   lookup(ft, ck, h, &slot);
   entry_init(ft, id, key, ck, h, index, slot);
   ft->entries[id].stats.bytes_error = inherited;

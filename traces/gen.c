@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "outfile.h"
 #include "prng.h"
 
 #define GEN_START_SEC UINT64_C(1700000000)
@@ -301,40 +302,30 @@ int gen_write(const struct gen_params *p, char *err, size_t errlen) {
     cum[i] = total;
   }
 
-  FILE *fp;
-  if (to_stdout) {
-    fflush(stdout);
-    int fd = dup(STDOUT_FILENO); /* pcap_dump_close() closes its FILE */
-    fp = fd >= 0 ? fdopen(fd, "wb") : NULL;
-    if (fp == NULL && fd >= 0)
-      close(fd);
-  } else {
-    fp = fopen(p->path, "wb");
-  }
+  /* The capture goes through outfile (a regular file is replaced only
+   * when whole; a device, FIFO or standard output is written in place);
+   * libpcap writes on a duplicate of its descriptor, as pcap_dump_close
+   * closes its FILE. */
+  struct outfile *out = outfile_open(p->path, 0666, err, errlen);
+  int fd = out ? dup(fileno(outfile_stream(out))) : -1;
+  FILE *fp = fd >= 0 ? fdopen(fd, "wb") : NULL;
   if (fp == NULL) {
-    set_err(err, errlen, "%s: cannot create: %s", label, strerror(errno));
+    if (out)
+      set_err(err, errlen, "%s: cannot write: %s", label, strerror(errno));
+    if (fd >= 0)
+      close(fd);
+    outfile_abort(out);
     free(cum), free(ip_ids), free(frame), free(tuples);
     return -1;
   }
-  /* On failure only a regular file is removed (never /dev/full, a FIFO...). */
-  struct stat st;
-  int removable = !to_stdout && fstat(fileno(fp), &st) == 0 && S_ISREG(st.st_mode);
   pcap_t *dead = pcap_open_dead_with_tstamp_precision(DLT_EN10MB, 65535, PCAP_TSTAMP_PRECISION_NANO);
-  if (dead == NULL) {
-    set_err(err, errlen, "%s: %s", label, strerror(ENOMEM));
-    fclose(fp);
-    if (removable)
-      remove(p->path);
-    free(cum), free(ip_ids), free(frame), free(tuples);
-    return -1;
-  }
-  pcap_dumper_t *d = pcap_dump_fopen(dead, fp);
+  pcap_dumper_t *d = dead ? pcap_dump_fopen(dead, fp) : NULL;
   if (d == NULL) {
-    set_err(err, errlen, "%s: cannot write: %s", label, pcap_geterr(dead));
+    set_err(err, errlen, "%s: cannot write: %s", label, dead ? pcap_geterr(dead) : strerror(ENOMEM));
     fclose(fp);
-    if (removable)
-      remove(p->path);
-    pcap_close(dead);
+    outfile_abort(out);
+    if (dead)
+      pcap_close(dead);
     free(cum), free(ip_ids), free(frame), free(tuples);
     return -1;
   }
@@ -392,8 +383,10 @@ int gen_write(const struct gen_params *p, char *err, size_t errlen) {
   }
   pcap_dump_close(d);
   pcap_close(dead);
-  if (rc != 0 && removable)
-    remove(p->path);
+  if (rc != 0)
+    outfile_abort(out);
+  else if (outfile_commit(out, err, errlen))
+    rc = -1;
   free(cum), free(ip_ids), free(frame), free(tuples);
   return rc;
 }

@@ -1,5 +1,5 @@
 /*
- * Capture reading through libpcap (never a hand-written parser).
+ * Capture reading through libpcap.
  *
  * The capture is opened once as a file descriptor (the "master"); every
  * (re)open hands libpcap a dup() of it, rewound to offset 0, so trace_rewind
@@ -8,6 +8,12 @@
  * buffer, and a converted record is built in one per-trace buffer that only
  * grows to the largest record, so memory does not grow with the length of the
  * trace.
+ *
+ * One exception, for speed: once libpcap has opened a standard pcap file
+ * given by path and checked its header, its records are read where they lie
+ * in blocks read from the file (pcap_map.h), with libpcap's rules and
+ * error texts, instead of being copied one by one into libpcap's buffer.
+ * pcapng, other formats, standard input and pipes stay with libpcap.
  *
  * libpcap does the file format: pcap in both byte orders, microsecond and
  * nanosecond pcap (we always ask for nanoseconds, and libpcap scales
@@ -28,8 +34,11 @@
  */
 #include "trace.h"
 
+#include "pcap_map.h"
+
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pcap/pcap.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -94,6 +103,10 @@ struct trace {
   int file_linktype; /* libpcap's DLT_ for the capture */
   int supported;     /* 1: the link type has an Ethernet form */
   int skip_unsupported;
+  int map_ok;              /* records may be read directly: a standard pcap
+                              file opened by path (pcap_map.h) */
+  struct pcap_map *map;    /* NULL: libpcap reads the records */
+  char map_err[PCAP_ERRBUF_SIZE];
   uint64_t index;    /* index of the next record */
   int failed;        /* 1 after an error: trace_next repeats it */
   char failure[512];
@@ -135,8 +148,22 @@ static uint32_t rd32le(const uint8_t *p) {
   return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
 }
 
-/* Copy standard input to an unlinked temporary file. -1 with errno set. */
-static int spool_fd(int in_fd) {
+/* Is this the start of a capture libpcap reads (pcap in either byte order,
+ * with micro- or nanosecond times, or pcapng's section header)? */
+static int capture_magic(const uint8_t *p) {
+  static const uint32_t magics[] = {0xa1b2c3d4u, 0xa1b23c4du, 0xa1b2cd34u, 0x0a0d0d0au};
+  uint32_t be = rd32be(p), le = rd32le(p);
+  for (size_t i = 0; i < sizeof magics / sizeof magics[0]; i++)
+    if (be == magics[i] || le == magics[i])
+      return 1;
+  return 0;
+}
+
+/* Copy a pipe or device to an unlinked temporary file, at most max bytes.
+ * -1 with errno set: EFBIG past max, ENOEXEC when the first bytes are no
+ * capture's (so that /dev/zero is refused at once), EINTR when a signal
+ * interrupted a read (the caller stops). */
+static int spool_fd(int in_fd, uint64_t max) {
   FILE *tmp = tmpfile();
   if (tmp == NULL)
     return -1;
@@ -148,16 +175,31 @@ static int spool_fd(int in_fd) {
     return -1;
   }
   char buf[65536];
+  uint8_t head[4];
+  uint64_t total = 0;
   for (;;) {
     ssize_t n = read(in_fd, buf, sizeof buf);
     if (n == 0)
       break;
     if (n < 0) {
-      if (errno == EINTR)
-        continue;
       saved = errno;
       close(fd);
       errno = saved;
+      return -1;
+    }
+    if (total < sizeof head) {
+      size_t k = sizeof head - (size_t)total < (size_t)n ? sizeof head - (size_t)total : (size_t)n;
+      memcpy(head + total, buf, k);
+      if (total + k == sizeof head && !capture_magic(head)) {
+        close(fd);
+        errno = ENOEXEC;
+        return -1;
+      }
+    }
+    total += (uint64_t)n;
+    if (total > max) {
+      close(fd);
+      errno = EFBIG;
       return -1;
     }
     for (ssize_t off = 0; off < n;) {
@@ -174,6 +216,20 @@ static int spool_fd(int in_fd) {
     }
   }
   return fd;
+}
+
+/* The message for a failed spool_fd. */
+static void spool_err(const struct trace *t, uint64_t max, int e, char *err, size_t errlen) {
+  if (e == EFBIG)
+    set_err(err, errlen, "%s: more than %" PRIu64 " bytes from a pipe or device (give a trace that large as a "
+            "file)", t->label, max);
+  else if (e == ENOEXEC)
+    set_err(err, errlen, "%s: not a capture file libpcap can read: it does not start like a pcap or pcapng file",
+            t->label);
+  else if (e == EINTR)
+    set_err(err, errlen, "%s: reading stopped by a signal", t->label);
+  else
+    set_err(err, errlen, "%s: cannot read: %s", t->label, strerror(e));
 }
 
 /* Open libpcap on a fresh dup of the master descriptor, from offset 0. */
@@ -219,9 +275,27 @@ static pcap_t *open_pcap(struct trace *t, char *err, size_t errlen) {
   return p;
 }
 
+/* After libpcap (re)opened the capture and checked its header: read the
+ * records directly when pcap_map takes the file. */
+static void attach_map(struct trace *t) {
+  pcap_map_close(t->map);
+  t->map = t->map_ok ? pcap_map_open(t->master_fd, t->pcap) : NULL;
+}
+
+/* The next record read directly, with pcap_next_ex's results. */
+static int next_mapped(struct trace *t, struct pcap_pkthdr *buf, struct pcap_pkthdr **hdr,
+                       const u_char **data) {
+  const uint8_t *d = NULL;
+  int rc = pcap_map_next(t->map, buf, &d, t->map_err);
+  *hdr = buf;
+  *data = d;
+  return rc == 1 ? 1 : rc == 0 ? PCAP_ERROR_BREAK : PCAP_ERROR;
+}
+
 static void free_trace(struct trace *t) {
   if (t == NULL)
     return;
+  pcap_map_close(t->map);
   if (t->pcap != NULL)
     pcap_close(t->pcap);
   if (t->master_fd >= 0)
@@ -286,17 +360,22 @@ struct trace *trace_open2(const char *path, const struct trace_open_opts *opts, 
   int is_stdin = strcmp(path, "-") == 0;
   t->label = is_stdin ? "<stdin>" : t->path;
 
+  uint64_t spool_max = opts->spool_max_bytes ? opts->spool_max_bytes : TRACE_SPOOL_MAX_BYTES;
   if (is_stdin) {
-    t->master_fd = spool_fd(STDIN_FILENO);
+    t->master_fd = spool_fd(STDIN_FILENO, spool_max);
     if (t->master_fd < 0) {
-      set_err(err, errlen, "%s: cannot read standard input: %s", t->label, strerror(errno));
+      spool_err(t, spool_max, errno, err, errlen);
       free_trace(t);
       return NULL;
     }
   } else {
+    /* A FIFO blocks here until a writer comes; a signal ends the wait. */
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-      set_err(err, errlen, "%s: cannot open: %s", t->label, strerror(errno));
+      if (errno == EINTR)
+        set_err(err, errlen, "%s: opening stopped by a signal", t->label);
+      else
+        set_err(err, errlen, "%s: cannot open: %s", t->label, strerror(errno));
       free_trace(t);
       return NULL;
     }
@@ -315,14 +394,15 @@ struct trace *trace_open2(const char *path, const struct trace_open_opts *opts, 
     }
     if (S_ISREG(st.st_mode)) {
       t->master_fd = fd;
+      t->map_ok = !opts->libpcap_records;
     } else {
       /* A pipe or a device (e.g. /dev/stdin, <(cmd)): spool it too, so that
        * trace_rewind works. */
-      t->master_fd = spool_fd(fd);
+      t->master_fd = spool_fd(fd, spool_max);
       int saved = errno;
       close(fd);
       if (t->master_fd < 0) {
-        set_err(err, errlen, "%s: cannot read: %s", t->label, strerror(saved));
+        spool_err(t, spool_max, saved, err, errlen);
         free_trace(t);
         return NULL;
       }
@@ -334,6 +414,7 @@ struct trace *trace_open2(const char *path, const struct trace_open_opts *opts, 
     free_trace(t);
     return NULL;
   }
+  attach_map(t);
   t->file_linktype = pcap_datalink(t->pcap);
   t->supported = linktype_supported(t->file_linktype);
   if (!t->supported && !t->skip_unsupported) {
@@ -591,17 +672,18 @@ int trace_next(struct trace *t, struct trace_record *rec, char *err, size_t errl
     return -1;
   }
   for (;;) {
-    struct pcap_pkthdr *hdr = NULL;
+    struct pcap_pkthdr *hdr = NULL, mapped;
     const u_char *data = NULL;
-    int rc = pcap_next_ex(t->pcap, &hdr, &data);
+    int rc = t->map ? next_mapped(t, &mapped, &hdr, &data) : pcap_next_ex(t->pcap, &hdr, &data);
     if (rc == PCAP_ERROR_BREAK) /* end of file */
       return 0;
     if (rc != 1) {
       /* PCAP_ERROR: a torn or corrupt record, or one libpcap refuses (its
        * text says which). 0, a timeout, cannot happen on a savefile; treat
        * it like an error rather than loop. */
-      const char *why =
-          rc == PCAP_ERROR ? pcap_geterr(t->pcap) : "unexpected result from pcap_next_ex";
+      const char *why = rc != PCAP_ERROR ? "unexpected result from pcap_next_ex"
+                        : t->map     ? t->map_err
+                                     : pcap_geterr(t->pcap);
       fail(t, err, errlen, t->index, "%s", why && why[0] ? why : "read error");
       return -1;
     }
@@ -715,12 +797,15 @@ int trace_rewind(struct trace *t, char *err, size_t errlen) {
   t->failed = 0;
   memset(&t->stats, 0, sizeof t->stats);
   t->have_prev = 0;
+  pcap_map_close(t->map);
+  t->map = NULL;
   t->pcap = open_pcap(t, t->failure, sizeof t->failure);
   if (t->pcap == NULL) {
     t->failed = 1; /* trace_next repeats the message */
     set_err(err, errlen, "%s", t->failure);
     return -1;
   }
+  attach_map(t);
   return 0;
 }
 
@@ -748,6 +833,8 @@ const char *trace_file_linktype_name(const struct trace *t) {
 int trace_converts(const struct trace *t) {
   return t->supported && t->file_linktype != DLT_EN10MB;
 }
+
+int trace_direct(const struct trace *t) { return t->map != NULL; }
 
 void trace_close(struct trace *t) { free_trace(t); }
 

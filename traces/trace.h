@@ -1,6 +1,7 @@
 /*
  * traces: capture reading through libpcap, flow parsing, BPF ownership and the
- * trace generator. Knows nothing but libpcap.
+ * trace generator. Knows nothing but libpcap (standard pcap records may be
+ * read directly from the file, by libpcap's rules: trace_open_opts).
  *
  * Reading is streaming: one record at a time, memory independent of the
  * trace's length. Errors fill a caller's buffer with one line that names the
@@ -101,7 +102,19 @@ struct trace_open_opts {
    * trace_stats.skipped_unsupported; a capture of an unsupported link type
    * then opens and reads as no packets. */
   int skip_unsupported;
+  /* 0 (default): records of a standard pcap file opened by path are read
+   * directly, in large blocks, with libpcap's rules and texts (libpcap
+   * still opens the file and checks its header); pcapng, other formats, standard
+   * input and pipes are read by libpcap. 1: libpcap reads every record
+   * (the reference the direct reader is tested against). */
+  int libpcap_records;
+  /* Most bytes read from standard input, a pipe or a device (they are
+   * spooled to a temporary file so that the trace can be read twice);
+   * 0: TRACE_SPOOL_MAX_BYTES. Past it, trace_open2 fails with a message. */
+  uint64_t spool_max_bytes;
 };
+
+#define TRACE_SPOOL_MAX_BYTES (1ull << 30) /* 1 GiB; a larger trace is given as a file */
 
 void trace_open_opts_default(struct trace_open_opts *o);
 
@@ -169,6 +182,9 @@ int trace_file_linktype(const struct trace *t);
 const char *trace_file_linktype_name(const struct trace *t);
 /* 1 when records of this capture get a synthetic Ethernet header. */
 int trace_converts(const struct trace *t);
+/* 1 when the records are read directly, in blocks (a standard pcap
+ * file opened by path), 0 when libpcap reads them (trace_open_opts). */
+int trace_direct(const struct trace *t);
 
 void trace_close(struct trace *t);
 

@@ -2,6 +2,7 @@
  * fault.c: fault specifications and their firing. See fault.h.
  */
 #include "fault.h"
+#include "num.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -15,38 +16,19 @@
 static const char *const names[FAULT_KIND_COUNT] = {
     "random_dma", "malicious_dma", "bad_descriptor", "late_dma",   "iommu_passthrough",
     "iommu_off",  "frame_drop",    "frame_bitflip",  "user_write", "user_hoard",
+    "tx_overread", "tx_completion_lost", "tx_completion_early", "tx_late_read",
 };
 
 /* Keys each kind takes besides packet, at_us, prob. */
 static const char *const extra_keys[FAULT_KIND_COUNT] = {
-    "len", "", "field", "delay_us", "", "", "", "bit", "principal, len", "principal",
+    "len", "", "field", "delay_us", "", "", "", "bit", "principal, len", "principal", "", "", "", "delay_us",
 };
 
 const char *fault_kind_name(enum fault_kind k) { return (unsigned)k < FAULT_KIND_COUNT ? names[k] : "?"; }
 
-static int parse_u64(const char *s, uint64_t *out) {
-  if (!*s || !isdigit((unsigned char)*s))
-    return -1;
-  char *end;
-  errno = 0;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno || *end)
-    return -1;
-  *out = v;
-  return 0;
-}
+static int parse_u64(const char *s, uint64_t *out) { return num_u64(s, out); }
 
-static int parse_double(const char *s, double *out) {
-  if (!*s)
-    return -1;
-  char *end;
-  errno = 0;
-  double v = strtod(s, &end);
-  if (errno || *end || !isfinite(v))
-    return -1;
-  *out = v;
-  return 0;
-}
+static int parse_double(const char *s, double *out) { return num_double(s, out); }
 
 static int bad(char *err, size_t errlen, const char *spec, const char *what, const char *detail) {
   snprintf(err, errlen, "--fault '%s': %s%s", spec, what, detail);
@@ -124,7 +106,7 @@ int fault_parse(const char *spec, struct fault *f, char *err, size_t errlen) {
       if (parse_u64(val, &u) || u < 1 || u > 4096)
         return bad(err, errlen, spec, "len: expected 1..4096 bytes", "");
       f->len = (uint32_t)u;
-    } else if (strcmp(key, "delay_us") == 0 && kind == FAULT_LATE_DMA) {
+    } else if (strcmp(key, "delay_us") == 0 && (kind == FAULT_LATE_DMA || kind == FAULT_TX_LATE_READ)) {
       if (parse_double(val, &d) || d < 0 || d > 1e9)
         return bad(err, errlen, spec, "delay_us: expected microseconds >= 0", "");
       f->delay_ps = (uint64_t)(d * 1e6 + 0.5);

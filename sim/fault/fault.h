@@ -27,6 +27,10 @@ enum fault_kind {
   FAULT_FRAME_BITFLIP,
   FAULT_USER_WRITE,       /* a principal writes into a packet the stack validated */
   FAULT_USER_HOARD,       /* a principal stops returning pages */
+  FAULT_TX_OVERREAD,      /* the device reads past a TX frame's last buffer to the end of its page */
+  FAULT_TX_COMPLETION_LOST,  /* the device never reports a TX frame's completion */
+  FAULT_TX_COMPLETION_EARLY, /* the device reports a TX completion before reading the buffers */
+  FAULT_TX_LATE_READ,     /* the device reads a sent frame's buffers again delay_us later, and sends them */
   FAULT_KIND_COUNT
 };
 
@@ -41,7 +45,7 @@ struct fault {
   double prob;          /* FAULT_PROB */
   /* kind-specific */
   uint32_t len;         /* random_dma, user_write: bytes (64) */
-  uint64_t delay_ps;    /* late_dma: after completion (50 us) */
+  uint64_t delay_ps;    /* late_dma: after completion (50 us); tx_late_read: after the frame left */
   int field_len;        /* bad_descriptor: 0 corrupt the address, 1 the length */
   int bit;              /* frame_bitflip: bit to flip, -1 from the seed */
   char principal[33];   /* user_write, user_hoard: "app", "other" or a principal of the scenario */

@@ -5,7 +5,7 @@
 #include "config.h"
 
 #include <ctype.h>
-#include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +15,7 @@
 #include "iommu.h"
 #include "scenario.h"
 #include "xdp.h"
+#include "num.h"
 
 #define ALL_QUEUES UINT64_MAX
 #define PAGE_BYTES 4096u
@@ -72,6 +73,12 @@ void config_default(struct config *c) {
   c->cpu_cores = 1;
   c->host_ram_mb = 1024;
   c->trace_max_flows = 1u << 18;
+  c->traffic_tx[0] = '\0';
+  c->tx_mode = CFG_TX_NONE;
+  c->tx_wait_completion = 1;
+  c->tx_protect_inflight = 0;
+  c->tx_head_writeback = 0;
+  c->tx_buffers = 64;
 }
 
 enum key_type { K_U32, K_DOUBLE, K_BOOL, K_ENUM, K_QUEUES, K_QUEUE_OR_NONE, K_STRING, K_CAPS, K_RULES,
@@ -95,6 +102,7 @@ static const char *const maps[] = {"ro", "rw", NULL};
 static const char *const lifetimes[] = {"persistent", "per_packet", NULL};
 static const char *const deliveries[] = {"copy", "zero_copy", "af_xdp", "zcrx", NULL};
 static const char *const recycles[] = {"pool", "free", NULL};
+static const char *const tx_modes[] = {"none", "copy", "zerocopy", "af_xdp", NULL};
 
 #define OFF(f) offsetof(struct config, f)
 static const struct key_def keys[] = {
@@ -188,6 +196,21 @@ static const struct key_def keys[] = {
     {"trace.max_flows", K_U32, OFF(trace_max_flows), 16, 1u << 24, NULL, 0,
      "flows the flow table keeps (16..16777216); beyond, the flow with the fewest bytes is evicted "
      "(counted in trace.flows_evicted)"},
+    {"traffic.tx", K_STRING, OFF(traffic_tx), 0, 0, NULL, 0,
+     "BPF filter of the frames the host sends (by their owning principal, through the TX path) instead "
+     "of receiving them; empty: none, or the application's flows when tx.mode is set"},
+    {"tx.mode", K_ENUM, OFF(tx_mode), 0, 0, tx_modes, 0,
+     "the TX path: none (copy when traffic.tx is set), copy (the kernel copies into its own pages), "
+     "zerocopy (MSG_ZEROCOPY: the sender's pages pinned and mapped), af_xdp (AF_XDP TX from a UMEM)"},
+    {"tx.wait_completion", K_BOOL, OFF(tx_wait_completion), 0, 0, NULL, 0,
+     "a TX buffer is let go only after the device's completion (true), or as soon as it is posted "
+     "(false: the driver frees the kernel's pages, or the sender reuses its own buffer)"},
+    {"tx.protect_inflight", K_BOOL, OFF(tx_protect_inflight), 0, 0, NULL, 0,
+     "zerocopy, af_xdp: the sender's pages are read-only to it while the device may read them (true, false)"},
+    {"tx.head_writeback", K_BOOL, OFF(tx_head_writeback), 0, 0, NULL, 0,
+     "TX completions by head write-back instead of DD in each descriptor (true, false)"},
+    {"tx.buffers", K_U32, OFF(tx_buffers), 1, 4096, NULL, 0,
+     "send buffers per principal (1..4096), 16 KiB each; a send finds none free: refused (ENOBUFS)"},
 };
 #define NKEYS (sizeof keys / sizeof keys[0])
 
@@ -216,37 +239,13 @@ static void trim(const char *s, const char **b, const char **e) {
 static int parse_u64(const char *s, uint64_t *out) {
   const char *b, *e;
   trim(s, &b, &e);
-  if (b == e || !isdigit((unsigned char)*b))
-    return -1;
-  char buf[32];
-  if ((size_t)(e - b) >= sizeof buf)
-    return -1;
-  memcpy(buf, b, (size_t)(e - b));
-  buf[e - b] = '\0';
-  errno = 0;
-  char *end;
-  unsigned long long v = strtoull(buf, &end, 10);
-  if (errno || *end)
-    return -1;
-  *out = v;
-  return 0;
+  return num_u64_n(b, (size_t)(e - b), out);
 }
 
 static int parse_double(const char *s, double *out) {
   const char *b, *e;
   trim(s, &b, &e);
-  char buf[64];
-  if (b == e || (size_t)(e - b) >= sizeof buf)
-    return -1;
-  memcpy(buf, b, (size_t)(e - b));
-  buf[e - b] = '\0';
-  errno = 0;
-  char *end;
-  double v = strtod(buf, &end);
-  if (errno || *end || !isfinite(v))
-    return -1;
-  *out = v;
-  return 0;
+  return num_double_n(b, (size_t)(e - b), out);
 }
 
 /* "[a, b, c]" or "a,b,c" (or "[]"): calls item for each trimmed element. */
@@ -311,11 +310,26 @@ static void enum_list(const char *const *names, char *buf, size_t n) {
 }
 
 /* One rule of xdp.rules, checked alone: "xdp.rules: rule N 'TEXT': problem". */
+/* A value in an error line, long ones elided so that the reason after it
+ * is never cut off (one call per message). */
+static const char *shown(const char *value) {
+  static char buf[96];
+  return num_elide(value, buf, sizeof buf);
+}
+
 static int check_rule(const char *key, size_t index, const char *rule, char *err, size_t errlen) {
   char e[1024];
+  /* The length first: libpcap compiles a long filter slowly and in much
+   * memory before any other check could refuse it. */
+  size_t len = strlen(rule);
+  if (len >= XDP_RULE_MAX) {
+    snprintf(err, errlen, "%s: rule %zu is %zu bytes long; at most %d are allowed ('%s')", key, index + 1, len,
+             XDP_RULE_MAX - 1, shown(rule));
+    return -1;
+  }
   if (xdp_rule_check(rule, config_principals, FRAME_LINKTYPE, e, sizeof e) == 0)
     return 0;
-  snprintf(err, errlen, "%s: rule %zu '%s': %s", key, index + 1, rule, e);
+  snprintf(err, errlen, "%s: rule %zu '%s': %s", key, index + 1, shown(rule), e);
   return -1;
 }
 
@@ -331,7 +345,7 @@ static int set_rules(char *field, const char *key, const char *value, char *err,
     goto out;
   }
   if (xdp_rules_split(value, rules, XDP_MAX_RULES, &n, e, sizeof e)) {
-    snprintf(err, errlen, "%s: '%s' is not allowed: %s", key, value, e);
+    snprintf(err, errlen, "%s: '%s' is not allowed: %s", key, shown(value), e);
     goto out;
   }
   for (size_t i = 0; i < n; i++) {
@@ -381,7 +395,7 @@ static int set_field(const struct key_def *k, void *field, const char *key, cons
       return 0;
     }
     if (parse_u64(value, &v) || v < k->min || v > k->max || (k->pow2 && (v & (v - 1)))) {
-      snprintf(err, errlen, "%s: '%s' is not allowed: %s", key, value, k->help);
+      snprintf(err, errlen, "%s: '%s' is not allowed: %s", key, shown(value), k->help);
       return -1;
     }
     *(uint32_t *)field = (uint32_t)v;
@@ -390,7 +404,7 @@ static int set_field(const struct key_def *k, void *field, const char *key, cons
   case K_DOUBLE: {
     double v;
     if (parse_double(value, &v) || v < k->min || v > k->max) {
-      snprintf(err, errlen, "%s: '%s' is not allowed: %s (%g..%g)", key, value, k->help, k->min, k->max);
+      snprintf(err, errlen, "%s: '%s' is not allowed: %s (%g..%g)", key, shown(value), k->help, k->min, k->max);
       return -1;
     }
     *(double *)field = v;
@@ -405,7 +419,7 @@ static int set_field(const struct key_def *k, void *field, const char *key, cons
     else if (n == 5 && strncmp(b, "false", 5) == 0)
       *(int *)field = 0;
     else {
-      snprintf(err, errlen, "%s: '%s' is not allowed: true or false", key, value);
+      snprintf(err, errlen, "%s: '%s' is not allowed: true or false", key, shown(value));
       return -1;
     }
     return 0;
@@ -420,7 +434,7 @@ static int set_field(const struct key_def *k, void *field, const char *key, cons
       }
     char allowed[200];
     enum_list(k->names, allowed, sizeof allowed);
-    snprintf(err, errlen, "%s: '%s' is not allowed: one of %s", key, value, allowed);
+    snprintf(err, errlen, "%s: '%s' is not allowed: one of %s", key, shown(value), allowed);
     return -1;
   }
   case K_QUEUES: {
@@ -433,7 +447,7 @@ static int set_field(const struct key_def *k, void *field, const char *key, cons
     uint64_t mask = 0;
     if (parse_list(value, queue_item, &mask)) {
       snprintf(err, errlen, "%s: '%s' is not allowed: a list of queue numbers 0..63 like [0,1,2], or all",
-               key, value);
+               key, shown(value));
       return -1;
     }
     *(uint64_t *)field = mask;
@@ -448,7 +462,7 @@ static int set_field(const struct key_def *k, void *field, const char *key, cons
       return 0;
     }
     if (parse_u64(value, &q) || q >= CFG_MAX_QUEUES) {
-      snprintf(err, errlen, "%s: '%s' is not allowed: a queue number 0..63, or none", key, value);
+      snprintf(err, errlen, "%s: '%s' is not allowed: a queue number 0..63, or none", key, shown(value));
       return -1;
     }
     *(int32_t *)field = (int32_t)q;
@@ -470,7 +484,7 @@ static int set_field(const struct key_def *k, void *field, const char *key, cons
     uint64_t caps = 0;
     if (parse_list(value, cap_item, &caps)) {
       snprintf(err, errlen, "%s: '%s' is not allowed: a list of capabilities; known: CAP_NET_ADMIN",
-               key, value);
+               key, shown(value));
       return -1;
     }
     *(uint64_t *)field = caps;
@@ -485,7 +499,7 @@ int config_set(struct config *c, const char *key, const char *value, char *err, 
     return principal_set(c, key, value, err, errlen);
   const struct key_def *k = find_key(key);
   if (!k) {
-    snprintf(err, errlen, "unknown key '%s' (nicsim replay --help lists the keys)", key);
+    snprintf(err, errlen, "unknown key '%s' (nicsim replay --help lists the keys)", shown(key));
     return -1;
   }
   return set_field(k, (char *)c + k->offset, key, value, err, errlen);
@@ -533,26 +547,24 @@ static int principal_set(struct config *c, const char *key, const char *value, c
       return 0;
     }
     snprintf(err, errlen, "principals: '%s' is not allowed: [] (no principals beyond app and other), or set "
-             "principals.N.FIELD", value);
+             "principals.N.FIELD", shown(value));
     return -1;
   }
-  const char *p = key + 11;
-  char *end;
-  errno = 0;
-  unsigned long n = strtoul(p, &end, 10);
-  if (end == p || *end != '.' || !isdigit((unsigned char)*p) || errno) {
-    snprintf(err, errlen, "unknown key '%s' (principals.N.FIELD, N from 0)", key);
+  const char *p = key + 11, *end = strchr(p, '.');
+  uint64_t n;
+  if (key[10] != '.' || !end || num_u64_n(p, (size_t)(end - p), &n)) {
+    snprintf(err, errlen, "unknown key '%s' (principals.N.FIELD, N from 0)", shown(key));
     return -1;
   }
   const struct key_def *k = find_principal_key(end + 1);
   if (!k) {
     snprintf(err, errlen, "unknown key '%s' (a principal has name, owns, caps, delivery, queue, zc_queues, "
-             "mapping, mapping_lifetime)", key);
+             "mapping, mapping_lifetime)", shown(key));
     return -1;
   }
   if (n >= CFG_MAX_PRINCIPALS || n > c->nprincipals) {
-    snprintf(err, errlen, "%s: principal %lu is not allowed: %u principals are listed, at most %d allowed",
-             key, n, c->nprincipals, CFG_MAX_PRINCIPALS);
+    snprintf(err, errlen, "%s: principal %" PRIu64 " is not allowed: %u principals are listed, at most %d allowed",
+             shown(key), n, c->nprincipals, CFG_MAX_PRINCIPALS);
     return -1;
   }
   struct cfg_principal tmp, *pr = n < c->nprincipals ? &c->principals[n] : &tmp;
@@ -564,7 +576,7 @@ static int principal_set(struct config *c, const char *key, const char *value, c
     tmp.mapping_lifetime = CFG_LIFETIME_PERSISTENT;
   }
   if (k->offset == POFF(name) && strlen(value) > CFG_PRINCIPAL_NAME_MAX) {
-    snprintf(err, errlen, "%s: '%s' is %zu characters long: allowed 1..%d", key, value, strlen(value),
+    snprintf(err, errlen, "%s: '%s' is %zu characters long: allowed 1..%d", key, shown(value), strlen(value),
              CFG_PRINCIPAL_NAME_MAX);
     return -1;
   }

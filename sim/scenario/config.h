@@ -19,6 +19,7 @@ enum cfg_map { CFG_MAP_RO = 0, CFG_MAP_RW };
 enum cfg_lifetime { CFG_LIFETIME_PERSISTENT = 0, CFG_LIFETIME_PER_PACKET };
 enum cfg_delivery { CFG_DELIVERY_COPY = 0, CFG_DELIVERY_ZERO_COPY, CFG_DELIVERY_AF_XDP, CFG_DELIVERY_ZCRX };
 enum cfg_recycle { CFG_RECYCLE_POOL = 0, CFG_RECYCLE_FREE };
+enum cfg_tx_mode { CFG_TX_NONE = 0, CFG_TX_COPY, CFG_TX_ZEROCOPY, CFG_TX_AF_XDP };
 
 #define CFG_MAX_QUEUES 64
 #define CFG_OWNS_MAX 512
@@ -99,6 +100,14 @@ struct config {
   /* host and trace */
   uint32_t host_ram_mb;       /* simulated RAM in MiB */
   uint32_t trace_max_flows;   /* flows the flow table keeps (Space-Saving eviction beyond) */
+  /* transmit */
+  char traffic_tx[CFG_OWNS_MAX]; /* BPF filter of the frames the host sends; "" = none (or, with
+                                    tx.mode set, the application's flows) */
+  uint8_t tx_mode;            /* enum cfg_tx_mode */
+  int tx_wait_completion;     /* buffers let go only after their completion */
+  int tx_protect_inflight;    /* zerocopy, af_xdp: sender's pages read-only while in flight */
+  int tx_head_writeback;      /* TX completions by head write-back */
+  uint32_t tx_buffers;        /* send buffers per principal */
   /* principals: beyond app and other */
   uint32_t nprincipals;       /* entries of principals[] in use */
   struct cfg_principal principals[CFG_MAX_PRINCIPALS];

@@ -11,16 +11,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "outfile.h"
+
 struct observed_file {
-  char tmp[4096], path[4096];
-  pcap_dumper_t *dumper;
+  struct outfile *out;
+  pcap_dumper_t *dumper; /* on a duplicate of out's descriptor */
 };
 
 struct observed {
   pcap_t *dead;
   unsigned n;
+  char *dir;
+  char name[MEM_MAX_PRINCIPALS][64]; /* sanitised, distinct */
   struct observed_file f[MEM_MAX_PRINCIPALS];
   struct observed_file r[MEM_MAX_PRINCIPALS]; /* PRINCIPAL.read.pcap (app.hostile_read) */
+  struct observed_file w;                     /* wire.pcap (TX) */
 };
 
 static void sanitise(const char *name, char *out, size_t n) {
@@ -36,21 +41,74 @@ static void sanitise(const char *name, char *out, size_t n) {
     snprintf(out, n, "principal");
 }
 
+static void file_abort(struct observed_file *f) {
+  if (f->dumper)
+    pcap_dump_close(f->dumper);
+  f->dumper = NULL;
+  outfile_abort(f->out);
+  f->out = NULL;
+}
+
 void observed_abort(struct observed *o) {
   if (!o)
     return;
   for (unsigned i = 0; i < o->n; i++) {
-    if (o->f[i].dumper)
-      pcap_dump_close(o->f[i].dumper);
-    unlink(o->f[i].tmp);
-    if (o->r[i].dumper) {
-      pcap_dump_close(o->r[i].dumper);
-      unlink(o->r[i].tmp);
-    }
+    file_abort(&o->f[i]);
+    file_abort(&o->r[i]);
   }
+  file_abort(&o->w);
   if (o->dead)
     pcap_close(o->dead);
+  free(o->dir);
   free(o);
+}
+
+/* DIR/NAME + suffix, never cut. */
+static char *file_path(const char *dir, const char *name, const char *suffix) {
+  size_t n = strlen(dir) + strlen(name) + strlen(suffix) + 2;
+  char *p = malloc(n);
+  if (p)
+    snprintf(p, n, "%s/%s%s", dir, name, suffix);
+  return p;
+}
+
+int observed_check(const char *dir, char *err, size_t errlen) {
+  struct stat st;
+  if (stat(dir, &st) == 0) {
+    if (!S_ISDIR(st.st_mode)) {
+      snprintf(err, errlen, "%s: not a directory", dir);
+      return -1;
+    }
+    /* The longest file name it will hold: the checker's principals are
+     * sanitised to at most 63 bytes, plus ".read.pcap". */
+    char probe[64 + 16];
+    memset(probe, 'x', 63);
+    snprintf(probe + 63, sizeof probe - 63, ".read.pcap");
+    char *p = file_path(dir, probe, "");
+    int rc = p ? outfile_check(p, err, errlen) : -1;
+    free(p);
+    return rc;
+  }
+  /* To be created: its parent must take it. */
+  return outfile_check(dir, err, errlen);
+}
+
+static int file_open(struct observed *o, struct observed_file *f, const char *path, char *err, size_t errlen) {
+  f->out = outfile_open(path, 0666, err, errlen);
+  if (!f->out)
+    return -1;
+  int fd = dup(fileno(outfile_stream(f->out)));
+  FILE *fp = fd >= 0 ? fdopen(fd, "wb") : NULL;
+  f->dumper = fp ? pcap_dump_fopen(o->dead, fp) : NULL;
+  if (!f->dumper) {
+    snprintf(err, errlen, "%s: cannot write: %s", path, fp ? pcap_geterr(o->dead) : strerror(errno));
+    if (fp)
+      fclose(fp);
+    else if (fd >= 0)
+      close(fd);
+    return -1;
+  }
+  return 0;
 }
 
 struct observed *observed_open(const char *dir, const struct policy *pol, char *err, size_t errlen) {
@@ -64,36 +122,35 @@ struct observed *observed_open(const char *dir, const struct policy *pol, char *
     return NULL;
   }
   struct observed *o = calloc(1, sizeof *o);
-  if (!o) {
+  if (!o || !(o->dir = strdup(dir))) {
+    free(o);
     snprintf(err, errlen, "%s: out of memory", dir);
     return NULL;
   }
   o->dead = pcap_open_dead_with_tstamp_precision(DLT_EN10MB, 262144, PCAP_TSTAMP_PRECISION_NANO);
   if (!o->dead) {
     snprintf(err, errlen, "%s: libpcap cannot write captures", dir);
-    free(o);
+    observed_abort(o);
     return NULL;
   }
   for (unsigned p = 0; p < pol->nprincipals && p < MEM_MAX_PRINCIPALS; p++) {
-    char name[64];
-    sanitise(pol->names[p], name, sizeof name);
+    char *name = o->name[p];
+    sanitise(pol->names[p], name, sizeof o->name[p] - 8);
     /* Two principals that sanitise alike get distinct files. */
     for (unsigned q = 0; q < p; q++) {
-      char other[64];
-      sanitise(pol->names[q], other, sizeof other);
-      if (strcmp(other, name) == 0) {
+      if (strcmp(o->name[q], name) == 0) {
         size_t l = strlen(name);
-        snprintf(name + l, sizeof name - l, "-%u", p);
+        snprintf(name + l, sizeof o->name[p] - l, "-%u", p);
         break;
       }
     }
-    struct observed_file *f = &o->f[p];
-    snprintf(f->path, sizeof f->path, "%s/%s.pcap", dir, name);
-    snprintf(f->tmp, sizeof f->tmp, "%s/.%s.pcap.tmp.%ld", dir, name, (long)getpid());
     o->n = p + 1;
-    f->dumper = pcap_dump_open(o->dead, f->tmp);
-    if (!f->dumper) {
-      snprintf(err, errlen, "%s: cannot write: %s", f->path, pcap_geterr(o->dead));
+    char *path = file_path(dir, name, ".pcap");
+    int rc = path ? file_open(o, &o->f[p], path, err, errlen) : -1;
+    if (!path)
+      snprintf(err, errlen, "%s: out of memory", dir);
+    free(path);
+    if (rc) {
       observed_abort(o);
       return NULL;
     }
@@ -122,22 +179,20 @@ int observed_open_reads(struct observed *o, unsigned principal, char *err, size_
     snprintf(err, errlen, "observed: no principal %u", principal);
     return -1;
   }
-  struct observed_file *f = &o->f[principal], *r = &o->r[principal];
+  struct observed_file *r = &o->r[principal];
   if (r->dumper)
     return 0;
-  /* Beside PRINCIPAL.pcap: PRINCIPAL.read.pcap and its temporary name. */
-  size_t pl = strlen(f->path) - strlen(".pcap");
-  char path[sizeof r->path], tmp[sizeof r->tmp];
-  snprintf(path, sizeof path, "%.*s.read.pcap", (int)pl, f->path);
-  snprintf(tmp, sizeof tmp, "%s.read", f->tmp);
-  memcpy(r->path, path, sizeof path);
-  memcpy(r->tmp, tmp, sizeof tmp);
-  r->dumper = pcap_dump_open(o->dead, r->tmp);
-  if (!r->dumper) {
-    snprintf(err, errlen, "%s: cannot write: %s", r->path, pcap_geterr(o->dead));
+  /* Beside PRINCIPAL.pcap: PRINCIPAL.read.pcap. */
+  char *path = file_path(o->dir, o->name[principal], ".read.pcap");
+  if (!path) {
+    snprintf(err, errlen, "%s: out of memory", o->dir);
     return -1;
   }
-  return 0;
+  int rc = file_open(o, r, path, err, errlen);
+  free(path);
+  if (rc)
+    file_abort(r);
+  return rc;
 }
 
 void observed_record_read(struct observed *o, unsigned principal, const uint8_t *data, uint32_t len,
@@ -147,26 +202,50 @@ void observed_record_read(struct observed *o, unsigned principal, const uint8_t 
   dump(o->r[principal].dumper, data, len, time_ps);
 }
 
+int observed_open_wire(struct observed *o, const char *dir, char *err, size_t errlen) {
+  struct observed_file *w = &o->w;
+  if (w->dumper)
+    return 0;
+  char *path = file_path(dir, "wire", ".pcap");
+  if (!path) {
+    snprintf(err, errlen, "%s: out of memory", dir);
+    return -1;
+  }
+  int rc = file_open(o, w, path, err, errlen);
+  free(path);
+  if (rc)
+    file_abort(w);
+  return rc;
+}
+
+void observed_record_wire(struct observed *o, const uint8_t *data, uint32_t len, uint64_t time_ps) {
+  if (o && o->w.dumper && len)
+    dump(o->w.dumper, data, len, time_ps);
+}
+
 int observed_close(struct observed *o, char *err, size_t errlen) {
   int rc = 0;
-  for (unsigned j = 0; j < 2 * o->n; j++) {
-    struct observed_file *f = j < o->n ? &o->f[j] : &o->r[j - o->n];
+  /* Every file written whole first, then all renamed into place. */
+  for (unsigned j = 0; j < 2 * o->n + 1 && rc == 0; j++) {
+    struct observed_file *f = j < o->n ? &o->f[j] : j < 2 * o->n ? &o->r[j - o->n] : &o->w;
     if (!f->dumper)
       continue;
-    if (pcap_dump_flush(f->dumper) != 0 && rc == 0) {
-      snprintf(err, errlen, "%s: cannot write", f->path);
+    errno = 0;
+    FILE *fp = pcap_dump_file(f->dumper);
+    if (pcap_dump_flush(f->dumper) != 0 || ferror(fp)) {
+      snprintf(err, errlen, "%s: cannot write: %s", outfile_path(f->out), errno ? strerror(errno) : "I/O error");
       rc = -1;
     }
     pcap_dump_close(f->dumper);
     f->dumper = NULL;
-    if (rc == 0 && rename(f->tmp, f->path) != 0) {
-      snprintf(err, errlen, "%s: cannot write: %s", f->path, strerror(errno));
-      rc = -1;
-    }
-    if (rc)
-      unlink(f->tmp);
   }
-  pcap_close(o->dead);
-  free(o);
+  for (unsigned j = 0; j < 2 * o->n + 1 && rc == 0; j++) {
+    struct observed_file *f = j < o->n ? &o->f[j] : j < 2 * o->n ? &o->r[j - o->n] : &o->w;
+    struct outfile *out = f->out;
+    f->out = NULL;
+    if (out && outfile_commit(out, err, errlen))
+      rc = -1;
+  }
+  observed_abort(o);
   return rc;
 }

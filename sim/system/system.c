@@ -28,9 +28,11 @@
 #include "mem.h"
 #include "nic.h"
 #include "observed.h"
+#include "outfile.h"
 #include "simk.h"
 #include "tenancy.h"
 #include "trace.h"
+#include "tx.h"
 #include "user.h"
 #include "xdp.h"
 
@@ -38,6 +40,7 @@
 
 struct sys {
   const struct replay_opts *o;
+  struct outfile *vcd; /* --vcd: SystemC writes its staged file */
   struct trace *t;
   struct tenancy *tn; /* the principals, the flows and their owners; tn->pol the policy */
   struct mem *m;
@@ -60,6 +63,15 @@ struct sys {
   int stopped; /* interrupted */
   struct observed *obs;
   struct xdp_prog *xdp; /* xdp.rules, or NULL: the driver's default program */
+  /* transmit: traffic.tx, or the application's flows in a TX design */
+  struct tx *tx;        /* NULL: everything is received */
+  struct trace_filter *tx_filter;
+  int rec_tx;           /* the current record is sent */
+  unsigned rec_sender;
+  uint64_t tx_first_ps, tx_last_ps;
+  int have_tx;
+  uint8_t tx_senders[SYSTEM_MAX_PRINCIPALS]; /* principals seen sending, by id */
+  uint16_t rid;
   int feed_error;
   char feed_err[512];
   uint8_t frame[262144];
@@ -82,6 +94,30 @@ static int dma_info(void *ctx, uint16_t rid, struct checker_dma_info *out) {
 static void nic_irq(void *ctx, unsigned queue) {
   struct sys *s = ctx;
   driver_irq(s->drv, queue);
+}
+
+static void nic_tx_irq(void *ctx, unsigned queue) {
+  struct sys *s = ctx;
+  tx_irq(s->tx, queue);
+}
+
+/* A frame on the wire: the checker weighs its bytes against what the
+ * principal whose send posted it may send; --observed keeps it. */
+static void nic_tx_frame(void *ctx, unsigned queue, uint32_t first_desc, uint32_t ndesc, const uint8_t *data,
+                         uint32_t len) {
+  (void)ndesc;
+  struct sys *s = ctx;
+  unsigned sender;
+  uint64_t packet;
+  if (!s->tx || tx_sender(s->tx, queue, first_desc, &sender, &packet))
+    return;
+  checker_wire_frame(s->chk, s->rid, sender, len, packet);
+  observed_record_wire(s->obs, data, len, simk_now_ps());
+  if (!s->have_tx) {
+    s->tx_first_ps = simk_now_ps();
+    s->have_tx = 1;
+  }
+  s->tx_last_ps = simk_now_ps();
 }
 
 /* A drop for lack of descriptors is a fact for the checker to weigh. */
@@ -113,16 +149,26 @@ static uint64_t since_first(const struct sys *s, const struct trace_record *r) {
   return d > UINT64_MAX / 2 ? 0 : d;
 }
 
-/* Arrival time of the current record's last bit at the NIC. */
-static uint64_t arrival_of(struct sys *s, const struct trace_record *r) {
+/* When the record happens on the host's time line (replay speed applied). */
+static uint64_t record_time(struct sys *s, const struct trace_record *r) {
   uint64_t ts;
   switch (s->o->speed) {
   case SPEED_LINE:
     ts = 0; /* back to back: the MAC serialises them */
     break;
-  case SPEED_SCALED:
-    ts = (uint64_t)((double)since_first(s, r) / s->o->speed_factor);
+  case SPEED_SCALED: {
+    /* A slowed replay stretches time: past 2^63 ps (106 days) simulated
+     * time would wrap, so the run stops there with a message. */
+    double t = (double)since_first(s, r) / s->o->speed_factor;
+    if (!(t < 9.2e18)) {
+      snprintf(s->feed_err, sizeof s->feed_err, "--speed x%g: frame %" PRIu64 " would arrive after 2^63 ps of "
+               "simulated time (106 days); use a larger factor", s->o->speed_factor, r->index);
+      s->feed_error = 1;
+      t = 0;
+    }
+    ts = (uint64_t)t;
     break;
+  }
   default:
     /* Recorded time, relative to the first frame; a timestamp that goes back
      * in time is taken as "at once after the previous frame". */
@@ -131,8 +177,28 @@ static uint64_t arrival_of(struct sys *s, const struct trace_record *r) {
       ts = s->prev_ts_ps;
     s->prev_ts_ps = ts;
   }
+  return ts;
+}
+
+/* Arrival time of the current record's last bit at the NIC. */
+static uint64_t arrival_of(struct sys *s, const struct trace_record *r) {
   uint32_t wire = r->origlen ? r->origlen : r->caplen;
-  return nic_mac_arrival_ps(s->nic, ts, wire);
+  return nic_mac_arrival_ps(s->nic, record_time(s, r), wire);
+}
+
+/* Is the record sent by the host, and by whom? traffic.tx's filter, or
+ * (a TX design without it) the application's flows. */
+static int is_sent(struct sys *s, const struct trace_record *r, unsigned *sender) {
+  if (!s->tx)
+    return 0;
+  struct flow_parse fp;
+  uint32_t flow = flow_parse(s->frame, r->caplen, &fp) == 0 ? tenancy_lookup(s->tn, &fp) : UINT32_MAX;
+  unsigned owner = flow < flow_table_count(s->tn->ft) ? s->tn->owner[flow] : PRINCIPAL_OTHER;
+  if (s->tx_filter ? !trace_filter_match(s->tx_filter, r) : owner != PRINCIPAL_APP)
+    return 0;
+  *sender = owner;
+  s->tx_senders[owner] = 1;
+  return 1;
 }
 
 static void schedule_next(struct sys *s) {
@@ -155,7 +221,12 @@ static void schedule_next(struct sys *s) {
   if (s->rec.caplen > sizeof s->frame)
     s->rec.caplen = sizeof s->frame;
   memcpy(s->frame, s->rec.data, s->rec.caplen);
-  uint64_t at = arrival_of(s, &s->rec);
+  s->rec_tx = is_sent(s, &s->rec, &s->rec_sender);
+  uint64_t at = s->rec_tx ? record_time(s, &s->rec) : arrival_of(s, &s->rec);
+  if (s->feed_error) {
+    s->have_rec = 0;
+    return;
+  }
   uint64_t now = simk_now_ps();
   simk_event_notify(s->feed_ev, at > now ? at - now : 0);
 }
@@ -235,15 +306,37 @@ static int fault_iommu(struct sys *s, struct fault *f, const struct trace_record
   return 0;
 }
 
-/* A principal misbehaves: armed in the driver, which runs its userspace. */
+/* The device misbehaves on the TX path: armed on the NIC for the next frame
+ * it sends. */
+static int fault_tx_device(struct sys *s, struct fault *f, const struct trace_record *r, uint64_t now) {
+  (void)r;
+  (void)now;
+  static const enum nic_fault_kind kinds[FAULT_KIND_COUNT] = {
+      [FAULT_TX_OVERREAD] = NIC_FAULT_TX_OVERREAD,
+      [FAULT_TX_COMPLETION_LOST] = NIC_FAULT_TX_NO_COMPLETION,
+      [FAULT_TX_COMPLETION_EARLY] = NIC_FAULT_TX_EARLY_COMPLETION,
+      [FAULT_TX_LATE_READ] = NIC_FAULT_TX_LATE_READ,
+  };
+  struct nic_fault nf = {.tag = f, .kind = kinds[f->kind], .delay_ps = f->delay_ps};
+  nic_fault_arm(s->nic, &nf);
+  return 0;
+}
+
+static int tx_sends(const struct sys *s, unsigned principal);
+
+/* A principal misbehaves: its pages in flight when it sends (the TX path),
+ * else the packets it receives (armed in the driver, which runs its
+ * userspace). */
 static int fault_user(struct sys *s, struct fault *f, const struct trace_record *r, uint64_t now) {
   (void)r;
   (void)now;
   unsigned p = tenancy_principal_id(&s->tn->pol, f->principal);
-  if (f->kind == FAULT_USER_WRITE)
-    driver_arm_user_write(s->drv, p, f->len, f);
-  else
+  if (f->kind == FAULT_USER_HOARD)
     driver_set_hoard(s->drv, p, f);
+  else if (s->tx && tx_sends(s, p))
+    tx_arm_user_write(s->tx, p, f->len, f);
+  else
+    driver_arm_user_write(s->drv, p, f->len, f);
   return 0;
 }
 
@@ -253,7 +346,16 @@ static const fault_apply_fn fault_apply[FAULT_KIND_COUNT] = {
     [FAULT_IOMMU_PASSTHROUGH] = fault_iommu, [FAULT_IOMMU_OFF] = fault_iommu,
     [FAULT_FRAME_DROP] = fault_frame_drop, [FAULT_FRAME_BITFLIP] = fault_frame_bitflip,
     [FAULT_USER_WRITE] = fault_user,       [FAULT_USER_HOARD] = fault_user,
+    [FAULT_TX_OVERREAD] = fault_tx_device, [FAULT_TX_COMPLETION_LOST] = fault_tx_device,
+    [FAULT_TX_COMPLETION_EARLY] = fault_tx_device, [FAULT_TX_LATE_READ] = fault_tx_device,
 };
+
+/* Does principal send any frame? (The application in a TX design; with
+ * traffic.tx, the owner of a flow it selects.) */
+static int tx_sends(const struct sys *s, unsigned principal) {
+  return s->tx_filter ? (principal < SYSTEM_MAX_PRINCIPALS && s->tx_senders[principal])
+                      : principal == PRINCIPAL_APP;
+}
 
 /* Faults that fire at this frame. Returns 1 when the frame is lost on the wire. */
 static int apply_faults(struct sys *s, struct trace_record *r) {
@@ -267,9 +369,36 @@ static int apply_faults(struct sys *s, struct trace_record *r) {
   return lost;
 }
 
+/* The lowest queue of mask within the NIC's queues, or 0. */
+static unsigned first_queue(const struct config *c, uint64_t mask) {
+  mask &= (1ull << (c->nic_queues - 1) << 1) - 1;
+  return mask ? (unsigned)__builtin_ctzll(mask) : 0;
+}
+
+/* The TX queue of a frame sender sends: its AF_XDP socket's queue (app: the
+ * first of app.zc_queues; a listed principal: its queue, else the first of
+ * its zc_queues), the queue its ntuple rule gives it (app:
+ * nic.steer_app_to; a listed principal: its queue), else the queue RSS
+ * gives the flow (XPS aside, a flow's frames stay on one queue). */
+static unsigned tx_queue_of(struct sys *s, unsigned sender, const struct flow_key *key) {
+  const struct config *c = &s->o->cfg;
+  const struct cfg_principal *cp =
+      sender >= PRINCIPAL_FIRST_LISTED ? &c->principals[sender - PRINCIPAL_FIRST_LISTED] : NULL;
+  int32_t steered = sender == PRINCIPAL_APP ? c->nic_steer_app_to : cp ? cp->queue : -1;
+  if (c->tx_mode == CFG_TX_AF_XDP)
+    return steered >= 0 && cp ? (unsigned)steered
+           : first_queue(c, cp ? config_principal_zc_queues(c, cp) : c->app_zc_queues);
+  if (steered >= 0)
+    return (unsigned)steered;
+  int q = key ? nic_steer(s->nic, key) : 0;
+  return q >= 0 ? (unsigned)q : 0;
+}
+
 static volatile sig_atomic_t stop_requested;
 
 void system_request_stop(void) { stop_requested = 1; }
+
+int system_stop_requested(void) { return stop_requested != 0; }
 
 static void feed(void *arg) {
   struct sys *s = arg;
@@ -288,6 +417,14 @@ static void feed(void *arg) {
   struct flow_parse fp;
   int parsed = flow_parse(s->frame, r->caplen, &fp) == 0;
   uint32_t flow = parsed ? tenancy_lookup(s->tn, &fp) : UINT32_MAX;
+  if (s->rec_tx) {
+    struct tx_frame tf = {.data = s->frame, .caplen = r->caplen,
+                          .wire_len = r->origlen > r->caplen ? r->origlen : r->caplen,
+                          .hdr_len = parsed ? fp.payload_offset : r->caplen, .flow = flow, .index = r->index};
+    tx_send(s->tx, s->rec_sender, tx_queue_of(s, s->rec_sender, parsed ? &fp.key : NULL), &tf);
+    schedule_next(s);
+    return;
+  }
   struct nic_frame f = {
       .data = s->frame,
       .caplen = r->caplen,
@@ -317,7 +454,10 @@ static void feed(void *arg) {
  * and misses, free pool pages, violations so far. */
 static int register_vcd(struct sys *s, const char *path, char *err, size_t errlen) {
   char e[400];
-  if (simk_vcd_open(path, e, sizeof e)) {
+  s->vcd = outfile_open_staged(path, ".vcd", err, errlen);
+  if (!s->vcd)
+    return -1;
+  if (simk_vcd_open(outfile_staged_path(s->vcd), e, sizeof e)) {
     /* simk's message names the file already */
     snprintf(err, errlen, "%s", strncmp(e, "simk: ", 6) == 0 ? e + 6 : e);
     return -1;
@@ -331,8 +471,11 @@ static int register_vcd(struct sys *s, const char *path, char *err, size_t errle
   }
   for (unsigned q = 0; q < s->o->cfg.nic_queues; q++) {
     char name[48];
+    const struct page_pool *pp = driver_pool(s->drv, q);
+    if (!pp)
+      continue; /* driver.page_recycle=free: this queue has no page pool */
     snprintf(name, sizeof name, "pool.q%u.free_pages", q);
-    if (simk_vcd_add_u64(name, page_pool_free_signal(driver_pool(s->drv, q)), 32, e, sizeof e)) {
+    if (simk_vcd_add_u64(name, page_pool_free_signal(pp), 32, e, sizeof e)) {
       snprintf(err, errlen, "%s: %s", path, e);
       return -1;
     }
@@ -359,6 +502,10 @@ static void on_exposure(void *ctx, unsigned principal, uint64_t paddr, const uin
 
 static void teardown(struct sys *s) {
   observed_abort(s->obs);
+  tx_free(s->tx);
+  trace_filter_free(s->tx_filter);
+  outfile_abort(s->vcd);
+  s->vcd = NULL;
   driver_free(s->drv);
   for (unsigned p = 0; p < SYSTEM_MAX_PRINCIPALS; p++)
     user_free(s->users[p]);
@@ -466,7 +613,9 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   np.desc_fetch_batch = c->nic_desc_fetch_batch;
   np.wb_threshold = c->nic_wb_threshold;
   np.pcie_gbps = c->nic_pcie_gbps;
-  struct nic_host host = {.ctx = s, .irq = nic_irq, .rx_no_desc = nic_no_desc, .fault_effect = fault_effect};
+  struct nic_host host = {.ctx = s, .irq = nic_irq, .rx_no_desc = nic_no_desc, .fault_effect = fault_effect,
+                          .tx_irq = nic_tx_irq, .tx_frame = nic_tx_frame};
+  s->rid = np.rid;
   s->nic = nic_new(&np, iommu_dma_port(s->dma), &host, err, errlen);
   if (!s->nic)
     goto fail;
@@ -517,8 +666,7 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
       .xsk_mode = c->app_delivery == CFG_DELIVERY_AF_XDP ? DRIVER_XSK_AF_XDP
                   : c->app_delivery == CFG_DELIVERY_ZCRX ? DRIVER_XSK_ZCRX
                                                          : DRIVER_XSK_NONE,
-      .xsk_queue = (c->app_zc_queues & ((1ull << (c->nic_queues - 1) << 1) - 1))
-                       ? (unsigned)__builtin_ctzll(c->app_zc_queues) : 0,
+      .xsk_queue = first_queue(c, c->app_zc_queues),
       .umem_chunk = c->app_umem_chunk,
       .umem_pages = c->app_umem_pages,
       .xdp_attached = c->xdp_rules[0] != 0,
@@ -558,6 +706,36 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
     struct driver_xdp_prog xp = {.ctx = s->xdp, .run = xdp_run};
     driver_set_xdp(s->drv, &xp);
   }
+  if (c->tx_mode != CFG_TX_NONE || c->traffic_tx[0]) {
+    if (c->traffic_tx[0]) {
+      char ferr[512];
+      s->tx_filter = trace_filter_new(trace_linktype(s->t), c->traffic_tx, ferr, sizeof ferr);
+      if (!s->tx_filter) {
+        snprintf(err, errlen, "traffic.tx: %s", ferr);
+        goto fail;
+      }
+    }
+    struct tx_params tp = {
+        .queues = c->nic_queues,
+        .ring_size = c->nic_ring_size,
+        .rid = np.rid,
+        .mode = c->tx_mode == CFG_TX_ZEROCOPY ? TX_MODE_ZEROCOPY
+                : c->tx_mode == CFG_TX_AF_XDP ? TX_MODE_AF_XDP : TX_MODE_COPY,
+        .wait_completion = c->tx_wait_completion,
+        .protect_inflight = c->tx_protect_inflight,
+        .head_writeback = c->tx_head_writeback,
+        .buffers = c->tx_buffers,
+        .nprincipals = s->tn->pol.nprincipals,
+        .kernel_reuse_pages = 64,
+    };
+    s->tx = tx_new(&tp, s->m, s->io, s->nic, &s->cpu, err, errlen);
+    if (!s->tx)
+      goto fail;
+    tx_set_effect_cb(s->tx, fault_effect, s);
+    checker_wire_enable(s->chk);
+    if (s->obs && observed_open_wire(s->obs, o->observed_dir, err, errlen))
+      goto fail;
+  }
   for (unsigned i = 0; i < o->nfaults; i++)
     fault_seed(&o->faults[i], o->seed, i);
   /* Setup costs (pool creation, mappings) are not per-packet work. */
@@ -589,13 +767,8 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
 
   /* ---- results ---- */
   res->incomplete = s->stopped;
-  if (s->obs) {
+  if (s->obs)
     checker_flush(s->chk);
-    struct observed *ob = s->obs;
-    s->obs = NULL;
-    if (observed_close(ob, err, errlen))
-      goto fail;
-  }
   res->sim_time_ps = simk_now_ps();
   res->events = simk_events_dispatched();
   res->queues = nic_queues(s->nic);
@@ -615,7 +788,38 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   res->cores = s->cpu.ncores;
   memcpy(res->core_busy_ps, s->cpu.busy_ps, sizeof res->core_busy_ps);
   const struct driver_stats *ds = driver_stats(s->drv);
-  res->cycles_per_packet = ds->rx_processed ? (double)res->cycles_total / (double)ds->rx_processed : 0.0;
+  /* Per received packet: the TX path's cycles are counted on their own. */
+  uint64_t tx_cycles = s->tx ? tx_stats(s->tx)->cycles : 0;
+  res->cycles_per_packet =
+      ds->rx_processed ? (double)(res->cycles_total - tx_cycles) / (double)ds->rx_processed : 0.0;
+  if (s->tx) {
+    const struct tx_stats *ts = tx_stats(s->tx);
+    res->tx_enabled = 1;
+    res->tx_sends = ts->sends;
+    res->tx_no_buffer = ts->no_buffer;
+    res->tx_copies = ts->copies;
+    res->tx_copy_bytes = ts->copy_bytes;
+    res->tx_pins = ts->pins;
+    res->tx_dma_maps = ts->dma_maps;
+    res->tx_dma_unmaps = ts->dma_unmaps;
+    res->tx_validated = ts->validated;
+    res->tx_notifications = ts->notifications;
+    res->tx_early_releases = ts->early_releases;
+    res->tx_user_writes = ts->user_writes;
+    res->tx_user_write_faults = ts->user_write_faults;
+    res->tx_cycles = ts->cycles;
+    for (unsigned q = 0; q < res->queues && q < REPORT_MAX_QUEUES; q++) {
+      const struct nic_tx_stats *ns = nic_tx_stats(s->nic, q);
+      const struct tx_queue_stats *hq = tx_queue_stats(s->tx, q);
+      res->txq[q] = (struct report_tx_queue){
+          .tx_packets = ns->tx_packets, .tx_bytes = ns->tx_bytes, .tx_dma_fault = ns->dma_fault,
+          .desc_fetches = ns->desc_fetches, .desc_used = ns->desc_used, .irqs = ns->irqs,
+          .posted = hq->posted, .completed = hq->completed, .ring_full = hq->ring_full};
+      res->tx_packets += ns->tx_packets;
+      res->tx_bytes += ns->tx_bytes;
+    }
+    res->tx_cycles_per_packet = res->tx_packets ? (double)ts->cycles / (double)res->tx_packets : 0.0;
+  }
   res->driver = *ds;
   const struct user_read_stats *rs = user_read_stats(s->users[PRINCIPAL_APP]);
   res->hread_reads = rs->reads;
@@ -653,7 +857,25 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
       continue;
     page_pool_stats_add(&res->pool, ps);
   }
-  simk_finish();
+  simk_finish(); /* closes the waveform's staged file */
+  /* The waveform and the captures are put in place as a set, once every
+   * one of them was written whole. */
+  if (s->obs) {
+    struct observed *ob = s->obs;
+    s->obs = NULL;
+    if (observed_close(ob, err, errlen)) {
+      teardown(s);
+      return -1;
+    }
+  }
+  if (s->vcd) {
+    struct outfile *v = s->vcd;
+    s->vcd = NULL;
+    if (outfile_commit(v, err, errlen)) {
+      teardown(s);
+      return -1;
+    }
+  }
   teardown(s);
   return 0;
 

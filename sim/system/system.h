@@ -97,6 +97,15 @@ struct replay_result {
   uint64_t xdp_rule_hits[REPORT_MAX_XDP_RULES];
   /* app.hostile_read: what the application's reader got (bytes by label) */
   uint64_t hread_reads, hread_bytes, hread_foreign_flow, hread_kernel_private, hread_stale, hread_faults;
+  /* transmit (the TX path; zeros when nothing is sent) */
+  int tx_enabled;
+  uint64_t tx_sends, tx_packets, tx_bytes, tx_no_buffer, tx_copies, tx_copy_bytes, tx_pins, tx_dma_maps,
+      tx_dma_unmaps, tx_validated, tx_notifications, tx_early_releases, tx_user_writes, tx_user_write_faults,
+      tx_cycles;
+  double tx_cycles_per_packet;
+  struct report_tx_queue {
+    uint64_t tx_packets, tx_bytes, tx_dma_fault, desc_fetches, desc_used, irqs, posted, completed, ring_full;
+  } txq[REPORT_MAX_QUEUES];
   /* verdicts */
   struct checker_result props[PROP_COUNT];
   unsigned nprincipals;
@@ -107,6 +116,8 @@ struct replay_result {
  * only sets a flag). The replay then ends with what it has, marked
  * incomplete. */
 void system_request_stop(void);
+/* Was a stop asked for? (The passes over the trace end at once.) */
+int system_stop_requested(void);
 
 /* Run one replay. 0 with *res filled; -1 with err filled (one line naming
  * the file and the problem) when the input cannot be used. */

@@ -150,6 +150,11 @@ static int prepass(struct tenancy *tn, struct replay_result *res, char *err, siz
   uint64_t flow_packets = 0, flow_bytes = 0;
   while ((!tn->limit_frames || res->trace_packets < tn->limit_frames) &&
          (rc = trace_next(tn->t, &r, err, errlen)) == 1) {
+    /* A stop request ends the pass at once: the run then stops at its
+     * first frame, and the report (marked incomplete) counts the frames
+     * read so far. */
+    if (system_stop_requested())
+      break;
     if (!have_first) {
       tn->first_ts_ps = r.ts_ps;
       have_first = 1;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "trace.h"
+#include "num.h"
 
 enum match_kind { MATCH_ALL = 0, MATCH_BPF, MATCH_TUPLE };
 
@@ -161,13 +162,8 @@ static int find_principal(const char *const *principals, const char *name, unsig
 /* ---- tuple fields ---- */
 
 static int parse_u16(const char *v, uint16_t *out) {
-  if (!*v || strlen(v) > 5)
-    return -1;
-  for (const char *p = v; *p; p++)
-    if (!isdigit((unsigned char)*p))
-      return -1;
-  unsigned long x = strtoul(v, NULL, 10);
-  if (x > 65535)
+  uint64_t x;
+  if (num_u64(v, &x) || x > 65535)
     return -1;
   *out = (uint16_t)x;
   return 0;

@@ -10,8 +10,9 @@ kill -TERM $pid
 wait $pid
 rc=$?
 if [ $rc -eq 143 ]; then ok "exit status 143 after SIGTERM"; else bad "exit status $rc after SIGTERM"; fi
-check "the report is written and marked incomplete" "d['incomplete'] is True and d['trace']['packets']==2000000" "$T/r.json"
-ls "$T" | grep -q '\.tmp\.' && bad "a temporary file was left behind" || ok "no temporary file left behind"
+# (a stop during the flow pre-pass counts the frames read so far)
+check "the report is written and marked incomplete" "d['incomplete'] is True and 0 < d['trace']['packets'] <= 2000000" "$T/r.json"
+ls -A "$T" | grep -Eq '\.tmp\.|^\.nicsim-' && bad "a temporary file was left behind" || ok "no temporary file left behind"
 "$NICSIM" replay "$T/big.pcap" --design copy --json "$T/full.json" --quiet --speed line 2>/dev/null &
 wait $!
 check "an uninterrupted run is complete" "d['incomplete'] is False" "$T/full.json"

@@ -11,6 +11,12 @@ T=$(mktemp -d "${TMPDIR_BASE:-/tmp}/scenario.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 failures=0
 checks=0
+# Sanitizer build: every report of every program this script runs goes to
+# $T/sanitizer.PID, and finish() fails the test when there is one.
+if [ -n "${NICSIM_SANITIZED:-}" ]; then
+  export ASAN_OPTIONS="${ASAN_OPTIONS:-}:log_path=$T/sanitizer"
+  export UBSAN_OPTIONS="${UBSAN_OPTIONS:-}:log_path=$T/sanitizer"
+fi
 
 ok() { checks=$((checks + 1)); echo "ok: $*"; }
 bad() { checks=$((checks + 1)); failures=$((failures + 1)); echo "FAIL: $*"; }
@@ -42,6 +48,11 @@ need_corpus() {
 }
 
 finish() {
+  local rep
+  for rep in "$T"/sanitizer.*; do
+    [ -e "$rep" ] || continue
+    bad "sanitizer report $(basename "$rep")"; head -30 "$rep"
+  done
   echo "$((checks - failures)) passed, $failures failed"
   [ "$failures" -eq 0 ]
 }

@@ -15,6 +15,8 @@ done
   --fault late_dma:packet=4 --fault frame_drop:packet=2 --json "$T/r$n.json" --quiet; n=$((n + 1))
 "$NICSIM" replay "$T/g.pcap" --set driver.dma_mapping=per_packet --set driver.page_recycle=free \
   --fault late_dma:packet=10,delay_us=1 --json "$T/r$n.json" --quiet; n=$((n + 1))
+"$NICSIM" replay "$T/g.pcap" --design tx-zerocopy --fault tx_overread:prob=0.2 --fault user_write:packet=20 \
+  --set tx.head_writeback=true --json "$T/r$n.json" --quiet; n=$((n + 1))
 
 "$NICSIM" replay "$T/g.pcap" --design zc-dedicated-queue --set app.hostile_read=true \
   --set 'xdp.rules=[drop udp port 9; redirect app tuple owner=other; pass]' --json "$T/r$n.json" --quiet; n=$((n + 1))

@@ -141,7 +141,8 @@ START_TEST(test_property_names) {
   static const char *const names[PROP_COUNT] = {
       "cross_flow_leak",       "stale_data_leak",           "kernel_pointer_leak",
       "kernel_data_tamper",    "user_write_after_validation", "device_write_outside_grant",
-      "device_write_after_unmap", "pool_exhaustion", "cross_flow_tamper"};
+      "device_write_after_unmap", "pool_exhaustion", "cross_flow_tamper", "wire_leak",
+      "device_read_outside_grant", "device_read_after_unmap"};
   for (int i = 0; i < PROP_COUNT; i++)
     ck_assert_str_eq(checker_property_name((enum checker_property)i), names[i]);
   ck_assert_str_eq(checker_property_name(PROP_COUNT), "?");

@@ -1227,6 +1227,38 @@ START_TEST(bounded_evicts_and_stays_consistent) {
 }
 END_TEST
 
+/* The same flows seen from the other end (server > client, not the
+ * canonical direction): an evicted flow is forgotten whichever direction
+ * it was seen in, so its id, now a newcomer's, is never found for it. */
+START_TEST(bounded_evicts_either_direction) {
+  enum { LIMIT = 64, N = 5000 };
+  struct flow_table *ft = flow_table_new();
+  ck_assert_int_eq(flow_table_set_limit(ft, LIMIT), 0);
+  for (uint32_t i = 0; i < N; i++) {
+    struct flow_key k = nth_key(i);
+    if (i % 2)
+      k = reversed(&k);
+    uint32_t id = flow_table_add(ft, &k, 100 + i % 7);
+    ck_assert_uint_lt(id, LIMIT);
+    ck_assert_uint_eq(flow_table_find(ft, &k), id);
+  }
+  uint32_t found = 0;
+  for (uint32_t i = 0; i < N; i++) {
+    struct flow_key k = nth_key(i);
+    for (int dir = 0; dir < 2; dir++) {
+      struct flow_key q = dir ? reversed(&k) : k;
+      uint32_t id = flow_table_find(ft, &q);
+      if (id == UINT32_MAX)
+        continue;
+      ck_assert_uint_eq(flow_table_get(ft, id)->first_index, i);
+      found += dir == 0;
+    }
+  }
+  ck_assert_uint_eq(found, LIMIT);
+  flow_table_free(ft);
+}
+END_TEST
+
 /* Space-Saving: a flow with more than 1/limit of the bytes survives a flood
  * of one-frame flows and is the top flow, with its exact count when it was
  * admitted before the table filled. */
@@ -1475,6 +1507,7 @@ static Suite *flow_suite(void) {
   tcase_add_test(tc, table_many);
   tcase_add_test(tc, bounded_limit_only_before_adds);
   tcase_add_test(tc, bounded_evicts_and_stays_consistent);
+  tcase_add_test(tc, bounded_evicts_either_direction);
   tcase_add_test(tc, bounded_heavy_flow_survives);
   tcase_add_test(tc, bounded_late_heavy_flow);
   tcase_add_test(tc, bounded_pinned);

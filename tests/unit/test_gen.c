@@ -4,6 +4,8 @@
  * deterministic per seed, and bad parameters are refused.
  */
 #include <check.h>
+#include <sys/resource.h>
+#include <signal.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -773,7 +775,36 @@ END_TEST
 START_TEST(output_errors) {
   struct gen_params p = params("/nonexistent-dir/x.pcap");
   ck_assert_int_eq(gen_write(&p, err, sizeof err), -1);
-  ck_assert_str_eq(err, "/nonexistent-dir/x.pcap: cannot create: No such file or directory");
+  ck_assert_str_eq(err, "/nonexistent-dir/x.pcap: cannot write in its folder: No such file or directory");
+  /* A write that fails half-way (a file size limit) leaves the file that
+   * was there, whole, and no temporary beside it. */
+  char path[600];
+  snprintf(path, sizeof path, "%s/test-tmp/gen-keep-%ld.pcap", NICSIM_BINARY_DIR, (long)getpid());
+  mkdir(NICSIM_BINARY_DIR "/test-tmp", 0777);
+  FILE *f = fopen(path, "w");
+  ck_assert_ptr_nonnull(f);
+  fputs("old", f);
+  fclose(f);
+  pid_t pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    struct rlimit rl = {8192, 8192};
+    signal(SIGXFSZ, SIG_IGN);
+    setrlimit(RLIMIT_FSIZE, &rl);
+    struct gen_params q = params(path);
+    q.packets = 100000;
+    _exit(gen_write(&q, err, sizeof err) == -1 && strstr(err, "File too large") ? 0 : 1);
+  }
+  int st;
+  ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+  ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  char back[8] = "";
+  f = fopen(path, "r");
+  ck_assert_ptr_nonnull(f);
+  ck_assert_ptr_nonnull(fgets(back, sizeof back, f));
+  fclose(f);
+  ck_assert_str_eq(back, "old");
+  unlink(path);
   if (access("/dev/full", W_OK) == 0) {
     p = params("/dev/full");
     p.packets = 100000;

@@ -241,7 +241,7 @@ START_TEST(test_value_errors) {
   load_err("nic:\n  queues: ~\n", "s.yaml:2:11: nic.queues: no value given");
   /* A value with a newline still gives one line. */
   load_err("pool.clear: \"on\\nentry\"\n",
-           "s.yaml:1:13: pool.clear: 'on\\nentry' is not allowed: one of never, on_entry, on_recycle");
+           "s.yaml:1:13: pool.clear: 'on?entry' is not allowed: one of never, on_entry, on_recycle");
   load_err("app.owns: \"a\\0b\"\n", "s.yaml:1:11: app.owns: the value contains a NUL character");
 }
 END_TEST

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pcap/pcap.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -666,6 +667,55 @@ START_TEST(stdin_pipe) {
 }
 END_TEST
 
+/* What is spooled from a pipe is bounded: one byte less than the trace is
+ * refused with a message, the trace's own size is read. */
+static struct trace *open_pipe_max(const uint8_t *bytes, size_t n, uint64_t max, char *e, size_t elen) {
+  int p[2];
+  ck_assert_int_eq(pipe(p), 0);
+  pid_t pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    close(p[0]);
+    signal(SIGPIPE, SIG_DFL);
+    for (size_t off = 0; off < n;) {
+      ssize_t w = write(p[1], bytes + off, n - off);
+      if (w <= 0)
+        _exit(1);
+      off += (size_t)w;
+    }
+    _exit(0);
+  }
+  close(p[1]);
+  char dev[64];
+  snprintf(dev, sizeof dev, "/dev/fd/%d", p[0]);
+  struct trace_open_opts o;
+  trace_open_opts_default(&o);
+  o.spool_max_bytes = max;
+  struct trace *t = trace_open2(dev, &o, e, elen);
+  close(p[0]);
+  waitpid(pid, NULL, 0);
+  return t;
+}
+
+START_TEST(spool_bounded) {
+  size_t n;
+  uint8_t *bytes = slurp(SAMPLE, &n);
+  struct trace *t = open_pipe_max(bytes, n, n - 1, err, sizeof err);
+  ck_assert_ptr_null(t);
+  ck_assert_msg(strstr(err, "more than") && strstr(err, "as a file"), "got: %s", err);
+  t = open_pipe_max(bytes, n, n, err, sizeof err);
+  ck_assert_msg(t != NULL, "%s", err);
+  ck_assert_uint_eq(read_all(t).packets, SAMPLE_PACKETS);
+  trace_close(t);
+  /* bytes that are no capture's are refused after the first four */
+  static const uint8_t zeros[65536];
+  t = open_pipe_max(zeros, sizeof zeros, 1024, err, sizeof err);
+  ck_assert_ptr_null(t);
+  ck_assert_msg(strstr(err, "does not start like a pcap or pcapng file"), "got: %s", err);
+  free(bytes);
+}
+END_TEST
+
 START_TEST(stdin_errors_say_stdin) {
   const char junk[] = "this is not a capture";
   struct trace *t = open_stdin_with((const uint8_t *)junk, sizeof junk - 1, err, sizeof err);
@@ -774,6 +824,7 @@ static Suite *trace_suite(void) {
   tcase_add_test(tc, rewind_same_sequence);
   tcase_add_test(tc, stdin_pipe);
   tcase_add_test(tc, stdin_errors_say_stdin);
+  tcase_add_test(tc, spool_bounded);
   suite_add_tcase(s, tc);
   tc = tcase_create("filter");
   tcase_add_test(tc, filter_udp_port);

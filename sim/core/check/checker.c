@@ -46,7 +46,20 @@ struct checker {
   void *dma_ctx;
   uint64_t *unmap_ps;   /* per page: 1 + when the kernel dropped its last DMA mapping (0: never) */
   uint64_t unmap_pages; /* entries of unmap_ps */
+  struct wire_run *wire;   /* the device's most recent reads (checker_wire_enable) */
+  uint32_t wire_first, wire_n;
 };
+
+/* One run of bytes the device read, as labelled when it read them. */
+struct wire_run {
+  uint16_t rid;
+  uint32_t len;
+  uint64_t pfn;
+  uint32_t off;
+  uint64_t page_epoch; /* the page's epoch at the read */
+  struct mem_label lab;
+};
+#define WIRE_RUNS 1024u
 
 /* Render a text template: "{bytes}" becomes len. */
 static void render_bytes(const char *tmpl, uint32_t len, char *out, size_t n) {
@@ -64,7 +77,8 @@ static void render_bytes(const char *tmpl, uint32_t len, char *out, size_t n) {
 static const char *const prop_names[PROP_COUNT] = {
     "cross_flow_leak",       "stale_data_leak",         "kernel_pointer_leak",
     "kernel_data_tamper",    "user_write_after_validation", "device_write_outside_grant",
-    "device_write_after_unmap", "pool_exhaustion", "cross_flow_tamper",
+    "device_write_after_unmap", "pool_exhaustion", "cross_flow_tamper", "wire_leak",
+    "device_read_outside_grant", "device_read_after_unmap",
 };
 
 const char *checker_property_name(enum checker_property p) {
@@ -373,8 +387,16 @@ static void expose(struct checker *c, unsigned principal, uint64_t paddr, uint32
   group_flush(c, &x.g);
 }
 
+static void device_read(struct checker *c, struct mem *m, const struct mem_access *a);
+
+/* The IOMMU's own page-table walks (IOMMU_WALK_RID, iommu.h) read memory as
+ * the hardware they are, not as a DMA requester: no grant applies. */
+#define WALK_RID 0xffffu
+
 static void on_access(void *ctx, struct mem *m, const struct mem_access *a) {
   struct checker *c = ctx;
+  if (!a->denied && a->op == MEM_OP_READ && a->who.actor == MEM_ACTOR_DEVICE && a->who.id != WALK_RID)
+    device_read(c, m, a);
   if (a->denied || a->op == MEM_OP_READ)
     return;
   uint64_t mappers = mem_page_mappers(m, a->paddr >> MEM_PAGE_SHIFT);
@@ -641,6 +663,170 @@ static void on_before_write(void *ctx, struct mem *m, const struct mem_access *a
   }
 }
 
+/* ---- device reads and the wire ---- */
+
+static void wire_record(void *vctx, uint64_t paddr, uint32_t len, uint32_t id) {
+  struct checker *c = ((void **)vctx)[0];
+  const struct mem_access *a = ((void **)vctx)[1];
+  uint32_t slot;
+  if (c->wire_n == WIRE_RUNS) {
+    slot = c->wire_first;
+    c->wire_first = (c->wire_first + 1) % WIRE_RUNS;
+  } else {
+    slot = (c->wire_first + c->wire_n++) % WIRE_RUNS;
+  }
+  struct wire_run *w = &c->wire[slot];
+  w->rid = a->who.id;
+  w->len = len;
+  w->pfn = paddr >> MEM_PAGE_SHIFT;
+  w->off = (uint32_t)(paddr & (MEM_PAGE_SIZE - 1));
+  w->page_epoch = mem_page_epoch(c->m, w->pfn);
+  w->lab = *mem_label(c->m, id);
+}
+
+/* A device read: inside what the kernel granted, from a page still mapped?
+ * (Linux: the DMA API's contract, Documentation/core-api/dma-api-howto.rst:
+ * the device may touch a buffer only between dma_map_* and dma_unmap_*.) */
+static void device_read(struct checker *c, struct mem *m, const struct mem_access *a) {
+  uint64_t pfn = a->paddr >> MEM_PAGE_SHIFT;
+  uint32_t off = (uint32_t)(a->paddr & (MEM_PAGE_SIZE - 1));
+  uint16_t rid = a->who.id;
+  if (c->wire) {
+    void *ctx[2] = {c, (void *)a};
+    mem_label_runs(m, a->paddr, a->len, wire_record, ctx);
+  }
+  uint32_t granted = mem_mark_covered(m, MEM_MARK_GRANT, rid, a->paddr, a->len);
+  int unmapped = mem_page_dma_refs(m, pfn) == 0;
+  if (granted == a->len && !unmapped)
+    return;
+  char tn[48], who[48], text[1024];
+  text[0] = 0;
+  fmt_time(c->now_ps(c->clock_ctx), tn, sizeof tn);
+  fmt_device(rid, who, sizeof who);
+  const struct mem_label *lab = mem_label(m, mem_peek_label_id(m, a->paddr));
+  if (granted < a->len) {
+    if (wants_text(c, PROP_DEVICE_READ_OUTSIDE_GRANT))
+      snprintf(text, sizeof text,
+               "At %s the %s read %u bytes from page 0x%" PRIx64 " at offset %u, %u of them outside every "
+               "buffer a posted descriptor or ring grants it; the first of them are %s.", tn, who, a->len,
+               pfn, off, a->len - granted, checker_kind_name(lab->prov.kind));
+    record(c, PROP_DEVICE_READ_OUTSIDE_GRANT, who, 0, pfn, off, a->len - granted, lab, text);
+  }
+  if (unmapped) {
+    if (wants_text(c, PROP_DEVICE_READ_AFTER_UNMAP))
+      snprintf(text, sizeof text,
+               "At %s the %s read %u bytes from page 0x%" PRIx64 " at offset %u, but the kernel had already "
+               "unmapped or freed that page for DMA (no DMA mapping of it is left); the read got through the "
+               "IOMMU (%s). The page now holds %s.", tn, who, a->len, pfn, off,
+               "a stale IOTLB entry, or no translation enforced", checker_kind_name(lab->prov.kind));
+    record(c, PROP_DEVICE_READ_AFTER_UNMAP, who, 0, pfn, off, a->len, lab, text);
+  }
+}
+
+void checker_wire_enable(struct checker *c) {
+  if (!c->wire)
+    c->wire = calloc(WIRE_RUNS, sizeof *c->wire);
+}
+
+/* Whose bytes a run holds, for a sender: "" when it is entitled to them. */
+static void wire_owner(const struct checker *c, const struct wire_run *w, char *buf, size_t n) {
+  unsigned k = w->lab.prov.kind;
+  if (is_kernel(k))
+    snprintf(buf, n, "kernel");
+  else if (w->lab.epoch != w->page_epoch)
+    snprintf(buf, n, "stale");
+  else if (k == MEM_LABEL_USER)
+    snprintf(buf, n, "%s", w->lab.prov.principal < c->pol->nprincipals ? c->pol->names[w->lab.prov.principal] : "?");
+  else
+    snprintf(buf, n, "%s", c->pol->names[flow_owner(c->pol, w->lab.prov.flow)]);
+}
+
+uint32_t checker_wire_frame(struct checker *c, uint16_t rid, unsigned sender, uint32_t len, uint64_t packet) {
+  if (!c->wire || sender >= c->pol->nprincipals)
+    return 0;
+  /* The frame is the device's last len bytes read (after its descriptors). */
+  uint32_t start = c->wire_n, have = 0;
+  while (start > 0 && have < len) {
+    const struct wire_run *w = &c->wire[(c->wire_first + start - 1) % WIRE_RUNS];
+    if (w->rid != rid)
+      break;
+    have += w->len;
+    start--;
+  }
+  uint32_t skip = have > len ? have - len : 0, leaked = 0, pos = 0;
+  int first = -1;
+  struct checker_result *r = &c->res[PROP_WIRE_LEAK];
+  uint32_t first_pos = 0, first_len = 0;
+  for (uint32_t i = start; i < c->wire_n; i++) {
+    const struct wire_run *w = &c->wire[(c->wire_first + i) % WIRE_RUNS];
+    uint32_t l = w->len;
+    if (skip >= l) {
+      skip -= l;
+      continue;
+    }
+    l -= skip;
+    skip = 0;
+    if (w->lab.prov.kind != MEM_LABEL_ZERO && !entitled(c->pol, sender, &w->lab)) {
+      /* The frame counts once, to the pair of its first bytes not the
+       * sender's; each run's bytes to the pair of whose they are. */
+      char owner[48];
+      wire_owner(c, w, owner, sizeof owner);
+      pair_add(r, c->pol->names[sender], owner, first < 0, l);
+      if (first < 0) {
+        first = (int)i;
+        first_pos = pos;
+      }
+      if (first_pos + first_len == pos)
+        first_len += l;
+      leaked += l;
+    }
+    pos += l;
+  }
+  const struct wire_run *w = first >= 0 ? &c->wire[(c->wire_first + (uint32_t)first) % WIRE_RUNS] : NULL;
+  c->wire_n = 0; /* everything before belongs to earlier frames or descriptors */
+  if (!w)
+    return 0;
+  c->total++;
+  if (!r->has_first) {
+    char who[48], owner[48], tn[48], tw[48], by[96], what[256];
+    fmt_device(rid, who, sizeof who);
+    wire_owner(c, w, owner, sizeof owner);
+    fmt_time(c->now_ps(c->clock_ctx), tn, sizeof tn);
+    fmt_time(w->lab.time_ps, tw, sizeof tw);
+    fmt_accessor(c->pol, w->lab.writer, by, sizeof by);
+    struct checker_violation *v = &r->first;
+    memset(v, 0, sizeof *v);
+    r->has_first = 1;
+    r->first_lab = w->lab;
+    unsigned k = w->lab.prov.kind;
+    if (is_packet(k)) {
+      if (c->pol->flow_name)
+        c->pol->flow_name(c->pol->flow_name_ctx, w->lab.prov.flow, v->flow, sizeof v->flow);
+      snprintf(what, sizeof what, "bytes of packet %" PRIu64 " of flow %s", w->lab.prov.packet, v->flow);
+    } else {
+      snprintf(what, sizeof what, "%s", checker_kind_name(k));
+    }
+    const char *why = strcmp(owner, "kernel") == 0 ? "kernel-private bytes are no principal's to send"
+                      : strcmp(owner, "stale") == 0 ? "they are left over from an earlier use of the page"
+                                                     : "they are another principal's data";
+    snprintf(v->explanation, sizeof v->explanation,
+             "At %s the %s transmitted packet %" PRIu64 " sent by principal '%s': %u of its %u bytes are not "
+             "the sender's to send, the first %u at frame offset %u: %s, written by %s at %s into page 0x%" PRIx64
+             " at offset %u (epoch %" PRIu64 "; the page was in epoch %" PRIu64 " when the device read it). "
+             "Not entitled (%s): %s.", tn, who, packet, c->pol->names[sender], leaked, len, first_len, first_pos,
+             what, by, tw, w->pfn, w->off, w->lab.epoch, w->page_epoch, owner, why);
+    v->time_ps = c->now_ps(c->clock_ctx);
+    v->principal = sender;
+    snprintf(v->who, sizeof v->who, "%s", c->pol->names[sender]);
+    v->pfn = w->pfn;
+    v->offset = w->off;
+    v->length = first_len;
+    v->packet_index = packet;
+    snprintf(v->kind, sizeof v->kind, "%s", mem_label_kind_key(k));
+  }
+  return leaked;
+}
+
 void checker_note_drop(struct checker *c, unsigned queue, uint32_t flow, uint64_t packet,
                        uint32_t bytes, int pool_empty) {
   if (!pool_empty)
@@ -719,6 +905,7 @@ void checker_free(struct checker *c) {
   if (c) {
     free(c->pend);
     free(c->unmap_ps);
+    free(c->wire);
   }
   free(c);
 }

@@ -29,6 +29,9 @@ enum checker_property {
   PROP_DEVICE_WRITE_AFTER_UNMAP,
   PROP_POOL_EXHAUSTION,
   PROP_CROSS_FLOW_TAMPER, /* integrity: one principal's bytes reach another as packet data */
+  PROP_WIRE_LEAK,
+  PROP_DEVICE_READ_OUTSIDE_GRANT,
+  PROP_DEVICE_READ_AFTER_UNMAP,
   PROP_COUNT
 };
 
@@ -136,6 +139,19 @@ struct checker_dma_info {
 typedef int (*checker_dma_info_fn)(void *ctx, uint16_t rid, struct checker_dma_info *out);
 void checker_set_dma_info(struct checker *c, checker_dma_info_fn fn, void *ctx);
 void checker_flush(struct checker *c);
+
+/* The wire (transmit path). Device reads are always checked against the
+ * kernel's grants and DMA mappings (device_read_outside_grant,
+ * device_read_after_unmap). With the wire enabled, the checker also keeps the
+ * labels of the device's most recent reads, as they were when read; when the
+ * device puts a frame of len bytes on the wire (its last len bytes read: the
+ * frame's buffers, read after its descriptors), checker_wire_frame weighs
+ * them against what sender (the principal whose send posted the frame, a
+ * kernel fact) is entitled to: kernel data, another principal's data and
+ * bytes left over from an earlier use of their page are wire_leak. Returns
+ * the bytes of the frame that leaked. */
+void checker_wire_enable(struct checker *c);
+uint32_t checker_wire_frame(struct checker *c, uint16_t rid, unsigned sender, uint32_t len, uint64_t packet);
 
 /* Is principal entitled to observe bytes labelled lab under pol? (The
  * checker's own rule, for cross-checks such as app.hostile_read.) */

@@ -25,6 +25,7 @@ struct mem_page {
   uint8_t data[MEM_PAGE_SIZE];
   struct run *runs; /* small, or a heap array when more are needed */
   uint32_t nruns, caprun;
+  uint32_t hint; /* the run found last: a guess, checked before use */
   struct run small[RUNS_INLINE];
 };
 
@@ -251,8 +252,18 @@ static inline uint32_t run_end(const struct mem_page *pg, uint32_t i) {
   return i + 1 < pg->nruns ? pg->runs[i + 1].start : MEM_PAGE_SIZE;
 }
 
-/* Index of the run holding byte off of the page. */
-static inline uint32_t run_find(const struct mem_page *pg, uint32_t off) {
+/* Index of the run holding byte off of the page. A page with many runs is
+ * mostly walked in order (descriptor rings, socket data), so the run found
+ * last and the one after it are tried before the binary search; both are
+ * checked, so the answer is the search's. */
+static inline uint32_t run_find(struct mem_page *pg, uint32_t off) {
+  uint32_t h = pg->hint;
+  if (h < pg->nruns && pg->runs[h].start <= off) {
+    if (off < run_end(pg, h))
+      return h;
+    if (h + 1 < pg->nruns && off < run_end(pg, h + 1))
+      return pg->hint = h + 1;
+  }
   uint32_t lo = 0, hi = pg->nruns; /* runs[lo].start <= off < runs[hi].start */
   while (hi - lo > 1) {
     uint32_t mid = (lo + hi) / 2;
@@ -261,7 +272,7 @@ static inline uint32_t run_find(const struct mem_page *pg, uint32_t off) {
     else
       hi = mid;
   }
-  return lo;
+  return pg->hint = lo;
 }
 
 /* Label [off, off+n) of the page (n >= 1, within the page) with id. 0 or
@@ -324,7 +335,7 @@ static int runs_set(struct mem_page *pg, uint32_t off, uint32_t n, uint32_t id) 
   return 0;
 }
 
-static inline uint32_t runs_id_at(const struct mem_page *pg, uint32_t off) {
+static inline uint32_t runs_id_at(struct mem_page *pg, uint32_t off) {
   return pg->runs[run_find(pg, off)].id;
 }
 
@@ -359,6 +370,7 @@ static struct mem_page *touch_new(struct mem *m, uint64_t pfn) {
   pg->runs = pg->small;
   pg->caprun = RUNS_INLINE;
   pg->nruns = 1;
+  pg->hint = 0;
   pg->runs[0] = (struct run){.id = id, .start = 0};
   m->pages[pfn] = pg;
   m->touched_pfns[m->touched++] = pfn;

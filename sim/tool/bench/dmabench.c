@@ -4,14 +4,17 @@
  */
 #include "dmabench.h"
 
+#include <getopt.h>
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cliopt.h"
 #include "iommu.h"
 #include "mem.h"
+#include "num.h"
 #include "pcie.h"
 #include "prng.h"
 
@@ -87,14 +90,11 @@ int dmabench_parse_iommu(const char *s, enum dmabench_iommu *out) {
 }
 
 int dmabench_parse_bytes(const char *s, uint64_t *out) {
-  if (!s || *s < '0' || *s > '9')
+  size_t digits = s ? strspn(s, "0123456789") : 0;
+  uint64_t v;
+  if (num_u64_n(s, digits, &v))
     return -1;
-  uint64_t v = 0;
-  for (; *s >= '0' && *s <= '9'; s++) {
-    if (v > (UINT64_MAX - 9) / 10)
-      return -1;
-    v = v * 10 + (uint64_t)(*s - '0');
-  }
+  s += digits;
   unsigned shift = 0;
   if (*s == 'K' || *s == 'k')
     shift = 10;
@@ -112,21 +112,6 @@ int dmabench_parse_bytes(const char *s, uint64_t *out) {
   if (shift && v > (UINT64_MAX >> shift))
     return -1;
   *out = v << shift;
-  return 0;
-}
-
-static int parse_u64(const char *s, uint64_t *out) {
-  if (!s || *s < '0' || *s > '9')
-    return -1;
-  uint64_t v = 0;
-  for (; *s >= '0' && *s <= '9'; s++) {
-    if (v > (UINT64_MAX - 9) / 10)
-      return -1;
-    v = v * 10 + (uint64_t)(*s - '0');
-  }
-  if (*s)
-    return -1;
-  *out = v;
   return 0;
 }
 
@@ -152,39 +137,54 @@ const char *dmabench_usage(void) {
          "  -h, --help       this text\n";
 }
 
+static int parse_opts(int argc, char **argv, const struct option *longs, struct dmabench_params *p,
+                      const char **json_path, int *help, char *err, size_t errlen);
+
 int dmabench_parse_args(int argc, char **argv, struct dmabench_params *p, const char **json_path,
                         int *help, char *err, size_t errlen) {
   dmabench_params_default(p);
   *json_path = NULL;
   *help = 0;
-  static const char *const opts[] = {"--window", "--size", "--pattern", "--op", "--iommu",
-                                     "--count", "--seed", "--json"};
-  for (int i = 0; i < argc; i++) {
-    const char *arg = argv[i];
-    if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+  static const struct option longs[] = {
+      {"window", required_argument, NULL, 0}, {"size", required_argument, NULL, 1},
+      {"pattern", required_argument, NULL, 2}, {"op", required_argument, NULL, 3},
+      {"iommu", required_argument, NULL, 4},   {"count", required_argument, NULL, 5},
+      {"seed", required_argument, NULL, 6},    {"json", required_argument, NULL, 7},
+      {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
+  /* getopt_long skips argv[0]: the arguments follow the command's name. */
+  char **av = calloc((size_t)argc + 2, sizeof *av);
+  if (!av) {
+    snprintf(err, errlen, "dmabench: out of memory");
+    return -1;
+  }
+  av[0] = (char *)"dmabench";
+  for (int i = 0; i < argc; i++)
+    av[i + 1] = argv[i];
+  int rc = parse_opts(argc + 1, av, longs, p, json_path, help, err, errlen);
+  free(av);
+  return rc;
+}
+
+static int parse_opts(int argc, char **argv, const struct option *longs, struct dmabench_params *p,
+                      const char **json_path, int *help, char *err, size_t errlen) {
+  int k;
+  optind = 0;
+  opterr = 0;
+  while ((k = cliopt_next(argc, argv, ":h", longs)) != -1) {
+    const char *v = optarg;
+    const char *arg = argv[optind - 1];
+    if (k == 'h') {
       *help = 1;
       return 0;
     }
-    int k = -1;
-    const char *v = NULL;
-    for (int o = 0; o < (int)(sizeof opts / sizeof opts[0]); o++) {
-      size_t n = strlen(opts[o]);
-      if (!strncmp(arg, opts[o], n) && (arg[n] == 0 || arg[n] == '=')) {
-        k = o;
-        v = arg[n] == '=' ? arg + n + 1 : NULL;
-        break;
-      }
-    }
-    if (k < 0) {
-      snprintf(err, errlen, "dmabench: unknown argument '%s' (nicsim dmabench --help)", arg);
+    if (k == '?' || k == ':') {
+      char shown[96];
+      num_elide(arg, shown, sizeof shown);
+      if (k == ':')
+        snprintf(err, errlen, "dmabench: %s needs a value", shown);
+      else
+        snprintf(err, errlen, "dmabench: unknown argument '%s' (nicsim dmabench --help)", shown);
       return -1;
-    }
-    if (!v) {
-      if (i + 1 >= argc) {
-        snprintf(err, errlen, "dmabench: %s needs a value", opts[k]);
-        return -1;
-      }
-      v = argv[++i];
     }
     uint64_t u;
     switch (k) {
@@ -230,14 +230,14 @@ int dmabench_parse_args(int argc, char **argv, struct dmabench_params *p, const 
       break;
     }
     case 5:
-      if (parse_u64(v, &u)) {
+      if (num_u64(v, &u)) {
         snprintf(err, errlen, "dmabench: --count '%s': expected a whole number", v);
         return -1;
       }
       p->count = u;
       break;
     case 6:
-      if (parse_u64(v, &u)) {
+      if (num_u64(v, &u)) {
         snprintf(err, errlen, "dmabench: --seed '%s': expected a whole number", v);
         return -1;
       }

@@ -10,7 +10,9 @@
 #include "campaign.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
@@ -22,6 +24,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cliopt.h"
+#include "config.h"
+#include "num.h"
+#include "outfile.h"
+#include "procpool.h"
 #include "progress.h"
 #include "report.h"
 
@@ -274,34 +281,17 @@ static int fail(const char *fmt, ...) {
   return EXIT_USAGE;
 }
 
-/* --name VALUE or --name=VALUE at argv[*i]: 1 and *val set; 0 not this
- * option; -1 the value is missing. */
-static int opt_value(int argc, char **argv, int *i, const char *name, const char **val) {
-  const char *arg = argv[*i];
-  size_t n = strlen(name);
-  if (strncmp(arg, name, n) != 0)
-    return 0;
-  if (arg[n] == '=') {
-    *val = arg + n + 1;
-    return 1;
-  }
-  if (arg[n] != '\0')
-    return 0;
-  if (*i + 1 >= argc)
-    return -1;
-  *val = argv[++*i];
-  return 1;
+static int parse_jobs(const char *s, uint64_t *out) {
+  return num_u64(s, out) || *out < 1 || *out > 1024 ? -1 : 0;
 }
 
-static int parse_jobs(const char *s, uint64_t *out) {
-  if (!s || *s < '0' || *s > '9')
-    return -1;
-  char *end;
+/* Standard output: every write checked once, at the end. */
+static int stdout_done(void) {
   errno = 0;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno || *end || v < 1 || v > 1024)
-    return -1;
-  *out = v;
+  if (fflush(stdout) != 0 || ferror(stdout)) {
+    int e = errno;
+    return fail("standard output: cannot write%s%s", e ? ": " : "", e ? strerror(e) : "");
+  }
   return 0;
 }
 
@@ -335,6 +325,13 @@ static int make_dirs(const char *path, char *err, size_t errlen) {
   return 0;
 }
 
+int campaign_has_control(const char *t) {
+  for (; *t; t++)
+    if ((unsigned char)*t < 0x20 || *t == 0x7f)
+      return 1;
+  return 0;
+}
+
 static char *path_join(const char *a, const char *b) {
   size_t n = strlen(a) + strlen(b) + 2;
   char *p = malloc(n);
@@ -343,42 +340,15 @@ static char *path_join(const char *a, const char *b) {
   return p;
 }
 
-static int write_atomic(const char *path, const char *text, mode_t mode, char *err, size_t errlen) {
-  size_t n = strlen(path) + 32;
-  char *tmp = malloc(n);
-  if (!tmp) {
-    snprintf(err, errlen, "%s: out of memory", path);
-    return -1;
-  }
-  snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode);
-  FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-  if (!f) {
-    snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
-    if (fd >= 0)
-      close(fd);
-    free(tmp);
-    return -1;
-  }
-  int bad = fputs(text, f) < 0;
-  bad |= fclose(f) != 0;
-  if (bad || rename(tmp, path) != 0) {
-    snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
-    unlink(tmp);
-    free(tmp);
-    return -1;
-  }
-  free(tmp);
-  return 0;
-}
-
-/* Does a usable report exist at path? */
+/* Does a usable report of a complete run exist at path? A report marked
+ * incomplete (its run was stopped) is run again. */
 static int report_usable(const char *path) {
   if (access(path, R_OK) != 0)
     return 0;
-  json_object *j = json_object_from_file(path);
+  json_object *j = json_object_from_file(path), *inc = NULL;
   char why[256];
-  int ok = j && merge_report_check(j, why, sizeof why) == 0;
+  int ok = j && merge_report_check(j, why, sizeof why) == 0 && json_object_object_get_ex(j, "incomplete", &inc) &&
+           json_object_is_type(inc, json_type_boolean) && !json_object_get_boolean(inc);
   json_object_put(j);
   return ok;
 }
@@ -446,7 +416,7 @@ static void usage_merge(FILE *f) {
           "Exit status: 0 when at least one report was merged, 2 otherwise.\n"
           "\n"
           "  --json FILE        write the merged table as JSON (- for standard output)\n"
-          "  --markdown FILE    write it as Markdown\n"
+          "  --markdown FILE    write it as Markdown (- for standard output)\n"
           "  -q, --quiet        print nothing but errors and warnings\n"
           "  -h, --help         this text\n");
 }
@@ -484,66 +454,61 @@ static int do_merge(const char *const *paths, size_t npaths, const char *json, c
     } else {
       merge_print(mf, &m, 1);
       fclose(mf);
-      if (write_atomic(markdown, buf, 0666, err, sizeof err))
+      if (outfile_write_text(markdown, buf, 0666, err, sizeof err))
         status = fail("merge: %s", err);
       free(buf);
     }
   }
   if (!status && print)
     merge_print(stdout, &m, 0);
-  fflush(stdout);
   merge_free(&m);
-  return status;
+  int out = stdout_done();
+  return status ? status : out;
 }
 
 int merge_main(int argc, char **argv) {
   const char *json = NULL, *markdown = NULL;
-  const char **paths = calloc((size_t)argc + 1, sizeof *paths);
-  size_t npaths = 0;
-  int status = 0, print = 1;
-  if (!paths)
-    return fail("out of memory");
-  for (int i = 1; i < argc && !status; i++) {
-    const char *v = NULL, *arg = argv[i];
-    int r;
-    if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+  int status = 0, c;
+  static const struct option longs[] = {
+      {"help", no_argument, NULL, 'h'},        {"quiet", no_argument, NULL, 'q'},
+      {"json", required_argument, NULL, 'J'},  {"markdown", required_argument, NULL, 'M'},
+      {NULL, 0, NULL, 0}};
+  static const struct cliopt_need needs[] = {{"--json", "a file name"}, {"--markdown", "a file name"}, {NULL, NULL}};
+  quiet = 0;
+  cliopt_reset();
+  while (!status && (c = cliopt_next(argc, argv, ":hq", longs)) != -1) {
+    switch (c) {
+    case 'h':
       usage_merge(stdout);
-      free(paths);
-      return 0;
-    }
-    if ((r = opt_value(argc, argv, &i, "--json", &v))) {
-      if (r < 0)
-        status = fail("--json needs a file name");
-      json = v;
-    } else if ((r = opt_value(argc, argv, &i, "--markdown", &v))) {
-      if (r < 0)
-        status = fail("--markdown needs a file name");
-      markdown = v;
-    } else if (strcmp(arg, "--quiet") == 0 || strcmp(arg, "-q") == 0) {
+      return stdout_done();
+    case 'q':
       quiet = 1;
-    } else if (arg[0] == '-' && arg[1]) {
-      status = fail("merge: unknown option '%s' (nicsim merge --help)", arg);
-    } else {
-      paths[npaths++] = arg;
+      break;
+    case 'J':
+      json = optarg;
+      break;
+    case 'M':
+      markdown = optarg;
+      break;
+    default:
+      status = cliopt_refused("merge", c, argv, needs);
     }
   }
-  if (!status && !npaths)
-    status = fail("merge: no folder given (nicsim merge --help)");
-  if (!status) {
-    if (json && strcmp(json, "-") == 0)
-      print = 0;
-    status = do_merge(paths, npaths, json, markdown, print && !quiet);
-  }
-  free(paths);
-  return status;
+  if (status)
+    return status;
+  if (optind >= argc)
+    return fail("merge: no folder given (nicsim merge --help)");
+  int json_out = json && strcmp(json, "-") == 0, md_out = markdown && strcmp(markdown, "-") == 0;
+  if (json_out && md_out)
+    return fail("merge: --json - and --markdown - cannot share standard output");
+  char err[1200];
+  if ((json && outfile_check(json, err, sizeof err)) || (markdown && outfile_check(markdown, err, sizeof err)))
+    return fail("merge: %s", err);
+  return do_merge((const char *const *)argv + optind, (size_t)(argc - optind), json, markdown,
+                  !json_out && !md_out && !quiet);
 }
 
 /* ---- campaign ---- */
-
-struct slot {
-  pid_t pid;
-  size_t run;
-};
 
 static void progress(struct progress *p, size_t done, size_t total, size_t failed) {
   char note[48] = "";
@@ -602,24 +567,20 @@ static int emit_jobs(const struct campaign_spec *s, const char *spec_path, const
   size_t n = campaign_run_count(s);
   char *runs = path_join(out, "runs"), *slurm = path_join(out, "slurm"), *jobs = path_join(out, "jobs.txt");
   char *script_default = path_join(out, "campaign.sbatch");
-  char *tmp = jobs ? malloc(strlen(jobs) + 32) : NULL;
   int status = 0;
-  if (!runs || !slurm || !jobs || !script_default || !tmp)
+  if (!runs || !slurm || !jobs || !script_default)
     status = fail("out of memory");
   if (!status && (make_dirs(runs, err, sizeof err) || make_dirs(slurm, err, sizeof err)))
     status = fail("campaign: %s", err);
   if (!status) {
-    snprintf(tmp, strlen(jobs) + 32, "%s.tmp.%ld", jobs, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
+    struct outfile *f = outfile_open(jobs, 0666, err, sizeof err);
+    if (!f)
+      status = fail("campaign: %s", err);
+    else if (write_jobs(outfile_stream(f), s, runs, self)) {
+      outfile_abort(f);
       status = fail("campaign: %s: cannot write: %s", jobs, strerror(errno));
-    } else {
-      int bad = write_jobs(f, s, runs, self);
-      bad |= fclose(f) != 0;
-      if (bad || rename(tmp, jobs) != 0) {
-        status = fail("campaign: %s: cannot write: %s", jobs, strerror(errno));
-        unlink(tmp);
-      }
+    } else if (outfile_commit(f, err, sizeof err)) {
+      status = fail("campaign: %s", err);
     }
   }
   if (!status) {
@@ -630,7 +591,7 @@ static int emit_jobs(const struct campaign_spec *s, const char *spec_path, const
     char *sb = campaign_slurm_script(jobs, n, out, job_name);
     if (!sb)
       status = fail("out of memory");
-    else if (write_atomic(script ? script : script_default, sb, 0777, err, sizeof err))
+    else if (outfile_write_text(script ? script : script_default, sb, 0777, err, sizeof err))
       status = fail("campaign: %s", err);
     free(sb);
   }
@@ -639,7 +600,6 @@ static int emit_jobs(const struct campaign_spec *s, const char *spec_path, const
   if (!status && !quiet && isatty(2))
     fprintf(stderr, "nicsim: campaign: %zu jobs; also in %s; Slurm job array: %s; then: nicsim merge %s\n", n,
             jobs, script ? script : script_default, runs);
-  free(tmp);
   free(runs);
   free(slurm);
   free(jobs);
@@ -667,6 +627,84 @@ static void note_failed(struct failed_run **list, size_t *n, size_t *cap, size_t
   (*n)++;
 }
 
+/* The local engine's runs in the process pool. */
+struct local_pool {
+  const struct campaign_spec *s;
+  const char *runs, *logs, *self;
+  size_t *todo, ntodo, done;
+  struct failed_run *failed;
+  size_t nfailed, failed_cap, nfailed_total, stopped;
+  struct progress *bar;
+};
+
+static char *run_file(const char *folder, const struct campaign_spec *s, size_t run, const char *ext) {
+  char id[CAMPAIGN_ID_MAX], file[CAMPAIGN_ID_MAX + 8];
+  campaign_run_id(s, run, id, sizeof id);
+  snprintf(file, sizeof file, "%s%s", id, ext);
+  return path_join(folder, file);
+}
+
+static int local_child(void *ctx, size_t k) {
+  struct local_pool *lp = ctx;
+  size_t run = lp->todo[k];
+  char *report = run_file(lp->runs, lp->s, run, ".json"), *log = run_file(lp->logs, lp->s, run, ".log");
+  char **argv = report ? campaign_run_argv(lp->s, run, lp->self, report) : NULL;
+  if (!argv || !log)
+    return 127;
+  int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+  int nul = open("/dev/null", O_RDWR);
+  if (fd >= 0)
+    dup2(fd, 2);
+  if (nul >= 0) {
+    dup2(nul, 0);
+    dup2(nul, 1);
+  }
+  execv("/proc/self/exe", argv);
+  static const char msg[] = "nicsim: campaign: cannot execute /proc/self/exe\n";
+  if (write(2, msg, sizeof msg - 1) < 0)
+    return 127;
+  return 127;
+}
+
+static void local_done(void *ctx, size_t k, int st, int how) {
+  int start_errno = how > 0 ? how : 0;
+  struct local_pool *lp = ctx;
+  size_t run = lp->todo[k];
+  char id[CAMPAIGN_ID_MAX];
+  campaign_run_id(lp->s, run, id, sizeof id);
+  lp->done++;
+  char *report = run_file(lp->runs, lp->s, run, ".json"), *log = run_file(lp->logs, lp->s, run, ".log");
+  int completed = !start_errno && WIFEXITED(st) && (WEXITSTATUS(st) == 0 || WEXITSTATUS(st) == 1);
+  int by_signal = how == PROCPOOL_STOPPED;
+  if (completed && report && report_usable(report)) {
+    if (log)
+      unlink(log);
+  } else if (by_signal && !completed) {
+    /* Stopped: nothing of it is kept; a restart runs it again. */
+    lp->stopped++;
+    if (report)
+      unlink(report);
+    if (log)
+      unlink(log);
+  } else {
+    char how[96], line[512] = "", why[160];
+    if (start_errno)
+      snprintf(how, sizeof how, "cannot start: %s", strerror(start_errno));
+    else
+      describe_status(st, how, sizeof how);
+    if (log && !start_errno)
+      first_line(log, line, sizeof line);
+    snprintf(why, sizeof why, "%s%s", how, completed ? " without a usable report" : "");
+    note_failed(&lp->failed, &lp->nfailed, &lp->failed_cap, run, why);
+    lp->nfailed_total++;
+    progress_clear(lp->bar);
+    fprintf(stderr, "nicsim: campaign: run %s failed (%s)%s%s\n", id, why, line[0] ? ": " : "", line);
+  }
+  free(report);
+  free(log);
+  progress(lp->bar, lp->done, lp->ntodo, lp->nfailed_total);
+}
+
 static int run_local(const struct campaign_spec *s, const char *out, uint64_t jobs) {
   char err[1200];
   size_t n = campaign_run_count(s);
@@ -685,25 +723,17 @@ static int run_local(const struct campaign_spec *s, const char *out, uint64_t jo
   if (self_path(self, sizeof self))
     snprintf(self, sizeof self, "nicsim");
 
-  /* Resume: the runs whose report already exists and parses are done. */
+  /* Resume: the runs whose report already exists, parses and is complete
+   * are done. */
   size_t *todo = malloc((n ? n : 1) * sizeof *todo);
-  struct failed_run *failed = NULL;
-  size_t failed_cap = 0, nfailed_total = 0;
-  struct slot *slots = calloc((size_t)jobs, sizeof *slots);
-  if (!todo || !slots) {
-    free(todo);
-    free(failed);
-    free(slots);
+  if (!todo) {
     free(runs);
     free(logs);
     return fail("out of memory");
   }
-  size_t ntodo = 0, nfailed = 0, skipped = 0;
+  size_t ntodo = 0, skipped = 0;
   for (size_t i = 0; i < n; i++) {
-    char id[CAMPAIGN_ID_MAX], file[CAMPAIGN_ID_MAX + 8];
-    campaign_run_id(s, i, id, sizeof id);
-    snprintf(file, sizeof file, "%s.json", id);
-    char *report = path_join(runs, file);
+    char *report = run_file(runs, s, i, ".json");
     if (report && report_usable(report))
       skipped++;
     else
@@ -711,106 +741,30 @@ static int run_local(const struct campaign_spec *s, const char *out, uint64_t jo
     free(report);
   }
 
-  fflush(stdout);
-  fflush(stderr);
   struct progress bar;
   progress_start(&bar, "campaign", "runs", quiet);
-  size_t next = 0, running = 0, done = 0;
+  struct local_pool lp = {.s = s, .runs = runs, .logs = logs, .self = self, .todo = todo, .ntodo = ntodo,
+                          .bar = &bar};
   if (ntodo)
     progress(&bar, 0, ntodo, 0);
-  while (done < ntodo) {
-    while (next < ntodo && running < jobs) {
-      size_t run = todo[next++];
-      char id[CAMPAIGN_ID_MAX], file[CAMPAIGN_ID_MAX + 8];
-      campaign_run_id(s, run, id, sizeof id);
-      snprintf(file, sizeof file, "%s.json", id);
-      char *report = path_join(runs, file);
-      snprintf(file, sizeof file, "%s.log", id);
-      char *log = path_join(logs, file);
-      char **argv = report ? campaign_run_argv(s, run, self, report) : NULL;
-      pid_t pid = argv && log ? fork() : -1;
-      if (pid == 0) {
-        /* The child: only async-signal-safe calls until exec. */
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0666);
-        int nul = open("/dev/null", O_RDWR);
-        if (fd >= 0)
-          dup2(fd, 2);
-        if (nul >= 0) {
-          dup2(nul, 0);
-          dup2(nul, 1);
-        }
-        execv("/proc/self/exe", argv);
-        static const char msg[] = "nicsim: campaign: cannot execute /proc/self/exe\n";
-        if (write(2, msg, sizeof msg - 1) < 0)
-          _exit(127);
-        _exit(127);
-      }
-      if (pid < 0) {
-        char why[160];
-        snprintf(why, sizeof why, "cannot start: %s", strerror(errno));
-        note_failed(&failed, &nfailed, &failed_cap, run, why);
-        nfailed_total++;
-        fprintf(stderr, "nicsim: campaign: run %s: %s\n", id, why);
-        done++;
-      } else {
-        for (size_t k = 0; k < jobs; k++)
-          if (!slots[k].pid) {
-            slots[k].pid = pid;
-            slots[k].run = run;
-            break;
-          }
-        running++;
-      }
-      campaign_argv_free(argv);
-      free(report);
-      free(log);
-    }
-    if (!running)
-      continue;
-    int st;
-    pid_t pid = waitpid(-1, &st, 0);
-    if (pid < 0) {
-      if (errno == EINTR)
-        continue;
-      break;
-    }
-    size_t k = 0;
-    while (k < jobs && slots[k].pid != pid)
-      k++;
-    if (k == jobs)
-      continue; /* not one of ours */
-    size_t run = slots[k].run;
-    slots[k].pid = 0;
-    running--;
-    done++;
-    char id[CAMPAIGN_ID_MAX], file[CAMPAIGN_ID_MAX + 8];
-    campaign_run_id(s, run, id, sizeof id);
-    snprintf(file, sizeof file, "%s.json", id);
-    char *report = path_join(runs, file);
-    snprintf(file, sizeof file, "%s.log", id);
-    char *log = path_join(logs, file);
-    int completed = WIFEXITED(st) && (WEXITSTATUS(st) == 0 || WEXITSTATUS(st) == 1);
-    if (completed && report && report_usable(report)) {
-      if (log)
-        unlink(log);
-    } else {
-      char how[96], line[512] = "";
-      describe_status(st, how, sizeof how);
-      if (log)
-        first_line(log, line, sizeof line);
-      char why[160];
-      snprintf(why, sizeof why, "%s%s", how, completed ? " without a usable report" : "");
-      note_failed(&failed, &nfailed, &failed_cap, run, why);
-      nfailed_total++;
-      progress_clear(&bar);
-      fprintf(stderr, "nicsim: campaign: run %s failed (%s%s)%s%s\n", id, how,
-              completed ? " without a usable report" : "", line[0] ? ": " : "", line);
-    }
-    free(report);
-    free(log);
-    progress(&bar, done, ntodo, nfailed_total);
-  }
+  static const struct procpool_ops ops = {local_child, local_done};
+  int sig = procpool_run(ntodo, (unsigned)jobs, &ops, &lp);
+  struct failed_run *failed = lp.failed;
+  size_t nfailed = lp.nfailed, nfailed_total = lp.nfailed_total;
   progress_clear(&bar);
+  if (sig != 0) {
+    rmdir(logs);
+    if (sig > 0)
+      fprintf(stderr, "nicsim: campaign: stopped (%s): %zu of %zu runs done; run the same command again to "
+              "resume\n", strsignal(sig), skipped + lp.done - lp.stopped - nfailed_total, n);
+    else
+      fprintf(stderr, "nicsim: campaign: the process pool failed: %s\n", strerror(errno));
+    free(todo);
+    free(failed);
+    free(runs);
+    free(logs);
+    return sig > 0 ? 128 + sig : EXIT_USAGE;
+  }
 
   /* Failed runs: recorded in OUT/failed.txt (id, status, command). */
   char *failed_path = path_join(out, "failed.txt");
@@ -833,7 +787,7 @@ static int run_local(const struct campaign_spec *s, const char *out, uint64_t jo
       free(report);
     }
     char *txt = text_done(&t);
-    if (!txt || write_atomic(failed_path, txt, 0666, err, sizeof err))
+    if (!txt || outfile_write_text(failed_path, txt, 0666, err, sizeof err))
       fail("campaign: %s", txt ? err : "out of memory");
     free(txt);
   } else if (failed_path) {
@@ -869,49 +823,212 @@ static int run_local(const struct campaign_spec *s, const char *out, uint64_t jo
   free(mm);
   free(todo);
   free(failed);
-  free(slots);
   free(runs);
   free(logs);
+  return status;
+}
+
+/* ---- a campaign's identity ---- */
+
+#define IDENTITY_HEAD_BYTES (1u << 20) /* of each trace, hashed */
+
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
+  const unsigned char *b = p;
+  for (size_t i = 0; i < n; i++)
+    h = (h ^ b[i]) * 0x100000001b3ull;
+  return h;
+}
+
+/* What defines the campaign's runs, one line a fact: program version,
+ * each trace (path, size, modification time, hash of its first MiB), each
+ * design (name, hash of its scenario text), variants, seeds, settings. Run
+ * ids only number these, so reports made under other facts are not this
+ * campaign's. malloc'ed; NULL when out of memory or a trace cannot be read. */
+static char *campaign_identity(const struct campaign_spec *s, char *err, size_t errlen) {
+  struct text t = {0};
+  char line[512];
+  snprintf(line, sizeof line, "nicsim %s\n", NICSIM_VERSION_STRING);
+  text_add(&t, line);
+  unsigned char *buf = malloc(65536);
+  for (size_t i = 0; i < s->ntraces && buf; i++) {
+    struct stat st;
+    memset(&st, 0, sizeof st);
+    /* Only a regular file is opened: a FIFO would block here. */
+    int is_reg = stat(s->traces[i], &st) == 0 && S_ISREG(st.st_mode);
+    if (!is_reg && st.st_mode) {
+      text_add(&t, "trace ");
+      text_add(&t, s->traces[i]);
+      text_add(&t, " (not a regular file)\n");
+      continue;
+    }
+    int fd = is_reg ? open(s->traces[i], O_RDONLY | O_CLOEXEC) : -1;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+      snprintf(err, errlen, "%s: cannot read: %s", s->traces[i], strerror(errno));
+      if (fd >= 0)
+        close(fd);
+      free(buf);
+      free(t.p);
+      return NULL;
+    }
+    uint64_t h = 0xcbf29ce484222325ull;
+    size_t total = 0;
+    ssize_t r;
+    while (total < IDENTITY_HEAD_BYTES && (r = read(fd, buf, 65536)) > 0) {
+      h = fnv1a(h, buf, (size_t)r);
+      total += (size_t)r;
+    }
+    close(fd);
+    text_add(&t, "trace ");
+    text_add(&t, s->traces[i]);
+    snprintf(line, sizeof line, " %lld bytes, modified %lld.%09ld, head %016" PRIx64 "\n", (long long)st.st_size,
+             (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec, h);
+    text_add(&t, line);
+  }
+  free(buf);
+  for (size_t i = 0; i < s->ndesigns; i++) {
+    const struct design *d = design_find(s->designs[i]);
+    uint64_t h = d ? fnv1a(0xcbf29ce484222325ull, d->yaml, strlen(d->yaml)) : 0;
+    snprintf(line, sizeof line, "design %s %016" PRIx64 "\n", s->designs[i], h);
+    text_add(&t, line);
+  }
+  for (size_t i = 0; i < s->nvariants; i++) {
+    text_add(&t, "faults ");
+    text_add(&t, s->variants[i].label);
+    text_add(&t, "\n");
+  }
+  for (size_t i = 0; i < s->nseeds; i++) {
+    snprintf(line, sizeof line, "seed %" PRIu64 "\n", s->seeds[i]);
+    text_add(&t, line);
+  }
+  for (size_t i = 0; i < s->nsets; i++) {
+    text_add(&t, "set ");
+    text_add(&t, s->sets[i]);
+    text_add(&t, "\n");
+  }
+  char *id = text_done(&t);
+  if (!id)
+    snprintf(err, errlen, "out of memory");
+  return id;
+}
+
+/* Does the folder hold a run report (*.json)? */
+static int has_reports(const char *dir) {
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  int found = 0;
+  while (d && !found && (e = readdir(d))) {
+    size_t l = strlen(e->d_name);
+    found = l > 5 && strcmp(e->d_name + l - 5, ".json") == 0;
+  }
+  if (d)
+    closedir(d);
+  return found;
+}
+
+/* OUT/campaign.id: written by the first start; a later start must match it,
+ * or it is refused (its reports would be another campaign's). */
+static int check_identity(const struct campaign_spec *s, const char *out) {
+  char err[1200];
+  char *want = campaign_identity(s, err, sizeof err);
+  if (!want)
+    return fail("campaign: %s", err);
+  char *idf = path_join(out, "campaign.id"), *runs = path_join(out, "runs");
+  int status = 0;
+  if (!idf || !runs) {
+    status = fail("out of memory");
+  } else {
+    FILE *f = fopen(idf, "r");
+    char *have = NULL;
+    size_t cap = 0;
+    if (f) {
+      ssize_t n = getdelim(&have, &cap, '\0', f);
+      if (n < 0) {
+        free(have);
+        have = NULL;
+      }
+      fclose(f);
+    }
+    if (have && strcmp(have, want) != 0) {
+      /* The first line that differs says what changed. */
+      const char *a = have, *b = want;
+      while (*a && *b) {
+        size_t la = strcspn(a, "\n"), lb = strcspn(b, "\n");
+        if (la != lb || memcmp(a, b, la) != 0)
+          break;
+        a += la + (a[la] == '\n');
+        b += lb + (b[lb] == '\n');
+      }
+      char was[120], now[120];
+      num_elide(*a ? a : "(nothing)", was, sizeof was);
+      num_elide(*b ? b : "(nothing)", now, sizeof now);
+      was[strcspn(was, "?")] = '\0';
+      now[strcspn(now, "?")] = '\0';
+      status = fail("campaign: %s holds the runs of another campaign (%s was '%s', is now '%s'): give another "
+                    "--out, or remove %s and %s", out, idf, was, now, runs, idf);
+    } else if (!have && has_reports(runs)) {
+      status = fail("campaign: %s holds reports but no campaign.id, so nothing tells which spec, traces and "
+                    "program made them: give another --out, or remove %s", out, runs);
+    } else if (!have && outfile_write_text(idf, want, 0666, err, sizeof err)) {
+      status = fail("campaign: %s", err);
+    }
+    free(have);
+  }
+  free(want);
+  free(idf);
+  free(runs);
   return status;
 }
 
 int campaign_main(int argc, char **argv) {
   const char *spec_path = NULL, *out = NULL, *script = NULL;
   uint64_t jobs = 0;
-  int emit = 0, status = 0;
+  int emit = 0, status = 0, c;
+  enum { O_OUT = 256, O_SCRIPT, O_EMIT };
+  static const struct option longs[] = {
+      {"help", no_argument, NULL, 'h'},         {"quiet", no_argument, NULL, 'q'},
+      {"jobs", required_argument, NULL, 'j'},   {"out", required_argument, NULL, O_OUT},
+      {"slurm-script", required_argument, NULL, O_SCRIPT}, {"emit-jobs", no_argument, NULL, O_EMIT},
+      {NULL, 0, NULL, 0}};
+  static const struct cliopt_need needs[] = {
+      {"-j", "a number of parallel runs, 1..1024"}, {"--jobs", "a number of parallel runs, 1..1024"},
+      {"--out", "a folder"}, {"--slurm-script", "a file name"}, {NULL, NULL}};
   quiet = 0;
-  for (int i = 1; i < argc && !status; i++) {
-    const char *v = NULL, *arg = argv[i];
-    int r;
-    if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+  cliopt_reset();
+  while (!status && (c = cliopt_next(argc, argv, ":hqj:", longs)) != -1) {
+    const char *v = optarg;
+    char shown[96];
+    switch (c) {
+    case 'h':
       usage_campaign(stdout);
-      return 0;
-    }
-    if ((r = opt_value(argc, argv, &i, "-j", &v)) || (r = opt_value(argc, argv, &i, "--jobs", &v))) {
-      if (r < 0 || parse_jobs(v, &jobs))
-        status = fail("-j '%s': expected a number of parallel runs, 1..1024", r < 0 ? "" : v);
-    } else if (strncmp(arg, "-j", 2) == 0 && arg[2]) {
-      if (parse_jobs(arg + 2, &jobs))
-        status = fail("'%s': expected -jN with N in 1..1024", arg);
-    } else if ((r = opt_value(argc, argv, &i, "--out", &v))) {
-      if (r < 0 || !*v)
+      return stdout_done();
+    case 'q':
+      quiet = 1;
+      break;
+    case 'j':
+      if (parse_jobs(v, &jobs))
+        status = fail("-j '%s': expected a number of parallel runs, 1..1024", num_elide(v, shown, sizeof shown));
+      break;
+    case O_OUT:
+      if (!*v)
         status = fail("--out needs a folder");
       out = v;
-    } else if ((r = opt_value(argc, argv, &i, "--slurm-script", &v))) {
-      if (r < 0 || !*v)
+      break;
+    case O_SCRIPT:
+      if (!*v)
         status = fail("--slurm-script needs a file name");
       script = v;
-    } else if (strcmp(arg, "--emit-jobs") == 0) {
+      break;
+    case O_EMIT:
       emit = 1;
-    } else if (strcmp(arg, "--quiet") == 0 || strcmp(arg, "-q") == 0) {
-      quiet = 1;
-    } else if (arg[0] == '-' && arg[1]) {
-      status = fail("campaign: unknown option '%s' (nicsim campaign --help)", arg);
-    } else if (spec_path) {
-      status = fail("campaign: more than one spec given ('%s' and '%s')", spec_path, arg);
-    } else {
-      spec_path = arg;
+      break;
+    default:
+      status = cliopt_refused("campaign", c, argv, needs);
     }
+  }
+  for (int i = optind; i < argc && !status; i++) {
+    if (spec_path)
+      status = fail("campaign: more than one spec given ('%s' and '%s')", spec_path, argv[i]);
+    spec_path = argv[i];
   }
   if (status)
     return status;
@@ -920,8 +1037,8 @@ int campaign_main(int argc, char **argv) {
   if (script && !emit)
     return fail("campaign: --slurm-script goes with --emit-jobs");
   if (!jobs) {
-    long c = sysconf(_SC_NPROCESSORS_ONLN);
-    jobs = c > 0 ? (uint64_t)(c > 1024 ? 1024 : c) : 1;
+    long nc = sysconf(_SC_NPROCESSORS_ONLN);
+    jobs = nc > 0 ? (uint64_t)(nc > 1024 ? 1024 : nc) : 1;
   }
 
   /* The whole spec is checked before anything starts. */
@@ -946,15 +1063,18 @@ int campaign_main(int argc, char **argv) {
     campaign_spec_free(&s);
     return fail("campaign: %s: %s", out, strerror(errno));
   }
-  if (emit) {
-    char self[PATH_MAX];
-    if (self_path(self, sizeof self))
-      status = fail("campaign: cannot find the nicsim program's own path (/proc/self/exe)");
-    else
-      status = emit_jobs(&s, spec_path, abs_out, script, self);
-  } else {
+  char self[PATH_MAX];
+  if (emit && self_path(self, sizeof self))
+    status = fail("campaign: cannot find the nicsim program's own path (/proc/self/exe)");
+  else if (campaign_has_control(abs_out) || (emit && campaign_has_control(self)))
+    status = fail("campaign: the output folder's path (or the program's) holds a newline or another control "
+                  "byte, which cannot be part of one job line");
+  if (!status)
+    status = check_identity(&s, abs_out);
+  if (!status && emit)
+    status = emit_jobs(&s, spec_path, abs_out, script, self);
+  else if (!status)
     status = run_local(&s, abs_out, jobs);
-  }
   free(abs_out);
   campaign_spec_free(&s);
   return status;

@@ -94,6 +94,11 @@ void campaign_run_id(const struct campaign_spec *s, size_t index, char *buf, siz
  * (so never ".", ".." or an option), at most n - 1 bytes. */
 void campaign_sanitize(const char *text, char *buf, size_t n);
 
+/* Does text hold a byte that would end or garble a job line (a newline, a
+ * carriage return, any other control byte)? Such words are refused: every
+ * job is exactly one line. */
+int campaign_has_control(const char *text);
+
 /* Quote one word for a POSIX shell: unchanged when it is non-empty and holds
  * only [A-Za-z0-9_@%+=:,./-], else in single quotes with each ' written as
  * '\''. Returns a malloc'ed string, or NULL when out of memory. */
@@ -165,6 +170,10 @@ struct merge {
   size_t nprops;
   char **warnings; /* one line per file skipped: "FILE: why" */
   size_t nwarnings;
+  /* Lookups (json-c hash tables): property name -> index in props,
+   * "design\nfaults" -> index in groups (until merge_finish sorts them),
+   * "device:inode" of every file merged (a file reached twice counts once). */
+  json_object *prop_index, *group_index, *files_seen;
 };
 
 /* An empty merge (the checker's properties). 0, or -1 when out of memory. */
@@ -177,7 +186,10 @@ int merge_report_check(json_object *rep, char *why, size_t n);
  * any. malloc'ed; NULL when out of memory or not a usable report. */
 char *merge_report_faults(json_object *rep);
 
-/* Add one report. 0; -1 with why filled when it is not a usable report (it
+/* Add one report, as untrusted input: a report marked "incomplete" counts
+ * under the verdict "incomplete" whatever its own verdict says (a stopped
+ * run is never a safe one); counts whose sums would overflow make the
+ * report unusable. 0; -1 with why filled when it is not a usable report (it
  * is then not counted: the caller counts it as unreadable); -2 when out of
  * memory. */
 int merge_add(struct merge *m, json_object *rep, char *why, size_t n);
@@ -197,7 +209,9 @@ int merge_finish(struct merge *m);
  * "rate", "total_count"}}}]}. New reference; NULL when out of memory. */
 json_object *merge_to_json(const struct merge *m);
 
-/* The table, as text or as Markdown. */
+/* The table, as text or as Markdown. Names from reports are printed with
+ * control bytes as '?' (no terminal escapes), and in Markdown with '|', '\\', '`',
+ * '*', '[', ']', '<', '>' and '&' escaped (no injected rows or markup). */
 void merge_print(FILE *f, const struct merge *m, int markdown);
 
 void merge_free(struct merge *m);

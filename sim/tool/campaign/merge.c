@@ -35,10 +35,34 @@ static int push_str(char ***list, size_t *n, const char *s) {
   return 0;
 }
 
+/* The index of key in a lookup table, or -1. */
+static ssize_t index_get(json_object *idx, const char *key) {
+  json_object *v = NULL;
+  return json_object_object_get_ex(idx, key, &v) ? (ssize_t)json_object_get_int64(v) : -1;
+}
+
+static int index_put(json_object *idx, const char *key, size_t i) {
+  json_object *v = json_object_new_int64((int64_t)i);
+  return v && json_object_object_add(idx, key, v) == 0 ? 0 : -1;
+}
+
+static int add_prop(struct merge *m, const char *name) {
+  if (index_put(m->prop_index, name, m->nprops))
+    return -1;
+  return push_str(&m->props, &m->nprops, name);
+}
+
 int merge_init(struct merge *m) {
   memset(m, 0, sizeof *m);
+  m->prop_index = json_object_new_object();
+  m->group_index = json_object_new_object();
+  m->files_seen = json_object_new_object();
+  if (!m->prop_index || !m->group_index || !m->files_seen) {
+    merge_free(m);
+    return -1;
+  }
   for (int p = 0; p < PROP_COUNT; p++)
-    if (push_str(&m->props, &m->nprops, checker_property_name((enum checker_property)p))) {
+    if (add_prop(m, checker_property_name((enum checker_property)p))) {
       merge_free(m);
       return -1;
     }
@@ -71,6 +95,11 @@ int merge_report_check(json_object *rep, char *why, size_t n) {
       snprintf(why, n, "violations.%s has no count", key);
       return -1;
     }
+  }
+  json_object *inc = get(rep, "incomplete");
+  if (inc && !json_object_is_type(inc, json_type_boolean)) {
+    snprintf(why, n, "\"incomplete\" is not true or false");
+    return -1;
   }
   if (f && !json_object_is_type(f, json_type_array)) {
     snprintf(why, n, "\"faults\" is not a list");
@@ -105,12 +134,7 @@ char *merge_report_faults(json_object *rep) {
   return label;
 }
 
-static ssize_t find_prop(const struct merge *m, const char *name) {
-  for (size_t i = 0; i < m->nprops; i++)
-    if (strcmp(m->props[i], name) == 0)
-      return (ssize_t)i;
-  return -1;
-}
+static ssize_t find_prop(const struct merge *m, const char *name) { return index_get(m->prop_index, name); }
 
 /* Grow a group's property list to the merge's. */
 static int group_props(const struct merge *m, struct merge_group *g) {
@@ -189,17 +213,39 @@ int merge_add(struct merge *m, json_object *rep, char *why, size_t n) {
     return -1;
   const char *design = json_object_get_string(get(rep, "design"));
   const char *verdict = json_object_get_string(get(rep, "verdict"));
+  json_object *inc = get(rep, "incomplete");
+  if (inc && json_object_get_boolean(inc))
+    verdict = "incomplete"; /* stopped before the end of its trace: not safe, whatever it says */
   char *label = merge_report_faults(rep);
   if (!label)
     return -2;
-  struct merge_group *g = NULL;
-  for (size_t i = 0; i < m->ngroups && !g; i++)
-    if (strcmp(m->groups[i].design, design) == 0 && strcmp(m->groups[i].faults, label) == 0)
-      g = &m->groups[i];
+  size_t klen = strlen(design) + strlen(label) + 2;
+  char *key = malloc(klen);
+  if (!key) {
+    free(label);
+    return -2;
+  }
+  snprintf(key, klen, "%s\n%s", design, label);
+  ssize_t gi = index_get(m->group_index, key);
+  struct merge_group *g = gi >= 0 ? &m->groups[gi] : NULL;
+  /* Sums that would overflow: the report is not believable. */
+  json_object_object_foreach(get(rep, "violations"), k0, v0) {
+    ssize_t pi = g ? find_prop(m, k0) : -1;
+    uint64_t c = (uint64_t)json_object_get_int64(get(v0, "count"));
+    if (pi >= 0 && (size_t)pi < g->nprops && g->props[pi].total_count > UINT64_MAX - c) {
+      snprintf(why, n, "violations.%s.count would overflow the sum of its group", k0);
+      free(label);
+      free(key);
+      return -1;
+    }
+  }
   if (!g) {
     struct merge_group *ng = realloc(m->groups, (m->ngroups + 1) * sizeof *ng);
-    if (!ng) {
+    if (!ng || index_put(m->group_index, key, m->ngroups)) {
+      if (ng)
+        m->groups = ng;
       free(label);
+      free(key);
       return -2;
     }
     m->groups = ng;
@@ -207,14 +253,17 @@ int merge_add(struct merge *m, json_object *rep, char *why, size_t n) {
     memset(g, 0, sizeof *g);
     g->faults = label;
     label = NULL;
-    if (!(g->design = strdup(design)))
+    if (!(g->design = strdup(design))) {
+      free(key);
       return -2;
+    }
   }
   free(label);
+  free(key);
   /* Properties this merge has not met yet join the list. */
-  json_object_object_foreach(get(rep, "violations"), key, val) {
-    (void)val;
-    if (find_prop(m, key) < 0 && push_str(&m->props, &m->nprops, key))
+  json_object_object_foreach(get(rep, "violations"), k1, v1) {
+    (void)v1;
+    if (find_prop(m, k1) < 0 && add_prop(m, k1))
       return -2;
   }
   if (group_props(m, g))
@@ -262,6 +311,21 @@ static int merge_file(struct merge *m, const char *path) {
   int rc;
   FILE *f = fopen(path, "r");
   json_object *rep = NULL;
+  struct stat st;
+  if (f && fstat(fileno(f), &st) == 0) {
+    /* A file reached twice (a folder named twice, or inside another one
+     * named) counts once. */
+    char id[64];
+    snprintf(id, sizeof id, "%ju:%ju", (uintmax_t)st.st_dev, (uintmax_t)st.st_ino);
+    if (index_get(m->files_seen, id) >= 0) {
+      fclose(f);
+      return 0;
+    }
+    if (index_put(m->files_seen, id, 0)) {
+      fclose(f);
+      return -1;
+    }
+  }
   if (!f) {
     snprintf(why, sizeof why, "cannot open: %s", strerror(errno));
     rc = -1;
@@ -365,6 +429,15 @@ static int cmp_verdict(const void *a, const void *b) {
   return rx != ry ? rx - ry : strcmp(x->name, y->name);
 }
 
+struct named {
+  char *name;
+  size_t index;
+};
+
+static int cmp_named(const void *a, const void *b) {
+  return strcmp(((const struct named *)a)->name, ((const struct named *)b)->name);
+}
+
 int merge_finish(struct merge *m) {
   /* Properties beyond the checker's, by name (they were met in file order). */
   if (m->nprops > PROP_COUNT) {
@@ -374,31 +447,32 @@ int merge_finish(struct merge *m) {
       if (group_props(m, &m->groups[g]))
         return -1;
     }
-    /* Reorder each group's extras like the merge's: sort an index. */
-    size_t *order = malloc(nextra * sizeof *order);
-    char **sorted = malloc(nextra * sizeof *sorted);
+    /* Reorder each group's extras like the merge's: sort (name, index). */
+    struct named *order = malloc(nextra * sizeof *order);
     struct merge_prop *tmp = malloc(nextra * sizeof *tmp);
-    if (!order || !sorted || !tmp) {
+    if (!order || !tmp) {
       free(order);
-      free(sorted);
       free(tmp);
       return -1;
     }
-    memcpy(sorted, extra, nextra * sizeof *sorted);
-    qsort(sorted, nextra, sizeof *sorted, cmp_str);
     for (size_t i = 0; i < nextra; i++)
-      for (size_t j = 0; j < nextra; j++)
-        if (sorted[i] == extra[j])
-          order[i] = j;
+      order[i] = (struct named){extra[i], i};
+    qsort(order, nextra, sizeof *order, cmp_named);
     for (size_t g = 0; g < m->ngroups; g++) {
       struct merge_prop *p = m->groups[g].props + PROP_COUNT;
       for (size_t i = 0; i < nextra; i++)
-        tmp[i] = p[order[i]];
+        tmp[i] = p[order[i].index];
       memcpy(p, tmp, nextra * sizeof *tmp);
     }
-    memcpy(extra, sorted, nextra * sizeof *sorted);
+    for (size_t i = 0; i < nextra; i++) {
+      extra[i] = order[i].name;
+      if (index_put(m->prop_index, extra[i], PROP_COUNT + i)) {
+        free(order);
+        free(tmp);
+        return -1;
+      }
+    }
     free(order);
-    free(sorted);
     free(tmp);
   }
   for (size_t g = 0; g < m->ngroups; g++) {
@@ -477,7 +551,8 @@ static const char *short_name(const char *prop) {
       {"kernel_pointer_leak", "kptr"},        {"kernel_data_tamper", "ktamper"},
       {"user_write_after_validation", "uwav"}, {"device_write_outside_grant", "dwog"},
       {"device_write_after_unmap", "dwau"},   {"pool_exhaustion", "exhaust"},
-      {"cross_flow_tamper", "xtamper"}};
+      {"cross_flow_tamper", "xtamper"},      {"wire_leak", "wire"},
+      {"device_read_outside_grant", "drog"}, {"device_read_after_unmap", "drau"}};
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
     if (strcmp(prop, names[i][0]) == 0)
       return names[i][1];
@@ -488,6 +563,36 @@ static const char *short_name(const char *prop) {
 static void cell(char *buf, size_t n, const struct merge_group *g, size_t k) {
   double rate = g->runs ? 100.0 * (double)g->props[k].runs_with / (double)g->runs : 0.0;
   snprintf(buf, n, "%" PRIu64 " (%.0f%%)", g->props[k].runs_with, rate);
+}
+
+/* A name from a report, printable: control bytes as '?'; in Markdown also
+ * the bytes that would end a cell or open markup escaped. */
+static void put_name(FILE *f, const char *s, int markdown, int width) {
+  int n = 0;
+  for (; *s; s++, n++) {
+    unsigned char c = (unsigned char)*s;
+    if (c < 0x20 || c == 0x7f)
+      fputc('?', f);
+    else if (markdown && (c == '|' || c == '\\' || c == '`' || c == '*' || c == '[' || c == ']'))
+      fprintf(f, "\\%c", c);
+    else if (markdown && c == '<')
+      fputs("&lt;", f);
+    else if (markdown && c == '>')
+      fputs("&gt;", f);
+    else if (markdown && c == '&')
+      fputs("&amp;", f);
+    else
+      fputc(c, f);
+  }
+  for (; n < width; n++)
+    fputc(' ', f);
+}
+
+static void print_footer(FILE *f, const struct merge *m) {
+  fprintf(f, "\n%" PRIu64 " runs merged", m->runs);
+  if (m->unreadable)
+    fprintf(f, "; %" PRIu64 " unreadable reports skipped", m->unreadable);
+  fprintf(f, ". Each property: runs that showed it (share of the group's runs).\n");
 }
 
 /* Who leaks to whom: each group's properties with more than one pair. */
@@ -502,10 +607,19 @@ static void print_pairs(FILE *f, const struct merge *m, int markdown) {
         fprintf(f, markdown ? "\nWho leaks to whom (runs with the pair, total count):\n\n"
                               "| design | faults | property | who <- whose bytes |\n|---|---|---|---|\n"
                             : "\nwho <- whose bytes (runs with the pair, total count):\n");
-      fprintf(f, markdown ? "| %s | %s | %s | " : "  %s %s %s:", m->groups[i].design, m->groups[i].faults, p->name);
-      for (size_t j = 0; j < p->npairs; j++)
-        fprintf(f, "%s%s <- %s: %" PRIu64 " runs, %" PRIu64, j ? "; " : (markdown ? "" : " "), p->pairs[j].principal,
-                p->pairs[j].owner, p->pairs[j].runs_with, p->pairs[j].total_count);
+      const char *names[] = {m->groups[i].design, m->groups[i].faults, p->name};
+      for (size_t j = 0; j < 3; j++) {
+        fputs(markdown ? (j ? " | " : "| ") : (j ? " " : "  "), f);
+        put_name(f, names[j], markdown, 0);
+      }
+      fputs(markdown ? " | " : ":", f);
+      for (size_t j = 0; j < p->npairs; j++) {
+        fputs(j ? "; " : (markdown ? "" : " "), f);
+        put_name(f, p->pairs[j].principal, markdown, 0);
+        fputs(" <- ", f);
+        put_name(f, p->pairs[j].owner, markdown, 0);
+        fprintf(f, ": %" PRIu64 " runs, %" PRIu64, p->pairs[j].runs_with, p->pairs[j].total_count);
+      }
       fprintf(f, markdown ? " |\n" : "\n");
     }
 }
@@ -513,15 +627,22 @@ static void print_pairs(FILE *f, const struct merge *m, int markdown) {
 void merge_print(FILE *f, const struct merge *m, int markdown) {
   if (markdown) {
     fprintf(f, "| design | faults | runs | unsafe runs |");
-    for (size_t k = 0; k < m->nprops; k++)
-      fprintf(f, " %s |", m->props[k]);
+    for (size_t k = 0; k < m->nprops; k++) {
+      fputc(' ', f);
+      put_name(f, m->props[k], 1, 0);
+      fputs(" |", f);
+    }
     fprintf(f, "\n|---|---|---:|---:|");
     for (size_t k = 0; k < m->nprops; k++)
       fprintf(f, "---:|");
     fprintf(f, "\n");
     for (size_t i = 0; i < m->ngroups; i++) {
       const struct merge_group *g = &m->groups[i];
-      fprintf(f, "| %s | %s | %" PRIu64 " | %" PRIu64 " |", g->design, g->faults, g->runs, g->unsafe_runs);
+      fputs("| ", f);
+      put_name(f, g->design, 1, 0);
+      fputs(" | ", f);
+      put_name(f, g->faults, 1, 0);
+      fprintf(f, " | %" PRIu64 " | %" PRIu64 " |", g->runs, g->unsafe_runs);
       for (size_t k = 0; k < g->nprops; k++) {
         char c[64];
         cell(c, sizeof c, g, k);
@@ -529,26 +650,31 @@ void merge_print(FILE *f, const struct merge *m, int markdown) {
       }
       fprintf(f, "\n");
     }
-    fprintf(f, "\n%" PRIu64 " runs merged", m->runs);
-    if (m->unreadable)
-      fprintf(f, "; %" PRIu64 " unreadable reports skipped", m->unreadable);
-    fprintf(f, ". Each property: runs that showed it (share of the group's runs).\n");
+    print_footer(f, m);
     print_pairs(f, m, markdown);
     return;
   }
   int wd = 6, wf = 6;
   for (size_t i = 0; i < m->ngroups; i++) {
-    int a = (int)strlen(m->groups[i].design), b = (int)strlen(m->groups[i].faults);
-    wd = a > wd ? a : wd;
-    wf = b > wf ? b : wf;
+    size_t a = strlen(m->groups[i].design), b = strlen(m->groups[i].faults);
+    wd = a > (size_t)wd ? (a > 200 ? 200 : (int)a) : wd;
+    wf = b > (size_t)wf ? (b > 200 ? 200 : (int)b) : wf;
   }
   fprintf(f, "%-*s  %-*s %6s %6s", wd, "design", wf, "faults", "runs", "unsafe");
-  for (size_t k = 0; k < m->nprops; k++)
-    fprintf(f, " %11s", short_name(m->props[k]));
+  for (size_t k = 0; k < m->nprops; k++) {
+    const char *sn = short_name(m->props[k]);
+    int l = (int)strlen(sn);
+    fputc(' ', f);
+    put_name(f, "", 0, l < 11 ? 11 - l : 0);
+    put_name(f, sn, 0, 0);
+  }
   fprintf(f, "\n");
   for (size_t i = 0; i < m->ngroups; i++) {
     const struct merge_group *g = &m->groups[i];
-    fprintf(f, "%-*s  %-*s %6" PRIu64 " %6" PRIu64, wd, g->design, wf, g->faults, g->runs, g->unsafe_runs);
+    put_name(f, g->design, 0, wd);
+    fputs("  ", f);
+    put_name(f, g->faults, 0, wf);
+    fprintf(f, " %6" PRIu64 " %6" PRIu64, g->runs, g->unsafe_runs);
     for (size_t k = 0; k < g->nprops; k++) {
       char c[64];
       cell(c, sizeof c, g, k);
@@ -556,10 +682,7 @@ void merge_print(FILE *f, const struct merge *m, int markdown) {
     }
     fprintf(f, "\n");
   }
-  fprintf(f, "\n%" PRIu64 " runs merged", m->runs);
-  if (m->unreadable)
-    fprintf(f, "; %" PRIu64 " unreadable reports skipped", m->unreadable);
-  fprintf(f, ". Each property: runs that showed it (share of the group's runs).\n");
+  print_footer(f, m);
   int any = 0;
   for (size_t k = 0; k < m->nprops; k++)
     if (strcmp(short_name(m->props[k]), m->props[k]) != 0)
@@ -594,5 +717,8 @@ void merge_free(struct merge *m) {
   for (size_t i = 0; i < m->nwarnings; i++)
     free(m->warnings[i]);
   free(m->warnings);
+  json_object_put(m->prop_index);
+  json_object_put(m->group_index);
+  json_object_put(m->files_seen);
   memset(m, 0, sizeof *m);
 }

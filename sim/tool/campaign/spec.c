@@ -21,6 +21,7 @@
 
 #include "config.h"
 #include "fault.h"
+#include "num.h"
 
 #define MAX_DEPTH 32
 
@@ -168,6 +169,14 @@ static int read_traces(struct ctx *C, const struct ynode *v, const char *base_di
     char *abs = realpath(joined, NULL);
     int e = errno;
     struct stat st;
+    if (abs && campaign_has_control(abs)) {
+      char shown[96];
+      fail_at(C, t->pos, "traces: a file name holding a newline or another control byte cannot be one job "
+              "line (job lines are one command each): rename '%s'", num_elide(abs, shown, sizeof shown));
+      free(joined);
+      free(abs);
+      return -1;
+    }
     if (!abs) {
       fail_at(C, t->pos, "traces: '%s': cannot open %s: %s", t->text, joined, strerror(e));
       free(joined);
@@ -291,17 +300,7 @@ static int read_faults(struct ctx *C, const struct ynode *v, struct campaign_spe
 }
 
 /* A whole number (decimal, at most 2^64-1). */
-static int parse_u64(const char *t, uint64_t *out) {
-  if (!*t || *t < '0' || *t > '9')
-    return -1;
-  char *end;
-  errno = 0;
-  unsigned long long v = strtoull(t, &end, 10);
-  if (errno || *end)
-    return -1;
-  *out = v;
-  return 0;
-}
+static int parse_u64(const char *t, uint64_t *out) { return num_u64(t, out); }
 
 static int cmp_u64(const void *a, const void *b) {
   uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -566,6 +565,16 @@ int campaign_spec_parse(const char *name, const char *base_dir, const char *text
   yreader_close(&C.r);
   if (rc == 0 && have_root)
     rc = check_tree(&C, &root, base_dir, s);
+  /* Every word of a job line stays on its line. */
+  for (size_t i = 0; rc == 0 && i < s->nsets; i++)
+    if (campaign_has_control(s->sets[i]))
+      rc = fail_at(&C, (struct campaign_pos){0, 0}, "set: a value holding a newline or another control byte "
+                   "cannot be one job line");
+  for (size_t i = 0; rc == 0 && i < s->nvariants; i++)
+    for (size_t j = 0; rc == 0 && j < s->variants[i].nfaults; j++)
+      if (campaign_has_control(s->variants[i].faults[j]))
+        rc = fail_at(&C, (struct campaign_pos){0, 0}, "faults: a spec holding a newline or another control "
+                     "byte cannot be one job line");
   node_free(&root);
   if (rc == 0 && !(s->name = strdup(name)))
     rc = fail_at(&C, (struct campaign_pos){0, 0}, "out of memory");

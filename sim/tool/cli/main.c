@@ -2,7 +2,9 @@
  * main.c: the nicsim command line (contract.md). Turns every error into one
  * line on standard error and exit status 2; library code never exits.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <getopt.h>
 #include <signal.h>
 #include <inttypes.h>
 #include <json-c/json.h>
@@ -16,6 +18,7 @@
 #include <unistd.h>
 
 #include "campaign.h"
+#include "cliopt.h"
 #include "config.h"
 #include "cpu.h"
 #include "dmabench.h"
@@ -23,6 +26,10 @@
 #include "iommu.h"
 #include "gen.h"
 #include "html.h"
+#include "num.h"
+#include "observed.h"
+#include "outfile.h"
+#include "procpool.h"
 #include "progress.h"
 #include "report.h"
 #include "scenario.h"
@@ -41,53 +48,23 @@ static int fail(const char *fmt, const char *a, const char *b) {
 
 /* ---- option parsing helpers ---- */
 
-struct args {
-  int argc;
-  char **argv;
-  int i;
-};
+/* An option value in an error line: long values elided, so the reason
+ * that follows is never cut off. */
+static const char *shown(const char *v, char *buf, size_t n) { return num_elide(v, buf, n); }
+#define SHOWN(v) shown((v), (char[96]){0}, 96)
 
-/* If argv[i] is --name or --name=value, set *val to the value (the next
- * argument for the first form) and return 1; 0 if not this option; -1 when
- * the value is missing. */
-static int opt_value(struct args *a, const char *name, const char **val) {
-  const char *arg = a->argv[a->i];
-  size_t n = strlen(name);
-  if (strncmp(arg, name, n) != 0)
-    return 0;
-  if (arg[n] == '=') {
-    *val = arg + n + 1;
-    return 1;
+static int parse_u64_arg(const char *s, uint64_t *out) { return num_u64(s, out); }
+
+static int parse_double_arg(const char *s, double *out) { return num_double(s, out); }
+
+/* Standard output: every write checked once, at the end. */
+static int stdout_done(void) {
+  errno = 0;
+  if (fflush(stdout) != 0 || ferror(stdout)) {
+    int e = errno;
+    fprintf(stderr, "nicsim: standard output: cannot write%s%s\n", e ? ": " : "", e ? strerror(e) : "");
+    return EXIT_USAGE;
   }
-  if (arg[n] != '\0')
-    return 0;
-  if (a->i + 1 >= a->argc)
-    return -1;
-  *val = a->argv[++a->i];
-  return 1;
-}
-
-static int parse_u64_arg(const char *s, uint64_t *out) {
-  if (!s || !*s || *s == '-')
-    return -1;
-  char *end;
-  errno = 0;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno || *end)
-    return -1;
-  *out = v;
-  return 0;
-}
-
-static int parse_double_arg(const char *s, double *out) {
-  if (!s || !*s)
-    return -1;
-  char *end;
-  errno = 0;
-  double v = strtod(s, &end);
-  if (errno || *end || !isfinite(v))
-    return -1;
-  *out = v;
   return 0;
 }
 
@@ -146,7 +123,7 @@ static void usage_replay(FILE *f) {
           "  --vcd FILE         write a VCD waveform (ring fill, heads and tails, packet\n"
           "                     buffer, IOTLB hits and misses, free pool pages, violations)\n"
           "  --speed MODE       recorded (trace timestamps, default), line (back to back\n"
-          "                     at line rate), or xN (recorded gaps divided by N)\n"
+          "                     at line rate), or xN (recorded gaps divided by N, 0.001..1e9)\n"
           "  --limit N          replay only the first N frames of the trace (as tcpdump -c)\n"
           "  --skip-unsupported\n"
           "                     skip records with no Ethernet form (802.11, CAN...) instead of\n"
@@ -184,8 +161,13 @@ static void usage_replay(FILE *f) {
           "  frame_drop          the frame is lost on the wire\n"
           "  frame_bitflip       one bit (bit=N, or drawn from the seed) of the frame flips\n"
           "  user_write          principal=app (or other, or a principal's name) writes len=64 bytes into\n"
-          "                      the next packet the stack validated\n"
-          "  user_hoard          principal=app (or other, or a principal's name) stops returning zero-copy pages\n");
+          "                      the next packet the stack validated (a sender: over its next frame in\n"
+          "                      flight, after the kernel's checks)\n"
+          "  user_hoard          principal=app (or other, or a principal's name) stops returning zero-copy pages\n"
+          "  tx_overread         the device reads past a sent frame's last buffer to the end of its page\n"
+          "  tx_completion_lost  the device never reports a sent frame's completion\n"
+          "  tx_completion_early the device reports a sent frame's completion before reading its buffers\n"
+          "  tx_late_read        the device reads a sent frame's buffers again delay_us=50 later, and sends them\n");
 }
 
 static void usage_review(FILE *f) {
@@ -202,8 +184,10 @@ static void usage_review(FILE *f) {
           "  --designs LIST, --design LIST\n"
           "                     comma-separated design names, or all (default)\n"
           "  -j N, --jobs N     parallel runs\n"
-          "  --json FILE        write the table as JSON, with the run's settings (meta)\n"
-          "  --markdown FILE    write the table as Markdown, with the run's settings\n"
+          "  --json FILE        write the table as JSON, with the run's settings (meta);\n"
+          "                     - for standard output\n"
+          "  --markdown FILE    write the table as Markdown, with the run's settings;\n"
+          "                     - for standard output\n"
           "  --html FILE        write a self-contained page to share: the settings, a chart\n"
           "                     of cost against violations per design, the table, and per\n"
           "                     design its summary, first violations and settings\n"
@@ -229,7 +213,7 @@ static void usage_gen(FILE *f) {
           "\n"
           "  -o, --output FILE  output (- for standard output)\n"
           "  --flows N          number of flows (default 8)\n"
-          "  --packets N        number of frames (default 1000)\n"
+          "  --packets N        number of frames, 1..100000000 (default 1000)\n"
           "  --size BYTES       frame size 60..9000 (default 512), or imix (60/590/1514, 7:4:1)\n"
           "  --rate-gbps R      offered rate, with preamble and gap (default 10)\n"
           "  --seed N           seed (default 1)\n"
@@ -259,6 +243,9 @@ static int apply_set(struct config *c, const char *kv) {
   return 0;
 }
 
+#define SPEED_FACTOR_MIN 0.001
+#define SPEED_FACTOR_MAX 1e9
+
 static int parse_speed(const char *v, struct replay_opts *o) {
   if (strcmp(v, "recorded") == 0) {
     o->speed = SPEED_RECORDED;
@@ -269,12 +256,17 @@ static int parse_speed(const char *v, struct replay_opts *o) {
     return 0;
   }
   double f;
-  if (v[0] == 'x' && parse_double_arg(v + 1, &f) == 0 && f > 0 && f <= 1e9) {
-    o->speed = SPEED_SCALED;
-    o->speed_factor = f;
-    return 0;
+  if (v[0] == 'x' && parse_double_arg(v + 1, &f) == 0) {
+    /* Gaps divided by N: below 0.001 a trace of hours passes the end of simulated
+     * time, above 10^9 every gap is below a picosecond. */
+    if (f >= SPEED_FACTOR_MIN && f <= SPEED_FACTOR_MAX) {
+      o->speed = SPEED_SCALED;
+      o->speed_factor = f;
+      return 0;
+    }
+    return fail("--speed '%s': the factor N of xN must be 0.001..1000000000%s", SHOWN(v), "");
   }
-  return fail("--speed '%s': expected recorded, line or xN with N > 0%s", v, "");
+  return fail("--speed '%s': expected recorded, line or xN with N in 0.001..1000000000%s", SHOWN(v), "");
 }
 
 static volatile sig_atomic_t stop_signal;
@@ -368,69 +360,57 @@ static int cmd_replay(int argc, char **argv) {
   int nsets = 0;
   if (!sets)
     return fail("out of memory%s%s", "", "");
-  struct args a = {argc, argv, 1};
-  int status = 0;
-  for (; a.i < argc && !status; a.i++) {
-    const char *v = NULL;
-    const char *arg = argv[a.i];
-    int r;
-    if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+  enum { O_DESIGN = 256, O_SCENARIO, O_SET, O_SEED, O_JSON, O_SPEED, O_FAULT, O_VCD, O_OBSERVED, O_SKIP, O_LIMIT };
+  static const struct option longs[] = {
+      {"help", no_argument, NULL, 'h'},         {"quiet", no_argument, NULL, 'q'},
+      {"skip-unsupported", no_argument, NULL, O_SKIP},
+      {"design", required_argument, NULL, O_DESIGN},  {"scenario", required_argument, NULL, O_SCENARIO},
+      {"set", required_argument, NULL, O_SET},        {"seed", required_argument, NULL, O_SEED},
+      {"json", required_argument, NULL, O_JSON},      {"speed", required_argument, NULL, O_SPEED},
+      {"fault", required_argument, NULL, O_FAULT},    {"vcd", required_argument, NULL, O_VCD},
+      {"observed", required_argument, NULL, O_OBSERVED}, {"limit", required_argument, NULL, O_LIMIT},
+      {NULL, 0, NULL, 0}};
+  static const struct cliopt_need needs[] = {
+      {"--design", "a name"}, {"--scenario", "a file name"}, {"--set", "KEY=VALUE"},
+      {"--seed", "a whole number"}, {"--json", "a file name"}, {"--speed", "recorded, line or xN"},
+      {"--fault", "NAME[:KEY=VALUE,...]"}, {"--vcd", "a file name"}, {"--observed", "a directory"},
+      {"--limit", "a number of frames, 1 or more"}, {NULL, NULL}};
+  int status = 0, c;
+  cliopt_reset();
+  while (!status && (c = cliopt_next(argc, argv, ":hq", longs)) != -1) {
+    const char *v = optarg;
+    switch (c) {
+    case 'h':
       usage_replay(stdout);
       free(sets);
-      return 0;
-    }
-    if (strcmp(arg, "--quiet") == 0 || strcmp(arg, "-q") == 0) {
+      return stdout_done();
+    case 'q':
       quiet = 1;
-      continue;
-    }
-    if (strcmp(arg, "--skip-unsupported") == 0) {
+      break;
+    case O_SKIP:
       rc.o.skip_unsupported = 1;
-      continue;
-    }
-    if ((r = opt_value(&a, "--design", &v))) {
-      if (r < 0)
-        status = fail("--design needs a name%s%s", "", "");
-      else
-        rc.design = v;
-      continue;
-    }
-    if ((r = opt_value(&a, "--scenario", &v))) {
-      if (r < 0)
-        status = fail("--scenario needs a file name%s%s", "", "");
-      else
-        rc.scenario = v;
-      continue;
-    }
-    if ((r = opt_value(&a, "--set", &v))) {
-      if (r < 0)
-        status = fail("--set needs KEY=VALUE%s%s", "", "");
-      else
-        sets[nsets++] = v;
-      continue;
-    }
-    if ((r = opt_value(&a, "--seed", &v))) {
-      if (r < 0 || parse_u64_arg(v, &rc.o.seed))
-        status = fail("--seed '%s': expected a whole number%s", r < 0 ? "" : v, "");
-      continue;
-    }
-    if ((r = opt_value(&a, "--json", &v))) {
-      if (r < 0)
-        status = fail("--json needs a file name%s%s", "", "");
-      else
-        rc.json = v;
-      continue;
-    }
-    if ((r = opt_value(&a, "--speed", &v))) {
-      if (r < 0)
-        status = fail("--speed needs recorded, line or xN%s%s", "", "");
-      else
-        status = parse_speed(v, &rc.o);
-      continue;
-    }
-    if ((r = opt_value(&a, "--fault", &v))) {
-      if (r < 0) {
-        status = fail("--fault needs NAME[:KEY=VALUE,...]%s%s", "", "");
-      } else if (nfaults == MAX_FAULTS) {
+      break;
+    case O_DESIGN:
+      rc.design = v;
+      break;
+    case O_SCENARIO:
+      rc.scenario = v;
+      break;
+    case O_SET:
+      sets[nsets++] = v;
+      break;
+    case O_SEED:
+      if (parse_u64_arg(v, &rc.o.seed))
+        status = fail("--seed '%s': expected a whole number, 0..18446744073709551615%s", SHOWN(v), "");
+      break;
+    case O_JSON:
+      rc.json = v;
+      break;
+    case O_SPEED:
+      status = parse_speed(v, &rc.o);
+      break;
+    case O_FAULT:
+      if (nfaults == MAX_FAULTS) {
         status = fail("--fault: at most %s faults in one run%s", MAX_FAULTS_TEXT, "");
       } else {
         char ferr[600];
@@ -439,36 +419,25 @@ static int cmd_replay(int argc, char **argv) {
         else
           nfaults++;
       }
-      continue;
+      break;
+    case O_VCD:
+      rc.o.vcd_path = v;
+      break;
+    case O_OBSERVED:
+      rc.o.observed_dir = v;
+      break;
+    case O_LIMIT:
+      if (parse_u64_arg(v, &rc.o.limit_frames) || rc.o.limit_frames == 0)
+        status = fail("--limit '%s': expected a number of frames, 1 or more%s", SHOWN(v), "");
+      break;
+    default:
+      status = cliopt_refused("replay", c, argv, needs);
     }
-    if ((r = opt_value(&a, "--limit", &v))) {
-      if (r < 0 || parse_u64_arg(v, &rc.o.limit_frames) || rc.o.limit_frames == 0)
-        status = fail("--limit '%s': expected a number of frames, 1 or more%s", r < 0 ? "" : v, "");
-      continue;
-    }
-    if ((r = opt_value(&a, "--vcd", &v))) {
-      if (r < 0)
-        status = fail("--vcd needs a file name%s%s", "", "");
-      else
-        rc.o.vcd_path = v;
-      continue;
-    }
-    if ((r = opt_value(&a, "--observed", &v))) {
-      if (r < 0)
-        status = fail("--observed needs a directory%s%s", "", "");
-      else
-        rc.o.observed_dir = v;
-      continue;
-    }
-    if (arg[0] == '-' && arg[1] != '\0') {
-      status = fail("replay: unknown option '%s' (nicsim replay --help)%s", arg, "");
-      continue;
-    }
-    if (trace) {
-      status = fail("replay: more than one trace given ('%s' and '%s')", trace, arg);
-      continue;
-    }
-    trace = arg;
+  }
+  for (int i = optind; i < argc && !status; i++) {
+    if (trace)
+      status = fail("replay: more than one trace given ('%s' and '%s')", SHOWN(trace), SHOWN(argv[i]));
+    trace = argv[i];
   }
   if (!status && !trace)
     status = fail("replay: no trace given (nicsim replay --help)%s%s", "", "");
@@ -498,6 +467,14 @@ static int cmd_replay(int argc, char **argv) {
   rc.o.faults = faults;
   rc.o.nfaults = nfaults;
 
+  /* Every output is checked before the first frame. */
+  if (rc.json && outfile_check(rc.json, err, sizeof err))
+    return fail("--json %s%s", err, "");
+  if (rc.o.vcd_path && outfile_check(rc.o.vcd_path, err, sizeof err))
+    return fail("--vcd %s%s", err, "");
+  if (rc.o.observed_dir && observed_check(rc.o.observed_dir, err, sizeof err))
+    return fail("--observed %s%s", err, "");
+
   struct replay_result *res = malloc(sizeof *res);
   if (!res)
     return fail("out of memory%s%s", "", "");
@@ -508,6 +485,7 @@ static int cmd_replay(int argc, char **argv) {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGHUP, &sa, NULL);
   struct progress bar;
   progress_start(&bar, "replay", "frames", quiet);
   rc.o.progress = replay_progress;
@@ -516,6 +494,10 @@ static int cmd_replay(int argc, char **argv) {
   progress_clear(&bar);
   if (replayed) {
     free(res);
+    if (stop_signal) {
+      fail("replay: stopped (%s) before the report: %s", strsignal(stop_signal), err);
+      return 128 + stop_signal;
+    }
     return fail("%s%s", err, "");
   }
   int unsafe = strcmp(report_verdict(res), "unsafe") == 0;
@@ -532,7 +514,8 @@ static int cmd_replay(int argc, char **argv) {
     report_print_human(stdout, &rc.o, res);
   int incomplete = res->incomplete;
   free(res);
-  fflush(stdout);
+  if (stdout_done())
+    return EXIT_USAGE;
   if (incomplete)
     return 128 + (stop_signal ? stop_signal : SIGINT);
   return unsafe ? 1 : 0;
@@ -541,7 +524,8 @@ static int cmd_replay(int argc, char **argv) {
 /* ---- review ---- */
 
 static const char *const prop_short[PROP_COUNT] = {"xflow", "stale", "kptr",    "ktamper", "uwav",
-                                                   "dwog",  "dwau",  "exhaust", "xtamper"};
+                                                   "dwog",  "dwau",  "exhaust", "xtamper", "wire",
+                                                   "drog",  "drau"};
 
 struct review_run {
   const char *design;
@@ -677,21 +661,159 @@ static void review_table(FILE *f, struct review_run *runs, size_t n, int markdow
   }
 }
 
-static int write_file_atomic(const char *path, const char *text, char *err, size_t errlen) {
-  char tmp[4096];
-  snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-  FILE *f = fopen(tmp, "w");
-  if (!f) {
-    snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
-    return -1;
+/* review's runs in the process pool. */
+struct review_pool {
+  const char *trace, *tmpdir;
+  struct review_run *runs;
+  size_t n, finished;
+  char **sets;
+  int nsets;
+  uint64_t seed;
+  struct progress *bar;
+  int failed;
+};
+
+static void review_out_path(const struct review_pool *rp, size_t i, char *buf, size_t n) {
+  snprintf(buf, n, "%s/%zu.json", rp->tmpdir, i);
+}
+
+static int review_pool_child(void *ctx, size_t i) {
+  struct review_pool *rp = ctx;
+  char out[256];
+  review_out_path(rp, i, out, sizeof out);
+  return review_child(rp->trace, rp->runs[i].design, rp->sets, rp->nsets, rp->seed, out);
+}
+
+static void review_pool_done(void *ctx, size_t i, int st, int how) {
+  int start_errno = how > 0 ? how : 0;
+  struct review_pool *rp = ctx;
+  struct review_run *r = &rp->runs[i];
+  char out[256];
+  review_out_path(rp, i, out, sizeof out);
+  rp->finished++;
+  if (start_errno) {
+    rp->failed = 1;
+    fprintf(stderr, "nicsim: review: cannot start a run: %s\n", strerror(start_errno));
+    r->status = EXIT_USAGE;
+    return;
   }
-  int bad = fputs(text, f) < 0;
-  bad |= fclose(f) != 0;
-  if (bad || rename(tmp, path)) {
-    snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
-    unlink(tmp);
-    return -1;
+  r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+  if (r->status == 0)
+    r->report = json_object_from_file(out);
+  if (!r->report) {
+    rp->failed = 1;
+    progress_clear(rp->bar);
+    if (r->status == 0 || r->status > 2)
+      fprintf(stderr, "nicsim: review: the run of design %s failed (status %d)\n", r->design, r->status);
   }
+  unlink(out);
+  char note[64];
+  snprintf(note, sizeof note, "%s done", r->design);
+  progress_update(rp->bar, rp->finished, rp->n, note);
+}
+
+/* Remove a temporary folder of ours and what is in it (one level). */
+static void remove_tmpdir(const char *dir) {
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  while (d && (e = readdir(d))) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+      continue;
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+    unlink(p);
+  }
+  if (d)
+    closedir(d);
+  rmdir(dir);
+}
+
+/* The review's designs as JSON. */
+static json_object *review_json_designs(struct review_run *runs, size_t n) {
+  json_object *arr = json_object_new_array();
+  for (size_t i = 0; i < n; i++) {
+    json_object *e = json_object_new_object(), *r = runs[i].report, *vj = NULL;
+    json_object_object_add(e, "design", json_object_new_string(runs[i].design));
+    json_object_object_add(e, "verdict", json_object_new_string(
+        r && json_object_object_get_ex(r, "verdict", &vj) ? json_object_get_string(vj) : "error"));
+    json_object *v = json_object_new_object();
+    for (int p = 0; p < PROP_COUNT; p++)
+      json_object_object_add(v, checker_property_name((enum checker_property)p),
+                             json_object_new_uint64(r ? prop_count(r, p) : 0));
+    json_object_object_add(e, "violations", v);
+    json_object_object_add(e, "cycles_per_packet", json_object_new_double(r ? jget_double(r, "cpu", "cycles_per_packet") : 0));
+    json_object_object_add(e, "delivered_gbps", json_object_new_double(r ? jget_double(r, "throughput", "delivered_gbps") : 0));
+    json_object_object_add(e, "rx_dropped", json_object_new_int64(r ? jget_i64(r, "nic", "rx_dropped") : 0));
+    json_object_array_add(arr, e);
+  }
+  return arr;
+}
+
+static int review_write_html(const char *html, const struct review_meta *meta, struct review_run *runs, size_t n) {
+  char err[1200];
+  struct review_row *rows = calloc(n ? n : 1, sizeof *rows);
+  char *page = NULL;
+  if (rows) {
+    for (size_t i = 0; i < n; i++) {
+      json_object *r = runs[i].report, *vj = NULL;
+      const struct design *d = design_find(runs[i].design);
+      rows[i].design = runs[i].design;
+      rows[i].verdict = r && json_object_object_get_ex(r, "verdict", &vj) ? json_object_get_string(vj) : "error";
+      for (int p = 0; r && p < PROP_COUNT; p++)
+        rows[i].props[p] = prop_count(r, p);
+      rows[i].cycles_per_packet = r ? jget_double(r, "cpu", "cycles_per_packet") : 0;
+      rows[i].delivered_gbps = r ? jget_double(r, "throughput", "delivered_gbps") : 0;
+      rows[i].drops = r ? jget_i64(r, "nic", "rx_dropped") : 0;
+      rows[i].summary = d ? d->summary : NULL;
+      rows[i].settings = d ? d->yaml : NULL;
+      rows[i].report = r;
+    }
+    page = review_html(meta, rows, n);
+    free(rows);
+  }
+  int status = 0;
+  if (!page)
+    status = fail("--html: out of memory%s%s", "", "");
+  else if (outfile_write_text(html, page, 0666, err, sizeof err))
+    status = fail("%s%s", err, "");
+  free(page);
+  return status;
+}
+
+/* The designs of --designs (or all), each at most once. */
+static int review_designs(const char *designs, struct review_run *runs, size_t *n) {
+  *n = 0;
+  if (strcmp(designs, "all") == 0) {
+    for (size_t i = 0; i < design_count(); i++)
+      runs[(*n)++].design = design_get(i)->name;
+    return 0;
+  }
+  char *list = strdup(designs);
+  if (!list)
+    return fail("out of memory%s%s", "", "");
+  int status = 0;
+  char *save = NULL;
+  for (char *tok = strtok_r(list, ",", &save); tok && !status; tok = strtok_r(NULL, ",", &save)) {
+    const struct design *d = design_find(tok);
+    if (!d) {
+      status = fail("--designs: unknown design '%s' (nicsim designs lists them)%s", SHOWN(tok), "");
+      break;
+    }
+    for (size_t k = 0; k < *n && !status; k++)
+      if (runs[k].design == d->name)
+        status = fail("--designs: design %s named twice (each design runs once)%s", d->name, "");
+    if (!status)
+      runs[(*n)++].design = d->name;
+  }
+  if (!status && *n == 0)
+    status = fail("--designs: no design given%s%s", "", "");
+  free(list);
+  return status;
+}
+
+static int parse_jobs(const char *v, uint64_t *jobs) {
+  if (parse_u64_arg(v, jobs) || *jobs < 1 || *jobs > 1024)
+    return fail("-j '%s': expected a number of parallel runs, 1..1024%s", SHOWN(v), "");
   return 0;
 }
 
@@ -719,208 +841,143 @@ static int cmd_review(int argc, char **argv) {
   const char *trace = NULL, *designs = "all", *json = NULL, *markdown = NULL, *html = NULL;
   uint64_t jobs = (uint64_t)sysconf(_SC_NPROCESSORS_ONLN), seed = 1;
   char **sets = calloc((size_t)argc + 1, sizeof *sets);
-  int nsets = 0, status = 0;
+  int nsets = 0, status = 0, c;
   if (!sets)
     return fail("out of memory%s%s", "", "");
-  struct args a = {argc, argv, 1};
-  for (; a.i < argc && !status; a.i++) {
-    const char *v = NULL, *arg = argv[a.i];
-    int r;
-    if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+  if (jobs < 1 || jobs > 1024)
+    jobs = jobs < 1 ? 1 : 1024;
+  enum { O_DESIGNS = 256, O_JSON, O_MARKDOWN, O_HTML, O_SET, O_SEED, O_SKIP };
+  static const struct option longs[] = {
+      {"help", no_argument, NULL, 'h'},          {"quiet", no_argument, NULL, 'q'},
+      {"skip-unsupported", no_argument, NULL, O_SKIP},
+      {"designs", required_argument, NULL, O_DESIGNS}, {"design", required_argument, NULL, O_DESIGNS},
+      {"jobs", required_argument, NULL, 'j'},     {"json", required_argument, NULL, O_JSON},
+      {"markdown", required_argument, NULL, O_MARKDOWN}, {"html", required_argument, NULL, O_HTML},
+      {"set", required_argument, NULL, O_SET},     {"seed", required_argument, NULL, O_SEED},
+      {NULL, 0, NULL, 0}};
+  static const struct cliopt_need needs[] = {
+      {"--designs", "a list"}, {"--design", "a list"}, {"-j", "a number of parallel runs, 1..1024"},
+      {"--jobs", "a number of parallel runs, 1..1024"}, {"--json", "a file name"},
+      {"--markdown", "a file name"}, {"--html", "a file name"}, {"--set", "KEY=VALUE"},
+      {"--seed", "a whole number"}, {NULL, NULL}};
+  cliopt_reset();
+  while (!status && (c = cliopt_next(argc, argv, ":hqj:", longs)) != -1) {
+    const char *v = optarg;
+    switch (c) {
+    case 'h':
       usage_review(stdout);
       free(sets);
-      return 0;
-    }
-    if ((r = opt_value(&a, "--designs", &v)) || (r = opt_value(&a, "--design", &v))) {
-      if (r < 0)
-        status = fail("--designs needs a list%s%s", "", "");
-      else
-        designs = v;
-    } else if ((r = opt_value(&a, "-j", &v)) || (r = opt_value(&a, "--jobs", &v))) {
-      if (r < 0 || parse_u64_arg(v, &jobs) || jobs < 1 || jobs > 1024)
-        status = fail("-j '%s': expected a number of parallel runs, 1..1024%s", r < 0 ? "" : v, "");
-    } else if (strncmp(arg, "-j", 2) == 0 && arg[2]) {
-      if (parse_u64_arg(arg + 2, &jobs) || jobs < 1 || jobs > 1024)
-        status = fail("'%s': expected -jN with N in 1..1024%s", arg, "");
-    } else if ((r = opt_value(&a, "--json", &v))) {
-      if (r < 0)
-        status = fail("--json needs a file name%s%s", "", "");
-      json = v;
-    } else if ((r = opt_value(&a, "--markdown", &v))) {
-      if (r < 0)
-        status = fail("--markdown needs a file name%s%s", "", "");
-      markdown = v;
-    } else if ((r = opt_value(&a, "--html", &v))) {
-      if (r < 0)
-        status = fail("--html needs a file name%s%s", "", "");
-      html = v;
-    } else if ((r = opt_value(&a, "--set", &v))) {
-      if (r < 0)
-        status = fail("--set needs KEY=VALUE%s%s", "", "");
-      else
-        sets[nsets++] = (char *)v;
-    } else if ((r = opt_value(&a, "--seed", &v))) {
-      if (r < 0 || parse_u64_arg(v, &seed))
-        status = fail("--seed '%s': expected a whole number%s", r < 0 ? "" : v, "");
-    } else if (strcmp(arg, "--quiet") == 0 || strcmp(arg, "-q") == 0) {
+      return stdout_done();
+    case 'q':
       quiet = 1;
-    } else if (strcmp(arg, "--skip-unsupported") == 0) {
+      break;
+    case O_SKIP:
       review_skip_unsupported = 1;
-    } else if (arg[0] == '-' && arg[1]) {
-      status = fail("review: unknown option '%s' (nicsim review --help)%s", arg, "");
-    } else if (trace) {
-      status = fail("review: more than one trace given ('%s' and '%s')", trace, arg);
-    } else {
-      trace = arg;
+      break;
+    case O_DESIGNS:
+      designs = v;
+      break;
+    case 'j':
+      status = parse_jobs(v, &jobs);
+      break;
+    case O_JSON:
+      json = v;
+      break;
+    case O_MARKDOWN:
+      markdown = v;
+      break;
+    case O_HTML:
+      html = v;
+      break;
+    case O_SET:
+      sets[nsets++] = (char *)v;
+      break;
+    case O_SEED:
+      if (parse_u64_arg(v, &seed))
+        status = fail("--seed '%s': expected a whole number, 0..18446744073709551615%s", SHOWN(v), "");
+      break;
+    default:
+      status = cliopt_refused("review", c, argv, needs);
     }
+  }
+  for (int i = optind; i < argc && !status; i++) {
+    if (trace)
+      status = fail("review: more than one trace given ('%s' and '%s')", SHOWN(trace), SHOWN(argv[i]));
+    trace = argv[i];
   }
   if (!status && !trace)
     status = fail("review: no trace given (nicsim review --help)%s%s", "", "");
 
-  /* The designs to run, validated before anything starts. */
+  /* The designs to run, and every output, checked before anything starts. */
   size_t n = 0;
-  struct review_run *runs = calloc(design_count() + 64, sizeof *runs);
-  char *list = strdup(designs);
-  if (!runs || !list) {
-    free(runs);
-    free(list);
+  struct review_run *runs = calloc(design_count() + 1, sizeof *runs);
+  if (!runs) {
     free(sets);
     return fail("out of memory%s%s", "", "");
   }
-  if (!status && strcmp(designs, "all") == 0) {
-    for (size_t i = 0; i < design_count(); i++)
-      runs[n++].design = design_get(i)->name;
-  } else if (!status) {
-    char *save = NULL;
-    for (char *tok = strtok_r(list, ",", &save); tok && !status; tok = strtok_r(NULL, ",", &save)) {
-      const struct design *d = design_find(tok);
-      if (!d)
-        status = fail("--designs: unknown design '%s' (nicsim designs lists them)%s", tok, "");
-      else if (n < design_count() + 64)
-        runs[n++].design = d->name;
-    }
-    if (!status && n == 0)
-      status = fail("--designs: no design given%s%s", "", "");
-  }
+  if (!status)
+    status = review_designs(designs, runs, &n);
   /* Check the --set keys once, against the default design. */
   struct config probe;
   config_default(&probe);
   for (int i = 0; i < nsets && !status; i++)
     status = apply_set(&probe, sets[i]);
-  if (!status && access(trace, R_OK) != 0 && strcmp(trace, "-") != 0)
-    status = fail("%s: cannot open: %s", trace, strerror(errno));
   if (!status && strcmp(trace, "-") == 0)
     status = fail("review: the trace must be a file (each design reads it again)%s%s", "", "");
-  char tmpdir[] = "/tmp/nicsim-review-XXXXXX";
-  if (!status && !mkdtemp(tmpdir))
+  if (!status && access(trace, R_OK) != 0)
+    status = fail("%s: cannot open: %s", SHOWN(trace), strerror(errno));
+  char err[1200];
+  if (!status && json && markdown && !strcmp(json, "-") && !strcmp(markdown, "-"))
+    status = fail("review: --json - and --markdown - cannot share standard output%s%s", "", "");
+  const char *outs[3][2] = {{"--json", json}, {"--markdown", markdown}, {"--html", html}};
+  for (int k = 0; k < 3 && !status; k++)
+    if (outs[k][1] && outfile_check(outs[k][1], err, sizeof err))
+      status = fail("%s %s", outs[k][0], err);
+  char tmpdir[256];
+  if (!status && outfile_mkdtemp("nicsim-review", tmpdir, sizeof tmpdir))
     status = fail("cannot create a temporary directory: %s%s", strerror(errno), "");
   if (status) {
     free(runs);
-    free(list);
     free(sets);
     return status;
   }
 
-  fflush(stdout);
-  fflush(stderr);
+  for (size_t i = 0; i < n; i++)
+    runs[i].status = -1;
   struct progress bar;
   progress_start(&bar, "review", "runs", quiet);
   progress_update(&bar, 0, n, NULL);
-  size_t next = 0, running = 0, finished = 0;
-  int failed = 0;
-  for (size_t i = 0; i < n; i++)
-    runs[i].status = -1;
-  while (finished < n) {
-    while (next < n && running < jobs) {
-      char out[256];
-      snprintf(out, sizeof out, "%s/%zu.json", tmpdir, next);
-      pid_t pid = fork();
-      if (pid < 0) {
-        failed = 1;
-        fprintf(stderr, "nicsim: review: cannot start a run: %s\n", strerror(errno));
-        runs[next].status = EXIT_USAGE;
-        finished++;
-        next++;
-        continue;
-      }
-      if (pid == 0) {
-        fflush(stdout);
-        _exit(review_child(trace, runs[next].design, sets, nsets, seed, out));
-      }
-      runs[next].pid = pid;
-      running++;
-      next++;
-    }
-    if (!running)
-      continue;
-    int st;
-    pid_t pid = wait(&st);
-    if (pid < 0)
-      break;
-    for (size_t i = 0; i < n; i++)
-      if (runs[i].pid == pid && runs[i].status < 0) {
-        runs[i].status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-        running--;
-        finished++;
-        char out[256];
-        snprintf(out, sizeof out, "%s/%zu.json", tmpdir, i);
-        if (runs[i].status == 0)
-          runs[i].report = json_object_from_file(out);
-        if (!runs[i].report) {
-          failed = 1;
-          progress_clear(&bar);
-          if (runs[i].status == 0 || runs[i].status > 2)
-            fprintf(stderr, "nicsim: review: the run of design %s failed (status %d)\n", runs[i].design,
-                    runs[i].status);
-        }
-        unlink(out);
-        char note[64];
-        snprintf(note, sizeof note, "%s done", runs[i].design);
-        progress_update(&bar, finished, n, note);
-      }
-  }
+  struct review_pool rp = {.trace = trace, .tmpdir = tmpdir, .runs = runs, .n = n, .sets = sets,
+                           .nsets = nsets, .seed = seed, .bar = &bar};
+  static const struct procpool_ops ops = {review_pool_child, review_pool_done};
+  int sig = procpool_run(n, (unsigned)jobs, &ops, &rp);
   progress_clear(&bar);
-  rmdir(tmpdir);
+  remove_tmpdir(tmpdir);
+  int failed = rp.failed;
+  if (sig < 0) {
+    fprintf(stderr, "nicsim: review: the process pool failed: %s\n", strerror(errno));
+    failed = 1;
+  }
+  if (sig > 0) {
+    fprintf(stderr, "nicsim: review: stopped (%s); no table written\n", strsignal(sig));
+    for (size_t i = 0; i < n; i++)
+      json_object_put(runs[i].report);
+    free(runs);
+    free(sets);
+    return 128 + sig;
+  }
 
-  if (!quiet)
+  int to_stdout = (json && !strcmp(json, "-")) || (markdown && !strcmp(markdown, "-"));
+  if (!quiet && !to_stdout)
     review_table(stdout, runs, n, 0);
-  char err[1200];
   /* What every run shared: recorded in each output so that it can be re-run from itself. */
   json_object *trace_info = NULL;
   for (size_t i = 0; i < n && !trace_info; i++)
     if (runs[i].report)
       json_object_object_get_ex(runs[i].report, "trace", &trace_info);
   struct review_meta meta = {trace, designs, trace_info, seed, (const char *const *)sets, (size_t)nsets};
-  if (html) {
-    struct review_row *rows = calloc(n ? n : 1, sizeof *rows);
-    char *page = NULL;
-    if (rows) {
-      for (size_t i = 0; i < n; i++) {
-        json_object *r = runs[i].report, *vj = NULL;
-        const struct design *d = design_find(runs[i].design);
-        rows[i].design = runs[i].design;
-        rows[i].verdict = r && json_object_object_get_ex(r, "verdict", &vj) ? json_object_get_string(vj) : "error";
-        for (int p = 0; r && p < PROP_COUNT; p++)
-          rows[i].props[p] = prop_count(r, p);
-        rows[i].cycles_per_packet = r ? jget_double(r, "cpu", "cycles_per_packet") : 0;
-        rows[i].delivered_gbps = r ? jget_double(r, "throughput", "delivered_gbps") : 0;
-        rows[i].drops = r ? jget_i64(r, "nic", "rx_dropped") : 0;
-        rows[i].summary = d ? d->summary : NULL;
-        rows[i].settings = d ? d->yaml : NULL;
-        rows[i].report = r;
-      }
-      page = review_html(&meta, rows, n);
-      free(rows);
-    }
-    if (!page) {
-      fprintf(stderr, "nicsim: --html: out of memory\n");
-      failed = 1;
-    } else if (write_file_atomic(html, page, err, sizeof err)) {
-      fprintf(stderr, "nicsim: %s\n", err);
-      failed = 1;
-    }
-    free(page);
-  }
+  if (html && review_write_html(html, &meta, runs, n))
+    failed = 1;
   if (markdown) {
     char *buf = NULL;
     size_t len = 0;
@@ -929,12 +986,12 @@ static int cmd_review(int argc, char **argv) {
       review_markdown_meta(mf, &meta);
       review_table(mf, runs, n, 1);
       fclose(mf);
-      if (write_file_atomic(markdown, buf, err, sizeof err)) {
-        fprintf(stderr, "nicsim: %s\n", err);
-        failed = 1;
-      }
-      free(buf);
     }
+    if (!mf || outfile_write_text(markdown, buf, 0666, err, sizeof err)) {
+      fprintf(stderr, "nicsim: %s\n", mf ? err : "out of memory");
+      failed = 1;
+    }
+    free(buf);
   }
   if (json) {
     json_object *root = json_object_new_object();
@@ -948,23 +1005,7 @@ static int cmd_review(int argc, char **argv) {
     json_object_object_add(mo, "set", sa);
     json_object_object_add(mo, "trace", json_object_get(trace_info));
     json_object_object_add(root, "meta", mo);
-    json_object *arr = json_object_new_array();
-    for (size_t i = 0; i < n; i++) {
-      json_object *e = json_object_new_object(), *r = runs[i].report, *vj = NULL;
-      json_object_object_add(e, "design", json_object_new_string(runs[i].design));
-      json_object_object_add(e, "verdict", json_object_new_string(
-          r && json_object_object_get_ex(r, "verdict", &vj) ? json_object_get_string(vj) : "error"));
-      json_object *v = json_object_new_object();
-      for (int p = 0; p < PROP_COUNT; p++)
-        json_object_object_add(v, checker_property_name((enum checker_property)p),
-                               json_object_new_uint64(r ? prop_count(r, p) : 0));
-      json_object_object_add(e, "violations", v);
-      json_object_object_add(e, "cycles_per_packet", json_object_new_double(r ? jget_double(r, "cpu", "cycles_per_packet") : 0));
-      json_object_object_add(e, "delivered_gbps", json_object_new_double(r ? jget_double(r, "throughput", "delivered_gbps") : 0));
-      json_object_object_add(e, "rx_dropped", json_object_new_int64(r ? jget_i64(r, "nic", "rx_dropped") : 0));
-      json_object_array_add(arr, e);
-    }
-    json_object_object_add(root, "designs", arr);
+    json_object_object_add(root, "designs", review_json_designs(runs, n));
     if (report_write_json(root, json, err, sizeof err)) {
       fprintf(stderr, "nicsim: %s\n", err);
       failed = 1;
@@ -974,8 +1015,8 @@ static int cmd_review(int argc, char **argv) {
   for (size_t i = 0; i < n; i++)
     json_object_put(runs[i].report);
   free(runs);
-  free(list);
   free(sets);
+  failed |= stdout_done() != 0;
   return failed ? EXIT_USAGE : 0;
 }
 
@@ -991,8 +1032,10 @@ static int cmd_dmabench(int argc, char **argv) {
     return fail("%s%s", err, "");
   if (help) {
     fputs(dmabench_usage(), stdout);
-    return 0;
+    return stdout_done();
   }
+  if (json && outfile_check(json, err, sizeof err))
+    return fail("--json %s%s", err, "");
   if (dmabench_run(&p, &r, err, sizeof err))
     return fail("%s%s", err, "");
   dmabench_summary(&p, &r, line, sizeof line);
@@ -1000,29 +1043,52 @@ static int cmd_dmabench(int argc, char **argv) {
     printf("%s\n", line);
   if (json) {
     char *t = dmabench_json_text(&p, &r);
-    int bad = !t;
-    if (t && strcmp(json, "-") == 0)
-      bad = fputs(t, stdout) == EOF;
-    else if (t)
-      bad = write_file_atomic(json, t, err, sizeof err) != 0;
+    if (!t)
+      return fail("out of memory%s%s", "", "");
+    int bad = outfile_write_text(json, t, 0666, err, sizeof err);
     free(t);
     if (bad)
-      return fail("dmabench: cannot write %s%s", json, "");
+      return fail("dmabench: %s%s", err, "");
   }
-  return 0;
+  return stdout_done();
 }
 
 /* ---- costs ---- */
 
-static int cmd_costs(int argc, char **argv) {
-  if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-    printf("usage: nicsim costs\n\nPrints the CPU cost model: what clearing and copying cost by size,\n"
-           "and the fixed costs of the host's operations, in cycles (" NICSIM_DOCDIR "/timing.md\n"
-           "gives their sources).\n\n  -h, --help         this text\n");
-    return 0;
+/* A command that takes --help and nothing else (or --show NAME: designs). */
+static int simple_opts(const char *cmd, int argc, char **argv, void (*usage)(FILE *), const char **show) {
+  static const struct option with_show[] = {
+      {"show", required_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+  const struct option *longs = show ? with_show : with_show + 1; /* without --show: --help only */
+  static const struct cliopt_need needs[] = {{"--show", "a design name (nicsim designs lists them)"}, {NULL, NULL}};
+  int c;
+  cliopt_reset();
+  while ((c = cliopt_next(argc, argv, ":h", longs)) != -1) {
+    if (c == 'h') {
+      usage(stdout);
+      return -1;
+    }
+    if (c == 's' && show) {
+      *show = optarg;
+      continue;
+    }
+    return cliopt_refused(cmd, c == 's' ? '?' : c, argv, needs);
   }
-  if (argc > 1)
-    return fail("costs: unexpected argument '%s'%s", argv[1], "");
+  if (optind < argc)
+    return fail("%s: unexpected argument '%s'", cmd, SHOWN(argv[optind]));
+  return 0;
+}
+
+static void usage_costs(FILE *f) {
+  fprintf(f, "usage: nicsim costs\n\nPrints the CPU cost model: what clearing and copying cost by size,\n"
+             "and the fixed costs of the host's operations, in cycles (" NICSIM_DOCDIR "/timing.md\n"
+             "gives their sources).\n\n  -h, --help         this text\n");
+}
+
+static int cmd_costs(int argc, char **argv) {
+  int st = simple_opts("costs", argc, argv, usage_costs, NULL);
+  if (st)
+    return st < 0 ? stdout_done() : st;
   struct cpu_costs c;
   cpu_costs_default(&c);
   static const uint32_t sizes[] = {64, 256, 1024, 2048, 4096, 8192};
@@ -1046,31 +1112,26 @@ static int cmd_costs(int argc, char **argv) {
          "  IOMMU map %u, unmap %u, IOTLB invalidation %u\n",
          c.skb_alloc, c.head_alloc, c.pool_alloc, c.pool_recycle, c.page_alloc, c.user_map, c.user_unmap,
          c.rx_desc, c.xdp_run, c.xdp_rule, c.sock_deliver, c.validate, ip.map_cycles, ip.unmap_cycles, ip.inval_cycles);
-  return 0;
+  return stdout_done();
 }
 
 /* ---- designs, gen ---- */
 
+static void usage_designs(FILE *f) {
+  fprintf(f, "usage: nicsim designs [--show NAME]\n\n"
+             "Lists the built-in designs, one a line: name, then a summary.\n"
+             "\n"
+             "  --show NAME        print the design's scenario file (YAML) as shipped: save it,\n"
+             "                     edit it, and run it with nicsim replay TRACE --scenario FILE\n"
+             "  -h, --help         this text\n");
+}
+
 static int cmd_designs(int argc, char **argv) {
-  if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-    printf("usage: nicsim designs [--show NAME]\n\n"
-           "Lists the built-in designs, one a line: name, then a summary.\n"
-           "\n"
-           "  --show NAME        print the design's scenario file (YAML) as shipped: save it,\n"
-           "                     edit it, and run it with nicsim replay TRACE --scenario FILE\n"
-           "  -h, --help         this text\n");
-    return 0;
-  }
-  if (argc > 1) {
-    struct args a = {argc, argv, 1};
-    const char *v = NULL;
-    int r = opt_value(&a, "--show", &v);
-    if (r == 0)
-      return fail("designs: unexpected argument '%s'%s", argv[1], "");
-    if (r < 0)
-      return fail("designs: --show needs a design name (nicsim designs lists them)%s%s", "", "");
-    if (a.i + 1 < argc)
-      return fail("designs: unexpected argument '%s'%s", argv[a.i + 1], "");
+  const char *v = NULL;
+  int st = simple_opts("designs", argc, argv, usage_designs, &v);
+  if (st)
+    return st < 0 ? stdout_done() : st;
+  if (v) {
     const struct design *d = design_find(v);
     if (!d) {
       struct config c;
@@ -1078,73 +1139,91 @@ static int cmd_designs(int argc, char **argv) {
       config_from_design(&c, v, err, sizeof err); /* fills the message that lists the designs */
       return fail("designs --show: %s%s", err, "");
     }
-    if (fputs(d->yaml, stdout) == EOF || fflush(stdout))
-      return fail("designs --show: cannot write to standard output: %s%s", strerror(errno), "");
-    return 0;
+    fputs(d->yaml, stdout);
+    return stdout_done();
   }
   for (size_t i = 0; i < design_count(); i++)
     printf("%-28s %s\n", design_get(i)->name, design_get(i)->summary);
-  return 0;
+  return stdout_done();
 }
+
+#define GEN_MAX_PACKETS 100000000u /* 10^8 frames: 8 GB of pcap at 64 bytes */
 
 static int cmd_gen(int argc, char **argv) {
   struct gen_params p;
   gen_params_default(&p);
   p.path = NULL;
-  struct args a = {argc, argv, 1};
-  for (; a.i < argc; a.i++) {
-    const char *v = NULL, *arg = argv[a.i];
-    int r;
+  enum { O_FLOWS = 256, O_PACKETS, O_SIZE, O_RATE, O_SEED, O_IPV6 };
+  static const struct option longs[] = {
+      {"help", no_argument, NULL, 'h'},           {"output", required_argument, NULL, 'o'},
+      {"flows", required_argument, NULL, O_FLOWS}, {"packets", required_argument, NULL, O_PACKETS},
+      {"size", required_argument, NULL, O_SIZE},   {"rate-gbps", required_argument, NULL, O_RATE},
+      {"seed", required_argument, NULL, O_SEED},   {"ipv6-share", required_argument, NULL, O_IPV6},
+      {NULL, 0, NULL, 0}};
+  static const struct cliopt_need needs[] = {
+      {"-o", "a file name"}, {"--output", "a file name"}, {"--flows", "1..1000000"},
+      {"--packets", "1..100000000"}, {"--size", "BYTES or imix"}, {"--rate-gbps", "a rate in (0, 10000]"},
+      {"--seed", "a whole number"}, {"--ipv6-share", "0..1"}, {NULL, NULL}};
+  int c;
+  cliopt_reset();
+  while ((c = cliopt_next(argc, argv, ":ho:", longs)) != -1) {
+    const char *v = optarg;
     uint64_t u;
-    if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+    double d;
+    switch (c) {
+    case 'h':
       usage_gen(stdout);
-      return 0;
-    }
-    if ((r = opt_value(&a, "-o", &v)) || (r = opt_value(&a, "--output", &v))) {
-      if (r < 0)
-        return fail("-o needs a file name%s%s", "", "");
+      return stdout_done();
+    case 'o':
       p.path = v;
-    } else if ((r = opt_value(&a, "--flows", &v))) {
-      if (r < 0 || parse_u64_arg(v, &u) || u < 1 || u > 1000000)
-        return fail("--flows '%s': expected 1..1000000%s", r < 0 ? "" : v, "");
+      break;
+    case O_FLOWS:
+      if (parse_u64_arg(v, &u) || u < 1 || u > 1000000)
+        return fail("--flows '%s': expected 1..1000000%s", SHOWN(v), "");
       p.flows = (uint32_t)u;
-    } else if ((r = opt_value(&a, "--packets", &v))) {
-      if (r < 0 || parse_u64_arg(v, &u) || u < 1)
-        return fail("--packets '%s': expected a whole number >= 1%s", r < 0 ? "" : v, "");
+      break;
+    case O_PACKETS:
+      if (parse_u64_arg(v, &u) || u < 1 || u > GEN_MAX_PACKETS)
+        return fail("--packets '%s': expected 1..100000000 frames%s", SHOWN(v), "");
       p.packets = u;
-    } else if ((r = opt_value(&a, "--size", &v))) {
-      if (r < 0)
-        return fail("--size needs BYTES or imix%s%s", "", "");
+      break;
+    case O_SIZE:
       if (strcmp(v, "imix") == 0) {
         p.imix = 1;
         p.size_bytes = 0;
       } else if (parse_u64_arg(v, &u) || u < 60 || u > 9000) {
-        return fail("--size '%s': expected 60..9000 bytes or imix%s", v, "");
+        return fail("--size '%s': expected 60..9000 bytes or imix%s", SHOWN(v), "");
       } else {
         p.imix = 0;
         p.size_bytes = (uint32_t)u;
       }
-    } else if ((r = opt_value(&a, "--rate-gbps", &v))) {
-      double d;
-      if (r < 0 || parse_double_arg(v, &d) || d <= 0 || d > 10000)
-        return fail("--rate-gbps '%s': expected a rate in (0, 10000]%s", r < 0 ? "" : v, "");
+      break;
+    case O_RATE:
+      if (parse_double_arg(v, &d) || d <= 0 || d > 10000)
+        return fail("--rate-gbps '%s': expected a rate in (0, 10000]%s", SHOWN(v), "");
       p.rate_gbps = d;
-    } else if ((r = opt_value(&a, "--seed", &v))) {
-      if (r < 0 || parse_u64_arg(v, &u))
-        return fail("--seed '%s': expected a whole number%s", r < 0 ? "" : v, "");
+      break;
+    case O_SEED:
+      if (parse_u64_arg(v, &u))
+        return fail("--seed '%s': expected a whole number, 0..18446744073709551615%s", SHOWN(v), "");
       p.seed = u;
-    } else if ((r = opt_value(&a, "--ipv6-share", &v))) {
-      double d;
-      if (r < 0 || parse_double_arg(v, &d) || d < 0 || d > 1)
-        return fail("--ipv6-share '%s': expected 0..1%s", r < 0 ? "" : v, "");
+      break;
+    case O_IPV6:
+      if (parse_double_arg(v, &d) || d < 0 || d > 1)
+        return fail("--ipv6-share '%s': expected 0..1%s", SHOWN(v), "");
       p.ipv6_fraction = d;
-    } else {
-      return fail("gen: unknown argument '%s' (nicsim gen --help)%s", arg, "");
+      break;
+    default:
+      return cliopt_refused("gen", c, argv, needs);
     }
   }
+  if (optind < argc)
+    return fail("gen: unknown argument '%s' (nicsim gen --help)%s", SHOWN(argv[optind]), "");
   if (!p.path)
     return fail("gen: no output file (-o FILE)%s%s", "", "");
   char err[600];
+  if (outfile_check(p.path, err, sizeof err))
+    return fail("-o %s%s", err, "");
   if (gen_write(&p, err, sizeof err))
     return fail("%s%s", err, "");
   return 0;
@@ -1167,6 +1246,9 @@ static const struct command *command_find(const char *name) {
 }
 
 int main(int argc, char **argv) {
+  /* A file size limit (ulimit -f) is a write error, not a kill: the
+   * outputs then say so and leave no torn file. */
+  signal(SIGXFSZ, SIG_IGN);
   if (argc < 2) {
     usage_main(stderr);
     return EXIT_USAGE;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cpu.h"
+#include "outfile.h"
 #include "xdp.h"
 
 const char *report_verdict(const struct replay_result *r) {
@@ -303,6 +304,44 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
   json_object_object_add(xo, "rules", xr);
   json_object_object_add(root, "xdp", xo);
 
+  /* The TX path: the host's side, then the device's per queue (ethtool -S
+   * tx_queue_N_*). */
+  json_object *txo = json_object_new_object();
+  const struct {
+    const char *name;
+    uint64_t v;
+  } tx_keys[] = {
+      {"sends", r->tx_sends},          {"packets", r->tx_packets},
+      {"bytes", r->tx_bytes},          {"no_buffer", r->tx_no_buffer},
+      {"copies", r->tx_copies},        {"copy_bytes", r->tx_copy_bytes},
+      {"pins", r->tx_pins},            {"dma_maps", r->tx_dma_maps},
+      {"dma_unmaps", r->tx_dma_unmaps}, {"validated", r->tx_validated},
+      {"notifications", r->tx_notifications}, {"early_releases", r->tx_early_releases},
+      {"user_writes", r->tx_user_writes}, {"user_write_faults", r->tx_user_write_faults},
+      {"cycles", r->tx_cycles},
+  };
+  json_object_object_add(txo, "enabled", json_object_new_boolean(r->tx_enabled));
+  for (size_t i = 0; i < sizeof tx_keys / sizeof tx_keys[0]; i++)
+    json_object_object_add(txo, tx_keys[i].name, u64(tx_keys[i].v));
+  json_object_object_add(txo, "cycles_per_packet", json_object_new_double(r->tx_cycles_per_packet));
+  json_object *tq = json_object_new_array();
+  for (unsigned q = 0; r->tx_enabled && q < r->queues && q < REPORT_MAX_QUEUES; q++) {
+    const struct report_tx_queue *t = &r->txq[q];
+    const struct {
+      const char *name;
+      uint64_t v;
+    } qk[] = {{"queue", q},           {"tx_packets", t->tx_packets}, {"tx_bytes", t->tx_bytes},
+              {"tx_dma_fault", t->tx_dma_fault}, {"desc_fetches", t->desc_fetches},
+              {"desc_used", t->desc_used}, {"irqs", t->irqs}, {"posted", t->posted},
+              {"completed", t->completed}, {"ring_full", t->ring_full}};
+    json_object *e = json_object_new_object();
+    for (size_t i = 0; i < sizeof qk / sizeof qk[0]; i++)
+      json_object_object_add(e, qk[i].name, u64(qk[i].v));
+    json_object_array_add(tq, e);
+  }
+  json_object_object_add(txo, "per_queue", tq);
+  json_object_object_add(root, "tx", txo);
+
   json_object *vi = json_object_new_object();
   for (int p = 0; p < PROP_COUNT; p++) {
     json_object *e = json_object_new_object();
@@ -338,34 +377,15 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
 
 int report_write_json(json_object *obj, const char *path, char *err, size_t errlen) {
   const char *text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
-  if (strcmp(path, "-") == 0) {
-    fputs(text, stdout);
-    fputc('\n', stdout);
-    return 0;
-  }
-  size_t n = strlen(path);
-  char *tmp = malloc(n + 32);
-  if (!tmp) {
-    snprintf(err, errlen, "%s: out of memory", path);
-    return -1;
-  }
-  snprintf(tmp, n + 32, "%s.tmp.%ld", path, (long)getpid());
-  FILE *f = fopen(tmp, "w");
+  struct outfile *f = text ? outfile_open(path, 0666, err, errlen) : NULL;
   if (!f) {
-    snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
-    free(tmp);
+    if (!text)
+      snprintf(err, errlen, "%s: out of memory", path);
     return -1;
   }
-  int bad = fputs(text, f) < 0 || fputc('\n', f) == EOF;
-  bad |= fclose(f) != 0;
-  if (bad || rename(tmp, path) != 0) {
-    snprintf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
-    unlink(tmp);
-    free(tmp);
-    return -1;
-  }
-  free(tmp);
-  return 0;
+  fputs(text, outfile_stream(f));
+  fputc('\n', outfile_stream(f));
+  return outfile_commit(f, err, errlen);
 }
 
 /* The by_pair arrays of a report's properties with more than one pair, as
@@ -463,6 +483,11 @@ void report_print_human(FILE *out, const struct replay_opts *o, const struct rep
   fprintf(out, ")\n");
   fprintf(out, "  throughput: offered %.4g Gb/s, delivered %.4g Gb/s (%.4g Mpps)\n", r->offered_gbps,
           r->delivered_gbps, r->delivered_mpps);
+  if (r->tx_enabled)
+    fprintf(out, "  tx: %" PRIu64 " sends, %" PRIu64 " frames (%" PRIu64 " bytes) on the wire, %" PRIu64
+            " refused; %.1f cycles per frame sent (%" PRIu64 " copies, %" PRIu64 " pages pinned, %" PRIu64
+            " mappings)\n", r->tx_sends, r->tx_packets, r->tx_bytes, r->tx_no_buffer, r->tx_cycles_per_packet,
+            r->tx_copies, r->tx_pins, r->tx_dma_maps);
   if (r->xdp_configured)
     fprintf(out, "  xdp (xdp.rules): %" PRIu64 " frames: %" PRIu64 " passed (%" PRIu64 " matched no rule), %" PRIu64
             " dropped, %" PRIu64 " redirected (%" PRIu64 " in place, %" PRIu64 " by copy)\n", r->driver.xdp_runs, r->driver.xdp_pass,

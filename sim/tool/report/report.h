@@ -15,8 +15,9 @@ struct json_object;
 /* The report object (caller owns it: json_object_put). NULL when out of memory. */
 struct json_object *report_json(const struct replay_opts *o, const struct replay_result *r);
 
-/* Write obj to path through a temporary file renamed into place ("-" for
- * standard output). 0, or -1 with err filled. */
+/* Write obj to path as outfile writes ("-" for standard output, devices
+ * and FIFOs in place, regular files replaced whole). 0, or -1 with err
+ * filled. */
 int report_write_json(struct json_object *obj, const char *path, char *err, size_t errlen);
 
 /* Human summary: verdict, counts, throughput, cycles per packet, the first

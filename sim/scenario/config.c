@@ -185,7 +185,8 @@ static const struct key_def keys[] = {
     {"app.umem_pages", K_U32, OFF(app_umem_pages), 0, 1u << 20, NULL, 0,
      "af_xdp, zcrx: pages of the application's region; 0: enough for the ring and half again"},
     {"xdp.rules", K_RULES, OFF(xdp_rules), 0, 0, NULL, 0,
-     "the XDP program: a list of rules 'ACTION [PRINCIPAL] [MATCH]' (pass, drop, redirect PRINCIPAL; "
+     "the XDP program: a list of rules 'ACTION [PRINCIPAL] [MATCH]' (pass, drop, redirect PRINCIPAL: app, "
+     "other or a name from principals:; "
      "a BPF filter or 'tuple FIELD=VALUE,...'), first match wins, no match passes; [] the default "
      "program; in --set, rules separated by ';'"},
     {"cpu.ghz", K_DOUBLE, OFF(cpu_ghz), 0.1, 10, NULL, 0, "modelled core frequency in GHz"},
@@ -317,7 +318,10 @@ static const char *shown(const char *value) {
   return num_elide(value, buf, sizeof buf);
 }
 
-static int check_rule(const char *key, size_t index, const char *rule, char *err, size_t errlen) {
+/* principals: the scenario's names (NULL-terminated), or NULL while they
+ * are not all known (config_validate checks the names again). */
+static int check_rule(const char *key, size_t index, const char *rule, const char *const *principals, char *err,
+                      size_t errlen) {
   char e[1024];
   /* The length first: libpcap compiles a long filter slowly and in much
    * memory before any other check could refuse it. */
@@ -327,7 +331,7 @@ static int check_rule(const char *key, size_t index, const char *rule, char *err
              XDP_RULE_MAX - 1, shown(rule));
     return -1;
   }
-  if (xdp_rule_check(rule, config_principals, FRAME_LINKTYPE, e, sizeof e) == 0)
+  if (xdp_rule_check(rule, principals, FRAME_LINKTYPE, e, sizeof e) == 0)
     return 0;
   snprintf(err, errlen, "%s: rule %zu '%s': %s", key, index + 1, shown(rule), e);
   return -1;
@@ -349,7 +353,7 @@ static int set_rules(char *field, const char *key, const char *value, char *err,
     goto out;
   }
   for (size_t i = 0; i < n; i++) {
-    if (check_rule(key, i, rules[i], err, errlen))
+    if (check_rule(key, i, rules[i], NULL, err, errlen))
       goto out;
     size_t l = strlen(rules[i]);
     if (len + l + 3 > CFG_XDP_RULES_MAX) {
@@ -374,7 +378,7 @@ char config_list_separator(const char *key) {
 int config_list_item_check(const char *key, size_t index, const char *item, char *err, size_t errlen) {
   const struct key_def *k = find_key(key);
   if (k && k->type == K_RULES)
-    return check_rule(key, index, item, err, errlen);
+    return check_rule(key, index, item, NULL, err, errlen);
   return 0;
 }
 
@@ -663,6 +667,28 @@ static int principals_validate(const struct config *c, char *err, size_t errlen)
   return 0;
 }
 
+/* xdp.rules against the scenario's principals, now all known: a rule
+ * redirects to, or matches the owner, app, other or a listed principal. */
+static int rules_validate(const struct config *c, char *err, size_t errlen) {
+  if (!c->xdp_rules[0])
+    return 0;
+  const char *names[CFG_MAX_PRINCIPALS + 3] = {config_principals[0], config_principals[1]};
+  for (uint32_t i = 0; i < c->nprincipals; i++)
+    names[2 + i] = c->principals[i].name;
+  char(*rules)[XDP_RULE_MAX] = calloc(XDP_MAX_RULES, XDP_RULE_MAX);
+  size_t n = 0;
+  int rc = -1;
+  if (!rules)
+    snprintf(err, errlen, "xdp.rules: out of memory");
+  else if (xdp_rules_split(c->xdp_rules, rules, XDP_MAX_RULES, &n, err, errlen) == 0) {
+    rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+      rc = check_rule("xdp.rules", i, rules[i], names, err, errlen);
+  }
+  free(rules);
+  return rc;
+}
+
 static uint64_t queue_mask(uint32_t queues) {
   return queues >= 64 ? UINT64_MAX : (1ull << queues) - 1;
 }
@@ -683,7 +709,7 @@ int config_validate(const struct config *c, char *err, size_t errlen) {
              63 - __builtin_clzll(c->app_zc_queues & ~all), c->nic_queues);
     return -1;
   }
-  if (principals_validate(c, err, errlen))
+  if (principals_validate(c, err, errlen) || rules_validate(c, err, errlen))
     return -1;
   if (c->nic_steer_app_to >= (int32_t)c->nic_queues) {
     snprintf(err, errlen, "nic.steer_app_to: queue %d is out of range (nic.queues is %u)",

@@ -105,6 +105,36 @@ if grep -q "multi-tenant-shared none cross_flow_leak: green <- app: 2 runs, $((2
 check "merge's JSON: by_pair summed over the runs" \
   "[(p['principal'],p['owner'],p['runs_with'],p['total_count']) for p in d['groups'][0]['properties']['cross_flow_leak']['by_pair'] if p['owner']=='app']==[('green','app',2,2*$n_app)]" "$T/merged.json"
 
+# --- xdp.rules redirects to a tenant by name ---
+# The application's frames redirected to a copy tenant: copied into its
+# memory (an XSK in copy mode), which it is not entitled to.
+xdp_to() { # FILE TARGET
+  cat > "$T/xdp.yaml" <<YAML
+xdp:
+  rules: ["redirect $2 src host 10.103.128.7", pass]
+principals:
+  - {name: blue, owns: "$LO"}
+  - {name: green, owns: "$HI"}
+YAML
+  "$NICSIM" replay "$S" --scenario "$T/xdp.yaml" --json "$1" --quiet
+  [ $? -le 1 ] || bad "$1: replay failed"
+}
+xdp_to "$T/xdp-blue.json" blue
+xdp_to "$T/xdp-green.json" green
+xdp_to "$T/xdp-app.json" app
+xdp_to "$T/xdp-other.json" other
+napp=$(packets "$T/xdp-blue.json" app)
+bapp=$(jval "$T/xdp-blue.json" "[p['bytes'] for p in d['principals'] if p['name']=='app'][0]")
+for who in blue green other; do
+  check "redirect $who: every frame of app's flow copied to $who, cross_flow_leak $who <- app of each of app's bytes" \
+    "d['xdp']['redirect_copy']==$napp and [(p['principal'],p['owner'],p['bytes']) for p in d['violations']['cross_flow_leak']['by_pair']]==[('$who','app',$bapp)]" "$T/xdp-$who.json"
+done
+check "redirect app: app's own frames, nothing violated" \
+  "d['xdp']['redirect_copy']==$napp and d['verdict']=='safe'" "$T/xdp-app.json"
+"$NICSIM" replay "$S" --scenario "$T/xdp.yaml" --set 'xdp.rules=redirect nobody' --quiet >"$T/out" 2>"$T/err"
+if [ $? -eq 2 ] && grep -qF "xdp.rules: rule 1 'redirect nobody': unknown principal 'nobody' (principals: app, other, blue, green)" "$T/err"; then
+  ok "a redirect to no principal is refused, naming the principals"; else bad "redirect nobody: $(cat "$T/err")"; fi
+
 # --- bad input: one line naming the file, line and column; exit 2 ---
 bad_scenario() { # DESCRIPTION WANTED-SUBSTRING YAML
   printf '%s\n' "$3" > "$T/bad.yaml"

@@ -136,8 +136,9 @@ static void usage_replay(FILE *f) {
           "\n"
           "xdp.rules: rules 'ACTION [PRINCIPAL] [MATCH]', separated by ';' in --set, e.g.\n"
           "  --set 'xdp.rules=[drop udp port 53; redirect app tuple proto=udp,dport=4000; pass]'\n"
-          "  ACTION pass, drop, redirect (PRINCIPAL app or other); MATCH nothing (every frame), a\n"
-          "  BPF filter, or tuple FIELD=VALUE,... (proto, src, dst, host, sport, dport, port, owner)\n"
+          "  ACTION pass, drop, redirect (PRINCIPAL app, other or a name from principals:);\n"
+          "  MATCH nothing (every frame), a BPF filter, or tuple FIELD=VALUE,... (proto, src, dst,\n"
+          "  host, sport, dport, port, owner)\n"
           "\n"
           "scenario keys:\n");
   for (size_t i = 0; i < config_key_count(); i++)

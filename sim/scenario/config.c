@@ -515,7 +515,8 @@ static const char *const copy_or_zc[] = {"copy", "zero_copy", NULL};
 
 #define POFF(f) offsetof(struct cfg_principal, f)
 static const struct key_def principal_keys[] = {
-    {"name", K_STRING, POFF(name), 0, 0, NULL, 0, "[A-Za-z0-9_-], 1..32 characters; not app, other or kernel"},
+    {"name", K_STRING, POFF(name), 0, 0, NULL, 0,
+     "[A-Za-z0-9_-], 1..32 characters; not app, other, kernel, stale or wire"},
     {"owns", K_STRING, POFF(owns), 0, 0, NULL, 0, "BPF filter of the principal's traffic"},
     {"caps", K_CAPS, POFF(caps), 0, 0, NULL, 0, "capabilities, e.g. [CAP_NET_ADMIN]"},
     {"delivery", K_ENUM, POFF(delivery), 0, 0, copy_or_zc, 0, "copy, zero_copy"},
@@ -621,11 +622,15 @@ static int principal_name_check(const char *name, char *why, size_t n) {
       snprintf(why, n, "'%s' is not allowed: letters, digits, '_' and '-' only", name);
       return -1;
     }
-  if (strcmp(name, "app") == 0 || strcmp(name, "other") == 0 || strcmp(name, "kernel") == 0 ||
-      strcmp(name, "stale") == 0) {
-    snprintf(why, n, "'%s' is not allowed: app, other, kernel and stale are reserved", name);
-    return -1;
-  }
+  /* kernel and stale name the owners of bytes no principal owns (by_pair);
+   * wire is --observed's wire.pcap, beside each principal's NAME.pcap. */
+  static const char *const reserved[] = {"app", "other", "kernel", "stale", "wire"};
+  for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
+    if (strcmp(name, reserved[i]) == 0) {
+      snprintf(why, n, "'%s' is not allowed: app, other, kernel, stale and wire are reserved (by_pair's "
+               "owners, --observed's wire.pcap)", name);
+      return -1;
+    }
   return 0;
 }
 

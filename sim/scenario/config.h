@@ -36,7 +36,7 @@ extern const char *const config_principals[];
 /* One entry of `principals:` (contract.md, "Principals"): a tenant of the
  * host with its own traffic, capabilities and way of receiving it. */
 struct cfg_principal {
-  char name[CFG_PRINCIPAL_NAME_MAX + 1]; /* [A-Za-z0-9_-], 1..32; not app, other or kernel */
+  char name[CFG_PRINCIPAL_NAME_MAX + 1]; /* [A-Za-z0-9_-], 1..32; not app, other, kernel, stale or wire */
   char owns[CFG_OWNS_MAX];    /* BPF expression of its traffic ("" : nothing) */
   uint64_t caps;              /* POLICY_CAP_* bits */
   uint8_t delivery;           /* CFG_DELIVERY_COPY or CFG_DELIVERY_ZERO_COPY */

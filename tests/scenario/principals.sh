@@ -143,6 +143,11 @@ bad_scenario() { # DESCRIPTION WANTED-SUBSTRING YAML
   if [ $rc -eq 2 ] && grep -qF -- "$2" "$T/err" && [ "$(wc -l < "$T/err")" -eq 1 ]; then ok "$1"; else bad "$1: exit $rc: $(cat "$T/err")"; fi
 }
 bad_scenario "reserved name" "bad.yaml:2:" $'principals:\n  - {name: kernel, owns: udp}'
+# wire.pcap is --observed's capture of the wire: no principal may be named wire.
+bad_scenario "wire is reserved (--observed's wire.pcap)" "bad.yaml:3:12: principals.0.name: 'wire' is not allowed" $'design: tx-copy\nprincipals:\n  - {name: wire, owns: udp}'
+"$NICSIM" replay "$S" --design tx-copy --set principals.0.name=wire --observed "$T/obs-wire" --quiet >"$T/out" 2>"$T/err"
+if [ $? -eq 2 ] && grep -q "principals.0.name: 'wire' is not allowed.*wire.pcap" "$T/err" && [ ! -e "$T/obs-wire" ]; then
+  ok "--set principals.0.name=wire: refused before anything is written"; else bad "name wire: $(cat "$T/err")"; fi
 bad_scenario "bad character" "letters, digits" $'principals:\n  - {name: "we b", owns: udp}'
 bad_scenario "duplicate name" "already the name of principal 0" $'principals:\n  - {name: web}\n  - {name: web}'
 bad_scenario "no name" "has no name" $'principals:\n  - {owns: udp}'

@@ -169,20 +169,37 @@ static int group_verdict(struct merge_group *g, const char *v) {
   return 0;
 }
 
+/* Pairs kept per property; a report (untrusted input) with more has the
+ * rest summed into one pair named "(more)", as the checker does past its own
+ * bound. */
+#define MERGE_MAX_PAIRS 256
+
+static uint64_t add_sat(uint64_t a, int64_t b) {
+  uint64_t u = b > 0 ? (uint64_t)b : 0;
+  return a > UINT64_MAX - u ? UINT64_MAX : a + u;
+}
+
+static struct merge_pair *find_pair(struct merge_prop *p, const char *who, const char *owner) {
+  for (size_t k = 0; k < p->npairs; k++)
+    if (strcmp(p->pairs[k].principal, who) == 0 && strcmp(p->pairs[k].owner, owner) == 0)
+      return &p->pairs[k];
+  return NULL;
+}
+
 /* A report's by_pair entries of one property, summed into p (a report
- * without by_pair adds none). 0, or -1 when out of memory. */
+ * without by_pair adds none; entries without string names are skipped).
+ * 0, or -1 when out of memory. */
 static int add_pairs(struct merge_prop *p, json_object *pairs) {
   if (!pairs || !json_object_is_type(pairs, json_type_array))
     return 0;
   for (size_t i = 0; i < json_object_array_length(pairs); i++) {
-    json_object *e = json_object_array_get_idx(pairs, i);
-    const char *who = json_object_get_string(get(e, "principal")), *owner = json_object_get_string(get(e, "owner"));
-    if (!who || !owner)
+    json_object *e = json_object_array_get_idx(pairs, i), *jw = get(e, "principal"), *jo = get(e, "owner");
+    if (!json_object_is_type(jw, json_type_string) || !json_object_is_type(jo, json_type_string))
       continue;
-    struct merge_pair *mp = NULL;
-    for (size_t k = 0; k < p->npairs && !mp; k++)
-      if (strcmp(p->pairs[k].principal, who) == 0 && strcmp(p->pairs[k].owner, owner) == 0)
-        mp = &p->pairs[k];
+    const char *who = json_object_get_string(jw), *owner = json_object_get_string(jo);
+    struct merge_pair *mp = find_pair(p, who, owner);
+    if (!mp && p->npairs >= MERGE_MAX_PAIRS - 1)
+      mp = find_pair(p, who = "(more)", owner = "(more)");
     if (!mp) {
       struct merge_pair *np = realloc(p->pairs, (p->npairs + 1) * sizeof *np);
       if (!np)
@@ -202,8 +219,8 @@ static int add_pairs(struct merge_prop *p, json_object *pairs) {
     int64_t c = json_object_get_int64(get(e, "count")), b = json_object_get_int64(get(e, "bytes"));
     if (c > 0)
       mp->runs_with++;
-    mp->total_count += c > 0 ? (uint64_t)c : 0;
-    mp->total_bytes += b > 0 ? (uint64_t)b : 0;
+    mp->total_count = add_sat(mp->total_count, c);
+    mp->total_bytes = add_sat(mp->total_bytes, b);
   }
   return 0;
 }

@@ -71,6 +71,7 @@ struct sys {
   uint64_t tx_first_ps, tx_last_ps;
   int have_tx;
   uint8_t tx_senders[SYSTEM_MAX_PRINCIPALS]; /* principals seen sending, by id */
+  const char *names[SYSTEM_MAX_PRINCIPALS + 1]; /* the principals' names by id (the policy's), NULL after */
   uint16_t rid;
   int feed_error;
   char feed_err[512];
@@ -569,6 +570,8 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   if (!s->tn)
     goto fail;
   s->frames_total = res->trace_packets;
+  for (unsigned p = 0; p < s->tn->pol.nprincipals && p < SYSTEM_MAX_PRINCIPALS; p++)
+    s->names[p] = s->tn->pol.names[p];
 
   s->m = mem_new(o->ram_bytes ? o->ram_bytes : (uint64_t)c->host_ram_mb << 20);
   if (!s->m) {
@@ -694,11 +697,8 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   if (c->xdp_rules[0]) {
     /* The program attached to the device: its rules name the policy's
      * principals and match frames of the trace's link type. */
-    const char *names[MEM_MAX_PRINCIPALS + 1] = {NULL};
-    for (unsigned p = 0; p < s->tn->pol.nprincipals; p++)
-      names[p] = s->tn->pol.names[p];
     char xerr[1200];
-    s->xdp = xdp_prog_new(c->xdp_rules, names, trace_linktype(s->t), xerr, sizeof xerr);
+    s->xdp = xdp_prog_new(c->xdp_rules, s->names, trace_linktype(s->t), xerr, sizeof xerr);
     if (!s->xdp) {
       snprintf(err, errlen, "xdp.rules: %s", xerr);
       goto fail;
@@ -726,6 +726,7 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
         .head_writeback = c->tx_head_writeback,
         .buffers = c->tx_buffers,
         .nprincipals = s->tn->pol.nprincipals,
+        .names = s->names,
         .kernel_reuse_pages = 64,
     };
     s->tx = tx_new(&tp, s->m, s->io, s->nic, &s->cpu, err, errlen);

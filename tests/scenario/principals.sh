@@ -105,6 +105,59 @@ if grep -q "multi-tenant-shared none cross_flow_leak: green <- app: 2 runs, $((2
 check "merge's JSON: by_pair summed over the runs" \
   "[(p['principal'],p['owner'],p['runs_with'],p['total_count']) for p in d['groups'][0]['properties']['cross_flow_leak']['by_pair'] if p['owner']=='app']==[('green','app',2,2*$n_app)]" "$T/merged.json"
 
+# --- TX: two tenants send; the pairs follow the sender ---
+# blue and green each own one client's flow, and traffic.tx has both send
+# (the application's flow is received). tx-early-release frees each sent
+# frame's pages at once, so the device sends kernel data: every frame a
+# tenant sends is a wire_leak of that tenant's. Swapping the filters swaps
+# the counts.
+A="src host 10.125.57.203"
+B="src host 10.213.81.12"
+tx_two() { # FILE DESIGN BLUE-OWNS GREEN-OWNS [replay args...]
+  local f=$1 design=$2 b=$3 g=$4; shift 4
+  cat > "$T/tx.yaml" <<YAML
+design: $design
+traffic.tx: "$A or $B"
+principals:
+  - {name: blue, owns: "$b"}
+  - {name: green, owns: "$g"}
+YAML
+  "$NICSIM" replay "$S" --scenario "$T/tx.yaml" --json "$f" --quiet "$@"
+  [ $? -le 1 ] || bad "$f: replay failed"
+}
+# sent FILE PROPERTY WHO: the pairs' count of WHO, whatever the owner.
+sent() { jval "$1" "sum(p['count'] for p in d['violations']['$2']['by_pair'] if p['principal']=='$3')"; }
+tx_two "$T/txa.json" tx-early-release "$A" "$B"
+tx_two "$T/txb.json" tx-early-release "$B" "$A"
+na=$(tcpdump -nr "$S" "$A" 2>/dev/null | wc -l); nb=$(tcpdump -nr "$S" "$B" 2>/dev/null | wc -l)
+check "TX: both tenants send, and only they" "d['tx']['packets']==$na+$nb" "$T/txa.json"
+ba=$(sent "$T/txa.json" wire_leak blue); ga=$(sent "$T/txa.json" wire_leak green)
+bb=$(sent "$T/txb.json" wire_leak blue); gb=$(sent "$T/txb.json" wire_leak green)
+if [ "$ba" = "$na" ] && [ "$ga" = "$nb" ]; then ok "wire_leak by_pair: blue's $na frames are blue's, green's $nb green's"; else bad "wire_leak: blue $ba (sent $na), green $ga (sent $nb)"; fi
+if [ "$bb" = "$nb" ] && [ "$gb" = "$na" ]; then ok "TX: swapping the filters swaps the senders' pairs"; else bad "TX swapped: blue $bb, green $gb (before: $ba, $ga)"; fi
+check "wire_leak: the owners of what was sent are the kernel's (or stale)" \
+  "all(p['owner'] in ('kernel','stale') for p in d['violations']['wire_leak']['by_pair'])" "$T/txa.json"
+sums "$T/txa.json" "TX, two senders"
+# One tenant rewrites its frame in flight (MSG_ZEROCOPY): the fault names
+# it, and only its pair shows; name the other and the pair moves. At the
+# later of the two clients' 3rd frames: by then both tenants have sent.
+third() { tcpdump -nr "$S" 2>/dev/null | grep -n "^[^ ]* IP ${1#src host }\." | sed -n 3p | cut -d: -f1; }
+ka=$(($(third "$A") - 1)); kb=$(($(third "$B") - 1)); k=$((ka > kb ? ka : kb))
+for who in blue green; do
+  tx_two "$T/uw-$who.json" tx-zerocopy "$A" "$B" --fault "user_write:principal=$who,packet=$k"
+done
+check "user_write of blue while sending: user_write_after_validation, blue's pair only" \
+  "d['violations']['user_write_after_validation']['count']==1 and [p['principal'] for p in d['violations']['user_write_after_validation']['by_pair']]==['blue'] and d['faults'][0]['effect'].startswith('blue wrote ')" "$T/uw-blue.json"
+check "user_write of green: the pair moves to green" \
+  "d['violations']['user_write_after_validation']['count']==1 and [p['principal'] for p in d['violations']['user_write_after_validation']['by_pair']]==['green'] and d['faults'][0]['effect'].startswith('green wrote ')" "$T/uw-green.json"
+# The device's reads report their pairs too: tx_overread reads past a
+# frame's buffer (device_read_outside_grant) and sends it (wire_leak, by
+# the frame's sender).
+tx_two "$T/over.json" tx-copy "$A" "$B" --fault "tx_overread:packet=$ka"
+check "tx_overread: device_read_outside_grant by the device, wire_leak by blue, the sender" \
+  "[p['principal'] for p in d['violations']['device_read_outside_grant']['by_pair']]==['device 01:00.0'] and [p['principal'] for p in d['violations']['wire_leak']['by_pair']]==['blue']" "$T/over.json"
+sums "$T/over.json" "tx_overread"
+
 # --- xdp.rules redirects to a tenant by name ---
 # The application's frames redirected to a copy tenant: copied into its
 # memory (an XSK in copy mode), which it is not entitled to.

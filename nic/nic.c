@@ -396,14 +396,24 @@ static int rule_match(const struct nic_rule *r, const struct flow_key *k) {
          ((k->sport ^ r->sport) & r->sport_mask) == 0 && ((k->dport ^ r->dport) & r->dport_mask) == 0;
 }
 
-int nic_steer(const struct nic *n, const struct flow_key *key) {
+/* nic_steer, and the RSS hash of the key when it was computed (*hashed 1):
+ * a received frame needs it again for its write-back. */
+static int steer_hash(const struct nic *n, const struct flow_key *key, uint32_t *hash, int *hashed) {
   if (key && key->af != FLOW_AF_NONE)
     for (size_t i = 0; i < n->nrules; i++)
       if (rule_match(&n->rules[i], key))
         return n->rules[i].action == NIC_RULE_DROP ? -1 : (int)n->rules[i].queue;
   if (!key || key->af == FLOW_AF_NONE)
     return (int)n->p.default_queue; /* not hashable */
-  return n->reta[nic_rss_hash(n, key) & (NIC_RETA_SIZE - 1)];
+  *hash = nic_rss_hash(n, key);
+  *hashed = 1;
+  return n->reta[*hash & (NIC_RETA_SIZE - 1)];
+}
+
+int nic_steer(const struct nic *n, const struct flow_key *key) {
+  uint32_t hash;
+  int hashed;
+  return steer_hash(n, key, &hash, &hashed);
 }
 
 /* ---- rings ---- */
@@ -705,12 +715,15 @@ struct rx {
   uint64_t lat;       /* descriptor reads and translations before the data moves */
   int bad;            /* a frame write was refused */
   struct dma_result first_buf; /* outcome of the write to the first packet buffer */
+  uint32_t hash;      /* RSS hash of the frame's key */
+  int have_hash;      /* 1: hash is computed */
 };
 
 /* Phase 1: steer the frame to a queue and admit it (ntuple drop, MTU,
  * packet buffer, ring set up). Returns the queue, or NULL when dropped. */
-static struct rxq *rx_admit(struct nic *n, const struct nic_frame *f) {
-  int qs = nic_steer(n, f->key);
+static struct rxq *rx_admit(struct nic *n, struct rx *rx) {
+  const struct nic_frame *f = rx->f;
+  int qs = steer_hash(n, f->key, &rx->hash, &rx->have_hash);
   struct rxq *q = &n->q[qs < 0 ? n->p.default_queue : (unsigned)qs];
   if (qs < 0) {
     drop(q, &q->st.drop_rule);
@@ -970,7 +983,7 @@ static void rx_consume(struct rxq *q, uint32_t k) {
 static void rx_writeback(struct nic *n, struct rx *rx) {
   struct rxq *q = rx->q;
   const struct nic_frame *f = rx->f;
-  uint32_t hash = f->key ? nic_rss_hash(n, f->key) : 0;
+  uint32_t hash = rx->have_hash ? rx->hash : f->key ? nic_rss_hash(n, f->key) : 0;
   rx_fault_writeback(n, rx);
   for (uint32_t i = 0; i < rx->k; i++) {
     struct pending_wb *pw = &q->pend[q->npend++];
@@ -1021,7 +1034,7 @@ void nic_rx_frame(struct nic *n, const struct nic_frame *f) {
   memset(&rx, 0, sizeof rx);
   rx.f = f;
   rx.now = simk_now_ps();
-  rx.q = rx_admit(n, f);
+  rx.q = rx_admit(n, &rx);
   if (!rx.q || rx_fetch(n, &rx))
     return;
   struct nic_fault fb;

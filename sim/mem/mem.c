@@ -733,6 +733,8 @@ static int store(struct mem *m, struct mem_accessor who, uint64_t paddr, const u
       memcpy(pg->data + off, src + done, n);
     else
       memset(pg->data + off, byte, n);
+    acc.one_label = 1;
+    acc.label_id = id;
     notify_access(m, &acc);
     done += n;
   }

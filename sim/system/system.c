@@ -174,6 +174,7 @@ static void classify_parsed(const struct sys *s, const struct flow_parse *fp, ui
   memcpy(b + 34, &k->sport, 2);
   memcpy(b + 36, &k->dport, 2);
   uint32_t h = 2166136261u;
+#pragma GCC unroll 38
   for (size_t i = 0; i < sizeof b; i++)
     h = (h ^ b[i]) * 16777619u;
   out->sock = h;

@@ -772,8 +772,12 @@ int mem_read(struct mem *m, struct mem_accessor who, uint64_t paddr, void *dst, 
     struct mem_page *pg = touch(m, pfn);
     if (!pg)
       return MEM_ENOMEM;
-    if (dst)
-      memcpy((uint8_t *)dst + done, pg->data + off, n);
+    if (dst) {
+      if (n == 8) /* a page-table entry, a descriptor word: one load */
+        memcpy((uint8_t *)dst + done, pg->data + off, 8);
+      else
+        memcpy((uint8_t *)dst + done, pg->data + off, n);
+    }
     notify_access(m, &acc);
     done += n;
   }

@@ -154,11 +154,11 @@ struct merge {
   uint64_t runs;       /* reports merged */
   uint64_t unreadable; /* files skipped */
   struct merge_group *groups; /* sorted by design, then faults, after merge_finish */
-  size_t ngroups;
+  size_t ngroups, groups_cap;
   char **props; /* the checker's properties in its order, then others met, by name */
-  size_t nprops;
+  size_t nprops, props_cap;
   char **warnings; /* one line per file skipped: "FILE: why" */
-  size_t nwarnings;
+  size_t nwarnings, warnings_cap;
   /* Lookups (json-c hash tables): property name -> index in props,
    * "design\nfaults" -> index in groups (until merge_finish sorts them),
    * "device:inode" of every file merged (a file reached twice counts once). */

@@ -18,14 +18,15 @@
 #include <sys/types.h>
 
 #include "checker.h"
+#include "grow.h"
 
 #define MAX_DEPTH 64
 
 static char *xstrdup(const char *s) { return s ? strdup(s) : NULL; }
 
-static int push_str(char ***list, size_t *n, const char *s) {
+static int push_str(char ***list, size_t *n, size_t *cap, const char *s) {
   char *d = strdup(s);
-  char **l = d ? realloc(*list, (*n + 1) * sizeof *l) : NULL;
+  char **l = d ? grow_array(*list, cap, *n + 1, sizeof *l) : NULL;
   if (!l) {
     free(d);
     return -1;
@@ -49,7 +50,7 @@ static int index_put(json_object *idx, const char *key, size_t i) {
 static int add_prop(struct merge *m, const char *name) {
   if (index_put(m->prop_index, name, m->nprops))
     return -1;
-  return push_str(&m->props, &m->nprops, name);
+  return push_str(&m->props, &m->nprops, &m->props_cap, name);
 }
 
 int merge_init(struct merge *m) {
@@ -201,7 +202,7 @@ int merge_add(struct merge *m, json_object *rep, char *why, size_t n) {
     }
   }
   if (!g) {
-    struct merge_group *ng = realloc(m->groups, (m->ngroups + 1) * sizeof *ng);
+    struct merge_group *ng = grow_array(m->groups, &m->groups_cap, m->ngroups + 1, sizeof *ng);
     if (!ng || index_put(m->group_index, key, m->ngroups)) {
       if (ng)
         m->groups = ng;
@@ -255,7 +256,7 @@ static int warn(struct merge *m, const char *path, const char *why) {
   for (char *p = w; *p; p++)
     if ((unsigned char)*p < 0x20)
       *p = ' ';
-  char **l = realloc(m->warnings, (m->nwarnings + 1) * sizeof *l);
+  char **l = grow_array(m->warnings, &m->warnings_cap, m->nwarnings + 1, sizeof *l);
   if (!l) {
     free(w);
     return -1;
@@ -322,11 +323,11 @@ static int merge_dir(struct merge *m, const char *path, int depth, char *err, si
     return -1;
   }
   char **names = NULL;
-  size_t n = 0;
+  size_t n = 0, cap = 0;
   struct dirent *e;
   int rc = 0;
   while ((e = readdir(d)) && !rc)
-    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && push_str(&names, &n, e->d_name))
+    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && push_str(&names, &n, &cap, e->d_name))
       rc = -1;
   closedir(d);
   if (rc)

@@ -64,6 +64,7 @@ struct sys {
   struct trace_record rec;
   int have_rec;
   uint64_t frames_fed; /* records taken from the trace for the replay */
+  uint64_t frames_replayed, bytes_replayed; /* records fed to the machine (a stop leaves the next one) */
   uint64_t frames_total; /* what the first pass counted (up to limit_frames) */
   uint64_t first_ts_ps, prev_ts_ps, prev_arrival_ps;
   uint64_t first_arrival_ps, last_arrival_ps;
@@ -460,6 +461,8 @@ static void feed(void *arg) {
     return;
   }
   struct trace_record *r = &s->rec;
+  s->frames_replayed++;
+  s->bytes_replayed += r->origlen > r->caplen ? r->origlen : r->caplen;
   if (s->o->nfaults && apply_faults(s, r)) {
     schedule_next(s);
     return;
@@ -942,6 +945,12 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
 
   /* ---- results ---- */
   res->incomplete = s->stopped;
+  if (s->stopped) {
+    /* The report covers what was replayed: the first pass may have read
+     * the whole trace before the stop came. */
+    res->trace_packets = s->frames_replayed;
+    res->trace_bytes = s->bytes_replayed;
+  }
   if (s->obs)
     checker_flush(s->chk);
   res->sim_time_ps = simk_now_ps();

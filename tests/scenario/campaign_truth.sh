@@ -70,16 +70,17 @@ check "merge: a sum that would overflow makes its report unreadable" "d['unreada
 ! grep -q '^| injected' "$T/h.md" && grep -q 'x \\| evil \\| 9 \\|?\\| injected' "$T/h.md" && ok "merge: a design name cannot add Markdown rows or cells" \
   || bad "markdown: $(grep evil "$T/h.md")"
 
-# merge is not quadratic in property names: 100,000 names in well under 15 s (27 s when it was quadratic).
-python3 - "$R" "$T/p" <<'PY'
+# merge of 100,000 property names: each one counted once, in name order after the checker's own.
+# (Its speed is a benchmark's business: tests/bench/merge.sh. The timeout only catches a hang.)
+python3 - "$R" "$T/p" <<'PY2'
 import json, sys, os
 os.makedirs(sys.argv[2])
 r = json.load(open(sys.argv[1]))
 r['violations'] = {'p%06d' % i: {'count': 1} for i in range(100000)}
 json.dump(r, open(os.path.join(sys.argv[2], 'r.json'), 'w'))
-PY
-start=$(date +%s)
-timeout 60 "$NICSIM" merge "$T/p" --json "$T/p.json" --quiet; rc=$?
-secs=$(( $(date +%s) - start ))
-[ $rc -eq 0 ] && [ $secs -lt 15 ] && ok "merge of 100,000 property names: ${secs} s" || bad "merge of 100,000 names: rc $rc, ${secs} s"
+PY2
+timeout 600 "$NICSIM" merge "$T/p" --json "$T/p.json" --quiet; rc=$?
+[ $rc -eq 0 ] && ok "merge of 100,000 property names ends" || bad "merge of 100,000 names: rc $rc"
+check "...and counts each name once" "len(d['groups']) == 1 and sum(1 for k, p in d['groups'][0]['properties'].items() if k.startswith('p') and k[1:].isdigit() and p['total_count'] == 1 and p['runs_with'] == 1) == 100000" "$T/p.json"
+check "...in name order after the checker's own" "[k for k in d['groups'][0]['properties'] if k.startswith('p') and k[1:].isdigit()] == sorted(k for k in d['groups'][0]['properties'] if k.startswith('p') and k[1:].isdigit()) and list(d['groups'][0]['properties'])[-1] == 'p099999'" "$T/p.json"
 finish

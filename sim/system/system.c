@@ -450,6 +450,8 @@ static void feed(void *arg) {
     s->have_first_arrival = 1;
   }
   s->last_arrival_ps = now;
+  if (parsed)
+    tenancy_fed(s->tn, s->frame, r->caplen, &fp, flow);
   nic_rx_frame(s->nic, &f);
   schedule_next(s);
 }

@@ -41,6 +41,7 @@ struct tenancy {
   uint8_t *owner;          /* per flow id: the owning principal */
   uint32_t evicted_flow;   /* the id every evicted flow's frames carry, or UINT32_MAX */
   struct policy pol;       /* who is entitled to what (the checker's) */
+  struct tenancy_memo *memo; /* frames fed lately, classified (tenancy_fed), or NULL */
 };
 
 /* Build it: the principals (every fault naming one must name one of them),
@@ -64,6 +65,12 @@ void tenancy_steer(const struct tenancy *tn, struct nic *nic);
  * called from NAPI; parses the headers once and fills out (flow, owner,
  * tuple, header length). */
 int tenancy_classify(void *ctx, const uint8_t *frame, uint32_t len, struct driver_pkt *out);
+
+/* The feeder hands the NIC frame (len bytes, parsed as fp, of flow id
+ * flow): remembered, so that tenancy_classify, asked about the same bytes,
+ * need not parse them again (called from the MAC's feed event). */
+void tenancy_fed(struct tenancy *tn, const uint8_t *frame, uint32_t len, const struct flow_parse *fp,
+                 uint32_t flow);
 
 /* A flow as text for explanations (struct policy's flow_name, ctx the tenancy). */
 void tenancy_flow_name(void *ctx, uint32_t flow, char *buf, size_t n);

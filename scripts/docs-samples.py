@@ -305,6 +305,7 @@ faults:
   - ["late_dma:packet=10", "iommu_off:packet=50"]
 seeds: 1..20
 set: {pool.clear: on_recycle}
+limit: 100000
 """
 
 
@@ -491,6 +492,7 @@ SAMPLES = {
     "campaign-identity": campaign_identity,
     "campaign-synopsis": lambda: command_usage("campaign", "merge"),
     "merge-synopsis": lambda: command_usage("merge"),
+    "gen-synopsis": lambda: command_usage("gen"),
     "campaign-jobs": campaign_jobs,
     "campaign-sbatch": campaign_sbatch,
     "merge-json": merge_json,

@@ -32,6 +32,11 @@ stray=$(for f in "$SRC/README.md" "$SRC"/docs/*.md; do
   grep -Hn '`nicsim: ' "$f" | sed "s|^$SRC/||"
 done)
 [ -z "$stray" ] && ok "no hand-written error line outside the samples" || bad "hand-written error lines: $(echo "$stray" | head -3)"
+# The user guide's table of scenario keys has every key replay --help lists, and no other.
+want=$("$NICSIM" replay --help | awk '$0=="scenario keys:"{f=1;next} f&&/^$/{f=0} f&&/^  [a-z]/{print $1}' | sort)
+got=$(grep -o '^| `[a-z_]*\.[a-z_]*` |' "$SRC/docs/user-guide.md" | tr -d '|` ' | sort)
+[ -n "$want" ] && [ "$want" = "$got" ] && ok "the guide's scenario keys are replay --help's ($(echo "$want" | wc -l))" \
+  || bad "scenario keys differ: $(diff <(echo "$want") <(echo "$got") | head -5)"
 # Every package scripts/setup.sh installs is in the guide's list, and no other.
 want=$(bash -c 'eval "$(sed -n "/^PKGS=(/,/)/p" "$1")"; printf "%s\n" "${PKGS[@]}"' _ "$SRC/scripts/setup.sh" | sort)
 got=$(sed -n '/^<!-- sample: packages -->/,/^<!-- end sample -->/p' "$SRC/docs/user-guide.md" | grep -v '^<!--' | tr -d '`' | tr ' ' '\n' | grep -v '^$' | sort)

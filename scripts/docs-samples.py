@@ -476,6 +476,58 @@ def help_section(cmd, title):
     return text[start:end if end >= 0 else len(text)].rstrip("\n")
 
 
+def pcap_file(linktype, records, snaplen=65535):
+    """A pcap file of RECORDS (bytes each, or (caplen, origlen, bytes))."""
+    out = struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, snaplen, linktype)
+    for r in records:
+        caplen, origlen, data = r if isinstance(r, tuple) else (len(r), len(r), r)
+        out += struct.pack("<IIII", 0, 0, caplen, origlen) + data
+    return out
+
+
+def pcapng_file(snaplen, caplen):
+    """A pcapng file: one Ethernet interface of SNAPLEN, one packet of CAPLEN bytes."""
+    shb = struct.pack("<IIIHHqI", 0x0A0D0D0A, 28, 0x1A2B3C4D, 1, 0, -1, 28)
+    idb = struct.pack("<IIHHII", 1, 20, 1, 0, snaplen, 20)
+    data = bytes(caplen + (-caplen % 4))
+    epb = struct.pack("<IIIIIII", 6, 32 + len(data), 0, 0, 0, caplen, caplen) + data + struct.pack("<I", 32 + len(data))
+    return shb + idb + epb
+
+
+def capture_runs(files, names):
+    """replay of each of NAMES among FILES, in a folder of their own: the
+    command, its one line and its exit status."""
+    d = in_tmp("captures", files)
+    out = []
+    for name in names:
+        err, st = fail_run(["replay", name], d)
+        out += ["$ nicsim replay " + name, err, "(exit status %d)" % st]
+    return fenced("\n".join(out))
+
+
+def linktype_errors():
+    """Captures of a link type with no Ethernet form (docs/traces.md)."""
+    frame = bytes(60)
+    return capture_runs({"radiotap.pcap": pcap_file(127, [frame]), "dlt-3145728.pcap": pcap_file(3145728, [frame])},
+                        ["radiotap.pcap", "dlt-3145728.pcap"])
+
+
+def record_errors():
+    """Records with no Ethernet form, and hostile lengths (docs/traces.md);
+    each file's first records are good, the last is not."""
+    ip4 = bytes([0x45]) + bytes(19)
+    sll = lambda arphrd, proto: struct.pack(">HHH8sH", 0, arphrd, 6, bytes(8), proto)
+    files = {
+        "cooked.pcap": pcap_file(113, [sll(1, 0x0800) + ip4, sll(280, 0x000c) + bytes(20)]),
+        "loopback.pcap": pcap_file(0, [struct.pack("<I", 2) + ip4] * 5 + [struct.pack("<I", 7) + ip4]),
+        "raw.pcap": pcap_file(101, [ip4, ip4, bytes([0x50]) + bytes(19)]),
+        "huge-caplen.pcap": pcap_file(1, [bytes(60), (3925868813, 3925868813, bytes(60))], snaplen=262144),
+        "pcapng-snaplen.pcapng": pcapng_file(100, 150),
+        "torn.pcap": pcap_file(1, [bytes(100)] * 4 + [(100, 100, bytes(93))]),
+    }
+    return capture_runs(files, list(files))
+
+
 SAMPLES = {
     "merge-table": merge_table,
     "packages": packages,
@@ -493,6 +545,8 @@ SAMPLES = {
     "campaign-synopsis": lambda: command_usage("campaign", "merge"),
     "merge-synopsis": lambda: command_usage("merge"),
     "gen-synopsis": lambda: command_usage("gen"),
+    "linktype-errors": linktype_errors,
+    "record-errors": record_errors,
     "campaign-jobs": campaign_jobs,
     "campaign-sbatch": campaign_sbatch,
     "merge-json": merge_json,

@@ -22,7 +22,8 @@ done
 # sweep, the designs, faults and costs listings.
 for fs in robustness:robustness-errors campaigns:spec-errors campaigns:campaign-identity campaigns:campaign-jobs \
           campaigns:campaign-sbatch campaigns:merge-json campaigns:merge-table iommu:dmabench-sweep \
-          user-guide:scenario-errors user-guide:xdp-errors designs:designs-list faults:faults-help timing:costs; do
+          user-guide:scenario-errors user-guide:xdp-errors designs:designs-list faults:faults-help timing:costs \
+          traces:linktype-errors traces:record-errors traces:gen-synopsis; do
   f=${fs%%:*} s=${fs#*:}
   grep -q "^<!-- sample: $s -->" "$SRC/docs/$f.md" && ok "docs/$f.md: $s is generated" || bad "docs/$f.md: $s is not generated"
 done

@@ -7,7 +7,10 @@ Every block of README.md and docs/*.md between a line
 `<!-- sample: NAME -->` and a line `<!-- end sample -->` is what the program
 prints (or, for `packages`, what scripts/setup.sh installs): this script runs
 NICSIM from the top of the source tree, on the bundled trace, and rewrites
-the blocks. With --check it rewrites nothing, prints a diff of every stale
+the blocks. An error example is the failing command, its standard error and
+its exit status, run in a scratch folder on files made here; the scratch
+folder's path never reaches a sample (where a path shows, the folder stands
+for /). Nothing that depends on the machine (timings) is sampled. With --check it rewrites nothing, prints a diff of every stale
 block and exits 1 (tests/scenario/docs_samples.sh), so the samples cannot
 drift from the program.
 """

@@ -61,6 +61,11 @@ struct iommu {
   uint32_t *set_head, *set_tail, *set_zero; /* per set */
   uint32_t nshift21;     /* entries whose shift is 21, valid or not */
   uint32_t recent[4];    /* tlb_find: entries found lately, tried first */
+  /* An index of the valid entries by tag (chained hashing): tlb_find goes
+   * to the entries with its tag instead of scanning a set's ways. */
+  uint32_t *hhead;       /* per bucket: first entry, UINT32_MAX: none */
+  uint32_t *hnext;       /* per entry: next in its bucket */
+  unsigned hbits;        /* log2 of the number of buckets */
   uint32_t recent_next;
   uint64_t lru_clock;
   struct domain **doms;
@@ -137,12 +142,18 @@ struct iommu *iommu_new(const struct iommu_params *p) {
   io->set_head = calloc(io->nsets, sizeof *io->set_head);
   io->set_tail = calloc(io->nsets, sizeof *io->set_tail);
   io->set_zero = calloc(io->nsets, sizeof *io->set_zero);
+  io->hbits = 1;
+  while ((1u << io->hbits) < 2 * p->iotlb_entries && io->hbits < 24)
+    io->hbits++;
+  io->hhead = malloc(((size_t)1 << io->hbits) * sizeof *io->hhead);
+  io->hnext = calloc(p->iotlb_entries, sizeof *io->hnext);
   io->faults = calloc(p->max_fault_records ? p->max_fault_records : 1, sizeof *io->faults);
   if (!io->tlb || !io->keys || !io->lru_prev || !io->lru_next || !io->set_head || !io->set_tail ||
-      !io->set_zero || !io->faults) {
+      !io->set_zero || !io->hhead || !io->hnext || !io->faults) {
     iommu_free(io);
     return NULL;
   }
+  memset(io->hhead, 0xff, ((size_t)1 << io->hbits) * sizeof *io->hhead);
   for (uint32_t st = 0; st < io->nsets; st++) {
     uint32_t b = st * ways;
     for (uint32_t i = 0; i < ways; i++) {
@@ -173,6 +184,8 @@ void iommu_free(struct iommu *io) {
   free(io->set_head);
   free(io->set_tail);
   free(io->set_zero);
+  free(io->hhead);
+  free(io->hnext);
   free(io->faults);
   free(io);
 }
@@ -385,6 +398,10 @@ static uint64_t tlb_tag(uint16_t rid, uint64_t vpn) {
  * answer, and trying the last few first (a frame's DMA pieces and the ring
  * share pages) spares most scans of a large associative set; this changes no
  * result, the LRU stamps included. */
+static uint32_t tlb_bucket(const struct iommu *io, uint64_t tag) {
+  return (uint32_t)((tag * 0x9e3779b97f4a7c15ull) >> (64 - io->hbits));
+}
+
 static struct tlb_entry *tlb_find(struct iommu *io, uint16_t rid, uint64_t iova, unsigned shift) {
   uint64_t vpn = iova >> shift, tag = tlb_tag(rid, vpn);
   for (unsigned r = 0; r < 4; r++) {
@@ -395,6 +412,16 @@ static struct tlb_entry *tlb_find(struct iommu *io, uint16_t rid, uint64_t iova,
   if (shift == IOMMU_SUPERPAGE_SHIFT && io->nshift21 == 0)
     return NULL; /* no entry could match */
   size_t base = io->nsets == 1 ? 0 : (size_t)(vpn % io->nsets) * io->ways;
+  if (tag != 0) {
+    /* The index holds every entry with a nonzero tag; only the set's ways
+     * are candidates, as in the scan below. */
+    for (uint32_t i = io->hhead[tlb_bucket(io, tag)]; i != UINT32_MAX; i = io->hnext[i])
+      if (io->keys[i] == tag && io->tlb[i].shift == shift && i - base < io->ways) {
+        io->recent[io->recent_next++ & 3] = i;
+        return &io->tlb[i];
+      }
+    return NULL;
+  }
   struct tlb_entry *set = &io->tlb[base];
   const uint64_t *keys = &io->keys[base];
   for (uint32_t i = 0; i < io->ways; i++)
@@ -429,10 +456,25 @@ static void tlb_touch(struct iommu *io, uint32_t i) {
   io->set_tail[st] = i;
 }
 
-/* Set entry i's tag (keeping keys[] and the per-set count of zero tags). */
+/* Set entry i's tag (keeping keys[], the index and the per-set count of
+ * zero tags). */
 static void tlb_set_tag(struct iommu *io, uint32_t i, uint64_t tag) {
   uint32_t st = i / io->ways;
-  io->set_zero[st] += (tag == 0) - (io->tlb[i].tag == 0);
+  uint64_t old = io->tlb[i].tag;
+  if (old == tag)
+    return;
+  if (old != 0) {
+    uint32_t *p = &io->hhead[tlb_bucket(io, old)];
+    while (*p != i)
+      p = &io->hnext[*p];
+    *p = io->hnext[i];
+  }
+  if (tag != 0) {
+    uint32_t b = tlb_bucket(io, tag);
+    io->hnext[i] = io->hhead[b];
+    io->hhead[b] = i;
+  }
+  io->set_zero[st] += (tag == 0) - (old == 0);
   io->tlb[i].tag = io->keys[i] = tag;
 }
 

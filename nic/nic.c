@@ -326,23 +326,30 @@ uint32_t nic_toeplitz_tab(const struct nic_toeplitz_table *tab, const uint8_t *d
   return h;
 }
 
+/* The input is source address, destination address and, for TCP and UDP,
+ * the two ports in network order (the 82599 hashes UDP ports when
+ * MRQC.RSS_FIELD_IPV4_UDP is set, as Linux sets it): nic_toeplitz_tab over
+ * those bytes, taken where they lie. */
 uint32_t nic_rss_hash(const struct nic *n, const struct flow_key *k) {
-  uint8_t in[36];
-  size_t alen = k->af == FLOW_AF_INET ? 4 : k->af == FLOW_AF_INET6 ? 16 : 0;
-  if (!alen)
+  const uint32_t(*t)[256] = n->rss_tab.t;
+  uint32_t h = 0;
+  size_t i = 0;
+  if (k->af == FLOW_AF_INET) {
+    for (size_t j = 0; j < 4; j++)
+      h ^= t[i++][k->src[j]];
+    for (size_t j = 0; j < 4; j++)
+      h ^= t[i++][k->dst[j]];
+  } else if (k->af == FLOW_AF_INET6) {
+    for (size_t j = 0; j < 16; j++)
+      h ^= t[i++][k->src[j]];
+    for (size_t j = 0; j < 16; j++)
+      h ^= t[i++][k->dst[j]];
+  } else {
     return 0;
-  memcpy(in, k->src, alen);
-  memcpy(in + alen, k->dst, alen);
-  size_t len = 2 * alen;
-  /* Ports only for TCP and UDP (the 82599 hashes UDP ports when
-   * MRQC.RSS_FIELD_IPV4_UDP is set, as Linux sets it). */
-  if (k->proto == 6 || k->proto == 17) {
-    in[len++] = (uint8_t)(k->sport >> 8);
-    in[len++] = (uint8_t)k->sport;
-    in[len++] = (uint8_t)(k->dport >> 8);
-    in[len++] = (uint8_t)k->dport;
   }
-  return nic_toeplitz_tab(&n->rss_tab, in, len);
+  if (k->proto == 6 || k->proto == 17)
+    h ^= t[i][k->sport >> 8] ^ t[i + 1][k->sport & 0xff] ^ t[i + 2][k->dport >> 8] ^ t[i + 3][k->dport & 0xff];
+  return h;
 }
 
 int nic_add_ntuple(struct nic *n, const struct nic_rule *r) {
@@ -380,11 +387,13 @@ int nic_add_rule(struct nic *n, const struct flow_key *key, unsigned queue) {
   return 0;
 }
 
-static int masked_eq(const uint8_t *a, const uint8_t *b, const uint8_t *mask, size_t n) {
-  for (size_t i = 0; i < n; i++)
-    if ((a[i] ^ b[i]) & mask[i])
-      return 0;
-  return 1;
+/* a and b equal under mask over 16 bytes (two 8-byte words at a time). */
+static int masked_eq16(const uint8_t *a, const uint8_t *b, const uint8_t *mask) {
+  uint64_t x[2], y[2], m[2];
+  memcpy(x, a, 16);
+  memcpy(y, b, 16);
+  memcpy(m, mask, 16);
+  return (((x[0] ^ y[0]) & m[0]) | ((x[1] ^ y[1]) & m[1])) == 0;
 }
 
 static int rule_match(const struct nic_rule *r, const struct flow_key *k) {
@@ -392,18 +401,28 @@ static int rule_match(const struct nic_rule *r, const struct flow_key *k) {
     return 0;
   if (r->proto && r->proto != k->proto)
     return 0;
-  return masked_eq(k->src, r->src, r->src_mask, 16) && masked_eq(k->dst, r->dst, r->dst_mask, 16) &&
+  return masked_eq16(k->src, r->src, r->src_mask) && masked_eq16(k->dst, r->dst, r->dst_mask) &&
          ((k->sport ^ r->sport) & r->sport_mask) == 0 && ((k->dport ^ r->dport) & r->dport_mask) == 0;
 }
 
-int nic_steer(const struct nic *n, const struct flow_key *key) {
+/* nic_steer, and the RSS hash of the key when it was computed (*hashed 1):
+ * a received frame needs it again for its write-back. */
+static int steer_hash(const struct nic *n, const struct flow_key *key, uint32_t *hash, int *hashed) {
   if (key && key->af != FLOW_AF_NONE)
     for (size_t i = 0; i < n->nrules; i++)
       if (rule_match(&n->rules[i], key))
         return n->rules[i].action == NIC_RULE_DROP ? -1 : (int)n->rules[i].queue;
   if (!key || key->af == FLOW_AF_NONE)
     return (int)n->p.default_queue; /* not hashable */
-  return n->reta[nic_rss_hash(n, key) & (NIC_RETA_SIZE - 1)];
+  *hash = nic_rss_hash(n, key);
+  *hashed = 1;
+  return n->reta[*hash & (NIC_RETA_SIZE - 1)];
+}
+
+int nic_steer(const struct nic *n, const struct flow_key *key) {
+  uint32_t hash;
+  int hashed;
+  return steer_hash(n, key, &hash, &hashed);
 }
 
 /* ---- rings ---- */
@@ -705,12 +724,15 @@ struct rx {
   uint64_t lat;       /* descriptor reads and translations before the data moves */
   int bad;            /* a frame write was refused */
   struct dma_result first_buf; /* outcome of the write to the first packet buffer */
+  uint32_t hash;      /* RSS hash of the frame's key */
+  int have_hash;      /* 1: hash is computed */
 };
 
 /* Phase 1: steer the frame to a queue and admit it (ntuple drop, MTU,
  * packet buffer, ring set up). Returns the queue, or NULL when dropped. */
-static struct rxq *rx_admit(struct nic *n, const struct nic_frame *f) {
-  int qs = nic_steer(n, f->key);
+static struct rxq *rx_admit(struct nic *n, struct rx *rx) {
+  const struct nic_frame *f = rx->f;
+  int qs = steer_hash(n, f->key, &rx->hash, &rx->have_hash);
   struct rxq *q = &n->q[qs < 0 ? n->p.default_queue : (unsigned)qs];
   if (qs < 0) {
     drop(q, &q->st.drop_rule);
@@ -970,7 +992,7 @@ static void rx_consume(struct rxq *q, uint32_t k) {
 static void rx_writeback(struct nic *n, struct rx *rx) {
   struct rxq *q = rx->q;
   const struct nic_frame *f = rx->f;
-  uint32_t hash = f->key ? nic_rss_hash(n, f->key) : 0;
+  uint32_t hash = rx->have_hash ? rx->hash : f->key ? nic_rss_hash(n, f->key) : 0;
   rx_fault_writeback(n, rx);
   for (uint32_t i = 0; i < rx->k; i++) {
     struct pending_wb *pw = &q->pend[q->npend++];
@@ -1021,7 +1043,7 @@ void nic_rx_frame(struct nic *n, const struct nic_frame *f) {
   memset(&rx, 0, sizeof rx);
   rx.f = f;
   rx.now = simk_now_ps();
-  rx.q = rx_admit(n, f);
+  rx.q = rx_admit(n, &rx);
   if (!rx.q || rx_fetch(n, &rx))
     return;
   struct nic_fault fb;

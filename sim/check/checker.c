@@ -360,13 +360,30 @@ static void expose_run(void *vctx, uint64_t paddr, uint32_t len, uint32_t id) {
   g->lab = *lab;
 }
 
-static void expose(struct checker *c, unsigned principal, uint64_t paddr, uint32_t len, int at_map) {
-  struct expose_ctx x = {.c = c, .principal = principal, .bit = 1ull << principal,
-                         .epoch = mem_page_epoch(c->m, paddr >> MEM_PAGE_SHIFT)};
+/* The bytes [paddr, paddr + len) (within one page) become readable by
+ * principal. label_id: the one label they all carry (a write's), or
+ * UINT32_MAX to walk their runs. */
+static void expose_range(struct checker *c, unsigned principal, uint64_t paddr, uint32_t len, int at_map,
+                         uint32_t label_id) {
+  if (label_id == MEM_LABEL_ID_ZERO)
+    return; /* zeroes: nothing to expose (expose_run skips them) */
+  struct expose_ctx x; /* the group's other fields are set with its prop */
+  x.c = c;
+  x.principal = principal;
+  x.bit = 1ull << principal;
+  x.epoch = mem_page_epoch(c->m, paddr >> MEM_PAGE_SHIFT);
   x.g.prop = -1;
   x.g.at_map = at_map;
-  mem_label_runs(c->m, paddr, len, expose_run, &x);
-  group_flush(c, &x.g);
+  if (label_id != UINT32_MAX)
+    expose_run(&x, paddr, len, label_id); /* the single run mem_label_runs would visit */
+  else
+    mem_label_runs(c->m, paddr, len, expose_run, &x);
+  if (x.g.prop >= 0)
+    group_flush(c, &x.g);
+}
+
+static void expose(struct checker *c, unsigned principal, uint64_t paddr, uint32_t len, int at_map) {
+  expose_range(c, principal, paddr, len, at_map, UINT32_MAX);
 }
 
 static void device_read(struct checker *c, struct mem *m, const struct mem_access *a);
@@ -386,7 +403,7 @@ static void on_access(void *ctx, struct mem *m, const struct mem_access *a) {
     unsigned p = (unsigned)__builtin_ctzll(mappers);
     mappers &= mappers - 1;
     if (p < c->pol->nprincipals)
-      expose(c, p, a->paddr, a->len, 0);
+      expose_range(c, p, a->paddr, a->len, 0, a->one_label && a->len ? a->label_id : UINT32_MAX);
   }
 }
 

@@ -733,6 +733,8 @@ static int store(struct mem *m, struct mem_accessor who, uint64_t paddr, const u
       memcpy(pg->data + off, src + done, n);
     else
       memset(pg->data + off, byte, n);
+    acc.one_label = 1;
+    acc.label_id = id;
     notify_access(m, &acc);
     done += n;
   }
@@ -770,8 +772,12 @@ int mem_read(struct mem *m, struct mem_accessor who, uint64_t paddr, void *dst, 
     struct mem_page *pg = touch(m, pfn);
     if (!pg)
       return MEM_ENOMEM;
-    if (dst)
-      memcpy((uint8_t *)dst + done, pg->data + off, n);
+    if (dst) {
+      if (n == 8) /* a page-table entry, a descriptor word: one load */
+        memcpy((uint8_t *)dst + done, pg->data + off, 8);
+      else
+        memcpy((uint8_t *)dst + done, pg->data + off, n);
+    }
     notify_access(m, &acc);
     done += n;
   }

@@ -101,6 +101,11 @@ struct mem_access {
   uint64_t paddr;  /* first byte [physical address] */
   uint32_t len;    /* bytes; never crosses a page boundary */
   uint64_t src_paddr; /* MEM_OP_COPY: source */
+  /* After a write or fill took effect: one_label 1 says every byte of the
+   * range now carries label id label_id (so an observer need not walk the
+   * runs); 0 otherwise (reads, copies, and before a write). */
+  uint8_t one_label;
+  uint32_t label_id;
 };
 
 struct mem;

@@ -33,6 +33,15 @@
 #define PRINCIPAL_OTHER 1u
 #define SOCK_PAGES 16u
 #define MAX_APP_RULES 1024u
+#define CLS_MEMO_BITS 10
+#define CLS_MEMO_BYTES 128u
+
+/* A classified frame (see classify). */
+struct cls_memo {
+  uint32_t len; /* 0: empty */
+  struct driver_pkt pk;
+  uint8_t bytes[CLS_MEMO_BYTES];
+};
 
 struct sys {
   const struct replay_opts *o;
@@ -71,6 +80,7 @@ struct sys {
   uint64_t tx_first_ps, tx_last_ps;
   int have_tx;
   uint8_t tx_senders[2]; /* principals seen sending */
+  struct cls_memo *memo; /* 2^CLS_MEMO_BITS entries, or NULL */
   uint16_t rid;
   int feed_error;
   char feed_err[512];
@@ -148,27 +158,72 @@ static uint32_t lookup_flow(const struct sys *s, const struct flow_parse *fp) {
   return id;
 }
 
+/* The stack's view of a parsed frame whose flow is id: whose socket, where
+ * the payload starts. */
+static void classify_parsed(const struct sys *s, const struct flow_parse *fp, uint32_t id, struct driver_pkt *out) {
+  out->flow = id;
+  out->hdr_len = fp->payload_offset;
+  out->to_kernel = fp->key.af == FLOW_AF_NONE || id == UINT32_MAX;
+  out->owner = id < flow_table_count(s->ft) ? s->owner[id] : PRINCIPAL_OTHER;
+  /* One receiving socket per 5-tuple (FNV-1a over it). */
+  const struct flow_key *k = &fp->key;
+  uint8_t b[38]; /* af, proto, src, dst, sport, dport (as stored) */
+  b[0] = k->af;
+  b[1] = k->proto;
+  memcpy(b + 2, k->src, 16);
+  memcpy(b + 18, k->dst, 16);
+  memcpy(b + 34, &k->sport, 2);
+  memcpy(b + 36, &k->dport, 2);
+  uint32_t h = 2166136261u;
+#pragma GCC unroll 38
+  for (size_t i = 0; i < sizeof b; i++)
+    h = (h ^ b[i]) * 16777619u;
+  out->sock = h;
+}
+
+/* The stack classifies the bytes the NIC placed, which are the fed frame's
+ * unless something changed them on the way. A memo of the frames fed
+ * lately, found by a hash of their bytes, spares parsing a frame twice: an
+ * entry answers only a frame of the same length and the same bytes, so it
+ * gives what parsing would. Frames longer than CLS_MEMO_BYTES are left out
+ * (the stack parses only a long frame's first bytes: another input). */
+static uint32_t cls_memo_slot(const uint8_t *b, uint32_t len) {
+  uint64_t h = len;
+  uint32_t i = 0;
+  for (; i + 8 <= len; i += 8) {
+    uint64_t w;
+    memcpy(&w, b + i, 8);
+    h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+  }
+  uint64_t w = 0;
+  memcpy(&w, b + i, len - i);
+  h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+  return (uint32_t)(h >> (64 - CLS_MEMO_BITS));
+}
+
+static void cls_memo_put(struct sys *s, const uint8_t *frame, uint32_t len, const struct driver_pkt *pk) {
+  if (!s->memo || len > CLS_MEMO_BYTES)
+    return;
+  struct cls_memo *e = &s->memo[cls_memo_slot(frame, len)];
+  e->len = len;
+  e->pk = *pk;
+  memcpy(e->bytes, frame, len);
+}
+
 /* The stack's view of a frame: which flow, whose socket, where the payload starts. */
 static int classify(void *ctx, const uint8_t *frame, uint32_t len, struct driver_pkt *out) {
   struct sys *s = ctx;
+  if (s->memo && len <= CLS_MEMO_BYTES && len) {
+    const struct cls_memo *e = &s->memo[cls_memo_slot(frame, len)];
+    if (e->len == len && memcmp(e->bytes, frame, len) == 0) {
+      *out = e->pk;
+      return 0;
+    }
+  }
   struct flow_parse fp;
   if (flow_parse(frame, len, &fp))
     return -1;
-  uint32_t id = lookup_flow(s, &fp);
-  out->flow = id;
-  out->hdr_len = fp.payload_offset;
-  out->to_kernel = fp.key.af == FLOW_AF_NONE || id == UINT32_MAX;
-  out->owner = id < flow_table_count(s->ft) ? s->owner[id] : PRINCIPAL_OTHER;
-  /* One receiving socket per 5-tuple (FNV-1a over it). */
-  const struct flow_key *k = &fp.key;
-  uint32_t h = 2166136261u;
-  const uint8_t *parts[] = {&k->af, &k->proto, k->src, k->dst, (const uint8_t *)&k->sport,
-                            (const uint8_t *)&k->dport};
-  const size_t lens[] = {1, 1, 16, 16, 2, 2};
-  for (size_t i = 0; i < 6; i++)
-    for (size_t j = 0; j < lens[i]; j++)
-      h = (h ^ parts[i][j]) * 16777619u;
-  out->sock = h;
+  classify_parsed(s, &fp, lookup_flow(s, &fp), out);
   return 0;
 }
 
@@ -444,6 +499,11 @@ static void feed(void *arg) {
     s->have_first_arrival = 1;
   }
   s->last_arrival_ps = now;
+  if (parsed && r->caplen <= CLS_MEMO_BYTES) {
+    struct driver_pkt pk;
+    classify_parsed(s, &fp, flow, &pk);
+    cls_memo_put(s, s->frame, r->caplen, &pk);
+  }
   nic_rx_frame(s->nic, &f);
   schedule_next(s);
 }
@@ -621,6 +681,7 @@ static void teardown(struct sys *s) {
   iommu_dma_free(s->dma); /* after the last unmap the port may watch */
   flow_table_free(s->ft);
   xdp_prog_free(s->xdp);
+  free(s->memo);
   free(s->owner);
   if (s->t)
     trace_close(s->t);
@@ -664,6 +725,7 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   }
   s->o = o;
   s->evicted_flow = UINT32_MAX;
+  s->memo = calloc(1u << CLS_MEMO_BITS, sizeof *s->memo); /* NULL: every frame is parsed */
   struct trace_open_opts to;
   trace_open_opts_default(&to);
   to.skip_unsupported = o->skip_unsupported;

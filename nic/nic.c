@@ -103,6 +103,7 @@ struct nic {
   uint64_t tx_wire_free_ps; /* the TX wire is busy until then */
   struct dma_port port; /* the only way to host memory */
   struct nic_host host;
+  uint64_t bad_reg_writes; /* register writes refused: no such queue, no ring, a value past the ring */
   struct rxq q[NIC_MAX_QUEUES];
   uint8_t reta[NIC_RETA_SIZE];
   uint8_t rss_key[NIC_RSS_KEY_BYTES];
@@ -205,11 +206,34 @@ struct nic *nic_new(const struct nic_params *p, const struct dma_port *port, con
     return NULL;
   }
   uint64_t all = p->queues >= 64 ? UINT64_MAX : (1ull << p->queues) - 1;
-  if ((p->rss_queues & all) == 0 || p->default_queue >= p->queues || p->buffer_size == 0 ||
-      p->line_rate_gbps <= 0 || p->pcie_gbps <= 0 || p->pcie_mps == 0 || p->wb_threshold == 0 ||
-      p->wb_threshold > DESC_CACHE / 2 || p->desc_fetch_batch == 0 ||
-      p->desc_fetch_batch > DESC_CACHE / 2) {
-    snprintf(err, errlen, "nic: impossible parameters");
+  /* Each parameter checked alone: the message names it, its value and the range. */
+  if ((p->rss_queues & all) == 0) {
+    snprintf(err, errlen, "nic: rss_queues 0x%llx: allowed a non-empty set of queues 0..%u",
+             (unsigned long long)p->rss_queues, p->queues - 1);
+    return NULL;
+  }
+  if (p->default_queue >= p->queues) {
+    snprintf(err, errlen, "nic: default_queue %u: allowed 0..%u", p->default_queue, p->queues - 1);
+    return NULL;
+  }
+  if (p->buffer_size == 0) {
+    snprintf(err, errlen, "nic: buffer_size 0: allowed 1 and more bytes");
+    return NULL;
+  }
+  if (!(p->line_rate_gbps > 0) || !(p->pcie_gbps > 0)) {
+    snprintf(err, errlen, "nic: line_rate_gbps %g, pcie_gbps %g: allowed above 0", p->line_rate_gbps, p->pcie_gbps);
+    return NULL;
+  }
+  if (p->pcie_mps == 0) {
+    snprintf(err, errlen, "nic: pcie_mps 0: allowed 1 and more bytes");
+    return NULL;
+  }
+  if (p->wb_threshold == 0 || p->wb_threshold > DESC_CACHE / 2) {
+    snprintf(err, errlen, "nic: wb_threshold %u: allowed 1..%u", p->wb_threshold, DESC_CACHE / 2);
+    return NULL;
+  }
+  if (p->desc_fetch_batch == 0 || p->desc_fetch_batch > DESC_CACHE / 2) {
+    snprintf(err, errlen, "nic: desc_fetch_batch %u: allowed 1..%u", p->desc_fetch_batch, DESC_CACHE / 2);
     return NULL;
   }
   struct nic *n = calloc(1, sizeof *n);
@@ -434,8 +458,10 @@ static void update_fill(struct rxq *q) {
 }
 
 void nic_rx_ring_setup(struct nic *n, unsigned queue, uint64_t base_iova, uint32_t size) {
-  if (queue >= n->p.queues)
+  if (queue >= n->p.queues || size == 0) {
+    n->bad_reg_writes++;
     return;
+  }
   struct rxq *q = &n->q[queue];
   q->base_iova = base_iova;
   q->size = size;
@@ -445,11 +471,15 @@ void nic_rx_ring_setup(struct nic *n, unsigned queue, uint64_t base_iova, uint32
 }
 
 void nic_rx_tail_write(struct nic *n, unsigned queue, uint32_t tail) {
-  if (queue < n->p.queues && n->q[queue].size) {
-    n->q[queue].tail = tail % n->q[queue].size;
+  if (queue < n->p.queues && n->q[queue].size && tail < n->q[queue].size) {
+    n->q[queue].tail = tail;
     update_fill(&n->q[queue]);
+  } else {
+    n->bad_reg_writes++; /* RDT past the ring, or a queue without one: refused */
   }
 }
+
+uint64_t nic_bad_register_writes(const struct nic *n) { return n->bad_reg_writes; }
 
 uint32_t nic_rx_head(const struct nic *n, unsigned queue) {
   return queue < n->p.queues ? n->q[queue].head : 0;
@@ -465,8 +495,10 @@ void nic_irq_enable(struct nic *n, unsigned queue) {
    * came after the poll looked, while the core was still busy, raises the
    * interrupt as soon as it is unmasked (within the throttle), so no frame
    * waits in the ring for a later one. */
-  if (queue >= n->p.queues)
+  if (queue >= n->p.queues) {
+    n->bad_reg_writes++;
     return;
+  }
   struct rxq *q = &n->q[queue];
   q->irq_enabled = 1;
   if (q->cause && !simk_event_pending(q->irq_ev)) {
@@ -1066,8 +1098,10 @@ void nic_rx_frame(struct nic *n, const struct nic_frame *f) {
 /* ---- TX ---- */
 
 void nic_tx_ring_setup(struct nic *n, unsigned queue, uint64_t base_iova, uint32_t size) {
-  if (queue >= n->p.queues)
+  if (queue >= n->p.queues || size == 0) {
+    n->bad_reg_writes++;
     return;
+  }
   struct txq *t = &n->tq[queue];
   t->base_iova = base_iova;
   t->size = size;
@@ -1088,10 +1122,12 @@ uint32_t nic_tx_ring_fill(const struct nic *n, unsigned queue) {
 }
 
 void nic_tx_tail_write(struct nic *n, unsigned queue, uint32_t tail) {
-  if (queue >= n->p.queues || !n->tq[queue].size)
+  if (queue >= n->p.queues || !n->tq[queue].size || tail >= n->tq[queue].size) {
+    n->bad_reg_writes++; /* TDT past the ring, or a queue without one: refused */
     return;
+  }
   struct txq *t = &n->tq[queue];
-  t->tail = tail % t->size;
+  t->tail = tail;
   t->vcd_fill = nic_tx_ring_fill(n, queue);
   if (t->head != t->tail && !simk_event_pending(t->ev))
     simk_event_notify(t->ev, 0);

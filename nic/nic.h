@@ -118,14 +118,21 @@ struct nic_frame {
   const struct flow_key *key; /* as seen in the frame; NULL when unparsed */
 };
 
-/* Host side of the device: called when a queue raises its interrupt. */
+/* Host side of the device. Every callback is called from a device event
+ * (SystemC process context, simulated time stands still during the call);
+ * none may call back into the NIC's receive path (nic_rx_frame) or block.
+ * They may schedule host work (a NAPI poll) and record facts. */
 struct nic_host {
   void *ctx;
+  /* queue raised its interrupt (MSI-X vector): schedule the poll; the
+   * interrupt stays masked until nic_irq_enable. */
   void (*irq)(void *ctx, unsigned queue);
   void (*tx_irq)(void *ctx, unsigned queue); /* TX completions written back (may be NULL) */
-  /* A received frame was dropped for lack of a posted descriptor (may be NULL). */
+  /* A received frame was dropped for lack of a posted descriptor (may be
+   * NULL): a fact for the checker, nothing to change in the device. */
   void (*rx_no_desc)(void *ctx, unsigned queue, const struct nic_frame *f);
-  /* An armed fault took effect; tag is the one given to nic_fault_arm. */
+  /* An armed fault took effect; tag is the one given to nic_fault_arm,
+   * effect one sentence of what it did. */
   void (*fault_effect)(void *ctx, void *tag, uint64_t packet, const char *effect);
   /* A frame left on the wire (may be NULL): the bytes the device read from
    * host memory for descriptors first_desc.. (ndesc of them) of queue. */
@@ -229,7 +236,11 @@ uint32_t nic_toeplitz_tab(const struct nic_toeplitz_table *tab, const uint8_t *d
  * for TCP/UDP); 0 for non-IP. */
 uint32_t nic_rss_hash(const struct nic *n, const struct flow_key *key);
 
-/* Driver side of a ring (register writes). */
+/* Driver side of a ring (register writes), from the driver's context (NAPI
+ * or setup). A write the device would not take (no such queue, a ring of 0
+ * descriptors, a tail past the ring, a queue without a ring) changes
+ * nothing and is counted (nic_bad_register_writes). */
+uint64_t nic_bad_register_writes(const struct nic *n);
 void nic_rx_ring_setup(struct nic *n, unsigned queue, uint64_t base_iova, uint32_t size);
 void nic_rx_tail_write(struct nic *n, unsigned queue, uint32_t tail);
 uint32_t nic_rx_head(const struct nic *n, unsigned queue);

@@ -41,6 +41,7 @@ struct rx_buf {
 
 struct held_page {
   unsigned queue;
+  unsigned principal; /* who holds it */
   struct buf b;
   uint64_t return_ps;
 };
@@ -91,7 +92,7 @@ struct rxq {
   struct simk_event *napi_ev;
   struct simk_event *end_ev; /* end of the current poll */
   int more;            /* the poll used its whole budget */
-  int zc;              /* this queue's pages go zero-copy to the app */
+  uint64_t zc_users;   /* principals this queue's pages go to zero-copy (bit per id) */
   int xsk;             /* this queue's buffers come from the application's region */
   /* header split: one header buffer per descriptor, in kernel pages */
   uint64_t *hdr_pfns;
@@ -149,6 +150,13 @@ struct driver {
   uint32_t *rmem;
   /* the application's region (one bound queue) */
   struct umem *umem;
+  /* each zero-copy principal's mapping of the pools it gets, by principal id
+   * (the application's from app_*, the tenants' from p.tenants) */
+  struct zc_user {
+    uint8_t map_mode;
+    int map_per_packet;
+    uint64_t hold_ps;
+  } zu[MEM_MAX_PRINCIPALS];
   /* per page frame: buffers of it the application holds now (zero copy) */
   uint32_t *app_refs;
   uint64_t npages;
@@ -378,8 +386,8 @@ static void app_return(struct driver *d, const struct held_page *h) {
   uint64_t pfn = h->b.pfn;
   if (d->app_refs[pfn] && --d->app_refs[pfn] == 0) {
     mem_page_set_holder(d->m, pfn, -1);
-    if (d->p.app_map_per_packet && h->b.src != BUF_UMEM) {
-      mem_page_map(d->m, pfn, d->p.app, MEM_MAP_NONE);
+    if (d->zu[h->principal].map_per_packet && h->b.src != BUF_UMEM) {
+      mem_page_map(d->m, pfn, h->principal, MEM_MAP_NONE);
       cpu_charge(d->cpu, CPU_MAP, d->cpu->costs.user_unmap);
       d->st.app_unmaps++;
     }
@@ -404,7 +412,7 @@ static void app_tick(void *arg) {
     simk_event_notify(d->app_ev, d->held[d->held_first].return_ps - now);
 }
 
-static int hold_page(struct driver *d, unsigned queue, const struct buf *b) {
+static int hold_page(struct driver *d, unsigned queue, unsigned who, const struct buf *b) {
   if (d->nheld == d->held_cap) {
     size_t ncap = d->held_cap ? d->held_cap * 2 : 256;
     struct held_page *n = malloc(ncap * sizeof *n);
@@ -419,12 +427,12 @@ static int hold_page(struct driver *d, unsigned queue, const struct buf *b) {
   }
   uint64_t now = simk_now_ps();
   d->held[(d->held_first + d->nheld) % d->held_cap] =
-      (struct held_page){.queue = queue, .b = *b, .return_ps = now + d->p.app_hold_ps};
+      (struct held_page){.queue = queue, .principal = who, .b = *b, .return_ps = now + d->zu[who].hold_ps};
   d->nheld++;
   if (d->nheld > d->st.pages_held_max)
     d->st.pages_held_max = d->nheld;
   if (!simk_event_pending(d->app_ev))
-    simk_event_notify(d->app_ev, d->p.app_hold_ps);
+    simk_event_notify(d->app_ev, d->zu[who].hold_ps);
   return 0;
 }
 
@@ -656,16 +664,17 @@ void driver_set_hoard(struct driver *d, unsigned principal, void *tag) {
   }
 }
 
-/* Hand a buffer to the application in place (XDP_REDIRECT to it, or a zcrx
- * payload): it reads what it was given, keeps the buffer app.hold_us, then
- * gives it back. A page mapped per packet is mapped at the first buffer of it
- * the application holds. */
-static void hand_over(struct driver *d, struct rxq *q, const struct frag *fr, uint32_t wire_bytes) {
+/* Hand a buffer to principal `who` in place (XDP_REDIRECT to it, or a zcrx
+ * payload): it reads what it was given, keeps the buffer for its hold time
+ * (app.hold_us for the application), then gives it back. A page mapped per
+ * packet is mapped at the first buffer of it the principal holds. */
+static void hand_over(struct driver *d, struct rxq *q, const struct frag *fr, uint32_t wire_bytes, unsigned who) {
   uint64_t pfn = fr->b.pfn;
+  const struct zc_user *zu = &d->zu[who];
   if (d->app_refs[pfn]++ == 0) {
-    mem_page_set_holder(d->m, pfn, (int)d->p.app);
-    if (d->p.app_map_per_packet && fr->b.src != BUF_UMEM) {
-      mem_page_map(d->m, pfn, d->p.app, (enum mem_map_mode)d->p.app_map_mode);
+    mem_page_set_holder(d->m, pfn, (int)who);
+    if (zu->map_per_packet && fr->b.src != BUF_UMEM) {
+      mem_page_map(d->m, pfn, who, (enum mem_map_mode)zu->map_mode);
       cpu_charge(d->cpu, CPU_MAP, d->cpu->costs.user_map);
       d->st.app_maps++;
     }
@@ -674,23 +683,23 @@ static void hand_over(struct driver *d, struct rxq *q, const struct frag *fr, ui
     d->umem->held++;
     d->st.rx_ring++;
   }
-  user_read_zero_copy(d->users[d->p.app], frag_paddr(fr), fr->len, wire_bytes);
-  if (d->hoard == (int)d->p.app) {
+  user_read_zero_copy(d->users[who], frag_paddr(fr), fr->len, wire_bytes);
+  if (d->hoard == (int)who) {
     /* It never gives the buffer back. */
     d->st.pages_hoarded++;
     return;
   }
-  if (d->p.app_hold_ps == 0 || hold_page(d, q->index, &fr->b)) {
-    struct held_page h = {.queue = q->index, .b = fr->b, .return_ps = simk_now_ps()};
+  if (zu->hold_ps == 0 || hold_page(d, q->index, who, &fr->b)) {
+    struct held_page h = {.queue = q->index, .principal = who, .b = fr->b, .return_ps = simk_now_ps()};
     app_return(d, &h);
   }
 }
 
-/* The whole frame goes to the application in place. */
-static void hand_over_frame(struct driver *d, struct rxq *q, uint32_t total) {
+/* The whole frame goes to principal `who` in place. */
+static void hand_over_frame(struct driver *d, struct rxq *q, uint32_t total, unsigned who) {
   d->st.zc_packets++;
   for (uint32_t i = 0; i < q->nfrags; i++)
-    hand_over(d, q, &q->frags[i], i == 0 ? total : 0);
+    hand_over(d, q, &q->frags[i], i == 0 ? total : 0, who);
   d->st.delivered_packets++;
   d->st.delivered_bytes += total;
   d->st.last_delivery_ps = simk_now_ps();
@@ -786,16 +795,17 @@ static void redirect_copy(struct driver *d, struct rxq *q, unsigned to, uint64_t
 }
 
 /* Run XDP on the frame being received: the configured program, or the
- * default one (the application's frames to it, the rest passed). Returns 1
+ * default one (a frame whose owner gets this queue's buffers zero-copy,
+ * to_zc, redirected to it; the rest passed). Returns 1
  * when the verdict finished the frame (dropped, redirected), 0 when it goes
  * up the stack (XDP_PASS: on the AF_XDP queue, copied out of the UMEM into a
  * kernel page first, as the zero-copy drivers' XDP_PASS path does). */
 static int run_xdp(struct driver *d, struct rxq *q, const struct driver_pkt *pk, uint64_t hdr_pa,
-                   uint32_t first_len, uint32_t total, int for_app) {
+                   uint32_t first_len, uint32_t total, int to_zc) {
   cpu_charge(d->cpu, CPU_OTHER, d->cpu->costs.xdp_run);
   d->st.xdp_runs++;
-  int act = for_app ? DRIVER_XDP_REDIRECT : DRIVER_XDP_PASS;
-  unsigned to = d->p.app;
+  int act = to_zc ? DRIVER_XDP_REDIRECT : DRIVER_XDP_PASS;
+  unsigned to = to_zc ? pk->owner : d->p.app;
   if (d->xdp.run) {
     /* The program sees the frame's first buffer (xdp_buff data..data_end). */
     uint32_t n = first_len < sizeof d->xdp_buf ? first_len : (uint32_t)sizeof d->xdp_buf;
@@ -813,10 +823,10 @@ static int run_xdp(struct driver *d, struct rxq *q, const struct driver_pkt *pk,
     return 1;
   case DRIVER_XDP_REDIRECT:
     d->st.xdp_redirect++;
-    if (to == d->p.app && (q->zc || q->xsk)) {
-      /* The application's memory on this queue: handed over in place. */
+    if ((to < 64 && (q->zc_users >> to & 1)) || (to == d->p.app && q->xsk)) {
+      /* The principal's memory on this queue: handed over in place. */
       d->st.xdp_redirect_in_place++;
-      hand_over_frame(d, q, total);
+      hand_over_frame(d, q, total, to);
     } else if (to < d->nusers && d->users[to]) {
       redirect_copy(d, q, to, hdr_pa, total);
     } else {
@@ -872,6 +882,10 @@ static void rx_frame(struct rxq *q) {
   if (pk.hdr_len > total)
     pk.hdr_len = total;
   int for_app = !pk.to_kernel && pk.owner == d->p.app && d->p.app < d->nusers && d->users[d->p.app];
+  /* The frame's owner gets this queue's buffers zero-copy. */
+  int to_zc = q->xsk ? for_app
+                     : !pk.to_kernel && pk.owner < 64 && (q->zc_users >> pk.owner & 1) && pk.owner < d->nusers &&
+                           d->users[pk.owner];
 
   if (q->xsk && d->p.xsk_mode == DRIVER_XSK_ZCRX) {
     if (for_app && q->split) {
@@ -883,7 +897,7 @@ static void rx_frame(struct rxq *q) {
       uint64_t skb_data = build_skb(d, hdr_pa, &q->frags[0], q->hdr_len, 1, &shinfo);
       cpu_charge(d->cpu, CPU_OTHER, d->cpu->costs.validate + d->cpu->costs.sock_deliver);
       mem_read(d->m, kcpu, skb_data, NULL, pk.hdr_len ? pk.hdr_len : hl);
-      hand_over_frame(d, q, total);
+      hand_over_frame(d, q, total, d->p.app);
       skb_free(d, shinfo);
       return;
     }
@@ -892,12 +906,12 @@ static void rx_frame(struct rxq *q) {
      * the stack copies them out to a kernel buffer and goes on as usual. */
     if (copy_out(d, q))
       return;
-  } else if (d->xdp.run || q->zc || (q->xsk && d->p.xsk_mode == DRIVER_XSK_AF_XDP)) {
+  } else if (d->xdp.run || q->zc_users || (q->xsk && d->p.xsk_mode == DRIVER_XSK_AF_XDP)) {
     /* XDP: on the bound queue of an AF_XDP socket it runs on every frame,
      * after the device has written it into the UMEM (too late to keep it
      * out); on a zero-copy queue after the device wrote it into a page the
      * application can read. */
-    if (run_xdp(d, q, &pk, hdr_pa, first_len, total, for_app))
+    if (run_xdp(d, q, &pk, hdr_pa, first_len, total, to_zc))
       return;
   }
 
@@ -1107,10 +1121,26 @@ static int umem_setup(struct driver *d, char *err, size_t errlen) {
 struct driver *driver_new(const struct driver_params *p, struct mem *m, struct iommu *io,
                           struct nic *nic, struct cpu *cpu, struct user **users, unsigned nusers,
                           const struct driver_classifier *cls, char *err, size_t errlen) {
-  if (p->queues == 0 || p->queues > NIC_MAX_QUEUES || p->ring_size < 2 || p->napi_budget == 0 ||
-      (p->header_split && (p->hdr_buffer_size < 64 || p->hdr_buffer_size > 1024 ||
-                           (p->hdr_buffer_size & (p->hdr_buffer_size - 1))))) {
-    snprintf(err, errlen, "driver: bad parameters");
+  /* Each parameter checked alone: the message names it, its value and the range. */
+  if (p->queues == 0 || p->queues > NIC_MAX_QUEUES) {
+    snprintf(err, errlen, "driver: queues %u: allowed 1..%u", p->queues, NIC_MAX_QUEUES);
+    return NULL;
+  }
+  if (p->ring_size < 2) {
+    snprintf(err, errlen, "driver: ring_size %u: allowed 2 and more descriptors", p->ring_size);
+    return NULL;
+  }
+  if (p->napi_budget == 0) {
+    snprintf(err, errlen, "driver: napi_budget 0: allowed 1 and more frames");
+    return NULL;
+  }
+  if (p->header_split && (p->hdr_buffer_size < 64 || p->hdr_buffer_size > 1024 ||
+                          (p->hdr_buffer_size & (p->hdr_buffer_size - 1)))) {
+    snprintf(err, errlen, "driver: hdr_buffer_size %u: allowed a power of two, 64..1024", p->hdr_buffer_size);
+    return NULL;
+  }
+  if (p->ntenants > MEM_MAX_PRINCIPALS) {
+    snprintf(err, errlen, "driver: ntenants %u: allowed 0..%u", p->ntenants, MEM_MAX_PRINCIPALS);
     return NULL;
   }
   if (p->pool_frag && (p->free_pages || p->dma_per_packet ||
@@ -1125,8 +1155,10 @@ struct driver *driver_new(const struct driver_params *p, struct mem *m, struct i
       (p->xsk_queue >= p->queues || (p->umem_chunk != 2048 && p->umem_chunk != 4096) ||
        p->buffer_size + LINUX_XDP_PACKET_HEADROOM > p->umem_chunk || p->free_pages || p->dma_per_packet ||
        (p->xsk_mode == DRIVER_XSK_ZCRX && !p->header_split))) {
-    snprintf(err, errlen, "driver: bad parameters for the application's RX region (queue %u, chunk %u, "
-             "buffer %u)", p->xsk_queue, p->umem_chunk, p->buffer_size);
+    snprintf(err, errlen, "driver: the application's RX region: xsk_queue %u (allowed 0..%u), umem_chunk %u "
+             "(allowed 2048, 4096) with buffer_size %u (allowed up to the chunk less %u of headroom); it needs "
+             "the pool's DMA mapping and recycling%s", p->xsk_queue, p->queues - 1, p->umem_chunk, p->buffer_size,
+             LINUX_XDP_PACKET_HEADROOM, p->xsk_mode == DRIVER_XSK_ZCRX ? " and header split" : "");
     return NULL;
   }
   struct driver *d = calloc(1, sizeof *d);
@@ -1144,6 +1176,13 @@ struct driver *driver_new(const struct driver_params *p, struct mem *m, struct i
   if (cls)
     d->cls = *cls;
   d->hoard = -1;
+  if (p->app < MEM_MAX_PRINCIPALS)
+    d->zu[p->app] = (struct zc_user){.map_mode = p->app_map_mode, .map_per_packet = p->app_map_per_packet,
+                                     .hold_ps = p->app_hold_ps};
+  for (unsigned t = 0; t < p->ntenants; t++)
+    if (p->tenants[t].principal < MEM_MAX_PRINCIPALS && p->tenants[t].principal != p->app)
+      d->zu[p->tenants[t].principal] = (struct zc_user){.map_mode = p->tenants[t].map_mode,
+                                                        .map_per_packet = p->tenants[t].map_per_packet};
   d->headroom = driver_rx_headroom(p);
   d->frag_size = p->pool_frag ? driver_frag_size(p->buffer_size, p->skb_readonly, d->headroom) : MEM_PAGE_SIZE;
   d->npages = mem_pages(m);
@@ -1167,7 +1206,10 @@ struct driver *driver_new(const struct driver_params *p, struct mem *m, struct i
     struct rxq *q = &d->q[qi];
     q->d = d;
     q->index = qi;
-    q->zc = p->zero_copy && (p->zc_queues & (1ull << qi));
+    q->zc_users = p->zero_copy && (p->zc_queues & (1ull << qi)) && p->app < 64 ? 1ull << p->app : 0;
+    for (unsigned t = 0; t < p->ntenants; t++)
+      if (p->tenants[t].principal < MEM_MAX_PRINCIPALS && (p->tenants[t].zc_queues & (1ull << qi)))
+        q->zc_users |= 1ull << p->tenants[t].principal;
     char name[32];
     snprintf(name, sizeof name, "napi.q%u", qi);
     q->napi_ev = simk_event_new(name, napi_poll, q);
@@ -1220,7 +1262,7 @@ struct driver *driver_new(const struct driver_params *p, struct mem *m, struct i
 
     q->xsk = p->xsk_mode != DRIVER_XSK_NONE && qi == p->xsk_queue;
     if (q->xsk) {
-      q->zc = 0;
+      q->zc_users = 0;
       if (umem_setup(d, err, errlen)) {
         driver_free(d);
         return NULL;
@@ -1233,15 +1275,23 @@ struct driver *driver_new(const struct driver_params *p, struct mem *m, struct i
         .clear = p->pool_clear,
         .dma_per_packet = p->dma_per_packet,
         .rid = p->rid,
-        .user_principal = (q->zc && !p->app_map_per_packet) ? (int)p->app : -1,
+        .user_principal = (q->zc_users >> p->app & 1) && !p->app_map_per_packet ? (int)p->app : -1,
         .user_mode = p->app_map_mode,
     };
+    for (unsigned t = 0; t < p->ntenants; t++) {
+      const struct driver_tenant *tn = &p->tenants[t];
+      if (tn->principal != p->app && (q->zc_users >> tn->principal & 1) && !tn->map_per_packet) {
+        pp.user_more |= 1ull << tn->principal;
+        pp.user_modes[tn->principal] = tn->map_mode;
+      }
+    }
     if (q->xsk) {
       /* The bound queue's own page_pool holds kernel pages for the frames
        * copied out of the application's region: the device never writes
        * them, so they are not mapped for it. */
       pp.dma_per_packet = 1;
       pp.user_principal = -1;
+      pp.user_more = 0;
     }
     if (!p->free_pages) {
       q->pool = page_pool_new(&pp, m, io, cpu, err, errlen);

@@ -48,20 +48,25 @@
 
 #define DRIVER_SHINFO_BYTES LINUX_SHINFO_BYTES /* SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) */
 
-/* What the stack learns of a frame from its headers. */
+/* What the stack learns of a frame from its headers: parsed once, by the
+ * classifier, and passed on (to XDP, to the socket layer). */
 struct driver_pkt {
-  uint32_t flow;
+  uint32_t flow;     /* flow id in the trace's flow table, or UINT32_MAX */
   unsigned owner;    /* principal whose socket receives it */
-  uint32_t hdr_len;  /* headers up to the L4 payload */
+  uint32_t hdr_len;  /* bytes of headers up to the L4 payload */
   int to_kernel;     /* 1: consumed by the kernel (ARP...), not a socket */
   uint32_t sock;     /* the receiving socket: a hash of the 5-tuple (not the flow
                         table's id, which a bounded table may merge) */
+  int has_key;       /* 1: key holds the frame's outer tuple (at least Ethernet parsed) */
+  struct flow_key key;
 };
 
 struct driver_classifier {
   void *ctx;
-  /* Classify frame[0..len) (headers as read from memory). 0, or -1 when the
-   * frame is not recognised (then it goes to the kernel). */
+  /* Classify frame[0..len) (headers as read from memory). Called from the
+   * queue's NAPI poll (softirq context, simulated time stands still); it may
+   * only read the bytes it is given and fill *out. 0, or -1 when the frame
+   * is not recognised (then it goes to the kernel). */
   int (*classify)(void *ctx, const uint8_t *frame, uint32_t len, struct driver_pkt *out);
 };
 
@@ -77,11 +82,25 @@ struct driver_xdp_prog {
   void *ctx;
   /* Run the program on one frame: frame[0..caplen) are the bytes it sees
    * (the first buffer, or the header buffer of a split frame), wire_len the
-   * frame's bytes, pk what the stack's parse found. Returns an enum
-   * driver_xdp_act; *to is the principal of a redirect, *rules the rules
-   * tried (each charged cpu costs.xdp_rule). */
+   * frame's bytes, pk what the stack's parse found (its key is the tuple the
+   * program matches: the frame is parsed once). Called from the queue's NAPI
+   * poll; it may only decide. Returns an enum driver_xdp_act; *to is the
+   * principal of a redirect, *rules the rules tried (each charged cpu
+   * costs.xdp_rule). */
   int (*run)(void *ctx, const uint8_t *frame, uint32_t caplen, uint32_t wire_len,
              const struct driver_pkt *pk, unsigned *to, uint32_t *rules);
+};
+
+/* A principal other than the application that receives its packets zero
+ * copy (a scenario's `principals:` entry with delivery zero_copy): the page
+ * pools of its queues are mapped into it, and on those queues the default
+ * XDP program hands its frames to it in place. It returns each buffer at
+ * once (no hold time) and writes nothing. */
+struct driver_tenant {
+  unsigned principal;
+  uint64_t zc_queues;       /* bit per queue whose pool it gets */
+  uint8_t map_mode;         /* MEM_MAP_RO or MEM_MAP_RW */
+  int map_per_packet;       /* 1: map at hand-over, unmap at return */
 };
 
 struct driver_params {
@@ -118,6 +137,9 @@ struct driver_params {
   uint32_t umem_pages;      /* pages of the region; 0: the ring + 50% */
   int xdp_attached;         /* an XDP program (xdp.rules) is attached to the device */
   uint32_t sock_rcvbuf_bytes; /* each socket's receive buffer (sk_rcvbuf; a socket per flow); 0: no limit */
+  /* further zero-copy principals (beside the application) */
+  const struct driver_tenant *tenants;
+  unsigned ntenants;
 };
 
 enum driver_xsk_mode { DRIVER_XSK_NONE = 0, DRIVER_XSK_AF_XDP, DRIVER_XSK_ZCRX };
@@ -138,7 +160,8 @@ uint32_t driver_frag_size(uint32_t buffer_size, int skb_readonly, uint32_t headr
 
 /* Fault hooks: a principal writes len bytes into the next packet the stack
  * validates (a TOCTOU attack on a shared mapping); a principal stops
- * returning pages. effect() reports what happened (tag is handed back). */
+ * returning pages. effect() reports what happened (tag is handed back); it
+ * is called from NAPI or the principal's event and may only record. */
 typedef void (*driver_effect_fn)(void *ctx, void *tag, uint64_t packet, const char *effect);
 
 struct driver_stats {

@@ -185,6 +185,22 @@ static int slot_get(struct page_pool *pp, uint32_t *out) {
   return 0;
 }
 
+/* Map page pfn into (map 1) or out of (map 0) every principal the pool's
+ * pages are mapped into while they are in it. */
+static void map_users(struct page_pool *pp, uint64_t pfn, int map) {
+  uint64_t who = pp->p.user_more;
+  if (pp->p.user_principal >= 0)
+    who |= 1ull << pp->p.user_principal;
+  while (who) {
+    unsigned p = (unsigned)__builtin_ctzll(who);
+    who &= who - 1;
+    enum mem_map_mode mode = (int)p == pp->p.user_principal ? (enum mem_map_mode)pp->p.user_mode
+                                                            : (enum mem_map_mode)pp->p.user_modes[p];
+    mem_page_map(pp->m, pfn, p, map ? mode : MEM_MAP_NONE);
+    cpu_charge(pp->cpu, CPU_MAP, map ? pp->cpu->costs.user_map : pp->cpu->costs.user_unmap);
+  }
+}
+
 /* A fresh page from the page allocator enters the pool (slow path): cleared
  * when the policy says so, DMA-mapped when the pool keeps the mappings,
  * mapped into the user principal the pool is shared with. Returns its slot
@@ -212,10 +228,7 @@ static int enter_page(struct page_pool *pp, uint32_t *slot) {
     }
     cpu_charge(pp->cpu, CPU_IOMMU, (uint64_t)c);
   }
-  if (pp->p.user_principal >= 0) {
-    mem_page_map(pp->m, pfn, (unsigned)pp->p.user_principal, (enum mem_map_mode)pp->p.user_mode);
-    cpu_charge(pp->cpu, CPU_MAP, pp->cpu->costs.user_map);
-  }
+  map_users(pp, pfn, 1);
   pp->slot[s] = (struct pp_page){.pfn = pfn, .iova = iova, .refs = 0, .state = PP_IN_CACHE};
   hput(pp, pfn, s);
   pp->st.pages_entered++;
@@ -239,10 +252,7 @@ static void release(struct page_pool *pp, uint32_t s, int still_held) {
       cpu_charge(pp->cpu, CPU_IOMMU, (uint64_t)c);
   }
   if (!still_held) {
-    if (pp->p.user_principal >= 0) {
-      mem_page_map(pp->m, e->pfn, (unsigned)pp->p.user_principal, MEM_MAP_NONE);
-      cpu_charge(pp->cpu, CPU_MAP, pp->cpu->costs.user_unmap);
-    }
+    map_users(pp, e->pfn, 0);
     mem_page_free(pp->m, e->pfn);
   }
   int j = hfind(pp, e->pfn);

@@ -67,6 +67,11 @@ struct page_pool_params {
   uint16_t rid;         /* device the pages are mapped for */
   int user_principal;   /* -1: none; else each page is mapped into it while in the pool */
   uint8_t user_mode;    /* enum mem_map_mode when mapped */
+  /* Further principals (bit per principal id) each page is mapped into
+   * while in the pool, principal i with mode user_modes[i]: tenants that
+   * share the queue zero-copy. */
+  uint64_t user_more;
+  uint8_t user_modes[MEM_MAX_PRINCIPALS];
 };
 
 /* Counters, named after Linux's page_pool_alloc_stats / page_pool_recycle_stats

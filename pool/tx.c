@@ -272,14 +272,18 @@ static void sender_write(struct tx *t, unsigned principal, const struct frame_in
       done += n;
   }
   t->st.user_writes++;
-  char text[200];
+  char name[48], text[240];
+  if (t->p.names)
+    snprintf(name, sizeof name, "%s", t->p.names[principal]);
+  else
+    snprintf(name, sizeof name, "principal %u", principal);
   if (rc) {
     t->st.user_write_faults++;
-    snprintf(text, sizeof text, "principal %u's write into %s (packet %llu) was refused: "
-             "the page is read-only to it", principal, where, (unsigned long long)packet);
+    snprintf(text, sizeof text, "%s's write into %s (packet %llu) was refused: "
+             "the page is read-only to it", name, where, (unsigned long long)packet);
   } else {
-    snprintf(text, sizeof text, "principal %u wrote %u bytes into %s while packet %llu was sent",
-             principal, done, where, (unsigned long long)packet);
+    snprintf(text, sizeof text, "%s wrote %u bytes into %s while packet %llu was sent",
+             name, done, where, (unsigned long long)packet);
   }
   if (tag && t->effect)
     t->effect(t->effect_ctx, tag, packet, text);

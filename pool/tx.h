@@ -62,6 +62,8 @@ struct tx_params {
   int head_writeback;       /* completions by head write-back instead of DD */
   uint32_t buffers;         /* send buffers per principal (each TX_BUF_PAGES pages) */
   unsigned nprincipals;
+  const char *const *names; /* the principals' names by id (nprincipals of them), for effect
+                               texts; NULL: "principal ID" */
   uint32_t kernel_reuse_pages; /* freed pages the kernel keeps for its own data before freeing them */
 };
 

@@ -57,6 +57,9 @@ struct user_read_stats {
                                     page, not entitled */
   uint64_t faults;               /* reads its mapping refused */
 };
+/* Both are called from inside a memory operation (the reader hangs on the
+ * memory's observer interface): they may only decide (entitled: 1 or 0)
+ * and record (sink: data[0..len) as read); neither may touch memory. */
 typedef int (*user_entitled_fn)(void *ctx, unsigned principal, const struct mem_label *lab);
 typedef void (*user_read_sink_fn)(void *ctx, unsigned principal, const uint8_t *data, uint32_t len);
 int user_hostile_read_start(struct user *u, user_entitled_fn entitled, void *entitled_ctx,

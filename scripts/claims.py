@@ -45,13 +45,21 @@ def run(args):
         return shown, json.load(f)
 
 
+def pairs(v):
+    """ (who <- whose: count, ...)" when a property has more than one pair."""
+    bp = v.get("by_pair", [])
+    if len(bp) < 2:
+        return ""
+    return " (" + ", ".join(f"{p['principal']} <- {p['owner']}: {p['count']}" for p in bp) + ")"
+
+
 def summary(r):
     if r is None:
         return "not available in this build (the design does not exist yet)"
     def shown(p):
         v = r["violations"][p]
         who = f" (by '{v['first']['principal']}')" if p == "pool_exhaustion" and v["first"] else ""
-        return f"`{p}` {v['count']}{who}"
+        return f"`{p}` {v['count']}{who}" + pairs(v)
     hit = [shown(p) for p in PROPS if r["violations"][p]["count"]]
     text = f"**{r['verdict']}**" + (": " + ", ".join(hit) if hit else "")
     if r.get("verdict_reason"):
@@ -133,6 +141,9 @@ CLAIMS = [
      "TX reads frames straight from the UMEM. Safe when the sender waits for completions.",
      [["--design", "tx-zerocopy"], ["--design", "tx-zerocopy", "--set", "tx.wait_completion=false"],
       ["--design", "tx-af-xdp"], ["--design", "tx-af-xdp", "--set", "tx.wait_completion=false"]]),
+    ("M1", "On a NIC shared by several tenants, a zero-copy queue exposes every tenant whose flows RSS spreads "
+     "onto it, and steering each tenant to its own queue closes it.",
+     [["--design", "multi-tenant-shared"], ["--design", "multi-tenant-steered"]]),
 ]
 
 

@@ -224,6 +224,7 @@ def scenario_errors():
         "nic:\n  queues: 4\n  rss_queues: [0, 5]\n",
         "design: copy\nfaults:\n  - late_dmx\n",
         "xdp:\n  rules:\n    - pass\n    - redirect bob udp\n",
+        "principals:\n  - owns: \"udp port 53\"\n    name: kernel\n",
     ]
     runs = []
     for text in files:

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "outfile.h"
+#include "prng.h"
 
 #define GEN_START_SEC UINT64_C(1700000000)
 #define GEN_MIN_SIZE 60u
@@ -61,43 +62,6 @@ void gen_params_default(struct gen_params *p) {
   p->ipv6_fraction = 0.0;
 }
 
-/* ---- PRNG: xoshiro256** seeded by splitmix64 (never rand()) ---- */
-
-struct rng {
-  uint64_t s[4];
-};
-
-static uint64_t splitmix64(uint64_t *x) {
-  uint64_t z = (*x += UINT64_C(0x9e3779b97f4a7c15));
-  z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-  z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-  return z ^ (z >> 31);
-}
-
-static void rng_seed(struct rng *r, uint64_t seed) {
-  uint64_t x = seed;
-  for (int i = 0; i < 4; i++)
-    r->s[i] = splitmix64(&x);
-}
-
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-static uint64_t rng_next(struct rng *r) {
-  uint64_t *s = r->s;
-  uint64_t result = rotl(s[1] * 5, 7) * 9;
-  uint64_t t = s[1] << 17;
-  s[2] ^= s[0];
-  s[3] ^= s[1];
-  s[1] ^= s[2];
-  s[0] ^= s[3];
-  s[2] ^= t;
-  s[3] = rotl(s[3], 45);
-  return result;
-}
-
-/* Uniform in [0, 1). */
-static double rng_unit(struct rng *r) { return (double)(rng_next(r) >> 11) * 0x1.0p-53; }
-
 /* ---- the flows' 5-tuples ---- */
 
 /* What varies per flow: the client (source) address and port. The
@@ -130,11 +94,11 @@ static int tuple_equal(const struct gen_tuple *a, const struct gen_tuple *b) {
  * 0. The Toeplitz hash of RSS mixes every bit of the addresses and ports, so
  * scattered clients spread over the queues as real traffic does (lockstep
  * tuples such as 10.0.0.(2+i):(5001+i) land on a few). */
-static void draw_tuple(struct rng *r, int v6, struct gen_tuple *t) {
+static void draw_tuple(struct prng *r, int v6, struct gen_tuple *t) {
   memset(t, 0, sizeof *t);
   t->v6 = (uint8_t)v6;
   for (;;) {
-    uint64_t x = rng_next(r);
+    uint64_t x = prng_next(r);
     t->sport = (uint16_t)(GEN_SPORT_MIN + (uint32_t)((x >> 40) % GEN_SPORT_COUNT));
     if (!v6) {
       uint8_t a = (uint8_t)(x >> 16), b = (uint8_t)(x >> 8), h = (uint8_t)x;
@@ -143,7 +107,7 @@ static void draw_tuple(struct rng *r, int v6, struct gen_tuple *t) {
       t->addr[0] = 10, t->addr[1] = a, t->addr[2] = b, t->addr[3] = h;
       return;
     }
-    uint64_t iid = rng_next(r);
+    uint64_t iid = prng_next(r);
     uint32_t net = (uint32_t)x; /* the 3rd and 4th groups */
     if (net == 1 || iid == 0)
       continue;
@@ -171,8 +135,8 @@ static struct gen_tuple *make_tuples(const struct gen_params *p) {
     return NULL;
   }
   memset(slots, 0xff, (size_t)nslots * sizeof *slots);
-  struct rng r;
-  rng_seed(&r, p->seed ^ GEN_TUPLE_STREAM);
+  struct prng r;
+  prng_seed(&r, p->seed ^ GEN_TUPLE_STREAM);
   for (uint32_t i = 0; i < p->flows; i++) {
     for (;;) {
       draw_tuple(&r, flow_is_v6(i, p->ipv6_fraction), &t[i]);
@@ -367,13 +331,13 @@ int gen_write(const struct gen_params *p, char *err, size_t errlen) {
   }
 
   errno = 0;
-  struct rng rng;
-  rng_seed(&rng, p->seed);
+  struct prng rng;
+  prng_seed(&rng, p->seed);
   uint64_t bits = 0; /* wire bits of the frames before this one */
   int rc = 0;
   for (uint64_t n = 0; n < p->packets; n++) {
     /* The flow: the first index whose cumulative weight exceeds u. */
-    double u = rng_unit(&rng) * total;
+    double u = prng_unit(&rng) * total;
     uint32_t lo = 0, hi = p->flows - 1;
     while (lo < hi) {
       uint32_t mid = lo + (hi - lo) / 2;
@@ -385,7 +349,7 @@ int gen_write(const struct gen_params *p, char *err, size_t errlen) {
     uint32_t flow = lo;
     uint32_t len = p->size_bytes;
     if (p->imix) {
-      uint64_t r = (rng_next(&rng) >> 32) % 12; /* 60 : 590 : 1514 = 7 : 4 : 1 */
+      uint64_t r = (prng_next(&rng) >> 32) % 12; /* 60 : 590 : 1514 = 7 : 4 : 1 */
       len = r < 7 ? 60 : r < 11 ? 590 : 1514;
     }
     int v6 = tuples[flow].v6;

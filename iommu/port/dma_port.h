@@ -5,7 +5,7 @@
  * labels what it writes, as a QEMU device calls pci_dma_read/pci_dma_write
  * on its PCI address space and the IOMMU's memory region behind it does the
  * rest. iommu_dma_new (iommu.h) implements the port with the IOMMU model and
- * the labelled memory (sim/mem); a TLM-2.0 socket or another IOMMU can
+ * the labelled memory (sim/core/mem); a TLM-2.0 socket or another IOMMU can
  * implement the same two calls.
  *
  * One request is one DMA of `bytes` bytes from `iova` on, in one direction:

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "prng.h"
+
 static const char *const names[FAULT_KIND_COUNT] = {
     "random_dma", "malicious_dma", "bad_descriptor", "late_dma",   "iommu_passthrough",
     "iommu_off",  "frame_drop",    "frame_bitflip",  "user_write", "user_hoard",
@@ -120,8 +122,12 @@ int fault_parse(const char *spec, struct fault *f, char *err, size_t errlen) {
         return bad(err, errlen, spec, "bit: expected a bit index in the frame", "");
       f->bit = (int)u;
     } else if (strcmp(key, "principal") == 0 && (kind == FAULT_USER_WRITE || kind == FAULT_USER_HOARD)) {
-      if (strcmp(val, "app") != 0 && strcmp(val, "other") != 0)
-        return bad(err, errlen, spec, "principal: expected app or other", "");
+      /* app, other or a scenario's principal (the replay checks it is one). */
+      size_t n = strlen(val);
+      if (n == 0 || n >= sizeof f->principal || strspn(val, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                            "0123456789_-") != n)
+        return bad(err, errlen, spec, "principal: expected app, other or a principal's name ([A-Za-z0-9_-], "
+                   "1..32 characters)", "");
       snprintf(f->principal, sizeof f->principal, "%s", val);
     } else {
       snprintf(err, errlen, "--fault '%s': unknown key '%s' for %s (allowed: packet, at_us, prob%s%s)", spec,
@@ -133,18 +139,11 @@ int fault_parse(const char *spec, struct fault *f, char *err, size_t errlen) {
   return 0;
 }
 
-static uint64_t splitmix(uint64_t *s) {
-  uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
 void fault_seed(struct fault *f, uint64_t run_seed, unsigned position) {
-  f->rng = run_seed * 0x100000001b3ull ^ ((uint64_t)position + 1) * 0x9e3779b97f4a7c15ull ^ f->kind;
+  f->rng = run_seed * 0x100000001b3ull ^ ((uint64_t)position + 1) * PRNG_GOLDEN_GAMMA ^ f->kind;
 }
 
-uint64_t fault_random(struct fault *f) { return splitmix(&f->rng); }
+uint64_t fault_random(struct fault *f) { return prng_splitmix64(&f->rng); }
 
 int fault_fires_at_frame(struct fault *f, uint64_t index, uint64_t now_ps) {
   if (f->done)

@@ -48,7 +48,7 @@ struct fault {
   uint64_t delay_ps;    /* late_dma: after completion (50 us); tx_late_read: after the frame left */
   int field_len;        /* bad_descriptor: 0 corrupt the address, 1 the length */
   int bit;              /* frame_bitflip: bit to flip, -1 from the seed */
-  char principal[32];   /* user_write, user_hoard: "app" */
+  char principal[33];   /* user_write, user_hoard: "app", "other" or a principal of the scenario */
   /* state */
   uint64_t rng;
   int done;             /* a one-shot fault that fired */

@@ -5,7 +5,7 @@
 #include "config.h"
 
 #include <ctype.h>
-#include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -185,7 +185,8 @@ static const struct key_def keys[] = {
     {"app.umem_pages", K_U32, OFF(app_umem_pages), 0, 1u << 20, NULL, 0,
      "af_xdp, zcrx: pages of the application's region; 0: enough for the ring and half again"},
     {"xdp.rules", K_RULES, OFF(xdp_rules), 0, 0, NULL, 0,
-     "the XDP program: a list of rules 'ACTION [PRINCIPAL] [MATCH]' (pass, drop, redirect PRINCIPAL; "
+     "the XDP program: a list of rules 'ACTION [PRINCIPAL] [MATCH]' (pass, drop, redirect PRINCIPAL: app, "
+     "other or a name from principals:; "
      "a BPF filter or 'tuple FIELD=VALUE,...'), first match wins, no match passes; [] the default "
      "program; in --set, rules separated by ';'"},
     {"cpu.ghz", K_DOUBLE, OFF(cpu_ghz), 0.1, 10, NULL, 0, "modelled core frequency in GHz"},
@@ -317,7 +318,10 @@ static const char *shown(const char *value) {
   return num_elide(value, buf, sizeof buf);
 }
 
-static int check_rule(const char *key, size_t index, const char *rule, char *err, size_t errlen) {
+/* principals: the scenario's names (NULL-terminated), or NULL while they
+ * are not all known (config_validate checks the names again). */
+static int check_rule(const char *key, size_t index, const char *rule, const char *const *principals, char *err,
+                      size_t errlen) {
   char e[1024];
   /* The length first: libpcap compiles a long filter slowly and in much
    * memory before any other check could refuse it. */
@@ -327,7 +331,7 @@ static int check_rule(const char *key, size_t index, const char *rule, char *err
              XDP_RULE_MAX - 1, shown(rule));
     return -1;
   }
-  if (xdp_rule_check(rule, config_principals, FRAME_LINKTYPE, e, sizeof e) == 0)
+  if (xdp_rule_check(rule, principals, FRAME_LINKTYPE, e, sizeof e) == 0)
     return 0;
   snprintf(err, errlen, "%s: rule %zu '%s': %s", key, index + 1, shown(rule), e);
   return -1;
@@ -349,7 +353,7 @@ static int set_rules(char *field, const char *key, const char *value, char *err,
     goto out;
   }
   for (size_t i = 0; i < n; i++) {
-    if (check_rule(key, i, rules[i], err, errlen))
+    if (check_rule(key, i, rules[i], NULL, err, errlen))
       goto out;
     size_t l = strlen(rules[i]);
     if (len + l + 3 > CFG_XDP_RULES_MAX) {
@@ -374,17 +378,16 @@ char config_list_separator(const char *key) {
 int config_list_item_check(const char *key, size_t index, const char *item, char *err, size_t errlen) {
   const struct key_def *k = find_key(key);
   if (k && k->type == K_RULES)
-    return check_rule(key, index, item, err, errlen);
+    return check_rule(key, index, item, NULL, err, errlen);
   return 0;
 }
 
-int config_set(struct config *c, const char *key, const char *value, char *err, size_t errlen) {
-  const struct key_def *k = find_key(key);
-  if (!k) {
-    snprintf(err, errlen, "unknown key '%s' (nicsim replay --help lists the keys)", shown(key));
-    return -1;
-  }
-  void *field = (char *)c + k->offset;
+static int principal_set(struct config *c, const char *key, const char *value, char *err, size_t errlen);
+static uint64_t queue_mask(uint32_t queues);
+
+/* Parse value into field as key k says. 0, or -1 with err filled. */
+static int set_field(const struct key_def *k, void *field, const char *key, const char *value, char *err,
+                     size_t errlen) {
   switch (k->type) {
   case K_U32_OR_UNLIMITED:
   case K_U32: {
@@ -495,6 +498,202 @@ int config_set(struct config *c, const char *key, const char *value, char *err, 
   return -1;
 }
 
+int config_set(struct config *c, const char *key, const char *value, char *err, size_t errlen) {
+  if (strncmp(key, "principals", 10) == 0 && (key[10] == '.' || key[10] == '\0'))
+    return principal_set(c, key, value, err, errlen);
+  const struct key_def *k = find_key(key);
+  if (!k) {
+    snprintf(err, errlen, "unknown key '%s' (nicsim replay --help lists the keys)", shown(key));
+    return -1;
+  }
+  return set_field(k, (char *)c + k->offset, key, value, err, errlen);
+}
+
+/* ---- principals ---- */
+
+static const char *const copy_or_zc[] = {"copy", "zero_copy", NULL};
+
+#define POFF(f) offsetof(struct cfg_principal, f)
+static const struct key_def principal_keys[] = {
+    {"name", K_STRING, POFF(name), 0, 0, NULL, 0,
+     "[A-Za-z0-9_-], 1..32 characters; not app, other, kernel, stale or wire"},
+    {"owns", K_STRING, POFF(owns), 0, 0, NULL, 0, "BPF filter of the principal's traffic"},
+    {"caps", K_CAPS, POFF(caps), 0, 0, NULL, 0, "capabilities, e.g. [CAP_NET_ADMIN]"},
+    {"delivery", K_ENUM, POFF(delivery), 0, 0, copy_or_zc, 0, "copy, zero_copy"},
+    {"queue", K_QUEUE_OR_NONE, POFF(queue), 0, 0, NULL, 0,
+     "an ntuple rule steers its flows to this queue, which leaves the RSS table; or none"},
+    {"zc_queues", K_QUEUES, POFF(zc_queues), 0, 0, NULL, 0,
+     "zero_copy: queues whose page pools are mapped into it (default: its queue, or every queue)"},
+    {"mapping", K_ENUM, POFF(mapping), 0, 0, maps, 0, "ro, rw"},
+    {"mapping_lifetime", K_ENUM, POFF(mapping_lifetime), 0, 0, lifetimes, 0, "persistent, per_packet"},
+};
+#define NPKEYS (sizeof principal_keys / sizeof principal_keys[0])
+
+static const struct key_def *find_principal_key(const char *field) {
+  for (size_t i = 0; i < NPKEYS; i++)
+    if (strcmp(principal_keys[i].name, field) == 0)
+      return &principal_keys[i];
+  return NULL;
+}
+
+int config_principal_field(const char *field) {
+  const struct key_def *k = find_principal_key(field);
+  return !k ? -1 : k->type == K_CAPS || k->type == K_QUEUES;
+}
+
+/* "principals.N.FIELD" = value; "principals" = [] empties the list. */
+static int principal_set(struct config *c, const char *key, const char *value, char *err, size_t errlen) {
+  if (key[10] == '\0') {
+    const char *b, *e;
+    trim(value, &b, &e);
+    if ((size_t)(e - b) == 2 && b[0] == '[' && b[1] == ']') {
+      c->nprincipals = 0;
+      memset(c->principals, 0, sizeof c->principals);
+      return 0;
+    }
+    snprintf(err, errlen, "principals: '%s' is not allowed: [] (no principals beyond app and other), or set "
+             "principals.N.FIELD", shown(value));
+    return -1;
+  }
+  const char *p = key + 11, *end = strchr(p, '.');
+  uint64_t n;
+  if (key[10] != '.' || !end || num_u64_n(p, (size_t)(end - p), &n)) {
+    snprintf(err, errlen, "unknown key '%s' (principals.N.FIELD, N from 0)", shown(key));
+    return -1;
+  }
+  const struct key_def *k = find_principal_key(end + 1);
+  if (!k) {
+    snprintf(err, errlen, "unknown key '%s' (a principal has name, owns, caps, delivery, queue, zc_queues, "
+             "mapping, mapping_lifetime)", shown(key));
+    return -1;
+  }
+  if (n >= CFG_MAX_PRINCIPALS || n > c->nprincipals) {
+    snprintf(err, errlen, "%s: principal %" PRIu64 " is not allowed: %u principals are listed, at most %d allowed",
+             shown(key), n, c->nprincipals, CFG_MAX_PRINCIPALS);
+    return -1;
+  }
+  struct cfg_principal tmp, *pr = n < c->nprincipals ? &c->principals[n] : &tmp;
+  if (pr == &tmp) {
+    memset(&tmp, 0, sizeof tmp);
+    tmp.queue = -1;
+    tmp.delivery = CFG_DELIVERY_COPY;
+    tmp.mapping = CFG_MAP_RO;
+    tmp.mapping_lifetime = CFG_LIFETIME_PERSISTENT;
+  }
+  if (k->offset == POFF(name) && strlen(value) > CFG_PRINCIPAL_NAME_MAX) {
+    snprintf(err, errlen, "%s: '%s' is %zu characters long: allowed 1..%d", key, shown(value), strlen(value),
+             CFG_PRINCIPAL_NAME_MAX);
+    return -1;
+  }
+  if (set_field(k, (char *)pr + k->offset, key, value, err, errlen))
+    return -1;
+  if (k->offset == POFF(zc_queues))
+    pr->zc_queues_set = 1;
+  if (pr == &tmp)
+    c->principals[c->nprincipals++] = tmp;
+  return 0;
+}
+
+uint64_t config_principal_zc_queues(const struct config *c, const struct cfg_principal *p) {
+  uint64_t all = queue_mask(c->nic_queues);
+  if (p->delivery != CFG_DELIVERY_ZERO_COPY)
+    return 0;
+  if (p->zc_queues_set)
+    return p->zc_queues & all;
+  return p->queue >= 0 ? 1ull << p->queue : all;
+}
+
+uint64_t config_rss_queues(const struct config *c) {
+  uint64_t rss = c->nic_rss_queues;
+  for (uint32_t i = 0; i < c->nprincipals; i++)
+    if (c->principals[i].queue >= 0)
+      rss &= ~(1ull << c->principals[i].queue);
+  return rss;
+}
+
+/* A principal's name: [A-Za-z0-9_-], 1..32, not a reserved one. */
+static int principal_name_check(const char *name, char *why, size_t n) {
+  if (!name[0]) {
+    snprintf(why, n, "no name given: allowed [A-Za-z0-9_-], 1..%d characters", CFG_PRINCIPAL_NAME_MAX);
+    return -1;
+  }
+  for (const char *q = name; *q; q++)
+    if (!isalnum((unsigned char)*q) && *q != '_' && *q != '-') {
+      snprintf(why, n, "'%s' is not allowed: letters, digits, '_' and '-' only", name);
+      return -1;
+    }
+  /* kernel and stale name the owners of bytes no principal owns (by_pair);
+   * wire is --observed's wire.pcap, beside each principal's NAME.pcap. */
+  static const char *const reserved[] = {"app", "other", "kernel", "stale", "wire"};
+  for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
+    if (strcmp(name, reserved[i]) == 0) {
+      snprintf(why, n, "'%s' is not allowed: app, other, kernel, stale and wire are reserved (by_pair's "
+               "owners, --observed's wire.pcap)", name);
+      return -1;
+    }
+  return 0;
+}
+
+static int principals_validate(const struct config *c, char *err, size_t errlen) {
+  uint64_t all = queue_mask(c->nic_queues);
+  char why[200];
+  for (uint32_t i = 0; i < c->nprincipals; i++) {
+    const struct cfg_principal *p = &c->principals[i];
+    if (principal_name_check(p->name, why, sizeof why)) {
+      snprintf(err, errlen, "principals.%u.name: %s", i, why);
+      return -1;
+    }
+    for (uint32_t j = 0; j < i; j++)
+      if (strcmp(c->principals[j].name, p->name) == 0) {
+        snprintf(err, errlen, "principals.%u.name: '%s' is already the name of principal %u", i, p->name, j);
+        return -1;
+      }
+    if (p->queue >= (int32_t)c->nic_queues) {
+      snprintf(err, errlen, "principals.%u.queue: queue %d is out of range: allowed 0..%u (nic.queues)", i,
+               p->queue, c->nic_queues - 1);
+      return -1;
+    }
+    if (p->zc_queues_set && p->zc_queues != ALL_QUEUES && (p->zc_queues & ~all)) {
+      snprintf(err, errlen, "principals.%u.zc_queues: queue %d is out of range: allowed 0..%u (nic.queues)", i,
+               63 - __builtin_clzll(p->zc_queues & ~all), c->nic_queues - 1);
+      return -1;
+    }
+    if (p->delivery == CFG_DELIVERY_ZERO_COPY && c->driver_page_recycle == CFG_RECYCLE_FREE) {
+      snprintf(err, errlen, "principals.%u.delivery: zero_copy cannot be combined with driver.page_recycle=free "
+               "(zero copy needs a page pool the principal maps)", i);
+      return -1;
+    }
+  }
+  if ((config_rss_queues(c) & all) == 0) {
+    snprintf(err, errlen, "nic.rss_queues: the RSS table needs at least one queue, and the principals' "
+             "queues leave none");
+    return -1;
+  }
+  return 0;
+}
+
+/* xdp.rules against the scenario's principals, now all known: a rule
+ * redirects to, or matches the owner, app, other or a listed principal. */
+static int rules_validate(const struct config *c, char *err, size_t errlen) {
+  if (!c->xdp_rules[0])
+    return 0;
+  const char *names[CFG_MAX_PRINCIPALS + 3] = {config_principals[0], config_principals[1]};
+  for (uint32_t i = 0; i < c->nprincipals; i++)
+    names[2 + i] = c->principals[i].name;
+  char(*rules)[XDP_RULE_MAX] = calloc(XDP_MAX_RULES, XDP_RULE_MAX);
+  size_t n = 0;
+  int rc = -1;
+  if (!rules)
+    snprintf(err, errlen, "xdp.rules: out of memory");
+  else if (xdp_rules_split(c->xdp_rules, rules, XDP_MAX_RULES, &n, err, errlen) == 0) {
+    rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+      rc = check_rule("xdp.rules", i, rules[i], names, err, errlen);
+  }
+  free(rules);
+  return rc;
+}
+
 static uint64_t queue_mask(uint32_t queues) {
   return queues >= 64 ? UINT64_MAX : (1ull << queues) - 1;
 }
@@ -515,6 +714,8 @@ int config_validate(const struct config *c, char *err, size_t errlen) {
              63 - __builtin_clzll(c->app_zc_queues & ~all), c->nic_queues);
     return -1;
   }
+  if (principals_validate(c, err, errlen) || rules_validate(c, err, errlen))
+    return -1;
   if (c->nic_steer_app_to >= (int32_t)c->nic_queues) {
     snprintf(err, errlen, "nic.steer_app_to: queue %d is out of range (nic.queues is %u)",
              c->nic_steer_app_to, c->nic_queues);

@@ -25,9 +25,27 @@ enum cfg_tx_mode { CFG_TX_NONE = 0, CFG_TX_COPY, CFG_TX_ZEROCOPY, CFG_TX_AF_XDP 
 #define CFG_OWNS_MAX 512
 #define CFG_XDP_RULES_MAX 4096 /* bytes of xdp.rules, the rules joined by "; " */
 
-/* The userspace principals of this version, in policy order (the names
- * xdp.rules redirects to), NULL-terminated. */
+/* The userspace principals every scenario has, in policy order (the names
+ * xdp.rules redirects to), NULL-terminated: `app` (id 0) and `other` (id 1).
+ * The principals a scenario lists under `principals:` follow, ids 2.. */
 extern const char *const config_principals[];
+
+#define CFG_MAX_PRINCIPALS 16   /* entries of `principals:` (app and other come on top) */
+#define CFG_PRINCIPAL_NAME_MAX 32 /* characters of a principal's name */
+
+/* One entry of `principals:` (contract.md, "Principals"): a tenant of the
+ * host with its own traffic, capabilities and way of receiving it. */
+struct cfg_principal {
+  char name[CFG_PRINCIPAL_NAME_MAX + 1]; /* [A-Za-z0-9_-], 1..32; not app, other, kernel, stale or wire */
+  char owns[CFG_OWNS_MAX];    /* BPF expression of its traffic ("" : nothing) */
+  uint64_t caps;              /* POLICY_CAP_* bits */
+  uint8_t delivery;           /* CFG_DELIVERY_COPY or CFG_DELIVERY_ZERO_COPY */
+  int32_t queue;              /* ntuple rule: its flows to this queue, taken out of RSS; -1 none */
+  uint64_t zc_queues;         /* zero_copy: bit per queue whose pool is mapped into it */
+  int zc_queues_set;          /* 0: the default (its queue, or every queue without one) */
+  uint8_t mapping;            /* enum cfg_map */
+  uint8_t mapping_lifetime;   /* enum cfg_lifetime */
+};
 
 struct config {
   /* nic */
@@ -90,6 +108,9 @@ struct config {
   int tx_protect_inflight;    /* zerocopy, af_xdp: sender's pages read-only while in flight */
   int tx_head_writeback;      /* TX completions by head write-back */
   uint32_t tx_buffers;        /* send buffers per principal */
+  /* principals: beyond app and other */
+  uint32_t nprincipals;       /* entries of principals[] in use */
+  struct cfg_principal principals[CFG_MAX_PRINCIPALS];
 };
 
 /* Pages of simulated RAM kept back from the pools' bound for descriptor
@@ -107,6 +128,17 @@ int config_set(struct config *c, const char *key, const char *value, char *err, 
 /* Checks across keys (queue lists within nic.queues, buffer fits the page...).
  * 0, or -1 with err filled. */
 int config_validate(const struct config *c, char *err, size_t errlen);
+
+/* `principals:` keys are "principals.N.FIELD" (N from 0, in list order;
+ * naming N == the current count appends an entry), and "principals" with
+ * the value [] empties the list. config_principal_field tells the fields:
+ * -1 unknown, 0 a single value, 1 a list. */
+int config_principal_field(const char *field);
+/* The queues a principal's pools are mapped from (zc_queues resolved
+ * against its queue and nic.queues); 0 for a copy principal. */
+uint64_t config_principal_zc_queues(const struct config *c, const struct cfg_principal *p);
+/* The RSS table's queues once every steered principal's queue is taken out. */
+uint64_t config_rss_queues(const struct config *c);
 
 /* Key names in table order, for the JSON report and --help. */
 size_t config_key_count(void);

@@ -152,7 +152,8 @@ static int unknown_key(struct loader *L, struct scenario_pos at, const char *pat
   if (!strchr(path, '.')) {
     char sections[256];
     section_list(sections, sizeof sections);
-    return fail_at(L, at, "unknown key '%s' (sections: %s; also design, summary, faults)", path, sections);
+    return fail_at(L, at, "unknown key '%s' (sections: %s; also design, summary, faults, principals)", path,
+                   sections);
   }
   return fail_at(L, at, "unknown key '%s' (nicsim replay --help lists the keys)", path);
 }
@@ -372,6 +373,78 @@ static int read_reserved(struct loader *L, const char *key, struct scenario_pos 
   return 0;
 }
 
+/* `principals:` at the top level: a list of mappings, each one principal
+ * (contract.md, "Principals"). Item N's keys become the settings
+ * principals.N.KEY, after a "principals: []" that drops a base design's
+ * list: the file's list is the scenario's whole list. */
+static int read_principals(struct loader *L, struct scenario_pos kp) {
+  const yaml_event_t *e = &L->r.ev;
+  if (e->type == YAML_SCALAR_EVENT && scalar_is_null(e))
+    return add_setting(L, "principals", "[]", kp, ev_pos(L));
+  if (e->type != YAML_SEQUENCE_START_EVENT)
+    return fail_at(L, ev_pos(L), "principals: expected a list of principals such as "
+                   "[{name: web, owns: \"tcp port 443\"}], found %s", node_kind(e));
+  if (add_setting(L, "principals", "[]", kp, ev_pos(L)))
+    return -1;
+  for (unsigned n = 0;; n++) {
+    if (next_event(L))
+      return -1;
+    if (L->r.ev.type == YAML_SEQUENCE_END_EVENT)
+      return 0;
+    if (L->r.ev.type != YAML_MAPPING_START_EVENT)
+      return fail_at(L, ev_pos(L), "principals: each item is a mapping of name, owns, caps, delivery, queue, "
+                     "zc_queues, mapping, mapping_lifetime; found %s", node_kind(&L->r.ev));
+    if (n >= CFG_MAX_PRINCIPALS)
+      return fail_at(L, ev_pos(L), "principals: more than %d principals: allowed 0..%d beyond app and other",
+                     CFG_MAX_PRINCIPALS, CFG_MAX_PRINCIPALS);
+    struct scenario_pos item = ev_pos(L);
+    int named = 0;
+    for (;;) {
+      if (next_event(L))
+        return -1;
+      if (L->r.ev.type == YAML_MAPPING_END_EVENT)
+        break;
+      if (L->r.ev.type != YAML_SCALAR_EVENT)
+        return fail_at(L, ev_pos(L), "a key must be a name, found %s", node_kind(&L->r.ev));
+      const char *k = NULL;
+      if (scalar_text(L, "key", &k))
+        return -1;
+      struct scenario_pos fkp = ev_pos(L);
+      int kind = config_principal_field(k);
+      if (kind < 0)
+        return fail_at(L, fkp, "principals: unknown key '%.40s' (a principal has name, owns, caps, delivery, "
+                       "queue, zc_queues, mapping, mapping_lifetime)", k);
+      named |= strcmp(k, "name") == 0;
+      char path[64];
+      snprintf(path, sizeof path, "principals.%u.%s", n, k);
+      if (note_key(L, path, fkp) || next_event(L))
+        return -1;
+      int rc;
+      if (L->r.ev.type == YAML_SEQUENCE_START_EVENT) {
+        if (!kind)
+          return fail_at(L, ev_pos(L), "%s: expected a single value, found a list", path);
+        rc = read_list_value(L, path, fkp);
+      } else if (L->r.ev.type != YAML_SCALAR_EVENT) {
+        return fail_at(L, ev_pos(L), "%s: expected %s, found a mapping", path, kind ? "a list" : "a single value");
+      } else {
+        const char *v = NULL;
+        if (scalar_text(L, path, &v))
+          return -1;
+        if (scalar_is_null(&L->r.ev) && strcmp(k, "owns") != 0)
+          return fail_at(L, ev_pos(L), "%s: no value given", path);
+        if (kind && strcmp(v, "all") != 0)
+          return fail_at(L, ev_pos(L), "%s: expected a list: write [%s]", path, v);
+        rc = add_setting(L, path, scalar_is_null(&L->r.ev) ? "" : v, fkp, ev_pos(L));
+      }
+      if (rc)
+        return rc;
+    }
+    if (!named)
+      return fail_at(L, item, "principals: item %u has no name (name: [A-Za-z0-9_-], 1..%d characters)", n + 1,
+                     CFG_PRINCIPAL_NAME_MAX);
+  }
+}
+
 /* The current event opened a mapping whose keys extend PREFIX ("" at the
  * top level). Reads it to its end. */
 static int read_mapping(struct loader *L, const char *prefix) {
@@ -403,6 +476,8 @@ static int read_mapping(struct loader *L, const char *prefix) {
                                strcmp(path, "faults") == 0);
       if (reserved)
         rc = read_reserved(L, path, kp);
+      else if (!plen && strcmp(path, "principals") == 0)
+        rc = read_principals(L, kp);
       else if (ki >= 0)
         rc = read_key_value(L, path, ki, kp);
       else if (!key_prefix(path))

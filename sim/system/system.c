@@ -1,13 +1,19 @@
 /*
  * system.c: assembles one machine and replays a trace through it.
  *
- * Two passes over the trace: the first builds the flow table and decides who
- * owns which flow (the application: the flows app.owns matches, else the flow
- * with the most bytes; every other flow: the principal "other"); the second
- * feeds the frames to the NIC's MAC at their arrival times.
+ * Assembly: the tenancy first (tenancy.h: one pass over the trace for the
+ * flows, the principals and who owns what), then memory, the checker (and
+ * --observed), the IOMMU, the NIC, the principals' userspace, the driver
+ * and its XDP program, each given the interfaces of the parts it talks to:
+ * the NIC raises interrupts into the driver, the driver asks the tenancy
+ * who a frame belongs to, the checker watches memory. Running: the feeder
+ * (feed) hands each frame of a second pass to the NIC's MAC at its arrival
+ * time, after the faults due at that frame; the rest happens between the
+ * parts. Results: each part's statistics copied whole into the result.
  */
 #include "system.h"
 
+#include <limits.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,33 +30,19 @@
 #include "observed.h"
 #include "outfile.h"
 #include "simk.h"
+#include "tenancy.h"
 #include "trace.h"
 #include "tx.h"
 #include "user.h"
 #include "xdp.h"
 
-#define PRINCIPAL_APP 0u
-#define PRINCIPAL_OTHER 1u
 #define SOCK_PAGES 16u
-#define MAX_APP_RULES 1024u
-#define CLS_MEMO_BITS 10
-#define CLS_MEMO_BYTES 128u
-
-/* A classified frame (see classify). */
-struct cls_memo {
-  uint32_t len; /* 0: empty */
-  struct driver_pkt pk;
-  uint8_t bytes[CLS_MEMO_BYTES];
-};
 
 struct sys {
   const struct replay_opts *o;
   struct outfile *vcd; /* --vcd: SystemC writes its staged file */
   struct trace *t;
-  struct flow_table *ft;
-  uint8_t *owner; /* per flow */
-  uint32_t evicted_flow; /* the id every evicted flow's frames carry, or UINT32_MAX */
-  struct policy pol;
+  struct tenancy *tn; /* the principals, the flows and their owners; tn->pol the policy */
   struct mem *m;
   struct checker *chk;
   struct iommu *io;
@@ -58,7 +50,7 @@ struct sys {
   struct cpu cpu;
   struct nic *nic;
   struct driver *drv;
-  struct user *users[2];
+  struct user *users[SYSTEM_MAX_PRINCIPALS];
   /* feeder */
   struct simk_event *feed_ev;
   struct trace_record rec;
@@ -66,7 +58,7 @@ struct sys {
   uint64_t frames_fed; /* records taken from the trace for the replay */
   uint64_t frames_replayed, bytes_replayed; /* records fed to the machine (a stop leaves the next one) */
   uint64_t frames_total; /* what the first pass counted (up to limit_frames) */
-  uint64_t first_ts_ps, prev_ts_ps, prev_arrival_ps;
+  uint64_t prev_ts_ps, prev_arrival_ps;
   uint64_t first_arrival_ps, last_arrival_ps;
   int have_first_arrival;
   int stopped; /* interrupted */
@@ -79,8 +71,8 @@ struct sys {
   unsigned rec_sender;
   uint64_t tx_first_ps, tx_last_ps;
   int have_tx;
-  uint8_t tx_senders[2]; /* principals seen sending */
-  struct cls_memo *memo; /* 2^CLS_MEMO_BITS entries, or NULL */
+  uint8_t tx_senders[SYSTEM_MAX_PRINCIPALS]; /* principals seen sending, by id */
+  const char *names[SYSTEM_MAX_PRINCIPALS + 1]; /* the principals' names by id (the policy's), NULL after */
   uint16_t rid;
   int feed_error;
   char feed_err[512];
@@ -90,19 +82,6 @@ struct sys {
 static uint64_t clock_now(void *ctx) {
   (void)ctx;
   return simk_now_ps();
-}
-
-static void flow_name(void *ctx, uint32_t flow, char *buf, size_t n) {
-  struct sys *s = ctx;
-  const struct flow_stats *fs = flow < flow_table_count(s->ft) ? flow_table_get(s->ft, flow) : NULL;
-  if (fs)
-    flow_key_format(&fs->key, buf, n);
-  else if (flow == UINT32_MAX) /* the frame parsed as no flow (not IP: ARP, LLDP...) */
-    snprintf(buf, n, "none (the frame parses as no flow)");
-  else if (flow == s->evicted_flow)
-    snprintf(buf, n, "a flow evicted from the flow table (trace.max_flows)");
-  else
-    snprintf(buf, n, "flow %u", flow);
 }
 
 /* The checker asks how a device write got through: the DMA port knows. */
@@ -149,94 +128,13 @@ static void nic_no_desc(void *ctx, unsigned queue, const struct nic_frame *f) {
   checker_note_drop(s->chk, queue, f->flow, f->index, f->wire_len, driver_pool_empty(s->drv, queue));
 }
 
-/* The flow of a parsed frame: its id, the id that stands for every flow the
- * bounded flow table evicted (owned by no application), or UINT32_MAX. */
-static uint32_t lookup_flow(const struct sys *s, const struct flow_parse *fp) {
-  uint32_t id = flow_table_find(s->ft, &fp->key);
-  if (id == UINT32_MAX && fp->key.af != FLOW_AF_NONE && s->evicted_flow != UINT32_MAX)
-    id = s->evicted_flow;
-  return id;
-}
-
-/* The stack's view of a parsed frame whose flow is id: whose socket, where
- * the payload starts. */
-static void classify_parsed(const struct sys *s, const struct flow_parse *fp, uint32_t id, struct driver_pkt *out) {
-  out->flow = id;
-  out->hdr_len = fp->payload_offset;
-  out->to_kernel = fp->key.af == FLOW_AF_NONE || id == UINT32_MAX;
-  out->owner = id < flow_table_count(s->ft) ? s->owner[id] : PRINCIPAL_OTHER;
-  /* One receiving socket per 5-tuple (FNV-1a over it). */
-  const struct flow_key *k = &fp->key;
-  uint8_t b[38]; /* af, proto, src, dst, sport, dport (as stored) */
-  b[0] = k->af;
-  b[1] = k->proto;
-  memcpy(b + 2, k->src, 16);
-  memcpy(b + 18, k->dst, 16);
-  memcpy(b + 34, &k->sport, 2);
-  memcpy(b + 36, &k->dport, 2);
-  uint32_t h = 2166136261u;
-#pragma GCC unroll 38
-  for (size_t i = 0; i < sizeof b; i++)
-    h = (h ^ b[i]) * 16777619u;
-  out->sock = h;
-}
-
-/* The stack classifies the bytes the NIC placed, which are the fed frame's
- * unless something changed them on the way. A memo of the frames fed
- * lately, found by a hash of their bytes, spares parsing a frame twice: an
- * entry answers only a frame of the same length and the same bytes, so it
- * gives what parsing would. Frames longer than CLS_MEMO_BYTES are left out
- * (the stack parses only a long frame's first bytes: another input). */
-static uint32_t cls_memo_slot(const uint8_t *b, uint32_t len) {
-  uint64_t h = len;
-  uint32_t i = 0;
-  for (; i + 8 <= len; i += 8) {
-    uint64_t w;
-    memcpy(&w, b + i, 8);
-    h = (h ^ w) * 0x9e3779b97f4a7c15ull;
-  }
-  uint64_t w = 0;
-  memcpy(&w, b + i, len - i);
-  h = (h ^ w) * 0x9e3779b97f4a7c15ull;
-  return (uint32_t)(h >> (64 - CLS_MEMO_BITS));
-}
-
-static void cls_memo_put(struct sys *s, const uint8_t *frame, uint32_t len, const struct driver_pkt *pk) {
-  if (!s->memo || len > CLS_MEMO_BYTES)
-    return;
-  struct cls_memo *e = &s->memo[cls_memo_slot(frame, len)];
-  e->len = len;
-  e->pk = *pk;
-  memcpy(e->bytes, frame, len);
-}
-
-/* The stack's view of a frame: which flow, whose socket, where the payload starts. */
-static int classify(void *ctx, const uint8_t *frame, uint32_t len, struct driver_pkt *out) {
-  struct sys *s = ctx;
-  if (s->memo && len <= CLS_MEMO_BYTES && len) {
-    const struct cls_memo *e = &s->memo[cls_memo_slot(frame, len)];
-    if (e->len == len && memcmp(e->bytes, frame, len) == 0) {
-      *out = e->pk;
-      return 0;
-    }
-  }
-  struct flow_parse fp;
-  if (flow_parse(frame, len, &fp))
-    return -1;
-  classify_parsed(s, &fp, lookup_flow(s, &fp), out);
-  return 0;
-}
-
-/* The configured XDP program on one frame: the tuple is parsed from the
- * bytes the program sees, the owner is the stack's classification. */
+/* The configured XDP program (ctx) on one frame, as the driver runs it: the
+ * tuple and the owner are the stack's classification (parsed once). */
 static int xdp_run(void *ctx, const uint8_t *frame, uint32_t caplen, uint32_t wire_len,
                    const struct driver_pkt *pk, unsigned *to, uint32_t *rules) {
-  struct sys *s = ctx;
-  struct flow_parse fp;
-  int parsed = flow_parse(frame, caplen, &fp) == 0;
-  struct xdp_frame f = {.data = frame, .caplen = caplen, .wire_len = wire_len, .key = parsed ? &fp.key : NULL,
+  struct xdp_frame f = {.data = frame, .caplen = caplen, .wire_len = wire_len, .key = pk->has_key ? &pk->key : NULL,
                         .owner = pk->to_kernel ? -1 : (int)pk->owner};
-  switch (xdp_prog_run(s->xdp, &f, to, rules)) {
+  switch (xdp_prog_run(ctx, &f, to, rules)) {
   case XDP_ACTION_DROP:
     return DRIVER_XDP_DROP;
   case XDP_ACTION_REDIRECT:
@@ -249,7 +147,7 @@ static int xdp_run(void *ctx, const uint8_t *frame, uint32_t caplen, uint32_t wi
 /* Picoseconds since the first record. ts_ps wraps (2^64 ps is 213 days), so
  * only differences are meaningful; a record from before the first counts as 0. */
 static uint64_t since_first(const struct sys *s, const struct trace_record *r) {
-  uint64_t d = r->ts_ps - s->first_ts_ps;
+  uint64_t d = r->ts_ps - s->tn->first_ts_ps;
   return d > UINT64_MAX / 2 ? 0 : d;
 }
 
@@ -296,12 +194,12 @@ static int is_sent(struct sys *s, const struct trace_record *r, unsigned *sender
   if (!s->tx)
     return 0;
   struct flow_parse fp;
-  uint32_t flow = flow_parse(s->frame, r->caplen, &fp) == 0 ? lookup_flow(s, &fp) : UINT32_MAX;
-  unsigned owner = flow < flow_table_count(s->ft) ? s->owner[flow] : PRINCIPAL_OTHER;
+  uint32_t flow = flow_parse(s->frame, r->caplen, &fp) == 0 ? tenancy_lookup(s->tn, &fp) : UINT32_MAX;
+  unsigned owner = flow < flow_table_count(s->tn->ft) ? s->tn->owner[flow] : PRINCIPAL_OTHER;
   if (s->tx_filter ? !trace_filter_match(s->tx_filter, r) : owner != PRINCIPAL_APP)
     return 0;
   *sender = owner;
-  s->tx_senders[owner < 2 ? owner : 1] = 1;
+  s->tx_senders[owner] = 1;
   return 1;
 }
 
@@ -341,12 +239,124 @@ static void fault_effect(void *ctx, void *tag, uint64_t packet, const char *effe
     fault_note(tag, simk_now_ps(), packet, effect);
 }
 
-static unsigned principal_id(const char *name) { return strcmp(name, "other") == 0 ? PRINCIPAL_OTHER : PRINCIPAL_APP; }
+/* ---- faults: one handler per kind, dispatched by table ----
+ *
+ * Each is called from the MAC's feed event (simulated time `now`), when
+ * fault f fires at the frame being fed (r, its bytes in s->frame, which a
+ * handler may change); it arms the part that carries the fault out or does
+ * it itself, and notes what it did on f. Returns 1 when the frame is lost on
+ * the wire, else 0. */
+typedef int (*fault_apply_fn)(struct sys *s, struct fault *f, const struct trace_record *r, uint64_t now);
+
+static int fault_frame_drop(struct sys *s, struct fault *f, const struct trace_record *r, uint64_t now) {
+  (void)s;
+  char text[200];
+  snprintf(text, sizeof text, "frame %llu lost on the wire", (unsigned long long)r->index);
+  fault_note(f, now, r->index, text);
+  return 1;
+}
+
+static int fault_frame_bitflip(struct sys *s, struct fault *f, const struct trace_record *r, uint64_t now) {
+  if (!r->caplen)
+    return 0;
+  char text[200];
+  uint32_t bit = f->bit >= 0 ? (uint32_t)f->bit : (uint32_t)(fault_random(f) % ((uint64_t)r->caplen * 8));
+  if (bit / 8 < r->caplen) {
+    s->frame[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+    snprintf(text, sizeof text, "flipped bit %u of frame %llu", bit, (unsigned long long)r->index);
+  } else {
+    snprintf(text, sizeof text, "bit %u is past frame %llu's %u bytes: nothing flipped", bit,
+             (unsigned long long)r->index, r->caplen);
+  }
+  fault_note(f, now, r->index, text);
+  return 0;
+}
+
+/* The device misbehaves: armed on the NIC for the next frame it writes. */
+static int fault_device(struct sys *s, struct fault *f, const struct trace_record *r, uint64_t now) {
+  (void)r;
+  (void)now;
+  struct nic_fault nf = {.tag = f};
+  switch (f->kind) {
+  case FAULT_MALICIOUS_DMA:
+    nf.kind = NIC_FAULT_MALICIOUS;
+    break;
+  case FAULT_RANDOM_DMA:
+    nf.kind = NIC_FAULT_RANDOM_DMA;
+    nf.len = f->len;
+    /* anywhere in a 4 GiB IOVA space (in passthrough: physical memory) */
+    nf.iova = fault_random(f) % (s->o->ram_bytes ? s->o->ram_bytes : (1ull << 30));
+    break;
+  case FAULT_BAD_DESCRIPTOR:
+    nf.kind = f->field_len ? NIC_FAULT_BAD_LEN : NIC_FAULT_BAD_ADDR;
+    nf.xor_mask = 1ull << (12 + fault_random(f) % 20); /* one address bit above the page offset */
+    break;
+  default: /* FAULT_LATE_DMA */
+    nf.kind = NIC_FAULT_LATE_DMA;
+    nf.delay_ps = f->delay_ps;
+  }
+  nic_fault_arm(s->nic, &nf);
+  return 0;
+}
+
+static int fault_iommu(struct sys *s, struct fault *f, const struct trace_record *r, uint64_t now) {
+  char text[200];
+  iommu_set_mode(s->io, f->kind == FAULT_IOMMU_OFF ? IOMMU_OFF : IOMMU_PASSTHROUGH);
+  snprintf(text, sizeof text, "the IOMMU stopped %s at %.3f us",
+           f->kind == FAULT_IOMMU_OFF ? "working (off)" : "translating (passthrough)", (double)now / 1e6);
+  fault_note(f, now, r->index, text);
+  return 0;
+}
+
+/* The device misbehaves on the TX path: armed on the NIC for the next frame
+ * it sends. */
+static int fault_tx_device(struct sys *s, struct fault *f, const struct trace_record *r, uint64_t now) {
+  (void)r;
+  (void)now;
+  static const enum nic_fault_kind kinds[FAULT_KIND_COUNT] = {
+      [FAULT_TX_OVERREAD] = NIC_FAULT_TX_OVERREAD,
+      [FAULT_TX_COMPLETION_LOST] = NIC_FAULT_TX_NO_COMPLETION,
+      [FAULT_TX_COMPLETION_EARLY] = NIC_FAULT_TX_EARLY_COMPLETION,
+      [FAULT_TX_LATE_READ] = NIC_FAULT_TX_LATE_READ,
+  };
+  struct nic_fault nf = {.tag = f, .kind = kinds[f->kind], .delay_ps = f->delay_ps};
+  nic_fault_arm(s->nic, &nf);
+  return 0;
+}
+
+static int tx_sends(const struct sys *s, unsigned principal);
+
+/* A principal misbehaves: its pages in flight when it sends (the TX path),
+ * else the packets it receives (armed in the driver, which runs its
+ * userspace). */
+static int fault_user(struct sys *s, struct fault *f, const struct trace_record *r, uint64_t now) {
+  (void)r;
+  (void)now;
+  unsigned p = tenancy_principal_id(&s->tn->pol, f->principal);
+  if (f->kind == FAULT_USER_HOARD)
+    driver_set_hoard(s->drv, p, f);
+  else if (s->tx && tx_sends(s, p))
+    tx_arm_user_write(s->tx, p, f->len, f);
+  else
+    driver_arm_user_write(s->drv, p, f->len, f);
+  return 0;
+}
+
+static const fault_apply_fn fault_apply[FAULT_KIND_COUNT] = {
+    [FAULT_RANDOM_DMA] = fault_device,     [FAULT_MALICIOUS_DMA] = fault_device,
+    [FAULT_BAD_DESCRIPTOR] = fault_device, [FAULT_LATE_DMA] = fault_device,
+    [FAULT_IOMMU_PASSTHROUGH] = fault_iommu, [FAULT_IOMMU_OFF] = fault_iommu,
+    [FAULT_FRAME_DROP] = fault_frame_drop, [FAULT_FRAME_BITFLIP] = fault_frame_bitflip,
+    [FAULT_USER_WRITE] = fault_user,       [FAULT_USER_HOARD] = fault_user,
+    [FAULT_TX_OVERREAD] = fault_tx_device, [FAULT_TX_COMPLETION_LOST] = fault_tx_device,
+    [FAULT_TX_COMPLETION_EARLY] = fault_tx_device, [FAULT_TX_LATE_READ] = fault_tx_device,
+};
 
 /* Does principal send any frame? (The application in a TX design; with
  * traffic.tx, the owner of a flow it selects.) */
 static int tx_sends(const struct sys *s, unsigned principal) {
-  return s->tx_filter ? (principal < 2 && s->tx_senders[principal]) : principal == PRINCIPAL_APP;
+  return s->tx_filter ? (principal < SYSTEM_MAX_PRINCIPALS && s->tx_senders[principal])
+                      : principal == PRINCIPAL_APP;
 }
 
 /* Faults that fire at this frame. Returns 1 when the frame is lost on the wire. */
@@ -355,94 +365,33 @@ static int apply_faults(struct sys *s, struct trace_record *r) {
   uint64_t now = simk_now_ps();
   for (unsigned i = 0; i < s->o->nfaults; i++) {
     struct fault *f = &s->o->faults[i];
-    if (!fault_fires_at_frame(f, r->index, now))
-      continue;
-    char text[200];
-    struct nic_fault nf = {.tag = f};
-    switch (f->kind) {
-    case FAULT_FRAME_DROP:
-      lost = 1;
-      snprintf(text, sizeof text, "frame %llu lost on the wire", (unsigned long long)r->index);
-      fault_note(f, now, r->index, text);
-      break;
-    case FAULT_FRAME_BITFLIP: {
-      if (!r->caplen)
-        break;
-      uint32_t bit = f->bit >= 0 ? (uint32_t)f->bit : (uint32_t)(fault_random(f) % ((uint64_t)r->caplen * 8));
-      if (bit / 8 < r->caplen) {
-        s->frame[bit / 8] ^= (uint8_t)(1u << (bit % 8));
-        snprintf(text, sizeof text, "flipped bit %u of frame %llu", bit, (unsigned long long)r->index);
-      } else {
-        snprintf(text, sizeof text, "bit %u is past frame %llu's %u bytes: nothing flipped", bit,
-                 (unsigned long long)r->index, r->caplen);
-      }
-      fault_note(f, now, r->index, text);
-      break;
-    }
-    case FAULT_MALICIOUS_DMA:
-      nf.kind = NIC_FAULT_MALICIOUS;
-      nic_fault_arm(s->nic, &nf);
-      break;
-    case FAULT_RANDOM_DMA:
-      nf.kind = NIC_FAULT_RANDOM_DMA;
-      nf.len = f->len;
-      /* anywhere in a 4 GiB IOVA space (in passthrough: physical memory) */
-      nf.iova = fault_random(f) % (s->o->ram_bytes ? s->o->ram_bytes : (1ull << 30));
-      nic_fault_arm(s->nic, &nf);
-      break;
-    case FAULT_BAD_DESCRIPTOR:
-      nf.kind = f->field_len ? NIC_FAULT_BAD_LEN : NIC_FAULT_BAD_ADDR;
-      nf.xor_mask = 1ull << (12 + fault_random(f) % 20); /* one address bit above the page offset */
-      nic_fault_arm(s->nic, &nf);
-      break;
-    case FAULT_LATE_DMA:
-      nf.kind = NIC_FAULT_LATE_DMA;
-      nf.delay_ps = f->delay_ps;
-      nic_fault_arm(s->nic, &nf);
-      break;
-    case FAULT_IOMMU_PASSTHROUGH:
-    case FAULT_IOMMU_OFF:
-      iommu_set_mode(s->io, f->kind == FAULT_IOMMU_OFF ? IOMMU_OFF : IOMMU_PASSTHROUGH);
-      snprintf(text, sizeof text, "the IOMMU stopped %s at %.3f us",
-               f->kind == FAULT_IOMMU_OFF ? "working (off)" : "translating (passthrough)", (double)now / 1e6);
-      fault_note(f, now, r->index, text);
-      break;
-    case FAULT_USER_WRITE:
-      /* A sender's pages in flight when the principal sends, else the
-       * packets it receives. */
-      if (s->tx && tx_sends(s, principal_id(f->principal)))
-        tx_arm_user_write(s->tx, principal_id(f->principal), f->len, f);
-      else
-        driver_arm_user_write(s->drv, principal_id(f->principal), f->len, f);
-      break;
-    case FAULT_TX_OVERREAD:
-    case FAULT_TX_COMPLETION_LOST:
-    case FAULT_TX_COMPLETION_EARLY:
-    case FAULT_TX_LATE_READ:
-      nf.kind = f->kind == FAULT_TX_OVERREAD ? NIC_FAULT_TX_OVERREAD
-                : f->kind == FAULT_TX_COMPLETION_LOST ? NIC_FAULT_TX_NO_COMPLETION
-                : f->kind == FAULT_TX_COMPLETION_EARLY ? NIC_FAULT_TX_EARLY_COMPLETION
-                                                       : NIC_FAULT_TX_LATE_READ;
-      nf.delay_ps = f->delay_ps;
-      nic_fault_arm(s->nic, &nf);
-      break;
-    case FAULT_USER_HOARD:
-      driver_set_hoard(s->drv, principal_id(f->principal), f);
-      break;
-    }
+    if (f->kind < FAULT_KIND_COUNT && fault_apply[f->kind] && fault_fires_at_frame(f, r->index, now))
+      lost |= fault_apply[f->kind](s, f, r, now);
   }
   return lost;
 }
 
-/* The TX queue of a sent frame: the AF_XDP socket's queue, the queue the
- * ntuple rule gives the application, else the queue RSS gives the flow
- * (XPS aside, a flow's frames stay on one queue). */
-static unsigned tx_queue_of(struct sys *s, const struct flow_key *key) {
+/* The lowest queue of mask within the NIC's queues, or 0. */
+static unsigned first_queue(const struct config *c, uint64_t mask) {
+  mask &= (1ull << (c->nic_queues - 1) << 1) - 1;
+  return mask ? (unsigned)__builtin_ctzll(mask) : 0;
+}
+
+/* The TX queue of a frame sender sends: its AF_XDP socket's queue (app: the
+ * first of app.zc_queues; a listed principal: its queue, else the first of
+ * its zc_queues), the queue its ntuple rule gives it (app:
+ * nic.steer_app_to; a listed principal: its queue), else the queue RSS
+ * gives the flow (XPS aside, a flow's frames stay on one queue). */
+static unsigned tx_queue_of(struct sys *s, unsigned sender, const struct flow_key *key) {
   const struct config *c = &s->o->cfg;
+  const struct cfg_principal *cp =
+      sender >= PRINCIPAL_FIRST_LISTED ? &c->principals[sender - PRINCIPAL_FIRST_LISTED] : NULL;
+  int32_t steered = sender == PRINCIPAL_APP ? c->nic_steer_app_to : cp ? cp->queue : -1;
   if (c->tx_mode == CFG_TX_AF_XDP)
-    return (c->app_zc_queues & ((1ull << (c->nic_queues - 1) << 1) - 1)) ? (unsigned)__builtin_ctzll(c->app_zc_queues) : 0;
-  if (c->nic_steer_app_to >= 0)
-    return (unsigned)c->nic_steer_app_to;
+    return steered >= 0 && cp ? (unsigned)steered
+           : first_queue(c, cp ? config_principal_zc_queues(c, cp) : c->app_zc_queues);
+  if (steered >= 0)
+    return (unsigned)steered;
   int q = key ? nic_steer(s->nic, key) : 0;
   return q >= 0 ? (unsigned)q : 0;
 }
@@ -450,6 +399,8 @@ static unsigned tx_queue_of(struct sys *s, const struct flow_key *key) {
 static volatile sig_atomic_t stop_requested;
 
 void system_request_stop(void) { stop_requested = 1; }
+
+int system_stop_requested(void) { return stop_requested != 0; }
 
 static void feed(void *arg) {
   struct sys *s = arg;
@@ -469,12 +420,12 @@ static void feed(void *arg) {
   }
   struct flow_parse fp;
   int parsed = flow_parse(s->frame, r->caplen, &fp) == 0;
-  uint32_t flow = parsed ? lookup_flow(s, &fp) : UINT32_MAX;
+  uint32_t flow = parsed ? tenancy_lookup(s->tn, &fp) : UINT32_MAX;
   if (s->rec_tx) {
     struct tx_frame tf = {.data = s->frame, .caplen = r->caplen,
                           .wire_len = r->origlen > r->caplen ? r->origlen : r->caplen,
                           .hdr_len = parsed ? fp.payload_offset : r->caplen, .flow = flow, .index = r->index};
-    tx_send(s->tx, s->rec_sender, tx_queue_of(s, parsed ? &fp.key : NULL), &tf);
+    tx_send(s->tx, s->rec_sender, tx_queue_of(s, s->rec_sender, parsed ? &fp.key : NULL), &tf);
     schedule_next(s);
     return;
   }
@@ -499,120 +450,10 @@ static void feed(void *arg) {
     s->have_first_arrival = 1;
   }
   s->last_arrival_ps = now;
-  if (parsed && r->caplen <= CLS_MEMO_BYTES) {
-    struct driver_pkt pk;
-    classify_parsed(s, &fp, flow, &pk);
-    cls_memo_put(s, s->frame, r->caplen, &pk);
-  }
+  if (parsed)
+    tenancy_fed(s->tn, s->frame, r->caplen, &fp, flow);
   nic_rx_frame(s->nic, &f);
   schedule_next(s);
-}
-
-/* First pass: flows and ownership. */
-static int prepass(struct sys *s, struct replay_result *res, char *err, size_t errlen) {
-  const struct config *c = &s->o->cfg;
-  struct trace_filter *flt = NULL;
-  if (c->app_owns[0]) {
-    char ferr[512];
-    flt = trace_filter_new(trace_linktype(s->t), c->app_owns, ferr, sizeof ferr);
-    if (!flt) {
-      snprintf(err, errlen, "%s", ferr);
-      return -1;
-    }
-  }
-  size_t cap = 1024;
-  uint8_t *app = calloc(cap, 1);
-  if (!app) {
-    trace_filter_free(flt);
-    snprintf(err, errlen, "out of memory");
-    return -1;
-  }
-  struct trace_record r;
-  int rc = 0;
-  int have_first = 0;
-  while ((!s->o->limit_frames || res->trace_packets < s->o->limit_frames) &&
-         (rc = trace_next(s->t, &r, err, errlen)) == 1) {
-    /* A stop request ends the pass at once: the run then stops at its
-     * first frame, and the report (marked incomplete) counts the frames
-     * read so far. */
-    if (stop_requested)
-      break;
-    if (!have_first) {
-      s->first_ts_ps = r.ts_ps;
-      have_first = 1;
-    }
-    res->trace_packets++;
-    uint32_t wire = r.origlen > r.caplen ? r.origlen : r.caplen;
-    res->trace_bytes += wire;
-    struct flow_parse fp;
-    if (flow_parse(r.data, r.caplen, &fp))
-      continue;
-    uint32_t id = flow_table_add_frame(s->ft, &fp.key, wire, r.index);
-    if (id == UINT32_MAX) {
-      free(app);
-      trace_filter_free(flt);
-      if (flow_table_untracked(s->ft))
-        snprintf(err, errlen, "trace.max_flows: the application owns all %u flows the flow table keeps "
-                 "(app.owns) and record %llu starts another; allowed: 16..16777216, raise it",
-                 c->trace_max_flows, (unsigned long long)r.index);
-      else
-        snprintf(err, errlen, "out of memory");
-      return -1;
-    }
-    if (id >= cap) {
-      size_t ncap = cap * 2;
-      while (id >= ncap)
-        ncap *= 2;
-      uint8_t *n = realloc(app, ncap);
-      if (!n) {
-        free(app);
-        trace_filter_free(flt);
-        snprintf(err, errlen, "out of memory");
-        return -1;
-      }
-      memset(n + cap, 0, ncap - cap);
-      app = n;
-      cap = ncap;
-    }
-    if (flt && !app[id] && trace_filter_match(flt, &r)) {
-      app[id] = 1;
-      flow_table_pin(s->ft, id); /* an application flow is never evicted */
-    }
-  }
-  trace_filter_free(flt);
-  if (rc < 0) {
-    free(app);
-    return -1;
-  }
-  uint32_t nflows = flow_table_count(s->ft);
-  s->owner = calloc(nflows ? nflows : 1, 1);
-  if (!s->owner) {
-    free(app);
-    snprintf(err, errlen, "out of memory");
-    return -1;
-  }
-  uint32_t first_app = UINT32_MAX;
-  if (!c->app_owns[0]) {
-    first_app = flow_table_top_by_bytes(s->ft);
-    if (first_app != UINT32_MAX)
-      app[first_app] = 1;
-  }
-  for (uint32_t i = 0; i < nflows; i++) {
-    s->owner[i] = app[i] ? PRINCIPAL_APP : PRINCIPAL_OTHER;
-    if (app[i] && first_app == UINT32_MAX)
-      first_app = i;
-  }
-  free(app);
-  res->flows = nflows;
-  res->flows_evicted = flow_table_evicted(s->ft);
-  s->evicted_flow = res->flows_evicted ? nflows : UINT32_MAX;
-  if (first_app != UINT32_MAX)
-    flow_name(s, first_app, res->app_flow, sizeof res->app_flow);
-  else
-    snprintf(res->app_flow, sizeof res->app_flow, "none");
-  s->frames_total = res->trace_packets;
-  res->trace_stats = *trace_stats(s->t); /* this pass reads the whole trace (up to limit_frames) */
-  return trace_rewind(s->t, err, errlen);
 }
 
 /* The waveform: queue fill, ring heads and tails, packet buffer, IOTLB hits
@@ -651,7 +492,7 @@ static int register_vcd(struct sys *s, const char *path, char *err, size_t errle
 /* app.hostile_read: the policy's entitlement, and what it read to --observed. */
 static int hostile_entitled(void *ctx, unsigned principal, const struct mem_label *lab) {
   struct sys *s = ctx;
-  return checker_entitled(&s->pol, principal, lab);
+  return checker_entitled(&s->tn->pol, principal, lab);
 }
 
 static void hostile_sink(void *ctx, unsigned principal, const uint8_t *data, uint32_t len) {
@@ -672,17 +513,15 @@ static void teardown(struct sys *s) {
   outfile_abort(s->vcd);
   s->vcd = NULL;
   driver_free(s->drv);
-  user_free(s->users[0]);
-  user_free(s->users[1]);
+  for (unsigned p = 0; p < SYSTEM_MAX_PRINCIPALS; p++)
+    user_free(s->users[p]);
   nic_free(s->nic);
   iommu_free(s->io);
   checker_free(s->chk);
   mem_free(s->m);
+  tenancy_free(s->tn);
   iommu_dma_free(s->dma); /* after the last unmap the port may watch */
-  flow_table_free(s->ft);
   xdp_prog_free(s->xdp);
-  free(s->memo);
-  free(s->owner);
   if (s->t)
     trace_close(s->t);
   free(s);
@@ -724,8 +563,6 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
     return -1;
   }
   s->o = o;
-  s->evicted_flow = UINT32_MAX;
-  s->memo = calloc(1u << CLS_MEMO_BITS, sizeof *s->memo); /* NULL: every frame is parsed */
   struct trace_open_opts to;
   trace_open_opts_default(&to);
   to.skip_unsupported = o->skip_unsupported;
@@ -733,27 +570,13 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   if (!s->t)
     goto fail;
   snprintf(res->linktype, sizeof res->linktype, "%s", trace_file_linktype_name(s->t));
-  s->ft = flow_table_new();
-  if (s->ft)
-    flow_table_set_limit(s->ft, c->trace_max_flows);
-  if (!s->ft) {
-    snprintf(err, errlen, "out of memory");
+  /* Principals, flows, owners and who is entitled to what. */
+  s->tn = tenancy_new(c, o->faults, o->nfaults, s->t, o->limit_frames, res, err, errlen);
+  if (!s->tn)
     goto fail;
-  }
-  if (prepass(s, res, err, errlen))
-    goto fail;
-
-  /* Principals and who is entitled to what. */
-  s->pol.nprincipals = 2;
-  snprintf(s->pol.names[PRINCIPAL_APP], sizeof s->pol.names[0], "app");
-  snprintf(s->pol.names[PRINCIPAL_OTHER], sizeof s->pol.names[0], "other");
-  s->pol.caps[PRINCIPAL_APP] = c->app_caps;
-  s->pol.flow_owner = s->owner;
-  s->pol.nflows = flow_table_count(s->ft);
-  s->pol.default_owner = PRINCIPAL_OTHER;
-  s->pol.flow_name = flow_name;
-  s->pol.flow_name_ctx = s;
-  memcpy(res->principals, s->pol.names, sizeof res->principals);
+  s->frames_total = res->trace_packets;
+  for (unsigned p = 0; p < s->tn->pol.nprincipals && p < SYSTEM_MAX_PRINCIPALS; p++)
+    s->names[p] = s->tn->pol.names[p];
 
   s->m = mem_new(o->ram_bytes ? o->ram_bytes : (uint64_t)c->host_ram_mb << 20);
   if (!s->m) {
@@ -761,9 +584,9 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
     goto fail;
   }
   mem_set_clock(s->m, clock_now, NULL);
-  s->chk = checker_new(s->m, &s->pol, clock_now, NULL);
+  s->chk = checker_new(s->m, &s->tn->pol, clock_now, NULL);
   if (o->observed_dir && s->chk) {
-    s->obs = observed_open(o->observed_dir, &s->pol, err, errlen);
+    s->obs = observed_open(o->observed_dir, &s->tn->pol, err, errlen);
     if (!s->obs)
       goto fail;
     checker_set_exposure_cb(s->chk, on_exposure, s->obs);
@@ -787,7 +610,7 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   nic_params_default(&np);
   np.queues = c->nic_queues;
   np.line_rate_gbps = c->nic_line_rate_gbps;
-  np.rss_queues = c->nic_rss_queues;
+  np.rss_queues = config_rss_queues(c);
   np.buffer_size = c->nic_buffer_size;
   np.mtu = c->nic_mtu;
   np.multi_buffer = c->nic_multi_buffer;
@@ -804,17 +627,11 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   s->nic = nic_new(&np, iommu_dma_port(s->dma), &host, err, errlen);
   if (!s->nic)
     goto fail;
-  if (c->nic_steer_app_to >= 0) {
-    unsigned rules = 0;
-    for (uint32_t i = 0; i < flow_table_count(s->ft) && rules < MAX_APP_RULES; i++)
-      if (s->owner[i] == PRINCIPAL_APP) {
-        const struct flow_stats *fs = flow_table_get(s->ft, i);
-        if (fs->key.af != FLOW_AF_NONE && !nic_add_rule(s->nic, &fs->key, (unsigned)c->nic_steer_app_to))
-          rules++;
-      }
-  }
+  /* ntuple rules: app's flows to nic.steer_app_to, each listed principal's
+   * flows to its queue (taken out of the RSS table: config_rss_queues). */
+  tenancy_steer(s->tn, s->nic);
 
-  for (unsigned p = 0; p < 2; p++) {
+  for (unsigned p = 0; p < s->tn->pol.nprincipals; p++) {
     s->users[p] = user_new(s->m, &s->cpu, p, SOCK_PAGES, err, errlen);
     if (!s->users[p])
       goto fail;
@@ -857,31 +674,41 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
       .xsk_mode = c->app_delivery == CFG_DELIVERY_AF_XDP ? DRIVER_XSK_AF_XDP
                   : c->app_delivery == CFG_DELIVERY_ZCRX ? DRIVER_XSK_ZCRX
                                                          : DRIVER_XSK_NONE,
-      .xsk_queue = (c->app_zc_queues & ((1ull << (c->nic_queues - 1) << 1) - 1))
-                       ? (unsigned)__builtin_ctzll(c->app_zc_queues) : 0,
+      .xsk_queue = first_queue(c, c->app_zc_queues),
       .umem_chunk = c->app_umem_chunk,
       .umem_pages = c->app_umem_pages,
       .xdp_attached = c->xdp_rules[0] != 0,
       .sock_rcvbuf_bytes = c->sock_rcvbuf_bytes,
   };
-  struct driver_classifier cls = {.ctx = s, .classify = classify};
-  s->drv = driver_new(&dp, s->m, s->io, s->nic, &s->cpu, s->users, 2, &cls, err, errlen);
+  struct driver_classifier cls = {.ctx = s->tn, .classify = tenancy_classify};
+  struct driver_tenant tenants[CFG_MAX_PRINCIPALS];
+  dp.tenants = tenants;
+  for (unsigned i = 0; i < c->nprincipals; i++) {
+    const struct cfg_principal *cp = &c->principals[i];
+    uint64_t zq = config_principal_zc_queues(c, cp);
+    if (!zq)
+      continue;
+    tenants[dp.ntenants++] = (struct driver_tenant){
+        .principal = PRINCIPAL_FIRST_LISTED + i,
+        .zc_queues = zq,
+        .map_mode = cp->mapping == CFG_MAP_RW ? MEM_MAP_RW : MEM_MAP_RO,
+        .map_per_packet = cp->mapping_lifetime == CFG_LIFETIME_PER_PACKET,
+    };
+  }
+  s->drv = driver_new(&dp, s->m, s->io, s->nic, &s->cpu, s->users, s->tn->pol.nprincipals, &cls, err, errlen);
   if (!s->drv)
     goto fail;
   driver_set_effect_cb(s->drv, fault_effect, s);
   if (c->xdp_rules[0]) {
     /* The program attached to the device: its rules name the policy's
      * principals and match frames of the trace's link type. */
-    const char *names[MEM_MAX_PRINCIPALS + 1] = {NULL};
-    for (unsigned p = 0; p < s->pol.nprincipals; p++)
-      names[p] = s->pol.names[p];
     char xerr[1200];
-    s->xdp = xdp_prog_new(c->xdp_rules, names, trace_linktype(s->t), xerr, sizeof xerr);
+    s->xdp = xdp_prog_new(c->xdp_rules, s->names, trace_linktype(s->t), xerr, sizeof xerr);
     if (!s->xdp) {
       snprintf(err, errlen, "xdp.rules: %s", xerr);
       goto fail;
     }
-    struct driver_xdp_prog xp = {.ctx = s, .run = xdp_run};
+    struct driver_xdp_prog xp = {.ctx = s->xdp, .run = xdp_run};
     driver_set_xdp(s->drv, &xp);
   }
   if (c->tx_mode != CFG_TX_NONE || c->traffic_tx[0]) {
@@ -903,7 +730,8 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
         .protect_inflight = c->tx_protect_inflight,
         .head_writeback = c->tx_head_writeback,
         .buffers = c->tx_buffers,
-        .nprincipals = s->pol.nprincipals,
+        .nprincipals = s->tn->pol.nprincipals,
+        .names = s->names,
         .kernel_reuse_pages = 64,
     };
     s->tx = tx_new(&tp, s->m, s->io, s->nic, &s->cpu, err, errlen);
@@ -956,26 +784,16 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   res->sim_time_ps = simk_now_ps();
   res->events = simk_events_dispatched();
   res->queues = nic_queues(s->nic);
+  res->bad_register_writes = nic_bad_register_writes(s->nic);
   for (unsigned q = 0; q < res->queues && q < REPORT_MAX_QUEUES; q++) {
     const struct nic_queue_stats *qs = nic_queue_stats(s->nic, q);
-    res->q[q] = (struct report_queue){
-        .rx_packets = qs->rx_packets, .rx_bytes = qs->rx_bytes, .rx_dropped = qs->rx_dropped,
-        .drop_no_desc = qs->drop_no_desc, .drop_buffer_full = qs->drop_buffer_full,
-        .drop_oversize = qs->drop_oversize, .drop_rule = qs->drop_rule,
-        .drop_dma_fault = qs->drop_dma_fault, .desc_fetches = qs->desc_fetches,
-        .desc_used = qs->desc_used, .header_splits = qs->header_splits, .chained = qs->chained,
-        .irqs = qs->irqs, .dma_write_faults = qs->dma_write_faults};
+    res->q[q] = *qs;
     res->dma_write_faults += qs->dma_write_faults;
     res->rx_packets += qs->rx_packets;
     res->rx_bytes += qs->rx_bytes;
     res->rx_dropped += qs->rx_dropped;
   }
-  const struct iommu_stats *is = iommu_stats(s->io);
-  res->translations = is->translations;
-  res->iotlb_hits = is->iotlb_hits;
-  res->iotlb_misses = is->iotlb_misses;
-  res->iommu_faults = is->faults;
-  res->invalidations = is->invalidations;
+  res->iommu = *iommu_stats(s->io);
   for (int b = 0; b < CPU_NBUCKETS; b++)
     res->cycles[b] = s->cpu.cycles[b];
   res->cycles_total = cpu_total(&s->cpu);
@@ -1014,27 +832,7 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
     }
     res->tx_cycles_per_packet = res->tx_packets ? (double)ts->cycles / (double)res->tx_packets : 0.0;
   }
-  res->delivered_packets = ds->delivered_packets;
-  res->zc_packets = ds->zc_packets;
-  res->stack_packets = ds->stack_packets;
-  res->kernel_packets = ds->kernel_packets;
-  res->user_writes = ds->user_writes;
-  res->user_write_faults = ds->user_write_faults;
-  res->app_maps = ds->app_maps;
-  res->app_unmaps = ds->app_unmaps;
-  res->pages_hoarded = ds->pages_hoarded;
-  res->umem_fill_ring = ds->fill_ring;
-  res->umem_rx_ring = ds->rx_ring;
-  res->umem_fill_ring_returns = ds->fill_ring_returns;
-  res->umem_copy_out_packets = ds->copy_out_packets;
-  for (int k = 0; k < MEM_LABEL_KIND_COUNT && k < 8; k++)
-    res->umem_written[k] = ds->umem_written[k];
-  res->delivered_bytes = ds->delivered_bytes;
-  for (unsigned p = 0; p < 2; p++) {
-    res->sock_drops[p] = ds->sock_drops[p];
-    res->sock_drop_bytes[p] = ds->sock_drop_bytes[p];
-    res->sock_rmem_max[p] = ds->sock_rmem_max[p];
-  }
+  res->driver = *ds;
   const struct user_read_stats *rs = user_read_stats(s->users[PRINCIPAL_APP]);
   res->hread_reads = rs->reads;
   res->hread_bytes = rs->bytes;
@@ -1043,13 +841,6 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   res->hread_stale = rs->stale_bytes;
   res->hread_faults = rs->faults;
   res->xdp_configured = s->xdp != NULL;
-  res->xdp_runs = ds->xdp_runs;
-  res->xdp_pass = ds->xdp_pass;
-  res->xdp_drop = ds->xdp_drop;
-  res->xdp_redirect = ds->xdp_redirect;
-  res->xdp_redirect_in_place = ds->xdp_redirect_in_place;
-  res->xdp_redirect_copy = ds->xdp_redirect_copy;
-  res->xdp_redirect_failed = ds->xdp_redirect_failed;
   res->xdp_no_match = xdp_prog_no_match(s->xdp);
   res->xdp_rules = (uint32_t)xdp_prog_rule_count(s->xdp);
   for (uint32_t i = 0; i < res->xdp_rules && i < REPORT_MAX_XDP_RULES; i++)
@@ -1063,8 +854,8 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
     res->offered_mpps = (double)res->trace_packets / ((double)span_in / 1e6);
   }
   if (span_out) {
-    res->delivered_gbps = (double)res->delivered_bytes * 8.0 / ((double)span_out / 1000.0);
-    res->delivered_mpps = (double)res->delivered_packets / ((double)span_out / 1e6);
+    res->delivered_gbps = (double)ds->delivered_bytes * 8.0 / ((double)span_out / 1000.0);
+    res->delivered_mpps = (double)ds->delivered_packets / ((double)span_out / 1e6);
   }
   for (int p = 0; p < PROP_COUNT; p++)
     res->props[p] = *checker_result(s->chk, (enum checker_property)p);

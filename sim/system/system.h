@@ -12,6 +12,7 @@
 
 #include "checker.h"
 #include "config.h"
+#include "driver.h"
 #include "fault.h"
 #include "page_pool.h"
 #include "trace.h"
@@ -42,6 +43,16 @@ struct replay_opts {
 #define SYSTEM_PROGRESS_FRAMES 4096u
 
 #define REPORT_MAX_QUEUES 64
+/* app (id 0), other (id 1) and the scenario's principals (ids 2..). */
+#define SYSTEM_MAX_PRINCIPALS (CFG_MAX_PRINCIPALS + 2)
+
+/* A principal as the report lists it: what the trace gave it. */
+struct replay_principal {
+  char name[CFG_PRINCIPAL_NAME_MAX + 1];
+  const char *delivery;    /* "copy", "zero_copy", "af_xdp", "zcrx" */
+  uint32_t flows;          /* flows it owns (other: with the evicted ones) */
+  uint64_t packets, bytes; /* their frames and wire bytes in the trace */
+};
 #define REPORT_MAX_XDP_RULES 32 /* XDP_MAX_RULES */
 
 struct replay_result {
@@ -56,14 +67,11 @@ struct replay_result {
   /* nic */
   uint64_t rx_packets, rx_bytes, rx_dropped;
   uint64_t dma_write_faults; /* frames with a refused (posted) write, all queues */
+  uint64_t bad_register_writes; /* driver register writes the device refused */
   uint32_t queues;
-  struct report_queue {
-    uint64_t rx_packets, rx_bytes, rx_dropped, drop_no_desc, drop_buffer_full, drop_oversize,
-        drop_rule, drop_dma_fault, desc_fetches, desc_used, header_splits, chained, irqs,
-        dma_write_faults;
-  } q[REPORT_MAX_QUEUES];
-  /* iommu */
-  uint64_t translations, iotlb_hits, iotlb_misses, iommu_faults, invalidations;
+  struct nic_queue_stats q[REPORT_MAX_QUEUES]; /* each queue's counters (nic.h) */
+  /* iommu (iommu.h) */
+  struct iommu_stats iommu;
   /* pool: every queue's counters summed (maxima too: a sum of per-queue maxima) */
   struct page_pool_stats pool;
   /* cpu */
@@ -80,16 +88,11 @@ struct replay_result {
    * "" when it did. Without a violation the verdict is then inconclusive. */
   char inconclusive[320];
   struct trace_stats trace_stats; /* what the reader counted over the whole trace */
-  /* the driver's side: zero-copy hand-overs, copies, application memory */
-  uint64_t zc_packets, stack_packets, kernel_packets, user_writes, user_write_faults;
-  uint64_t app_maps, app_unmaps, pages_hoarded;
-  uint64_t umem_fill_ring, umem_rx_ring, umem_fill_ring_returns, umem_copy_out_packets;
-  uint64_t umem_written[8]; /* by enum mem_label_kind */
-  uint64_t delivered_packets, delivered_bytes;
-  /* XDP: verdicts of the default program or of xdp.rules */
+  /* the driver's side (driver.h): zero-copy hand-overs, copies, application
+   * memory, XDP verdicts (of the default program or of xdp.rules) */
+  struct driver_stats driver;
   int xdp_configured;      /* 1: xdp.rules gave the program */
-  uint64_t xdp_runs, xdp_pass, xdp_drop, xdp_redirect, xdp_redirect_in_place, xdp_redirect_copy,
-      xdp_redirect_failed, xdp_no_match;
+  uint64_t xdp_no_match;
   uint32_t xdp_rules;
   uint64_t xdp_rule_hits[REPORT_MAX_XDP_RULES];
   /* app.hostile_read: what the application's reader got (bytes by label) */
@@ -105,16 +108,16 @@ struct replay_result {
   } txq[REPORT_MAX_QUEUES];
   /* verdicts */
   struct checker_result props[PROP_COUNT];
-  char principals[2][32];
-  /* each principal's socket (sock.rcvbuf_bytes): frames dropped at its
-   * receive buffer, their bytes, the most it held (truesize) */
-  uint64_t sock_drops[2], sock_drop_bytes[2], sock_rmem_max[2];
+  unsigned nprincipals;
+  struct replay_principal principals[SYSTEM_MAX_PRINCIPALS];
 };
 
 /* Ask a running replay to stop at the next frame (async-signal-safe: it
  * only sets a flag). The replay then ends with what it has, marked
  * incomplete. */
 void system_request_stop(void);
+/* Was a stop asked for? (The passes over the trace end at once.) */
+int system_stop_requested(void);
 
 /* Run one replay. 0 with *res filled; -1 with err filled (one line naming
  * the file and the problem) when the input cannot be used. */

@@ -20,6 +20,7 @@ enum tuple_field { TF_PROTO = 0, TF_SRC, TF_DST, TF_HOST, TF_SPORT, TF_DPORT, TF
 static const char *const field_names[TF_COUNT] = {"proto", "src",  "dst",  "host",
                                                   "sport", "dport", "port", "owner"};
 #define FIELD_LIST "proto, src, dst, host, sport, dport, port, owner"
+#define XDP_PRINCIPAL_LIST_MAX 800 /* the principals' names joined by ", " (18 of up to 32 characters) */
 
 struct addr {
   uint8_t af; /* FLOW_AF_INET or FLOW_AF_INET6 */
@@ -142,8 +143,14 @@ static size_t next_word(const char **s, char *w, size_t wn) {
   return k;
 }
 
+/* principals NULL: the names are not known yet (a scenario still being
+ * read); any name a principal may have is taken, as index 0. */
 static void principal_list(const char *const *principals, char *buf, size_t n) {
   buf[0] = '\0';
+  if (!principals) {
+    snprintf(buf, n, "app, other or a name from principals:");
+    return;
+  }
   for (size_t i = 0; principals[i]; i++) {
     size_t l = strlen(buf);
     snprintf(buf + l, n - l, "%s%s", i ? ", " : "", principals[i]);
@@ -151,6 +158,15 @@ static void principal_list(const char *const *principals, char *buf, size_t n) {
 }
 
 static int find_principal(const char *const *principals, const char *name, unsigned *out) {
+  if (!principals) {
+    *out = 0;
+    if (!name[0])
+      return -1;
+    for (const char *c = name; *c; c++)
+      if (!isalnum((unsigned char)*c) && *c != '_' && *c != '-')
+        return -1;
+    return 0;
+  }
   for (unsigned i = 0; principals[i]; i++)
     if (strcmp(principals[i], name) == 0) {
       *out = i;
@@ -276,7 +292,7 @@ static int parse_tuple(const char *s, const char *const *principals, struct tupl
       allowed = "a port number 0..65535";
       break;
     default: {
-      char list[200];
+      char list[XDP_PRINCIPAL_LIST_MAX];
       principal_list(principals, list, sizeof list);
       bad = find_principal(principals, val, &t->owner);
       if (bad) {
@@ -302,7 +318,7 @@ static int parse_rule(const char *text, const char *const *principals, int linkt
   memset(r, 0, sizeof *r);
   snprintf(r->text, sizeof r->text, "%s", text);
   const char *p = text;
-  char word[64], list[200];
+  char word[64], list[XDP_PRINCIPAL_LIST_MAX];
   principal_list(principals, list, sizeof list);
   next_word(&p, word, sizeof word);
   if (strcmp(word, "pass") == 0) {

@@ -11,20 +11,22 @@
  *                        the frame is first copied into a kernel page)
  *              drop      XDP_DROP: the buffer is recycled at once
  *              redirect  XDP_REDIRECT to PRINCIPAL's socket
- *   PRINCIPAL  redirect only, and required: a principal name (app, other)
+ *   PRINCIPAL  redirect only, and required: a principal's name (app, other,
+ *              or a name the scenario's `principals:` lists)
  *   MATCH      empty: every frame;
  *              `tuple FIELD=VALUE[,FIELD=VALUE...]`: fields of the frame's
  *              parsed (outer) tuple, every one given must fit: proto (tcp,
  *              udp, icmp, icmp6, sctp, gre or a number 0..255), src, dst,
  *              host (either end) as an IPv4 or IPv6 address with an optional
  *              /PREFIX, sport, dport, port (either end) 0..65535, owner (the
- *              principal that owns the frame's flow under app.owns);
+ *              principal that owns the frame's flow: app.owns, the
+ *              principals' owns);
  *              anything else: a BPF filter expression as tcpdump takes it,
  *              compiled by libpcap for the frames' link type and run
  *              (pcap_offline_filter) on the bytes the XDP program sees.
  *
  * Examples: "drop udp port 53", "redirect app tcp port 5001",
- * "redirect other tuple proto=udp,dport=4000", "pass".
+ * "redirect other tuple proto=udp,dport=4000", "redirect blue udp", "pass".
  *
  * A list of rules as one text (--set xdp.rules=..., the report's source):
  * rules separated by ';' (which no BPF expression uses), optionally within
@@ -55,8 +57,10 @@ int xdp_rules_split(const char *text, char rules[][XDP_RULE_MAX], size_t max, si
                     size_t errlen);
 
 /* Check one rule: its action, its principal (one of the NULL-terminated
- * principals), its tuple fields, or that its BPF filter compiles for
- * linktype. 0, or -1 with err filled ("unknown action 'x' (...)"). */
+ * principals; principals NULL: any name a principal may have, for a
+ * scenario whose principals are not all known yet), its tuple fields, or
+ * that its BPF filter compiles for linktype. 0, or -1 with err filled
+ * ("unknown action 'x' (...)"). */
 int xdp_rule_check(const char *rule, const char *const *principals, int linktype, char *err,
                    size_t errlen);
 

@@ -14,7 +14,7 @@ listed=$(awk '/^commands:/{f=1;next} f&&/^$/{f=0} f&&/^  [a-z]+ /{print $1}' "$T
 # Every command the program knows: each word of the sources that it does
 # not answer with "unknown command".
 known=""
-for w in $(grep -ohE '"[a-z]{3,12}"' "$SRC"/sim/cli/*.c | tr -d '"' | sort -u); do
+for w in $(grep -ohE '"[a-z]{3,12}"' "$SRC"/sim/tool/cli/*.c | tr -d '"' | sort -u); do
   "$NICSIM" "$w" --help >/dev/null 2>"$T/err" </dev/null
   grep -q "unknown command" "$T/err" || known="$known $w"
 done
@@ -48,8 +48,8 @@ if grep -q missing "$T/docrefs"; then bad "the help names docs that do not exist
 
 # Candidate options: every -x and --long spelled in the command-line sources
 # (string literals, and the names of getopt_long tables).
-cands=$( (grep -ohE '"--?[a-zA-Z][a-zA-Z0-9-]*' "$SRC"/sim/cli/*.c "$SRC"/sim/campaign/*.c "$SRC"/sim/bench/*.c | tr -d '"';
-          grep -ohE '\{"[a-z][a-z0-9-]+", *(no|required|optional)_argument' "$SRC"/sim/cli/*.c "$SRC"/sim/campaign/*.c "$SRC"/sim/bench/*.c |
+cands=$( (grep -ohE '"--?[a-zA-Z][a-zA-Z0-9-]*' "$SRC"/sim/tool/cli/*.c "$SRC"/sim/tool/campaign/*.c "$SRC"/sim/tool/bench/*.c | tr -d '"';
+          grep -ohE '\{"[a-z][a-z0-9-]+", *(no|required|optional)_argument' "$SRC"/sim/tool/cli/*.c "$SRC"/sim/tool/campaign/*.c "$SRC"/sim/tool/bench/*.c |
             sed -E 's/^\{"([^"]+)".*/--\1/') | grep -E '^(-[a-zA-Z]|--[a-z][a-z0-9-]+)$' | sort -u)
 
 # Probe every command with every candidate, four at a time: a line "CMD OPT

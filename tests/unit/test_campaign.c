@@ -1,5 +1,5 @@
 /*
- * sim/campaign: campaign specs (the product, seed ranges and lists, defaults,
+ * sim/tool/campaign: campaign specs (the product, seed ranges and lists, defaults,
  * every kind of error as one line with the file, line and column), run ids
  * and their sanitising, shell quoting of the emitted job lines (checked by
  * running them through /bin/sh), the Slurm script, and the merge arithmetic
@@ -572,6 +572,48 @@ START_TEST(test_merge_extra_properties) {
 }
 END_TEST
 
+START_TEST(test_merge_hostile_pairs) {
+  /* by_pair from untrusted reports: sums saturate, names that are not
+   * strings are skipped, and past the bound the rest is one "(more)". */
+  struct merge m;
+  ck_assert_int_eq(merge_init(&m), 0);
+  const char *big = "{\"design\":\"d\",\"verdict\":\"unsafe\",\"violations\":{\"cross_flow_leak\":{\"count\":1,"
+                    "\"by_pair\":[{\"principal\":\"x\",\"owner\":\"y\",\"count\":9223372036854775807,"
+                    "\"bytes\":9223372036854775807},{\"principal\":5,\"owner\":\"y\",\"count\":1}]}}}";
+  char why[256];
+  for (int i = 0; i < 3; i++) {
+    json_object *r = json_tokener_parse(big);
+    ck_assert_int_eq(merge_add(&m, r, why, sizeof why), 0);
+    json_object_put(r);
+  }
+  json_object *many = json_tokener_parse("{\"design\":\"d\",\"verdict\":\"unsafe\",\"violations\":"
+                                         "{\"cross_flow_leak\":{\"count\":1,\"by_pair\":[]}}}");
+  json_object *pairs = json_object_object_get(json_object_object_get(json_object_object_get(many, "violations"),
+                                                                      "cross_flow_leak"), "by_pair");
+  for (int i = 0; i < 300; i++) {
+    json_object *e = json_object_new_object();
+    char name[16];
+    snprintf(name, sizeof name, "p%d", i);
+    json_object_object_add(e, "principal", json_object_new_string(name));
+    json_object_object_add(e, "owner", json_object_new_string("app"));
+    json_object_object_add(e, "count", json_object_new_int64(1));
+    json_object_array_add(pairs, e);
+  }
+  ck_assert_int_eq(merge_add(&m, many, why, sizeof why), 0);
+  json_object_put(many);
+  ck_assert_int_eq(merge_finish(&m), 0);
+  const struct merge_prop *p = &m.groups[0].props[PROP_CROSS_FLOW_LEAK];
+  ck_assert_str_eq(p->pairs[0].principal, "x");
+  ck_assert_uint_eq(p->pairs[0].total_count, UINT64_MAX);
+  ck_assert_uint_eq(p->pairs[0].total_bytes, UINT64_MAX);
+  ck_assert_uint_eq(p->pairs[0].runs_with, 3);
+  ck_assert_uint_eq(p->npairs, 256);
+  ck_assert_str_eq(p->pairs[255].principal, "(more)");
+  ck_assert_uint_eq(p->pairs[255].total_count, 300 - 254);
+  merge_free(&m);
+}
+END_TEST
+
 static Suite *campaign_suite(void) {
   Suite *s = suite_create("campaign");
   TCase *tc = tcase_create("core");
@@ -585,6 +627,7 @@ static Suite *campaign_suite(void) {
   tcase_add_test(tc, test_run_command);
   tcase_add_test(tc, test_merge_arithmetic);
   tcase_add_test(tc, test_merge_extra_properties);
+  tcase_add_test(tc, test_merge_hostile_pairs);
   suite_add_tcase(s, tc);
   return s;
 }

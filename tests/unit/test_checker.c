@@ -1,5 +1,5 @@
 /*
- * sim/check: cross_flow_leak, stale_data_leak and kernel_pointer_leak,
+ * sim/core/check: cross_flow_leak, stale_data_leak and kernel_pointer_leak,
  * decided from labels, mappings and policy (checker.h, contract.md).
  *
  * Two principals: 0 "app" owns flow 0, 1 "other" owns flow 1. Each case sets
@@ -55,7 +55,31 @@ static void setup(void) {
   ck_assert_ptr_nonnull(ck);
 }
 
+/* Every property's pairs sum to its count and bytes (checked after each case). */
+static void assert_pairs_sum(void) {
+  for (int i = 0; i < PROP_COUNT; i++) {
+    const struct checker_result *r = checker_result(ck, (enum checker_property)i);
+    uint64_t c = 0, b = 0;
+    for (unsigned k = 0; k < r->npairs; k++) {
+      c += r->pairs[k].count;
+      b += r->pairs[k].bytes;
+    }
+    ck_assert_msg(c == r->count && b == r->bytes, "%s: pairs sum to %" PRIu64 "/%" PRIu64 ", property %" PRIu64 "/%" PRIu64,
+                  checker_property_name((enum checker_property)i), c, b, r->count, r->bytes);
+  }
+}
+
+/* The (who, owner) pair of property p: its count, or -1 when absent. */
+static int64_t pair_count(enum checker_property p, const char *who, const char *owner) {
+  const struct checker_result *r = checker_result(ck, p);
+  for (unsigned k = 0; k < r->npairs; k++)
+    if (strcmp(r->pairs[k].principal, who) == 0 && strcmp(r->pairs[k].owner, owner) == 0)
+      return (int64_t)r->pairs[k].count;
+  return -1;
+}
+
 static void teardown(void) {
+  assert_pairs_sum();
   checker_free(ck);
   mem_free(m);
 }
@@ -158,6 +182,8 @@ START_TEST(test_cross_flow_device_write_into_ro_page) {
   now_ps = 6000000;
   dev_write(pfn * PG + 2048, 100, MEM_LABEL_PKT_PAYLOAD, 1, 8);
   assert_only(PROP_CROSS_FLOW_LEAK, 2, 400);
+  ck_assert_int_eq(pair_count(PROP_CROSS_FLOW_LEAK, "app", "other"), 2); /* app saw other's bytes */
+  ck_assert_uint_eq(res(PROP_CROSS_FLOW_LEAK)->npairs, 1);
   ck_assert_uint_eq(res(PROP_CROSS_FLOW_LEAK)->first.packet_index, 7); /* first stays first */
   ck_assert_uint_eq(res(PROP_CROSS_FLOW_LEAK)->first.time_ps, 5000000);
 }
@@ -257,6 +283,7 @@ START_TEST(test_stale_data) {
   ck_assert_uint_eq(v->time_ps, 42000000);
   ck_assert_ptr_nonnull(strstr(v->explanation, "'app'"));
   ck_assert_uint_eq(res(PROP_STALE_DATA_LEAK)->first_lab.epoch, old);
+  ck_assert_int_eq(pair_count(PROP_STALE_DATA_LEAK, "app", "stale"), 1);
 }
 END_TEST
 
@@ -339,6 +366,7 @@ START_TEST(test_untouched_page_mapped) {
   ck_assert_int_eq(mem_page_alloc(m, &p2), 0);
   ck_assert_int_eq(mem_page_map(m, p2, APP, MEM_MAP_RO), 0);
   assert_only(PROP_KERNEL_POINTER_LEAK, 2, 2 * PG);
+  ck_assert_int_eq(pair_count(PROP_KERNEL_POINTER_LEAK, "app", "kernel"), 2);
 }
 END_TEST
 
@@ -520,6 +548,10 @@ START_TEST(test_device_write_outside_grant_and_tamper) {
   ck_assert_str_eq(res(PROP_KERNEL_DATA_TAMPER)->first.kind, "skb_shared_info");
   ck_assert_str_eq(res(PROP_KERNEL_DATA_TAMPER)->first.who, "device 01:00.0");
   ck_assert_uint_eq(res(PROP_DEVICE_WRITE_AFTER_UNMAP)->count, 0);
+  /* the device overwrote kernel bytes; outside the grant it wrote over what
+   * the bytes there were (app's packet before, zeroes past it) */
+  ck_assert_int_eq(pair_count(PROP_KERNEL_DATA_TAMPER, "device 01:00.0", "kernel"), 1);
+  ck_assert_int_eq(pair_count(PROP_DEVICE_WRITE_OUTSIDE_GRANT, "device 01:00.0", "kernel"), 1);
 }
 END_TEST
 
@@ -633,6 +665,7 @@ START_TEST(test_pool_exhaustion) {
   ck_assert_uint_eq(res(PROP_POOL_EXHAUSTION)->bytes, 100);
   ck_assert_str_eq(res(PROP_POOL_EXHAUSTION)->first.who, "app");
   ck_assert_uint_eq(res(PROP_POOL_EXHAUSTION)->first.packet_index, 8);
+  ck_assert_int_eq(pair_count(PROP_POOL_EXHAUSTION, "app", "other"), 1); /* app starved other's packet */
   mem_page_set_holder(m, pfn, -1);
   checker_note_drop(ck, 0, 1, 9, 100, 1);
   ck_assert_uint_eq(res(PROP_POOL_EXHAUSTION)->count, 1);

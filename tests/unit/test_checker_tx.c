@@ -1,5 +1,5 @@
 /*
- * sim/check, the transmit side: device reads against grants and DMA
+ * sim/core/check, the transmit side: device reads against grants and DMA
  * mappings (device_read_outside_grant, device_read_after_unmap) and the
  * bytes of a transmitted frame against what its sender may send
  * (wire_leak), decided from labels and kernel facts (checker.h).

@@ -495,6 +495,48 @@ START_TEST(test_validate_ram) {
 }
 END_TEST
 
+/* ---- principals ---- */
+
+START_TEST(test_principals) {
+  struct config c;
+  config_default(&c);
+  c.nic_queues = 4;
+  set_ok(&c, "principals.0.name", "web");
+  set_ok(&c, "principals.0.owns", "tcp port 443");
+  set_ok(&c, "principals.0.delivery", "zero_copy");
+  set_ok(&c, "principals.0.queue", "3");
+  set_ok(&c, "principals.1.name", "db");
+  ck_assert_uint_eq(c.nprincipals, 2);
+  ck_assert_str_eq(c.principals[0].owns, "tcp port 443");
+  ck_assert_int_eq(c.principals[1].queue, -1); /* defaults for a new entry */
+  ck_assert_uint_eq(c.principals[1].delivery, CFG_DELIVERY_COPY);
+  valid(&c);
+  /* zc_queues defaults to its queue; the queue leaves the RSS table */
+  ck_assert_uint_eq(config_principal_zc_queues(&c, &c.principals[0]), 1ull << 3);
+  ck_assert_uint_eq(config_rss_queues(&c) & 0xf, 0x7);
+  ck_assert_uint_eq(config_principal_zc_queues(&c, &c.principals[1]), 0); /* copy */
+  set_ok(&c, "principals.1.delivery", "zero_copy");
+  ck_assert_uint_eq(config_principal_zc_queues(&c, &c.principals[1]), 0xf); /* no queue: every queue */
+  set_bad(&c, "principals.3.name", "x", "2 principals are listed");
+  set_bad(&c, "principals.0.delivery", "af_xdp", "copy, zero_copy");
+  set_bad(&c, "principals.0.colour", "red", "name, owns, caps");
+  set_bad(&c, "principals.0.name", "a-name-of-thirty-three-characters", "allowed 1..32");
+  set_ok(&c, "principals.1.name", "web");
+  invalid(&c, "principals.1.name", "already the name of principal 0");
+  set_ok(&c, "principals.1.name", "other");
+  invalid(&c, "principals.1.name", "reserved");
+  set_ok(&c, "principals.1.name", "db");
+  set_ok(&c, "principals.1.queue", "9");
+  invalid(&c, "principals.1.queue", "allowed 0..3");
+  set_ok(&c, "principals.1.queue", "none");
+  set_ok(&c, "nic.rss_queues", "[3]");
+  invalid(&c, "nic.rss_queues", "leave none");
+  set_ok(&c, "principals", "[]");
+  ck_assert_uint_eq(c.nprincipals, 0);
+  valid(&c);
+}
+END_TEST
+
 /* ---- designs ---- */
 
 START_TEST(test_every_design_loads) {
@@ -516,7 +558,11 @@ START_TEST(test_every_design_loads) {
       ck_assert_ptr_nonnull(eq);
       char key[128];
       snprintf(key, sizeof key, "%.*s", (int)(eq - d->settings[k]), d->settings[k]);
-      ck_assert_msg(key_index(key) >= 0, "design %s: unknown key %s", d->name, key);
+      /* principals: "principals" (the list emptied) and principals.N.FIELD */
+      const char *field = strrchr(key, '.');
+      int principal_key = strcmp(key, "principals") == 0 ||
+                          (strncmp(key, "principals.", 11) == 0 && field && config_principal_field(field + 1) >= 0);
+      ck_assert_msg(key_index(key) >= 0 || principal_key, "design %s: unknown key %s", d->name, key);
     }
     struct config c;
     err[0] = '\0';
@@ -634,6 +680,7 @@ static Suite *config_suite(void) {
   tcase_add_test(tc, test_validate);
   tcase_add_test(tc, test_validate_ram);
   tcase_add_test(tc, test_every_design_loads);
+  tcase_add_test(tc, test_principals);
   tcase_add_test(tc, test_design_copy);
   tcase_add_test(tc, test_design_zc_shared_ring);
   tcase_add_test(tc, test_design_dedicated_queue);

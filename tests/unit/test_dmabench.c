@@ -1,5 +1,5 @@
 /*
- * dmabench (sim/bench/dmabench.h) and the PCIe link model (nic/pcie.h).
+ * dmabench (sim/tool/bench/dmabench.h) and the PCIe link model (nic/pcie.h).
  *
  * PCIe: every figure derived from the formulas of pcie-bench's pcie-model
  * (TLP counts, bytes on the link, bandwidth) and the measured read

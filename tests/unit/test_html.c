@@ -1,5 +1,5 @@
 /*
- * sim/report/html: the review page from given rows (html.h): who reached
+ * sim/tool/report/html: the review page from given rows (html.h): who reached
  * whose bytes when a report has by_pair, the first violation's explanation,
  * escaping, and the chart's labels for points that coincide (each joined to
  * its own point by a leader line).

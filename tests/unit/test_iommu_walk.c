@@ -14,6 +14,7 @@
 
 #include "iommu.h"
 #include "mem.h"
+#include "prng.h"
 
 #define RID 0x0100
 #define LVL_PS 50000ull
@@ -387,9 +388,9 @@ START_TEST(host_tables_behave_the_same) {
       ck_assert_int_eq(iommu_unmap(a, RID, ia[i - 1], (uint64_t)i), iommu_unmap(b, RID, ib[i - 1], (uint64_t)i));
     }
     for (int k = 0; k < 4; k++) {
-      s = s * 6364136223846793005ull + 1442695040888963407ull;
-      int j = (int)((s >> 33) % (uint64_t)(i + 1));
-      int w = (int)((s >> 20) & 1);
+      uint64_t x = prng_splitmix64(&s);
+      int j = (int)((x >> 33) % (uint64_t)(i + 1));
+      int w = (int)((x >> 20) & 1);
       struct iommu_xlate xa, xb;
       int ra = iommu_translate2(a, RID, ia[j] + 40, w, (uint64_t)i, &xa);
       int rb = iommu_translate2(b, RID, ib[j] + 40, w, (uint64_t)i, &xb);

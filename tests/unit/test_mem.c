@@ -1,5 +1,5 @@
 /*
- * sim/mem: labelled simulated physical memory (mem.h).
+ * sim/core/mem: labelled simulated physical memory (mem.h).
  *
  * Labels are byte-exact and survive copies (same provenance, re-stamped with
  * the destination page's epoch, writer and time); clearing (mem_fill with no

@@ -517,6 +517,40 @@ START_TEST(tx_refused_buffer_read) {
 }
 END_TEST
 
+/* Register writes the device would not take change nothing and are counted. */
+START_TEST(bad_register_writes_counted) {
+  struct nic_params np;
+  nic_params_default(&np);
+  struct rig r;
+  rig_init(&r, &np, 8);
+  ck_assert_uint_eq(nic_bad_register_writes(r.n), 0);
+  nic_rx_tail_write(r.n, 0, 3);
+  ck_assert_uint_eq(nic_rx_ring_fill(r.n, 0), 3);
+  nic_rx_tail_write(r.n, 0, 8); /* past a ring of 8 */
+  nic_rx_tail_write(r.n, 7, 1); /* no such queue */
+  nic_irq_enable(r.n, 9);
+  ck_assert_uint_eq(nic_bad_register_writes(r.n), 3);
+  ck_assert_uint_eq(nic_rx_ring_fill(r.n, 0), 3); /* unchanged */
+}
+END_TEST
+
+/* A parameter out of range is named with its value and the allowed range. */
+START_TEST(parameters_named_in_errors) {
+  char err[256];
+  struct nic_params np;
+  nic_params_default(&np);
+  struct rig r;
+  rig_init(&r, &np, 8);
+  np.wb_threshold = 0;
+  ck_assert_ptr_null(nic_new(&np, iommu_dma_port(r.dma), NULL, err, sizeof err));
+  ck_assert_str_eq(err, "nic: wb_threshold 0: allowed 1..64");
+  nic_params_default(&np);
+  np.desc_fetch_batch = 65;
+  ck_assert_ptr_null(nic_new(&np, iommu_dma_port(r.dma), NULL, err, sizeof err));
+  ck_assert_str_eq(err, "nic: desc_fetch_batch 65: allowed 1..64");
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("nic");
   TCase *tc = tcase_create("nic");
@@ -535,6 +569,8 @@ int main(void) {
   tcase_add_test(tc, interrupt_moderation);
   tcase_add_test(tc, tx_frames_leave_at_line_rate);
   tcase_add_test(tc, tx_refused_buffer_read);
+  tcase_add_test(tc, bad_register_writes_counted);
+  tcase_add_test(tc, parameters_named_in_errors);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);

@@ -1,5 +1,5 @@
 /*
- * sim/progress: the text of the progress line (progress.h): done/total,
+ * sim/tool/progress: the text of the progress line (progress.h): done/total,
  * percent, rate with its unit, elapsed time, ETA from the rate; an unknown
  * rate shows no rate and ETA "?"; past an hour H:MM:SS. Off a terminal
  * nothing is written (progress_start on a pipe).

@@ -1,5 +1,5 @@
 /*
- * sim/kernel/simk.cpp: the C API over SystemC. Ordering (time, then notify
+ * sim/core/kernel/simk.cpp: the C API over SystemC. Ordering (time, then notify
  * order), re-notify and cancel, notify(0) from callbacks, stop/continue,
  * run_until edges, the counter, VCD output and silence on stdout/stderr.
  * Every test case runs in its own forked process (forced below), so each
@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "simk.h"
+#include "prng.h"
 
 static char err[512];
 
@@ -43,13 +44,8 @@ static struct simk_event *mk(const char *name, simk_callback cb, int id) {
   return ev;
 }
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-static uint64_t rnd(void) { /* xorshift64: fixed seed, reproducible */
-  rng_state ^= rng_state << 13;
-  rng_state ^= rng_state >> 7;
-  rng_state ^= rng_state << 17;
-  return rng_state;
-}
+static uint64_t rng_state = 1;
+static uint64_t rnd(void) { return prng_splitmix64(&rng_state); } /* fixed seed, reproducible */
 static void shuffle(int *v, int n) {
   for (int i = n - 1; i > 0; i--) {
     int j = (int)(rnd() % (uint64_t)(i + 1)), t = v[i];

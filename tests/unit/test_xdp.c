@@ -139,16 +139,29 @@ START_TEST(scenario_key_messages_name_key_rule_and_problem) {
   char json[512];
   config_key_json(&c, ki, json, sizeof json);
   ck_assert_str_eq(json, "[\"drop udp port 53\",\"pass\"]");
-  ck_assert_int_eq(config_set(&c, "xdp.rules", "[pass; redirect bob]", err, sizeof err), -1);
-  ck_assert_str_eq(err, "xdp.rules: rule 2 'redirect bob': unknown principal 'bob' (principals: app, other)");
+  ck_assert_int_eq(config_set(&c, "xdp.rules", "[pass; redirect bob!]", err, sizeof err), -1);
+  ck_assert_str_eq(err, "xdp.rules: rule 2 'redirect bob!': unknown principal 'bob!' (principals: app, other or a "
+                        "name from principals:)");
   ck_assert_str_eq(c.xdp_rules, "drop udp port 53; pass"); /* unchanged */
+  /* A principal's name is known once the scenario is whole: checked then. */
+  ck_assert_int_eq(config_set(&c, "xdp.rules", "[pass; redirect bob]", err, sizeof err), 0);
+  ck_assert_int_eq(config_validate(&c, err, sizeof err), -1);
+  ck_assert_str_eq(err, "xdp.rules: rule 2 'redirect bob': unknown principal 'bob' (principals: app, other)");
+  ck_assert_int_eq(config_set(&c, "principals.0.name", "bob", err, sizeof err), 0);
+  ck_assert_int_eq(config_validate(&c, err, sizeof err), 0);
+  ck_assert_int_eq(config_set(&c, "xdp.rules", "[redirect carol tuple owner=bob]", err, sizeof err), 0);
+  ck_assert_int_eq(config_validate(&c, err, sizeof err), -1);
+  ck_assert_str_eq(err, "xdp.rules: rule 1 'redirect carol tuple owner=bob': unknown principal 'carol' "
+                        "(principals: app, other, bob)");
+  ck_assert_int_eq(config_set(&c, "principals", "[]", err, sizeof err), 0);
   ck_assert_int_eq(config_set(&c, "xdp.rules", "[]", err, sizeof err), 0);
   ck_assert_str_eq(c.xdp_rules, "");
   config_key_json(&c, ki, json, sizeof json);
   ck_assert_str_eq(json, "[]");
   /* One check per item, for a scenario file's positions: the same text. */
-  ck_assert_int_eq(config_list_item_check("xdp.rules", 1, "redirect bob", err, sizeof err), -1);
-  ck_assert_str_eq(err, "xdp.rules: rule 2 'redirect bob': unknown principal 'bob' (principals: app, other)");
+  ck_assert_int_eq(config_list_item_check("xdp.rules", 1, "redirect bob!", err, sizeof err), -1);
+  ck_assert_str_eq(err, "xdp.rules: rule 2 'redirect bob!': unknown principal 'bob!' (principals: app, other or a "
+                        "name from principals:)");
   ck_assert_int_eq(config_list_separator("xdp.rules"), ';');
   ck_assert_int_eq(config_list_separator("app.caps"), ',');
   /* zcrx queues run no XDP program. */

@@ -1,5 +1,5 @@
 /*
- * simk: the C API over the SystemC kernel (sim/kernel/simk.cpp is the only
+ * simk: the C API over the SystemC kernel (sim/core/kernel/simk.cpp is the only
  * C++ file of nicsim).
  *
  * SystemC owns simulated time and the event queue. Models see events bound to

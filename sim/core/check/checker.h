@@ -66,9 +66,27 @@ struct checker_violation {
   char explanation[2048];
 };
 
+/* One line of a property's by_pair: who saw, wrote or sent bytes (a
+ * principal's name, or the device as "device 01:00.0") and whose bytes they
+ * were (a principal's name, "kernel" for kernel-private bytes, "stale" for
+ * bytes left over from an earlier allocation of the page). count and bytes
+ * count as the property's own do, so the pairs sum to them. */
+#define CHECKER_MAX_PAIRS 64
+struct checker_pair {
+  char principal[48];
+  char owner[40];
+  uint64_t count;
+  uint64_t bytes;
+};
+
 struct checker_result {
   uint64_t count;
   uint64_t bytes;
+  /* by (principal, owner), in order of first occurrence; past
+   * CHECKER_MAX_PAIRS pairs the rest are summed into the last one, named
+   * "(more)" and "(more)" */
+  unsigned npairs;
+  struct checker_pair pairs[CHECKER_MAX_PAIRS];
   int has_first;
   struct checker_violation first;
   struct mem_label first_lab; /* label of the first exposure's first byte */
@@ -102,6 +120,9 @@ void checker_note_drop(struct checker *c, unsigned queue, uint32_t flow, uint64_
  * is one range) with the principal, the physical address, the bytes it could
  * observe (as they were when exposed) and the simulated time. Call checker_flush at the
  * end of the run so the last one is delivered. */
+/* fn is called from inside a memory operation (the checker is a memory
+ * observer) or from checker_flush: it may record data (a copy of the bytes
+ * as exposed, len at most 64 KiB), never touch memory. */
 typedef void (*checker_exposure_fn)(void *ctx, unsigned principal, uint64_t paddr, const uint8_t *data,
                                     uint32_t len, uint64_t time_ps);
 void checker_set_exposure_cb(struct checker *c, checker_exposure_fn fn, void *ctx);

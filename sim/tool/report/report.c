@@ -47,6 +47,42 @@ static json_object *violation_first(const struct replay_result *r, const struct 
   return o;
 }
 
+/* [{"principal", "owner", "count", "bytes"}...]: who saw, wrote or sent whose bytes. */
+static json_object *by_pair(const struct checker_result *cr) {
+  json_object *a = json_object_new_array();
+  for (unsigned i = 0; i < cr->npairs; i++) {
+    json_object *e = json_object_new_object();
+    json_object_object_add(e, "principal", json_object_new_string(cr->pairs[i].principal));
+    json_object_object_add(e, "owner", json_object_new_string(cr->pairs[i].owner));
+    json_object_object_add(e, "count", u64(cr->pairs[i].count));
+    json_object_object_add(e, "bytes", u64(cr->pairs[i].bytes));
+    json_object_array_add(a, e);
+  }
+  return a;
+}
+
+/* The principals in list order: app first, the scenario's in order, other
+ * last (ids: app 0, other 1, the scenario's from 2). */
+static unsigned principal_at(const struct replay_result *r, unsigned i) {
+  return i == 0 ? 0u : i + 1 < r->nprincipals ? i + 1 : 1u;
+}
+
+/* [{"name", "delivery", "flows", "packets", "bytes"}...]: app, the scenario's, other. */
+static json_object *principals(const struct replay_result *r) {
+  json_object *a = json_object_new_array();
+  for (unsigned i = 0; i < r->nprincipals && i < SYSTEM_MAX_PRINCIPALS; i++) {
+    const struct replay_principal *rp = &r->principals[principal_at(r, i)];
+    json_object *e = json_object_new_object();
+    json_object_object_add(e, "name", json_object_new_string(rp->name));
+    json_object_object_add(e, "delivery", json_object_new_string(rp->delivery ? rp->delivery : "copy"));
+    json_object_object_add(e, "flows", u64(rp->flows));
+    json_object_object_add(e, "packets", u64(rp->packets));
+    json_object_object_add(e, "bytes", u64(rp->bytes));
+    json_object_array_add(a, e);
+  }
+  return a;
+}
+
 json_object *report_json(const struct replay_opts *o, const struct replay_result *r) {
   json_object *root = json_object_new_object();
   if (!root)
@@ -96,9 +132,10 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
   json_object_object_add(nic, "rx_bytes", u64(r->rx_bytes));
   json_object_object_add(nic, "rx_dropped", u64(r->rx_dropped));
   json_object_object_add(nic, "dma_write_faults", u64(r->dma_write_faults));
+  json_object_object_add(nic, "bad_register_writes", u64(r->bad_register_writes));
   json_object *pq = json_object_new_array();
   for (uint32_t q = 0; q < r->queues && q < REPORT_MAX_QUEUES; q++) {
-    const struct report_queue *rq = &r->q[q];
+    const struct nic_queue_stats *rq = &r->q[q];
     json_object *e = json_object_new_object();
     json_object_object_add(e, "queue", u64(q));
     json_object_object_add(e, "rx_packets", u64(rq->rx_packets));
@@ -121,11 +158,11 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
   json_object_object_add(root, "nic", nic);
 
   json_object *io = json_object_new_object();
-  json_object_object_add(io, "translations", u64(r->translations));
-  json_object_object_add(io, "iotlb_hits", u64(r->iotlb_hits));
-  json_object_object_add(io, "iotlb_misses", u64(r->iotlb_misses));
-  json_object_object_add(io, "faults", u64(r->iommu_faults));
-  json_object_object_add(io, "invalidations", u64(r->invalidations));
+  json_object_object_add(io, "translations", u64(r->iommu.translations));
+  json_object_object_add(io, "iotlb_hits", u64(r->iommu.iotlb_hits));
+  json_object_object_add(io, "iotlb_misses", u64(r->iommu.iotlb_misses));
+  json_object_object_add(io, "faults", u64(r->iommu.faults));
+  json_object_object_add(io, "invalidations", u64(r->iommu.invalidations));
   json_object_object_add(root, "iommu", io);
 
   json_object *pool = json_object_new_object();
@@ -184,19 +221,19 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
   json_object_object_add(root, "throughput", tp);
 
   json_object *dl = json_object_new_object();
-  json_object_object_add(dl, "packets", u64(r->delivered_packets));
-  json_object_object_add(dl, "bytes", u64(r->delivered_bytes));
-  json_object_object_add(dl, "zero_copy_packets", u64(r->zc_packets));
-  json_object_object_add(dl, "stack_packets", u64(r->stack_packets));
-  json_object_object_add(dl, "kernel_packets", u64(r->kernel_packets));
+  json_object_object_add(dl, "packets", u64(r->driver.delivered_packets));
+  json_object_object_add(dl, "bytes", u64(r->driver.delivered_bytes));
+  json_object_object_add(dl, "zero_copy_packets", u64(r->driver.zc_packets));
+  json_object_object_add(dl, "stack_packets", u64(r->driver.stack_packets));
+  json_object_object_add(dl, "kernel_packets", u64(r->driver.kernel_packets));
   json_object_object_add(root, "delivered", dl);
 
   json_object *um = json_object_new_object();
-  json_object_object_add(um, "maps", u64(r->app_maps));
-  json_object_object_add(um, "unmaps", u64(r->app_unmaps));
-  json_object_object_add(um, "pages_hoarded", u64(r->pages_hoarded));
-  json_object_object_add(um, "writes", u64(r->user_writes));
-  json_object_object_add(um, "write_faults", u64(r->user_write_faults));
+  json_object_object_add(um, "maps", u64(r->driver.app_maps));
+  json_object_object_add(um, "unmaps", u64(r->driver.app_unmaps));
+  json_object_object_add(um, "pages_hoarded", u64(r->driver.pages_hoarded));
+  json_object_object_add(um, "writes", u64(r->driver.user_writes));
+  json_object_object_add(um, "write_faults", u64(r->driver.user_write_faults));
   json_object *hr = json_object_new_object();
   json_object_object_add(hr, "enabled", json_object_new_boolean(o->cfg.app_hostile_read));
   json_object_object_add(hr, "reads", u64(r->hread_reads));
@@ -209,18 +246,16 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
   json_object_object_add(root, "user", um);
 
   json_object *ux = json_object_new_object();
-  json_object_object_add(ux, "fill_ring", u64(r->umem_fill_ring));
-  json_object_object_add(ux, "rx_ring", u64(r->umem_rx_ring));
+  json_object_object_add(ux, "fill_ring", u64(r->driver.fill_ring));
+  json_object_object_add(ux, "rx_ring", u64(r->driver.rx_ring));
   /* RX chunks come back through the fill ring; the completion ring is
    * for TX (net/xdp/xsk.c: xsk_tx_completed), so RX returns none. */
   json_object_object_add(ux, "completions", u64(0));
-  json_object_object_add(ux, "fill_ring_returns", u64(r->umem_fill_ring_returns));
-  json_object_object_add(ux, "copy_out_packets", u64(r->umem_copy_out_packets));
+  json_object_object_add(ux, "fill_ring_returns", u64(r->driver.fill_ring_returns));
+  json_object_object_add(ux, "copy_out_packets", u64(r->driver.copy_out_packets));
   json_object *uw = json_object_new_object();
-  static const char *const kinds[8] = {"zero", "header", "payload", "uncaptured", "kernel_presim",
-                                       "skb_shared_info", "kernel_meta", "user"};
-  for (int k = 0; k < 8; k++)
-    json_object_object_add(uw, kinds[k], u64(r->umem_written[k]));
+  for (unsigned k = 0; k < MEM_LABEL_KIND_COUNT; k++)
+    json_object_object_add(uw, mem_label_kind_key(k), u64(r->driver.umem_written[k]));
   json_object_object_add(ux, "device_written_bytes", uw);
   json_object_object_add(root, "umem", ux);
 
@@ -228,12 +263,13 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
   json_object *so = json_object_new_object();
   json_object_object_add(so, "rcvbuf_bytes", u64(o->cfg.sock_rcvbuf_bytes));
   json_object *sl = json_object_new_array();
-  for (unsigned p = 0; p < 2; p++) {
+  for (unsigned i = 0; i < r->nprincipals && i < SYSTEM_MAX_PRINCIPALS; i++) {
+    unsigned p = principal_at(r, i);
     json_object *e = json_object_new_object();
-    json_object_object_add(e, "principal", json_object_new_string(r->principals[p]));
-    json_object_object_add(e, "drops", u64(r->sock_drops[p]));
-    json_object_object_add(e, "drop_bytes", u64(r->sock_drop_bytes[p]));
-    json_object_object_add(e, "rmem_max_bytes", u64(r->sock_rmem_max[p]));
+    json_object_object_add(e, "principal", json_object_new_string(r->principals[p].name));
+    json_object_object_add(e, "drops", u64(r->driver.sock_drops[p]));
+    json_object_object_add(e, "drop_bytes", u64(r->driver.sock_drop_bytes[p]));
+    json_object_object_add(e, "rmem_max_bytes", u64(r->driver.sock_rmem_max[p]));
     json_object_array_add(sl, e);
   }
   json_object_object_add(so, "per_principal", sl);
@@ -243,13 +279,13 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
    * to it where the design runs XDP) or the rules of xdp.rules. */
   json_object *xo = json_object_new_object();
   json_object_object_add(xo, "program", json_object_new_string(r->xdp_configured ? "rules" : "default"));
-  json_object_object_add(xo, "runs", u64(r->xdp_runs));
-  json_object_object_add(xo, "pass", u64(r->xdp_pass));
-  json_object_object_add(xo, "drop", u64(r->xdp_drop));
-  json_object_object_add(xo, "redirect", u64(r->xdp_redirect));
-  json_object_object_add(xo, "redirect_in_place", u64(r->xdp_redirect_in_place));
-  json_object_object_add(xo, "redirect_copy", u64(r->xdp_redirect_copy));
-  json_object_object_add(xo, "redirect_failed", u64(r->xdp_redirect_failed));
+  json_object_object_add(xo, "runs", u64(r->driver.xdp_runs));
+  json_object_object_add(xo, "pass", u64(r->driver.xdp_pass));
+  json_object_object_add(xo, "drop", u64(r->driver.xdp_drop));
+  json_object_object_add(xo, "redirect", u64(r->driver.xdp_redirect));
+  json_object_object_add(xo, "redirect_in_place", u64(r->driver.xdp_redirect_in_place));
+  json_object_object_add(xo, "redirect_copy", u64(r->driver.xdp_redirect_copy));
+  json_object_object_add(xo, "redirect_failed", u64(r->driver.xdp_redirect_failed));
   json_object_object_add(xo, "no_match", u64(r->xdp_no_match));
   json_object *xr = json_object_new_array();
   {
@@ -312,8 +348,10 @@ json_object *report_json(const struct replay_opts *o, const struct replay_result
     json_object_object_add(e, "count", u64(r->props[p].count));
     json_object_object_add(e, "bytes", u64(r->props[p].bytes));
     json_object_object_add(e, "first", violation_first(r, &r->props[p]));
+    json_object_object_add(e, "by_pair", by_pair(&r->props[p]));
     json_object_object_add(vi, checker_property_name((enum checker_property)p), e);
   }
+  json_object_object_add(root, "principals", principals(r));
   json_object_object_add(root, "violations", vi);
   json_object *fa = json_object_new_array();
   for (unsigned i = 0; i < o->nfaults; i++) {
@@ -350,6 +388,54 @@ int report_write_json(json_object *obj, const char *path, char *err, size_t errl
   return outfile_commit(f, err, errlen);
 }
 
+/* The by_pair arrays of a report's properties with more than one pair, as
+ * (property name, array); fn is called for each. */
+static unsigned pairs_each(struct json_object *report, void (*fn)(void *ctx, const char *prop, json_object *pairs),
+                           void *ctx) {
+  json_object *viol = NULL;
+  unsigned n = 0;
+  if (!report || !json_object_object_get_ex(report, "violations", &viol) || !json_object_is_type(viol, json_type_object))
+    return 0;
+  json_object_object_foreach(viol, prop, v) {
+    json_object *pairs = NULL;
+    if (!json_object_object_get_ex(v, "by_pair", &pairs) || !json_object_is_type(pairs, json_type_array) ||
+        json_object_array_length(pairs) < 2)
+      continue;
+    n++;
+    if (fn)
+      fn(ctx, prop, pairs);
+  }
+  return n;
+}
+
+int report_has_pairs(struct json_object *report) { return pairs_each(report, NULL, NULL) > 0; }
+
+struct pairs_out {
+  FILE *f;
+  const char *row;
+  int markdown;
+};
+
+static void pairs_line(void *ctx, const char *prop, json_object *pairs) {
+  struct pairs_out *po = ctx;
+  fprintf(po->f, po->markdown ? "| %s | %s | " : "  %s %s:", po->row, prop);
+  for (size_t i = 0; i < json_object_array_length(pairs); i++) {
+    json_object *e = json_object_array_get_idx(pairs, i), *w = NULL, *o = NULL, *c = NULL, *b = NULL;
+    json_object_object_get_ex(e, "principal", &w);
+    json_object_object_get_ex(e, "owner", &o);
+    json_object_object_get_ex(e, "count", &c);
+    json_object_object_get_ex(e, "bytes", &b);
+    fprintf(po->f, "%s%s <- %s: %" PRId64 " (%" PRId64 " bytes)", i ? "; " : (po->markdown ? "" : " "),
+            json_object_get_string(w), json_object_get_string(o), json_object_get_int64(c), json_object_get_int64(b));
+  }
+  fprintf(po->f, po->markdown ? " |\n" : "\n");
+}
+
+unsigned report_print_pairs(FILE *out, const char *row, struct json_object *report, int markdown) {
+  struct pairs_out po = {.f = out, .row = row, .markdown = markdown};
+  return pairs_each(report, pairs_line, &po);
+}
+
 void report_print_human(FILE *out, const struct replay_opts *o, const struct replay_result *r) {
   fprintf(out, "nicsim %s: design %s, trace %s\n", NICSIM_VERSION_STRING, o->design ? o->design : "custom",
           o->trace_path);
@@ -359,6 +445,15 @@ void report_print_human(FILE *out, const struct replay_opts *o, const struct rep
     fprintf(out, "  --limit %" PRIu64 ": the replay %s after the first %" PRIu64 " frames\n", o->limit_frames,
             r->trace_packets < o->limit_frames ? "would have stopped (the trace ended first)" : "stopped",
             o->limit_frames);
+  if (r->nprincipals > 2) {
+    fprintf(out, "  principals:");
+    for (unsigned i = 0; i < r->nprincipals && i < SYSTEM_MAX_PRINCIPALS; i++) {
+      const struct replay_principal *rp = &r->principals[principal_at(r, i)];
+      fprintf(out, "%s %s (%s, %u flows, %" PRIu64 " packets)", i ? ";" : "", rp->name,
+              rp->delivery ? rp->delivery : "copy", rp->flows, rp->packets);
+    }
+    fprintf(out, "\n");
+  }
   if (r->flows_evicted)
     fprintf(out, "  flow table full (trace.max_flows %u): %" PRIu64 " flows evicted, their frames "
             "counted as one flow of other principals\n", o->cfg.trace_max_flows, r->flows_evicted);
@@ -371,8 +466,8 @@ void report_print_human(FILE *out, const struct replay_opts *o, const struct rep
             ts->skipped_unsupported, ts->truncated_packets, ts->uncaptured_bytes, ts->origlen_zero, ts->ts_backwards,
             ts->ts_out_of_range, ts->zero_length);
   fprintf(out, "  nic: %" PRIu64 " received, %" PRIu64 " dropped; iommu: %" PRIu64 " translations, %"
-          PRIu64 " IOTLB misses, %" PRIu64 " faults\n", r->rx_packets, r->rx_dropped, r->translations,
-          r->iotlb_misses, r->iommu_faults);
+          PRIu64 " IOTLB misses, %" PRIu64 " faults\n", r->rx_packets, r->rx_dropped, r->iommu.translations,
+          r->iommu.iotlb_misses, r->iommu.faults);
   if (r->dma_write_faults)
     fprintf(out, "  nic: %" PRIu64 " frames with a DMA write the IOMMU refused (written back as usual: the "
             "driver took whatever the buffer held)\n", r->dma_write_faults);
@@ -395,17 +490,19 @@ void report_print_human(FILE *out, const struct replay_opts *o, const struct rep
             r->tx_copies, r->tx_pins, r->tx_dma_maps);
   if (r->xdp_configured)
     fprintf(out, "  xdp (xdp.rules): %" PRIu64 " frames: %" PRIu64 " passed (%" PRIu64 " matched no rule), %" PRIu64
-            " dropped, %" PRIu64 " redirected (%" PRIu64 " in place, %" PRIu64 " by copy)\n", r->xdp_runs, r->xdp_pass,
-            r->xdp_no_match, r->xdp_drop, r->xdp_redirect, r->xdp_redirect_in_place, r->xdp_redirect_copy);
+            " dropped, %" PRIu64 " redirected (%" PRIu64 " in place, %" PRIu64 " by copy)\n", r->driver.xdp_runs, r->driver.xdp_pass,
+            r->xdp_no_match, r->driver.xdp_drop, r->driver.xdp_redirect, r->driver.xdp_redirect_in_place, r->driver.xdp_redirect_copy);
   if (o->cfg.app_hostile_read)
     fprintf(out, "  hostile reader (app): %" PRIu64 " bytes read in %" PRIu64 " reads: %" PRIu64 " of other flows, %"
             PRIu64 " kernel-private, %" PRIu64 " stale\n", r->hread_bytes, r->hread_reads, r->hread_foreign_flow,
             r->hread_kernel_private, r->hread_stale);
-  for (unsigned p = 0; p < 2; p++)
-    if (r->sock_drops[p])
+  for (unsigned i = 0; i < r->nprincipals && i < SYSTEM_MAX_PRINCIPALS; i++) {
+    unsigned p = principal_at(r, i);
+    if (r->driver.sock_drops[p])
       fprintf(out, "  sockets of '%s': %" PRIu64 " frames (%" PRIu64 " bytes) dropped at their receive buffers "
-              "(sock.rcvbuf_bytes %u)\n", r->principals[p], r->sock_drops[p], r->sock_drop_bytes[p],
-              o->cfg.sock_rcvbuf_bytes);
+              "(sock.rcvbuf_bytes %u)\n", r->principals[p].name, r->driver.sock_drops[p],
+              r->driver.sock_drop_bytes[p], o->cfg.sock_rcvbuf_bytes);
+  }
   for (unsigned i = 0; i < o->nfaults; i++) {
     const struct fault *f = &o->faults[i];
     if (f->fired)
@@ -426,6 +523,13 @@ void report_print_human(FILE *out, const struct replay_opts *o, const struct rep
       continue;
     fprintf(out, "  %s: %" PRIu64 " (%" PRIu64 " bytes)\n", checker_property_name((enum checker_property)p),
             cr->count, cr->bytes);
+    if (cr->npairs > 1) {
+      fprintf(out, "    by pair (who <- whose bytes):");
+      for (unsigned i = 0; i < cr->npairs; i++)
+        fprintf(out, "%s %s <- %s %" PRIu64 " (%" PRIu64 " bytes)", i ? ";" : "", cr->pairs[i].principal,
+                cr->pairs[i].owner, cr->pairs[i].count, cr->pairs[i].bytes);
+      fprintf(out, "\n");
+    }
     if (cr->has_first)
       fprintf(out, "    first: %s\n", cr->first.explanation);
   }

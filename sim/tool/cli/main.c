@@ -136,12 +136,19 @@ static void usage_replay(FILE *f) {
           "\n"
           "xdp.rules: rules 'ACTION [PRINCIPAL] [MATCH]', separated by ';' in --set, e.g.\n"
           "  --set 'xdp.rules=[drop udp port 53; redirect app tuple proto=udp,dport=4000; pass]'\n"
-          "  ACTION pass, drop, redirect (PRINCIPAL app or other); MATCH nothing (every frame), a\n"
-          "  BPF filter, or tuple FIELD=VALUE,... (proto, src, dst, host, sport, dport, port, owner)\n"
+          "  ACTION pass, drop, redirect (PRINCIPAL app, other or a name from principals:);\n"
+          "  MATCH nothing (every frame), a BPF filter, or tuple FIELD=VALUE,... (proto, src, dst,\n"
+          "  host, sport, dport, port, owner)\n"
           "\n"
           "scenario keys:\n");
   for (size_t i = 0; i < config_key_count(); i++)
     fprintf(f, "  %-22s %s\n", config_key_name(i), config_key_help(i));
+  fprintf(f,
+          "\nprincipals (a scenario's `principals:` list; with --set, principals.N.FIELD, N from 0,\n"
+          "'principals=[]' removes them): up to 16 beyond app and other, each with name\n"
+          "([A-Za-z0-9_-], 1..32), owns (BPF), caps, delivery (copy, zero_copy), queue (an ntuple\n"
+          "rule to it, out of RSS), zc_queues, mapping (ro, rw), mapping_lifetime (persistent,\n"
+          "per_packet); a flow belongs to the first whose filter matches, app first\n");
   fprintf(f,
           "\nfaults (--fault NAME[:KEY=VALUE,...]; when: packet=N (frame N, from 0), at_us=T,\n"
           "prob=P (each frame, drawn from --seed); none: once at the first frame):\n"
@@ -154,9 +161,10 @@ static void usage_replay(FILE *f) {
           "  iommu_off           the IOMMU stops translating and checking\n"
           "  frame_drop          the frame is lost on the wire\n"
           "  frame_bitflip       one bit (bit=N, or drawn from the seed) of the frame flips\n"
-          "  user_write          principal=app writes len=64 bytes into the next packet the stack validated\n"
-          "                      (a sender: over its next frame in flight, after the kernel's checks)\n"
-          "  user_hoard          principal=app stops returning zero-copy pages\n"
+          "  user_write          principal=app (or other, or a principal's name) writes len=64 bytes into\n"
+          "                      the next packet the stack validated (a sender: over its next frame in\n"
+          "                      flight, after the kernel's checks)\n"
+          "  user_hoard          principal=app (or other, or a principal's name) stops returning zero-copy pages\n"
           "  tx_overread         the device reads past a sent frame's last buffer to the end of its page\n"
           "  tx_completion_lost  the device never reports a sent frame's completion\n"
           "  tx_completion_early the device reports a sent frame's completion before reading its buffers\n"
@@ -592,6 +600,19 @@ static uint64_t prop_count(json_object *rep, int p) {
   return (uint64_t)json_object_get_int64(c);
 }
 
+/* Who leaks to whom, for the designs where a property has more than one
+ * (principal, owner) pair. */
+static void review_pairs(FILE *f, struct review_run *runs, size_t n, int markdown) {
+  int any = 0;
+  for (size_t i = 0; i < n && !any; i++)
+    any = report_has_pairs(runs[i].report);
+  if (!any)
+    return;
+  fprintf(f, markdown ? "\nWho leaks to whom:\n\n" REPORT_PAIRS_MARKDOWN_HEAD : "\nwho <- whose bytes:\n");
+  for (size_t i = 0; i < n; i++)
+    report_print_pairs(f, runs[i].design, runs[i].report, markdown);
+}
+
 static void review_table(FILE *f, struct review_run *runs, size_t n, int markdown) {
   if (markdown) {
     fprintf(f, "| design | verdict |");
@@ -635,6 +656,7 @@ static void review_table(FILE *f, struct review_run *runs, size_t n, int markdow
     else
       fprintf(f, " %10.1f %9.4g %8" PRId64 "\n", cpp, gbps, drops);
   }
+  review_pairs(f, runs, n, markdown);
   if (!markdown) {
     fprintf(f, "\n");
     for (int p = 0; p < PROP_COUNT; p++)

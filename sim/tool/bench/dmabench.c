@@ -16,6 +16,7 @@
 #include "mem.h"
 #include "num.h"
 #include "pcie.h"
+#include "prng.h"
 
 #define BENCH_RID 0x0100 /* 01:00.0, the benchmarked device */
 #define PAGE 4096u
@@ -255,20 +256,13 @@ static int parse_opts(int argc, char **argv, const struct option *longs, struct 
 
 /* ---- the run ---- */
 
-/* splitmix64: the seed's stream of offsets. */
-static uint64_t next_rand(uint64_t *s) {
-  uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
 
 /* Uniform in [0, n), without modulo bias. */
 static uint64_t rand_below(uint64_t *s, uint64_t n) {
   uint64_t limit = UINT64_MAX - UINT64_MAX % n;
   uint64_t x;
   do
-    x = next_rand(s);
+    x = prng_splitmix64(s); /* the seed's stream of offsets */
   while (x >= limit);
   return x % n;
 }

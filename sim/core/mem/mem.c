@@ -902,3 +902,19 @@ void mem_label_runs(struct mem *m, uint64_t paddr, uint32_t len, mem_run_fn fn, 
     fn(ctx, base + a, e - a, pg->runs[r].id);
   }
 }
+
+static const struct {
+  const char *key, *text;
+} label_kinds[MEM_LABEL_KIND_COUNT] = {
+    [MEM_LABEL_ZERO] = {"zero", "zero"},
+    [MEM_LABEL_PKT_HEADER] = {"header", "packet header"},
+    [MEM_LABEL_PKT_PAYLOAD] = {"payload", "packet payload"},
+    [MEM_LABEL_PKT_UNKNOWN] = {"uncaptured", "packet bytes not in the capture"},
+    [MEM_LABEL_KERNEL_PRESIM] = {"kernel_presim", "pre-simulation page contents"},
+    [MEM_LABEL_KERNEL_PTR] = {"skb_shared_info", "skb_shared_info (kernel pointers)"},
+    [MEM_LABEL_KERNEL_META] = {"kernel_meta", "kernel metadata"},
+    [MEM_LABEL_USER] = {"user", "user data"},
+};
+
+const char *mem_label_kind_key(unsigned kind) { return kind < MEM_LABEL_KIND_COUNT ? label_kinds[kind].key : "?"; }
+const char *mem_label_kind_text(unsigned kind) { return kind < MEM_LABEL_KIND_COUNT ? label_kinds[kind].text : "?"; }

@@ -66,6 +66,12 @@ enum mem_label_kind {
   MEM_LABEL_KIND_COUNT
 };
 
+/* The names of a label kind, from one table: its key ("payload",
+ * "skb_shared_info": report keys and a violation's source kind) and its
+ * text ("packet payload": explanations). "?" for a kind out of range. */
+const char *mem_label_kind_key(unsigned kind);
+const char *mem_label_kind_text(unsigned kind);
+
 /* What a writer says about the bytes it writes. */
 struct mem_prov {
   uint8_t kind;      /* enum mem_label_kind */
@@ -110,6 +116,11 @@ struct mem_access {
 
 struct mem;
 
+/* An observer is called synchronously from inside the memory operation
+ * (whoever made it: a device event, NAPI, a user's event), in registration
+ * order. It may read labels and page state (mem_label, mem_peek,
+ * mem_page_*), mem_label_mut a label's `exposed` bits, and record what it
+ * decides; it must not write, map or allocate memory (no re-entry). */
 struct mem_observer {
   void *ctx;
   /* Before a write, fill or copy lands (the old labels are still there). */

@@ -73,7 +73,6 @@ static void render_bytes(const char *tmpl, uint32_t len, char *out, size_t n) {
 
 /* The source kind of a first occurrence: the label's, or "packet" once it
  * spans bytes of different packet kinds (headers and payload of a packet). */
-static const char *kind_text(unsigned k);
 
 static const char *const prop_names[PROP_COUNT] = {
     "cross_flow_leak",       "stale_data_leak",         "kernel_pointer_leak",
@@ -86,19 +85,7 @@ const char *checker_property_name(enum checker_property p) {
   return (unsigned)p < PROP_COUNT ? prop_names[p] : "?";
 }
 
-const char *checker_kind_name(unsigned kind) {
-  switch (kind) {
-  case MEM_LABEL_ZERO: return "zero";
-  case MEM_LABEL_PKT_HEADER: return "packet header";
-  case MEM_LABEL_PKT_PAYLOAD: return "packet payload";
-  case MEM_LABEL_PKT_UNKNOWN: return "packet bytes not in the capture";
-  case MEM_LABEL_KERNEL_PRESIM: return "pre-simulation page contents";
-  case MEM_LABEL_KERNEL_PTR: return "skb_shared_info (kernel pointers)";
-  case MEM_LABEL_KERNEL_META: return "kernel metadata";
-  case MEM_LABEL_USER: return "user data";
-  }
-  return "?";
-}
+const char *checker_kind_name(unsigned kind) { return mem_label_kind_text(kind); }
 
 static int is_packet(unsigned kind) {
   return kind == MEM_LABEL_PKT_HEADER || kind == MEM_LABEL_PKT_PAYLOAD ||
@@ -128,6 +115,44 @@ static int entitled(const struct policy *pol, unsigned p, const struct mem_label
 
 int checker_entitled(const struct policy *pol, unsigned principal, const struct mem_label *lab) {
   return entitled(pol, principal, lab);
+}
+
+/* ---- by_pair ---- */
+
+/* Whose bytes lab's are, in a page now in allocation epoch `epoch`:
+ * "kernel" (kernel-private, or bytes that were never anyone's), "stale"
+ * (from an earlier allocation), else the owning principal's name. */
+static const char *owner_of(const struct policy *pol, const struct mem_label *lab, uint64_t epoch) {
+  unsigned k = lab->prov.kind;
+  if (is_kernel(k) || k == MEM_LABEL_ZERO)
+    return "kernel";
+  if (lab->epoch && lab->epoch != epoch)
+    return "stale";
+  unsigned p = is_packet(k) ? flow_owner(pol, lab->prov.flow) : lab->prov.principal;
+  return p < pol->nprincipals ? pol->names[p] : "?";
+}
+
+/* Count bytes (and one violation when `counted`) to the pair (who, owner)
+ * of result r. Every count and byte of a property goes through here. */
+static void pair_add(struct checker_result *r, const char *who, const char *owner, int counted, uint64_t bytes) {
+  struct checker_pair *pr = NULL;
+  for (unsigned i = 0; i < r->npairs && !pr; i++)
+    if (strcmp(r->pairs[i].principal, who) == 0 && strcmp(r->pairs[i].owner, owner) == 0)
+      pr = &r->pairs[i];
+  if (!pr) {
+    if (r->npairs < CHECKER_MAX_PAIRS) {
+      pr = &r->pairs[r->npairs++];
+    } else {
+      pr = &r->pairs[CHECKER_MAX_PAIRS - 1];
+      who = owner = "(more)";
+    }
+    snprintf(pr->principal, sizeof pr->principal, "%s", who);
+    snprintf(pr->owner, sizeof pr->owner, "%s", owner);
+  }
+  pr->count += counted ? 1 : 0;
+  pr->bytes += bytes;
+  r->count += counted ? 1 : 0;
+  r->bytes += bytes;
 }
 
 /* ---- explanations ---- */
@@ -163,13 +188,6 @@ struct group {
   struct mem_label lab; /* copy of it */
   int at_map;        /* exposed by a new mapping (1) or by a write (0) */
 };
-
-static const char *kind_text(unsigned k) {
-  return k == MEM_LABEL_PKT_HEADER ? "header" : k == MEM_LABEL_PKT_PAYLOAD ? "payload"
-         : k == MEM_LABEL_PKT_UNKNOWN ? "uncaptured" : k == MEM_LABEL_KERNEL_PRESIM ? "kernel_presim"
-         : k == MEM_LABEL_KERNEL_PTR ? "skb_shared_info" : k == MEM_LABEL_KERNEL_META ? "kernel_meta"
-         : k == MEM_LABEL_USER ? "user" : "zero";
-}
 
 /* Does a continuing piece of label kind k make the first occurrence v span
  * packet bytes of more than one kind? */
@@ -242,7 +260,7 @@ static void explain(struct checker *c, const struct group *g, struct checker_vio
   if (v->explanation[0] >= 'a' && v->explanation[0] <= 'z')
     v->explanation[0] = (char)(v->explanation[0] - 'a' + 'A');
   snprintf(v->flow, sizeof v->flow, "%s", flow);
-  snprintf(v->kind, sizeof v->kind, "%s", kind_text(k));
+  snprintf(v->kind, sizeof v->kind, "%s", mem_label_kind_key(k));
   v->packet_index = is_packet(k) ? lab->prov.packet : UINT64_MAX;
   v->time_ps = c->now_ps(c->clock_ctx);
   v->principal = g->principal;
@@ -262,7 +280,8 @@ static void group_flush(struct checker *c, struct group *g) {
   int continues = le->prop == g->prop && le->pfn == g->pfn && le->end == g->offset &&
                   same_source(&le->lab, &g->lab);
   *le = (struct last_exposure){.prop = g->prop, .pfn = g->pfn, .end = g->offset + g->length, .lab = g->lab};
-  r->bytes += g->length;
+  pair_add(r, c->pol->names[g->principal], owner_of(c->pol, &g->lab, mem_page_epoch(c->m, g->pfn)), !continues,
+           g->length);
   if (c->expo_fn && c->pend) {
     unsigned p = g->principal;
     uint64_t pa = (g->pfn << MEM_PAGE_SHIFT) + g->offset;
@@ -296,7 +315,6 @@ static void group_flush(struct checker *c, struct group *g) {
     g->prop = -1;
     return;
   }
-  r->count++;
   c->total++;
   if (!r->has_first) {
     r->has_first = 1;
@@ -421,8 +439,21 @@ static void on_map(void *ctx, struct mem *m, uint64_t pfn, unsigned principal,
 
 /* Record one violation that is not an exposure: count, bytes, and the first
  * occurrence with its explanation. */
+static void record_owned(struct checker *c, int prop, const char *who, unsigned principal, uint64_t pfn,
+                         uint32_t off, uint32_t len, const struct mem_label *src, const struct mem_label *whose,
+                         const char *text);
+
+/* Record one violation: its pair's owner is the source's, or (no source)
+ * that of the bytes at the recorded offset. */
 static void record(struct checker *c, int prop, const char *who, unsigned principal, uint64_t pfn,
                    uint32_t off, uint32_t len, const struct mem_label *src, const char *text) {
+  record_owned(c, prop, who, principal, pfn, off, len, src, NULL, text);
+}
+
+/* The same with the bytes whose owner the pair names given (NULL: as record). */
+static void record_owned(struct checker *c, int prop, const char *who, unsigned principal, uint64_t pfn,
+                         uint32_t off, uint32_t len, const struct mem_label *src, const struct mem_label *whose,
+                         const char *text) {
   struct checker_result *r = &c->res[prop];
   uint64_t now = c->now_ps(c->clock_ctx);
   /* The next piece of the same transfer (same actor, page, instant,
@@ -433,7 +464,10 @@ static void record(struct checker *c, int prop, const char *who, unsigned princi
   c->last_rec[prop].end = off + len;
   c->last_rec[prop].time_ps = now;
   snprintf(c->last_rec[prop].who, sizeof c->last_rec[prop].who, "%s", who);
-  r->bytes += len;
+  /* Whose bytes: as given, the source's, or those the access lands on. */
+  if (!whose)
+    whose = src ? src : mem_label(c->m, mem_peek_label_id(c->m, (pfn << MEM_PAGE_SHIFT) + off));
+  pair_add(r, who, owner_of(c->pol, whose, mem_page_epoch(c->m, pfn)), !continues, len);
   if (continues) {
     if (r->first.pfn == pfn && r->first.offset + r->first.length == off && r->first.time_ps == now) {
       r->first.length += len;
@@ -443,7 +477,6 @@ static void record(struct checker *c, int prop, const char *who, unsigned princi
     }
     return;
   }
-  r->count++;
   c->total++;
   if (r->has_first)
     return;
@@ -461,7 +494,7 @@ static void record(struct checker *c, int prop, const char *who, unsigned princi
   if (src) {
     r->first_lab = *src;
     unsigned k = src->prov.kind;
-    snprintf(v->kind, sizeof v->kind, "%s", kind_text(k));
+    snprintf(v->kind, sizeof v->kind, "%s", mem_label_kind_key(k));
     if (is_packet(k)) {
       v->packet_index = src->prov.packet;
       if (c->pol->flow_name)
@@ -575,7 +608,19 @@ static void on_before_write(void *ctx, struct mem *m, const struct mem_access *a
         snprintf(text, sizeof text,
                  "At %s the %s wrote into page 0x%" PRIx64 " from offset %u {bytes} bytes outside every "
                  "buffer a posted descriptor or ring grants it.", tn, who, pfn, off);
-      record(c, PROP_DEVICE_WRITE_OUTSIDE_GRANT, who, 0, pfn, off, a->len - granted, NULL, text);
+      /* Whose bytes: those of the first byte outside every grant, found by
+       * halving: the first lo bytes are covered, the first hi are not. */
+      uint32_t lo = 0, hi = a->len;
+      while (hi - lo > 1) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (mem_mark_covered(m, MEM_MARK_GRANT, rid, a->paddr, mid) == mid)
+          lo = mid;
+        else
+          hi = mid;
+      }
+      uint64_t outside = a->paddr + lo;
+      record_owned(c, PROP_DEVICE_WRITE_OUTSIDE_GRANT, who, 0, pfn, off, a->len - granted, NULL,
+                   mem_label(m, mem_peek_label_id(m, outside)), text);
     }
     if (unmapped) {
       if (wants_text(c, PROP_DEVICE_WRITE_AFTER_UNMAP))
@@ -727,6 +772,7 @@ uint32_t checker_wire_frame(struct checker *c, uint16_t rid, unsigned sender, ui
   }
   uint32_t skip = have > len ? have - len : 0, leaked = 0, pos = 0;
   int first = -1;
+  struct checker_result *r = &c->res[PROP_WIRE_LEAK];
   uint32_t first_pos = 0, first_len = 0;
   for (uint32_t i = start; i < c->wire_n; i++) {
     const struct wire_run *w = &c->wire[(c->wire_first + i) % WIRE_RUNS];
@@ -738,6 +784,11 @@ uint32_t checker_wire_frame(struct checker *c, uint16_t rid, unsigned sender, ui
     l -= skip;
     skip = 0;
     if (w->lab.prov.kind != MEM_LABEL_ZERO && !entitled(c->pol, sender, &w->lab)) {
+      /* The frame counts once, to the pair of its first bytes not the
+       * sender's; each run's bytes to the pair of whose they are. */
+      char owner[48];
+      wire_owner(c, w, owner, sizeof owner);
+      pair_add(r, c->pol->names[sender], owner, first < 0, l);
       if (first < 0) {
         first = (int)i;
         first_pos = pos;
@@ -752,9 +803,6 @@ uint32_t checker_wire_frame(struct checker *c, uint16_t rid, unsigned sender, ui
   c->wire_n = 0; /* everything before belongs to earlier frames or descriptors */
   if (!w)
     return 0;
-  struct checker_result *r = &c->res[PROP_WIRE_LEAK];
-  r->count++;
-  r->bytes += leaked;
   c->total++;
   if (!r->has_first) {
     char who[48], owner[48], tn[48], tw[48], by[96], what[256];
@@ -791,8 +839,7 @@ uint32_t checker_wire_frame(struct checker *c, uint16_t rid, unsigned sender, ui
     v->offset = w->off;
     v->length = first_len;
     v->packet_index = packet;
-    snprintf(v->kind, sizeof v->kind, "%s",
-             kind_text(k));
+    snprintf(v->kind, sizeof v->kind, "%s", mem_label_kind_key(k));
   }
   return leaked;
 }

@@ -170,6 +170,62 @@ static int group_verdict(struct merge_group *g, const char *v) {
   return 0;
 }
 
+/* Pairs kept per property; a report (untrusted input) with more has the
+ * rest summed into one pair named "(more)", as the checker does past its own
+ * bound. */
+#define MERGE_MAX_PAIRS 256
+
+static uint64_t add_sat(uint64_t a, int64_t b) {
+  uint64_t u = b > 0 ? (uint64_t)b : 0;
+  return a > UINT64_MAX - u ? UINT64_MAX : a + u;
+}
+
+static struct merge_pair *find_pair(struct merge_prop *p, const char *who, const char *owner) {
+  for (size_t k = 0; k < p->npairs; k++)
+    if (strcmp(p->pairs[k].principal, who) == 0 && strcmp(p->pairs[k].owner, owner) == 0)
+      return &p->pairs[k];
+  return NULL;
+}
+
+/* A report's by_pair entries of one property, summed into p (a report
+ * without by_pair adds none; entries without string names are skipped).
+ * 0, or -1 when out of memory. */
+static int add_pairs(struct merge_prop *p, json_object *pairs) {
+  if (!pairs || !json_object_is_type(pairs, json_type_array))
+    return 0;
+  for (size_t i = 0; i < json_object_array_length(pairs); i++) {
+    json_object *e = json_object_array_get_idx(pairs, i), *jw = get(e, "principal"), *jo = get(e, "owner");
+    if (!json_object_is_type(jw, json_type_string) || !json_object_is_type(jo, json_type_string))
+      continue;
+    const char *who = json_object_get_string(jw), *owner = json_object_get_string(jo);
+    struct merge_pair *mp = find_pair(p, who, owner);
+    if (!mp && p->npairs >= MERGE_MAX_PAIRS - 1)
+      mp = find_pair(p, who = "(more)", owner = "(more)");
+    if (!mp) {
+      struct merge_pair *np = grow_array(p->pairs, &p->pairs_cap, p->npairs + 1, sizeof *np);
+      if (!np)
+        return -1;
+      p->pairs = np;
+      mp = &np[p->npairs];
+      memset(mp, 0, sizeof *mp);
+      mp->principal = xstrdup(who);
+      mp->owner = xstrdup(owner);
+      if (!mp->principal || !mp->owner) {
+        free(mp->principal);
+        free(mp->owner);
+        return -1;
+      }
+      p->npairs++;
+    }
+    int64_t c = json_object_get_int64(get(e, "count")), b = json_object_get_int64(get(e, "bytes"));
+    if (c > 0)
+      mp->runs_with++;
+    mp->total_count = add_sat(mp->total_count, c);
+    mp->total_bytes = add_sat(mp->total_bytes, b);
+  }
+  return 0;
+}
+
 int merge_add(struct merge *m, json_object *rep, char *why, size_t n) {
   if (merge_report_check(rep, why, n))
     return -1;
@@ -236,6 +292,8 @@ int merge_add(struct merge *m, json_object *rep, char *why, size_t n) {
     if (c > 0)
       p->runs_with++;
     p->total_count += (uint64_t)c;
+    if (add_pairs(p, get(v2, "by_pair")))
+      return -2;
   }
   g->runs++;
   if (strcmp(verdict, "unsafe") == 0)
@@ -483,6 +541,18 @@ json_object *merge_to_json(const struct merge *m) {
       json_object_object_add(e, "runs_with", json_object_new_uint64(g->props[k].runs_with));
       json_object_object_add(e, "rate", json_object_new_double(g->runs ? (double)g->props[k].runs_with / (double)g->runs : 0.0));
       json_object_object_add(e, "total_count", json_object_new_uint64(g->props[k].total_count));
+      json_object *bp = json_object_new_array();
+      for (size_t j = 0; j < g->props[k].npairs; j++) {
+        const struct merge_pair *mp = &g->props[k].pairs[j];
+        json_object *pe = json_object_new_object();
+        json_object_object_add(pe, "principal", json_object_new_string(mp->principal));
+        json_object_object_add(pe, "owner", json_object_new_string(mp->owner));
+        json_object_object_add(pe, "runs_with", json_object_new_uint64(mp->runs_with));
+        json_object_object_add(pe, "total_count", json_object_new_uint64(mp->total_count));
+        json_object_object_add(pe, "total_bytes", json_object_new_uint64(mp->total_bytes));
+        json_object_array_add(bp, pe);
+      }
+      json_object_object_add(e, "by_pair", bp);
       json_object_object_add(p, g->props[k].name, e);
     }
     json_object_object_add(o, "properties", p);
@@ -543,6 +613,35 @@ static void print_footer(FILE *f, const struct merge *m) {
   fprintf(f, ". Each property: runs that showed it (share of the group's runs).\n");
 }
 
+/* Who leaks to whom: each group's properties with more than one pair. */
+static void print_pairs(FILE *f, const struct merge *m, int markdown) {
+  int any = 0;
+  for (size_t i = 0; i < m->ngroups; i++)
+    for (size_t k = 0; k < m->groups[i].nprops; k++) {
+      const struct merge_prop *p = &m->groups[i].props[k];
+      if (p->npairs < 2)
+        continue;
+      if (!any++)
+        fprintf(f, markdown ? "\nWho leaks to whom (runs with the pair, total count):\n\n"
+                              "| design | faults | property | who <- whose bytes |\n|---|---|---|---|\n"
+                            : "\nwho <- whose bytes (runs with the pair, total count):\n");
+      const char *names[] = {m->groups[i].design, m->groups[i].faults, p->name};
+      for (size_t j = 0; j < 3; j++) {
+        fputs(markdown ? (j ? " | " : "| ") : (j ? " " : "  "), f);
+        put_name(f, names[j], markdown, 0);
+      }
+      fputs(markdown ? " | " : ":", f);
+      for (size_t j = 0; j < p->npairs; j++) {
+        fputs(j ? "; " : (markdown ? "" : " "), f);
+        put_name(f, p->pairs[j].principal, markdown, 0);
+        fputs(" <- ", f);
+        put_name(f, p->pairs[j].owner, markdown, 0);
+        fprintf(f, ": %" PRIu64 " runs, %" PRIu64, p->pairs[j].runs_with, p->pairs[j].total_count);
+      }
+      fprintf(f, markdown ? " |\n" : "\n");
+    }
+}
+
 void merge_print(FILE *f, const struct merge *m, int markdown) {
   if (markdown) {
     fprintf(f, "| design | faults | runs | unsafe runs |");
@@ -570,6 +669,7 @@ void merge_print(FILE *f, const struct merge *m, int markdown) {
       fprintf(f, "\n");
     }
     print_footer(f, m);
+    print_pairs(f, m, markdown);
     return;
   }
   int wd = 6, wf = 6;
@@ -607,13 +707,20 @@ void merge_print(FILE *f, const struct merge *m, int markdown) {
       fprintf(f, "%s%s=%s", any++ ? ", " : "properties: ", short_name(m->props[k]), m->props[k]);
   if (any)
     fprintf(f, "\n");
+  print_pairs(f, m, markdown);
 }
 
 void merge_free(struct merge *m) {
   for (size_t i = 0; i < m->ngroups; i++) {
     struct merge_group *g = &m->groups[i];
-    for (size_t k = 0; k < g->nprops; k++)
+    for (size_t k = 0; k < g->nprops; k++) {
       free(g->props[k].name);
+      for (size_t j = 0; j < g->props[k].npairs; j++) {
+        free(g->props[k].pairs[j].principal);
+        free(g->props[k].pairs[j].owner);
+      }
+      free(g->props[k].pairs);
+    }
     free(g->props);
     for (size_t k = 0; k < g->nverdicts; k++)
       free(g->verdicts[k].name);

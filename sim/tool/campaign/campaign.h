@@ -129,10 +129,21 @@ char *campaign_slurm_script(const char *jobs_path, size_t njobs, const char *out
 
 /* ---- merge ---- */
 
+/* Who (a principal, or the device) showed a property on whose bytes, over
+ * the runs of a group (the reports' by_pair entries summed). */
+struct merge_pair {
+  char *principal, *owner;
+  uint64_t runs_with;   /* runs where the pair's count was above 0 */
+  uint64_t total_count; /* sum of its counts */
+  uint64_t total_bytes; /* sum of its bytes */
+};
+
 struct merge_prop {
   char *name;
   uint64_t runs_with;   /* runs whose count was above 0 */
   uint64_t total_count; /* sum of the counts */
+  struct merge_pair *pairs; /* in order of first appearance */
+  size_t npairs, pairs_cap;
 };
 
 struct merge_verdict {

@@ -1,0 +1,371 @@
+/*
+ * tenancy.c: the principals, the trace's flows and their owners (tenancy.h).
+ */
+#include "tenancy.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "system.h"
+
+#define MAX_STEER_RULES 1024u /* ntuple rules per principal */
+
+void tenancy_flow_name(void *ctx, uint32_t flow, char *buf, size_t n) {
+  struct tenancy *tn = ctx;
+  const struct flow_stats *fs = flow < flow_table_count(tn->ft) ? flow_table_get(tn->ft, flow) : NULL;
+  if (fs)
+    flow_key_format(&fs->key, buf, n);
+  else if (flow == UINT32_MAX) /* the frame parsed as no flow (not IP: ARP, LLDP...) */
+    snprintf(buf, n, "none (the frame parses as no flow)");
+  else if (flow == tn->evicted_flow)
+    snprintf(buf, n, "a flow evicted from the flow table (trace.max_flows)");
+  else
+    snprintf(buf, n, "flow %u", flow);
+}
+
+uint32_t tenancy_lookup(const struct tenancy *tn, const struct flow_parse *fp) {
+  uint32_t id = flow_table_find(tn->ft, &fp->key);
+  if (id == UINT32_MAX && fp->key.af != FLOW_AF_NONE && tn->evicted_flow != UINT32_MAX)
+    id = tn->evicted_flow;
+  return id;
+}
+
+#define CLS_MEMO_BITS 10
+#define CLS_MEMO_BYTES 128u
+
+/* A classified frame (see tenancy_classify). */
+struct tenancy_memo {
+  uint32_t len; /* 0: empty */
+  struct driver_pkt pk;
+  uint8_t bytes[CLS_MEMO_BYTES];
+};
+
+/* The stack's view of a parsed frame whose flow is id: whose socket, where
+ * the payload starts. */
+static void classify_parsed(const struct tenancy *tn, const struct flow_parse *fp, uint32_t id,
+                            struct driver_pkt *out) {
+  out->flow = id;
+  out->key = fp->key;
+  out->has_key = 1;
+  out->hdr_len = fp->payload_offset;
+  out->to_kernel = fp->key.af == FLOW_AF_NONE || id == UINT32_MAX;
+  out->owner = id < flow_table_count(tn->ft) ? tn->owner[id] : PRINCIPAL_OTHER;
+  /* One receiving socket per 5-tuple (FNV-1a over it). */
+  const struct flow_key *k = &fp->key;
+  uint8_t b[38]; /* af, proto, src, dst, sport, dport (as stored) */
+  b[0] = k->af;
+  b[1] = k->proto;
+  memcpy(b + 2, k->src, 16);
+  memcpy(b + 18, k->dst, 16);
+  memcpy(b + 34, &k->sport, 2);
+  memcpy(b + 36, &k->dport, 2);
+  uint32_t h = 2166136261u;
+#pragma GCC unroll 38
+  for (size_t i = 0; i < sizeof b; i++)
+    h = (h ^ b[i]) * 16777619u;
+  out->sock = h;
+}
+
+/* The stack classifies the bytes the NIC placed, which are the fed frame's
+ * unless something changed them on the way. A memo of the frames fed
+ * lately, found by a hash of their bytes, spares parsing a frame twice: an
+ * entry answers only a frame of the same length and the same bytes, so it
+ * gives what parsing would. Frames longer than CLS_MEMO_BYTES are left out
+ * (the stack parses only a long frame's first bytes: another input). */
+static uint32_t cls_memo_slot(const uint8_t *b, uint32_t len) {
+  uint64_t h = len;
+  uint32_t i = 0;
+  for (; i + 8 <= len; i += 8) {
+    uint64_t w;
+    memcpy(&w, b + i, 8);
+    h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+  }
+  uint64_t w = 0;
+  memcpy(&w, b + i, len - i);
+  h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+  return (uint32_t)(h >> (64 - CLS_MEMO_BITS));
+}
+
+void tenancy_fed(struct tenancy *tn, const uint8_t *frame, uint32_t len, const struct flow_parse *fp,
+                 uint32_t flow) {
+  if (!tn->memo || len > CLS_MEMO_BYTES)
+    return;
+  struct tenancy_memo *e = &tn->memo[cls_memo_slot(frame, len)];
+  e->len = len;
+  classify_parsed(tn, fp, flow, &e->pk);
+  memcpy(e->bytes, frame, len);
+}
+
+/* The stack's view of a frame: which flow, whose socket, where the payload starts. */
+int tenancy_classify(void *ctx, const uint8_t *frame, uint32_t len, struct driver_pkt *out) {
+  struct tenancy *tn = ctx;
+  if (tn->memo && len <= CLS_MEMO_BYTES && len) {
+    const struct tenancy_memo *e = &tn->memo[cls_memo_slot(frame, len)];
+    if (e->len == len && memcmp(e->bytes, frame, len) == 0) {
+      *out = e->pk;
+      return 0;
+    }
+  }
+  struct flow_parse fp;
+  if (flow_parse(frame, len, &fp))
+    return -1;
+  classify_parsed(tn, &fp, tenancy_lookup(tn, &fp), out);
+  return 0;
+}
+
+unsigned tenancy_principal_id(const struct policy *pol, const char *name) {
+  for (unsigned p = 0; p < pol->nprincipals; p++)
+    if (strcmp(pol->names[p], name) == 0)
+      return p;
+  return UINT_MAX;
+}
+
+/* The policy's principals by id: app (0), other (1), then the scenario's list, with
+ * their capabilities; the report's list of them; every fault that names a
+ * principal names one of them. */
+static int principals_setup(struct tenancy *tn, struct replay_result *res, char *err, size_t errlen) {
+  const struct config *c = tn->c;
+  static const char *const deliveries[] = {"copy", "zero_copy", "af_xdp", "zcrx"};
+  tn->pol.nprincipals = PRINCIPAL_FIRST_LISTED + c->nprincipals;
+  snprintf(tn->pol.names[PRINCIPAL_APP], sizeof tn->pol.names[0], "app");
+  snprintf(tn->pol.names[PRINCIPAL_OTHER], sizeof tn->pol.names[0], "other");
+  tn->pol.caps[PRINCIPAL_APP] = c->app_caps;
+  res->principals[PRINCIPAL_APP].delivery = deliveries[c->app_delivery & 3];
+  res->principals[PRINCIPAL_OTHER].delivery = deliveries[CFG_DELIVERY_COPY];
+  for (unsigned i = 0; i < c->nprincipals; i++) {
+    unsigned p = PRINCIPAL_FIRST_LISTED + i;
+    snprintf(tn->pol.names[p], sizeof tn->pol.names[0], "%s", c->principals[i].name);
+    tn->pol.caps[p] = c->principals[i].caps;
+    res->principals[p].delivery = deliveries[c->principals[i].delivery & 3];
+  }
+  res->nprincipals = tn->pol.nprincipals;
+  for (unsigned p = 0; p < tn->pol.nprincipals; p++)
+    snprintf(res->principals[p].name, sizeof res->principals[p].name, "%s", tn->pol.names[p]);
+  for (unsigned i = 0; i < tn->nfaults; i++) {
+    const struct fault *f = &tn->faults[i];
+    if ((f->kind == FAULT_USER_WRITE || f->kind == FAULT_USER_HOARD) &&
+        tenancy_principal_id(&tn->pol, f->principal) == UINT_MAX) {
+      char names[SYSTEM_MAX_PRINCIPALS * (CFG_PRINCIPAL_NAME_MAX + 2)] = "";
+      for (unsigned p = 0; p < tn->pol.nprincipals; p++) {
+        size_t l = strlen(names);
+        snprintf(names + l, sizeof names - l, "%s%s", p ? ", " : "", tn->pol.names[p]);
+      }
+      snprintf(err, errlen, "%s: principal '%s' is not one of the scenario's principals (%s)", f->spec,
+               f->principal, names);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* The owners' filters, in the order they claim flows: app.owns (when set),
+ * then each listed principal's owns. NULL entries match nothing. */
+static int owners_filters(struct tenancy *tn, struct trace_filter **flt, char *err, size_t errlen) {
+  const struct config *c = tn->c;
+  for (unsigned p = 0; p < tn->pol.nprincipals; p++) {
+    const char *expr = p == PRINCIPAL_APP ? c->app_owns : p >= PRINCIPAL_FIRST_LISTED
+                                                              ? c->principals[p - PRINCIPAL_FIRST_LISTED].owns : "";
+    if (!expr[0])
+      continue;
+    char ferr[512];
+    flt[p] = trace_filter_new(trace_linktype(tn->t), expr, ferr, sizeof ferr);
+    if (!flt[p]) {
+      /* trace_filter_new's message names app.owns: name the key it came from. */
+      if (p != PRINCIPAL_APP && strncmp(ferr, "app.owns: ", 10) == 0)
+        snprintf(err, errlen, "principals.%u.owns: %s", p - PRINCIPAL_FIRST_LISTED, ferr + 10);
+      else
+        snprintf(err, errlen, "%s", ferr);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* First pass: flows and ownership. A flow belongs to the first principal
+ * whose filter matches one of its frames, app first, then the listed
+ * principals in order; app without app.owns takes the flow with the most
+ * bytes; "other" owns the rest. claim[flow] is 0 (nobody yet) or the owner's
+ * principal id + 1 where a lower claim wins (app: 1, listed principal i: i + 3). */
+static unsigned claim_rank(unsigned principal) { return principal == PRINCIPAL_APP ? 1 : principal + 1; }
+
+static int prepass(struct tenancy *tn, struct replay_result *res, char *err, size_t errlen) {
+  const struct config *c = tn->c;
+  struct trace_filter *flt[SYSTEM_MAX_PRINCIPALS] = {NULL};
+  size_t cap = 1024;
+  uint8_t *claim = calloc(cap, 1);
+  int rc = -1;
+  if (!claim) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  if (owners_filters(tn, flt, err, errlen))
+    goto out;
+  struct trace_record r;
+  int have_first = 0;
+  uint64_t flow_packets = 0, flow_bytes = 0;
+  while ((!tn->limit_frames || res->trace_packets < tn->limit_frames) &&
+         (rc = trace_next(tn->t, &r, err, errlen)) == 1) {
+    /* A stop request ends the pass at once: the run then stops at its
+     * first frame, and the report (marked incomplete) counts the frames
+     * read so far. */
+    if (system_stop_requested())
+      break;
+    if (!have_first) {
+      tn->first_ts_ps = r.ts_ps;
+      have_first = 1;
+    }
+    res->trace_packets++;
+    uint32_t wire = r.origlen > r.caplen ? r.origlen : r.caplen;
+    res->trace_bytes += wire;
+    struct flow_parse fp;
+    if (flow_parse(r.data, r.caplen, &fp))
+      continue;
+    flow_packets++;
+    flow_bytes += wire;
+    uint32_t id = flow_table_add_frame(tn->ft, &fp.key, wire, r.index);
+    if (id == UINT32_MAX) {
+      if (flow_table_untracked(tn->ft))
+        snprintf(err, errlen, "trace.max_flows: the application owns all %u flows the flow table keeps "
+                 "(app.owns) and record %llu starts another; allowed: 16..16777216, raise it",
+                 c->trace_max_flows, (unsigned long long)r.index);
+      else
+        snprintf(err, errlen, "out of memory");
+      rc = -1;
+      goto out;
+    }
+    if (id >= cap) {
+      size_t ncap = cap * 2;
+      while (id >= ncap)
+        ncap *= 2;
+      uint8_t *n = realloc(claim, ncap);
+      if (!n) {
+        snprintf(err, errlen, "out of memory");
+        rc = -1;
+        goto out;
+      }
+      memset(n + cap, 0, ncap - cap);
+      claim = n;
+      cap = ncap;
+    }
+    for (unsigned p = 0; p < tn->pol.nprincipals; p++) {
+      unsigned rank = claim_rank(p);
+      if (!flt[p] || (claim[id] && claim[id] <= rank) || !trace_filter_match(flt[p], &r))
+        continue;
+      claim[id] = (uint8_t)rank;
+      flow_table_pin(tn->ft, id); /* a principal's flow is never evicted */
+    }
+  }
+  if (rc < 0)
+    goto out;
+  uint32_t nflows = flow_table_count(tn->ft);
+  tn->owner = calloc(nflows ? nflows : 1, 1);
+  if (!tn->owner) {
+    snprintf(err, errlen, "out of memory");
+    rc = -1;
+    goto out;
+  }
+  uint32_t first_app = UINT32_MAX;
+  if (!c->app_owns[0]) {
+    first_app = flow_table_top_by_bytes(tn->ft);
+    if (first_app != UINT32_MAX)
+      claim[first_app] = (uint8_t)claim_rank(PRINCIPAL_APP);
+  }
+  struct replay_principal *rp = res->principals;
+  for (uint32_t i = 0; i < nflows; i++) {
+    unsigned owner = claim[i] == 0 ? PRINCIPAL_OTHER : claim[i] == 1 ? PRINCIPAL_APP : claim[i] - 1u;
+    tn->owner[i] = (uint8_t)owner;
+    if (owner == PRINCIPAL_APP && first_app == UINT32_MAX)
+      first_app = i;
+    const struct flow_stats *fs = flow_table_get(tn->ft, i);
+    rp[owner].flows++;
+    rp[owner].packets += fs->packets;
+    rp[owner].bytes += fs->bytes;
+  }
+  /* Frames of evicted flows belong to other too. */
+  uint64_t named_packets = 0, named_bytes = 0;
+  for (unsigned p = 0; p < tn->pol.nprincipals; p++)
+    if (p != PRINCIPAL_OTHER) {
+      named_packets += rp[p].packets;
+      named_bytes += rp[p].bytes;
+    }
+  rp[PRINCIPAL_OTHER].packets = flow_packets - named_packets;
+  rp[PRINCIPAL_OTHER].bytes = flow_bytes - named_bytes;
+  res->flows = nflows;
+  res->flows_evicted = flow_table_evicted(tn->ft);
+  rp[PRINCIPAL_OTHER].flows += (uint32_t)res->flows_evicted;
+  tn->evicted_flow = res->flows_evicted ? nflows : UINT32_MAX;
+  if (first_app != UINT32_MAX)
+    tenancy_flow_name(tn, first_app, res->app_flow, sizeof res->app_flow);
+  else
+    snprintf(res->app_flow, sizeof res->app_flow, "none");
+  res->trace_stats = *trace_stats(tn->t); /* this pass reads the whole trace (up to limit_frames) */
+  rc = trace_rewind(tn->t, err, errlen);
+out:
+  for (unsigned p = 0; p < SYSTEM_MAX_PRINCIPALS; p++)
+    trace_filter_free(flt[p]);
+  free(claim);
+  return rc;
+}
+
+
+void tenancy_steer(const struct tenancy *tn, struct nic *nic) {
+  const struct config *c = tn->c;
+  for (unsigned p = 0; p < tn->pol.nprincipals; p++) {
+    int32_t to = p == PRINCIPAL_APP ? c->nic_steer_app_to
+                 : p >= PRINCIPAL_FIRST_LISTED ? c->principals[p - PRINCIPAL_FIRST_LISTED].queue : -1;
+    if (to < 0)
+      continue;
+    unsigned rules = 0;
+    for (uint32_t i = 0; i < flow_table_count(tn->ft) && rules < MAX_STEER_RULES; i++)
+      if (tn->owner[i] == p) {
+        const struct flow_stats *fs = flow_table_get(tn->ft, i);
+        if (fs->key.af != FLOW_AF_NONE && !nic_add_rule(nic, &fs->key, (unsigned)to))
+          rules++;
+      }
+  }
+}
+
+struct tenancy *tenancy_new(const struct config *c, const struct fault *faults, unsigned nfaults,
+                            struct trace *t, uint64_t limit_frames, struct replay_result *res, char *err,
+                            size_t errlen) {
+  struct tenancy *tn = calloc(1, sizeof *tn);
+  if (!tn) {
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
+  tn->c = c;
+  tn->faults = faults;
+  tn->nfaults = nfaults;
+  tn->t = t;
+  tn->limit_frames = limit_frames;
+  tn->evicted_flow = UINT32_MAX;
+  tn->memo = calloc(1u << CLS_MEMO_BITS, sizeof *tn->memo); /* NULL: every frame is parsed */
+  tn->ft = flow_table_new();
+  if (!tn->ft) {
+    snprintf(err, errlen, "out of memory");
+    tenancy_free(tn);
+    return NULL;
+  }
+  flow_table_set_limit(tn->ft, c->trace_max_flows);
+  if (principals_setup(tn, res, err, errlen) || prepass(tn, res, err, errlen)) {
+    tenancy_free(tn);
+    return NULL;
+  }
+  tn->pol.flow_owner = tn->owner;
+  tn->pol.nflows = flow_table_count(tn->ft);
+  tn->pol.default_owner = PRINCIPAL_OTHER;
+  tn->pol.flow_name = tenancy_flow_name;
+  tn->pol.flow_name_ctx = tn;
+  return tn;
+}
+
+void tenancy_free(struct tenancy *tn) {
+  if (!tn)
+    return;
+  flow_table_free(tn->ft);
+  free(tn->memo);
+  free(tn->owner);
+  free(tn);
+}

@@ -77,12 +77,16 @@ static void charge(struct tx *t, enum cpu_bucket b, uint64_t cycles) {
 
 static uint64_t page_pa(uint64_t pfn) { return pfn << MEM_PAGE_SHIFT; }
 
+/* The sender's buffers are DMA-mapped once, not per send: an AF_XDP UMEM,
+ * a TX page_pool. */
+static int premapped(const struct tx *t) { return t->p.mode == TX_MODE_AF_XDP || t->p.mode == TX_MODE_PAGE_POOL; }
+
 static uint64_t desc_pa(const struct txq *q, uint32_t i) { return page_pa(q->ring_pfn) + (uint64_t)i * NIC_DESC_BYTES; }
 
 struct tx *tx_new(const struct tx_params *p, struct mem *m, struct iommu *io, struct nic *nic, struct cpu *cpu,
                   char *err, size_t errlen) {
   if (p->queues == 0 || p->queues > NIC_MAX_QUEUES || p->ring_size < 8 || (p->ring_size & (p->ring_size - 1)) ||
-      p->buffers == 0 || p->nprincipals == 0 || p->nprincipals > MEM_MAX_PRINCIPALS || p->mode > TX_MODE_AF_XDP) {
+      p->buffers == 0 || p->nprincipals == 0 || p->nprincipals > MEM_MAX_PRINCIPALS || p->mode > TX_MODE_PAGE_POOL) {
     snprintf(err, errlen, "tx: impossible parameters");
     return NULL;
   }
@@ -182,9 +186,11 @@ int tx_arm_user_write(struct tx *t, unsigned principal, uint32_t len, void *tag)
   return 0;
 }
 
-/* The sender's buffers: anonymous pages, zero-filled, mapped read-write into
- * it; an AF_XDP UMEM is also pinned and DMA-mapped once, at registration
- * (xdp_umem_reg, xp_dma_map). */
+/* The sender's buffers: pages zero-filled, mapped read-write into it; an
+ * AF_XDP UMEM (the sender's anonymous pages) is also pinned and DMA-mapped
+ * once, at registration (xdp_umem_reg, xp_dma_map); a TX page_pool's pages
+ * are the kernel's (nothing to pin), DMA-mapped once as the pool fills
+ * (page_pool_dma_map, net/core/page_pool.c) and kept mapped into the sender. */
 static int sender_setup(struct tx *t, unsigned principal) {
   struct sender *s = &t->snd[principal];
   if (s->ready)
@@ -202,10 +208,10 @@ static int sender_setup(struct tx *t, unsigned principal) {
       mem_fill(t->m, kcpu, page_pa(pfn), 0, MEM_PAGE_SIZE, NULL);
       mem_page_map(t->m, pfn, principal, MEM_MAP_RW);
       s->bufs[b].pfn[i] = pfn;
-      if (t->p.mode == TX_MODE_AF_XDP) {
+      if (premapped(t)) {
         if (dma_map_page(t->io, t->m, t->p.rid, pfn, IOMMU_PERM_READ, simk_now_ps(), &s->bufs[b].iova[i]) < 0)
           return -1;
-        t->st.pins++;
+        t->st.pins += t->p.mode == TX_MODE_AF_XDP;
         t->st.dma_maps++;
       }
     }
@@ -307,6 +313,19 @@ static void kernel_free_page(struct tx *t, uint64_t pfn, int reuse) {
   }
 }
 
+/* page_pool: the frame's pages go back into the sender's pool, their DMA
+ * mapping kept (page_pool_put_page; the fast path: a direct recycle into
+ * the pool's cache); a write protection for the flight ends, the pages are
+ * the sender's to fill again. */
+static void pool_recycle(struct tx *t, struct frame_info *fi) {
+  for (uint32_t i = 0; i < fi->ndesc; i++) {
+    if (fi->protected_ro)
+      mem_page_map(t->m, fi->pfn[i], fi->principal, MEM_MAP_RW);
+    charge(t, CPU_OTHER, t->cpu->costs.pool_recycle);
+  }
+  fi->protected_ro = 0;
+}
+
 static void give_back(struct tx *t, struct frame_info *fi) {
   if (!fi->slot_out)
     return;
@@ -327,8 +346,11 @@ static void release_early(struct tx *t, struct frame_info *fi) {
       kernel_free_page(t, fi->pfn[i], 1);
     return;
   }
-  /* The sender does not wait for the notification: it takes its buffer back
-   * and writes its next message into it. */
+  /* The sender does not wait for the notification (or the pool recycles
+   * the pages before the completion): it takes its buffer back and writes
+   * its next message into it. */
+  if (t->p.mode == TX_MODE_PAGE_POOL)
+    pool_recycle(t, fi);
   give_back(t, fi);
   uint32_t len = 0;
   for (uint32_t i = 0; i < TX_BUF_PAGES; i++)
@@ -396,6 +418,11 @@ int tx_send(struct tx *t, unsigned principal, unsigned queue, const struct tx_fr
     t->st.pins += npieces;
     charge(t, CPU_MAP, (uint64_t)t->cpu->costs.pin_page * npieces);
     break;
+  case TX_MODE_PAGE_POOL:
+    /* Pages from the socket's pool (page_pool_alloc_pages' cache), mapped
+     * since the pool filled: no get_user_pages, no dma_map_page. */
+    charge(t, CPU_OTHER, (uint64_t)t->cpu->costs.pool_alloc * npieces);
+    /* fall through */
   default: /* AF_XDP: the UMEM is pinned and mapped since registration */
     for (uint32_t i = 0; i < npieces; i++) {
       fi.pfn[i] = b->pfn[i];
@@ -418,7 +445,7 @@ int tx_send(struct tx *t, unsigned principal, unsigned queue, const struct tx_fr
     charge(t, CPU_MAP, (uint64_t)t->cpu->costs.user_unmap * npieces);
     fi.protected_ro = 1;
   }
-  if (t->p.mode != TX_MODE_AF_XDP) {
+  if (!premapped(t)) {
     for (uint32_t i = 0; i < npieces; i++) {
       int64_t c = dma_map_page(t->io, t->m, t->p.rid, fi.pfn[i], IOMMU_PERM_READ, now, &fi.iova[i]);
       if (c < 0) {
@@ -510,14 +537,19 @@ void tx_irq(struct tx *t, unsigned queue) {
           charge(t, CPU_IOMMU, (uint64_t)c);
         t->st.dma_unmaps++;
       }
-      if (fi->protected_ro)
+      if (fi->protected_ro && t->p.mode != TX_MODE_PAGE_POOL)
         mem_page_map(t->m, fi->pfn[i], fi->principal, MEM_MAP_RW);
       if (fi->kernel_pages && !fi->released)
         kernel_free_page(t, fi->pfn[i], 0); /* napi_consume_skb */
     }
     if (fi->validated)
       mem_mark_remove(t->m, MEM_MARK_VALIDATED, 0, page_pa(fi->pfn[0]), fi->validated);
-    if (!fi->kernel_pages) {
+    if (t->p.mode == TX_MODE_PAGE_POOL) {
+      /* Recycled at the completion, unless already recycled early. */
+      if (!fi->released)
+        pool_recycle(t, fi);
+      give_back(t, fi);
+    } else if (!fi->kernel_pages) {
       /* The sender learns its buffer is free: the error queue
        * (MSG_ZEROCOPY) or the completion ring (AF_XDP). */
       t->st.notifications++;

@@ -25,6 +25,19 @@
  *   only the descriptor (xp_validate_desc: address and length inside the
  *   UMEM), not the headers; completions go to the completion ring
  *   (xsk_tx_completed).
+ * - TX_MODE_PAGE_POOL: the TX page_pool Brouer proposes in the RX zero-copy
+ *   memory-model thread ("an application/socket will be the starting point,
+ *   and simply have associated a page_pool for TX, solving the VMA mapping
+ *   overhead"): each sender's send buffers are pages of a page_pool of its
+ *   socket, DMA-mapped once when the pool fills (page_pool_dma_map under
+ *   PP_FLAG_DMA_MAP, net/core/page_pool.c) and mapped into the sender for
+ *   good. A send takes a page from the pool (page_pool_alloc_pages' cache),
+ *   the sender writes its frame there, netfilter checks the headers in place;
+ *   nothing is pinned (get_user_pages), copied or DMA-mapped per send. At the
+ *   completion the page is recycled into the pool (page_pool_put_page), its
+ *   mapping kept. tx.protect_inflight write-protects a page while it is in
+ *   flight (the skb-read-only-page mode) until it is recycled; recycling it
+ *   before the completion (tx.wait_completion false) hands it back writable.
  *
  * Per queue: a TX descriptor ring (82599 advanced data descriptors) in
  * coherent DMA memory, completions by DD write-back or head write-back,
@@ -45,7 +58,7 @@
 #include "mem.h"
 #include "nic.h"
 
-enum tx_mode { TX_MODE_COPY = 0, TX_MODE_ZEROCOPY, TX_MODE_AF_XDP };
+enum tx_mode { TX_MODE_COPY = 0, TX_MODE_ZEROCOPY, TX_MODE_AF_XDP, TX_MODE_PAGE_POOL };
 
 #define TX_BUF_PAGES 4u /* pages per send buffer: frames up to 16 KiB */
 
@@ -57,8 +70,8 @@ struct tx_params {
   int wait_completion;      /* 1: a buffer is let go only after its completion; 0: as soon as
                                it is posted (the driver frees the kernel's pages, or the sender
                                reuses its own buffer without waiting for the notification) */
-  int protect_inflight;     /* zerocopy, af_xdp: the sender's pages are read-only to it while
-                               the device may read them */
+  int protect_inflight;     /* zerocopy, af_xdp, page_pool: the sender's pages are read-only to
+                               it while the device may read them */
   int head_writeback;       /* completions by head write-back instead of DD */
   uint32_t buffers;         /* send buffers per principal (each TX_BUF_PAGES pages) */
   unsigned nprincipals;

@@ -102,7 +102,7 @@ static const char *const maps[] = {"ro", "rw", NULL};
 static const char *const lifetimes[] = {"persistent", "per_packet", NULL};
 static const char *const deliveries[] = {"copy", "zero_copy", "af_xdp", "zcrx", NULL};
 static const char *const recycles[] = {"pool", "free", NULL};
-static const char *const tx_modes[] = {"none", "copy", "zerocopy", "af_xdp", NULL};
+static const char *const tx_modes[] = {"none", "copy", "zerocopy", "af_xdp", "page_pool", NULL};
 
 #define OFF(f) offsetof(struct config, f)
 static const struct key_def keys[] = {
@@ -202,12 +202,16 @@ static const struct key_def keys[] = {
      "of receiving them; empty: none, or the application's flows when tx.mode is set"},
     {"tx.mode", K_ENUM, OFF(tx_mode), 0, 0, tx_modes, 0,
      "the TX path: none (copy when traffic.tx is set), copy (the kernel copies into its own pages), "
-     "zerocopy (MSG_ZEROCOPY: the sender's pages pinned and mapped), af_xdp (AF_XDP TX from a UMEM)"},
+     "zerocopy (MSG_ZEROCOPY: the sender's pages pinned and mapped), af_xdp (AF_XDP TX from a UMEM), "
+     "page_pool (pages of a page_pool per socket, DMA-mapped and mapped into the sender once, recycled at "
+     "the completion)"},
     {"tx.wait_completion", K_BOOL, OFF(tx_wait_completion), 0, 0, NULL, 0,
      "a TX buffer is let go only after the device's completion (true), or as soon as it is posted "
-     "(false: the driver frees the kernel's pages, or the sender reuses its own buffer)"},
+     "(false: the driver frees the kernel's pages, the sender reuses its own buffer, or the page_pool "
+     "recycles the page)"},
     {"tx.protect_inflight", K_BOOL, OFF(tx_protect_inflight), 0, 0, NULL, 0,
-     "zerocopy, af_xdp: the sender's pages are read-only to it while the device may read them (true, false)"},
+     "zerocopy, af_xdp, page_pool: the sender's pages are read-only to it while the device may read them "
+     "(true, false)"},
     {"tx.head_writeback", K_BOOL, OFF(tx_head_writeback), 0, 0, NULL, 0,
      "TX completions by head write-back instead of DD in each descriptor (true, false)"},
     {"tx.buffers", K_U32, OFF(tx_buffers), 1, 4096, NULL, 0,

@@ -725,7 +725,8 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
         .ring_size = c->nic_ring_size,
         .rid = np.rid,
         .mode = c->tx_mode == CFG_TX_ZEROCOPY ? TX_MODE_ZEROCOPY
-                : c->tx_mode == CFG_TX_AF_XDP ? TX_MODE_AF_XDP : TX_MODE_COPY,
+                : c->tx_mode == CFG_TX_AF_XDP ? TX_MODE_AF_XDP
+                : c->tx_mode == CFG_TX_PAGE_POOL ? TX_MODE_PAGE_POOL : TX_MODE_COPY,
         .wait_completion = c->tx_wait_completion,
         .protect_inflight = c->tx_protect_inflight,
         .head_writeback = c->tx_head_writeback,

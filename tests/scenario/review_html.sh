@@ -136,13 +136,21 @@ assert len(set(raw[::97])) > 8, "blank"
 PY
 [ -n "${KEEP_SHOT:-}" ] && cp "$T/shot.png" "$KEEP_SHOT"
 
-# by_pair, where the reports have it: who reached whose bytes, per design.
-if python3 -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0)" "$T/r.json"; then
-  "$NICSIM" replay "$T/g.pcap" --design zc-shared-ring --json "$T/zc.json" --quiet
-  if jval "$T/zc.json" "'by_pair' in d['violations']['cross_flow_leak']" | grep -q True; then
-    grep -q 'class="pairs"' "$T/r.html" && ok "the page shows who reached whose bytes (by_pair)" || bad "by_pair in the reports but not on the page"
-  else
-    echo "note: the reports have no by_pair yet: nothing to show"
-  fi
-fi
+# Who reached whose bytes: the multi-tenant design's section lists exactly the
+# pairs of its own replay (principal, owner, count, bytes), nothing else.
+"$NICSIM" replay "$T/g.pcap" --design multi-tenant-shared --set pool.clear=on_recycle --json "$T/mt.json" --quiet
+python3 - "$T/r.html" "$T/mt.json" <<'PY2' && ok "multi-tenant-shared: the page's pairs are its replay's by_pair" || bad "the page's pairs differ from the replay's by_pair"
+import html, json, re, sys
+page = open(sys.argv[1]).read()
+i = page.index('id="d-multi-tenant-shared"')
+j = page.find('id="d-', i + 10)
+block = page[i:j if j > 0 else len(page)]
+shown = sorted((html.unescape(p).replace(' ', '_'), a, o, int(c), int(b)) for p, a, o, c, b in
+               re.findall(r'<tr><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td><td>(\d+)</td><td>(\d+)</td></tr>', block))
+d = json.load(open(sys.argv[2]))
+want = sorted((k, e['principal'], e['owner'], e['count'], e['bytes'])
+              for k, v in d['violations'].items() for e in v.get('by_pair', []))
+assert want and any(w[1] not in ('app', 'other') or w[2] not in ('app', 'other') for w in want), want
+assert shown == want, (shown, want)
+PY2
 finish

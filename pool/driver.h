@@ -140,6 +140,7 @@ struct driver_params {
   /* further zero-copy principals (beside the application) */
   const struct driver_tenant *tenants;
   unsigned ntenants;
+  const char *const *names; /* the principals' names by id, for effect texts; NULL: "principal N" */
 };
 
 enum driver_xsk_mode { DRIVER_XSK_NONE = 0, DRIVER_XSK_AF_XDP, DRIVER_XSK_ZCRX };

@@ -2,7 +2,9 @@
  * user: userspace principals as the host memory model sees them: a socket
  * receive buffer in the principal's own pages (mapped read-write into it,
  * zero-filled when allocated, as anonymous memory is) into which the kernel
- * copies delivered data, and reads the principal makes through its mappings.
+ * copies delivered data, and reads the principal makes through its mappings;
+ * and, for the driver, the principals' side of zero copy (the end of this
+ * header).
  */
 #ifndef NICSIM_USER_H
 #define NICSIM_USER_H

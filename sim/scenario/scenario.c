@@ -13,6 +13,7 @@
  * soon as they appear) and stops at the first problem.
  */
 #include "scenario.h"
+#include "grow.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -192,6 +193,8 @@ static int add_setting(struct loader *L, const char *key, const char *value, str
   t->value = strdup(value);
   t->key_pos = kp;
   t->value_pos = vp;
+  t->item_pos = NULL;
+  t->nitems = 0;
   if (!t->key || !t->value) {
     free(t->key);
     free(t->value);
@@ -235,6 +238,8 @@ static int read_list_value(struct loader *L, const char *path, struct scenario_p
   char sep = config_list_separator(path);
   char sep_text[3] = {sep, sep == ';' ? ' ' : '\0', '\0'};
   struct text t = {0};
+  struct scenario_pos *at = NULL;
+  size_t nat = 0, capat = 0;
   int rc = text_add(&t, "[");
   for (size_t n = 0; rc == 0; n++) {
     if ((rc = next_event(L)))
@@ -265,15 +270,24 @@ static int read_list_value(struct loader *L, const char *path, struct scenario_p
       rc = fail_at(L, ev_pos(L), "%s", e);
       break;
     }
-    if ((n && text_add(&t, sep_text)) || text_add(&t, v)) {
+    struct scenario_pos *nat_p = grow_array(at, &capat, nat + 1, sizeof *at);
+    if ((n && text_add(&t, sep_text)) || text_add(&t, v) || !nat_p) {
       rc = fail_at(L, vp, "out of memory");
       break;
     }
+    at = nat_p;
+    at[nat++] = ev_pos(L);
   }
   if (rc == 0 && text_add(&t, "]"))
     rc = fail_at(L, vp, "out of memory");
   if (rc == 0)
     rc = add_setting(L, path, t.p, kp, vp);
+  if (rc == 0) {
+    L->s->settings[L->s->nsettings - 1].item_pos = at;
+    L->s->settings[L->s->nsettings - 1].nitems = nat;
+    at = NULL;
+  }
+  free(at);
   free(t.p);
   return rc;
 }
@@ -545,8 +559,13 @@ static int apply(struct loader *L) {
     const char *colon = strchr(e, ':');
     for (size_t i = 0; colon && i < s->nsettings; i++)
       if (strlen(s->settings[i].key) == (size_t)(colon - e) &&
-          strncmp(s->settings[i].key, e, (size_t)(colon - e)) == 0)
+          strncmp(s->settings[i].key, e, (size_t)(colon - e)) == 0) {
         at = s->settings[i].value_pos;
+        /* "KEY: rule N ...": at the item itself when the file wrote a list. */
+        unsigned long rule = 0;
+        if (sscanf(colon, ": rule %lu", &rule) == 1 && rule >= 1 && rule <= s->settings[i].nitems)
+          at = s->settings[i].item_pos[rule - 1];
+      }
     return fail_at(L, at, "%s", e);
   }
   return 0;
@@ -558,6 +577,7 @@ void scenario_free(struct scenario *s) {
   for (size_t i = 0; i < s->nsettings; i++) {
     free(s->settings[i].key);
     free(s->settings[i].value);
+    free(s->settings[i].item_pos);
   }
   free(s->settings);
   for (size_t i = 0; i < s->nfaults; i++)

@@ -46,6 +46,8 @@ struct scenario_setting {
   char *key;   /* dotted, e.g. "nic.rss_queues" */
   char *value; /* text, e.g. "[0,1,2]" */
   struct scenario_pos key_pos, value_pos;
+  struct scenario_pos *item_pos; /* a list written as a YAML list: where each item stands */
+  size_t nitems;
 };
 
 struct scenario {

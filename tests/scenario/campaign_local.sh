@@ -6,7 +6,7 @@
 # faults; resume reruns only what is missing or broken; a failing run makes
 # the campaign exit 2 and is recorded; a bad spec is one line with
 # file:line:col and exit 2 before anything runs; --emit-jobs writes the job
-# list and the Slurm script.
+# list and the Slurm script; a spec's limit reaches every run.
 . "$(dirname "$0")/lib.bash"
 
 mkdir -p "$T/spec/traces"
@@ -232,4 +232,26 @@ check "unreadable reports counted, the rest merged" 'd["runs"] == 12 and d["unre
 grep -q "12 runs merged; 2 unreadable reports skipped" "$T/mo" && ok "table footer counts them" || bad "table footer"
 expect_exit 2 "merge of a folder without reports" -- "$NICSIM" merge "$T/spec"
 expect_exit 2 "merge of a missing folder" -- "$NICSIM" merge "$T/nope"
+# limit: every run replays only the first N frames (replay --limit), in the
+# job list too, and the campaign's identity records it.
+printf 'traces: [traces/mixed.pcap]\ndesigns: [zc-shared-ring]\nseeds: 1..2\nlimit: 100\n' > "$T/spec/limit.yaml"
+expect_exit 0 "campaign with limit: 100" -- "$NICSIM" campaign "$T/spec/limit.yaml" -j 2 --out "$T/lim" --quiet
+check "limit: each run replayed the first 100 frames" \
+  'd["trace"]["limit"] == 100 and d["trace"]["packets"] == 100' "$T/lim/runs/t0-zc-shared-ring-f0-s2.json"
+"$NICSIM" replay "$T/spec/traces/mixed.pcap" --design zc-shared-ring --seed 2 --limit 100 --json "$T/lim1.json" --quiet
+if python3 -c 'import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:])
+sys.exit(0 if a["violations"] == b["violations"] and a["trace"] == b["trace"] else 1)' \
+  "$T/lim/runs/t0-zc-shared-ring-f0-s2.json" "$T/lim1.json"; then
+  ok "limit: the run's report is replay --limit 100's"
+else
+  bad "limit: the run differs from replay --limit 100"
+fi
+grep -qx "limit 100" "$T/lim/campaign.id" && ok "limit: in the campaign's identity" || bad "limit: not in campaign.id"
+"$NICSIM" campaign "$T/spec/limit.yaml" --emit-jobs --out "$T/limj" > "$T/jobs" 2>&1
+[ "$(grep -c -- ' --limit 100 ' "$T/jobs")" = 2 ] && ok "limit: every job line passes --limit 100" || bad "limit: job lines: $(head -1 "$T/jobs")"
+sed -i 's/^limit: 100$/limit: 0/' "$T/spec/limit.yaml"
+expect_exit 2 "limit: 0 is refused" -- "$NICSIM" campaign "$T/spec/limit.yaml" --out "$T/lim0"
+grep -qx "nicsim: $T/spec/limit.yaml:4:8: limit: '0': expected a number of frames, 1 or more" "$T/err" \
+  && ok "limit: 0: one line at its line and column" || bad "limit: 0: $(cat "$T/err")"
 finish

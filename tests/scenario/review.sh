@@ -37,6 +37,28 @@ fi
 "$NICSIM" review "$T/g.pcap" --designs copy,zc-shared-ring --seed 5 --set pool.clear=on_recycle --set nic.ring_size=512 --markdown "$T/m2.md" >/dev/null
 cmp -s "$T/m.md" "$T/m2.md" && ok "the recorded command reproduces the Markdown byte for byte" || bad "re-run differs"
 
+# --limit N: every run replays only the first N frames, as replay --limit does,
+# and the outputs record it.
+"$NICSIM" review "$T/g.pcap" --designs copy,zc-shared-ring -j 2 --limit 100 --json "$T/l.json" --markdown "$T/l.md" \
+  --html "$T/l.html" > /dev/null
+"$NICSIM" replay "$T/g.pcap" --design zc-shared-ring --limit 100 --json "$T/l1.json" > /dev/null
+check "review --limit: meta.limit and meta.trace count the first 100 frames" \
+  "d['meta']['limit']==100 and d['meta']['trace']['packets']==100 and d['meta']['trace']['limit']==100" "$T/l.json"
+a=$(jval "$T/l1.json" "d['violations']['cross_flow_leak']['count']")
+b=$(jval "$T/l.json" "[e for e in d['designs'] if e['design']=='zc-shared-ring'][0]['violations']['cross_flow_leak']")
+"$NICSIM" replay "$T/g.pcap" --design zc-shared-ring --json "$T/l0.json" > /dev/null
+c=$(jval "$T/l0.json" "d['violations']['cross_flow_leak']['count']")
+[ -n "$a" ] && [ "$a" = "$b" ] && [ "$b" -lt "$c" ] && ok "review --limit 100 counts what replay --limit 100 counts ($b, the whole trace $c)" \
+  || bad "review --limit 100: $b, replay --limit 100: $a, whole trace: $c"
+grep -q "^nicsim .* review of \`$T/g.pcap\`: 100 frames, 8 flows; seed 1; --limit 100; --set: none." "$T/l.md" &&
+  grep -q "^To reproduce: \`nicsim review $T/g.pcap --designs copy,zc-shared-ring --seed 1 --limit 100 --markdown FILE\`" "$T/l.md" \
+  && ok "the Markdown records --limit and its command repeats it" || bad "Markdown preamble with --limit: $(head -3 "$T/l.md")"
+grep -q 'id="meta-limit">the first 100 frames' "$T/l.html" && grep -q -- '--limit 100 --html review.html' "$T/l.html" \
+  && ok "the page records --limit" || bad "the page does not record --limit"
+check "without --limit, meta has no limit" "'limit' not in d['meta']" "$T/m.json"
+expect_exit 2 "review --limit 0 is refused" -- "$NICSIM" review "$T/g.pcap" --limit 0
+grep -q "^nicsim: --limit '0': expected a number of frames, 1 or more$" "$T/err" && ok "with one line" || bad "--limit 0: $(cat "$T/err")"
+
 # -j 1 and -j 2 give the same table.
 "$NICSIM" review "$T/g.pcap" -j 1 --json "$T/j1.json" >/dev/null
 "$NICSIM" review "$T/g.pcap" -j 2 --json "$T/j2.json" >/dev/null

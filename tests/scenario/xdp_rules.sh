@@ -102,6 +102,10 @@ printf 'design: copy\nxdp:\n  rules:\n    - pass\n    - "redirect app tuple dpor
 one_line "scenario file: line and column of the rule" \
   "$T/bad.yaml:5:7: xdp.rules: rule 2 'redirect app tuple dport=x': tuple: dport 'x' is not allowed" \
   "$NICSIM" replay "$G" --scenario "$T/bad.yaml"
+printf 'design: copy\nxdp:\n  rules:\n    - pass\n    - "redirect bob udp"\n' >"$T/bad4.yaml"
+one_line "scenario file: an unknown principal, found once every name is known: line and column of its rule" \
+  "$T/bad4.yaml:5:7: xdp.rules: rule 2 'redirect bob udp': unknown principal 'bob' (principals: app, other)" \
+  "$NICSIM" replay "$G" --scenario "$T/bad4.yaml"
 printf 'xdp.rules: "pass; drop"\n' >"$T/bad2.yaml"
 one_line "scenario file: a list, not one text" "xdp.rules: expected a list" "$NICSIM" replay "$G" --scenario "$T/bad2.yaml"
 printf 'xdp:\n  rules: ["pass; drop"]\n' >"$T/bad3.yaml"

@@ -47,7 +47,7 @@ START_TEST(by_pair_rendered) {
   struct review_row rows[2] = {row("zc", "unsafe", 3, 1500), row("copy", "safe", 0, 800)};
   rows[0].report = rep;
   const char *sets[] = {"pool.clear=on_recycle"};
-  struct review_meta m = {"t.pcap", "zc,copy", NULL, 7, sets, 1};
+  struct review_meta m = {"t.pcap", "zc,copy", NULL, 7, sets, 1, 0};
   char *page = review_html(&m, rows, 2);
   ck_assert_ptr_nonnull(page);
   HAS(page, "<table class=\"pairs\">");
@@ -83,7 +83,7 @@ END_TEST
 
 START_TEST(names_escaped) {
   struct review_row rows[1] = {row("<x&\"y>", "error", 0, 0)};
-  struct review_meta m = {"a<b>.pcap", "all", NULL, 1, NULL, 0};
+  struct review_meta m = {"a<b>.pcap", "all", NULL, 1, NULL, 0, 0};
   char *page = review_html(&m, rows, 1);
   ck_assert_ptr_nonnull(page);
   LACKS(page, "<x&");

@@ -110,7 +110,7 @@ char *campaign_shell_quote(const char *word) {
 char **campaign_run_argv(const struct campaign_spec *s, size_t index, const char *nicsim, const char *report) {
   struct campaign_run r = campaign_run_at(s, index);
   const struct campaign_variant *v = &s->variants[r.variant];
-  size_t n = 1 + 4 + 2 * v->nfaults + 2 + 2 * s->nsets + 3 + 1;
+  size_t n = 1 + 4 + 2 * v->nfaults + 2 + 2 * s->nsets + 2 + 3 + 1;
   char **argv = calloc(n, sizeof *argv);
   if (!argv)
     return NULL;
@@ -131,6 +131,12 @@ char **campaign_run_argv(const struct campaign_spec *s, size_t index, const char
   for (size_t k = 0; k < s->nsets; k++) {
     bad |= !(argv[i++] = strdup("--set"));
     bad |= !(argv[i++] = strdup(s->sets[k]));
+  }
+  if (s->limit_frames) {
+    char limit[32];
+    snprintf(limit, sizeof limit, "%" PRIu64, s->limit_frames);
+    bad |= !(argv[i++] = strdup("--limit"));
+    bad |= !(argv[i++] = strdup(limit));
   }
   bad |= !(argv[i++] = strdup("--json"));
   bad |= !(argv[i++] = strdup(report));
@@ -401,6 +407,7 @@ static void usage_campaign(FILE *f) {
           "  faults: [[], [\"malicious_dma:prob=0.05\"]] # each entry one variant (default [[]])\n"
           "  seeds: 1..20                              # or a list [1, 2, 5..9] (default 1)\n"
           "  set: {pool.clear: on_recycle}             # optional scenario keys for every run\n"
+          "  limit: 1000                               # optional: each run replays the first N frames\n"
           "\n"
           "Then: nicsim merge OUT/runs. See " NICSIM_DOCDIR "/campaigns.md.\n");
 }
@@ -904,6 +911,10 @@ static char *campaign_identity(const struct campaign_spec *s, char *err, size_t 
     text_add(&t, "set ");
     text_add(&t, s->sets[i]);
     text_add(&t, "\n");
+  }
+  if (s->limit_frames) { /* only with a limit: campaigns without one keep their identity */
+    snprintf(line, sizeof line, "limit %" PRIu64 "\n", s->limit_frames);
+    text_add(&t, line);
   }
   char *id = text_done(&t);
   if (!id)

@@ -54,6 +54,7 @@ struct campaign_spec {
   size_t nseeds;
   char **sets;                       /* "key=value" as --set takes them, in spec order */
   size_t nsets;
+  uint64_t limit_frames;             /* limit: each run replays the first N frames (0: all) */
 };
 
 /* One run: indices into the spec. Runs are numbered trace-major, then

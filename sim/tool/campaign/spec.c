@@ -468,14 +468,14 @@ static int check_sets(struct ctx *C, const struct campaign_spec *s, struct campa
   return 0;
 }
 
-static const char *const known_keys[] = {"traces", "designs", "faults", "seeds", "set", NULL};
+static const char *const known_keys[] = {"traces", "designs", "faults", "seeds", "set", "limit", NULL};
 
 static int check_tree(struct ctx *C, const struct ynode *root, const char *base_dir, struct campaign_spec *s) {
   if (root->kind != Y_MAP)
     return fail_at(C, root->pos, "a campaign spec is a mapping with traces, designs, faults, seeds "
-                                 "(and set), found %s", kind_name(root));
-  const struct ynode *val[5] = {NULL};
-  struct campaign_pos keypos[5];
+                                 "(and set, limit), found %s", kind_name(root));
+  const struct ynode *val[6] = {NULL};
+  struct campaign_pos keypos[6];
   for (size_t i = 0; i + 1 < root->n; i += 2) {
     const struct ynode *k = &root->kids[i];
     int idx = -1;
@@ -484,7 +484,7 @@ static int check_tree(struct ctx *C, const struct ynode *root, const char *base_
         if (strcmp(k->text, known_keys[j]) == 0)
           idx = j;
     if (idx < 0)
-      return fail_at(C, k->pos, "unknown key '%s' (a spec has traces, designs, faults, seeds, set)",
+      return fail_at(C, k->pos, "unknown key '%s' (a spec has traces, designs, faults, seeds, set, limit)",
                      k->kind == Y_SCALAR ? k->text : "?");
     if (val[idx])
       return fail_at(C, k->pos, "duplicate key '%s' (first given at line %u)", k->text, keypos[idx].line);
@@ -528,6 +528,11 @@ static int check_tree(struct ctx *C, const struct ynode *root, const char *base_
     if (check_sets(C, s, val[4]->pos))
       return -1;
   }
+  /* limit: every run replays only the first N frames (replay --limit N). */
+  if (val[5] && (val[5]->kind != Y_SCALAR || is_null(val[5]) || parse_u64(val[5]->text, &s->limit_frames) ||
+                 s->limit_frames == 0))
+    return fail_at(C, val[5]->pos, "limit: '%s': expected a number of frames, 1 or more",
+                   val[5]->kind == Y_SCALAR ? val[5]->text : kind_name(val[5]));
   /* The product, checked without overflow. */
   uint64_t runs = s->ntraces;
   size_t f[3] = {s->ndesigns, s->nvariants, s->nseeds};

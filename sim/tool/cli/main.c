@@ -175,7 +175,7 @@ static void usage_review(FILE *f) {
   fprintf(f,
           "usage: nicsim review TRACE [--designs NAME,NAME,...|all] [-j N] [--json FILE]\n"
           "                     [--markdown FILE] [--html FILE] [--set KEY=VALUE ...] [--seed N]\n"
-          "                     [--skip-unsupported] [--quiet]\n"
+          "                     [--limit N] [--skip-unsupported] [--quiet]\n"
           "\n"
           "Runs every design (or those named) on TRACE, each in its own process, N at a\n"
           "time (default: the number of cores), and prints a table: verdict, count per\n"
@@ -194,6 +194,8 @@ static void usage_review(FILE *f) {
           "                     design its summary, first violations and settings\n"
           "  --set KEY=VALUE    applied to every design, after its own settings\n"
           "  --seed N           seed of every run (default 1)\n"
+          "  --limit N          every run replays only the first N frames of the trace\n"
+          "                     (as tcpdump -c)\n"
           "  --skip-unsupported\n"
           "                     skip records with no Ethernet form instead of refusing the trace\n"
           "  -q, --quiet        print nothing but errors (no table, no progress line)\n"
@@ -536,6 +538,7 @@ struct review_run {
 };
 
 static int review_skip_unsupported;
+static uint64_t review_limit_frames; /* --limit N: each run replays the first N frames (0: all) */
 
 static int review_child(const char *trace, const char *design, char **sets, int nsets, uint64_t seed,
                         const char *out) {
@@ -557,6 +560,7 @@ static int review_child(const char *trace, const char *design, char **sets, int 
   o.design = design;
   o.seed = seed;
   o.skip_unsupported = review_skip_unsupported;
+  o.limit_frames = review_limit_frames;
   struct replay_result *res = malloc(sizeof *res);
   if (!res)
     return fail("out of memory%s%s", "", "");
@@ -824,7 +828,10 @@ static void review_markdown_meta(FILE *f, const struct review_meta *m) {
   fprintf(f, "nicsim %s review of `%s`", NICSIM_VERSION_STRING, m->trace);
   if (t && json_object_object_get_ex(t, "packets", &pk) && json_object_object_get_ex(t, "flows", &fl))
     fprintf(f, ": %" PRId64 " frames, %" PRId64 " flows", json_object_get_int64(pk), json_object_get_int64(fl));
-  fprintf(f, "; seed %" PRIu64 "; --set: ", m->seed);
+  fprintf(f, "; seed %" PRIu64, m->seed);
+  if (m->limit_frames)
+    fprintf(f, "; --limit %" PRIu64, m->limit_frames);
+  fprintf(f, "; --set: ");
   if (!m->nsets)
     fprintf(f, "none");
   for (size_t i = 0; i < m->nsets; i++)
@@ -833,6 +840,8 @@ static void review_markdown_meta(FILE *f, const struct review_meta *m) {
   if (m->designs && strcmp(m->designs, "all") != 0)
     fprintf(f, " --designs %s", m->designs);
   fprintf(f, " --seed %" PRIu64, m->seed);
+  if (m->limit_frames)
+    fprintf(f, " --limit %" PRIu64, m->limit_frames);
   for (size_t i = 0; i < m->nsets; i++)
     fprintf(f, " --set '%s'", m->sets[i]);
   fprintf(f, " --markdown FILE`\n\n");
@@ -847,7 +856,7 @@ static int cmd_review(int argc, char **argv) {
     return fail("out of memory%s%s", "", "");
   if (jobs < 1 || jobs > 1024)
     jobs = jobs < 1 ? 1 : 1024;
-  enum { O_DESIGNS = 256, O_JSON, O_MARKDOWN, O_HTML, O_SET, O_SEED, O_SKIP };
+  enum { O_DESIGNS = 256, O_JSON, O_MARKDOWN, O_HTML, O_SET, O_SEED, O_SKIP, O_LIMIT };
   static const struct option longs[] = {
       {"help", no_argument, NULL, 'h'},          {"quiet", no_argument, NULL, 'q'},
       {"skip-unsupported", no_argument, NULL, O_SKIP},
@@ -855,12 +864,12 @@ static int cmd_review(int argc, char **argv) {
       {"jobs", required_argument, NULL, 'j'},     {"json", required_argument, NULL, O_JSON},
       {"markdown", required_argument, NULL, O_MARKDOWN}, {"html", required_argument, NULL, O_HTML},
       {"set", required_argument, NULL, O_SET},     {"seed", required_argument, NULL, O_SEED},
-      {NULL, 0, NULL, 0}};
+      {"limit", required_argument, NULL, O_LIMIT}, {NULL, 0, NULL, 0}};
   static const struct cliopt_need needs[] = {
       {"--designs", "a list"}, {"--design", "a list"}, {"-j", "a number of parallel runs, 1..1024"},
       {"--jobs", "a number of parallel runs, 1..1024"}, {"--json", "a file name"},
       {"--markdown", "a file name"}, {"--html", "a file name"}, {"--set", "KEY=VALUE"},
-      {"--seed", "a whole number"}, {NULL, NULL}};
+      {"--seed", "a whole number"}, {"--limit", "a number of frames, 1 or more"}, {NULL, NULL}};
   cliopt_reset();
   while (!status && (c = cliopt_next(argc, argv, ":hqj:", longs)) != -1) {
     const char *v = optarg;
@@ -896,6 +905,10 @@ static int cmd_review(int argc, char **argv) {
     case O_SEED:
       if (parse_u64_arg(v, &seed))
         status = fail("--seed '%s': expected a whole number, 0..18446744073709551615%s", SHOWN(v), "");
+      break;
+    case O_LIMIT:
+      if (parse_u64_arg(v, &review_limit_frames) || review_limit_frames == 0)
+        status = fail("--limit '%s': expected a number of frames, 1 or more%s", SHOWN(v), "");
       break;
     default:
       status = cliopt_refused("review", c, argv, needs);
@@ -976,7 +989,8 @@ static int cmd_review(int argc, char **argv) {
   for (size_t i = 0; i < n && !trace_info; i++)
     if (runs[i].report)
       json_object_object_get_ex(runs[i].report, "trace", &trace_info);
-  struct review_meta meta = {trace, designs, trace_info, seed, (const char *const *)sets, (size_t)nsets};
+  struct review_meta meta = {trace, designs, trace_info, seed, (const char *const *)sets, (size_t)nsets,
+                             review_limit_frames};
   if (html && review_write_html(html, &meta, runs, n))
     failed = 1;
   if (markdown) {
@@ -1004,6 +1018,8 @@ static int cmd_review(int argc, char **argv) {
     for (int i = 0; i < nsets; i++)
       json_object_array_add(sa, json_object_new_string(sets[i]));
     json_object_object_add(mo, "set", sa);
+    if (review_limit_frames) /* as a replay report's trace.limit: only with --limit */
+      json_object_object_add(mo, "limit", json_object_new_uint64(review_limit_frames));
     json_object_object_add(mo, "trace", json_object_get(trace_info));
     json_object_object_add(root, "meta", mo);
     json_object_object_add(root, "designs", review_json_designs(runs, n));

@@ -324,6 +324,9 @@ static void header(FILE *f, const struct review_meta *m, size_t n) {
   fputs("</dd>\n", f);
   fprintf(f, "<dt>frames</dt><dd id=\"meta-frames\">%" PRId64 "</dd>\n<dt>flows</dt><dd id=\"meta-flows\">%" PRId64
              "</dd>\n", t ? json_object_get_int64(jget(t, "packets")) : 0, t ? json_object_get_int64(jget(t, "flows")) : 0);
+  if (m->limit_frames)
+    fprintf(f, "<dt>limit</dt><dd id=\"meta-limit\">the first %" PRIu64 " frames of the trace (--limit)</dd>\n",
+            m->limit_frames);
   fprintf(f, "<dt>designs</dt><dd>%zu</dd>\n<dt>nicsim</dt><dd id=\"meta-version\">%s</dd>\n"
              "<dt>seed</dt><dd id=\"meta-seed\">%" PRIu64 "</dd>\n<dt>settings</dt><dd id=\"meta-set\">",
           n, NICSIM_VERSION_STRING, m->seed);
@@ -341,6 +344,8 @@ static void header(FILE *f, const struct review_meta *m, size_t n) {
     esc(f, m->designs);
   }
   fprintf(f, " --seed %" PRIu64, m->seed);
+  if (m->limit_frames)
+    fprintf(f, " --limit %" PRIu64, m->limit_frames);
   for (size_t i = 0; i < m->nsets; i++) {
     fputs(" --set '", f);
     esc(f, m->sets[i]);

@@ -38,6 +38,7 @@ struct review_meta {
   uint64_t seed;
   const char *const *sets;  /* the --set KEY=VALUE arguments, in order */
   size_t nsets;
+  uint64_t limit_frames;    /* --limit N: every run replayed the first N frames (0: all) */
 };
 
 /* The page's text (malloc'ed; the caller writes it), or NULL when out of

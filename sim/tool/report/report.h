@@ -38,6 +38,7 @@ int report_has_pairs(struct json_object *report);
  * exercise what it was asked to: r->inconclusive says why) or "safe". */
 const char *report_verdict(const struct replay_result *r);
 
-#define NICSIM_VERSION_STRING "0.1.0"
+/* NICSIM_VERSION_STRING: the project's version, from CMake's project()
+ * (sim/CMakeLists.txt gives it to every file of nicsim_tool and its users). */
 
 #endif

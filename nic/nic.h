@@ -23,6 +23,7 @@
 
 #include "dma_port.h"
 #include "flow.h"
+#include "rx_desc.h"
 
 /* 82599 advanced RX descriptor (datasheet 7.1.6.1), 16 bytes.
  * Read format (driver -> device): pkt_addr, hdr_addr (0 = no header buffer). */
@@ -248,6 +249,10 @@ uint32_t nic_rx_head(const struct nic *n, unsigned queue);
 uint32_t nic_rx_ring_fill(const struct nic *n, unsigned queue);
 /* Re-enable the queue's interrupt (end of NAPI). */
 void nic_irq_enable(struct nic *n, unsigned queue);
+/* How the driver writes and reads this device's RX descriptors (rx_desc.h):
+ * the 82599's advanced format (nic_82599_rx_desc_ops, rx_desc_82599.c). */
+const struct rx_desc_ops *nic_rx_desc_ops(const struct nic *n);
+extern const struct rx_desc_ops nic_82599_rx_desc_ops;
 
 /* TX side of a ring. Writing the tail starts transmission of the frames
  * posted (one or more descriptors each, EOP on the last; DD written back

@@ -31,6 +31,11 @@
  *   buffers in the application's area, headers in kernel header buffers; the
  *   stack parses the headers in kernel memory and hands the application its
  *   payload in place; another flow's payload is copied out to a kernel page.
+ *
+ * The implementation is split by job (docs/design.md, "The driver by job"):
+ * driver.c assembles it; rx_ring.c (ring, refill, NAPI, descriptors through
+ * the device's rx_desc_ops), skb.c, rx_xdp.c, umem.c, sock.c and user.c run
+ * it, sharing the state in driver_priv.h.
  */
 #ifndef NICSIM_DRIVER_H
 #define NICSIM_DRIVER_H
@@ -140,6 +145,7 @@ struct driver_params {
   /* further zero-copy principals (beside the application) */
   const struct driver_tenant *tenants;
   unsigned ntenants;
+  const char *const *names; /* the principals' names by id, for effect texts; NULL: "principal N" */
 };
 
 enum driver_xsk_mode { DRIVER_XSK_NONE = 0, DRIVER_XSK_AF_XDP, DRIVER_XSK_ZCRX };

@@ -5,6 +5,10 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "driver_priv.h"
+#include "rx_ring.h"
 
 struct user {
   struct mem *m;
@@ -23,8 +27,6 @@ struct user {
   struct user_read_stats rs;
   uint8_t rbuf[MEM_PAGE_SIZE];
 };
-
-static const struct mem_accessor kcpu = {.actor = MEM_ACTOR_KERNEL, .id = 0};
 
 struct user *user_new(struct mem *m, struct cpu *cpu, unsigned principal, uint32_t sock_pages,
                       char *err, size_t errlen) {
@@ -186,4 +188,181 @@ int user_hostile_read_start(struct user *u, user_entitled_fn entitled, void *ent
     if (mem_page_mapping(u->m, pfn, u->principal) != MEM_MAP_NONE)
       hostile_read(u, pfn << MEM_PAGE_SHIFT, MEM_PAGE_SIZE);
   return 0;
+}
+
+/*
+ * The principals' side of the driver's zero copy (struct driver, pool/
+ * only): buffers handed to a principal in place, held for its hold time and
+ * given back (an AF_XDP application reads its RX ring and submits the chunks
+ * to the fill ring, xsk_ring_cons__peek / xsk_ring_prod__submit in
+ * Documentation/networking/af_xdp.rst; a zcrx application returns its
+ * buffers through the refill queue, iou-zcrx.rst), a principal that stops
+ * giving them back (hoarding), and writes a principal makes into packets the
+ * stack has validated (a TOCTOU attack through a read-write mapping).
+ */
+
+/* A principal's name in effect texts: the policy's, else "principal N". */
+static const char *principal_name(const struct driver *d, unsigned who, char *buf, size_t len) {
+  if (d->p.names)
+    snprintf(buf, len, "%s", d->p.names[who]);
+  else
+    snprintf(buf, len, "principal %u", who);
+  return buf;
+}
+
+/* The application gives a buffer back. A page mapped per packet is unmapped
+ * when the application holds no buffer of it any more (with fragments, every
+ * fragment of the page it was handed). */
+static void zc_return(struct driver *d, const struct held_page *h) {
+  uint64_t pfn = h->b.pfn;
+  if (d->app_refs[pfn] && --d->app_refs[pfn] == 0) {
+    mem_page_set_holder(d->m, pfn, -1);
+    if (d->zu[h->principal].map_per_packet && h->b.src != BUF_UMEM) {
+      mem_page_map(d->m, pfn, h->principal, MEM_MAP_NONE);
+      cpu_charge(d->cpu, CPU_MAP, d->cpu->costs.user_unmap);
+      d->st.app_unmaps++;
+    }
+  }
+  if (h->b.src == BUF_UMEM)
+    d->umem->held--;
+  rx_buf_release(d, h->queue, &h->b, REL_APP);
+  /* The pool has a page again: the ring is refilled in NAPI context. */
+  rx_ring_kick(&d->q[h->queue]);
+}
+
+void user_zc_return_tick(void *arg) {
+  struct driver *d = arg;
+  uint64_t now = simk_now_ps();
+  while (d->nheld && d->held[d->held_first].return_ps <= now) {
+    struct held_page h = d->held[d->held_first];
+    d->held_first = (d->held_first + 1) % d->held_cap;
+    d->nheld--;
+    zc_return(d, &h);
+  }
+  if (d->nheld)
+    simk_event_notify(d->app_ev, d->held[d->held_first].return_ps - now);
+}
+
+static int hold_page(struct driver *d, unsigned queue, unsigned who, const struct buf *b) {
+  if (d->nheld == d->held_cap) {
+    size_t ncap = d->held_cap ? d->held_cap * 2 : 256;
+    struct held_page *n = malloc(ncap * sizeof *n);
+    if (!n)
+      return -1;
+    for (size_t i = 0; i < d->nheld; i++)
+      n[i] = d->held[(d->held_first + i) % d->held_cap];
+    free(d->held);
+    d->held = n;
+    d->held_cap = ncap;
+    d->held_first = 0;
+  }
+  uint64_t now = simk_now_ps();
+  d->held[(d->held_first + d->nheld) % d->held_cap] =
+      (struct held_page){.queue = queue, .principal = who, .b = *b, .return_ps = now + d->zu[who].hold_ps};
+  d->nheld++;
+  if (d->nheld > d->st.pages_held_max)
+    d->st.pages_held_max = d->nheld;
+  if (!simk_event_pending(d->app_ev))
+    simk_event_notify(d->app_ev, d->zu[who].hold_ps);
+  return 0;
+}
+
+/* A principal with a read-write mapping changes the packet the stack just
+ * validated (before the recipient reads it). */
+void user_hostile_writes(struct driver *d, const struct pending_rx *pr) {
+  unsigned n = d->nuw;
+  int design_writer = d->p.app_hostile_write;
+  if (!n && !design_writer)
+    return;
+  const struct frag *fr = &pr->frags[0];
+  uint32_t off = pr->skip < fr->len ? pr->skip : 0;
+  uint64_t at = frag_paddr(fr) + off;
+  for (unsigned i = 0; i < n + (unsigned)design_writer; i++) {
+    unsigned who = i < n ? d->uw[i].principal : d->p.app;
+    uint32_t len = i < n ? d->uw[i].len : 16;
+    if (len > fr->len - off)
+      len = fr->len - off;
+    if (!len)
+      continue;
+    static uint8_t evil[4096];
+    memset(evil, 0x58, sizeof evil);
+    struct mem_accessor ua = {.actor = MEM_ACTOR_USER, .id = (uint16_t)who};
+    struct mem_prov up = {.kind = MEM_LABEL_USER, .principal = (uint8_t)who, .packet = UINT64_MAX};
+    int rc = mem_write(d->m, ua, at, evil, len, &up);
+    if (rc)
+      d->st.user_write_faults++;
+    else
+      d->st.user_writes++;
+    if (i < n && d->effect) {
+      char text[200], name[48];
+      snprintf(text, sizeof text, "%s %s %u bytes of a validated packet in page 0x%llx%s",
+               principal_name(d, who, name, sizeof name),
+               rc ? "tried to overwrite" : "overwrote", len, (unsigned long long)fr->b.pfn,
+               rc ? ": refused, its mapping is read-only (or absent)" : "");
+      d->effect(d->effect_ctx, d->uw[i].tag, UINT64_MAX, text);
+    }
+  }
+  d->nuw = 0;
+}
+
+int driver_arm_user_write(struct driver *d, unsigned principal, uint32_t len, void *tag) {
+  if (d->nuw == sizeof d->uw / sizeof d->uw[0])
+    return -1;
+  d->uw[d->nuw].principal = principal;
+  d->uw[d->nuw].len = len;
+  d->uw[d->nuw].tag = tag;
+  d->nuw++;
+  return 0;
+}
+
+void driver_set_hoard(struct driver *d, unsigned principal, void *tag) {
+  d->hoard = (int)principal;
+  d->hoard_tag = tag;
+  if (d->effect) {
+    char text[160], name[48];
+    snprintf(text, sizeof text, "%s stops returning zero-copy pages from %.3f us on",
+             principal_name(d, principal, name, sizeof name), (double)simk_now_ps() / 1e6);
+    d->effect(d->effect_ctx, tag, UINT64_MAX, text);
+  }
+}
+
+/* Hand a buffer to principal `who` in place (XDP_REDIRECT to it, or a zcrx
+ * payload): it reads what it was given, keeps the buffer for its hold time
+ * (app.hold_us for the application), then gives it back. A page mapped per
+ * packet is mapped at the first buffer of it the principal holds. */
+static void hand_over(struct driver *d, struct rxq *q, const struct frag *fr, uint32_t wire_bytes, unsigned who) {
+  uint64_t pfn = fr->b.pfn;
+  const struct zc_user *zu = &d->zu[who];
+  if (d->app_refs[pfn]++ == 0) {
+    mem_page_set_holder(d->m, pfn, (int)who);
+    if (zu->map_per_packet && fr->b.src != BUF_UMEM) {
+      mem_page_map(d->m, pfn, who, (enum mem_map_mode)zu->map_mode);
+      cpu_charge(d->cpu, CPU_MAP, d->cpu->costs.user_map);
+      d->st.app_maps++;
+    }
+  }
+  if (fr->b.src == BUF_UMEM) {
+    d->umem->held++;
+    d->st.rx_ring++;
+  }
+  user_read_zero_copy(d->users[who], frag_paddr(fr), fr->len, wire_bytes);
+  if (d->hoard == (int)who) {
+    /* It never gives the buffer back. */
+    d->st.pages_hoarded++;
+    return;
+  }
+  if (zu->hold_ps == 0 || hold_page(d, q->index, who, &fr->b)) {
+    struct held_page h = {.queue = q->index, .principal = who, .b = fr->b, .return_ps = simk_now_ps()};
+    zc_return(d, &h);
+  }
+}
+
+/* The whole frame goes to principal `who` in place. */
+void user_zc_hand_over_frame(struct driver *d, struct rxq *q, uint32_t total, unsigned who) {
+  d->st.zc_packets++;
+  for (uint32_t i = 0; i < q->nfrags; i++)
+    hand_over(d, q, &q->frags[i], i == 0 ? total : 0, who);
+  d->st.delivered_packets++;
+  d->st.delivered_bytes += total;
+  d->st.last_delivery_ps = simk_now_ps();
 }

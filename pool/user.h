@@ -2,7 +2,9 @@
  * user: userspace principals as the host memory model sees them: a socket
  * receive buffer in the principal's own pages (mapped read-write into it,
  * zero-filled when allocated, as anonymous memory is) into which the kernel
- * copies delivered data, and reads the principal makes through its mappings.
+ * copies delivered data, and reads the principal makes through its mappings;
+ * and, for the driver, the principals' side of zero copy (the end of this
+ * header).
  */
 #ifndef NICSIM_USER_H
 #define NICSIM_USER_H
@@ -65,5 +67,22 @@ typedef void (*user_read_sink_fn)(void *ctx, unsigned principal, const uint8_t *
 int user_hostile_read_start(struct user *u, user_entitled_fn entitled, void *entitled_ctx,
                             user_read_sink_fn sink, void *sink_ctx);
 const struct user_read_stats *user_read_stats(const struct user *u);
+
+/* The principals' side of the driver's zero copy, called by the driver's
+ * files (pool/) from the NAPI poll or the principals' events, on the
+ * driver's state (driver_priv.h); the rest of the system reaches it through
+ * driver.h (driver_arm_user_write, driver_set_hoard). */
+struct driver;
+struct rxq;
+struct pending_rx;
+/* The frame being received on q goes to principal who in place: it reads
+ * each buffer, holds it for its hold time (or for good, when hoarding),
+ * then gives it back. */
+void user_zc_hand_over_frame(struct driver *d, struct rxq *q, uint32_t total, unsigned who);
+/* Buffers whose hold time is over go back (the event "app.return", arg: the driver). */
+void user_zc_return_tick(void *arg);
+/* The armed writers (and a design's hostile writer) write into the packet
+ * the stack just validated, before its recipient reads it. */
+void user_hostile_writes(struct driver *d, const struct pending_rx *pr);
 
 #endif

@@ -679,6 +679,7 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
       .umem_pages = c->app_umem_pages,
       .xdp_attached = c->xdp_rules[0] != 0,
       .sock_rcvbuf_bytes = c->sock_rcvbuf_bytes,
+      .names = s->names,
   };
   struct driver_classifier cls = {.ctx = s->tn, .classify = tenancy_classify};
   struct driver_tenant tenants[CFG_MAX_PRINCIPALS];

@@ -57,6 +57,31 @@ static int parse_u64_arg(const char *s, uint64_t *out) { return num_u64(s, out);
 
 static int parse_double_arg(const char *s, double *out) { return num_double(s, out); }
 
+/* --limit N of replay and review: a number of frames, 1 or more. */
+static int limit_arg(const char *v, uint64_t *frames) {
+  if (parse_u64_arg(v, frames) || *frames == 0)
+    return fail("--limit '%s': expected a number of frames, 1 or more%s", SHOWN(v), "");
+  return 0;
+}
+
+/* The one trace operand of replay and review (argv[first..argc)), or a
+ * usage error. */
+static int one_trace(const char *cmd, int first, int argc, char **argv, const char **trace) {
+  char msg[128];
+  for (int i = first; i < argc; i++) {
+    if (*trace) {
+      snprintf(msg, sizeof msg, "%s: more than one trace given ('%%s' and '%%s')", cmd);
+      return fail(msg, SHOWN(*trace), SHOWN(argv[i]));
+    }
+    *trace = argv[i];
+  }
+  if (!*trace) {
+    snprintf(msg, sizeof msg, "%s: no trace given (nicsim %s --help)%%s%%s", cmd, cmd);
+    return fail(msg, "", "");
+  }
+  return 0;
+}
+
 /* Standard output: every write checked once, at the end. */
 static int stdout_done(void) {
   errno = 0;
@@ -430,20 +455,14 @@ static int cmd_replay(int argc, char **argv) {
       rc.o.observed_dir = v;
       break;
     case O_LIMIT:
-      if (parse_u64_arg(v, &rc.o.limit_frames) || rc.o.limit_frames == 0)
-        status = fail("--limit '%s': expected a number of frames, 1 or more%s", SHOWN(v), "");
+      status = limit_arg(v, &rc.o.limit_frames);
       break;
     default:
       status = cliopt_refused("replay", c, argv, needs);
     }
   }
-  for (int i = optind; i < argc && !status; i++) {
-    if (trace)
-      status = fail("replay: more than one trace given ('%s' and '%s')", SHOWN(trace), SHOWN(argv[i]));
-    trace = argv[i];
-  }
-  if (!status && !trace)
-    status = fail("replay: no trace given (nicsim replay --help)%s%s", "", "");
+  if (!status)
+    status = one_trace("replay", optind, argc, argv, &trace);
   char err[1200];
   char scenario_name[SCENARIO_DESIGN_MAX + 256]; /* the report's "design" for a scenario file */
   if (!status && rc.design && rc.scenario)
@@ -907,20 +926,14 @@ static int cmd_review(int argc, char **argv) {
         status = fail("--seed '%s': expected a whole number, 0..18446744073709551615%s", SHOWN(v), "");
       break;
     case O_LIMIT:
-      if (parse_u64_arg(v, &review_limit_frames) || review_limit_frames == 0)
-        status = fail("--limit '%s': expected a number of frames, 1 or more%s", SHOWN(v), "");
+      status = limit_arg(v, &review_limit_frames);
       break;
     default:
       status = cliopt_refused("review", c, argv, needs);
     }
   }
-  for (int i = optind; i < argc && !status; i++) {
-    if (trace)
-      status = fail("review: more than one trace given ('%s' and '%s')", SHOWN(trace), SHOWN(argv[i]));
-    trace = argv[i];
-  }
-  if (!status && !trace)
-    status = fail("review: no trace given (nicsim review --help)%s%s", "", "");
+  if (!status)
+    status = one_trace("review", optind, argc, argv, &trace);
 
   /* The designs to run, and every output, checked before anything starts. */
   size_t n = 0;

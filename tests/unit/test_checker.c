@@ -13,11 +13,9 @@
 #include <string.h>
 
 #include "checker.h"
+#include "checker_rig.h"
 #include "mem.h"
 
-#define PG MEM_PAGE_SIZE
-#define APP 0u
-#define OTHER 1u
 
 static const struct mem_accessor KERNEL = {.actor = MEM_ACTOR_KERNEL, .id = 0};
 static const struct mem_accessor DEVICE = {.actor = MEM_ACTOR_DEVICE, .id = 0x0100};
@@ -33,26 +31,15 @@ static void flow_name(void *ctx, uint32_t flow, char *buf, size_t n) {
   snprintf(buf, n, "udp 10.0.0.%u:5001 > 10.0.0.1:4000", (unsigned)flow + 2);
 }
 
-static const uint8_t owners[2] = {APP, OTHER};
 static struct policy pol;
 static struct mem *m;
 static struct checker *ck;
 
 static void setup(void) {
-  memset(&pol, 0, sizeof pol);
-  pol.nprincipals = 2;
-  snprintf(pol.names[APP], sizeof pol.names[APP], "app");
-  snprintf(pol.names[OTHER], sizeof pol.names[OTHER], "other");
-  pol.flow_owner = owners;
-  pol.nflows = 2;
-  pol.default_owner = OTHER;
+  checker_rig_policy(&pol);
   pol.flow_name = flow_name;
   now_ps = 0;
-  m = mem_new(64 * PG);
-  ck_assert_ptr_nonnull(m);
-  mem_set_clock(m, clock_fn, NULL);
-  ck = checker_new(m, &pol, clock_fn, NULL);
-  ck_assert_ptr_nonnull(ck);
+  checker_rig_start(&pol, clock_fn, &m, &ck);
 }
 
 /* Every property's pairs sum to its count and bytes (checked after each case). */

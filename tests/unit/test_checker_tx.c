@@ -15,16 +15,13 @@
 #include <string.h>
 
 #include "checker.h"
+#include "checker_rig.h"
 #include "mem.h"
 
-#define PG MEM_PAGE_SIZE
-#define APP 0u
-#define OTHER 1u
 #define RID 0x0100u
 
 static const struct mem_accessor KERNEL = {.actor = MEM_ACTOR_KERNEL, .id = 0};
 static const struct mem_accessor DEVICE = {.actor = MEM_ACTOR_DEVICE, .id = RID};
-static const uint8_t owners[2] = {APP, OTHER};
 static struct policy pol;
 static struct mem *m;
 static struct checker *ck;
@@ -36,19 +33,9 @@ static uint64_t clock_fn(void *ctx) {
 }
 
 static void tx_setup(void) {
-  memset(&pol, 0, sizeof pol);
-  pol.nprincipals = 2;
-  snprintf(pol.names[APP], sizeof pol.names[APP], "app");
-  snprintf(pol.names[OTHER], sizeof pol.names[OTHER], "other");
-  pol.flow_owner = owners;
-  pol.nflows = 2;
-  pol.default_owner = OTHER;
+  checker_rig_policy(&pol);
   now_ps = 1000;
-  m = mem_new(64 * PG);
-  ck_assert_ptr_nonnull(m);
-  mem_set_clock(m, clock_fn, NULL);
-  ck = checker_new(m, &pol, clock_fn, NULL);
-  ck_assert_ptr_nonnull(ck);
+  checker_rig_start(&pol, clock_fn, &m, &ck);
   checker_wire_enable(ck);
 }
 

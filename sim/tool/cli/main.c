@@ -64,6 +64,19 @@ static int limit_arg(const char *v, uint64_t *frames) {
   return 0;
 }
 
+/* --read-ahead on|off|auto of replay: TRACE_READ_AHEAD_*. */
+static int read_ahead_arg(const char *v, int *mode) {
+  if (strcmp(v, "on") == 0)
+    *mode = TRACE_READ_AHEAD_ON;
+  else if (strcmp(v, "off") == 0)
+    *mode = TRACE_READ_AHEAD_OFF;
+  else if (strcmp(v, "auto") == 0)
+    *mode = TRACE_READ_AHEAD_AUTO;
+  else
+    return fail("--read-ahead '%s': expected on, off or auto%s", SHOWN(v), "");
+  return 0;
+}
+
 /* The one trace operand of replay and review (argv[first..argc)), or a
  * usage error. */
 static int one_trace(const char *cmd, int first, int argc, char **argv, const char **trace) {
@@ -127,7 +140,7 @@ static void usage_replay(FILE *f) {
           "usage: nicsim replay TRACE [--design NAME | --scenario FILE] [--set KEY=VALUE ...]\n"
           "                     [--seed N] [--json FILE] [--fault SPEC ...] [--observed DIR]\n"
           "                     [--vcd FILE] [--speed recorded|line|xN] [--limit N]\n"
-          "                     [--skip-unsupported] [--quiet]\n"
+          "                     [--skip-unsupported] [--read-ahead on|off|auto] [--quiet]\n"
           "\n"
           "Replays TRACE (pcap, nanosecond pcap or pcapng; - for standard input) through\n"
           "the simulated machine configured by a design (default: copy) or a scenario\n"
@@ -153,6 +166,9 @@ static void usage_replay(FILE *f) {
           "  --skip-unsupported\n"
           "                     skip records with no Ethernet form (802.11, CAN...) instead of\n"
           "                     refusing the trace; they are counted in the report\n"
+          "  --read-ahead MODE  read the trace on a second thread, ahead of the simulation:\n"
+          "                     on, off, or auto (default: on when the process may run on\n"
+          "                     2 CPUs or more); the report is the same either way\n"
           "  -q, --quiet        print nothing but errors (no summary, no progress line)\n"
           "  -h, --help         this text\n"
           "\n"
@@ -381,6 +397,7 @@ static int cmd_replay(int argc, char **argv) {
   struct replay_cli rc;
   memset(&rc, 0, sizeof rc);
   rc.o.seed = 1;
+  rc.o.read_ahead = TRACE_READ_AHEAD_AUTO; /* review and campaign runs leave it off */
   rc.design = NULL; /* copy, unless --design or --scenario says otherwise */
   const char *trace = NULL;
   /* Designs first, then --set in order: collect the sets. */
@@ -388,7 +405,8 @@ static int cmd_replay(int argc, char **argv) {
   int nsets = 0;
   if (!sets)
     return fail("out of memory%s%s", "", "");
-  enum { O_DESIGN = 256, O_SCENARIO, O_SET, O_SEED, O_JSON, O_SPEED, O_FAULT, O_VCD, O_OBSERVED, O_SKIP, O_LIMIT };
+  enum { O_DESIGN = 256, O_SCENARIO, O_SET, O_SEED, O_JSON, O_SPEED, O_FAULT, O_VCD, O_OBSERVED, O_SKIP, O_LIMIT,
+         O_READ_AHEAD };
   static const struct option longs[] = {
       {"help", no_argument, NULL, 'h'},         {"quiet", no_argument, NULL, 'q'},
       {"skip-unsupported", no_argument, NULL, O_SKIP},
@@ -397,12 +415,12 @@ static int cmd_replay(int argc, char **argv) {
       {"json", required_argument, NULL, O_JSON},      {"speed", required_argument, NULL, O_SPEED},
       {"fault", required_argument, NULL, O_FAULT},    {"vcd", required_argument, NULL, O_VCD},
       {"observed", required_argument, NULL, O_OBSERVED}, {"limit", required_argument, NULL, O_LIMIT},
-      {NULL, 0, NULL, 0}};
+      {"read-ahead", required_argument, NULL, O_READ_AHEAD}, {NULL, 0, NULL, 0}};
   static const struct cliopt_need needs[] = {
       {"--design", "a name"}, {"--scenario", "a file name"}, {"--set", "KEY=VALUE"},
       {"--seed", "a whole number"}, {"--json", "a file name"}, {"--speed", "recorded, line or xN"},
       {"--fault", "NAME[:KEY=VALUE,...]"}, {"--vcd", "a file name"}, {"--observed", "a directory"},
-      {"--limit", "a number of frames, 1 or more"}, {NULL, NULL}};
+      {"--limit", "a number of frames, 1 or more"}, {"--read-ahead", "on, off or auto"}, {NULL, NULL}};
   int status = 0, c;
   cliopt_reset();
   while (!status && (c = cliopt_next(argc, argv, ":hq", longs)) != -1) {
@@ -456,6 +474,9 @@ static int cmd_replay(int argc, char **argv) {
       break;
     case O_LIMIT:
       status = limit_arg(v, &rc.o.limit_frames);
+      break;
+    case O_READ_AHEAD:
+      status = read_ahead_arg(v, &rc.o.read_ahead);
       break;
     default:
       status = cliopt_refused("replay", c, argv, needs);

@@ -3,10 +3,11 @@
 # the same replay. For every capture of the tests, a generated one, copies
 # cut short (standard pcap and pcapng), standard input, and with --limit:
 # the same exit status, standard output, error line and --json report on,
-# off and auto. A replay reading ahead has its second thread, one that does
-# not has none; SIGINT and SIGTERM in the middle of a replay reading ahead
-# still give the incomplete report and exit 128 + the signal. A bad value
-# is a usage error.
+# off and auto. A replay reading ahead (--read-ahead, else
+# NICSIM_READ_AHEAD) has its second thread, one that does not has none;
+# SIGINT and SIGTERM in the middle of a replay reading ahead still give the
+# incomplete report and exit 128 + the signal. A bad value is a usage
+# error.
 source "$(dirname "$0")/lib.bash"
 G="$NICSIM_SOURCE_DIR/traces/samples/mixed.pcap"
 PCAPNG="$CAPTURES/tcpdump/tests/of13_ericsson.pcapng"
@@ -15,6 +16,10 @@ expect_exit 2 "--read-ahead sometimes is refused" -- "$NICSIM" replay "$G" --rea
 grep -q "^nicsim: --read-ahead 'sometimes': expected on, off or auto$" "$T/err" &&
   ok "...naming the value and the choices" || bad "bad value: $(cat "$T/err")"
 expect_exit 2 "--read-ahead without a value is refused" -- "$NICSIM" replay "$G" --read-ahead
+expect_exit 2 "NICSIM_READ_AHEAD=sometimes is refused" -- env NICSIM_READ_AHEAD=sometimes "$NICSIM" replay "$G"
+grep -q "^nicsim: NICSIM_READ_AHEAD 'sometimes': expected on, off or auto$" "$T/err" &&
+  ok "...naming the variable, the value and the choices" || bad "bad variable: $(cat "$T/err")"
+expect_exit 0 "...unless --read-ahead is given" -- env NICSIM_READ_AHEAD=sometimes "$NICSIM" replay "$G" --read-ahead off
 
 # ---- the same replay, on, off and auto ----
 "$NICSIM" gen -o "$T/flows.pcap" --packets 20000 --size 60 --flows 64 --rate-gbps 0.672 --seed 1 ||
@@ -79,15 +84,20 @@ in_replay() {
   done
   return 1
 }
-for mode in on off; do
-  "$NICSIM" replay "$T/big.pcap" --read-ahead $mode --json "$T/r.json" --quiet 2>"$T/err" &
+# MODE: NICSIM_READ_AHEAD's value (- for none), then --read-ahead's
+for mode in "- on" "- off" "off -" "on -" "off on"; do
+  set -- $mode
+  env=() opt=() want=1
+  [ "$1" != - ] && env=("NICSIM_READ_AHEAD=$1")
+  [ "$2" != - ] && opt=(--read-ahead "$2")
+  [ "$2" = on ] || { [ "$2" = - ] && [ "$1" = on ]; } && want=2
+  what="${env[*]:-} replay ${opt[*]:-}"
+  env "${env[@]}" "$NICSIM" replay "$T/big.pcap" "${opt[@]}" --json "$T/r.json" --quiet 2>"$T/err" &
   pid=$!
   in_replay $pid
   n=$(ls "/proc/$pid/task" 2>/dev/null | wc -l)
-  want=1
-  [ $mode = on ] && want=2
-  [ "$n" -eq $want ] && ok "--read-ahead $mode: $n thread(s) in the replay" ||
-    bad "--read-ahead $mode: $n threads in the replay, wanted $want"
+  [ "$n" -eq $want ] && ok "$what: $n thread(s) in the replay" ||
+    bad "$what: $n threads in the replay, wanted $want"
   kill -TERM $pid
   wait $pid
   rc=$?

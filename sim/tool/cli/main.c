@@ -21,6 +21,7 @@
 #include "cliopt.h"
 #include "config.h"
 #include "cpu.h"
+#include "cpus.h"
 #include "dmabench.h"
 #include "fault.h"
 #include "iommu.h"
@@ -64,8 +65,9 @@ static int limit_arg(const char *v, uint64_t *frames) {
   return 0;
 }
 
-/* --read-ahead on|off|auto of replay: TRACE_READ_AHEAD_*. */
-static int read_ahead_arg(const char *v, int *mode) {
+/* --read-ahead of replay, or NICSIM_READ_AHEAD (what): on, off or auto,
+ * as TRACE_READ_AHEAD_*. */
+static int read_ahead_arg(const char *what, const char *v, int *mode) {
   if (strcmp(v, "on") == 0)
     *mode = TRACE_READ_AHEAD_ON;
   else if (strcmp(v, "off") == 0)
@@ -73,7 +75,22 @@ static int read_ahead_arg(const char *v, int *mode) {
   else if (strcmp(v, "auto") == 0)
     *mode = TRACE_READ_AHEAD_AUTO;
   else
-    return fail("--read-ahead '%s': expected on, off or auto%s", SHOWN(v), "");
+    return fail("%s '%s': expected on, off or auto", what, SHOWN(v));
+  return 0;
+}
+
+/* Whether runs made `jobs` at a time read their trace ahead: as
+ * NICSIM_READ_AHEAD says when it is set, else only when each run and its
+ * reader can have a CPU of their own (2 x jobs <= the usable CPUs; for one
+ * run, auto: 2 CPUs or more). */
+static int read_ahead_default(uint64_t jobs, int *mode) {
+  const char *env = getenv("NICSIM_READ_AHEAD");
+  if (env)
+    return read_ahead_arg("NICSIM_READ_AHEAD", env, mode);
+  if (jobs <= 1)
+    *mode = TRACE_READ_AHEAD_AUTO;
+  else
+    *mode = 2 * jobs <= cpus_usable() ? TRACE_READ_AHEAD_ON : TRACE_READ_AHEAD_OFF;
   return 0;
 }
 
@@ -168,7 +185,8 @@ static void usage_replay(FILE *f) {
           "                     refusing the trace; they are counted in the report\n"
           "  --read-ahead MODE  read the trace on a second thread, ahead of the simulation:\n"
           "                     on, off, or auto (default: on when the process may run on\n"
-          "                     2 CPUs or more); the report is the same either way\n"
+          "                     2 CPUs or more; NICSIM_READ_AHEAD=MODE sets the default);\n"
+          "                     the report is the same either way\n"
           "  -q, --quiet        print nothing but errors (no summary, no progress line)\n"
           "  -h, --help         this text\n"
           "\n"
@@ -225,7 +243,9 @@ static void usage_review(FILE *f) {
           "\n"
           "  --designs LIST, --design LIST\n"
           "                     comma-separated design names, or all (default)\n"
-          "  -j N, --jobs N     parallel runs\n"
+          "  -j N, --jobs N     parallel runs; each reads its trace ahead on a second thread\n"
+          "                     (replay --read-ahead) only when 2 x N <= the CPUs it may\n"
+          "                     use, unless NICSIM_READ_AHEAD=on|off|auto says otherwise\n"
           "  --json FILE        write the table as JSON, with the run's settings (meta);\n"
           "                     - for standard output\n"
           "  --markdown FILE    write the table as Markdown, with the run's settings;\n"
@@ -397,7 +417,6 @@ static int cmd_replay(int argc, char **argv) {
   struct replay_cli rc;
   memset(&rc, 0, sizeof rc);
   rc.o.seed = 1;
-  rc.o.read_ahead = TRACE_READ_AHEAD_AUTO; /* review and campaign runs leave it off */
   rc.design = NULL; /* copy, unless --design or --scenario says otherwise */
   const char *trace = NULL;
   /* Designs first, then --set in order: collect the sets. */
@@ -422,6 +441,7 @@ static int cmd_replay(int argc, char **argv) {
       {"--fault", "NAME[:KEY=VALUE,...]"}, {"--vcd", "a file name"}, {"--observed", "a directory"},
       {"--limit", "a number of frames, 1 or more"}, {"--read-ahead", "on, off or auto"}, {NULL, NULL}};
   int status = 0, c;
+  rc.o.read_ahead = -1; /* not given */
   cliopt_reset();
   while (!status && (c = cliopt_next(argc, argv, ":hq", longs)) != -1) {
     const char *v = optarg;
@@ -476,7 +496,7 @@ static int cmd_replay(int argc, char **argv) {
       status = limit_arg(v, &rc.o.limit_frames);
       break;
     case O_READ_AHEAD:
-      status = read_ahead_arg(v, &rc.o.read_ahead);
+      status = read_ahead_arg("--read-ahead", v, &rc.o.read_ahead);
       break;
     default:
       status = cliopt_refused("replay", c, argv, needs);
@@ -484,6 +504,8 @@ static int cmd_replay(int argc, char **argv) {
   }
   if (!status)
     status = one_trace("replay", optind, argc, argv, &trace);
+  if (!status && rc.o.read_ahead < 0)
+    status = read_ahead_default(1, &rc.o.read_ahead);
   char err[1200];
   char scenario_name[SCENARIO_DESIGN_MAX + 256]; /* the report's "design" for a scenario file */
   if (!status && rc.design && rc.scenario)
@@ -579,6 +601,7 @@ struct review_run {
 
 static int review_skip_unsupported;
 static uint64_t review_limit_frames; /* --limit N: each run replays the first N frames (0: all) */
+static int review_read_ahead;        /* each run's trace_open_opts.read_ahead (read_ahead_default) */
 
 static int review_child(const char *trace, const char *design, char **sets, int nsets, uint64_t seed,
                         const char *out) {
@@ -598,6 +621,7 @@ static int review_child(const char *trace, const char *design, char **sets, int 
   o.nfaults = nfaults;
   o.trace_path = trace;
   o.design = design;
+  o.read_ahead = review_read_ahead;
   o.seed = seed;
   o.skip_unsupported = review_skip_unsupported;
   o.limit_frames = review_limit_frames;
@@ -965,6 +989,8 @@ static int cmd_review(int argc, char **argv) {
   }
   if (!status)
     status = review_designs(designs, runs, &n);
+  if (!status) /* the runs at a time: -j N, or fewer when there are fewer */
+    status = read_ahead_default(jobs < n ? jobs : n, &review_read_ahead);
   /* Check the --set keys once, against the default design. */
   struct config probe;
   config_default(&probe);

@@ -14,6 +14,7 @@
  * the file or the error, with its text, after the records read before it.
  * The reader thread then returns; the caller keeps giving that end.
  */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include "readahead.h"
 
 #include <errno.h>
@@ -173,6 +174,8 @@ struct readahead *readahead_start(readahead_source src, void *ctx) {
           pthread_sigmask(SIG_SETMASK, &all, &old);
           made = pthread_create(&ra->thread, &attr, reader, ra) == 0;
           pthread_sigmask(SIG_SETMASK, &old, NULL);
+          if (made) /* what ps -L and top -H show; not fatal if refused */
+            (void)pthread_setname_np(ra->thread, READAHEAD_THREAD_NAME);
           pthread_attr_destroy(&attr);
         }
         if (!made)

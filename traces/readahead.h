@@ -28,6 +28,9 @@ typedef int (*readahead_source)(void *ctx, struct pcap_pkthdr *buf, struct pcap_
 
 struct readahead;
 
+/* The reader thread's name (/proc/PID/task/TID/comm, ps -L, top -H). */
+#define READAHEAD_THREAD_NAME "trace-reader"
+
 /* Start reading src ahead. NULL when no thread or memory can be had: the
  * caller then reads the source itself. */
 struct readahead *readahead_start(readahead_source src, void *ctx);

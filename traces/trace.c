@@ -379,7 +379,7 @@ struct trace *trace_open2(const char *path, const struct trace_open_opts *opts, 
   t->master_fd = -1;
   t->skip_unsupported = opts->skip_unsupported != 0;
   t->read_ahead = opts->read_ahead == TRACE_READ_AHEAD_ON ||
-                  (opts->read_ahead == TRACE_READ_AHEAD_AUTO && cpus_usable() >= 2);
+                  (opts->read_ahead == TRACE_READ_AHEAD_AUTO && cpus_spare());
   t->path = strdup(path);
   if (t->path == NULL) {
     set_err(err, errlen, "%s: cannot open: %s", path, strerror(ENOMEM));

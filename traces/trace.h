@@ -122,8 +122,10 @@ struct trace_open_opts {
    * trace_rewind or trace_close, which stop it wherever it is. Every
    * record, count, error text and the record an error comes at are the
    * same as without; the thread blocks every signal. TRACE_READ_AHEAD_AUTO:
-   * on when the process may run on 2 CPUs or more (sched_getaffinity), else
-   * off. If no thread can be started, records are read without one. */
+   * on when a CPU is free for the thread (cpus_spare: the process may run
+   * on 2 CPUs or more and the load average leaves one idle), else off;
+   * decided at trace_open2. If no thread can be started, records are read
+   * without one. */
   int read_ahead;
 };
 
@@ -201,8 +203,8 @@ int trace_converts(const struct trace *t);
  * file opened by path), 0 when libpcap reads them (trace_open_opts). */
 int trace_direct(const struct trace *t);
 /* 1 when the records are read ahead on a second thread (trace_open_opts:
- * read_ahead on, or auto with 2 CPUs or more), 0 when trace_next reads
- * them itself. */
+ * read_ahead on, or auto with a CPU free), 0 when trace_next reads them
+ * itself. */
 int trace_reads_ahead(const struct trace *t);
 
 void trace_close(struct trace *t);

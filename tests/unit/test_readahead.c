@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "cpus.h"
 #include "gen.h"
 #include "suite_run.h"
 #include "system.h"
@@ -134,17 +135,34 @@ static int compare_file(const char *path, int libpcap, int skip, int passes, uin
   return 1;
 }
 
-/* Threads of this process (/proc/self/task). */
-static int threads(void) {
+/* Reader threads of this process: tasks named trace-reader (readahead.h),
+ * whose ids go in tids when given. Sanitizer runtimes may have threads of
+ * their own, hence the name. */
+static int readers_tids(long *tids, int max) {
   DIR *d = opendir("/proc/self/task");
   ck_assert_ptr_nonnull(d);
   int n = 0;
   struct dirent *e;
-  while ((e = readdir(d)) != NULL)
-    n += e->d_name[0] != '.';
+  while ((e = readdir(d)) != NULL) {
+    if (e->d_name[0] == '.')
+      continue;
+    char path[300], name[64] = "";
+    snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+      continue; /* ended meanwhile */
+    if (fgets(name, sizeof name, f) != NULL && strcmp(name, "trace-reader\n") == 0) {
+      if (n < max)
+        tids[n] = atol(e->d_name);
+      n++;
+    }
+    fclose(f);
+  }
   closedir(d);
   return n;
 }
+
+static int readers(void) { return readers_tids(NULL, 0); }
 
 /* The first `len` bytes of src copied to dst. */
 static void copy_prefix(const char *src, const char *dst, off_t len) {
@@ -225,7 +243,7 @@ START_TEST(stop_anywhere) {
   snprintf(path, sizeof path, "%s/stop.pcap", tmpdir);
   gen_many(path);
   const uint64_t ks[] = {0, 1, 2, 2979, 2980, 2981, 8000, MANY - 1, MANY};
-  ck_assert_int_eq(threads(), 1);
+  ck_assert_int_eq(readers(), 0);
   for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
     for (int libpcap = 0; libpcap < 2; libpcap++) {
       char err[512];
@@ -243,10 +261,10 @@ START_TEST(stop_anywhere) {
         if (trace_next(on, &r, err, sizeof err) != 1)
           ck_abort_msg("record %llu: %s", (unsigned long long)k, err);
       if (ks[i] <= 8000)
-        ck_assert_int_eq(threads(), ks[i] > 0 ? 2 : 1);
+        ck_assert_int_eq(readers(), ks[i] > 0);
       trace_close(on);
       trace_close(off);
-      ck_assert_int_eq(threads(), 1);
+      ck_assert_int_eq(readers(), 0);
     }
   }
   /* rewound at once, before any record, and closed unread */
@@ -254,7 +272,7 @@ START_TEST(stop_anywhere) {
   struct trace *on = open_mode(path, 1, 0, 0, err, sizeof err);
   ck_assert_int_eq(trace_rewind(on, err, sizeof err), 0);
   trace_close(on);
-  ck_assert_int_eq(threads(), 1);
+  ck_assert_int_eq(readers(), 0);
   unlink(path);
 }
 END_TEST
@@ -316,32 +334,22 @@ START_TEST(reader_blocks_signals) {
   ck_assert_ptr_nonnull(on);
   struct trace_record r;
   ck_assert_int_eq(trace_next(on, &r, err, sizeof err), 1);
-  ck_assert_int_eq(threads(), 2);
-  DIR *dir = opendir("/proc/self/task");
-  ck_assert_ptr_nonnull(dir);
-  struct dirent *e;
-  int seen = 0;
-  while ((e = readdir(dir)) != NULL) {
-    if (e->d_name[0] == '.' || atol(e->d_name) == (long)getpid())
-      continue;
-    char status[300], line[256];
-    snprintf(status, sizeof status, "/proc/self/task/%s/status", e->d_name);
-    FILE *f = fopen(status, "r");
-    ck_assert_ptr_nonnull(f);
-    unsigned long long blocked = 0;
-    int found = 0;
-    while (fgets(line, sizeof line, f) != NULL)
-      found |= sscanf(line, "SigBlk: %llx", &blocked) == 1;
-    fclose(f);
-    ck_assert(found);
-    for (int sig = 1; sig < 32; sig++)
-      if (sig != SIGKILL && sig != SIGSTOP)
-        ck_assert_msg(blocked & (1ull << (sig - 1)), "signal %d is not blocked in the reader (%llx)",
-                      sig, blocked);
-    seen++;
-  }
-  closedir(dir);
-  ck_assert_int_eq(seen, 1);
+  long tid;
+  ck_assert_int_eq(readers_tids(&tid, 1), 1);
+  char status[300], line[256];
+  snprintf(status, sizeof status, "/proc/self/task/%ld/status", tid);
+  FILE *f = fopen(status, "r");
+  ck_assert_ptr_nonnull(f);
+  unsigned long long blocked = 0;
+  int found = 0;
+  while (fgets(line, sizeof line, f) != NULL)
+    found |= sscanf(line, "SigBlk: %llx", &blocked) == 1;
+  fclose(f);
+  ck_assert(found);
+  for (int sig = 1; sig < 32; sig++)
+    if (sig != SIGKILL && sig != SIGSTOP)
+      ck_assert_msg(blocked & (1ull << (sig - 1)), "signal %d is not blocked in the reader (%llx)",
+                    sig, blocked);
   /* and the caller's own mask is as it was */
   sigset_t mine;
   ck_assert_int_eq(pthread_sigmask(SIG_BLOCK, NULL, &mine), 0);
@@ -352,7 +360,7 @@ START_TEST(reader_blocks_signals) {
 }
 END_TEST
 
-/* AUTO follows the CPUs the process may run on. */
+/* AUTO follows the CPUs the process may run on: never on one. */
 START_TEST(auto_follows_the_cpus) {
   char path[600];
   snprintf(path, sizeof path, "%s/auto.pcap", tmpdir);
@@ -366,7 +374,9 @@ START_TEST(auto_follows_the_cpus) {
   char err[512];
   struct trace *t = trace_open2(path, &o, err, sizeof err);
   ck_assert_ptr_nonnull(t);
-  ck_assert_int_eq(trace_reads_ahead(t), CPU_COUNT(&all) >= 2);
+  /* on only with 2 CPUs or more (and then as the load allows) */
+  if (trace_reads_ahead(t))
+    ck_assert_int_ge(CPU_COUNT(&all), 2);
   trace_close(t);
   /* pinned to one CPU: off (this test runs in a process of its own) */
   CPU_ZERO(&one);
@@ -379,6 +389,8 @@ START_TEST(auto_follows_the_cpus) {
   t = trace_open2(path, &o, err, sizeof err);
   ck_assert_ptr_nonnull(t);
   ck_assert_int_eq(trace_reads_ahead(t), 0);
+  ck_assert_int_eq(cpus_usable(), 1);
+  ck_assert_int_eq(cpus_spare(), 0);
   trace_close(t);
   unlink(path);
 }
@@ -419,7 +431,7 @@ static struct replay_result *replay_ahead(uint64_t limit, void (*progress)(void 
   int rc = system_replay(&o, res, err, sizeof err);
   unlink(path);
   ck_assert_msg(rc == 0, "%s", err);
-  ck_assert_int_eq(threads(), 1);
+  ck_assert_int_eq(readers(), 0);
   return res;
 }
 

@@ -1,7 +1,8 @@
-#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT, getloadavg */
 #include "cpus.h"
 
 #include <sched.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 unsigned cpus_usable(void) {
@@ -13,4 +14,12 @@ unsigned cpus_usable(void) {
   }
   long n = sysconf(_SC_NPROCESSORS_ONLN);
   return n > 0 ? (unsigned)n : 1u;
+}
+
+int cpus_spare(void) {
+  unsigned n = cpus_usable();
+  double load;
+  if (n < 2 || getloadavg(&load, 1) != 1)
+    return 0;
+  return load < (double)n - 0.5;
 }

@@ -82,7 +82,7 @@ static int read_ahead_arg(const char *what, const char *v, int *mode) {
 /* Whether runs made `jobs` at a time read their trace ahead: as
  * NICSIM_READ_AHEAD says when it is set, else only when each run and its
  * reader can have a CPU of their own (2 x jobs <= the usable CPUs; for one
- * run, auto: 2 CPUs or more). */
+ * run, auto: a CPU free, cpus_spare). */
 static int read_ahead_default(uint64_t jobs, int *mode) {
   const char *env = getenv("NICSIM_READ_AHEAD");
   if (env)
@@ -185,8 +185,9 @@ static void usage_replay(FILE *f) {
           "                     refusing the trace; they are counted in the report\n"
           "  --read-ahead MODE  read the trace on a second thread, ahead of the simulation:\n"
           "                     on, off, or auto (default: on when the process may run on\n"
-          "                     2 CPUs or more; NICSIM_READ_AHEAD=MODE sets the default);\n"
-          "                     the report is the same either way\n"
+          "                     2 CPUs or more and the load average leaves one idle;\n"
+          "                     NICSIM_READ_AHEAD=MODE sets the default); the report is\n"
+          "                     the same either way\n"
           "  -q, --quiet        print nothing but errors (no summary, no progress line)\n"
           "  -h, --help         this text\n"
           "\n"

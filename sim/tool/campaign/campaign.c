@@ -1086,10 +1086,11 @@ int campaign_main(int argc, char **argv) {
   if (!status && emit)
     status = emit_jobs(&s, spec_path, abs_out, script, self);
   else if (!status) {
-    /* Runs in parallel read their traces ahead only when each run and its
-     * reader can have a CPU of their own (replay --read-ahead); the user's
-     * NICSIM_READ_AHEAD stands. */
-    if (!getenv("NICSIM_READ_AHEAD") && jobs >= 2 && 2 * jobs > cpus_usable())
+    /* With NICSIM_READ_AHEAD=auto (replay --read-ahead), runs in parallel
+     * read their traces ahead only when each run and its reader can have a
+     * CPU of their own. */
+    const char *ra = getenv("NICSIM_READ_AHEAD");
+    if (ra && strcmp(ra, "auto") == 0 && jobs >= 2 && 2 * jobs > cpus_usable())
       setenv("NICSIM_READ_AHEAD", "off", 1);
     status = run_local(&s, abs_out, jobs);
   }

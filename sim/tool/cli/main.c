@@ -79,17 +79,17 @@ static int read_ahead_arg(const char *what, const char *v, int *mode) {
   return 0;
 }
 
-/* Whether runs made `jobs` at a time read their trace ahead: as
- * NICSIM_READ_AHEAD says when it is set, else only when each run and its
- * reader can have a CPU of their own (2 x jobs <= the usable CPUs; for one
- * run, auto: a CPU free, cpus_spare). */
+/* Whether runs made `jobs` at a time read their trace ahead when no
+ * option says: as NICSIM_READ_AHEAD says, off when it is not set (measured
+ * not to pay: docs/performance.md). auto for one run: a CPU free
+ * (cpus_spare); for runs in parallel: each run and its reader can have a
+ * CPU of their own (2 x jobs <= the usable CPUs). */
 static int read_ahead_default(uint64_t jobs, int *mode) {
   const char *env = getenv("NICSIM_READ_AHEAD");
-  if (env)
-    return read_ahead_arg("NICSIM_READ_AHEAD", env, mode);
-  if (jobs <= 1)
-    *mode = TRACE_READ_AHEAD_AUTO;
-  else
+  *mode = TRACE_READ_AHEAD_OFF;
+  if (env && read_ahead_arg("NICSIM_READ_AHEAD", env, mode))
+    return EXIT_USAGE;
+  if (*mode == TRACE_READ_AHEAD_AUTO && jobs > 1)
     *mode = 2 * jobs <= cpus_usable() ? TRACE_READ_AHEAD_ON : TRACE_READ_AHEAD_OFF;
   return 0;
 }
@@ -184,10 +184,10 @@ static void usage_replay(FILE *f) {
           "                     skip records with no Ethernet form (802.11, CAN...) instead of\n"
           "                     refusing the trace; they are counted in the report\n"
           "  --read-ahead MODE  read the trace on a second thread, ahead of the simulation:\n"
-          "                     on, off, or auto (default: on when the process may run on\n"
-          "                     2 CPUs or more and the load average leaves one idle;\n"
-          "                     NICSIM_READ_AHEAD=MODE sets the default); the report is\n"
-          "                     the same either way\n"
+          "                     on, off (default; NICSIM_READ_AHEAD=MODE sets another), or\n"
+          "                     auto (on when the process may run on 2 CPUs or more and\n"
+          "                     the load average leaves one idle); the report is the same\n"
+          "                     either way\n"
           "  -q, --quiet        print nothing but errors (no summary, no progress line)\n"
           "  -h, --help         this text\n"
           "\n"
@@ -244,9 +244,9 @@ static void usage_review(FILE *f) {
           "\n"
           "  --designs LIST, --design LIST\n"
           "                     comma-separated design names, or all (default)\n"
-          "  -j N, --jobs N     parallel runs; each reads its trace ahead on a second thread\n"
-          "                     (replay --read-ahead) only when 2 x N <= the CPUs it may\n"
-          "                     use, unless NICSIM_READ_AHEAD=on|off|auto says otherwise\n"
+          "  -j N, --jobs N     parallel runs; with NICSIM_READ_AHEAD=auto each reads its\n"
+          "                     trace ahead (replay --read-ahead) only when 2 x N <= the\n"
+          "                     CPUs it may use\n"
           "  --json FILE        write the table as JSON, with the run's settings (meta);\n"
           "                     - for standard output\n"
           "  --markdown FILE    write the table as Markdown, with the run's settings;\n"

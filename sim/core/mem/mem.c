@@ -49,13 +49,6 @@ struct mem_page_meta {
   uint8_t listed;   /* in meta_pfns: since_ps or marks allocated */
 };
 
-struct label_slot {
-  struct mem_label label;
-  uint32_t next_free; /* free list link when unused */
-  uint8_t used;
-  uint8_t mark;
-};
-
 struct mem {
   uint64_t npages;
   struct mem_page **pages;     /* NULL until touched */
@@ -66,10 +59,16 @@ struct mem {
   uint64_t *touched_pfns;      /* the touched pages, in order of first touch */
   uint64_t epoch_counter;
 
-  struct label_slot *labels;
+  /* Labels by id. A collection's marks are a bitmap and its free ids a
+   * stack of their own, so that it reads and writes neither the labels
+   * (48 bytes each) nor anything per label beyond a bit and the ids it
+   * frees: the labels' lines are touched only to write and read labels. */
+  struct mem_label *labels;
+  uint64_t *label_marks; /* bit per id */
+  uint32_t *free_ids;    /* ids to hand out, the next on top; room for labels_cap */
+  uint32_t nfree_ids;
   uint32_t labels_cap;
   uint32_t labels_top;   /* slots [0, top) have been handed out at least once */
-  uint32_t free_head;    /* UINT32_MAX: none */
   uint64_t labels_live;
   uint64_t gc_runs;
   uint32_t gc_next;      /* run a collection when live reaches this */
@@ -110,9 +109,12 @@ struct mem *mem_new(uint64_t size_bytes) {
   m->meta_pfns = malloc(m->npages * sizeof *m->meta_pfns);
   m->labels_cap = 1u << 16;
   m->labels = calloc(m->labels_cap, sizeof *m->labels);
+  m->label_marks = calloc(m->labels_cap / 64, sizeof *m->label_marks);
+  m->free_ids = malloc(m->labels_cap * sizeof *m->free_ids);
   m->scratch = malloc(MEM_PAGE_SIZE * sizeof *m->scratch);
   m->touched_pfns = malloc(m->npages * sizeof *m->touched_pfns);
   if (!m->pages || !m->meta || !m->free_pfns || !m->in_use || !m->meta_pfns || !m->labels ||
+      !m->label_marks || !m->free_ids ||
       !m->scratch || !m->touched_pfns) {
     mem_free(m);
     return NULL;
@@ -123,12 +125,11 @@ struct mem *mem_new(uint64_t size_bytes) {
   m->fresh = 1;
   m->in_use[0] = 1;
   /* Label id 0 is the permanent "zero" label. */
-  m->labels[0].used = 1;
-  m->labels[0].label.prov.kind = MEM_LABEL_ZERO;
-  m->labels[0].label.prov.packet = UINT64_MAX;
+  m->labels[0].prov.kind = MEM_LABEL_ZERO;
+  m->labels[0].prov.packet = UINT64_MAX;
   m->labels_top = 1;
   m->labels_live = 1;
-  m->free_head = UINT32_MAX;
+  m->nfree_ids = 0;
   m->gc_next = m->labels_cap;
   m->now_ps = zero_clock;
   return m;
@@ -158,6 +159,8 @@ void mem_free(struct mem *m) {
   free(m->free_pfns);
   free(m->in_use);
   free(m->labels);
+  free(m->label_marks);
+  free(m->free_ids);
   free(m);
 }
 
@@ -192,29 +195,29 @@ static int range_ok_const(const struct mem *m, uint64_t paddr, uint64_t len) {
 /* ---- label table ---- */
 
 static void label_gc(struct mem *m) {
-  for (uint32_t i = 0; i < m->labels_top; i++)
-    m->labels[i].mark = 0;
-  m->labels[0].mark = 1;
+  uint64_t *mk = m->label_marks;
+  memset(mk, 0, ((size_t)m->labels_top + 63) / 64 * sizeof *mk);
+  mk[0] = 1;
   /* Only the touched pages (not every frame of RAM): a collection costs the
    * runs of the pages in use. */
   for (uint64_t t = 0; t < m->touched; t++) {
     const struct mem_page *pg = m->pages[m->touched_pfns[t]];
     for (uint32_t i = 0; i < pg->nruns; i++)
-      m->labels[pg->runs[i].id].mark = 1;
+      mk[pg->runs[i].id >> 6] |= 1ull << (pg->runs[i].id & 63);
   }
-  m->free_head = UINT32_MAX;
-  m->labels_live = 0;
-  /* Rebuild the free list from the top down so low ids are reused first. */
-  for (uint32_t i = m->labels_top; i-- > 0;) {
-    struct label_slot *s = &m->labels[i];
-    if (s->mark) {
-      m->labels_live++;
-    } else {
-      s->used = 0;
-      s->next_free = m->free_head;
-      m->free_head = i;
+  /* The free ids from the top down, so that low ids are reused first. */
+  m->nfree_ids = 0;
+  for (uint32_t w = (m->labels_top + 63) / 64; w-- > 0;) {
+    uint64_t freebits = ~mk[w];
+    if (w == m->labels_top / 64) /* ids from labels_top on were never handed out */
+      freebits &= (1ull << (m->labels_top & 63)) - 1;
+    while (freebits) {
+      unsigned b = 63u - (unsigned)__builtin_clzll(freebits);
+      m->free_ids[m->nfree_ids++] = w * 64 + b;
+      freebits &= ~(1ull << b);
     }
   }
+  m->labels_live = m->labels_top - m->nfree_ids;
   m->gc_runs++;
 }
 
@@ -222,7 +225,7 @@ void mem_label_gc(struct mem *m) { label_gc(m); }
 
 /* A new label id for lab; UINT32_MAX when host memory runs out. */
 static uint32_t label_new(struct mem *m, const struct mem_label *lab) {
-  if (m->free_head == UINT32_MAX && m->labels_top == m->labels_cap &&
+  if (m->nfree_ids == 0 && m->labels_top == m->labels_cap &&
       m->labels_live >= m->gc_next) {
     label_gc(m);
     /* Grow when more than half the table is still live after a pass, so that
@@ -231,35 +234,41 @@ static uint32_t label_new(struct mem *m, const struct mem_label *lab) {
       m->gc_next = m->labels_cap * 2;
   }
   uint32_t id;
-  if (m->free_head != UINT32_MAX) {
-    id = m->free_head;
-    m->free_head = m->labels[id].next_free;
+  if (m->nfree_ids) {
+    id = m->free_ids[--m->nfree_ids];
   } else {
     if (m->labels_top == m->labels_cap) {
       if (m->labels_cap >= (1u << 31))
         return UINT32_MAX;
       uint32_t ncap = m->labels_cap * 2;
-      struct label_slot *n = realloc(m->labels, (size_t)ncap * sizeof *n);
+      struct mem_label *n = realloc(m->labels, (size_t)ncap * sizeof *n);
       if (!n)
         return UINT32_MAX;
       memset(n + m->labels_cap, 0, (size_t)(ncap - m->labels_cap) * sizeof *n);
       m->labels = n;
+      uint64_t *nm = realloc(m->label_marks, (size_t)ncap / 64 * sizeof *nm);
+      if (!nm)
+        return UINT32_MAX;
+      m->label_marks = nm;
+      uint32_t *nf = realloc(m->free_ids, (size_t)ncap * sizeof *nf);
+      if (!nf)
+        return UINT32_MAX;
+      m->free_ids = nf;
       m->labels_cap = ncap;
       if (m->gc_next < ncap)
         m->gc_next = ncap;
     }
     id = m->labels_top++;
   }
-  m->labels[id].label = *lab;
-  m->labels[id].used = 1;
+  m->labels[id] = *lab;
   m->labels_live++;
   return id;
 }
 
 const struct mem_label *mem_label(const struct mem *m, uint32_t id) {
-  return &m->labels[id].label;
+  return &m->labels[id];
 }
-struct mem_label *mem_label_mut(struct mem *m, uint32_t id) { return &m->labels[id].label; }
+struct mem_label *mem_label_mut(struct mem *m, uint32_t id) { return &m->labels[id]; }
 uint64_t mem_labels_live(const struct mem *m) { return m->labels_live; }
 uint64_t mem_label_gc_runs(const struct mem *m) { return m->gc_runs; }
 
@@ -842,7 +851,7 @@ static int copy_chunk(struct mem *m, struct mem_accessor who, uint64_t dst, uint
     uint32_t i = m->scratch[r].start, j = r + 1 < nsrc ? m->scratch[r + 1].start : n;
     uint32_t id = MEM_LABEL_ID_ZERO;
     if (sid != MEM_LABEL_ID_ZERO) {
-      struct mem_label lab = m->labels[sid].label;
+      struct mem_label lab = m->labels[sid];
       lab.writer = who;
       lab.epoch = m->meta[dpfn].epoch;
       lab.time_ps = now;

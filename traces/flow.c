@@ -546,6 +546,7 @@ struct flow_entry {
  * looked up is always right. Filled by flow_table_add_frame (the first
  * pass); flow_table_find only reads it. */
 #define FLOW_MEMO 4096u
+#define FLOW_PREFETCH_MIN 32768u
 
 struct flow_memo {
   struct flow_key key;
@@ -567,8 +568,9 @@ struct flow_table {
   uint32_t nheap;
   int heap_built;
   /* The memo's hits and misses among the last adds (halved every 1,024):
-   * prefetching pays when it misses often (many flows), and only costs
-   * when it answers (few flows). */
+   * prefetching pays when it misses often and the table is larger than the
+   * host's caches (FLOW_PREFETCH_MIN flows, 4 MiB of entries); otherwise it
+   * only costs instructions (the canonical form and hash twice). */
   uint32_t memo_hits, memo_misses;
   int prefetch;
   struct flow_memo memo[FLOW_MEMO];
@@ -858,7 +860,7 @@ uint32_t flow_table_add_frame(struct flow_table *ft, const struct flow_key *key,
                               uint32_t wire_bytes, uint64_t index) {
   struct flow_memo *mm = &ft->memo[memo_index(key)];
   if (ft->memo_hits + ft->memo_misses >= 1024) {
-    ft->prefetch = ft->memo_misses * 8 > ft->memo_hits + ft->memo_misses;
+    ft->prefetch = ft->count >= FLOW_PREFETCH_MIN && ft->memo_misses * 8 > ft->memo_hits + ft->memo_misses;
     ft->memo_hits /= 2;
     ft->memo_misses /= 2;
   }

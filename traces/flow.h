@@ -177,7 +177,7 @@ uint32_t flow_table_find(const struct flow_table *ft, const struct flow_key *key
  * *hash; flow_table_prefetch_entry(hash), called later when that slot is
  * cached, fetches the entry. flow_table_prefetch returns 0 when it does
  * nothing: when the memo of recent keys has answered most of the last
- * adds (few flows: everything is cached anyway), else 1. */
+ * adds, or the table is small enough to stay cached, else 1. */
 int flow_table_prefetch(const struct flow_table *ft, const struct flow_key *key, uint64_t *hash);
 void flow_table_prefetch_entry(const struct flow_table *ft, uint64_t hash);
 uint32_t flow_table_count(const struct flow_table *ft);

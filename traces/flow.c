@@ -556,7 +556,7 @@ struct flow_table {
   struct flow_entry *entries; /* dense, by id */
   uint32_t count, cap;
   uint64_t frames;            /* frames added so far (flow_table_add's index) */
-  uint32_t *slots;            /* ids; UINT32_MAX is empty */
+  uint64_t *slots;            /* slot_make(id, hash); SLOT_EMPTY is empty */
   uint32_t nslots;            /* a power of two, >= 2 * count */
   uint32_t limit;             /* most flows kept; 0: no bound */
   uint64_t evicted, untracked;
@@ -647,16 +647,28 @@ int flow_table_set_limit(struct flow_table *ft, uint32_t max_flows) {
 uint64_t flow_table_evicted(const struct flow_table *ft) { return ft->evicted; }
 uint64_t flow_table_untracked(const struct flow_table *ft) { return ft->untracked; }
 
+/* A slot holds an id and the upper half of its flow's hash (the lower bits
+ * chose the home slot): a probe compares the hash there and reads the
+ * flow's entry only when they match, so a lookup costs the slot's cache
+ * line and, on a hit, the entry's, whatever the probe length. */
+#define SLOT_EMPTY UINT64_MAX
+
+static uint64_t slot_make(uint32_t id, uint64_t h) { return (h & ~(uint64_t)UINT32_MAX) | id; }
+static uint32_t slot_id(uint64_t s) { return (uint32_t)s; }
+
 static uint32_t lookup(const struct flow_table *ft, const struct flow_key *ck, uint64_t h,
                        uint32_t *slot) {
   uint32_t mask = ft->nslots - 1;
+  uint64_t tag = h & ~(uint64_t)UINT32_MAX;
   for (uint32_t i = (uint32_t)h & mask;; i = (i + 1) & mask) {
-    uint32_t id = ft->slots[i];
-    if (id == UINT32_MAX) {
+    uint64_t s = ft->slots[i];
+    if (s == SLOT_EMPTY) {
       *slot = i;
       return UINT32_MAX;
     }
-    if (ft->entries[id].hash == h && key_equal(&ft->entries[id].ckey, ck)) {
+    uint32_t id = slot_id(s);
+    if ((s & ~(uint64_t)UINT32_MAX) == tag && ft->entries[id].hash == h &&
+        key_equal(&ft->entries[id].ckey, ck)) {
       *slot = i;
       return id;
     }
@@ -670,33 +682,34 @@ static void slot_delete(struct flow_table *ft, uint32_t i) {
   uint32_t j = i;
   for (;;) {
     j = (j + 1) & mask;
-    uint32_t id = ft->slots[j];
-    if (id == UINT32_MAX)
+    uint64_t s = ft->slots[j];
+    if (s == SLOT_EMPTY)
       break;
-    uint32_t k = (uint32_t)ft->entries[id].hash & mask;
-    /* id may move to i unless its home k lies cyclically in (i, j]. */
+    uint32_t k = (uint32_t)ft->entries[slot_id(s)].hash & mask;
+    /* The flow may move to i unless its home k lies cyclically in (i, j]. */
     int stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
     if (!stays) {
-      ft->slots[i] = id;
+      ft->slots[i] = s;
       i = j;
     }
   }
-  ft->slots[i] = UINT32_MAX;
+  ft->slots[i] = SLOT_EMPTY;
 }
 
 static int grow_slots(struct flow_table *ft) {
   if (ft->nslots > UINT32_MAX / 2)
     return -1;
   uint32_t n = ft->nslots * 2;
-  uint32_t *s = malloc((size_t)n * sizeof *s);
+  uint64_t *s = malloc((size_t)n * sizeof *s);
   if (s == NULL)
     return -1;
   memset(s, 0xff, (size_t)n * sizeof *s);
   for (uint32_t id = 0; id < ft->count; id++) {
-    uint32_t i = (uint32_t)ft->entries[id].hash & (n - 1);
-    while (s[i] != UINT32_MAX)
+    uint64_t h = ft->entries[id].hash;
+    uint32_t i = (uint32_t)h & (n - 1);
+    while (s[i] != SLOT_EMPTY)
       i = (i + 1) & (n - 1);
-    s[i] = id;
+    s[i] = slot_make(id, h);
   }
   free(ft->slots);
   ft->slots = s;
@@ -791,7 +804,7 @@ static void entry_init(struct flow_table *ft, uint32_t id, const struct flow_key
   e->stats.key.sport = key->sport;
   e->stats.key.dport = key->dport;
   e->stats.first_index = index;
-  ft->slots[slot] = id;
+  ft->slots[slot] = slot_make(id, h);
 }
 
 /* The table is full: the flow with the fewest estimated bytes makes room

@@ -450,8 +450,11 @@ static void feed(void *arg) {
     s->have_first_arrival = 1;
   }
   s->last_arrival_ps = now;
-  if (parsed)
-    tenancy_fed(s->tn, s->frame, r->caplen, &fp, flow);
+  if (parsed) {
+    const struct driver_pkt *pk = tenancy_fed(s->tn, s->frame, r->caplen, &fp, flow);
+    if (pk)
+      driver_sock_prefetch(s->drv, pk->sock);
+  }
   nic_rx_frame(s->nic, &f);
   schedule_next(s);
 }

@@ -88,14 +88,15 @@ static uint32_t cls_memo_slot(const uint8_t *b, uint32_t len) {
   return (uint32_t)(h >> (64 - CLS_MEMO_BITS));
 }
 
-void tenancy_fed(struct tenancy *tn, const uint8_t *frame, uint32_t len, const struct flow_parse *fp,
-                 uint32_t flow) {
+const struct driver_pkt *tenancy_fed(struct tenancy *tn, const uint8_t *frame, uint32_t len,
+                                     const struct flow_parse *fp, uint32_t flow) {
   if (!tn->memo || len > CLS_MEMO_BYTES)
-    return;
+    return NULL;
   struct tenancy_memo *e = &tn->memo[cls_memo_slot(frame, len)];
   e->len = len;
   classify_parsed(tn, fp, flow, &e->pk);
   memcpy(e->bytes, frame, len);
+  return &e->pk;
 }
 
 /* The stack's view of a frame: which flow, whose socket, where the payload starts. */

@@ -1146,6 +1146,7 @@ static Suite *iommu_suite(void) {
   tcase_add_test(tc, test_many_mappings);
   suite_add_tcase(s, tc);
   TCase *tp = tcase_create("policy");
+  tcase_set_timeout(tp, 60); /* about 4 s under the sanitizers: Check's default is 4 */
   tcase_add_test(tp, test_iotlb_set_associative_lru);
   tcase_add_test(tp, test_iotlb_matches_reference_lru);
   tcase_add_test(tp, test_iova_size_aligned_top_down);

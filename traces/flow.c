@@ -566,6 +566,11 @@ struct flow_table {
   uint32_t *heap;
   uint32_t nheap;
   int heap_built;
+  /* The memo's hits and misses among the last adds (halved every 1,024):
+   * prefetching pays when it misses often (many flows), and only costs
+   * when it answers (few flows). */
+  uint32_t memo_hits, memo_misses;
+  int prefetch;
   struct flow_memo memo[FLOW_MEMO];
 };
 
@@ -852,7 +857,13 @@ uint32_t flow_table_add(struct flow_table *ft, const struct flow_key *key, uint3
 uint32_t flow_table_add_frame(struct flow_table *ft, const struct flow_key *key,
                               uint32_t wire_bytes, uint64_t index) {
   struct flow_memo *mm = &ft->memo[memo_index(key)];
+  if (ft->memo_hits + ft->memo_misses >= 1024) {
+    ft->prefetch = ft->memo_misses * 8 > ft->memo_hits + ft->memo_misses;
+    ft->memo_hits /= 2;
+    ft->memo_misses /= 2;
+  }
   if (mm->id != UINT32_MAX && key_equal(&mm->key, key)) {
+    ft->memo_hits++;
     ft->frames++;
     struct flow_entry *e = &ft->entries[mm->id];
     e->stats.packets++;
@@ -861,6 +872,7 @@ uint32_t flow_table_add_frame(struct flow_table *ft, const struct flow_key *key,
       heap_down(ft, e->heap_pos);
     return mm->id;
   }
+  ft->memo_misses++;
   struct flow_key ck;
   flow_key_canonical(key, &ck);
   uint64_t h = key_hash(&ck);
@@ -921,6 +933,35 @@ uint32_t flow_table_find(const struct flow_table *ft, const struct flow_key *key
   flow_key_canonical(key, &ck);
   uint32_t slot;
   return lookup(ft, &ck, key_hash(&ck), &slot);
+}
+
+int flow_table_prefetch(const struct flow_table *ft, const struct flow_key *key, uint64_t *hash) {
+  if (!ft->prefetch)
+    return 0;
+  /* The memo's entry too: looking it up first would wait for it. */
+  __builtin_prefetch(&ft->memo[memo_index(key)]);
+  struct flow_key ck;
+  flow_key_canonical(key, &ck);
+  *hash = key_hash(&ck);
+  __builtin_prefetch(&ft->slots[(uint32_t)*hash & (ft->nslots - 1)]);
+  return 1;
+}
+
+void flow_table_prefetch_entry(const struct flow_table *ft, uint64_t hash) {
+  uint32_t mask = ft->nslots - 1;
+  uint64_t tag = hash & ~(uint64_t)UINT32_MAX;
+  /* The first few slots of the probe run: the one that carries the hash. */
+  for (uint32_t n = 0, i = (uint32_t)hash & mask; n < 4; n++, i = (i + 1) & mask) {
+    uint64_t s = ft->slots[i];
+    if (s == SLOT_EMPTY)
+      return;
+    if ((s & ~(uint64_t)UINT32_MAX) == tag) {
+      const struct flow_entry *e = &ft->entries[slot_id(s)];
+      __builtin_prefetch(e);
+      __builtin_prefetch(&e->stats.bytes, 1);
+      return;
+    }
+  }
 }
 
 uint32_t flow_table_count(const struct flow_table *ft) { return ft->count; }

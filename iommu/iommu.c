@@ -209,6 +209,8 @@ struct iommu *iommu_new(const struct iommu_params *p) {
 void iommu_free(struct iommu *io) {
   if (!io)
     return;
+  if (io->memo && io->p.mem)
+    mem_remove_observer(io->p.mem, io);
   for (size_t i = 0; i < io->ndoms; i++) {
     iova_domain_free(io->doms[i]->iovad);
     free(io->doms[i]->fq);

@@ -30,8 +30,8 @@
  *   (spec 6.2.2), as a simulator speed-up only: a walk whose upper levels
  *   are in it reads only the levels below from memory, but counts, times
  *   and reports every level as read. It is emptied by any write to a table
- *   page it was read from, whoever makes it (the model watches mem's writes;
- *   free the model after the last write to mem, or free mem first), so a
+ *   page it was read from, whoever makes it (the model watches mem's writes
+ *   through an observer, removed when the model is freed), so a
  *   translation, a fault and every counter are what a walk of every level
  *   gives. Only the accesses a memory observer sees differ: the reads of
  *   upper-level entries it holds are not made.
@@ -155,10 +155,9 @@ struct iommu;
 /* NULL when p is NULL or impossible (iotlb_entries 0, ways not dividing it,
  * walk_levels outside 2..5) or host memory runs out. */
 struct iommu *iommu_new(const struct iommu_params *p);
-/* Frees the model. Page-table pages in simulated memory stay allocated there
- * (the machine is going away). With params.mem and the walk memo, mem keeps
- * the model's write observer: free mem first, or write nothing into mem
- * after this. */
+/* Frees the model and removes its observer from params.mem, which must
+ * still exist. Page-table pages in simulated memory stay allocated there
+ * (the machine is going away). */
 void iommu_free(struct iommu *io);
 
 /* Map physical page pfn for requester rid with perm; *iova_out receives the

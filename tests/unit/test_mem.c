@@ -610,6 +610,14 @@ START_TEST(test_observer_limit) {
   for (int i = 0; i < MEM_MAX_OBSERVERS; i++)
     ck_assert_int_eq(nobs_calls[i], 1);
   ck_assert_int_eq(nobs_calls[MEM_MAX_OBSERVERS], 0);
+  /* A removed observer is no longer called and frees its slot; the others
+   * still are. */
+  mem_remove_observer(m, (void *)(intptr_t)1);
+  ck_assert_int_eq(mem_add_observer(m, &extra), 0);
+  ck_assert_int_eq(mem_read(m, KERNEL, PG, NULL, 8), 0);
+  ck_assert_int_eq(nobs_calls[1], 1);
+  ck_assert_int_eq(nobs_calls[0], 2);
+  ck_assert_int_eq(nobs_calls[MEM_MAX_OBSERVERS], 1);
   mem_free(m);
 }
 END_TEST

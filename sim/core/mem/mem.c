@@ -187,6 +187,14 @@ int mem_add_observer(struct mem *m, const struct mem_observer *obs) {
   return 0;
 }
 
+void mem_remove_observer(struct mem *m, const void *ctx) {
+  int k = 0;
+  for (int i = 0; i < m->nobs; i++)
+    if (m->obs[i].ctx != ctx)
+      m->obs[k++] = m->obs[i];
+  m->nobs = k;
+}
+
 static int range_ok_const(const struct mem *m, uint64_t paddr, uint64_t len) {
   uint64_t end = paddr + len;
   return end >= paddr && end <= (m->npages << MEM_PAGE_SHIFT);

@@ -306,7 +306,7 @@ START_TEST(superpages) {
   /* The second 2 MiB page is untouched. */
   ck_assert_int_eq(iommu_translate2(io, RID, iova + 600 * 4096, 0, 3, &x), 0);
   ck_assert_uint_eq(x.page_shift, 21);
-  struct iommu *earlier[2] = {io, NULL}; /* m keeps each model's write observer: they live as long as m */
+  struct iommu *earlier[2] = {io, NULL}; /* freed before m (they remove their observers from it) */
 
   /* Superpages off, or a physical range not 2 MiB-aligned: 4 KiB entries. */
   p.superpages = 0;
@@ -328,9 +328,9 @@ START_TEST(superpages) {
   ck_assert_int_eq(iommu_translate2(io, 0x0200, iova + 100, 0, 0, &x), 0);
   ck_assert_uint_eq(x.paddr, (base << 12) + 100);
   iommu_free(io);
-  mem_free(m);
   iommu_free(earlier[0]);
   iommu_free(earlier[1]);
+  mem_free(m); /* last: each model removes its observer from it */
 }
 END_TEST
 

@@ -11,12 +11,16 @@
  *   dma_pte_clear_range, iommu_flush_iotlb_psi), drivers/iommu/dma-iommu.c
  *   (the lazy flush queue: queue_iova, fq_flush_timeout; IOVA_FQ_SIZE 256,
  *   IOVA_FQ_TIMEOUT 10 ms), drivers/iommu/iova.c (iova.c here).
+ * - The walk memo after VT-d's paging-structure caches: spec 6.2.2
+ *   ("Paging-Structure Caches": PML4E, PDPE and PDE caches tagged by domain
+ *   and the IOVA bits above the level).
  */
 #include "iommu.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "iova.h"
 #include "mem.h"
 
@@ -31,6 +35,18 @@ struct tlb_entry {
   uint8_t shift;    /* 12 or 21 */
   uint8_t maybe_stale; /* a lazy unmap touched a page it covers */
 };
+
+/* A walk memo entry: what a walk found in the upper-level (non-leaf) entry
+ * of level for the IOVAs sharing vpn. */
+struct memo_entry {
+  uint64_t vpn;  /* iova >> (12 + 9 * (level - 1)) */
+  uint64_t next; /* the table of the level below */
+  uint32_t gen;  /* valid when equal to the model's memo_gen */
+  uint16_t rid;
+  uint8_t eff;   /* R and W of every entry from the top level down to this one, ANDed */
+};
+
+#define MEMO_SETS 256u /* entries per level, direct-mapped */
 
 struct fq_entry {
   uint64_t iova_pfn;
@@ -76,6 +92,16 @@ struct iommu {
   size_t nfaults;
   uint64_t aw_bits;   /* address width of the tables: 12 + 9 * levels */
   uint64_t limit_pfn; /* highest IOVA page (inclusive) */
+  /* The walk memo: levels 2..walk_levels, MEMO_SETS entries each (level 2
+   * first); NULL: none. deps: the table pages (paddr >> 12) its entries were
+   * read from, as a bit per page and a list; a write into one of them
+   * empties it (a new generation). */
+  struct memo_entry *memo;
+  uint32_t memo_gen;
+  uint64_t *dep_bits;
+  size_t dep_words;
+  uint64_t *deps;
+  size_t ndeps, capdeps;
 };
 
 static const struct mem_prov pt_prov = {.kind = MEM_LABEL_KERNEL_META, .packet = UINT64_MAX};
@@ -107,7 +133,10 @@ void iommu_params_default(struct iommu_params *p) {
   p->forcedac = 0;
   p->iova_mag_size = 127; /* IOVA_MAG_SIZE */
   p->iova_depot_mags = 32; /* MAX_GLOBAL_MAGS */
+  p->walk_memo = 1;
 }
+
+static void memo_on_write(void *ctx, struct mem *m, const struct mem_access *a);
 
 struct iommu *iommu_new(const struct iommu_params *p) {
   if (!p || p->iotlb_entries == 0 || p->walk_levels < 2 || p->walk_levels > 5)
@@ -164,12 +193,24 @@ struct iommu *iommu_new(const struct iommu_params *p) {
     io->set_tail[st] = b + ways - 1;
     io->set_zero[st] = ways;
   }
+  if (p->walk_memo) {
+    /* Without an observer slot in mem (its writes unseen) there is no memo. */
+    struct mem_observer obs = {.ctx = io, .before_write = memo_on_write};
+    io->memo = calloc((size_t)(p->walk_levels - 1) * MEMO_SETS, sizeof *io->memo);
+    if (io->memo && p->mem && mem_add_observer(p->mem, &obs)) {
+      free(io->memo);
+      io->memo = NULL;
+    }
+    io->memo_gen = 1;
+  }
   return io;
 }
 
 void iommu_free(struct iommu *io) {
   if (!io)
     return;
+  if (io->memo && io->p.mem)
+    mem_remove_observer(io->p.mem, io);
   for (size_t i = 0; i < io->ndoms; i++) {
     iova_domain_free(io->doms[i]->iovad);
     free(io->doms[i]->fq);
@@ -187,7 +228,96 @@ void iommu_free(struct iommu *io) {
   free(io->hhead);
   free(io->hnext);
   free(io->faults);
+  free(io->memo);
+  free(io->dep_bits);
+  free(io->deps);
   free(io);
+}
+
+/* ---- the walk memo ---- */
+
+static inline int memo_is_dep(const struct iommu *io, uint64_t page) {
+  return (page >> 6) < io->dep_words && (io->dep_bits[page >> 6] >> (page & 63)) & 1;
+}
+
+/* Empty the memo: a new generation, no dependencies. */
+static void memo_clear(struct iommu *io) {
+  if (++io->memo_gen == 0) {
+    memset(io->memo, 0, (size_t)(io->p.walk_levels - 1) * MEMO_SETS * sizeof *io->memo);
+    io->memo_gen = 1;
+  }
+  for (size_t i = 0; i < io->ndeps; i++)
+    io->dep_bits[io->deps[i] >> 6] &= ~(1ull << (io->deps[i] & 63));
+  io->ndeps = 0;
+}
+
+/* Table memory at paddr is about to change (a write within one page). */
+static inline void memo_note_write(struct iommu *io, uint64_t paddr) {
+  if (memo_is_dep(io, paddr >> IOMMU_PAGE_SHIFT))
+    memo_clear(io);
+}
+
+/* mem's observer: any write, fill or copy into a page, by anyone (called
+ * for every write to mem: the test is a bit lookup). */
+static void memo_on_write(void *ctx, struct mem *m, const struct mem_access *a) {
+  (void)m;
+  memo_note_write(ctx, a->paddr);
+}
+
+/* Make page a dependency. 0, or -1 when host memory ran out or the page
+ * is not table memory the model can read. */
+static int memo_dep_add(struct iommu *io, uint64_t page) {
+  if (memo_is_dep(io, page))
+    return 0;
+  uint64_t pages = io->p.mem ? mem_pages(io->p.mem) : (uint64_t)io->nh + 1;
+  if (page >= pages)
+    return -1;
+  size_t w = (size_t)(page >> 6);
+  if (w >= io->dep_words) {
+    size_t cap = io->dep_words;
+    uint64_t *nb = grow_array(io->dep_bits, &cap, w + 1, sizeof *nb);
+    if (!nb)
+      return -1;
+    memset(nb + io->dep_words, 0, (cap - io->dep_words) * sizeof *nb);
+    io->dep_bits = nb;
+    io->dep_words = cap;
+  }
+  uint64_t *nd = grow_array(io->deps, &io->capdeps, io->ndeps + 1, sizeof *nd);
+  if (!nd)
+    return -1;
+  io->deps = nd;
+  io->dep_bits[w] |= 1ull << (page & 63);
+  io->deps[io->ndeps++] = page;
+  return 0;
+}
+
+static struct memo_entry *memo_slot(const struct iommu *io, uint16_t rid, unsigned level, uint64_t vpn) {
+  size_t set = (size_t)((vpn ^ (uint64_t)rid * 0x9e37u) & (MEMO_SETS - 1));
+  return &io->memo[(size_t)(level - 2) * MEMO_SETS + set];
+}
+
+static uint64_t memo_vpn(uint64_t iova, unsigned level) { return iova >> (IOMMU_PAGE_SHIFT + 9 * (level - 1)); }
+
+/* The memo's entry for rid's level-level entry covering iova, or NULL. */
+static const struct memo_entry *memo_find(const struct iommu *io, uint16_t rid, unsigned level, uint64_t iova) {
+  uint64_t vpn = memo_vpn(iova, level);
+  const struct memo_entry *e = memo_slot(io, rid, level, vpn);
+  return e->gen == io->memo_gen && e->vpn == vpn && e->rid == rid ? e : NULL;
+}
+
+/* Keep what a walk read at entry_paddr (level >= 2, a table entry): the
+ * table below and the R/W bits so far. Every entry above it on the walk is
+ * a dependency already (read and kept by this walk, or taken from the
+ * memo). 0, or -1 when it could not be kept (deeper levels must not be). */
+static int memo_put(struct iommu *io, uint16_t rid, unsigned level, uint64_t iova, uint64_t entry_paddr,
+                    uint64_t next, uint64_t eff) {
+  if (memo_dep_add(io, entry_paddr >> IOMMU_PAGE_SHIFT))
+    return -1;
+  uint64_t vpn = memo_vpn(iova, level);
+  *memo_slot(io, rid, level, vpn) = (struct memo_entry){
+      .vpn = vpn, .next = next, .gen = io->memo_gen, .rid = rid,
+      .eff = (uint8_t)(eff & (IOMMU_PTE_R | IOMMU_PTE_W))};
+  return 0;
 }
 
 /* ---- page-table memory: simulated RAM, or host pages ---- */
@@ -243,9 +373,12 @@ static int pt_peek(const struct iommu *io, uint64_t paddr, uint64_t *v) {
   return 0;
 }
 
+/* Writes to host-side tables tell the memo themselves; mem tells it of
+ * writes into simulated memory. */
 static int pt_write(struct iommu *io, uint64_t paddr, uint64_t v) {
   if (io->p.mem)
     return mem_write(io->p.mem, kernel_cpu, paddr, &v, sizeof v, &pt_prov) ? -1 : 0;
+  memo_note_write(io, paddr);
   *host_pte(io, paddr) = v;
   return 0;
 }
@@ -253,6 +386,7 @@ static int pt_write(struct iommu *io, uint64_t paddr, uint64_t v) {
 static int pt_write_table(struct iommu *io, uint64_t paddr, const uint64_t *v) {
   if (io->p.mem)
     return mem_write(io->p.mem, kernel_cpu, paddr, v, MEM_PAGE_SIZE, &pt_prov) ? -1 : 0;
+  memo_note_write(io, paddr);
   memcpy(host_pte(io, paddr), v, MEM_PAGE_SIZE);
   return 0;
 }
@@ -360,29 +494,53 @@ struct walk {
   unsigned levels; /* entries read */
 };
 
-/* Walk the table for iova; hw: as the IOMMU (accesses through the memory
- * accessor), else a peek. 0 with *w, or -1 when not present (w->levels says
- * how many entries were read). */
-static int pt_walk(const struct iommu *io, const struct domain *d, uint64_t iova, int hw, struct walk *w) {
+/* One entry of a walk at level, with eff the R/W bits ANDed so far: 0, go
+ * on to the table it points to; 1, a leaf (*w filled); -1, not present. */
+static int walk_step(uint64_t pte, unsigned level, uint64_t *eff, struct walk *w) {
+  *eff &= pte;
+  if (!(pte & (IOMMU_PTE_R | IOMMU_PTE_W)))
+    return -1;
+  if (level != 1 && !(level == 2 && (pte & IOMMU_PTE_PS)))
+    return 0;
+  w->pfn = (pte & IOMMU_PTE_ADDR_MASK) >> IOMMU_PAGE_SHIFT;
+  w->shift = level == 1 ? IOMMU_PAGE_SHIFT : IOMMU_SUPERPAGE_SHIFT;
+  w->perm = ((*eff & IOMMU_PTE_R) ? IOMMU_PERM_READ : 0) | ((*eff & IOMMU_PTE_W) ? IOMMU_PERM_WRITE : 0);
+  return 1;
+}
+
+/* Walk the table for iova. hw NULL: a peek; else hw is io walking as the
+ * IOMMU: accesses through the memory accessor, starting below the deepest
+ * upper-level entry the memo holds (those above count as read, as a walk
+ * of every level reads them) and keeping the upper-level entries it reads.
+ * 0 with *w, or -1 when not present (w->levels says how many entries were
+ * read). */
+static int pt_walk(const struct iommu *io, struct iommu *hw, const struct domain *d, uint64_t iova,
+                   struct walk *w) {
+  unsigned top = io->p.walk_levels, level = top;
   uint64_t table = d->root, eff = IOMMU_PTE_R | IOMMU_PTE_W;
-  w->levels = 0;
-  for (unsigned level = io->p.walk_levels; level >= 1; level--) {
+  int keep = hw && hw->memo;
+  for (unsigned l = 2; keep && l <= top; l++) {
+    const struct memo_entry *e = memo_find(io, d->rid, l, iova);
+    if (e) {
+      table = e->next;
+      eff = e->eff;
+      level = l - 1;
+      break;
+    }
+  }
+  w->levels = top - level;
+  for (; level >= 1; level--) {
     uint64_t s = table + 8ull * pt_index(iova, level), pte;
     int rc = hw ? pt_read(io, s, &pte, &iommu_hw) : pt_peek(io, s, &pte);
     if (rc)
       return -1;
     w->levels++;
-    eff &= pte;
-    if (!(pte & (IOMMU_PTE_R | IOMMU_PTE_W)))
-      return -1;
-    int leaf = level == 1 || (level == 2 && (pte & IOMMU_PTE_PS));
-    if (leaf) {
-      w->pfn = (pte & IOMMU_PTE_ADDR_MASK) >> IOMMU_PAGE_SHIFT;
-      w->shift = level == 1 ? IOMMU_PAGE_SHIFT : IOMMU_SUPERPAGE_SHIFT;
-      w->perm = ((eff & IOMMU_PTE_R) ? IOMMU_PERM_READ : 0) | ((eff & IOMMU_PTE_W) ? IOMMU_PERM_WRITE : 0);
-      return 0;
-    }
+    rc = walk_step(pte, level, &eff, w);
+    if (rc)
+      return rc > 0 ? 0 : -1;
     table = pte & IOMMU_PTE_ADDR_MASK;
+    if (keep)
+      keep = memo_put(hw, d->rid, level, iova, s, table, eff) == 0;
   }
   return -1;
 }
@@ -751,7 +909,7 @@ static uint64_t leaf_paddr(uint64_t pfn, unsigned shift, uint64_t iova) {
 static int entry_is_stale(const struct iommu *io, const struct domain *d, const struct tlb_entry *e,
                           uint64_t iova) {
   struct walk w;
-  if (!d || pt_walk(io, d, iova, 0, &w))
+  if (!d || pt_walk(io, NULL, d, iova, &w))
     return 1;
   uint64_t page = iova & ~0xfffull;
   return leaf_paddr(w.pfn, w.shift, page) != leaf_paddr(e->pfn, e->shift, page) ||
@@ -800,7 +958,7 @@ int iommu_translate2(struct iommu *io, uint16_t rid, uint64_t iova, int write, u
       return -1;
     }
     struct walk w;
-    int rc = pt_walk(io, d, iova, 1, &w);
+    int rc = pt_walk(io, io, d, iova, &w);
     io->st.walk_reads += w.levels;
     out->levels = (uint8_t)w.levels;
     out->latency_ps += (uint64_t)w.levels * io->p.walk_level_ps;
@@ -838,7 +996,7 @@ int iommu_iova_to_phys(const struct iommu *io, uint16_t rid, uint64_t iova, uint
                        unsigned *perm, unsigned *page_shift) {
   const struct domain *d = domain_find(io, rid);
   struct walk w;
-  if (!d || iova >> io->aw_bits || pt_walk(io, d, iova, 0, &w))
+  if (!d || iova >> io->aw_bits || pt_walk(io, NULL, d, iova, &w))
     return -1;
   if (paddr)
     *paddr = leaf_paddr(w.pfn, w.shift, iova);

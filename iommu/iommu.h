@@ -12,8 +12,10 @@
  *   Entries"). With params.mem set, the tables live in simulated memory: each
  *   table page comes from mem_page_alloc and is written by the kernel CPU
  *   accessor with MEM_LABEL_KERNEL_META (kernel-private), and a walk reads
- *   one entry per level through mem_read as the device IOMMU_WALK_RID
- *   (the IOMMU itself). Without mem (unit tests, tools), the same tables are
+ *   one entry per level (but those the walk memo below holds) through
+ *   mem_read as the device IOMMU_WALK_RID (the IOMMU itself); the model
+ *   adds one observer to mem for the memo (without a free observer slot it
+ *   keeps no memo). Without mem (unit tests, tools), the same tables are
  *   kept in host memory the module owns.
  * - IOVA allocation per domain as Linux's DMA API does it
  *   (drivers/iommu/dma-iommu.c, iova.c): sizes under 32 pages rounded up to a
@@ -23,6 +25,16 @@
  * - IOTLB: iotlb_entries entries, iotlb_ways ways (0: fully associative),
  *   LRU within a set; 4 KiB entries and 2 MiB superpage entries. A miss walks
  *   the table, walk_level_ps per level read.
+ * - Walk memo (params.walk_memo): the upper-level (non-leaf) entries walks
+ *   have read, kept per domain and level like VT-d's paging-structure caches
+ *   (spec 6.2.2), as a simulator speed-up only: a walk whose upper levels
+ *   are in it reads only the levels below from memory, but counts, times
+ *   and reports every level as read. It is emptied by any write to a table
+ *   page it was read from, whoever makes it (the model watches mem's writes
+ *   through an observer, removed when the model is freed), so a
+ *   translation, a fault and every counter are what a walk of every level
+ *   gives. Only the accesses a memory observer sees differ: the reads of
+ *   upper-level entries it holds are not made.
  * - Invalidation (enum iommu_mode): strict invalidates at unmap (page
  *   selective); lazy queues the unmap in the domain's flush queue, flushed
  *   (domain-wide invalidation) when an unmap finds it full (flush_entries - 1
@@ -117,6 +129,8 @@ struct iommu_params {
   uint8_t forcedac;         /* 1: skip the below-4-GiB first try (Linux iommu.forcedac) (0) */
   uint32_t iova_mag_size;   /* IOVAs per rcache magazine (127, Linux IOVA_MAG_SIZE) */
   uint32_t iova_depot_mags; /* full magazines kept per size (32, Linux MAX_GLOBAL_MAGS) */
+  uint8_t walk_memo;        /* 1: keep the upper-level entries walks read in a memo
+                               (below); 0: every walk reads every level (1) */
 };
 
 /* calibration.md defaults: 64-entry fully associative IOTLB, flush at 256 or
@@ -141,8 +155,9 @@ struct iommu;
 /* NULL when p is NULL or impossible (iotlb_entries 0, ways not dividing it,
  * walk_levels outside 2..5) or host memory runs out. */
 struct iommu *iommu_new(const struct iommu_params *p);
-/* Frees the model. Page-table pages in simulated memory stay allocated there
- * (the machine is going away), so mem may be freed before or after. */
+/* Frees the model and removes its observer from params.mem, which must
+ * still exist. Page-table pages in simulated memory stay allocated there
+ * (the machine is going away). */
 void iommu_free(struct iommu *io);
 
 /* Map physical page pfn for requester rid with perm; *iova_out receives the

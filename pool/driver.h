@@ -217,6 +217,11 @@ void driver_free(struct driver *d);
 
 /* The NIC raised queue's interrupt: schedule its NAPI poll. */
 void driver_irq(struct driver *d, unsigned queue);
+/* A hint, no effect on the model: a frame for socket sock (driver_pkt's
+ * sock) is on its way, so its receive-queue accounting is fetched into the
+ * host's cache while the NIC and NAPI work (with many flows it is a cache
+ * miss at sock_queue otherwise). */
+void driver_sock_prefetch(const struct driver *d, uint32_t sock);
 
 const struct driver_stats *driver_stats(const struct driver *d);
 void driver_set_effect_cb(struct driver *d, driver_effect_fn fn, void *ctx);

@@ -28,6 +28,11 @@ static uint32_t *sock_rmem(struct driver *d, uint32_t sock) {
   return &d->rmem[sock % DRIVER_SOCK_SLOTS];
 }
 
+void driver_sock_prefetch(const struct driver *d, uint32_t sock) {
+  if (d->rmem)
+    __builtin_prefetch(&d->rmem[sock % DRIVER_SOCK_SLOTS], 1);
+}
+
 /* The recipient's recvmsg: the payload is copied out, the stack is done
  * with the bytes, the pages go back. */
 static void consume(struct driver *d, const struct pending_rx *pr) {

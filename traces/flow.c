@@ -546,6 +546,7 @@ struct flow_entry {
  * looked up is always right. Filled by flow_table_add_frame (the first
  * pass); flow_table_find only reads it. */
 #define FLOW_MEMO 4096u
+#define FLOW_PREFETCH_MIN 32768u
 
 struct flow_memo {
   struct flow_key key;
@@ -556,7 +557,7 @@ struct flow_table {
   struct flow_entry *entries; /* dense, by id */
   uint32_t count, cap;
   uint64_t frames;            /* frames added so far (flow_table_add's index) */
-  uint32_t *slots;            /* ids; UINT32_MAX is empty */
+  uint64_t *slots;            /* slot_make(id, hash); SLOT_EMPTY is empty */
   uint32_t nslots;            /* a power of two, >= 2 * count */
   uint32_t limit;             /* most flows kept; 0: no bound */
   uint64_t evicted, untracked;
@@ -566,6 +567,12 @@ struct flow_table {
   uint32_t *heap;
   uint32_t nheap;
   int heap_built;
+  /* The memo's hits and misses among the last adds (halved every 1,024):
+   * prefetching pays when it misses often and the table is larger than the
+   * host's caches (FLOW_PREFETCH_MIN flows, 4 MiB of entries); otherwise it
+   * only costs instructions (the canonical form and hash twice). */
+  uint32_t memo_hits, memo_misses;
+  int prefetch;
   struct flow_memo memo[FLOW_MEMO];
 };
 
@@ -647,16 +654,28 @@ int flow_table_set_limit(struct flow_table *ft, uint32_t max_flows) {
 uint64_t flow_table_evicted(const struct flow_table *ft) { return ft->evicted; }
 uint64_t flow_table_untracked(const struct flow_table *ft) { return ft->untracked; }
 
+/* A slot holds an id and the upper half of its flow's hash (the lower bits
+ * chose the home slot): a probe compares the hash there and reads the
+ * flow's entry only when they match, so a lookup costs the slot's cache
+ * line and, on a hit, the entry's, whatever the probe length. */
+#define SLOT_EMPTY UINT64_MAX
+
+static uint64_t slot_make(uint32_t id, uint64_t h) { return (h & ~(uint64_t)UINT32_MAX) | id; }
+static uint32_t slot_id(uint64_t s) { return (uint32_t)s; }
+
 static uint32_t lookup(const struct flow_table *ft, const struct flow_key *ck, uint64_t h,
                        uint32_t *slot) {
   uint32_t mask = ft->nslots - 1;
+  uint64_t tag = h & ~(uint64_t)UINT32_MAX;
   for (uint32_t i = (uint32_t)h & mask;; i = (i + 1) & mask) {
-    uint32_t id = ft->slots[i];
-    if (id == UINT32_MAX) {
+    uint64_t s = ft->slots[i];
+    if (s == SLOT_EMPTY) {
       *slot = i;
       return UINT32_MAX;
     }
-    if (ft->entries[id].hash == h && key_equal(&ft->entries[id].ckey, ck)) {
+    uint32_t id = slot_id(s);
+    if ((s & ~(uint64_t)UINT32_MAX) == tag && ft->entries[id].hash == h &&
+        key_equal(&ft->entries[id].ckey, ck)) {
       *slot = i;
       return id;
     }
@@ -670,33 +689,34 @@ static void slot_delete(struct flow_table *ft, uint32_t i) {
   uint32_t j = i;
   for (;;) {
     j = (j + 1) & mask;
-    uint32_t id = ft->slots[j];
-    if (id == UINT32_MAX)
+    uint64_t s = ft->slots[j];
+    if (s == SLOT_EMPTY)
       break;
-    uint32_t k = (uint32_t)ft->entries[id].hash & mask;
-    /* id may move to i unless its home k lies cyclically in (i, j]. */
+    uint32_t k = (uint32_t)ft->entries[slot_id(s)].hash & mask;
+    /* The flow may move to i unless its home k lies cyclically in (i, j]. */
     int stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
     if (!stays) {
-      ft->slots[i] = id;
+      ft->slots[i] = s;
       i = j;
     }
   }
-  ft->slots[i] = UINT32_MAX;
+  ft->slots[i] = SLOT_EMPTY;
 }
 
 static int grow_slots(struct flow_table *ft) {
   if (ft->nslots > UINT32_MAX / 2)
     return -1;
   uint32_t n = ft->nslots * 2;
-  uint32_t *s = malloc((size_t)n * sizeof *s);
+  uint64_t *s = malloc((size_t)n * sizeof *s);
   if (s == NULL)
     return -1;
   memset(s, 0xff, (size_t)n * sizeof *s);
   for (uint32_t id = 0; id < ft->count; id++) {
-    uint32_t i = (uint32_t)ft->entries[id].hash & (n - 1);
-    while (s[i] != UINT32_MAX)
+    uint64_t h = ft->entries[id].hash;
+    uint32_t i = (uint32_t)h & (n - 1);
+    while (s[i] != SLOT_EMPTY)
       i = (i + 1) & (n - 1);
-    s[i] = id;
+    s[i] = slot_make(id, h);
   }
   free(ft->slots);
   ft->slots = s;
@@ -791,7 +811,7 @@ static void entry_init(struct flow_table *ft, uint32_t id, const struct flow_key
   e->stats.key.sport = key->sport;
   e->stats.key.dport = key->dport;
   e->stats.first_index = index;
-  ft->slots[slot] = id;
+  ft->slots[slot] = slot_make(id, h);
 }
 
 /* The table is full: the flow with the fewest estimated bytes makes room
@@ -839,7 +859,13 @@ uint32_t flow_table_add(struct flow_table *ft, const struct flow_key *key, uint3
 uint32_t flow_table_add_frame(struct flow_table *ft, const struct flow_key *key,
                               uint32_t wire_bytes, uint64_t index) {
   struct flow_memo *mm = &ft->memo[memo_index(key)];
+  if (ft->memo_hits + ft->memo_misses >= 1024) {
+    ft->prefetch = ft->count >= FLOW_PREFETCH_MIN && ft->memo_misses * 8 > ft->memo_hits + ft->memo_misses;
+    ft->memo_hits /= 2;
+    ft->memo_misses /= 2;
+  }
   if (mm->id != UINT32_MAX && key_equal(&mm->key, key)) {
+    ft->memo_hits++;
     ft->frames++;
     struct flow_entry *e = &ft->entries[mm->id];
     e->stats.packets++;
@@ -848,6 +874,7 @@ uint32_t flow_table_add_frame(struct flow_table *ft, const struct flow_key *key,
       heap_down(ft, e->heap_pos);
     return mm->id;
   }
+  ft->memo_misses++;
   struct flow_key ck;
   flow_key_canonical(key, &ck);
   uint64_t h = key_hash(&ck);
@@ -908,6 +935,35 @@ uint32_t flow_table_find(const struct flow_table *ft, const struct flow_key *key
   flow_key_canonical(key, &ck);
   uint32_t slot;
   return lookup(ft, &ck, key_hash(&ck), &slot);
+}
+
+int flow_table_prefetch(const struct flow_table *ft, const struct flow_key *key, uint64_t *hash) {
+  if (!ft->prefetch)
+    return 0;
+  /* The memo's entry too: looking it up first would wait for it. */
+  __builtin_prefetch(&ft->memo[memo_index(key)]);
+  struct flow_key ck;
+  flow_key_canonical(key, &ck);
+  *hash = key_hash(&ck);
+  __builtin_prefetch(&ft->slots[(uint32_t)*hash & (ft->nslots - 1)]);
+  return 1;
+}
+
+void flow_table_prefetch_entry(const struct flow_table *ft, uint64_t hash) {
+  uint32_t mask = ft->nslots - 1;
+  uint64_t tag = hash & ~(uint64_t)UINT32_MAX;
+  /* The first few slots of the probe run: the one that carries the hash. */
+  for (uint32_t n = 0, i = (uint32_t)hash & mask; n < 4; n++, i = (i + 1) & mask) {
+    uint64_t s = ft->slots[i];
+    if (s == SLOT_EMPTY)
+      return;
+    if ((s & ~(uint64_t)UINT32_MAX) == tag) {
+      const struct flow_entry *e = &ft->entries[slot_id(s)];
+      __builtin_prefetch(e);
+      __builtin_prefetch(&e->stats.bytes, 1);
+      return;
+    }
+  }
 }
 
 uint32_t flow_table_count(const struct flow_table *ft) { return ft->count; }

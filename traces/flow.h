@@ -170,6 +170,16 @@ uint32_t flow_table_add_frame(struct flow_table *ft, const struct flow_key *key,
                               uint32_t wire_bytes, uint64_t index);
 /* The id of key's flow, or UINT32_MAX when it is not in the table. */
 uint32_t flow_table_find(const struct flow_table *ft, const struct flow_key *key);
+/* Hints for a caller that knows which keys come next (no effect on any
+ * result): with many flows the table does not fit the host's caches, and a
+ * lookup waits for the slot and then for the entry it names. So
+ * flow_table_prefetch fetches the slot where key's flow is found and sets
+ * *hash; flow_table_prefetch_entry(hash), called later when that slot is
+ * cached, fetches the entry. flow_table_prefetch returns 0 when it does
+ * nothing: when the memo of recent keys has answered most of the last
+ * adds, or the table is small enough to stay cached, else 1. */
+int flow_table_prefetch(const struct flow_table *ft, const struct flow_key *key, uint64_t *hash);
+void flow_table_prefetch_entry(const struct flow_table *ft, uint64_t hash);
 uint32_t flow_table_count(const struct flow_table *ft);
 /* NULL when id >= flow_table_count(). */
 const struct flow_stats *flow_table_get(const struct flow_table *ft, uint32_t id);

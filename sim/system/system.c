@@ -68,6 +68,8 @@ struct sys {
   struct tx *tx;        /* NULL: everything is received */
   struct trace_filter *tx_filter;
   int rec_tx;           /* the current record is sent */
+  struct flow_parse next_fp; /* the current record's parse, as read */
+  int next_parsed;           /* 1: next_fp is set (it parses) */
   unsigned rec_sender;
   uint64_t tx_first_ps, tx_last_ps;
   int have_tx;
@@ -189,12 +191,12 @@ static uint64_t arrival_of(struct sys *s, const struct trace_record *r) {
 }
 
 /* Is the record sent by the host, and by whom? traffic.tx's filter, or
- * (a TX design without it) the application's flows. */
-static int is_sent(struct sys *s, const struct trace_record *r, unsigned *sender) {
+ * (a TX design without it) the application's flows. fp: its parse, or NULL. */
+static int is_sent(struct sys *s, const struct trace_record *r, const struct flow_parse *fp,
+                   unsigned *sender) {
   if (!s->tx)
     return 0;
-  struct flow_parse fp;
-  uint32_t flow = flow_parse(s->frame, r->caplen, &fp) == 0 ? tenancy_lookup(s->tn, &fp) : UINT32_MAX;
+  uint32_t flow = fp ? tenancy_lookup(s->tn, fp) : UINT32_MAX;
   unsigned owner = flow < flow_table_count(s->tn->ft) ? s->tn->owner[flow] : PRINCIPAL_OTHER;
   if (s->tx_filter ? !trace_filter_match(s->tx_filter, r) : owner != PRINCIPAL_APP)
     return 0;
@@ -223,7 +225,14 @@ static void schedule_next(struct sys *s) {
   if (s->rec.caplen > sizeof s->frame)
     s->rec.caplen = sizeof s->frame;
   memcpy(s->frame, s->rec.data, s->rec.caplen);
-  s->rec_tx = is_sent(s, &s->rec, &s->rec_sender);
+  /* Parsed now (feed takes the parse unless a fault may change the bytes),
+   * so that the flow table's slot is fetched into the host's cache while
+   * the machine works until the frame arrives. */
+  s->next_parsed = flow_parse(s->frame, s->rec.caplen, &s->next_fp) == 0;
+  uint64_t hash;
+  if (s->next_parsed)
+    flow_table_prefetch(s->tn->ft, &s->next_fp.key, &hash);
+  s->rec_tx = is_sent(s, &s->rec, s->next_parsed ? &s->next_fp : NULL, &s->rec_sender);
   uint64_t at = s->rec_tx ? record_time(s, &s->rec) : arrival_of(s, &s->rec);
   if (s->feed_error) {
     s->have_rec = 0;
@@ -418,14 +427,20 @@ static void feed(void *arg) {
     schedule_next(s);
     return;
   }
-  struct flow_parse fp;
-  int parsed = flow_parse(s->frame, r->caplen, &fp) == 0;
-  uint32_t flow = parsed ? tenancy_lookup(s->tn, &fp) : UINT32_MAX;
+  /* A fault may have changed the bytes: then they are parsed again. */
+  struct flow_parse refp;
+  const struct flow_parse *fp = &s->next_fp;
+  int parsed = s->next_parsed;
+  if (s->o->nfaults) {
+    parsed = flow_parse(s->frame, r->caplen, &refp) == 0;
+    fp = &refp;
+  }
+  uint32_t flow = parsed ? tenancy_lookup(s->tn, fp) : UINT32_MAX;
   if (s->rec_tx) {
     struct tx_frame tf = {.data = s->frame, .caplen = r->caplen,
                           .wire_len = r->origlen > r->caplen ? r->origlen : r->caplen,
-                          .hdr_len = parsed ? fp.payload_offset : r->caplen, .flow = flow, .index = r->index};
-    tx_send(s->tx, s->rec_sender, tx_queue_of(s, s->rec_sender, parsed ? &fp.key : NULL), &tf);
+                          .hdr_len = parsed ? fp->payload_offset : r->caplen, .flow = flow, .index = r->index};
+    tx_send(s->tx, s->rec_sender, tx_queue_of(s, s->rec_sender, parsed ? &fp->key : NULL), &tf);
     schedule_next(s);
     return;
   }
@@ -436,11 +451,11 @@ static void feed(void *arg) {
       /* A frame that parses as nothing has no known header bytes: all of it
        * is labelled payload, and the NIC does not split it (82599 7.1.10
        * splits only packet types its parser recognises). */
-      .hdr_len = parsed ? fp.payload_offset : 0,
+      .hdr_len = parsed ? fp->payload_offset : 0,
       .flow = flow,
       .index = r->index,
-      .vlan_tags = parsed ? fp.vlan_tags : 0,
-      .key = parsed ? &fp.key : NULL,
+      .vlan_tags = parsed ? fp->vlan_tags : 0,
+      .key = parsed ? &fp->key : NULL,
   };
   uint64_t now = simk_now_ps();
   if (!s->have_first_arrival) {
@@ -450,8 +465,11 @@ static void feed(void *arg) {
     s->have_first_arrival = 1;
   }
   s->last_arrival_ps = now;
-  if (parsed)
-    tenancy_fed(s->tn, s->frame, r->caplen, &fp, flow);
+  if (parsed) {
+    const struct driver_pkt *pk = tenancy_fed(s->tn, s->frame, r->caplen, fp, flow);
+    if (pk)
+      driver_sock_prefetch(s->drv, pk->sock);
+  }
   nic_rx_frame(s->nic, &f);
   schedule_next(s);
 }

@@ -88,14 +88,15 @@ static uint32_t cls_memo_slot(const uint8_t *b, uint32_t len) {
   return (uint32_t)(h >> (64 - CLS_MEMO_BITS));
 }
 
-void tenancy_fed(struct tenancy *tn, const uint8_t *frame, uint32_t len, const struct flow_parse *fp,
-                 uint32_t flow) {
+const struct driver_pkt *tenancy_fed(struct tenancy *tn, const uint8_t *frame, uint32_t len,
+                                     const struct flow_parse *fp, uint32_t flow) {
   if (!tn->memo || len > CLS_MEMO_BYTES)
-    return;
+    return NULL;
   struct tenancy_memo *e = &tn->memo[cls_memo_slot(frame, len)];
   e->len = len;
   classify_parsed(tn, fp, flow, &e->pk);
   memcpy(e->bytes, frame, len);
+  return &e->pk;
 }
 
 /* The stack's view of a frame: which flow, whose socket, where the payload starts. */
@@ -190,6 +191,60 @@ static int owners_filters(struct tenancy *tn, struct trace_filter **flt, char *e
  * principal id + 1 where a lower claim wins (app: 1, listed principal i: i + 3). */
 static unsigned claim_rank(unsigned principal) { return principal == PRINCIPAL_APP ? 1 : principal + 1; }
 
+/* One frame of the first pass into the flow table and the claims: key
+ * (wire bytes, trace index) seen in record r, which is given when a
+ * principal's filter may have to look at it. 0, or -1 with err set. */
+static int prepass_add(struct tenancy *tn, struct trace_filter *const *flt, uint8_t **claim, size_t *cap,
+                       const struct flow_key *key, uint32_t wire, uint64_t index,
+                       const struct trace_record *r, char *err, size_t errlen) {
+  uint32_t id = flow_table_add_frame(tn->ft, key, wire, index);
+  if (id == UINT32_MAX) {
+    if (flow_table_untracked(tn->ft))
+      snprintf(err, errlen, "trace.max_flows: the application owns all %u flows the flow table keeps "
+               "(app.owns) and record %llu starts another; allowed: 16..16777216, raise it",
+               tn->c->trace_max_flows, (unsigned long long)index);
+    else
+      snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  if (id >= *cap) {
+    size_t ncap = *cap * 2;
+    while (id >= ncap)
+      ncap *= 2;
+    uint8_t *n = realloc(*claim, ncap);
+    if (!n) {
+      snprintf(err, errlen, "out of memory");
+      return -1;
+    }
+    memset(n + *cap, 0, ncap - *cap);
+    *claim = n;
+    *cap = ncap;
+  }
+  for (unsigned p = 0; r && p < tn->pol.nprincipals; p++) {
+    unsigned rank = claim_rank(p);
+    if (!flt[p] || ((*claim)[id] && (*claim)[id] <= rank) || !trace_filter_match(flt[p], r))
+      continue;
+    (*claim)[id] = (uint8_t)rank;
+    flow_table_pin(tn->ft, id); /* a principal's flow is never evicted */
+  }
+  return 0;
+}
+
+/* Frames of the first pass go into the flow table PREPASS_AHEAD frames after
+ * they are read, so that the table's slot and entry for each are fetched
+ * into the host's cache meanwhile (flow_table_prefetch: with many flows each
+ * lookup is otherwise two cache misses). The order of the adds is the
+ * trace's, so the table comes out the same. When a principal has a filter,
+ * which must see the record itself, each frame goes in at once. */
+#define PREPASS_AHEAD 8u
+
+struct prepass_frame {
+  struct flow_key key;
+  uint64_t index, hash;
+  uint32_t wire;
+  int hinted; /* 1: hash is set (the memo did not know the key) */
+};
+
 static int prepass(struct tenancy *tn, struct replay_result *res, char *err, size_t errlen) {
   const struct config *c = tn->c;
   struct trace_filter *flt[SYSTEM_MAX_PRINCIPALS] = {NULL};
@@ -202,60 +257,75 @@ static int prepass(struct tenancy *tn, struct replay_result *res, char *err, siz
   }
   if (owners_filters(tn, flt, err, errlen))
     goto out;
+  unsigned ahead = PREPASS_AHEAD;
+  for (unsigned p = 0; p < SYSTEM_MAX_PRINCIPALS; p++)
+    if (flt[p])
+      ahead = 0;
+  struct prepass_frame ring[PREPASS_AHEAD];
+  unsigned head = 0, queued = 0;
   struct trace_record r;
   int have_first = 0;
   uint64_t flow_packets = 0, flow_bytes = 0;
-  while ((!tn->limit_frames || res->trace_packets < tn->limit_frames) &&
-         (rc = trace_next(tn->t, &r, err, errlen)) == 1) {
+  for (;;) {
+    rc = 0;
+    int more = (!tn->limit_frames || res->trace_packets < tn->limit_frames) &&
+               (rc = trace_next(tn->t, &r, err, errlen)) == 1;
     /* A stop request ends the pass at once: the run then stops at its
      * first frame, and the report (marked incomplete) counts the frames
      * read so far. */
-    if (system_stop_requested())
-      break;
-    if (!have_first) {
-      tn->first_ts_ps = r.ts_ps;
-      have_first = 1;
+    if (more && system_stop_requested())
+      more = 0;
+    if (more) {
+      if (!have_first) {
+        tn->first_ts_ps = r.ts_ps;
+        have_first = 1;
+      }
+      res->trace_packets++;
+      uint32_t wire = r.origlen > r.caplen ? r.origlen : r.caplen;
+      res->trace_bytes += wire;
+      struct flow_parse fp;
+      if (flow_parse(r.data, r.caplen, &fp))
+        continue;
+      flow_packets++;
+      flow_bytes += wire;
+      /* At once when nothing is fetched ahead (a filter needs the record,
+       * or few flows: the table's memo answers) and none is waiting. */
+      uint64_t hash = 0;
+      int hinted = ahead ? flow_table_prefetch(tn->ft, &fp.key, &hash) : 0;
+      if (!hinted && !queued) {
+        if (prepass_add(tn, flt, &claim, &cap, &fp.key, wire, r.index, &r, err, errlen)) {
+          rc = -1;
+          goto out;
+        }
+        continue;
+      }
+      struct prepass_frame *pf = &ring[(head + queued++) % PREPASS_AHEAD];
+      pf->key = fp.key;
+      pf->index = r.index;
+      pf->wire = wire;
+      pf->hash = hash;
+      pf->hinted = hinted;
+      /* Halfway along, the slot has come: fetch the entry it names. */
+      if (queued > PREPASS_AHEAD / 2) {
+        const struct prepass_frame *mid = &ring[(head + queued - 1 - PREPASS_AHEAD / 2) % PREPASS_AHEAD];
+        if (mid->hinted)
+          flow_table_prefetch_entry(tn->ft, mid->hash);
+      }
     }
-    res->trace_packets++;
-    uint32_t wire = r.origlen > r.caplen ? r.origlen : r.caplen;
-    res->trace_bytes += wire;
-    struct flow_parse fp;
-    if (flow_parse(r.data, r.caplen, &fp))
-      continue;
-    flow_packets++;
-    flow_bytes += wire;
-    uint32_t id = flow_table_add_frame(tn->ft, &fp.key, wire, r.index);
-    if (id == UINT32_MAX) {
-      if (flow_table_untracked(tn->ft))
-        snprintf(err, errlen, "trace.max_flows: the application owns all %u flows the flow table keeps "
-                 "(app.owns) and record %llu starts another; allowed: 16..16777216, raise it",
-                 c->trace_max_flows, (unsigned long long)r.index);
-      else
-        snprintf(err, errlen, "out of memory");
-      rc = -1;
-      goto out;
-    }
-    if (id >= cap) {
-      size_t ncap = cap * 2;
-      while (id >= ncap)
-        ncap *= 2;
-      uint8_t *n = realloc(claim, ncap);
-      if (!n) {
-        snprintf(err, errlen, "out of memory");
+    /* The oldest goes in when the ring is full, and all of them at the end
+     * (also after a stop or an error, so that every frame read is counted,
+     * as when each went in at once). */
+    while (queued && (queued == PREPASS_AHEAD || !more)) {
+      const struct prepass_frame *pf = &ring[head];
+      if (prepass_add(tn, flt, &claim, &cap, &pf->key, pf->wire, pf->index, NULL, err, errlen)) {
         rc = -1;
         goto out;
       }
-      memset(n + cap, 0, ncap - cap);
-      claim = n;
-      cap = ncap;
+      head = (head + 1) % PREPASS_AHEAD;
+      queued--;
     }
-    for (unsigned p = 0; p < tn->pol.nprincipals; p++) {
-      unsigned rank = claim_rank(p);
-      if (!flt[p] || (claim[id] && claim[id] <= rank) || !trace_filter_match(flt[p], &r))
-        continue;
-      claim[id] = (uint8_t)rank;
-      flow_table_pin(tn->ft, id); /* a principal's flow is never evicted */
-    }
+    if (!more)
+      break;
   }
   if (rc < 0)
     goto out;

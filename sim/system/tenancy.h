@@ -68,9 +68,10 @@ int tenancy_classify(void *ctx, const uint8_t *frame, uint32_t len, struct drive
 
 /* The feeder hands the NIC frame (len bytes, parsed as fp, of flow id
  * flow): remembered, so that tenancy_classify, asked about the same bytes,
- * need not parse them again (called from the MAC's feed event). */
-void tenancy_fed(struct tenancy *tn, const uint8_t *frame, uint32_t len, const struct flow_parse *fp,
-                 uint32_t flow);
+ * need not parse them again (called from the MAC's feed event). Returns the
+ * classification kept, or NULL when the frame is not kept. */
+const struct driver_pkt *tenancy_fed(struct tenancy *tn, const uint8_t *frame, uint32_t len,
+                                     const struct flow_parse *fp, uint32_t flow);
 
 /* A flow as text for explanations (struct policy's flow_name, ctx the tenancy). */
 void tenancy_flow_name(void *ctx, uint32_t flow, char *buf, size_t n);

@@ -18,8 +18,11 @@
 #include <string.h>
 
 #include "iommu.h"
+#include "mem.h"
+#include "prng.h"
 
 #define RID 0x0100
+#define RW (IOMMU_PERM_READ | IOMMU_PERM_WRITE)
 #define IOVA_TOP (1ull << 32)
 
 /* Distinct, easily told apart costs and latencies. */
@@ -884,6 +887,246 @@ START_TEST(test_flush_timer_as_linux) {
 }
 END_TEST
 
+/* ---- the walk memo (iommu.h): upper-level entries kept between walks ---- */
+
+/* Counts the IOMMU's own reads of memory (its walks). */
+static void count_walk_read(void *ctx, struct mem *m, const struct mem_access *a) {
+  (void)m;
+  if (a->who.actor == MEM_ACTOR_DEVICE && a->who.id == IOMMU_WALK_RID && a->op == MEM_OP_READ)
+    ++*(uint64_t *)ctx;
+}
+
+static uint64_t peek_pte(struct mem *m, uint64_t pa) {
+  uint64_t v = 0;
+  ck_assert_int_eq(mem_peek(m, pa, &v, 8), 0);
+  return v;
+}
+
+/* A walk after the first reads only the leaf entry of a 2 MiB region the
+ * memo knows, still counting and timing every level; a write into an
+ * upper-level table page (a new table's entry, a device's write) empties it. */
+START_TEST(test_walk_memo_reads_the_leaf) {
+  struct mem *m = mem_new(64ull << 20);
+  uint64_t reads = 0;
+  struct mem_observer obs = {.ctx = &reads, .access = count_walk_read};
+  ck_assert_int_eq(mem_add_observer(m, &obs), 0);
+  struct iommu_params p = params(IOMMU_STRICT);
+  p.mem = m;
+  p.iotlb_entries = 1;
+  struct iommu *io = iommu_new(&p);
+  uint64_t a = map1(io, RID, 0x500, RW, 0), b = map1(io, RID, 0x501, RW, 0);
+  struct iommu_xlate x;
+  ck_assert_int_eq(iommu_translate2(io, RID, a, 0, 0, &x), 0);
+  ck_assert_uint_eq(reads, 4);
+  ck_assert_int_eq(iommu_translate2(io, RID, b, 0, 0, &x), 0); /* the IOTLB holds one entry */
+  ck_assert_uint_eq(x.paddr, 0x501000);
+  ck_assert_uint_eq(x.levels, 4);
+  ck_assert_uint_eq(x.latency_ps, MISS_PS);
+  ck_assert_uint_eq(reads, 5);
+  ck_assert_uint_eq(iommu_stats(io)->walk_reads, 8);
+  /* A 2 MiB superpage in the next region: its entry is written into the
+   * level-2 table the memo was read from. */
+  uint64_t iova = 0;
+  ck_assert_int_ge(iommu_map_contig(io, RID, 0x40000, 512, RW, 0, &iova), 0);
+  ck_assert_uint_eq(iommu_stats(io)->superpage_maps, 1);
+  ck_assert_int_eq(iommu_translate2(io, RID, a, 0, 0, &x), 0);
+  ck_assert_uint_eq(reads, 9);
+  ck_assert_int_eq(iommu_translate2(io, RID, b, 0, 0, &x), 0);
+  ck_assert_uint_eq(reads, 10);
+  /* A device writes the level-2 entry (the value it holds already). */
+  uint64_t table = iommu_domain_root(io, RID), e = 0;
+  for (unsigned level = 4; level >= 2; level--) {
+    e = table + 8 * ((b >> (12 + 9 * (level - 1))) & 511);
+    table = peek_pte(m, e) & IOMMU_PTE_ADDR_MASK;
+  }
+  uint64_t v = peek_pte(m, e);
+  ck_assert_int_eq(mem_write(m, (struct mem_accessor){.actor = MEM_ACTOR_DEVICE, .id = 0x0200}, e, &v, 8, NULL), 0);
+  ck_assert_int_eq(iommu_translate2(io, RID, a, 0, 0, &x), 0);
+  ck_assert_uint_eq(reads, 14);
+  /* Writes into a leaf table page leave the memo as it is: b unmapped
+   * faults after reading its leaf entry alone. */
+  ck_assert_int_ge(iommu_unmap(io, RID, b, 0), 0);
+  ck_assert_int_eq(iommu_translate2(io, RID, b, 0, 0, &x), -1);
+  ck_assert_uint_eq(x.fault, IOMMU_FAULT_NOT_PRESENT);
+  ck_assert_uint_eq(x.levels, 4);
+  ck_assert_uint_eq(reads, 15);
+  iommu_free(io);
+  mem_free(m);
+}
+END_TEST
+
+/* One model of a pair, on its own memory (or host-side tables). */
+struct memo_side {
+  struct mem *m;
+  struct iommu *io;
+  uint64_t walk_reads; /* memory reads its walks made */
+};
+
+static void memo_side_new(struct memo_side *s, int in_mem, unsigned levels, enum iommu_mode mode, int memo) {
+  memset(s, 0, sizeof *s);
+  struct iommu_params p = params(mode);
+  p.iotlb_entries = 2;
+  p.walk_levels = levels;
+  p.walk_memo = (uint8_t)memo;
+  if (in_mem) {
+    s->m = mem_new(64ull << 20);
+    struct mem_observer obs = {.ctx = &s->walk_reads, .access = count_walk_read};
+    ck_assert_int_eq(mem_add_observer(s->m, &obs), 0);
+    p.mem = s->m;
+  }
+  s->io = iommu_new(&p);
+  ck_assert_ptr_nonnull(s->io);
+}
+
+/* The entries (their physical addresses) a walk of iova passes through. */
+static unsigned path_entries(struct mem *m, uint64_t root, uint64_t iova, unsigned levels, uint64_t *out) {
+  uint64_t table = root;
+  unsigned n = 0;
+  for (unsigned level = levels; level >= 1; level--) {
+    uint64_t e = table + 8 * ((iova >> (12 + 9 * (level - 1))) & 511), v;
+    if (e + 8 > mem_pages(m) << 12)
+      break;
+    out[n++] = e;
+    v = peek_pte(m, e);
+    if (!(v & (IOMMU_PTE_R | IOMMU_PTE_W)) || level == 1 || (level == 2 && (v & IOMMU_PTE_PS)))
+      break;
+    table = v & IOMMU_PTE_ADDR_MASK;
+  }
+  return n;
+}
+
+#define MEMO_IOVAS 4096
+
+/* The same random history on a model with the memo and one without: maps
+ * of pages, runs and 2 MiB superpages, unmaps (splitting superpages),
+ * flushes, the timer, passthrough and back, and (tables in memory) writes
+ * and copies into table entries and table pages by the kernel and by a
+ * device, mostly upper-level entries on the walks of mapped IOVAs: cleared,
+ * R or W flipped, PS set, pointed at another table. Every translation
+ * (return, address, latency, levels, hit, stale, fault), every counter and
+ * every fault record must agree, and the memo must save reads. */
+static void memo_compare(uint64_t seed, int in_mem, unsigned levels, enum iommu_mode mode) {
+  struct memo_side s[2];
+  memo_side_new(&s[0], in_mem, levels, mode, 1);
+  memo_side_new(&s[1], in_mem, levels, mode, 0);
+  static uint64_t iovas[MEMO_IOVAS];
+  static uint16_t rids[MEMO_IOVAS];
+  size_t n = 0;
+  uint64_t now = 0, translations = 0;
+  const uint16_t rid_of[2] = {RID, 0x0200};
+  for (int step = 0; step < 4000; step++) {
+    uint64_t r = prng_splitmix64(&seed);
+    unsigned op = (unsigned)(r % 100);
+    uint16_t rid = rid_of[(r >> 8) & 1];
+    now += (r >> 16) % 50000;
+    if (op < 20 && n + 1024 <= MEMO_IOVAS) {
+      /* Map a page, a run, or a 2 MiB-aligned run holding superpages. */
+      unsigned kind = (unsigned)((r >> 24) % 10), perm = 1 + (unsigned)((r >> 28) % 3);
+      uint32_t pages = kind < 6 ? 1 : kind < 9 ? 1 + (uint32_t)((r >> 32) % 16) : 1024;
+      uint64_t pfn = kind < 9 ? 0x100 + (r >> 40) % 0x10000 : 512 * (1 + (r >> 40) % 64);
+      uint64_t iova[2];
+      int64_t c[2];
+      for (int k = 0; k < 2; k++)
+        c[k] = iommu_map_contig(s[k].io, rid, pfn, pages, perm, now, &iova[k]);
+      ck_assert_int_eq(c[0], c[1]);
+      if (c[0] >= 0) {
+        ck_assert_uint_eq(iova[0], iova[1]);
+        for (uint32_t i = 0; i < pages; i++, n++) {
+          iovas[n] = iova[0] + ((uint64_t)i << 12);
+          rids[n] = rid;
+        }
+      }
+    } else if (op < 35 && n) {
+      size_t i = (size_t)((r >> 24) % n);
+      int64_t c0 = iommu_unmap(s[0].io, rids[i], iovas[i], now);
+      ck_assert_int_eq(c0, iommu_unmap(s[1].io, rids[i], iovas[i], now));
+      iovas[i] = iovas[--n];
+      rids[i] = rids[n];
+    } else if (op < 37) {
+      ck_assert_int_eq(iommu_flush(s[0].io, now), iommu_flush(s[1].io, now));
+    } else if (op < 38) {
+      for (int k = 0; k < 2; k++)
+        iommu_set_mode(s[k].io, IOMMU_PASSTHROUGH);
+    } else if (op < 40) {
+      for (int k = 0; k < 2; k++)
+        iommu_set_mode(s[k].io, mode);
+    } else if (op < 55 && in_mem && n) {
+      /* Change an entry on the walk of a mapped IOVA (or any word of its
+       * table page), by the kernel or a device, as a write or a copy. */
+      size_t i = (size_t)((r >> 24) % n);
+      uint64_t path[5];
+      unsigned np = path_entries(s[0].m, iommu_domain_root(s[0].io, rids[i]), iovas[i], levels, path);
+      if (np == 0)
+        continue;
+      unsigned at = (unsigned)((r >> 32) % 8) < 6 && np > 1 ? (unsigned)((r >> 35) % (np - 1)) : np - 1;
+      uint64_t e = path[at], v = peek_pte(s[0].m, e), src = path[(r >> 38) % np];
+      switch ((r >> 41) % 7) {
+      case 0: v = 0; break;
+      case 1: v ^= IOMMU_PTE_R; break;
+      case 2: v ^= IOMMU_PTE_W; break;
+      case 3: v |= IOMMU_PTE_PS; break;
+      case 4: v = (peek_pte(s[0].m, src) & IOMMU_PTE_ADDR_MASK) | IOMMU_PTE_R | IOMMU_PTE_W; break;
+      case 5: e = (e & ~0xfffull) + 8 * ((r >> 44) % 512); v = r; break;
+      default: break; /* the same value written again */
+      }
+      struct mem_accessor who = (r >> 50) & 1 ? (struct mem_accessor){.actor = MEM_ACTOR_DEVICE, .id = 0x0300}
+                                              : (struct mem_accessor){.actor = MEM_ACTOR_KERNEL, .id = 1};
+      for (int k = 0; k < 2; k++) {
+        if ((r >> 51) & 1)
+          ck_assert_int_eq(mem_copy(s[k].m, who, e, src, 8), 0);
+        else
+          ck_assert_int_eq(mem_write(s[k].m, who, e, &v, 8, NULL), 0);
+      }
+    } else if (n) {
+      /* Translate a mapped IOVA, or one near it, or anywhere. */
+      size_t i = (size_t)((r >> 24) % n);
+      uint64_t iova = iovas[i] + ((r >> 36) & 0xfff);
+      uint16_t trid = rids[i];
+      if ((r >> 48) % 8 == 0)
+        iova += ((r >> 52) % 4096) << 12;
+      else if ((r >> 48) % 8 == 1)
+        iova = prng_splitmix64(&seed) & ((1ull << (12 + 9 * levels)) - 1);
+      int write = (int)((r >> 60) & 1);
+      struct iommu_xlate x[2];
+      int rc0 = iommu_translate2(s[0].io, trid, iova, write, now, &x[0]);
+      ck_assert_int_eq(rc0, iommu_translate2(s[1].io, trid, iova, write, now, &x[1]));
+      ck_assert_uint_eq(x[0].paddr, x[1].paddr);
+      ck_assert_uint_eq(x[0].latency_ps, x[1].latency_ps);
+      ck_assert_uint_eq(x[0].hit, x[1].hit);
+      ck_assert_uint_eq(x[0].stale, x[1].stale);
+      ck_assert_uint_eq(x[0].levels, x[1].levels);
+      ck_assert_uint_eq(x[0].page_shift, x[1].page_shift);
+      ck_assert_uint_eq(x[0].fault, x[1].fault);
+      translations++;
+    }
+    ck_assert_int_eq(memcmp(iommu_stats(s[0].io), iommu_stats(s[1].io), sizeof(struct iommu_stats)), 0);
+  }
+  ck_assert_uint_gt(translations, 1000);
+  ck_assert_uint_gt(iommu_stats(s[1].io)->iotlb_misses, 500);
+  ck_assert_uint_eq(iommu_fault_count(s[0].io), iommu_fault_count(s[1].io));
+  for (size_t i = 0; i < iommu_fault_count(s[0].io); i++)
+    ck_assert_int_eq(memcmp(iommu_fault_get(s[0].io, i), iommu_fault_get(s[1].io, i), sizeof(struct iommu_fault)), 0);
+  if (in_mem) {
+    ck_assert_uint_eq(s[1].walk_reads, iommu_stats(s[1].io)->walk_reads);
+    ck_assert_uint_lt(s[0].walk_reads, s[1].walk_reads);
+  }
+  for (int k = 0; k < 2; k++) {
+    iommu_free(s[k].io);
+    mem_free(s[k].m);
+  }
+}
+
+START_TEST(test_walk_memo_changes_nothing) {
+  static const unsigned levels[] = {3, 4, 5};
+  uint64_t seed = 0x5eed;
+  for (int in_mem = 0; in_mem < 2; in_mem++)
+    for (int l = 0; l < 3; l++)
+      for (int mode = IOMMU_STRICT; mode <= IOMMU_LAZY; mode++)
+        for (int rep = 0; rep < 2; rep++)
+          memo_compare(prng_splitmix64(&seed), in_mem, levels[l], (enum iommu_mode)mode);
+}
+END_TEST
+
 static Suite *iommu_suite(void) {
   Suite *s = suite_create("iommu");
   TCase *tc = tcase_create("core");
@@ -903,6 +1146,7 @@ static Suite *iommu_suite(void) {
   tcase_add_test(tc, test_many_mappings);
   suite_add_tcase(s, tc);
   TCase *tp = tcase_create("policy");
+  tcase_set_timeout(tp, 60); /* about 4 s under the sanitizers: Check's default is 4 */
   tcase_add_test(tp, test_iotlb_set_associative_lru);
   tcase_add_test(tp, test_iotlb_matches_reference_lru);
   tcase_add_test(tp, test_iova_size_aligned_top_down);
@@ -915,6 +1159,11 @@ static Suite *iommu_suite(void) {
   tcase_add_test(tp, test_lazy_flush_is_domain_wide);
   tcase_add_test(tp, test_flush_timer_as_linux);
   suite_add_tcase(s, tp);
+  TCase *tm = tcase_create("memo");
+  tcase_set_timeout(tm, 120); /* the random histories: about 1 s alone, longer under sanitizers */
+  tcase_add_test(tm, test_walk_memo_reads_the_leaf);
+  tcase_add_test(tm, test_walk_memo_changes_nothing);
+  suite_add_tcase(s, tm);
   return s;
 }
 

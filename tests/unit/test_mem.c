@@ -610,6 +610,14 @@ START_TEST(test_observer_limit) {
   for (int i = 0; i < MEM_MAX_OBSERVERS; i++)
     ck_assert_int_eq(nobs_calls[i], 1);
   ck_assert_int_eq(nobs_calls[MEM_MAX_OBSERVERS], 0);
+  /* A removed observer is no longer called and frees its slot; the others
+   * still are. */
+  mem_remove_observer(m, (void *)(intptr_t)1);
+  ck_assert_int_eq(mem_add_observer(m, &extra), 0);
+  ck_assert_int_eq(mem_read(m, KERNEL, PG, NULL, 8), 0);
+  ck_assert_int_eq(nobs_calls[1], 1);
+  ck_assert_int_eq(nobs_calls[0], 2);
+  ck_assert_int_eq(nobs_calls[MEM_MAX_OBSERVERS], 1);
   mem_free(m);
 }
 END_TEST
@@ -856,6 +864,88 @@ START_TEST(test_page_alloc_contig) {
     ck_assert(pf < second || pf >= second + 8);
   }
   ck_assert_int_eq(mem_page_alloc_contig(m, 1, &first), MEM_ENOMEM);
+  mem_free(m);
+}
+END_TEST
+
+/* The allocator against the explicit stack it stands for (npages-1..1 with
+ * 1 on top, freed pages pushed, a contiguous run the first long enough,
+ * taken out keeping the order): the same pfn from every call of a random
+ * mix of allocations, frees and contiguous allocations. */
+START_TEST(test_page_alloc_matches_stack_model) {
+  enum { NP = 48 };
+  uint64_t seed = 0x9e3779b97f4a7c15ull;
+  for (int round = 0; round < 200; round++) {
+    struct mem *m = mem_new(NP * PG);
+    uint64_t stack[NP];
+    int used[NP] = {1};
+    uint64_t n = 0;
+    for (uint64_t i = NP; i-- > 1;)
+      stack[n++] = i;
+    for (int step = 0; step < 300; step++) {
+      seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+      unsigned r = (unsigned)(seed >> 33);
+      uint64_t got = 0, want = 0;
+      if (r % 8 < 4) {
+        int rc = mem_page_alloc(m, &got);
+        ck_assert_int_eq(rc, n ? 0 : MEM_ENOMEM);
+        if (n) {
+          want = stack[--n];
+          used[want] = 1;
+          ck_assert_uint_eq(got, want);
+        }
+      } else if (r % 8 < 7) {
+        uint64_t pfn = (r >> 3) % NP;
+        mem_page_free(m, pfn);
+        if (pfn && used[pfn]) {
+          used[pfn] = 0;
+          stack[n++] = pfn;
+        }
+      } else {
+        uint64_t len = 1 + (r >> 3) % 4, run = 0, first = 0;
+        int found = 0;
+        for (uint64_t p = 1; p < NP && !found; p++) {
+          run = used[p] ? 0 : run + 1;
+          if (run == len) {
+            first = p + 1 - len;
+            found = 1;
+          }
+        }
+        int rc = mem_page_alloc_contig(m, len, &got);
+        ck_assert_int_eq(rc, found ? 0 : MEM_ENOMEM);
+        if (found) {
+          ck_assert_uint_eq(got, first);
+          uint64_t k = 0;
+          for (uint64_t i = 0; i < n; i++)
+            if (stack[i] < first || stack[i] >= first + len)
+              stack[k++] = stack[i];
+          n = k;
+          for (uint64_t q = first; q < first + len; q++)
+            used[q] = 1;
+        }
+      }
+      ck_assert_uint_eq(mem_pages_free(m), n);
+    }
+    mem_free(m);
+  }
+}
+END_TEST
+
+/* Page metadata starts as "no holder" without being written; marks on a
+ * page that was never touched are freed with the memory (the sanitizer
+ * build checks that nothing leaks). */
+START_TEST(test_meta_initial_state) {
+  struct mem *m = mem_new(64 * PG);
+  for (uint64_t pfn = 0; pfn < 64; pfn++)
+    ck_assert_int_eq(mem_page_holder(m, pfn), -1);
+  mem_page_set_holder(m, 9, 0);
+  ck_assert_int_eq(mem_page_holder(m, 9), 0);
+  ck_assert_uint_eq(mem_pages_held(m, 0), 1);
+  mem_page_set_holder(m, 9, -1);
+  ck_assert_int_eq(mem_page_holder(m, 9), -1);
+  ck_assert_uint_eq(mem_pages_held(m, 0), 0);
+  ck_assert_int_eq(mem_mark_add(m, MEM_MARK_GRANT, 3, 40 * PG + 8, 64), 0);
+  ck_assert_int_eq(mem_mark_add(m, MEM_MARK_GRANT, 4, 41 * PG, 2 * PG), 0);
   mem_free(m);
 }
 END_TEST
@@ -1108,6 +1198,8 @@ static Suite *mem_suite(void) {
   tcase_add_test(tc, test_mapping_queries);
   tcase_add_test(tc, test_page_alloc_lifo);
   tcase_add_test(tc, test_page_alloc_contig);
+  tcase_add_test(tc, test_page_alloc_matches_stack_model);
+  tcase_add_test(tc, test_meta_initial_state);
   tcase_add_test(tc, test_label_gc_explicit);
   tcase_add_test(tc, test_label_gc_reclaims_ids);
   tcase_add_test(tc, test_range_errors);

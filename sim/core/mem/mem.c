@@ -44,37 +44,46 @@ struct mem_page_meta {
   struct mark *marks;
   uint16_t nmarks, capmarks;
   uint32_t dma_refs;
-  int8_t holder;    /* principal holding the page, -1 none */
-};
-
-struct label_slot {
-  struct mem_label label;
-  uint32_t next_free; /* free list link when unused */
-  uint8_t used;
-  uint8_t mark;
+  uint8_t holder1;  /* principal holding the page plus one, 0 none (so that
+                     * calloc's zeros are a valid, untouched entry) */
+  uint8_t listed;   /* in meta_pfns: since_ps or marks allocated */
 };
 
 struct mem {
   uint64_t npages;
   struct mem_page **pages;     /* NULL until touched */
-  struct mem_page_meta *meta;  /* per page */
+  struct mem_page_meta *meta;  /* per page; zero is its initial state */
+  uint64_t *meta_pfns;         /* pages whose meta holds heap blocks */
+  uint64_t nmeta_pfns;
   uint64_t touched;
   uint64_t *touched_pfns;      /* the touched pages, in order of first touch */
   uint64_t epoch_counter;
 
-  struct label_slot *labels;
+  /* Labels by id. A collection's marks are a bitmap and its free ids a
+   * stack of their own, so that it reads and writes neither the labels
+   * (48 bytes each) nor anything per label beyond a bit and the ids it
+   * frees: the labels' lines are touched only to write and read labels. */
+  struct mem_label *labels;
+  uint64_t *label_marks; /* bit per id */
+  uint32_t *free_ids;    /* ids to hand out, the next on top; room for labels_cap */
+  uint32_t nfree_ids;
   uint32_t labels_cap;
   uint32_t labels_top;   /* slots [0, top) have been handed out at least once */
-  uint32_t free_head;    /* UINT32_MAX: none */
   uint64_t labels_live;
   uint64_t gc_runs;
   uint32_t gc_next;      /* run a collection when live reaches this */
 
   struct run *scratch;   /* copy_chunk: the source runs of one chunk */
 
-  uint64_t *free_pfns;   /* page allocator stack: top is next to hand out */
-  uint64_t nfree;
-  uint8_t *is_free;
+  /* The page allocator's stack of free pages is [npages-1, ..., fresh]
+   * below free_pfns[0 .. nstack): pages never handed out come in ascending
+   * order, freed pages go on top. The never-handed-out part is implicit so
+   * that creating a memory of a million pages does not write a million
+   * entries (nor touch the pages of the arrays). */
+  uint64_t *free_pfns;
+  uint64_t nstack;
+  uint64_t fresh;
+  uint8_t *in_use;       /* 1: handed out (pfn 0 is never free) */
 
   uint64_t (*now_ps)(void *ctx);
   void *clock_ctx;
@@ -96,32 +105,31 @@ struct mem *mem_new(uint64_t size_bytes) {
   m->pages = calloc(m->npages, sizeof *m->pages);
   m->meta = calloc(m->npages, sizeof *m->meta);
   m->free_pfns = malloc(m->npages * sizeof *m->free_pfns);
-  m->is_free = malloc(m->npages);
+  m->in_use = calloc(m->npages, 1);
+  m->meta_pfns = malloc(m->npages * sizeof *m->meta_pfns);
   m->labels_cap = 1u << 16;
   m->labels = calloc(m->labels_cap, sizeof *m->labels);
+  m->label_marks = calloc(m->labels_cap / 64, sizeof *m->label_marks);
+  m->free_ids = malloc(m->labels_cap * sizeof *m->free_ids);
   m->scratch = malloc(MEM_PAGE_SIZE * sizeof *m->scratch);
   m->touched_pfns = malloc(m->npages * sizeof *m->touched_pfns);
-  if (!m->pages || !m->meta || !m->free_pfns || !m->is_free || !m->labels || !m->scratch ||
-      !m->touched_pfns) {
+  if (!m->pages || !m->meta || !m->free_pfns || !m->in_use || !m->meta_pfns || !m->labels ||
+      !m->label_marks || !m->free_ids ||
+      !m->scratch || !m->touched_pfns) {
     mem_free(m);
     return NULL;
   }
   /* Pfn 0 is never handed out (a zero physical address stays an error), so
    * the stack holds npages-1..1 with 1 on top. */
-  m->nfree = 0;
-  for (uint64_t i = m->npages; i-- > 1;)
-    m->free_pfns[m->nfree++] = i;
-  memset(m->is_free, 1, m->npages);
-  for (uint64_t i = 0; i < m->npages; i++)
-    m->meta[i].holder = -1;
-  m->is_free[0] = 0;
+  m->nstack = 0;
+  m->fresh = 1;
+  m->in_use[0] = 1;
   /* Label id 0 is the permanent "zero" label. */
-  m->labels[0].used = 1;
-  m->labels[0].label.prov.kind = MEM_LABEL_ZERO;
-  m->labels[0].label.prov.packet = UINT64_MAX;
+  m->labels[0].prov.kind = MEM_LABEL_ZERO;
+  m->labels[0].prov.packet = UINT64_MAX;
   m->labels_top = 1;
   m->labels_live = 1;
-  m->free_head = UINT32_MAX;
+  m->nfree_ids = 0;
   m->gc_next = m->labels_cap;
   m->now_ps = zero_clock;
   return m;
@@ -130,26 +138,38 @@ struct mem *mem_new(uint64_t size_bytes) {
 void mem_free(struct mem *m) {
   if (!m)
     return;
-  if (m->pages)
-    for (uint64_t i = 0; i < m->npages; i++)
-      if (m->pages[i]) {
-        if (m->pages[i]->runs != m->pages[i]->small)
-          free(m->pages[i]->runs);
-        free(m->pages[i]);
-      }
+  /* Only touched pages have a page, only listed ones meta blocks. */
+  if (m->pages && m->touched_pfns)
+    for (uint64_t t = 0; t < m->touched; t++) {
+      struct mem_page *pg = m->pages[m->touched_pfns[t]];
+      if (pg->runs != pg->small)
+        free(pg->runs);
+      free(pg);
+    }
   free(m->scratch);
   free(m->touched_pfns);
-  if (m->meta)
-    for (uint64_t i = 0; i < m->npages; i++) {
-      free(m->meta[i].since_ps);
-      free(m->meta[i].marks);
+  if (m->meta && m->meta_pfns)
+    for (uint64_t t = 0; t < m->nmeta_pfns; t++) {
+      free(m->meta[m->meta_pfns[t]].since_ps);
+      free(m->meta[m->meta_pfns[t]].marks);
     }
   free(m->pages);
   free(m->meta);
+  free(m->meta_pfns);
   free(m->free_pfns);
-  free(m->is_free);
+  free(m->in_use);
   free(m->labels);
+  free(m->label_marks);
+  free(m->free_ids);
   free(m);
+}
+
+/* Remember that pfn's meta holds heap blocks, for mem_free. */
+static void list_meta(struct mem *m, uint64_t pfn) {
+  if (!m->meta[pfn].listed) {
+    m->meta[pfn].listed = 1;
+    m->meta_pfns[m->nmeta_pfns++] = pfn;
+  }
 }
 
 uint64_t mem_pages(const struct mem *m) { return m->npages; }
@@ -167,6 +187,14 @@ int mem_add_observer(struct mem *m, const struct mem_observer *obs) {
   return 0;
 }
 
+void mem_remove_observer(struct mem *m, const void *ctx) {
+  int k = 0;
+  for (int i = 0; i < m->nobs; i++)
+    if (m->obs[i].ctx != ctx)
+      m->obs[k++] = m->obs[i];
+  m->nobs = k;
+}
+
 static int range_ok_const(const struct mem *m, uint64_t paddr, uint64_t len) {
   uint64_t end = paddr + len;
   return end >= paddr && end <= (m->npages << MEM_PAGE_SHIFT);
@@ -175,29 +203,29 @@ static int range_ok_const(const struct mem *m, uint64_t paddr, uint64_t len) {
 /* ---- label table ---- */
 
 static void label_gc(struct mem *m) {
-  for (uint32_t i = 0; i < m->labels_top; i++)
-    m->labels[i].mark = 0;
-  m->labels[0].mark = 1;
+  uint64_t *mk = m->label_marks;
+  memset(mk, 0, ((size_t)m->labels_top + 63) / 64 * sizeof *mk);
+  mk[0] = 1;
   /* Only the touched pages (not every frame of RAM): a collection costs the
    * runs of the pages in use. */
   for (uint64_t t = 0; t < m->touched; t++) {
     const struct mem_page *pg = m->pages[m->touched_pfns[t]];
     for (uint32_t i = 0; i < pg->nruns; i++)
-      m->labels[pg->runs[i].id].mark = 1;
+      mk[pg->runs[i].id >> 6] |= 1ull << (pg->runs[i].id & 63);
   }
-  m->free_head = UINT32_MAX;
-  m->labels_live = 0;
-  /* Rebuild the free list from the top down so low ids are reused first. */
-  for (uint32_t i = m->labels_top; i-- > 0;) {
-    struct label_slot *s = &m->labels[i];
-    if (s->mark) {
-      m->labels_live++;
-    } else {
-      s->used = 0;
-      s->next_free = m->free_head;
-      m->free_head = i;
+  /* The free ids from the top down, so that low ids are reused first. */
+  m->nfree_ids = 0;
+  for (uint32_t w = (m->labels_top + 63) / 64; w-- > 0;) {
+    uint64_t freebits = ~mk[w];
+    if (w == m->labels_top / 64) /* ids from labels_top on were never handed out */
+      freebits &= (1ull << (m->labels_top & 63)) - 1;
+    while (freebits) {
+      unsigned b = 63u - (unsigned)__builtin_clzll(freebits);
+      m->free_ids[m->nfree_ids++] = w * 64 + b;
+      freebits &= ~(1ull << b);
     }
   }
+  m->labels_live = m->labels_top - m->nfree_ids;
   m->gc_runs++;
 }
 
@@ -205,7 +233,7 @@ void mem_label_gc(struct mem *m) { label_gc(m); }
 
 /* A new label id for lab; UINT32_MAX when host memory runs out. */
 static uint32_t label_new(struct mem *m, const struct mem_label *lab) {
-  if (m->free_head == UINT32_MAX && m->labels_top == m->labels_cap &&
+  if (m->nfree_ids == 0 && m->labels_top == m->labels_cap &&
       m->labels_live >= m->gc_next) {
     label_gc(m);
     /* Grow when more than half the table is still live after a pass, so that
@@ -214,35 +242,41 @@ static uint32_t label_new(struct mem *m, const struct mem_label *lab) {
       m->gc_next = m->labels_cap * 2;
   }
   uint32_t id;
-  if (m->free_head != UINT32_MAX) {
-    id = m->free_head;
-    m->free_head = m->labels[id].next_free;
+  if (m->nfree_ids) {
+    id = m->free_ids[--m->nfree_ids];
   } else {
     if (m->labels_top == m->labels_cap) {
       if (m->labels_cap >= (1u << 31))
         return UINT32_MAX;
       uint32_t ncap = m->labels_cap * 2;
-      struct label_slot *n = realloc(m->labels, (size_t)ncap * sizeof *n);
+      struct mem_label *n = realloc(m->labels, (size_t)ncap * sizeof *n);
       if (!n)
         return UINT32_MAX;
       memset(n + m->labels_cap, 0, (size_t)(ncap - m->labels_cap) * sizeof *n);
       m->labels = n;
+      uint64_t *nm = realloc(m->label_marks, (size_t)ncap / 64 * sizeof *nm);
+      if (!nm)
+        return UINT32_MAX;
+      m->label_marks = nm;
+      uint32_t *nf = realloc(m->free_ids, (size_t)ncap * sizeof *nf);
+      if (!nf)
+        return UINT32_MAX;
+      m->free_ids = nf;
       m->labels_cap = ncap;
       if (m->gc_next < ncap)
         m->gc_next = ncap;
     }
     id = m->labels_top++;
   }
-  m->labels[id].label = *lab;
-  m->labels[id].used = 1;
+  m->labels[id] = *lab;
   m->labels_live++;
   return id;
 }
 
 const struct mem_label *mem_label(const struct mem *m, uint32_t id) {
-  return &m->labels[id].label;
+  return &m->labels[id];
 }
-struct mem_label *mem_label_mut(struct mem *m, uint32_t id) { return &m->labels[id].label; }
+struct mem_label *mem_label_mut(struct mem *m, uint32_t id) { return &m->labels[id]; }
 uint64_t mem_labels_live(const struct mem *m) { return m->labels_live; }
 uint64_t mem_label_gc_runs(const struct mem *m) { return m->gc_runs; }
 
@@ -434,6 +468,7 @@ int mem_page_map(struct mem *m, uint64_t pfn, unsigned principal, enum mem_map_m
     md->since_ps = calloc(MEM_MAX_PRINCIPALS, sizeof *md->since_ps);
     if (!md->since_ps)
       return MEM_ENOMEM;
+    list_meta(m, pfn);
   }
   uint64_t bit = 1ull << principal;
   md->map_ro &= ~bit;
@@ -493,6 +528,7 @@ static int mark_one(struct mem *m, int add, uint8_t kind, uint16_t id, uint64_t 
       return MEM_ENOMEM;
     md->marks = n;
     md->capmarks = nc;
+    list_meta(m, pfn);
   }
   md->marks[md->nmarks++] = mk;
   return 0;
@@ -606,15 +642,15 @@ void mem_page_set_holder(struct mem *m, uint64_t pfn, int principal) {
   if (pfn >= m->npages || principal >= MEM_MAX_PRINCIPALS)
     return;
   struct mem_page_meta *md = &m->meta[pfn];
-  if (md->holder >= 0)
-    m->held[md->holder]--;
-  md->holder = (int8_t)(principal < 0 ? -1 : principal);
-  if (md->holder >= 0)
-    m->held[md->holder]++;
+  if (md->holder1)
+    m->held[md->holder1 - 1]--;
+  md->holder1 = (uint8_t)(principal < 0 ? 0 : principal + 1);
+  if (md->holder1)
+    m->held[md->holder1 - 1]++;
 }
 
 int mem_page_holder(const struct mem *m, uint64_t pfn) {
-  return pfn < m->npages ? m->meta[pfn].holder : -1;
+  return pfn < m->npages ? (int)m->meta[pfn].holder1 - 1 : -1;
 }
 
 uint64_t mem_pages_held(const struct mem *m, unsigned principal) {
@@ -622,44 +658,53 @@ uint64_t mem_pages_held(const struct mem *m, unsigned principal) {
 }
 
 int mem_page_alloc(struct mem *m, uint64_t *pfn) {
-  if (m->nfree == 0)
+  uint64_t p;
+  if (m->nstack)
+    p = m->free_pfns[--m->nstack];
+  else if (m->fresh < m->npages)
+    p = m->fresh++;
+  else
     return MEM_ENOMEM;
-  uint64_t p = m->free_pfns[--m->nfree];
-  m->is_free[p] = 0;
+  m->in_use[p] = 1;
   mem_page_new_epoch(m, p);
   *pfn = p;
   return 0;
 }
 
 void mem_page_free(struct mem *m, uint64_t pfn) {
-  if (pfn == 0 || pfn >= m->npages || m->is_free[pfn])
+  if (pfn >= m->npages || m->in_use[pfn] == 0 || pfn == 0)
     return;
-  m->is_free[pfn] = 1;
-  m->free_pfns[m->nfree++] = pfn;
+  m->in_use[pfn] = 0;
+  m->free_pfns[m->nstack++] = pfn;
 }
 
-uint64_t mem_pages_free(const struct mem *m) { return m->nfree; }
+uint64_t mem_pages_free(const struct mem *m) { return m->nstack + (m->npages - m->fresh); }
 
 int mem_page_alloc_contig(struct mem *m, uint64_t n, uint64_t *first_pfn) {
   if (n == 0)
     return MEM_ENOMEM;
   uint64_t run = 0;
   for (uint64_t p = 1; p < m->npages; p++) {
-    run = m->is_free[p] ? run + 1 : 0;
+    run = m->in_use[p] ? 0 : run + 1;
     if (run < n)
       continue;
     uint64_t first = p + 1 - n;
     /* Take them out of the free stack, keeping its order. */
     uint64_t k = 0;
-    for (uint64_t i = 0; i < m->nfree; i++) {
+    for (uint64_t i = 0; i < m->nstack; i++) {
       uint64_t q = m->free_pfns[i];
       if (q >= first && q <= p)
         continue;
       m->free_pfns[k++] = q;
     }
-    m->nfree = k;
+    m->nstack = k;
+    /* The run is the first one long enough, so where it reaches the pages
+     * never handed out it starts at or below fresh (pages fresh.. are all
+     * free): those taken are the top of the implicit part. */
+    if (p >= m->fresh)
+      m->fresh = p + 1;
     for (uint64_t q = first; q <= p; q++) {
-      m->is_free[q] = 0;
+      m->in_use[q] = 1;
       mem_page_new_epoch(m, q);
     }
     *first_pfn = first;
@@ -814,7 +859,7 @@ static int copy_chunk(struct mem *m, struct mem_accessor who, uint64_t dst, uint
     uint32_t i = m->scratch[r].start, j = r + 1 < nsrc ? m->scratch[r + 1].start : n;
     uint32_t id = MEM_LABEL_ID_ZERO;
     if (sid != MEM_LABEL_ID_ZERO) {
-      struct mem_label lab = m->labels[sid].label;
+      struct mem_label lab = m->labels[sid];
       lab.writer = who;
       lab.epoch = m->meta[dpfn].epoch;
       lab.time_ps = now;

@@ -36,7 +36,7 @@
 #define MEM_PAGE_SHIFT 12
 #define MEM_PAGE_SIZE (1u << MEM_PAGE_SHIFT)
 #define MEM_MAX_PRINCIPALS 64 /* user principals: ids 0..63 */
-#define MEM_MAX_OBSERVERS 4
+#define MEM_MAX_OBSERVERS 8
 
 /* Errors (negative return values). */
 #define MEM_EFAULT (-14) /* no mapping allows this user access */
@@ -149,8 +149,12 @@ uint64_t mem_pages_touched(const struct mem *m);
 /* Time source for labels (time_ps); defaults to always 0. */
 void mem_set_clock(struct mem *m, uint64_t (*now_ps)(void *ctx), void *ctx);
 
-/* Add an observer (at most MEM_MAX_OBSERVERS). 0 or -1. */
+/* Add an observer (at most MEM_MAX_OBSERVERS). 0 or -1. Observers are
+ * called in the order they were added. */
 int mem_add_observer(struct mem *m, const struct mem_observer *obs);
+/* Remove every observer whose ctx is ctx (the others keep their order), for
+ * a model freed before the memory it watches. */
+void mem_remove_observer(struct mem *m, const void *ctx);
 
 /* --- The accessors. Each returns 0 or a negative MEM_E* value. Ranges may
  * cross page boundaries; a user access is checked page by page against the

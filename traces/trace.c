@@ -15,6 +15,11 @@
  * error texts, instead of being copied one by one into libpcap's buffer.
  * pcapng, other formats, standard input and pipes stay with libpcap.
  *
+ * With read_ahead, both readers run on a second thread ahead of trace_next
+ * (readahead.h), which takes their results in order, raw; everything after
+ * the reader (conversion, timestamps, counts, the failure text and its
+ * record number) is done here, in trace_next, either way.
+ *
  * libpcap does the file format: pcap in both byte orders, microsecond and
  * nanosecond pcap (we always ask for nanoseconds, and libpcap scales
  * microsecond files up), pcapng with several sections and interfaces and
@@ -34,7 +39,9 @@
  */
 #include "trace.h"
 
+#include "cpus.h"
 #include "pcap_map.h"
+#include "readahead.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -107,6 +114,9 @@ struct trace {
                               file opened by path (pcap_map.h) */
   struct pcap_map *map;    /* NULL: libpcap reads the records */
   char map_err[PCAP_ERRBUF_SIZE];
+  int read_ahead;          /* 1: records are read on a second thread */
+  struct readahead *ra;    /* that thread, from the first trace_next of a
+                              pass; it owns pcap and map while it runs */
   uint64_t index;    /* index of the next record */
   int failed;        /* 1 after an error: trace_next repeats it */
   char failure[512];
@@ -282,19 +292,36 @@ static void attach_map(struct trace *t) {
   t->map = t->map_ok ? pcap_map_open(t->master_fd, t->pcap) : NULL;
 }
 
-/* The next record read directly, with pcap_next_ex's results. */
-static int next_mapped(struct trace *t, struct pcap_pkthdr *buf, struct pcap_pkthdr **hdr,
-                       const u_char **data) {
-  const uint8_t *d = NULL;
-  int rc = pcap_map_next(t->map, buf, &d, t->map_err);
-  *hdr = buf;
-  *data = d;
-  return rc == 1 ? 1 : rc == 0 ? PCAP_ERROR_BREAK : PCAP_ERROR;
+/* The next record of the file, directly or through libpcap, with
+ * pcap_next_ex's results (readahead_source): on an error, *why is the
+ * reader's text. */
+static int read_record(void *ctx, struct pcap_pkthdr *buf, struct pcap_pkthdr **hdr,
+                       const u_char **data, const char **why) {
+  struct trace *t = ctx;
+  int rc;
+  if (t->map) {
+    const uint8_t *d = NULL;
+    rc = pcap_map_next(t->map, buf, &d, t->map_err);
+    *hdr = buf;
+    *data = d;
+    rc = rc == 1 ? 1 : rc == 0 ? PCAP_ERROR_BREAK : PCAP_ERROR;
+  } else {
+    rc = pcap_next_ex(t->pcap, hdr, data);
+  }
+  /* PCAP_ERROR: a torn or corrupt record, or one libpcap refuses (its text
+   * says which). 0, a timeout, cannot happen on a savefile; treat it like an
+   * error rather than loop. */
+  if (rc != 1 && rc != PCAP_ERROR_BREAK)
+    *why = rc != PCAP_ERROR ? "unexpected result from pcap_next_ex"
+           : t->map         ? t->map_err
+                            : pcap_geterr(t->pcap);
+  return rc;
 }
 
 static void free_trace(struct trace *t) {
   if (t == NULL)
     return;
+  readahead_stop(t->ra); /* first: it reads through map and pcap */
   pcap_map_close(t->map);
   if (t->pcap != NULL)
     pcap_close(t->pcap);
@@ -351,6 +378,8 @@ struct trace *trace_open2(const char *path, const struct trace_open_opts *opts, 
   }
   t->master_fd = -1;
   t->skip_unsupported = opts->skip_unsupported != 0;
+  t->read_ahead = opts->read_ahead == TRACE_READ_AHEAD_ON ||
+                  (opts->read_ahead == TRACE_READ_AHEAD_AUTO && cpus_spare());
   t->path = strdup(path);
   if (t->path == NULL) {
     set_err(err, errlen, "%s: cannot open: %s", path, strerror(ENOMEM));
@@ -671,19 +700,20 @@ int trace_next(struct trace *t, struct trace_record *rec, char *err, size_t errl
     set_err(err, errlen, "%s", t->failure);
     return -1;
   }
+  if (t->read_ahead && t->ra == NULL) {
+    t->ra = readahead_start(read_record, t);
+    if (t->ra == NULL)
+      t->read_ahead = 0; /* no thread to be had: read here */
+  }
   for (;;) {
-    struct pcap_pkthdr *hdr = NULL, mapped;
+    struct pcap_pkthdr *hdr = NULL, room;
     const u_char *data = NULL;
-    int rc = t->map ? next_mapped(t, &mapped, &hdr, &data) : pcap_next_ex(t->pcap, &hdr, &data);
+    const char *why = NULL;
+    int rc = t->ra ? readahead_next(t->ra, &hdr, &data, &why)
+                   : read_record(t, &room, &hdr, &data, &why);
     if (rc == PCAP_ERROR_BREAK) /* end of file */
       return 0;
     if (rc != 1) {
-      /* PCAP_ERROR: a torn or corrupt record, or one libpcap refuses (its
-       * text says which). 0, a timeout, cannot happen on a savefile; treat
-       * it like an error rather than loop. */
-      const char *why = rc != PCAP_ERROR ? "unexpected result from pcap_next_ex"
-                        : t->map     ? t->map_err
-                                     : pcap_geterr(t->pcap);
       fail(t, err, errlen, t->index, "%s", why && why[0] ? why : "read error");
       return -1;
     }
@@ -789,6 +819,8 @@ int trace_next(struct trace *t, struct trace_record *rec, char *err, size_t errl
 }
 
 int trace_rewind(struct trace *t, char *err, size_t errlen) {
+  readahead_stop(t->ra); /* wherever it is: it reads through map and pcap */
+  t->ra = NULL;
   if (t->pcap != NULL) {
     pcap_close(t->pcap); /* the old handle shares the file offset: close first */
     t->pcap = NULL;
@@ -835,6 +867,8 @@ int trace_converts(const struct trace *t) {
 }
 
 int trace_direct(const struct trace *t) { return t->map != NULL; }
+
+int trace_reads_ahead(const struct trace *t) { return t->read_ahead; }
 
 void trace_close(struct trace *t) { free_trace(t); }
 

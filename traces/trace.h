@@ -4,7 +4,9 @@
  * read directly from the file, by libpcap's rules: trace_open_opts).
  *
  * Reading is streaming: one record at a time, memory independent of the
- * trace's length. Errors fill a caller's buffer with one line that names the
+ * trace's length. Records may be read ahead on a second thread
+ * (trace_open_opts.read_ahead); the caller sees the same records, counts
+ * and errors either way. Errors fill a caller's buffer with one line that names the
  * file and the problem ("FILE: what is wrong"); nothing is printed here and
  * nothing exits.
  *
@@ -112,7 +114,22 @@ struct trace_open_opts {
    * spooled to a temporary file so that the trace can be read twice);
    * 0: TRACE_SPOOL_MAX_BYTES. Past it, trace_open2 fails with a message. */
   uint64_t spool_max_bytes;
+  /* TRACE_READ_AHEAD_OFF (0, default): trace_next reads each record when
+   * asked. TRACE_READ_AHEAD_ON: a second thread reads and checks records
+   * ahead of trace_next (into a few fixed batches of about 256 KiB, so
+   * memory stays independent of the trace's length), from the first
+   * trace_next after trace_open2 or trace_rewind until the end of the pass,
+   * trace_rewind or trace_close, which stop it wherever it is. Every
+   * record, count, error text and the record an error comes at are the
+   * same as without; the thread blocks every signal. TRACE_READ_AHEAD_AUTO:
+   * on when a CPU is free for the thread (cpus_spare: the process may run
+   * on 2 CPUs or more and the load average leaves one idle), else off;
+   * decided at trace_open2. If no thread can be started, records are read
+   * without one. */
+  int read_ahead;
 };
+
+enum { TRACE_READ_AHEAD_OFF = 0, TRACE_READ_AHEAD_ON = 1, TRACE_READ_AHEAD_AUTO = 2 };
 
 #define TRACE_SPOOL_MAX_BYTES (1ull << 30) /* 1 GiB; a larger trace is given as a file */
 
@@ -185,6 +202,10 @@ int trace_converts(const struct trace *t);
 /* 1 when the records are read directly, in blocks (a standard pcap
  * file opened by path), 0 when libpcap reads them (trace_open_opts). */
 int trace_direct(const struct trace *t);
+/* 1 when the records are read ahead on a second thread (trace_open_opts:
+ * read_ahead on, or auto with a CPU free), 0 when trace_next reads them
+ * itself. */
+int trace_reads_ahead(const struct trace *t);
 
 void trace_close(struct trace *t);
 

@@ -584,6 +584,7 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
   struct trace_open_opts to;
   trace_open_opts_default(&to);
   to.skip_unsupported = o->skip_unsupported;
+  to.read_ahead = o->read_ahead;
   s->t = trace_open2(o->trace_path, &to, err, errlen);
   if (!s->t)
     goto fail;

@@ -33,6 +33,7 @@ struct replay_opts {
   struct fault *faults;     /* injected faults (their records are filled in) */
   unsigned nfaults;
   uint64_t limit_frames;   /* replay only the first N frames of the trace (0: all) */
+  int read_ahead;          /* the trace read on a second thread: TRACE_READ_AHEAD_* (0: off) */
   /* Called now and then during the replay (every SYSTEM_PROGRESS_FRAMES
    * frames, and once at the end) with the frames replayed so far and the
    * frames to replay; NULL for none. */

@@ -26,6 +26,7 @@
 
 #include "cliopt.h"
 #include "config.h"
+#include "cpus.h"
 #include "num.h"
 #include "outfile.h"
 #include "procpool.h"
@@ -1084,8 +1085,15 @@ int campaign_main(int argc, char **argv) {
     status = check_identity(&s, abs_out);
   if (!status && emit)
     status = emit_jobs(&s, spec_path, abs_out, script, self);
-  else if (!status)
+  else if (!status) {
+    /* With NICSIM_READ_AHEAD=auto (replay --read-ahead), runs in parallel
+     * read their traces ahead only when each run and its reader can have a
+     * CPU of their own. */
+    const char *ra = getenv("NICSIM_READ_AHEAD");
+    if (ra && strcmp(ra, "auto") == 0 && jobs >= 2 && 2 * jobs > cpus_usable())
+      setenv("NICSIM_READ_AHEAD", "off", 1);
     status = run_local(&s, abs_out, jobs);
+  }
   free(abs_out);
   campaign_spec_free(&s);
   return status;

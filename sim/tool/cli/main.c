@@ -21,6 +21,7 @@
 #include "cliopt.h"
 #include "config.h"
 #include "cpu.h"
+#include "cpus.h"
 #include "dmabench.h"
 #include "fault.h"
 #include "iommu.h"
@@ -61,6 +62,35 @@ static int parse_double_arg(const char *s, double *out) { return num_double(s, o
 static int limit_arg(const char *v, uint64_t *frames) {
   if (parse_u64_arg(v, frames) || *frames == 0)
     return fail("--limit '%s': expected a number of frames, 1 or more%s", SHOWN(v), "");
+  return 0;
+}
+
+/* --read-ahead of replay, or NICSIM_READ_AHEAD (what): on, off or auto,
+ * as TRACE_READ_AHEAD_*. */
+static int read_ahead_arg(const char *what, const char *v, int *mode) {
+  if (strcmp(v, "on") == 0)
+    *mode = TRACE_READ_AHEAD_ON;
+  else if (strcmp(v, "off") == 0)
+    *mode = TRACE_READ_AHEAD_OFF;
+  else if (strcmp(v, "auto") == 0)
+    *mode = TRACE_READ_AHEAD_AUTO;
+  else
+    return fail("%s '%s': expected on, off or auto", what, SHOWN(v));
+  return 0;
+}
+
+/* Whether runs made `jobs` at a time read their trace ahead when no
+ * option says: as NICSIM_READ_AHEAD says, off when it is not set (measured
+ * not to pay: docs/performance.md). auto for one run: a CPU free
+ * (cpus_spare); for runs in parallel: each run and its reader can have a
+ * CPU of their own (2 x jobs <= the usable CPUs). */
+static int read_ahead_default(uint64_t jobs, int *mode) {
+  const char *env = getenv("NICSIM_READ_AHEAD");
+  *mode = TRACE_READ_AHEAD_OFF;
+  if (env && read_ahead_arg("NICSIM_READ_AHEAD", env, mode))
+    return EXIT_USAGE;
+  if (*mode == TRACE_READ_AHEAD_AUTO && jobs > 1)
+    *mode = 2 * jobs <= cpus_usable() ? TRACE_READ_AHEAD_ON : TRACE_READ_AHEAD_OFF;
   return 0;
 }
 
@@ -127,7 +157,7 @@ static void usage_replay(FILE *f) {
           "usage: nicsim replay TRACE [--design NAME | --scenario FILE] [--set KEY=VALUE ...]\n"
           "                     [--seed N] [--json FILE] [--fault SPEC ...] [--observed DIR]\n"
           "                     [--vcd FILE] [--speed recorded|line|xN] [--limit N]\n"
-          "                     [--skip-unsupported] [--quiet]\n"
+          "                     [--skip-unsupported] [--read-ahead on|off|auto] [--quiet]\n"
           "\n"
           "Replays TRACE (pcap, nanosecond pcap or pcapng; - for standard input) through\n"
           "the simulated machine configured by a design (default: copy) or a scenario\n"
@@ -153,6 +183,11 @@ static void usage_replay(FILE *f) {
           "  --skip-unsupported\n"
           "                     skip records with no Ethernet form (802.11, CAN...) instead of\n"
           "                     refusing the trace; they are counted in the report\n"
+          "  --read-ahead MODE  read the trace on a second thread, ahead of the simulation:\n"
+          "                     on, off (default; NICSIM_READ_AHEAD=MODE sets another), or\n"
+          "                     auto (on when the process may run on 2 CPUs or more and\n"
+          "                     the load average leaves one idle); the report is the same\n"
+          "                     either way\n"
           "  -q, --quiet        print nothing but errors (no summary, no progress line)\n"
           "  -h, --help         this text\n"
           "\n"
@@ -209,7 +244,9 @@ static void usage_review(FILE *f) {
           "\n"
           "  --designs LIST, --design LIST\n"
           "                     comma-separated design names, or all (default)\n"
-          "  -j N, --jobs N     parallel runs\n"
+          "  -j N, --jobs N     parallel runs; with NICSIM_READ_AHEAD=auto each reads its\n"
+          "                     trace ahead (replay --read-ahead) only when 2 x N <= the\n"
+          "                     CPUs it may use\n"
           "  --json FILE        write the table as JSON, with the run's settings (meta);\n"
           "                     - for standard output\n"
           "  --markdown FILE    write the table as Markdown, with the run's settings;\n"
@@ -388,7 +425,8 @@ static int cmd_replay(int argc, char **argv) {
   int nsets = 0;
   if (!sets)
     return fail("out of memory%s%s", "", "");
-  enum { O_DESIGN = 256, O_SCENARIO, O_SET, O_SEED, O_JSON, O_SPEED, O_FAULT, O_VCD, O_OBSERVED, O_SKIP, O_LIMIT };
+  enum { O_DESIGN = 256, O_SCENARIO, O_SET, O_SEED, O_JSON, O_SPEED, O_FAULT, O_VCD, O_OBSERVED, O_SKIP, O_LIMIT,
+         O_READ_AHEAD };
   static const struct option longs[] = {
       {"help", no_argument, NULL, 'h'},         {"quiet", no_argument, NULL, 'q'},
       {"skip-unsupported", no_argument, NULL, O_SKIP},
@@ -397,13 +435,14 @@ static int cmd_replay(int argc, char **argv) {
       {"json", required_argument, NULL, O_JSON},      {"speed", required_argument, NULL, O_SPEED},
       {"fault", required_argument, NULL, O_FAULT},    {"vcd", required_argument, NULL, O_VCD},
       {"observed", required_argument, NULL, O_OBSERVED}, {"limit", required_argument, NULL, O_LIMIT},
-      {NULL, 0, NULL, 0}};
+      {"read-ahead", required_argument, NULL, O_READ_AHEAD}, {NULL, 0, NULL, 0}};
   static const struct cliopt_need needs[] = {
       {"--design", "a name"}, {"--scenario", "a file name"}, {"--set", "KEY=VALUE"},
       {"--seed", "a whole number"}, {"--json", "a file name"}, {"--speed", "recorded, line or xN"},
       {"--fault", "NAME[:KEY=VALUE,...]"}, {"--vcd", "a file name"}, {"--observed", "a directory"},
-      {"--limit", "a number of frames, 1 or more"}, {NULL, NULL}};
+      {"--limit", "a number of frames, 1 or more"}, {"--read-ahead", "on, off or auto"}, {NULL, NULL}};
   int status = 0, c;
+  rc.o.read_ahead = -1; /* not given */
   cliopt_reset();
   while (!status && (c = cliopt_next(argc, argv, ":hq", longs)) != -1) {
     const char *v = optarg;
@@ -457,12 +496,17 @@ static int cmd_replay(int argc, char **argv) {
     case O_LIMIT:
       status = limit_arg(v, &rc.o.limit_frames);
       break;
+    case O_READ_AHEAD:
+      status = read_ahead_arg("--read-ahead", v, &rc.o.read_ahead);
+      break;
     default:
       status = cliopt_refused("replay", c, argv, needs);
     }
   }
   if (!status)
     status = one_trace("replay", optind, argc, argv, &trace);
+  if (!status && rc.o.read_ahead < 0)
+    status = read_ahead_default(1, &rc.o.read_ahead);
   char err[1200];
   char scenario_name[SCENARIO_DESIGN_MAX + 256]; /* the report's "design" for a scenario file */
   if (!status && rc.design && rc.scenario)
@@ -558,6 +602,7 @@ struct review_run {
 
 static int review_skip_unsupported;
 static uint64_t review_limit_frames; /* --limit N: each run replays the first N frames (0: all) */
+static int review_read_ahead;        /* each run's trace_open_opts.read_ahead (read_ahead_default) */
 
 static int review_child(const char *trace, const char *design, char **sets, int nsets, uint64_t seed,
                         const char *out) {
@@ -577,6 +622,7 @@ static int review_child(const char *trace, const char *design, char **sets, int 
   o.nfaults = nfaults;
   o.trace_path = trace;
   o.design = design;
+  o.read_ahead = review_read_ahead;
   o.seed = seed;
   o.skip_unsupported = review_skip_unsupported;
   o.limit_frames = review_limit_frames;
@@ -944,6 +990,8 @@ static int cmd_review(int argc, char **argv) {
   }
   if (!status)
     status = review_designs(designs, runs, &n);
+  if (!status) /* the runs at a time: -j N, or fewer when there are fewer */
+    status = read_ahead_default(jobs < n ? jobs : n, &review_read_ahead);
   /* Check the --set keys once, against the default design. */
   struct config probe;
   config_default(&probe);

@@ -88,8 +88,8 @@ int procpool_run(size_t njobs, unsigned width, const struct procpool_ops *ops, v
     }
     if (!running && next >= njobs)
       break;
-    if (running && next < njobs && running < width)
-      continue;
+    if (next < njobs && running < width)
+      continue; /* a slot is free: start the next job now (also when none runs) */
     struct timespec tick = {1, 0};
     siginfo_t si;
     int sig = sigtimedwait(&set, &si, &tick);

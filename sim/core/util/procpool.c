@@ -90,7 +90,8 @@ int procpool_run(size_t njobs, unsigned width, const struct procpool_ops *ops, v
       break;
     if (next < njobs && running < width)
       continue; /* a slot is free: start the next job now (also when none runs) */
-    struct timespec tick = {1, 0};
+    unsigned ms = ops->tick_ms ? ops->tick_ms : 1000;
+    struct timespec tick = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
     siginfo_t si;
     int sig = sigtimedwait(&set, &si, &tick);
     if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP)

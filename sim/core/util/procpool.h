@@ -23,6 +23,10 @@ struct procpool_ops {
    * PROCPOOL_STOPPED when the pool itself stopped the job (a signal came),
    * or an errno value when the process could not be made. */
   void (*done)(void *ctx, size_t job, int wstatus, int how);
+  /* The longest the pool waits for a signal before it looks at its
+   * children again, in ms (0: 1000). A safety net only: the pool starts a
+   * job as soon as a slot is free, and every child's end raises SIGCHLD. */
+  unsigned tick_ms;
 };
 
 /* 0 when every job ran; the signal's number when one stopped the pool;

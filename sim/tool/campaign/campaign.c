@@ -755,7 +755,7 @@ static int run_local(const struct campaign_spec *s, const char *out, uint64_t jo
                           .bar = &bar};
   if (ntodo)
     progress(&bar, 0, ntodo, 0);
-  static const struct procpool_ops ops = {local_child, local_done};
+  static const struct procpool_ops ops = {local_child, local_done, 0};
   int sig = procpool_run(ntodo, (unsigned)jobs, &ops, &lp);
   struct failed_run *failed = lp.failed;
   size_t nfailed = lp.nfailed, nfailed_total = lp.nfailed_total;

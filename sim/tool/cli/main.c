@@ -1024,7 +1024,7 @@ static int cmd_review(int argc, char **argv) {
   progress_update(&bar, 0, n, NULL);
   struct review_pool rp = {.trace = trace, .tmpdir = tmpdir, .runs = runs, .n = n, .sets = sets,
                            .nsets = nsets, .seed = seed, .bar = &bar};
-  static const struct procpool_ops ops = {review_pool_child, review_pool_done};
+  static const struct procpool_ops ops = {review_pool_child, review_pool_done, 0};
   int sig = procpool_run(n, (unsigned)jobs, &ops, &rp);
   progress_clear(&bar);
   remove_tmpdir(tmpdir);

@@ -858,6 +858,11 @@ uint32_t flow_table_add(struct flow_table *ft, const struct flow_key *key, uint3
 
 uint32_t flow_table_add_frame(struct flow_table *ft, const struct flow_key *key,
                               uint32_t wire_bytes, uint64_t index) {
+  return flow_table_add_hashed(ft, key, wire_bytes, index, NULL);
+}
+
+uint32_t flow_table_add_hashed(struct flow_table *ft, const struct flow_key *key, uint32_t wire_bytes,
+                               uint64_t index, const uint64_t *hash) {
   struct flow_memo *mm = &ft->memo[memo_index(key)];
   if (ft->memo_hits + ft->memo_misses >= 1024) {
     ft->prefetch = ft->count >= FLOW_PREFETCH_MIN && ft->memo_misses * 8 > ft->memo_hits + ft->memo_misses;
@@ -877,7 +882,7 @@ uint32_t flow_table_add_frame(struct flow_table *ft, const struct flow_key *key,
   ft->memo_misses++;
   struct flow_key ck;
   flow_key_canonical(key, &ck);
-  uint64_t h = key_hash(&ck);
+  uint64_t h = hash ? *hash : key_hash(&ck);
   uint32_t slot;
   uint32_t id = lookup(ft, &ck, h, &slot);
   if (id == UINT32_MAX) {
@@ -928,13 +933,17 @@ void flow_table_pin(struct flow_table *ft, uint32_t id) {
 }
 
 uint32_t flow_table_find(const struct flow_table *ft, const struct flow_key *key) {
+  return flow_table_find_hashed(ft, key, NULL);
+}
+
+uint32_t flow_table_find_hashed(const struct flow_table *ft, const struct flow_key *key, const uint64_t *hash) {
   const struct flow_memo *mm = &ft->memo[memo_index(key)];
   if (mm->id != UINT32_MAX && key_equal(&mm->key, key))
     return mm->id;
   struct flow_key ck;
   flow_key_canonical(key, &ck);
   uint32_t slot;
-  return lookup(ft, &ck, key_hash(&ck), &slot);
+  return lookup(ft, &ck, hash ? *hash : key_hash(&ck), &slot);
 }
 
 int flow_table_prefetch(const struct flow_table *ft, const struct flow_key *key, uint64_t *hash) {

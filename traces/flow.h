@@ -177,9 +177,14 @@ uint32_t flow_table_find(const struct flow_table *ft, const struct flow_key *key
  * *hash; flow_table_prefetch_entry(hash), called later when that slot is
  * cached, fetches the entry. flow_table_prefetch returns 0 when it does
  * nothing: when the memo of recent keys has answered most of the last
- * adds, or the table is small enough to stay cached, else 1. */
+ * adds, or the table is small enough to stay cached, else 1. The *_hashed
+ * forms of add and find take that hash for the same key (NULL: none), so
+ * that it is not computed again. */
 int flow_table_prefetch(const struct flow_table *ft, const struct flow_key *key, uint64_t *hash);
 void flow_table_prefetch_entry(const struct flow_table *ft, uint64_t hash);
+uint32_t flow_table_add_hashed(struct flow_table *ft, const struct flow_key *key, uint32_t wire_bytes,
+                               uint64_t index, const uint64_t *hash);
+uint32_t flow_table_find_hashed(const struct flow_table *ft, const struct flow_key *key, const uint64_t *hash);
 uint32_t flow_table_count(const struct flow_table *ft);
 /* NULL when id >= flow_table_count(). */
 const struct flow_stats *flow_table_get(const struct flow_table *ft, uint32_t id);

@@ -70,6 +70,8 @@ struct sys {
   int rec_tx;           /* the current record is sent */
   struct flow_parse next_fp; /* the current record's parse, as read */
   int next_parsed;           /* 1: next_fp is set (it parses) */
+  uint64_t next_hash;        /* its flow table hash, when next_hashed */
+  int next_hashed;
   unsigned rec_sender;
   uint64_t tx_first_ps, tx_last_ps;
   int have_tx;
@@ -191,12 +193,13 @@ static uint64_t arrival_of(struct sys *s, const struct trace_record *r) {
 }
 
 /* Is the record sent by the host, and by whom? traffic.tx's filter, or
- * (a TX design without it) the application's flows. fp: its parse, or NULL. */
+ * (a TX design without it) the application's flows. fp: its parse, or NULL;
+ * hash: its flow table hash, or NULL. */
 static int is_sent(struct sys *s, const struct trace_record *r, const struct flow_parse *fp,
-                   unsigned *sender) {
+                   const uint64_t *hash, unsigned *sender) {
   if (!s->tx)
     return 0;
-  uint32_t flow = fp ? tenancy_lookup(s->tn, fp) : UINT32_MAX;
+  uint32_t flow = fp ? tenancy_lookup(s->tn, fp, hash) : UINT32_MAX;
   unsigned owner = flow < flow_table_count(s->tn->ft) ? s->tn->owner[flow] : PRINCIPAL_OTHER;
   if (s->tx_filter ? !trace_filter_match(s->tx_filter, r) : owner != PRINCIPAL_APP)
     return 0;
@@ -229,10 +232,9 @@ static void schedule_next(struct sys *s) {
    * so that the flow table's slot is fetched into the host's cache while
    * the machine works until the frame arrives. */
   s->next_parsed = flow_parse(s->frame, s->rec.caplen, &s->next_fp) == 0;
-  uint64_t hash;
-  if (s->next_parsed)
-    flow_table_prefetch(s->tn->ft, &s->next_fp.key, &hash);
-  s->rec_tx = is_sent(s, &s->rec, s->next_parsed ? &s->next_fp : NULL, &s->rec_sender);
+  s->next_hashed = s->next_parsed && flow_table_prefetch(s->tn->ft, &s->next_fp.key, &s->next_hash);
+  s->rec_tx = is_sent(s, &s->rec, s->next_parsed ? &s->next_fp : NULL, s->next_hashed ? &s->next_hash : NULL,
+                      &s->rec_sender);
   uint64_t at = s->rec_tx ? record_time(s, &s->rec) : arrival_of(s, &s->rec);
   if (s->feed_error) {
     s->have_rec = 0;
@@ -430,12 +432,14 @@ static void feed(void *arg) {
   /* A fault may have changed the bytes: then they are parsed again. */
   struct flow_parse refp;
   const struct flow_parse *fp = &s->next_fp;
+  const uint64_t *hash = s->next_hashed ? &s->next_hash : NULL;
   int parsed = s->next_parsed;
   if (s->o->nfaults) {
     parsed = flow_parse(s->frame, r->caplen, &refp) == 0;
     fp = &refp;
+    hash = NULL;
   }
-  uint32_t flow = parsed ? tenancy_lookup(s->tn, fp) : UINT32_MAX;
+  uint32_t flow = parsed ? tenancy_lookup(s->tn, fp, hash) : UINT32_MAX;
   if (s->rec_tx) {
     struct tx_frame tf = {.data = s->frame, .caplen = r->caplen,
                           .wire_len = r->origlen > r->caplen ? r->origlen : r->caplen,

@@ -25,8 +25,8 @@ void tenancy_flow_name(void *ctx, uint32_t flow, char *buf, size_t n) {
     snprintf(buf, n, "flow %u", flow);
 }
 
-uint32_t tenancy_lookup(const struct tenancy *tn, const struct flow_parse *fp) {
-  uint32_t id = flow_table_find(tn->ft, &fp->key);
+uint32_t tenancy_lookup(const struct tenancy *tn, const struct flow_parse *fp, const uint64_t *hash) {
+  uint32_t id = flow_table_find_hashed(tn->ft, &fp->key, hash);
   if (id == UINT32_MAX && fp->key.af != FLOW_AF_NONE && tn->evicted_flow != UINT32_MAX)
     id = tn->evicted_flow;
   return id;
@@ -112,7 +112,7 @@ int tenancy_classify(void *ctx, const uint8_t *frame, uint32_t len, struct drive
   struct flow_parse fp;
   if (flow_parse(frame, len, &fp))
     return -1;
-  classify_parsed(tn, &fp, tenancy_lookup(tn, &fp), out);
+  classify_parsed(tn, &fp, tenancy_lookup(tn, &fp, NULL), out);
   return 0;
 }
 
@@ -192,12 +192,13 @@ static int owners_filters(struct tenancy *tn, struct trace_filter **flt, char *e
 static unsigned claim_rank(unsigned principal) { return principal == PRINCIPAL_APP ? 1 : principal + 1; }
 
 /* One frame of the first pass into the flow table and the claims: key
- * (wire bytes, trace index) seen in record r, which is given when a
- * principal's filter may have to look at it. 0, or -1 with err set. */
+ * (its hash from flow_table_prefetch, or NULL; wire bytes, trace index)
+ * seen in record r, which is given when a principal's filter may have to
+ * look at it. 0, or -1 with err set. */
 static int prepass_add(struct tenancy *tn, struct trace_filter *const *flt, uint8_t **claim, size_t *cap,
-                       const struct flow_key *key, uint32_t wire, uint64_t index,
+                       const struct flow_key *key, const uint64_t *hash, uint32_t wire, uint64_t index,
                        const struct trace_record *r, char *err, size_t errlen) {
-  uint32_t id = flow_table_add_frame(tn->ft, key, wire, index);
+  uint32_t id = flow_table_add_hashed(tn->ft, key, wire, index, hash);
   if (id == UINT32_MAX) {
     if (flow_table_untracked(tn->ft))
       snprintf(err, errlen, "trace.max_flows: the application owns all %u flows the flow table keeps "
@@ -293,7 +294,7 @@ static int prepass(struct tenancy *tn, struct replay_result *res, char *err, siz
       uint64_t hash = 0;
       int hinted = ahead ? flow_table_prefetch(tn->ft, &fp.key, &hash) : 0;
       if (!hinted && !queued) {
-        if (prepass_add(tn, flt, &claim, &cap, &fp.key, wire, r.index, &r, err, errlen)) {
+        if (prepass_add(tn, flt, &claim, &cap, &fp.key, NULL, wire, r.index, &r, err, errlen)) {
           rc = -1;
           goto out;
         }
@@ -317,7 +318,8 @@ static int prepass(struct tenancy *tn, struct replay_result *res, char *err, siz
      * as when each went in at once). */
     while (queued && (queued == PREPASS_AHEAD || !more)) {
       const struct prepass_frame *pf = &ring[head];
-      if (prepass_add(tn, flt, &claim, &cap, &pf->key, pf->wire, pf->index, NULL, err, errlen)) {
+      if (prepass_add(tn, flt, &claim, &cap, &pf->key, pf->hinted ? &pf->hash : NULL, pf->wire, pf->index,
+                      NULL, err, errlen)) {
         rc = -1;
         goto out;
       }

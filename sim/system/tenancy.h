@@ -76,7 +76,8 @@ const struct driver_pkt *tenancy_fed(struct tenancy *tn, const uint8_t *frame, u
 /* A flow as text for explanations (struct policy's flow_name, ctx the tenancy). */
 void tenancy_flow_name(void *ctx, uint32_t flow, char *buf, size_t n);
 
-/* The flow of a parsed frame: its id, the id of the evicted flows, or UINT32_MAX. */
-uint32_t tenancy_lookup(const struct tenancy *tn, const struct flow_parse *fp);
+/* The flow of a parsed frame: its id, the id of the evicted flows, or
+ * UINT32_MAX. hash: flow_table_prefetch's hash of fp's key, or NULL. */
+uint32_t tenancy_lookup(const struct tenancy *tn, const struct flow_parse *fp, const uint64_t *hash);
 
 #endif

@@ -1173,6 +1173,46 @@ START_TEST(table_many) {
 END_TEST
 
 
+/* With many flows and a memo that misses, flow_table_prefetch gives each
+ * key's hash, and adds and finds given that hash find the same flows as
+ * without it; with few flows it does nothing. */
+START_TEST(table_prefetch_hashes) {
+  struct flow_table *ft = flow_table_new();
+  enum { N = 50000 };
+  uint64_t h;
+  struct flow_key k0 = key4(17, IP4(10, 0, 0, 1), 0, IP4(10, 1, 0, 0), 80);
+  ck_assert_int_eq(flow_table_prefetch(ft, &k0, &h), 0); /* an empty table */
+  uint32_t hinted = 0;
+  for (uint32_t i = 0; i < N; i++) {
+    struct flow_key k = key4(17, IP4(10, 0, 0, 1), (uint16_t)(i & 0xffff), IP4(10, 1, 0, 0) + (i >> 16), 80);
+    if (flow_table_prefetch(ft, &k, &h)) {
+      hinted++;
+      flow_table_prefetch_entry(ft, h);
+      ck_assert_uint_eq(flow_table_add_hashed(ft, &k, 1, i, &h), i);
+    } else {
+      ck_assert_uint_eq(flow_table_add_frame(ft, &k, 1, i), i);
+    }
+  }
+  ck_assert_uint_gt(hinted, N / 4); /* on past 32,768 flows */
+  for (uint32_t i = 0; i < N; i++) {
+    struct flow_key k = key4(17, IP4(10, 0, 0, 1), (uint16_t)(i & 0xffff), IP4(10, 1, 0, 0) + (i >> 16), 80);
+    struct flow_key r = reversed(&k);
+    ck_assert_int_eq(flow_table_prefetch(ft, &r, &h), 1);
+    ck_assert_uint_eq(flow_table_find_hashed(ft, &r, &h), i);
+    ck_assert_uint_eq(flow_table_find(ft, &r), i);
+    ck_assert_uint_eq(flow_table_add_hashed(ft, &r, 1, N + i, &h), i);
+    ck_assert_uint_eq(flow_table_get(ft, i)->packets, 2);
+    ck_assert_uint_eq(flow_table_get(ft, i)->first_index, i);
+  }
+  ck_assert_uint_eq(flow_table_count(ft), N);
+  struct flow_key miss = key4(17, IP4(10, 0, 0, 1), 1, IP4(10, 0, 0, 1), 81);
+  ck_assert_int_eq(flow_table_prefetch(ft, &miss, &h), 1);
+  ck_assert_uint_eq(flow_table_find_hashed(ft, &miss, &h), UINT32_MAX);
+  flow_table_free(ft);
+}
+END_TEST
+
+
 /* ---- the bounded table ---- */
 
 static struct flow_key nth_key(uint32_t i) {
@@ -1505,6 +1545,7 @@ static Suite *flow_suite(void) {
   tcase_add_test(tc, table_top_by_bytes);
   tcase_add_test(tc, table_every_field_counts);
   tcase_add_test(tc, table_many);
+  tcase_add_test(tc, table_prefetch_hashes);
   tcase_add_test(tc, bounded_limit_only_before_adds);
   tcase_add_test(tc, bounded_evicts_and_stays_consistent);
   tcase_add_test(tc, bounded_evicts_either_direction);

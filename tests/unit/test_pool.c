@@ -22,6 +22,7 @@
 #include "simk.h"
 #include "user.h"
 #include "driver_rig.h"
+#include "checker_rig.h"
 
 
 
@@ -238,13 +239,9 @@ static uint64_t pp_clock(void *ctx) {
   return 0;
 }
 static struct checker *pp_checker(struct mem *m, struct policy *pol) {
-  memset(pol, 0, sizeof *pol);
-  pol->nprincipals = 2;
-  snprintf(pol->names[APP], sizeof pol->names[APP], "app");
-  snprintf(pol->names[OTHER], sizeof pol->names[OTHER], "other");
-  pol->flow_owner = pp_owners;
+  checker_rig_policy(pol);
+  pol->flow_owner = pp_owners; /* one flow, other's */
   pol->nflows = 1;
-  pol->default_owner = OTHER;
   return checker_new(m, pol, pp_clock, NULL);
 }
 

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "rx_ring.h"
 #include "skb.h"
 #include "user.h"
@@ -88,18 +89,10 @@ static void pend_copy(struct pending_rx *dst, const struct pending_rx *src) {
 /* Queue for later consumption (due times are in order: one delay for all).
  * 0, or -1 when host memory runs out (then the caller consumes at once). */
 static int pend_push(struct driver *d, const struct pending_rx *pr) {
-  if (d->npend == d->pend_cap) {
-    size_t ncap = d->pend_cap ? d->pend_cap * 2 : 64;
-    struct pending_rx *n = malloc(ncap * sizeof *n);
-    if (!n)
-      return -1;
-    for (size_t i = 0; i < d->npend; i++)
-      pend_copy(&n[i], &d->rxq_pend[(d->pend_first + i) % d->pend_cap]);
-    free(d->rxq_pend);
-    d->rxq_pend = n;
-    d->pend_cap = ncap;
-    d->pend_first = 0;
-  }
+  struct pending_rx *n = grow_ring(d->rxq_pend, &d->pend_cap, &d->pend_first, d->npend, sizeof *n, 64);
+  if (!n)
+    return -1;
+  d->rxq_pend = n;
   pend_copy(&d->rxq_pend[(d->pend_first + d->npend) % d->pend_cap], pr);
   d->npend++;
   if (!simk_event_pending(d->recv_ev))

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "driver_priv.h"
+#include "grow.h"
 #include "rx_ring.h"
 
 struct user {
@@ -244,18 +245,10 @@ void user_zc_return_tick(void *arg) {
 }
 
 static int hold_page(struct driver *d, unsigned queue, unsigned who, const struct buf *b) {
-  if (d->nheld == d->held_cap) {
-    size_t ncap = d->held_cap ? d->held_cap * 2 : 256;
-    struct held_page *n = malloc(ncap * sizeof *n);
-    if (!n)
-      return -1;
-    for (size_t i = 0; i < d->nheld; i++)
-      n[i] = d->held[(d->held_first + i) % d->held_cap];
-    free(d->held);
-    d->held = n;
-    d->held_cap = ncap;
-    d->held_first = 0;
-  }
+  struct held_page *n = grow_ring(d->held, &d->held_cap, &d->held_first, d->nheld, sizeof *n, 256);
+  if (!n)
+    return -1;
+  d->held = n;
   uint64_t now = simk_now_ps();
   d->held[(d->held_first + d->nheld) % d->held_cap] =
       (struct held_page){.queue = queue, .principal = who, .b = *b, .return_ps = now + d->zu[who].hold_ps};

@@ -17,4 +17,10 @@
  * the size would overflow; p is then still valid and *cap unchanged. */
 void *grow_array(void *p, size_t *cap, size_t need, size_t elem);
 
+/* The same for a ring buffer of n elements starting at index *first in p:
+ * p itself when n < *cap, else a block of twice the capacity (at least
+ * min) holding the n elements in order from index 0, with *first 0 and
+ * *cap updated, p freed. NULL when out of memory (p still valid). */
+void *grow_ring(void *p, size_t *cap, size_t *first, size_t n, size_t elem, size_t min);
+
 #endif

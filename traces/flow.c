@@ -946,6 +946,10 @@ uint32_t flow_table_find_hashed(const struct flow_table *ft, const struct flow_k
   return lookup(ft, &ck, hash ? *hash : key_hash(&ck), &slot);
 }
 
+int flow_table_memo_misses_often(const struct flow_table *ft) {
+  return (uint64_t)ft->memo_misses * 8 > (uint64_t)ft->memo_hits + ft->memo_misses;
+}
+
 int flow_table_prefetch(const struct flow_table *ft, const struct flow_key *key, uint64_t *hash) {
   if (!ft->prefetch)
     return 0;

@@ -185,6 +185,9 @@ void flow_table_prefetch_entry(const struct flow_table *ft, uint64_t hash);
 uint32_t flow_table_add_hashed(struct flow_table *ft, const struct flow_key *key, uint32_t wire_bytes,
                                uint64_t index, const uint64_t *hash);
 uint32_t flow_table_find_hashed(const struct flow_table *ft, const struct flow_key *key, const uint64_t *hash);
+/* 1 when the memo of recent keys missed more than one add in eight lately:
+ * a lookup then mostly goes to the table itself. */
+int flow_table_memo_misses_often(const struct flow_table *ft);
 uint32_t flow_table_count(const struct flow_table *ft);
 /* NULL when id >= flow_table_count(). */
 const struct flow_stats *flow_table_get(const struct flow_table *ft, uint32_t id);

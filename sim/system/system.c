@@ -70,9 +70,11 @@ struct sys {
   int rec_tx;           /* the current record is sent */
   struct flow_parse next_fp; /* the current record's parse, as read */
   int next_parsed;           /* 1: next_fp is set (it parses) */
+  uint32_t next_flow;        /* its flow as the first pass found it, when next_known */
   uint64_t next_hash;        /* its flow table hash, when next_hashed */
   int next_hashed;
   unsigned rec_sender;
+  int next_known;
   uint64_t tx_first_ps, tx_last_ps;
   int have_tx;
   uint8_t tx_senders[SYSTEM_MAX_PRINCIPALS]; /* principals seen sending, by id */
@@ -192,14 +194,21 @@ static uint64_t arrival_of(struct sys *s, const struct trace_record *r) {
   return nic_mac_arrival_ps(s->nic, record_time(s, r), wire);
 }
 
+/* The record's flow: known from the first pass, else looked up (fp: its
+ * parse, or NULL; hash: its flow table hash, or NULL). */
+static uint32_t flow_of(const struct sys *s, const uint32_t *known, const struct flow_parse *fp,
+                        const uint64_t *hash) {
+  return known ? *known : fp ? tenancy_lookup(s->tn, fp, hash) : UINT32_MAX;
+}
+
 /* Is the record sent by the host, and by whom? traffic.tx's filter, or
- * (a TX design without it) the application's flows. fp: its parse, or NULL;
- * hash: its flow table hash, or NULL. */
-static int is_sent(struct sys *s, const struct trace_record *r, const struct flow_parse *fp,
-                   const uint64_t *hash, unsigned *sender) {
+ * (a TX design without it) the application's flows. known, fp, hash: as
+ * flow_of's. */
+static int is_sent(struct sys *s, const struct trace_record *r, const uint32_t *known,
+                   const struct flow_parse *fp, const uint64_t *hash, unsigned *sender) {
   if (!s->tx)
     return 0;
-  uint32_t flow = fp ? tenancy_lookup(s->tn, fp, hash) : UINT32_MAX;
+  uint32_t flow = flow_of(s, known, fp, hash);
   unsigned owner = flow < flow_table_count(s->tn->ft) ? s->tn->owner[flow] : PRINCIPAL_OTHER;
   if (s->tx_filter ? !trace_filter_match(s->tx_filter, r) : owner != PRINCIPAL_APP)
     return 0;
@@ -228,13 +237,16 @@ static void schedule_next(struct sys *s) {
   if (s->rec.caplen > sizeof s->frame)
     s->rec.caplen = sizeof s->frame;
   memcpy(s->frame, s->rec.data, s->rec.caplen);
-  /* Parsed now (feed takes the parse unless a fault may change the bytes),
-   * so that the flow table's slot is fetched into the host's cache while
-   * the machine works until the frame arrives. */
+  /* Parsed now (feed takes the parse unless a fault may change the bytes).
+   * Its flow comes from the first pass; failing that, the flow table's
+   * slot is fetched into the host's cache while the machine works until
+   * the frame arrives. */
+  s->next_known = tenancy_replay_flow(s->tn, &s->next_flow);
   s->next_parsed = flow_parse(s->frame, s->rec.caplen, &s->next_fp) == 0;
-  s->next_hashed = s->next_parsed && flow_table_prefetch(s->tn->ft, &s->next_fp.key, &s->next_hash);
-  s->rec_tx = is_sent(s, &s->rec, s->next_parsed ? &s->next_fp : NULL, s->next_hashed ? &s->next_hash : NULL,
-                      &s->rec_sender);
+  s->next_hashed = !s->next_known && s->next_parsed &&
+                   flow_table_prefetch(s->tn->ft, &s->next_fp.key, &s->next_hash);
+  s->rec_tx = is_sent(s, &s->rec, s->next_known ? &s->next_flow : NULL, s->next_parsed ? &s->next_fp : NULL,
+                      s->next_hashed ? &s->next_hash : NULL, &s->rec_sender);
   uint64_t at = s->rec_tx ? record_time(s, &s->rec) : arrival_of(s, &s->rec);
   if (s->feed_error) {
     s->have_rec = 0;
@@ -433,13 +445,15 @@ static void feed(void *arg) {
   struct flow_parse refp;
   const struct flow_parse *fp = &s->next_fp;
   const uint64_t *hash = s->next_hashed ? &s->next_hash : NULL;
+  const uint32_t *known = s->next_known ? &s->next_flow : NULL;
   int parsed = s->next_parsed;
   if (s->o->nfaults) {
     parsed = flow_parse(s->frame, r->caplen, &refp) == 0;
     fp = &refp;
     hash = NULL;
+    known = NULL;
   }
-  uint32_t flow = parsed ? tenancy_lookup(s->tn, fp, hash) : UINT32_MAX;
+  uint32_t flow = flow_of(s, known, parsed ? fp : NULL, hash);
   if (s->rec_tx) {
     struct tx_frame tf = {.data = s->frame, .caplen = r->caplen,
                           .wire_len = r->origlen > r->caplen ? r->origlen : r->caplen,

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "spill.h"
 #include "system.h"
 
 #define MAX_STEER_RULES 1024u /* ntuple rules per principal */
@@ -30,6 +31,16 @@ uint32_t tenancy_lookup(const struct tenancy *tn, const struct flow_parse *fp, c
   if (id == UINT32_MAX && fp->key.af != FLOW_AF_NONE && tn->evicted_flow != UINT32_MAX)
     id = tn->evicted_flow;
   return id;
+}
+
+int tenancy_replay_flow(struct tenancy *tn, uint32_t *flow) {
+  if (!tn->flows_log)
+    return 0;
+  if (spill_get(tn->flows_log, flow))
+    return 1;
+  spill_free(tn->flows_log); /* read to its end: the rest are looked up */
+  tn->flows_log = NULL;
+  return 0;
 }
 
 #define CLS_MEMO_BITS 10
@@ -191,14 +202,29 @@ static int owners_filters(struct tenancy *tn, struct trace_filter **flt, char *e
  * principal id + 1 where a lower claim wins (app: 1, listed principal i: i + 3). */
 static unsigned claim_rank(unsigned principal) { return principal == PRINCIPAL_APP ? 1 : principal + 1; }
 
-/* One frame of the first pass into the flow table and the claims: key
- * (its hash from flow_table_prefetch, or NULL; wire bytes, trace index)
+/* The flow of the next record in the first pass's log (tenancy_replay_flow).
+ * A log that cannot be written is dropped; so is one that would go to a
+ * file while the flow table's memo answers nearly every lookup (few flows,
+ * or a few carrying most frames): then a lookup costs less than the file. */
+static void log_flow(struct tenancy *tn, uint32_t id) {
+  if (!tn->flows_log)
+    return;
+  if ((spill_count(tn->flows_log) == SPILL_MEMORY_NUMBERS - 1 && !flow_table_memo_misses_often(tn->ft)) ||
+      spill_put(tn->flows_log, id)) {
+    spill_free(tn->flows_log);
+    tn->flows_log = NULL;
+  }
+}
+
+/* One frame of the first pass into the flow table, the claims and the log:
+ * key (its hash from flow_table_prefetch, or NULL; wire bytes, trace index)
  * seen in record r, which is given when a principal's filter may have to
  * look at it. 0, or -1 with err set. */
 static int prepass_add(struct tenancy *tn, struct trace_filter *const *flt, uint8_t **claim, size_t *cap,
                        const struct flow_key *key, const uint64_t *hash, uint32_t wire, uint64_t index,
                        const struct trace_record *r, char *err, size_t errlen) {
   uint32_t id = flow_table_add_hashed(tn->ft, key, wire, index, hash);
+  log_flow(tn, id);
   if (id == UINT32_MAX) {
     if (flow_table_untracked(tn->ft))
       snprintf(err, errlen, "trace.max_flows: the application owns all %u flows the flow table keeps "
@@ -243,6 +269,7 @@ struct prepass_frame {
   struct flow_key key;
   uint64_t index, hash;
   uint32_t wire;
+  int parsed; /* 0: the record parses as no flow (only logged, in its turn) */
   int hinted; /* 1: hash is set (the memo did not know the key) */
 };
 
@@ -285,15 +312,20 @@ static int prepass(struct tenancy *tn, struct replay_result *res, char *err, siz
       uint32_t wire = r.origlen > r.caplen ? r.origlen : r.caplen;
       res->trace_bytes += wire;
       struct flow_parse fp;
-      if (flow_parse(r.data, r.caplen, &fp))
+      int parsed = flow_parse(r.data, r.caplen, &fp) == 0;
+      if (!parsed && !queued) {
+        log_flow(tn, UINT32_MAX);
         continue;
-      flow_packets++;
-      flow_bytes += wire;
+      }
+      if (parsed) {
+        flow_packets++;
+        flow_bytes += wire;
+      }
       /* At once when nothing is fetched ahead (a filter needs the record,
        * or few flows: the table's memo answers) and none is waiting. */
       uint64_t hash = 0;
-      int hinted = ahead ? flow_table_prefetch(tn->ft, &fp.key, &hash) : 0;
-      if (!hinted && !queued) {
+      int hinted = ahead && parsed ? flow_table_prefetch(tn->ft, &fp.key, &hash) : 0;
+      if (parsed && !hinted && !queued) {
         if (prepass_add(tn, flt, &claim, &cap, &fp.key, NULL, wire, r.index, &r, err, errlen)) {
           rc = -1;
           goto out;
@@ -301,10 +333,12 @@ static int prepass(struct tenancy *tn, struct replay_result *res, char *err, siz
         continue;
       }
       struct prepass_frame *pf = &ring[(head + queued++) % PREPASS_AHEAD];
-      pf->key = fp.key;
+      if (parsed)
+        pf->key = fp.key;
       pf->index = r.index;
       pf->wire = wire;
       pf->hash = hash;
+      pf->parsed = parsed;
       pf->hinted = hinted;
       /* Halfway along, the slot has come: fetch the entry it names. */
       if (queued > PREPASS_AHEAD / 2) {
@@ -318,8 +352,10 @@ static int prepass(struct tenancy *tn, struct replay_result *res, char *err, siz
      * as when each went in at once). */
     while (queued && (queued == PREPASS_AHEAD || !more)) {
       const struct prepass_frame *pf = &ring[head];
-      if (prepass_add(tn, flt, &claim, &cap, &pf->key, pf->hinted ? &pf->hash : NULL, pf->wire, pf->index,
-                      NULL, err, errlen)) {
+      if (!pf->parsed)
+        log_flow(tn, UINT32_MAX);
+      else if (prepass_add(tn, flt, &claim, &cap, &pf->key, pf->hinted ? &pf->hash : NULL, pf->wire, pf->index,
+                           NULL, err, errlen)) {
         rc = -1;
         goto out;
       }
@@ -374,6 +410,12 @@ static int prepass(struct tenancy *tn, struct replay_result *res, char *err, siz
     snprintf(res->app_flow, sizeof res->app_flow, "none");
   res->trace_stats = *trace_stats(tn->t); /* this pass reads the whole trace (up to limit_frames) */
   rc = trace_rewind(tn->t, err, errlen);
+  /* After an eviction an id named one flow, then another: the replay looks
+   * every frame up in the final table instead. */
+  if (tn->flows_log && (res->flows_evicted || spill_rewind(tn->flows_log))) {
+    spill_free(tn->flows_log);
+    tn->flows_log = NULL;
+  }
 out:
   for (unsigned p = 0; p < SYSTEM_MAX_PRINCIPALS; p++)
     trace_filter_free(flt[p]);
@@ -414,6 +456,14 @@ struct tenancy *tenancy_new(const struct config *c, const struct fault *faults, 
   tn->limit_frames = limit_frames;
   tn->evicted_flow = UINT32_MAX;
   tn->memo = calloc(1u << CLS_MEMO_BITS, sizeof *tn->memo); /* NULL: every frame is parsed */
+  const char *spill = getenv("NICSIM_FLOW_SPILL");
+  if (spill && strcmp(spill, "0") != 0 && strcmp(spill, "1") != 0) {
+    snprintf(err, errlen, "NICSIM_FLOW_SPILL '%.64s': expected 0 or 1", spill);
+    tenancy_free(tn);
+    return NULL;
+  }
+  if (!spill || spill[0] == '1')
+    tn->flows_log = spill_new(); /* NULL (out of memory): the replay looks flows up */
   tn->ft = flow_table_new();
   if (!tn->ft) {
     snprintf(err, errlen, "out of memory");
@@ -437,6 +487,7 @@ void tenancy_free(struct tenancy *tn) {
   if (!tn)
     return;
   flow_table_free(tn->ft);
+  spill_free(tn->flows_log);
   free(tn->memo);
   free(tn->owner);
   free(tn);

@@ -42,6 +42,7 @@ struct tenancy {
   uint32_t evicted_flow;   /* the id every evicted flow's frames carry, or UINT32_MAX */
   struct policy pol;       /* who is entitled to what (the checker's) */
   struct tenancy_memo *memo; /* frames fed lately, classified (tenancy_fed), or NULL */
+  struct spill *flows_log;   /* each record's flow as the first pass found it, or NULL */
 };
 
 /* Build it: the principals (every fault naming one must name one of them),
@@ -79,5 +80,20 @@ void tenancy_flow_name(void *ctx, uint32_t flow, char *buf, size_t n);
 /* The flow of a parsed frame: its id, the id of the evicted flows, or
  * UINT32_MAX. hash: flow_table_prefetch's hash of fp's key, or NULL. */
 uint32_t tenancy_lookup(const struct tenancy *tn, const struct flow_parse *fp, const uint64_t *hash);
+
+/* The flow of the next record the replay reads, as the first pass found
+ * it, so that the replay need not look it up again (with many flows the
+ * table is far larger than the host's caches): called once for each record
+ * read, in order. 1 with *flow (what tenancy_lookup would answer for the
+ * record's own bytes, UINT32_MAX when they parse as nothing), or 0 when it
+ * is not known: then look it up. The log covers every record or none: none
+ * when flows were evicted (an id then names different flows over the
+ * pass), when the table's memo answered nearly every lookup by the time
+ * the log outgrew memory (SPILL_MEMORY_NUMBERS records: a lookup then costs
+ * less than the file), when its temporary file could not be made or
+ * written ($TMPDIR, 4 bytes a record), or with NICSIM_FLOW_SPILL=0 in the
+ * environment (1: the default; another value fails tenancy_new). Past
+ * where the first pass stopped (a stop request), 0. */
+int tenancy_replay_flow(struct tenancy *tn, uint32_t *flow);
 
 #endif

@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hugemem.h"
+
 enum {
   ETH_HLEN = 14,
   ETHERTYPE_IPV4 = 0x0800,
@@ -624,7 +626,7 @@ struct flow_table *flow_table_new(void) {
   if (ft == NULL)
     return NULL;
   ft->nslots = 64;
-  ft->slots = malloc(ft->nslots * sizeof *ft->slots);
+  ft->slots = huge_resize(NULL, 0, ft->nslots * sizeof *ft->slots);
   if (ft->slots == NULL) {
     free(ft);
     return NULL;
@@ -638,8 +640,8 @@ struct flow_table *flow_table_new(void) {
 void flow_table_free(struct flow_table *ft) {
   if (ft == NULL)
     return;
-  free(ft->entries);
-  free(ft->slots);
+  huge_free(ft->entries, (size_t)ft->cap * sizeof *ft->entries);
+  huge_free(ft->slots, (size_t)ft->nslots * sizeof *ft->slots);
   free(ft->heap);
   free(ft);
 }
@@ -707,7 +709,7 @@ static int grow_slots(struct flow_table *ft) {
   if (ft->nslots > UINT32_MAX / 2)
     return -1;
   uint32_t n = ft->nslots * 2;
-  uint64_t *s = malloc((size_t)n * sizeof *s);
+  uint64_t *s = huge_resize(NULL, 0, (size_t)n * sizeof *s);
   if (s == NULL)
     return -1;
   memset(s, 0xff, (size_t)n * sizeof *s);
@@ -718,7 +720,7 @@ static int grow_slots(struct flow_table *ft) {
       i = (i + 1) & (n - 1);
     s[i] = slot_make(id, h);
   }
-  free(ft->slots);
+  huge_free(ft->slots, (size_t)ft->nslots * sizeof *ft->slots);
   ft->slots = s;
   ft->nslots = n;
   return 0;
@@ -904,7 +906,7 @@ uint32_t flow_table_add_hashed(struct flow_table *ft, const struct flow_key *key
         uint32_t ncap = ft->cap ? ft->cap * 2 : 16;
         if (ft->limit && ncap > ft->limit)
           ncap = ft->limit;
-        struct flow_entry *e = realloc(ft->entries, (size_t)ncap * sizeof *e);
+        struct flow_entry *e = huge_resize(ft->entries, (size_t)ft->cap * sizeof *e, (size_t)ncap * sizeof *e);
         if (e == NULL)
           return UINT32_MAX;
         ft->entries = e;

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hugemem.h"
+
 /* The label shadow of a page is run-length encoded: runs of bytes with one
  * label id, sorted by offset, the first at offset 0, each lasting until the
  * next one starts (the last until the end of the page), and no two adjacent
@@ -108,7 +110,10 @@ struct mem *mem_new(uint64_t size_bytes) {
   m->in_use = calloc(m->npages, 1);
   m->meta_pfns = malloc(m->npages * sizeof *m->meta_pfns);
   m->labels_cap = 1u << 16;
-  m->labels = calloc(m->labels_cap, sizeof *m->labels);
+  /* Huge pages: ids cycle through the whole table (hugemem.h). */
+  m->labels = huge_resize(NULL, 0, (size_t)m->labels_cap * sizeof *m->labels);
+  if (m->labels)
+    memset(m->labels, 0, (size_t)m->labels_cap * sizeof *m->labels);
   m->label_marks = calloc(m->labels_cap / 64, sizeof *m->label_marks);
   m->free_ids = malloc(m->labels_cap * sizeof *m->free_ids);
   m->scratch = malloc(MEM_PAGE_SIZE * sizeof *m->scratch);
@@ -158,7 +163,7 @@ void mem_free(struct mem *m) {
   free(m->meta_pfns);
   free(m->free_pfns);
   free(m->in_use);
-  free(m->labels);
+  huge_free(m->labels, (size_t)m->labels_cap * sizeof *m->labels);
   free(m->label_marks);
   free(m->free_ids);
   free(m);
@@ -249,7 +254,7 @@ static uint32_t label_new(struct mem *m, const struct mem_label *lab) {
       if (m->labels_cap >= (1u << 31))
         return UINT32_MAX;
       uint32_t ncap = m->labels_cap * 2;
-      struct mem_label *n = realloc(m->labels, (size_t)ncap * sizeof *n);
+      struct mem_label *n = huge_resize(m->labels, (size_t)m->labels_cap * sizeof *n, (size_t)ncap * sizeof *n);
       if (!n)
         return UINT32_MAX;
       memset(n + m->labels_cap, 0, (size_t)(ncap - m->labels_cap) * sizeof *n);

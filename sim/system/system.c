@@ -82,7 +82,8 @@ struct sys {
   uint16_t rid;
   int feed_error;
   char feed_err[512];
-  uint8_t frame[262144];
+  const uint8_t *fed;   /* the current record's bytes: frame, or the trace's own */
+  uint8_t frame[262144]; /* a copy of them that faults may change */
 };
 
 static uint64_t clock_now(void *ctx) {
@@ -236,13 +237,20 @@ static void schedule_next(struct sys *s) {
     s->o->progress(s->o->progress_ctx, s->frames_fed, s->frames_total);
   if (s->rec.caplen > sizeof s->frame)
     s->rec.caplen = sizeof s->frame;
-  memcpy(s->frame, s->rec.data, s->rec.caplen);
+  /* The record's bytes stay valid until the next trace_next, which comes
+   * after feed has handed them on: a copy only for faults to change. */
+  if (s->o->nfaults) {
+    memcpy(s->frame, s->rec.data, s->rec.caplen);
+    s->fed = s->frame;
+  } else {
+    s->fed = s->rec.data;
+  }
   /* Parsed now (feed takes the parse unless a fault may change the bytes).
    * Its flow comes from the first pass; failing that, the flow table's
    * slot is fetched into the host's cache while the machine works until
    * the frame arrives. */
   s->next_known = tenancy_replay_flow(s->tn, &s->next_flow);
-  s->next_parsed = flow_parse(s->frame, s->rec.caplen, &s->next_fp) == 0;
+  s->next_parsed = flow_parse(s->fed, s->rec.caplen, &s->next_fp) == 0;
   s->next_hashed = !s->next_known && s->next_parsed &&
                    flow_table_prefetch(s->tn->ft, &s->next_fp.key, &s->next_hash);
   s->rec_tx = is_sent(s, &s->rec, s->next_known ? &s->next_flow : NULL, s->next_parsed ? &s->next_fp : NULL,
@@ -448,14 +456,14 @@ static void feed(void *arg) {
   const uint32_t *known = s->next_known ? &s->next_flow : NULL;
   int parsed = s->next_parsed;
   if (s->o->nfaults) {
-    parsed = flow_parse(s->frame, r->caplen, &refp) == 0;
+    parsed = flow_parse(s->fed, r->caplen, &refp) == 0;
     fp = &refp;
     hash = NULL;
     known = NULL;
   }
   uint32_t flow = flow_of(s, known, parsed ? fp : NULL, hash);
   if (s->rec_tx) {
-    struct tx_frame tf = {.data = s->frame, .caplen = r->caplen,
+    struct tx_frame tf = {.data = s->fed, .caplen = r->caplen,
                           .wire_len = r->origlen > r->caplen ? r->origlen : r->caplen,
                           .hdr_len = parsed ? fp->payload_offset : r->caplen, .flow = flow, .index = r->index};
     tx_send(s->tx, s->rec_sender, tx_queue_of(s, s->rec_sender, parsed ? &fp->key : NULL), &tf);
@@ -463,7 +471,7 @@ static void feed(void *arg) {
     return;
   }
   struct nic_frame f = {
-      .data = s->frame,
+      .data = s->fed,
       .caplen = r->caplen,
       .wire_len = r->origlen > r->caplen ? r->origlen : r->caplen,
       /* A frame that parses as nothing has no known header bytes: all of it
@@ -484,7 +492,7 @@ static void feed(void *arg) {
   }
   s->last_arrival_ps = now;
   if (parsed) {
-    const struct driver_pkt *pk = tenancy_fed(s->tn, s->frame, r->caplen, fp, flow);
+    const struct driver_pkt *pk = tenancy_fed(s->tn, s->fed, r->caplen, fp, flow);
     if (pk)
       driver_sock_prefetch(s->drv, pk->sock);
   }

@@ -47,6 +47,20 @@ need_corpus() {
   fi
 }
 
+# most_at_once CMD...: run CMD (its output discarded) and print the most of
+# its child processes alive at one time, sampled every 20 ms.
+most_at_once() {
+  "$@" > /dev/null 2>&1 &
+  local pid=$! most=0 n
+  while kill -0 "$pid" 2>/dev/null; do
+    n=$(pgrep -c -P "$pid" || true)
+    [ "${n:-0}" -gt "$most" ] && most=$n
+    sleep 0.02
+  done
+  wait "$pid"
+  echo "$most"
+}
+
 finish() {
   local rep
   for rep in "$T"/sanitizer.*; do

@@ -75,4 +75,18 @@ a=$(jval "$T/one.json" "d['violations']['cross_flow_leak']['count']")
 b=$(jval "$T/r1.json" "d['designs'][0]['violations']['cross_flow_leak']")
 if [ "$a" = "$b" ]; then ok "review and replay agree ($a)"; else bad "review $b vs replay $a"; fi
 
+# Without -j, as many runs at a time as the CPUs review may run on: its
+# affinity mask (taskset), not every CPU online. Pinned to one CPU, no two
+# runs overlap: the runs alive at once are sampled while it works.
+if command -v taskset >/dev/null && [ "$(getconf _NPROCESSORS_ONLN)" -ge 2 ]; then
+  "$NICSIM" gen -o "$T/j.pcap" --flows 8 --packets 20000 --size 60 --rate-gbps 0.672 --seed 9 > /dev/null
+  one=$(most_at_once taskset -c 0 "$NICSIM" review "$T/j.pcap" --quiet)
+  two=$(most_at_once taskset -c 0,1 "$NICSIM" review "$T/j.pcap" --quiet)
+  [ "$one" -eq 1 ] && ok "review pinned to one CPU runs one design at a time" ||
+    bad "review pinned to one CPU ran $one designs at once"
+  [ "$two" -eq 2 ] && ok "...and two at a time on two" || bad "review on two CPUs ran at most $two at once"
+else
+  echo "skip: taskset or a second CPU missing: the default -j is not checked"
+fi
+
 finish

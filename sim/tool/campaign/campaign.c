@@ -390,7 +390,7 @@ static void usage_campaign(FILE *f) {
           "table. Runs whose report already exists are skipped: rerun to resume.\n"
           "Exit status: 0 when every run completed (safe or not), 2 otherwise.\n"
           "\n"
-          "  -j N, --jobs N       parallel runs (default: the number of cores)\n"
+          "  -j N, --jobs N       parallel runs (default: the CPUs it may run on)\n"
           "  --out DIR            output folder (default: SPECNAME-out in the current folder)\n"
           "  --emit-jobs          run nothing: print one shell command a line, for GNU parallel\n"
           "                       (nicsim campaign SPEC --emit-jobs | parallel), and write\n"
@@ -1048,9 +1048,9 @@ int campaign_main(int argc, char **argv) {
     return fail("campaign: no spec given (nicsim campaign --help)");
   if (script && !emit)
     return fail("campaign: --slurm-script goes with --emit-jobs");
-  if (!jobs) {
-    long nc = sysconf(_SC_NPROCESSORS_ONLN);
-    jobs = nc > 0 ? (uint64_t)(nc > 1024 ? 1024 : nc) : 1;
+  if (!jobs) { /* the CPUs this process may use (taskset, cpusets), not all online */
+    unsigned nc = cpus_usable();
+    jobs = nc > 1024 ? 1024 : nc;
   }
 
   /* The whole spec is checked before anything starts. */

@@ -238,7 +238,7 @@ static void usage_review(FILE *f) {
           "                     [--limit N] [--skip-unsupported] [--quiet]\n"
           "\n"
           "Runs every design (or those named) on TRACE, each in its own process, N at a\n"
-          "time (default: the number of cores), and prints a table: verdict, count per\n"
+          "time (default: the CPUs it may run on), and prints a table: verdict, count per\n"
           "safety property, CPU cycles per packet, delivered Gb/s, drops.\n"
           "Exit status: 0 when every run completed, 2 otherwise.\n"
           "\n"
@@ -914,7 +914,7 @@ static void review_markdown_meta(FILE *f, const struct review_meta *m) {
 
 static int cmd_review(int argc, char **argv) {
   const char *trace = NULL, *designs = "all", *json = NULL, *markdown = NULL, *html = NULL;
-  uint64_t jobs = (uint64_t)sysconf(_SC_NPROCESSORS_ONLN), seed = 1;
+  uint64_t jobs = cpus_usable(), seed = 1; /* its affinity mask: taskset, cpusets */
   char **sets = calloc((size_t)argc + 1, sizeof *sets);
   int nsets = 0, status = 0, c;
   if (!sets)

@@ -22,6 +22,7 @@ struct run {
 };
 
 #define RUNS_INLINE 8u
+#define PAGE_SLAB_BYTES HUGEMEM_MIN
 
 struct mem_page {
   uint8_t data[MEM_PAGE_SIZE];
@@ -76,6 +77,14 @@ struct mem {
   uint32_t gc_next;      /* run a collection when live reaches this */
 
   struct run *scratch;   /* copy_chunk: the source runs of one chunk */
+
+  /* Touched pages are carved from slabs of PAGE_SLAB_BYTES on huge pages
+   * (hugemem.h), freed with the memory: filling a page then costs no page
+   * fault of the host's own, and the pages a replay cycles through (its
+   * rings' buffers, megabytes) take few entries of the host's TLB. */
+  uint8_t **slabs;
+  size_t nslabs, capslabs;
+  size_t slab_used;      /* bytes of the last slab handed out */
 
   /* The page allocator's stack of free pages is [npages-1, ..., fresh]
    * below free_pfns[0 .. nstack): pages never handed out come in ascending
@@ -149,8 +158,10 @@ void mem_free(struct mem *m) {
       struct mem_page *pg = m->pages[m->touched_pfns[t]];
       if (pg->runs != pg->small)
         free(pg->runs);
-      free(pg);
     }
+  for (size_t i = 0; i < m->nslabs; i++)
+    huge_free(m->slabs[i], PAGE_SLAB_BYTES);
+  free(m->slabs);
   free(m->scratch);
   free(m->touched_pfns);
   if (m->meta && m->meta_pfns)
@@ -389,9 +400,31 @@ static void presim_pattern(uint8_t *data, uint64_t pfn) {
   }
 }
 
+/* Room for one more page: the next in the last slab, or a new slab. */
+static struct mem_page *page_carve(struct mem *m) {
+  if (m->nslabs == 0 || m->slab_used + sizeof(struct mem_page) > PAGE_SLAB_BYTES) {
+    if (m->nslabs == m->capslabs) {
+      size_t cap = m->capslabs ? 2 * m->capslabs : 16;
+      uint8_t **n = realloc(m->slabs, cap * sizeof *n);
+      if (!n)
+        return NULL;
+      m->slabs = n;
+      m->capslabs = cap;
+    }
+    uint8_t *slab = huge_resize(NULL, 0, PAGE_SLAB_BYTES);
+    if (!slab)
+      return NULL;
+    m->slabs[m->nslabs++] = slab;
+    m->slab_used = 0;
+  }
+  struct mem_page *pg = (struct mem_page *)(m->slabs[m->nslabs - 1] + m->slab_used);
+  m->slab_used += sizeof(struct mem_page);
+  return pg;
+}
+
 /* First touch of pfn: its pre-simulation contents and label. */
 static struct mem_page *touch_new(struct mem *m, uint64_t pfn) {
-  struct mem_page *pg = malloc(sizeof *pg);
+  struct mem_page *pg = page_carve(m);
   if (!pg)
     return NULL;
   struct mem_label lab;
@@ -402,7 +435,7 @@ static struct mem_page *touch_new(struct mem *m, uint64_t pfn) {
   lab.epoch = 0;
   uint32_t id = label_new(m, &lab);
   if (id == UINT32_MAX) {
-    free(pg);
+    m->slab_used -= sizeof(struct mem_page); /* the room goes back */
     return NULL;
   }
   presim_pattern(pg->data, pfn);

@@ -53,6 +53,49 @@ struct tenancy_memo {
   uint8_t bytes[CLS_MEMO_BYTES];
 };
 
+/* The receiving socket of a 5-tuple: FNV-1a over af, proto, src, dst,
+ * sport, dport (as stored: 38 bytes). FNV-1a is a chain of 38 dependent
+ * multiplies, computed for every frame fed; a small memo of the tuples
+ * hashed lately, found by a cheap mix of their words and checked byte for
+ * byte, answers most frames with the same number. */
+#define SOCK_MEMO_BITS 10
+#define SOCK_TUPLE_BYTES 38u
+struct sock_memo {
+  uint64_t w[5];  /* the tuple's bytes, zero-padded to 40; all ones: empty */
+  uint32_t sock;
+};
+
+static uint32_t sock_of(struct sock_memo *memo, const struct flow_key *k) {
+  union {
+    uint8_t b[40];
+    uint64_t w[5];
+  } t;
+  t.w[4] = 0;
+  t.b[0] = k->af;
+  t.b[1] = k->proto;
+  memcpy(t.b + 2, k->src, 16);
+  memcpy(t.b + 18, k->dst, 16);
+  memcpy(t.b + 34, &k->sport, 2);
+  memcpy(t.b + 36, &k->dport, 2);
+  struct sock_memo *e = NULL;
+  if (memo) {
+    uint64_t x = (t.w[0] ^ t.w[1] * 0x9e3779b97f4a7c15ull ^ t.w[2] ^ t.w[3] * 0xbf58476d1ce4e5b9ull ^ t.w[4]) *
+                 0x94d049bb133111ebull;
+    e = &memo[x >> (64 - SOCK_MEMO_BITS)];
+    if (e->w[0] == t.w[0] && e->w[1] == t.w[1] && e->w[2] == t.w[2] && e->w[3] == t.w[3] && e->w[4] == t.w[4])
+      return e->sock;
+  }
+  uint32_t h = 2166136261u;
+#pragma GCC unroll 38
+  for (size_t i = 0; i < SOCK_TUPLE_BYTES; i++)
+    h = (h ^ t.b[i]) * 16777619u;
+  if (e) {
+    memcpy(e->w, t.w, sizeof e->w);
+    e->sock = h;
+  }
+  return h;
+}
+
 /* The stack's view of a parsed frame whose flow is id: whose socket, where
  * the payload starts. */
 static void classify_parsed(const struct tenancy *tn, const struct flow_parse *fp, uint32_t id,
@@ -63,20 +106,7 @@ static void classify_parsed(const struct tenancy *tn, const struct flow_parse *f
   out->hdr_len = fp->payload_offset;
   out->to_kernel = fp->key.af == FLOW_AF_NONE || id == UINT32_MAX;
   out->owner = id < flow_table_count(tn->ft) ? tn->owner[id] : PRINCIPAL_OTHER;
-  /* One receiving socket per 5-tuple (FNV-1a over it). */
-  const struct flow_key *k = &fp->key;
-  uint8_t b[38]; /* af, proto, src, dst, sport, dport (as stored) */
-  b[0] = k->af;
-  b[1] = k->proto;
-  memcpy(b + 2, k->src, 16);
-  memcpy(b + 18, k->dst, 16);
-  memcpy(b + 34, &k->sport, 2);
-  memcpy(b + 36, &k->dport, 2);
-  uint32_t h = 2166136261u;
-#pragma GCC unroll 38
-  for (size_t i = 0; i < sizeof b; i++)
-    h = (h ^ b[i]) * 16777619u;
-  out->sock = h;
+  out->sock = sock_of(tn->sock_memo, &fp->key); /* one receiving socket per 5-tuple */
 }
 
 /* The stack classifies the bytes the NIC placed, which are the fed frame's
@@ -456,6 +486,9 @@ struct tenancy *tenancy_new(const struct config *c, const struct fault *faults, 
   tn->limit_frames = limit_frames;
   tn->evicted_flow = UINT32_MAX;
   tn->memo = calloc(1u << CLS_MEMO_BITS, sizeof *tn->memo); /* NULL: every frame is parsed */
+  tn->sock_memo = malloc(sizeof *tn->sock_memo << SOCK_MEMO_BITS); /* NULL: every socket is hashed */
+  if (tn->sock_memo) /* all ones: no tuple (its zero padding never is) */
+    memset(tn->sock_memo, 0xff, sizeof *tn->sock_memo << SOCK_MEMO_BITS);
   const char *spill = getenv("NICSIM_FLOW_SPILL");
   if (spill && strcmp(spill, "0") != 0 && strcmp(spill, "1") != 0) {
     snprintf(err, errlen, "NICSIM_FLOW_SPILL '%.64s': expected 0 or 1", spill);
@@ -488,6 +521,7 @@ void tenancy_free(struct tenancy *tn) {
     return;
   flow_table_free(tn->ft);
   spill_free(tn->flows_log);
+  free(tn->sock_memo);
   free(tn->memo);
   free(tn->owner);
   free(tn);

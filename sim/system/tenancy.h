@@ -43,6 +43,7 @@ struct tenancy {
   struct policy pol;       /* who is entitled to what (the checker's) */
   struct tenancy_memo *memo; /* frames fed lately, classified (tenancy_fed), or NULL */
   struct spill *flows_log;   /* each record's flow as the first pass found it, or NULL */
+  struct sock_memo *sock_memo; /* tuples hashed to their sockets lately, or NULL */
 };
 
 /* Build it: the principals (every fault naming one must name one of them),

@@ -3,7 +3,8 @@
  * the replay would look up (tenancy_replay_flow against tenancy_lookup),
  * record by record, on captures with frames of no flow among them; and the
  * log is not offered where it would be wrong (evictions) or cost more than
- * looking up (few flows), or when turned off.
+ * looking up (few flows), or when turned off. The stack's socket of each
+ * frame is its own tuple's.
  */
 #include <check.h>
 #include <pcap/pcap.h>
@@ -151,6 +152,110 @@ START_TEST(few_flows_looked_up) {
 }
 END_TEST
 
+/* FNV-1a over a tuple as the stack's socket hash takes it: af, proto, src,
+ * dst, sport, dport as stored. */
+static uint32_t fnv_tuple(const struct flow_key *k) {
+  uint8_t b[38];
+  b[0] = k->af;
+  b[1] = k->proto;
+  memcpy(b + 2, k->src, 16);
+  memcpy(b + 18, k->dst, 16);
+  memcpy(b + 34, &k->sport, 2);
+  memcpy(b + 36, &k->dport, 2);
+  uint32_t h = 2166136261u;
+  for (size_t i = 0; i < sizeof b; i++)
+    h = (h ^ b[i]) * 16777619u;
+  return h;
+}
+
+/* The stack's classification gives each frame the socket of its own tuple,
+ * through the memo of tuples hashed lately: 52,000 flows over a memo of
+ * 1,024 tuples repeat and collide in it. */
+START_TEST(socket_of_each_tuple) {
+  gen(150000, 1000000);
+  struct config c;
+  config_default(&c);
+  char err[512];
+  struct trace *t = trace_open(path, err, sizeof err);
+  ck_assert_msg(t != NULL, "%s", err);
+  struct replay_result *res = calloc(1, sizeof *res);
+  ck_assert_ptr_nonnull(res);
+  struct tenancy *tn = tenancy_new(&c, NULL, 0, t, 0, res, err, sizeof err);
+  ck_assert_msg(tn != NULL, "%s", err);
+  struct trace_record r;
+  uint64_t n = 0;
+  while (trace_next(t, &r, err, sizeof err) == 1) {
+    struct driver_pkt pk;
+    struct flow_parse fp;
+    ck_assert_int_eq(tenancy_classify(tn, r.data, r.caplen, &pk), 0);
+    ck_assert_int_eq(flow_parse(r.data, r.caplen, &fp), 0);
+    ck_assert_msg(pk.sock == fnv_tuple(&fp.key), "record %llu: socket %08x, its tuple's %08x",
+                  (unsigned long long)r.index, pk.sock, fnv_tuple(&fp.key));
+    n++;
+  }
+  ck_assert_uint_eq(n, 150000);
+  /* Tuples that differ in one field only, each field in turn: IPv4 source
+   * or destination, ports, protocol; IPv6 addresses in their first, middle
+   * and last bytes. */
+  for (unsigned field = 0; field < 8; field++)
+    for (unsigned i = 0; i < 3000; i++) {
+      uint8_t f[80] = {0};
+      memset(f, 0x02, 12);                     /* MACs */
+      int v6 = field >= 5;
+      f[12] = v6 ? 0x86 : 0x08;
+      f[13] = v6 ? 0xdd : 0x00;
+      uint8_t *ip = f + 14, *l4, proto = field == 4 ? (i & 1 ? 6 : 17) : 17;
+      uint32_t len;
+      if (!v6) {
+        ip[0] = 0x45;
+        ip[3] = 48;
+        ip[8] = 64;
+        ip[9] = proto;
+        uint8_t src[4] = {10, 0, 0, 1}, dst[4] = {10, 1, 0, 1};
+        if (field == 0) { src[2] = (uint8_t)(i >> 8); src[3] = (uint8_t)i; }
+        if (field == 1) { dst[2] = (uint8_t)(i >> 8); dst[3] = (uint8_t)i; }
+        memcpy(ip + 12, src, 4);
+        memcpy(ip + 16, dst, 4);
+        l4 = ip + 20;
+        len = 14 + 48;
+      } else {
+        ip[0] = 0x60;
+        ip[5] = 28;
+        ip[6] = proto;
+        ip[7] = 64;
+        ip[8] = 0x20;
+        ip[24] = 0x20;
+        unsigned at = field == 5 ? 1 : field == 6 ? 7 : 15; /* byte of the address that varies */
+        ip[8 + at] ^= (uint8_t)i;
+        ip[24 + at] ^= (uint8_t)(i >> 8);
+        if (field == 7)
+          ip[8 + 14] = (uint8_t)(i >> 8); /* the last bytes of the source */
+        l4 = ip + 40;
+        len = 14 + 40 + 28;
+      }
+      uint16_t sport = 1000, dport = 2000;
+      if (field == 2) sport = (uint16_t)(1000 + i);
+      if (field == 3) dport = (uint16_t)(2000 + i);
+      l4[0] = (uint8_t)(sport >> 8); l4[1] = (uint8_t)sport;
+      l4[2] = (uint8_t)(dport >> 8); l4[3] = (uint8_t)dport;
+      if (proto == 6)
+        l4[12] = 0x50;
+      else
+        l4[5] = 28;
+      struct driver_pkt pk;
+      struct flow_parse fp;
+      ck_assert_int_eq(flow_parse(f, len, &fp), 0);
+      ck_assert_int_eq(tenancy_classify(tn, f, len, &pk), 0);
+      ck_assert_msg(pk.sock == fnv_tuple(&fp.key), "field %u, tuple %u: socket %08x, its tuple's %08x", field,
+                    i, pk.sock, fnv_tuple(&fp.key));
+    }
+  tenancy_free(tn);
+  trace_close(t);
+  free(res);
+  unlink(path);
+}
+END_TEST
+
 /* Captures of the tests: short ones stay in memory, whatever their flows;
  * frames that parse as no flow (ARP, 802.11...) are among them. */
 START_TEST(test_captures) {
@@ -176,6 +281,7 @@ int main(void) {
   tcase_add_test(tc, many_flows_logged);
   tcase_add_test(tc, few_flows_looked_up);
   tcase_add_test(tc, test_captures);
+  tcase_add_test(tc, socket_of_each_tuple);
   suite_add_tcase(s, tc);
   return suite_run_forked(s);
 }

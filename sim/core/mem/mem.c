@@ -101,6 +101,14 @@ struct mem {
 
   struct mem_observer obs[MEM_MAX_OBSERVERS];
   int nobs;
+  /* The observers with a before_write and with an access callback, in the
+   * order added: every labelled access calls them, and a loop over all
+   * observers testing each for its callback cost more than the calls. */
+  struct {
+    void *ctx;
+    void (*fn)(void *ctx, struct mem *m, const struct mem_access *a);
+  } before_obs[MEM_MAX_OBSERVERS], access_obs[MEM_MAX_OBSERVERS];
+  int nbefore, naccess;
   uint64_t held[MEM_MAX_PRINCIPALS];
 };
 
@@ -196,10 +204,26 @@ void mem_set_clock(struct mem *m, uint64_t (*now_ps)(void *ctx), void *ctx) {
   m->clock_ctx = ctx;
 }
 
+/* before_obs and access_obs from obs. */
+static void observers_by_kind(struct mem *m) {
+  m->nbefore = m->naccess = 0;
+  for (int i = 0; i < m->nobs; i++) {
+    if (m->obs[i].before_write) {
+      m->before_obs[m->nbefore].ctx = m->obs[i].ctx;
+      m->before_obs[m->nbefore++].fn = m->obs[i].before_write;
+    }
+    if (m->obs[i].access) {
+      m->access_obs[m->naccess].ctx = m->obs[i].ctx;
+      m->access_obs[m->naccess++].fn = m->obs[i].access;
+    }
+  }
+}
+
 int mem_add_observer(struct mem *m, const struct mem_observer *obs) {
   if (m->nobs >= MEM_MAX_OBSERVERS)
     return -1;
   m->obs[m->nobs++] = *obs;
+  observers_by_kind(m);
   return 0;
 }
 
@@ -209,6 +233,7 @@ void mem_remove_observer(struct mem *m, const void *ctx) {
     if (m->obs[i].ctx != ctx)
       m->obs[k++] = m->obs[i];
   m->nobs = k;
+  observers_by_kind(m);
 }
 
 static int range_ok_const(const struct mem *m, uint64_t paddr, uint64_t len) {
@@ -754,15 +779,13 @@ int mem_page_alloc_contig(struct mem *m, uint64_t n, uint64_t *first_pfn) {
 /* ---- accesses ---- */
 
 static void notify_before(struct mem *m, const struct mem_access *a) {
-  for (int i = 0; i < m->nobs; i++)
-    if (m->obs[i].before_write)
-      m->obs[i].before_write(m->obs[i].ctx, m, a);
+  for (int i = 0; i < m->nbefore; i++)
+    m->before_obs[i].fn(m->before_obs[i].ctx, m, a);
 }
 
 static void notify_access(struct mem *m, const struct mem_access *a) {
-  for (int i = 0; i < m->nobs; i++)
-    if (m->obs[i].access)
-      m->obs[i].access(m->obs[i].ctx, m, a);
+  for (int i = 0; i < m->naccess; i++)
+    m->access_obs[i].fn(m->access_obs[i].ctx, m, a);
 }
 
 /* May who make this access to pfn? Devices and the kernel may touch any page

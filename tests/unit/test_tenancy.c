@@ -199,7 +199,7 @@ START_TEST(socket_of_each_tuple) {
    * and last bytes. */
   for (unsigned field = 0; field < 8; field++)
     for (unsigned i = 0; i < 3000; i++) {
-      uint8_t f[80] = {0};
+      uint8_t f[96] = {0}; /* IPv6 + UDP: 82 bytes */
       memset(f, 0x02, 12);                     /* MACs */
       int v6 = field >= 5;
       f[12] = v6 ? 0x86 : 0x08;

@@ -4,10 +4,10 @@
  * The capture is opened once as a file descriptor (the "master"); every
  * (re)open hands libpcap a dup() of it, rewound to offset 0, so trace_rewind
  * works the same for files and for standard input (which is first spooled to
- * an unlinked temporary file). libpcap reads one record at a time into its own
- * buffer, and a converted record is built in one per-trace buffer that only
- * grows to the largest record, so memory does not grow with the length of the
- * trace.
+ * an unnamed temporary file in $TMPDIR). libpcap reads one record at a time
+ * into its own buffer, and a converted record is built in one per-trace
+ * buffer that only grows to the largest record, so memory does not grow
+ * with the length of the trace.
  *
  * One exception, for speed: once libpcap has opened a standard pcap file
  * given by path and checked its header, its records are read where they lie
@@ -40,6 +40,7 @@
 #include "trace.h"
 
 #include "cpus.h"
+#include "outfile.h"
 #include "pcap_map.h"
 #include "readahead.h"
 
@@ -169,21 +170,18 @@ static int capture_magic(const uint8_t *p) {
   return 0;
 }
 
-/* Copy a pipe or device to an unlinked temporary file, at most max bytes.
- * -1 with errno set: EFBIG past max, ENOEXEC when the first bytes are no
- * capture's (so that /dev/zero is refused at once), EINTR when a signal
- * interrupted a read (the caller stops). */
-static int spool_fd(int in_fd, uint64_t max) {
-  FILE *tmp = tmpfile();
-  if (tmp == NULL)
+/* Copy a pipe or device to an unnamed temporary file (outfile_anon_tmp),
+ * at most max bytes. -1 with errno set: EFBIG past max, ENOEXEC when the
+ * first bytes are no capture's (so that /dev/zero is refused at once),
+ * EINTR when a signal interrupted a read (the caller stops); *to_tmp is 1
+ * when the temporary file could not be made or written. */
+static int spool_fd(int in_fd, uint64_t max, int *to_tmp) {
+  *to_tmp = 1;
+  int fd = outfile_anon_tmp();
+  if (fd < 0)
     return -1;
-  int fd = dup(fileno(tmp));
-  int saved = errno;
-  fclose(tmp);
-  if (fd < 0) {
-    errno = saved;
-    return -1;
-  }
+  *to_tmp = 0;
+  int saved;
   char buf[65536];
   uint8_t head[4];
   uint64_t total = 0;
@@ -220,6 +218,7 @@ static int spool_fd(int in_fd, uint64_t max) {
         saved = errno;
         close(fd);
         errno = saved;
+        *to_tmp = 1;
         return -1;
       }
       off += w;
@@ -229,8 +228,12 @@ static int spool_fd(int in_fd, uint64_t max) {
 }
 
 /* The message for a failed spool_fd. */
-static void spool_err(const struct trace *t, uint64_t max, int e, char *err, size_t errlen) {
-  if (e == EFBIG)
+static void spool_err(const struct trace *t, uint64_t max, int e, int to_tmp, char *err, size_t errlen) {
+  const char *dir = getenv("TMPDIR");
+  if (to_tmp)
+    set_err(err, errlen, "%s: cannot copy it to a temporary file in %s: %s", t->label,
+            dir && *dir ? dir : "/tmp", strerror(e));
+  else if (e == EFBIG)
     set_err(err, errlen, "%s: more than %" PRIu64 " bytes from a pipe or device (give a trace that large as a "
             "file)", t->label, max);
   else if (e == ENOEXEC)
@@ -391,9 +394,10 @@ struct trace *trace_open2(const char *path, const struct trace_open_opts *opts, 
 
   uint64_t spool_max = opts->spool_max_bytes ? opts->spool_max_bytes : TRACE_SPOOL_MAX_BYTES;
   if (is_stdin) {
-    t->master_fd = spool_fd(STDIN_FILENO, spool_max);
+    int to_tmp;
+    t->master_fd = spool_fd(STDIN_FILENO, spool_max, &to_tmp);
     if (t->master_fd < 0) {
-      spool_err(t, spool_max, errno, err, errlen);
+      spool_err(t, spool_max, errno, to_tmp, err, errlen);
       free_trace(t);
       return NULL;
     }
@@ -427,11 +431,12 @@ struct trace *trace_open2(const char *path, const struct trace_open_opts *opts, 
     } else {
       /* A pipe or a device (e.g. /dev/stdin, <(cmd)): spool it too, so that
        * trace_rewind works. */
-      t->master_fd = spool_fd(fd, spool_max);
+      int to_tmp;
+      t->master_fd = spool_fd(fd, spool_max, &to_tmp);
       int saved = errno;
       close(fd);
       if (t->master_fd < 0) {
-        spool_err(t, spool_max, saved, err, errlen);
+        spool_err(t, spool_max, saved, to_tmp, err, errlen);
         free_trace(t);
         return NULL;
       }

@@ -42,4 +42,10 @@ size=$(stat -c %s "$T/g.pcap")
 head -c $((size - 7)) "$T/g.pcap" > "$T/torn.pcap"
 one_line "torn last record" "torn.pcap" -- "$NICSIM" replay "$T/torn.pcap"
 
+# Standard input is copied to a temporary file in $TMPDIR: none to be made
+# there is said as such.
+one_line "standard input, TMPDIR a folder that does not exist" \
+  "^nicsim: <stdin>: cannot copy it to a temporary file in $T/none: No such file or directory$" -- \
+  env TMPDIR="$T/none" bash -c '"$1" replay - < "$2"' _ "$NICSIM" "$T/g.pcap"
+
 finish

@@ -1,6 +1,7 @@
 /*
  * outfile.c: see outfile.h.
  */
+#define _GNU_SOURCE /* O_TMPFILE, mkostemp */
 #include "outfile.h"
 
 #include <errno.h>
@@ -441,4 +442,25 @@ int outfile_mkdtemp(const char *prefix, char *buf, size_t n) {
     return -1;
   }
   return mkdtemp(buf) ? 0 : -1;
+}
+
+int outfile_anon_tmp(void) {
+  const char *dir = getenv("TMPDIR");
+  if (!dir || !*dir)
+    dir = "/tmp";
+  int fd;
+#ifdef O_TMPFILE
+  fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (fd >= 0)
+    return fd;
+#endif
+  char path[PATH_MAX];
+  if ((size_t)snprintf(path, sizeof path, "%s/nicsim-tmp-XXXXXX", dir) >= sizeof path) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  fd = mkostemp(path, O_CLOEXEC);
+  if (fd >= 0)
+    unlink(path);
+  return fd;
 }

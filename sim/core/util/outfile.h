@@ -62,4 +62,11 @@ int outfile_write_text(const char *path, const char *text, mode_t mode, char *er
  * buf. 0, or -1 with errno set. */
 int outfile_mkdtemp(const char *prefix, char *buf, size_t n);
 
+/* An unnamed temporary file in $TMPDIR (/tmp without it), open for reading
+ * and writing: O_TMPFILE, or a unique name unlinked at once where the
+ * folder's filesystem has no O_TMPFILE, so that no name is ever left
+ * behind, even when the process is killed. Its descriptor, or -1 with
+ * errno set. */
+int outfile_anon_tmp(void);
+
 #endif

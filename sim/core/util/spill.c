@@ -1,16 +1,13 @@
 /*
  * spill: 32-bit numbers through an unnamed temporary file (spill.h).
  */
-#define _GNU_SOURCE /* O_TMPFILE */
 #include "spill.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
+
+#include "outfile.h"
 
 /* 64 KiB: a write or read per 16,384 numbers. */
 #define SPILL_BUF SPILL_MEMORY_NUMBERS
@@ -24,25 +21,6 @@ struct spill {
   uint64_t count;
   uint32_t buf[SPILL_BUF];
 };
-
-/* An unnamed file in dir: O_TMPFILE, or a unique name unlinked at once. */
-static int anon_file(const char *dir) {
-  int fd;
-#ifdef O_TMPFILE
-  fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-  if (fd >= 0)
-    return fd;
-#endif
-  char path[PATH_MAX];
-  if ((size_t)snprintf(path, sizeof path, "%s/nicsim-spill-XXXXXX", dir) >= sizeof path) {
-    errno = ENAMETOOLONG;
-    return -1;
-  }
-  fd = mkostemp(path, O_CLOEXEC);
-  if (fd >= 0)
-    unlink(path);
-  return fd;
-}
 
 struct spill *spill_new(void) {
   struct spill *sp = malloc(sizeof *sp);
@@ -79,8 +57,7 @@ static int write_all(int fd, const void *p, size_t len) {
 
 static int flush(struct spill *sp) {
   if (sp->fd < 0 && !sp->broken) {
-    const char *dir = getenv("TMPDIR");
-    sp->fd = anon_file(dir && *dir ? dir : "/tmp");
+    sp->fd = outfile_anon_tmp();
     sp->broken = sp->fd < 0;
   }
   if (sp->n && !sp->broken && write_all(sp->fd, sp->buf, (size_t)sp->n * sizeof sp->buf[0]))

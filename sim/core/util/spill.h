@@ -5,9 +5,8 @@
  * For what one pass over a trace learns per record and a later pass needs
  * again (the flow of each frame): memory stays a fixed buffer however long
  * the trace. The first SPILL_MEMORY_NUMBERS stay in that buffer; the file
- * is made only when more come, with O_TMPFILE in $TMPDIR (/tmp without
- * it), or created and unlinked at once where O_TMPFILE is not supported, so
- * no name of it is ever left behind, and it goes when the spill is freed.
+ * is made only when more come (outfile_anon_tmp: unnamed, in $TMPDIR), and
+ * it goes when the spill is freed.
  */
 #ifndef NICSIM_SPILL_H
 #define NICSIM_SPILL_H

@@ -867,7 +867,7 @@ uint32_t flow_table_add_hashed(struct flow_table *ft, const struct flow_key *key
                                uint64_t index, const uint64_t *hash) {
   struct flow_memo *mm = &ft->memo[memo_index(key)];
   if (ft->memo_hits + ft->memo_misses >= 1024) {
-    ft->prefetch = ft->count >= FLOW_PREFETCH_MIN && ft->memo_misses * 8 > ft->memo_hits + ft->memo_misses;
+    ft->prefetch = ft->count >= FLOW_PREFETCH_MIN && flow_table_memo_misses_often(ft);
     ft->memo_hits /= 2;
     ft->memo_misses /= 2;
   }

@@ -56,8 +56,8 @@ struct tenancy_memo {
 /* The receiving socket of a 5-tuple: FNV-1a over af, proto, src, dst,
  * sport, dport (as stored: 38 bytes). FNV-1a is a chain of 38 dependent
  * multiplies, computed for every frame fed; a small memo of the tuples
- * hashed lately, found by a cheap mix of their words and checked byte for
- * byte, answers most frames with the same number. */
+ * hashed lately, found by a cheap mix of their words and checked word for
+ * word, answers most frames with the same number. */
 #define SOCK_MEMO_BITS 10
 #define SOCK_TUPLE_BYTES 38u
 struct sock_memo {

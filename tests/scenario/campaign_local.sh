@@ -256,10 +256,7 @@ grep -qx "nicsim: $T/spec/limit.yaml:4:8: limit: '0': expected a number of frame
   && ok "limit: 0: one line at its line and column" || bad "limit: 0: $(cat "$T/err")"
 # Without -j, as many runs at a time as the CPUs the campaign may run on
 # (its affinity mask), not every CPU online.
-# Two CPUs of this process's own affinity mask (a container may not have
-# CPUs 0 and 1), when it has two and taskset may pin to them.
-read -r c0 c1 < <(python3 -c 'import os; print(*sorted(os.sched_getaffinity(0))[:2])')
-if command -v taskset >/dev/null && [ -n "$c1" ] && taskset -c "$c0" true 2>/dev/null; then
+if two_cpus; then
   mkdir -p "$T/jspec"
   "$NICSIM" gen -o "$T/jspec/j.pcap" --flows 8 --packets 20000 --size 60 --rate-gbps 0.672 --seed 9 > /dev/null
   printf 'traces: [j.pcap]\ndesigns: [copy, zc-shared-ring]\nseeds: 1..3\n' > "$T/jspec/c.yaml"

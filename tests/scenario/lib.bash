@@ -61,6 +61,14 @@ most_at_once() {
   echo "$most"
 }
 
+# two_cpus: set c0 and c1 to the first two CPUs of this process's own
+# affinity mask (a container may not have CPUs 0 and 1); fails when there
+# are fewer or taskset cannot pin to them.
+two_cpus() {
+  read -r c0 c1 < <(python3 -c 'import os; print(*sorted(os.sched_getaffinity(0))[:2])')
+  command -v taskset >/dev/null && [ -n "$c1" ] && taskset -c "$c0" true 2>/dev/null
+}
+
 finish() {
   local rep
   for rep in "$T"/sanitizer.*; do

@@ -78,10 +78,7 @@ if [ "$a" = "$b" ]; then ok "review and replay agree ($a)"; else bad "review $b 
 # Without -j, as many runs at a time as the CPUs review may run on: its
 # affinity mask (taskset), not every CPU online. Pinned to one CPU, no two
 # runs overlap: the runs alive at once are sampled while it works.
-# Two CPUs of this process's own affinity mask (a container may not have
-# CPUs 0 and 1), when it has two and taskset may pin to them.
-read -r c0 c1 < <(python3 -c 'import os; print(*sorted(os.sched_getaffinity(0))[:2])')
-if command -v taskset >/dev/null && [ -n "$c1" ] && taskset -c "$c0" true 2>/dev/null; then
+if two_cpus; then
   "$NICSIM" gen -o "$T/j.pcap" --flows 8 --packets 20000 --size 60 --rate-gbps 0.672 --seed 9 > /dev/null
   one=$(most_at_once taskset -c "$c0" "$NICSIM" review "$T/j.pcap" --quiet)
   two=$(most_at_once taskset -c "$c0,$c1" "$NICSIM" review "$T/j.pcap" --quiet)

@@ -113,6 +113,9 @@ struct trace {
   int skip_unsupported;
   int map_ok;              /* records may be read directly: a standard pcap
                               file opened by path (pcap_map.h) */
+  int watch;               /* 1: a file given by path, which must stay as it
+                              was when opened (trace_unchanged) */
+  struct stat opened;      /* its size and modification time then */
   struct pcap_map *map;    /* NULL: libpcap reads the records */
   char map_err[PCAP_ERRBUF_SIZE];
   int read_ahead;          /* 1: records are read on a second thread */
@@ -428,6 +431,8 @@ struct trace *trace_open2(const char *path, const struct trace_open_opts *opts, 
     if (S_ISREG(st.st_mode)) {
       t->master_fd = fd;
       t->map_ok = !opts->libpcap_records;
+      t->watch = 1;
+      t->opened = st;
     } else {
       /* A pipe or a device (e.g. /dev/stdin, <(cmd)): spool it too, so that
        * trace_rewind works. */
@@ -661,6 +666,39 @@ static void fail(struct trace *t, char *err, size_t errlen, uint64_t index, cons
   set_err(err, errlen, "%s", t->failure);
 }
 
+/* Has the file changed since trace_open2 (its size or its modification
+ * time moved)? The replay reads it twice, a first pass and the replay, and
+ * both must read the same records. 1 with the failure recorded (sticky, as
+ * for a torn record), else 0. Standard input and pipes are read from a
+ * copy nothing else writes. */
+static int file_changed(struct trace *t) {
+  struct stat st;
+  if (!t->watch || fstat(t->master_fd, &st) != 0)
+    return 0;
+  const struct stat *o = &t->opened;
+  if (st.st_size != o->st_size)
+    snprintf(t->failure, sizeof t->failure,
+             "%s: changed while it was read (%lld bytes when opened, %lld now); replay a copy that "
+             "nothing writes to",
+             t->label, (long long)o->st_size, (long long)st.st_size);
+  else if (st.st_mtim.tv_sec != o->st_mtim.tv_sec || st.st_mtim.tv_nsec != o->st_mtim.tv_nsec)
+    snprintf(t->failure, sizeof t->failure,
+             "%s: changed while it was read (written to since it was opened); replay a copy that "
+             "nothing writes to",
+             t->label);
+  else
+    return 0;
+  t->failed = 1;
+  return 1;
+}
+
+int trace_unchanged(struct trace *t, char *err, size_t errlen) {
+  if (!file_changed(t))
+    return 0;
+  set_err(err, errlen, "%s", t->failure);
+  return -1;
+}
+
 /* Timestamps: count what is odd, replace what cannot be used (trace.h). */
 static void check_time(struct trace *t, struct trace_record *rec) {
   int64_t sec = rec->orig_ts_sec;
@@ -717,8 +755,13 @@ int trace_next(struct trace *t, struct trace_record *rec, char *err, size_t errl
     int rc = t->ra ? readahead_next(t->ra, &hdr, &data, &why)
                    : read_record(t, &room, &hdr, &data, &why);
     if (rc == PCAP_ERROR_BREAK) /* end of file */
-      return 0;
+      return trace_unchanged(t, err, errlen);
     if (rc != 1) {
+      /* A record torn by a writer is no fault of the capture. */
+      if (file_changed(t)) {
+        set_err(err, errlen, "%s", t->failure);
+        return -1;
+      }
       fail(t, err, errlen, t->index, "%s", why && why[0] ? why : "read error");
       return -1;
     }
@@ -836,6 +879,10 @@ int trace_rewind(struct trace *t, char *err, size_t errlen) {
   t->have_prev = 0;
   pcap_map_close(t->map);
   t->map = NULL;
+  if (file_changed(t)) {
+    set_err(err, errlen, "%s", t->failure);
+    return -1;
+  }
   t->pcap = open_pcap(t, t->failure, sizeof t->failure);
   if (t->pcap == NULL) {
     t->failed = 1; /* trace_next repeats the message */

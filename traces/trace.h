@@ -156,7 +156,8 @@ struct trace *trace_open(const char *path, char *err, size_t errlen);
  * or corrupt record: the message names the file and the record index, from 0
  * like trace_record.index, then libpcap's own text: "FILE: record 7:
  * truncated dump file; tried to read 60 captured bytes, only got 20"; or a
- * record that cannot be converted, without skip_unsupported). After -1 every
+ * record that cannot be converted, without skip_unsupported; or a file that
+ * changed since it was opened, see trace_unchanged). After -1 every
  * further call returns -1 with the same message until trace_rewind().
  *
  * Hostile values are made usable and counted (trace_stats, rec->flags):
@@ -176,8 +177,17 @@ struct trace *trace_open(const char *path, char *err, size_t errlen);
 int trace_next(struct trace *t, struct trace_record *rec, char *err, size_t errlen);
 
 /* Start again from the first record (reopens the capture from offset 0) and
- * reset the counts. 0, or -1 with err filled. */
+ * reset the counts. 0, or -1 with err filled (the file changed since it was
+ * opened, see trace_unchanged). */
 int trace_rewind(struct trace *t, char *err, size_t errlen);
+
+/* 0 when the file is as it was at trace_open2, -1 with err filled when its
+ * size or modification time has moved since: "FILE: changed while it was
+ * read (...); replay a copy that nothing writes to". trace_next checks this
+ * at the end of each pass and on a torn record, trace_rewind before it
+ * starts again; a caller that stops before the end (a limit) asks here.
+ * Standard input and pipes are read from a copy and never change. */
+int trace_unchanged(struct trace *t, char *err, size_t errlen);
 
 /* The counts so far; the pointer stays valid until trace_close(). */
 const struct trace_stats *trace_stats(const struct trace *t);

@@ -113,6 +113,8 @@ struct trace {
   int skip_unsupported;
   int map_ok;              /* records may be read directly: a standard pcap
                               file opened by path (pcap_map.h) */
+  int pcap_seconds;        /* 1: a pcap file (not pcapng), whose 32-bit seconds
+                              are unsigned and libpcap sign-extends */
   int watch;               /* 1: a file given by path, which must stay as it
                               was when opened (trace_unchanged) */
   struct stat opened;      /* its size and modification time then */
@@ -162,15 +164,18 @@ static uint32_t rd32le(const uint8_t *p) {
   return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
 }
 
-/* Is this the start of a capture libpcap reads (pcap in either byte order,
- * with micro- or nanosecond times, or pcapng's section header)? */
+enum { MAGIC_NONE = 0, MAGIC_PCAP, MAGIC_PCAPNG };
+
+/* What the first four bytes of a capture libpcap reads say: pcap in either
+ * byte order (micro- or nanosecond times, or the modified format of
+ * 0xa1b2cd34), pcapng's section header, or neither. */
 static int capture_magic(const uint8_t *p) {
-  static const uint32_t magics[] = {0xa1b2c3d4u, 0xa1b23c4du, 0xa1b2cd34u, 0x0a0d0d0au};
+  static const uint32_t pcap_magics[] = {0xa1b2c3d4u, 0xa1b23c4du, 0xa1b2cd34u};
   uint32_t be = rd32be(p), le = rd32le(p);
-  for (size_t i = 0; i < sizeof magics / sizeof magics[0]; i++)
-    if (be == magics[i] || le == magics[i])
-      return 1;
-  return 0;
+  for (size_t i = 0; i < sizeof pcap_magics / sizeof pcap_magics[0]; i++)
+    if (be == pcap_magics[i] || le == pcap_magics[i])
+      return MAGIC_PCAP;
+  return be == 0x0a0d0d0au ? MAGIC_PCAPNG : MAGIC_NONE;
 }
 
 /* Copy a pipe or device to an unnamed temporary file (outfile_anon_tmp),
@@ -454,6 +459,9 @@ struct trace *trace_open2(const char *path, const struct trace_open_opts *opts, 
     return NULL;
   }
   attach_map(t);
+  uint8_t magic[4];
+  t->pcap_seconds = pread(t->master_fd, magic, sizeof magic, 0) == (ssize_t)sizeof magic &&
+                    capture_magic(magic) == MAGIC_PCAP;
   t->file_linktype = pcap_datalink(t->pcap);
   t->supported = linktype_supported(t->file_linktype);
   if (!t->supported && !t->skip_unsupported) {
@@ -699,11 +707,22 @@ int trace_unchanged(struct trace *t, char *err, size_t errlen) {
   return -1;
 }
 
-/* Timestamps: count what is odd, replace what cannot be used (trace.h). */
-static void check_time(struct trace *t, struct trace_record *rec) {
-  int64_t sec = rec->orig_ts_sec;
+/* Timestamps: count what is odd, replace what cannot be used (trace.h).
+ * ts: the record's time as the reader gave it (in nanoseconds). */
+static void check_time(struct trace *t, struct trace_record *rec, const struct timeval *ts) {
+  int64_t sec = (int64_t)ts->tv_sec;
+  /* pcap's seconds field is unsigned 32-bit (draft-ietf-opsawg-pcap,
+   * section 5); libpcap reads it as bpf_int32 and sign-extends it
+   * (sf-pcap.c, pcap_next_packet), as the direct reader does. */
+  if (t->pcap_seconds && sec < 0 && sec >= INT32_MIN)
+    sec += INT64_C(1) << 32;
+  /* Scaled up from microseconds, the fraction may not fit 32 bits: a
+   * field of 4294968 us would wrap to 704 ns. Judge it whole. */
+  int64_t frac = (int64_t)ts->tv_usec;
+  rec->orig_ts_sec = sec;
+  rec->orig_ts_nsec = frac >= 0 && frac <= UINT32_MAX ? (uint32_t)frac : UINT32_MAX;
   uint32_t nsec = rec->orig_ts_nsec;
-  int bad = nsec > 999999999u || sec < 0 || sec > TS_MAX_SEC;
+  int bad = frac < 0 || frac > 999999999 || sec < 0 || sec > TS_MAX_SEC;
   if (!bad && t->have_prev) {
     /* Both within 0..2^32-1 s: the difference in ns fits in 63 bits. */
     int64_t d =
@@ -849,9 +868,7 @@ int trace_next(struct trace *t, struct trace_record *rec, char *err, size_t errl
     rec->orig_caplen = caplen;
     rec->orig_origlen = file_len;
     rec->orig_linktype = t->file_linktype;
-    rec->orig_ts_sec = (int64_t)hdr->ts.tv_sec;
-    rec->orig_ts_nsec = (uint32_t)hdr->ts.tv_usec; /* nanoseconds: opened with nano precision */
-    check_time(t, rec);
+    check_time(t, rec, &hdr->ts); /* nanoseconds: opened with nano precision */
 
     t->stats.packets++;
     t->stats.bytes += forig;

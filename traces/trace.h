@@ -71,8 +71,11 @@ struct trace_record {
   uint32_t orig_origlen;      /* the wire length as the file gives it (0, or below
                                  orig_caplen, in hostile files) */
   int orig_linktype;          /* libpcap DLT_ value of orig_data */
-  int64_t orig_ts_sec;        /* the timestamp as libpcap gave it */
-  uint32_t orig_ts_nsec;
+  int64_t orig_ts_sec;        /* the timestamp as the file gives it (a pcap
+                                 file's seconds unsigned, see trace_next) */
+  uint32_t orig_ts_nsec;      /* its fraction in ns (a microsecond file's
+                                 scaled up); 2^32 - 1 when larger than that
+                                 or negative */
 };
 
 /* Counts over the records read since trace_open or the last trace_rewind
@@ -167,9 +170,11 @@ struct trace *trace_open(const char *path, char *err, size_t errlen);
  * - A timestamp earlier than the previous record's is passed on as it is
  *   (TRACE_REC_TS_BACKWARDS); replay places such a frame right after the
  *   previous one.
- * - A timestamp is out of range when its nanoseconds are 10^9 or more, its
- *   seconds are negative or past 2^32 - 1 (2106-02-07, the end of the pcap
- *   format's field), or it lies 2^63 ps (about 106.75 days) or more from
+ * - A pcap file's seconds are its unsigned 32-bit field (libpcap reads the
+ *   field as signed, so it would put 2038..2106 before 1970).
+ * - A timestamp is out of range when its nanoseconds are 10^9 or more (a
+ *   microsecond field of 10^6 or more included), its seconds are negative
+ *   or past 2^32 - 1 (2106-02-07, the end of the pcap format's field), or it lies 2^63 ps (about 106.75 days) or more from
  *   the first delivered record's, where ts_ps differences stop being
  *   meaningful. It is replaced by the previous delivered record's timestamp
  *   (for the first record: seconds clamped to 0..2^32-1, nanoseconds 0 when

@@ -115,6 +115,8 @@ struct trace {
                               file opened by path (pcap_map.h) */
   int pcap_seconds;        /* 1: a pcap file (not pcapng), whose 32-bit seconds
                               are unsigned and libpcap sign-extends */
+  uint32_t fcs_bytes;      /* each frame ends with an FCS of this many bytes
+                              (pcap's link-type field: LT_FCS_LENGTH), or 0 */
   int watch;               /* 1: a file given by path, which must stay as it
                               was when opened (trace_unchanged) */
   struct stat opened;      /* its size and modification time then */
@@ -463,6 +465,11 @@ struct trace *trace_open2(const char *path, const struct trace_open_opts *opts, 
   t->pcap_seconds = pread(t->master_fd, magic, sizeof magic, 0) == (ssize_t)sizeof magic &&
                     capture_magic(magic) == MAGIC_PCAP;
   t->file_linktype = pcap_datalink(t->pcap);
+  /* A pcap file's link-type field may say that every frame ends with its
+   * FCS, and how long it is, in 16-bit words (pcap.h, LT_FCS_LENGTH;
+   * https://www.tcpdump.org/linktypes.html, the FCS length bits). */
+  int ext = pcap_datalink_ext(t->pcap);
+  t->fcs_bytes = LT_FCS_LENGTH_PRESENT(ext) ? (uint32_t)LT_FCS_LENGTH(ext) * 2u : 0;
   t->supported = linktype_supported(t->file_linktype);
   if (!t->supported && !t->skip_unsupported) {
     const char *name = pcap_datalink_val_to_name(t->file_linktype);
@@ -810,6 +817,18 @@ int trace_next(struct trace *t, struct trace_record *rec, char *err, size_t errl
       flags |= TRACE_REC_ORIGLEN_SHORT;
       wire = caplen;
     }
+    /* Frames that end with their FCS (the file says so): the NIC gets the
+     * frame without it, as from a capture without one. The FCS is the last
+     * fcs_bytes of the wire length; what of it was captured goes too. */
+    if (t->fcs_bytes) {
+      wire = wire > t->fcs_bytes ? wire - t->fcs_bytes : 0;
+      if (caplen > wire)
+        caplen = wire;
+      if (caplen == 0) { /* nothing but an FCS */
+        t->stats.zero_length++;
+        continue;
+      }
+    }
     uint32_t fcaplen = caplen, forig = wire;
     if (t->file_linktype != DLT_EN10MB) {
       struct conversion c;
@@ -865,7 +884,7 @@ int trace_next(struct trace *t, struct trace_record *rec, char *err, size_t errl
     rec->data = frame;
     rec->flags = flags;
     rec->orig_data = data;
-    rec->orig_caplen = caplen;
+    rec->orig_caplen = hdr->caplen;
     rec->orig_origlen = file_len;
     rec->orig_linktype = t->file_linktype;
     check_time(t, rec, &hdr->ts); /* nanoseconds: opened with nano precision */

@@ -754,6 +754,78 @@ START_TEST(pcap_seconds_past_2038) {
 }
 END_TEST
 
+/* ---- frames that end with their FCS ---- */
+
+/* A nanosecond pcap whose link-type field is linktype (with the FCS bits
+ * as a writer sets them), byte order be, records of the given (caplen,
+ * wire length); record bytes count up from the record's number. */
+static void fcs_pcap(const char *path, uint32_t linktype, int be, const uint32_t (*len)[2], int n) {
+  struct buf b;
+  b.n = 0;
+  put32e(&b, 0xa1b23c4d, be);
+  put16e(&b, 2, be);
+  put16e(&b, 4, be);
+  put32e(&b, 0, be);
+  put32e(&b, 0, be);
+  put32e(&b, 65535, be);
+  put32e(&b, linktype, be);
+  for (int i = 0; i < n; i++) {
+    put32e(&b, 1000, be);
+    put32e(&b, (uint32_t)i, be);
+    put32e(&b, len[i][0], be);
+    put32e(&b, len[i][1], be);
+    for (uint32_t j = 0; j < len[i][0]; j++)
+      put8(&b, j == 12 ? 0x08 : (uint8_t)(i + j));
+  }
+  spit(path, b.b, b.n);
+}
+
+/* LINKTYPE_ETHERNET with a 4-byte FCS (the FCS length bits 0x24000000,
+ * pcap.h LT_FCS_DATALINK_EXT(2)): the NIC gets each frame without its FCS,
+ * as from a capture without one, both byte orders, both readers. */
+START_TEST(fcs_dropped) {
+  const uint32_t len[5][2] = {{64, 64},  /* a whole frame and its FCS */
+                              {30, 64},  /* cut short before the FCS */
+                              {62, 64},  /* half of the FCS captured */
+                              {4, 4},    /* nothing but an FCS */
+                              {1518, 1518}};
+  char path[600];
+  tmp_path(path, sizeof path, ".pcap");
+  for (int be = 0; be < 2; be++) {
+    fcs_pcap(path, 0x24000001u, be, len, 5);
+    for (int libpcap = 0; libpcap < 2; libpcap++) {
+      struct trace *t = must_open_reader(path, libpcap);
+      ck_assert_str_eq(trace_file_linktype_name(t), "EN10MB");
+      struct trace_record r[4];
+      for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(trace_next(t, &r[i], err, sizeof err), 1);
+      ck_assert_int_eq(trace_next(t, &r[3], err, sizeof err), 0);
+      trace_close(t);
+      /* records 0, 1, 2, 4 (3 is skipped, its number kept) */
+      const uint32_t want[4][3] = {{0, 60, 60}, {1, 30, 60}, {2, 60, 60}, {4, 1514, 1514}};
+      for (int i = 0; i < 4; i++) {
+        ck_assert_uint_eq(r[i].index, want[i][0]);
+        ck_assert_uint_eq(r[i].caplen, want[i][1]);
+        ck_assert_uint_eq(r[i].origlen, want[i][2]);
+        ck_assert_uint_eq(r[i].orig_caplen, len[want[i][0]][0]); /* the record as in the file */
+        ck_assert_uint_eq(r[i].flags, i == 1 ? TRACE_REC_TRUNCATED : 0);
+      }
+    }
+    struct trace *t = must_open(path);
+    struct trace_record rec;
+    while (trace_next(t, &rec, err, sizeof err) == 1)
+      ;
+    const struct trace_stats *st = trace_stats(t);
+    ck_assert_uint_eq(st->packets, 4);
+    ck_assert_uint_eq(st->zero_length, 1);
+    ck_assert_uint_eq(st->bytes, 60 + 60 + 60 + 1514);
+    ck_assert_uint_eq(st->captured_bytes, 60 + 30 + 60 + 1514);
+    trace_close(t);
+  }
+  unlink(path);
+}
+END_TEST
+
 /* ---- pcapng ---- */
 
 static size_t block_start(struct buf *b, uint32_t type, int be) {
@@ -987,6 +1059,7 @@ static Suite *convert_suite(void) {
   tcase_add_test(tc, timestamps_backwards_and_out_of_range);
   tcase_add_test(tc, microsecond_fraction_out_of_range);
   tcase_add_test(tc, pcap_seconds_past_2038);
+  tcase_add_test(tc, fcs_dropped);
   tcase_add_test(tc, pcapng_sections_interfaces_resolutions);
   tcase_add_test(tc, pcapng_interfaces_of_different_link_types);
   tcase_add_test(tc, pcapng_timestamps_out_of_range);

@@ -183,9 +183,16 @@ static int capture_magic(const uint8_t *p) {
 /* Copy a pipe or device to an unnamed temporary file (outfile_anon_tmp),
  * at most max bytes. -1 with errno set: EFBIG past max, ENOEXEC when the
  * first bytes are no capture's (so that /dev/zero is refused at once),
- * EINTR when a signal interrupted a read (the caller stops); *to_tmp is 1
- * when the temporary file could not be made or written. */
+ * EINTR when a signal interrupted a read (the caller stops), ENOTTY when
+ * in_fd is a terminal (nobody types a capture: waiting for one would look
+ * like a hang); *to_tmp is 1 when the temporary file could not be made or
+ * written. */
 static int spool_fd(int in_fd, uint64_t max, int *to_tmp) {
+  *to_tmp = 0;
+  if (isatty(in_fd)) {
+    errno = ENOTTY;
+    return -1;
+  }
   *to_tmp = 1;
   int fd = outfile_anon_tmp();
   if (fd < 0)
@@ -251,6 +258,8 @@ static void spool_err(const struct trace *t, uint64_t max, int e, int to_tmp, ch
             t->label);
   else if (e == EINTR)
     set_err(err, errlen, "%s: reading stopped by a signal", t->label);
+  else if (e == ENOTTY)
+    set_err(err, errlen, "%s: is a terminal, not a capture (give a file, or redirect one to it)", t->label);
   else
     set_err(err, errlen, "%s: cannot read: %s", t->label, strerror(e));
 }

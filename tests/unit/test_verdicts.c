@@ -58,6 +58,15 @@ static uint64_t count(const struct machine *x, enum checker_property p) {
   return checker_result(x->ck, p)->count;
 }
 
+/* The device writes 64 bytes of a packet at iova through the port. */
+static void device_write64(const struct machine *x, uint64_t iova) {
+  static const uint8_t junk[64] = {0xee};
+  struct dma_prov pv = {.kind = DMA_PROV_PKT_PAYLOAD, .flow = 1, .packet = 7};
+  struct dma_result res;
+  ck_assert_int_eq(dma_port_write(x->port, RID, iova, junk, sizeof junk, &pv, &res), DMA_OK);
+  ck_assert_uint_eq(res.bytes_done, sizeof junk);
+}
+
 /* With the IOMMU off (or passing through), the device's IOVAs are physical
  * addresses: a write can reach the IOMMU's own page tables, which the kernel
  * and the IOMMU keep using. That is tampering with live kernel data, not
@@ -71,14 +80,10 @@ static void write_into_page_tables(enum iommu_mode later_mode) {
   uint64_t root = iommu_domain_root(x.io, RID);
   ck_assert_uint_ne(root, 0);
   iommu_set_mode(x.io, later_mode);
-  static const uint8_t junk[64] = {0xee};
-  struct dma_prov pv = {.kind = DMA_PROV_PKT_PAYLOAD, .flow = 1, .packet = 7};
-  struct dma_result res;
-  ck_assert_int_eq(dma_port_write(x.port, RID, root + 128, junk, sizeof junk, &pv, &res), DMA_OK);
-  ck_assert_uint_eq(res.bytes_done, sizeof junk);
+  device_write64(&x, root + 128);
   ck_assert_uint_eq(count(&x, PROP_DEVICE_WRITE_OUTSIDE_GRANT), 1);
   ck_assert_uint_eq(count(&x, PROP_KERNEL_DATA_TAMPER), 1);
-  ck_assert_uint_eq(checker_result(x.ck, PROP_KERNEL_DATA_TAMPER)->bytes, sizeof junk);
+  ck_assert_uint_eq(checker_result(x.ck, PROP_KERNEL_DATA_TAMPER)->bytes, 64);
   ck_assert_str_eq(checker_result(x.ck, PROP_KERNEL_DATA_TAMPER)->first.kind, "kernel_meta");
   machine_stop(&x);
 }
@@ -94,10 +99,7 @@ END_TEST
 START_TEST(test_device_write_into_unused_page_is_no_tamper) {
   struct machine x;
   machine_start(&x, IOMMU_OFF);
-  static const uint8_t junk[64] = {0xee};
-  struct dma_prov pv = {.kind = DMA_PROV_PKT_PAYLOAD, .flow = 1, .packet = 7};
-  struct dma_result res;
-  ck_assert_int_eq(dma_port_write(x.port, RID, 40 * PG + 128, junk, sizeof junk, &pv, &res), DMA_OK);
+  device_write64(&x, 40 * PG + 128);
   ck_assert_uint_eq(count(&x, PROP_DEVICE_WRITE_OUTSIDE_GRANT), 1);
   ck_assert_uint_eq(count(&x, PROP_KERNEL_DATA_TAMPER), 0);
   machine_stop(&x);

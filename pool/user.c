@@ -216,13 +216,24 @@ static const char *principal_name(const struct driver *d, unsigned who, char *bu
  * fragment of the page it was handed). */
 static void zc_return(struct driver *d, const struct held_page *h) {
   uint64_t pfn = h->b.pfn;
+  const struct zc_user *zu = &d->zu[h->principal];
+  /* The principal's own last buffer of the page: its mapping goes (another
+   * principal holding a fragment of the same page keeps its own). */
+  int last_mine = zu->refs && zu->refs[pfn] && --zu->refs[pfn] == 0;
   if (d->app_refs[pfn] && --d->app_refs[pfn] == 0) {
     mem_page_set_holder(d->m, pfn, -1);
-    if (d->zu[h->principal].map_per_packet && h->b.src != BUF_UMEM) {
-      mem_page_map(d->m, pfn, h->principal, MEM_MAP_NONE);
-      cpu_charge(d->cpu, CPU_MAP, d->cpu->costs.user_unmap);
-      d->st.app_unmaps++;
-    }
+  } else if (last_mine && mem_page_holder(d->m, pfn) == (int)h->principal) {
+    /* The page is still held, by someone else now. */
+    for (unsigned p = 0; p < MEM_MAX_PRINCIPALS; p++)
+      if (d->zu[p].refs && d->zu[p].refs[pfn]) {
+        mem_page_set_holder(d->m, pfn, (int)p);
+        break;
+      }
+  }
+  if (last_mine && zu->map_per_packet && h->b.src != BUF_UMEM) {
+    mem_page_map(d->m, pfn, h->principal, MEM_MAP_NONE);
+    cpu_charge(d->cpu, CPU_MAP, d->cpu->costs.user_unmap);
+    d->st.app_unmaps++;
   }
   if (h->b.src == BUF_UMEM)
     d->umem->held--;
@@ -325,14 +336,20 @@ void driver_set_hoard(struct driver *d, unsigned principal, void *tag) {
  * packet is mapped at the first buffer of it the principal holds. */
 static void hand_over(struct driver *d, struct rxq *q, const struct frag *fr, uint32_t wire_bytes, unsigned who) {
   uint64_t pfn = fr->b.pfn;
-  const struct zc_user *zu = &d->zu[who];
-  if (d->app_refs[pfn]++ == 0) {
+  struct zc_user *zu = &d->zu[who];
+  if (d->app_refs[pfn]++ == 0)
     mem_page_set_holder(d->m, pfn, (int)who);
-    if (zu->map_per_packet && fr->b.src != BUF_UMEM) {
-      mem_page_map(d->m, pfn, who, (enum mem_map_mode)zu->map_mode);
-      cpu_charge(d->cpu, CPU_MAP, d->cpu->costs.user_map);
-      d->st.app_maps++;
-    }
+  /* A page mapped per packet is mapped into this principal at the first
+   * buffer of it the principal holds, whoever else holds another fragment
+   * of it: each process's mapping is its own (vm_insert_page into its own
+   * mm, mm/memory.c), so a second holder of the page gets a mapping too,
+   * and with it the first holder's bytes. */
+  int first_mine = !zu->refs || zu->refs[pfn]++ == 0; /* refs: every zero-copy principal has them */
+  if (first_mine && zu->map_per_packet && fr->b.src != BUF_UMEM &&
+      mem_page_mapping(d->m, pfn, who) == MEM_MAP_NONE) {
+    mem_page_map(d->m, pfn, who, (enum mem_map_mode)zu->map_mode);
+    cpu_charge(d->cpu, CPU_MAP, d->cpu->costs.user_map);
+    d->st.app_maps++;
   }
   if (fr->b.src == BUF_UMEM) {
     d->umem->held++;

@@ -281,6 +281,13 @@ void user_hostile_writes(struct driver *d, const struct pending_rx *pr) {
   const struct frag *fr = &pr->frags[0];
   uint32_t off = pr->skip < fr->len ? pr->skip : 0;
   uint64_t at = frag_paddr(fr) + off;
+  /* The packet written over: the writes into two packets are two sources,
+   * even where their bytes end up side by side (a socket buffer). */
+  const struct mem_label *was = mem_label(d->m, mem_peek_label_id(d->m, at));
+  uint64_t victim = was->prov.kind == MEM_LABEL_PKT_HEADER || was->prov.kind == MEM_LABEL_PKT_PAYLOAD ||
+                            was->prov.kind == MEM_LABEL_PKT_UNKNOWN || was->prov.kind == MEM_LABEL_USER
+                        ? was->prov.packet
+                        : UINT64_MAX;
   for (unsigned i = 0; i < n + (unsigned)design_writer; i++) {
     unsigned who = i < n ? d->uw[i].principal : d->p.app;
     uint32_t len = i < n ? d->uw[i].len : 16;
@@ -291,7 +298,7 @@ void user_hostile_writes(struct driver *d, const struct pending_rx *pr) {
     static uint8_t evil[4096];
     memset(evil, 0x58, sizeof evil);
     struct mem_accessor ua = {.actor = MEM_ACTOR_USER, .id = (uint16_t)who};
-    struct mem_prov up = {.kind = MEM_LABEL_USER, .principal = (uint8_t)who, .packet = UINT64_MAX};
+    struct mem_prov up = {.kind = MEM_LABEL_USER, .principal = (uint8_t)who, .packet = victim};
     int rc = mem_write(d->m, ua, at, evil, len, &up);
     if (rc)
       d->st.user_write_faults++;

@@ -25,6 +25,29 @@
 
 struct outfile;
 
+/* One command's files. An output must be neither an input of the same
+ * command (its trace, scenario, spec) nor another of its outputs: writing
+ * it would destroy the input, or one output would silently replace the
+ * other. A command notes each input, then claims each output path instead
+ * of only checking it; outfile_open refuses to replace a noted input (so
+ * outputs named during the run, --observed's files, are covered too).
+ * Files are the same when they are one inode, or, not existing yet, one
+ * name in one folder (links resolved); "-" (standard output) is one file;
+ * devices and FIFOs are written in place and may be named twice. */
+
+/* Note path (as given to the command; what names it in messages, e.g.
+ * "the trace") as an input. Paths that are not regular files are
+ * ignored. 0, or -1 when out of memory. */
+int outfile_note_input(const char *path, const char *what);
+
+/* outfile_check, and refuse an input or a path already claimed. what names
+ * the output in messages ("--json"). 0, or -1 with err filled ("PATH:
+ * why"). */
+int outfile_claim(const char *path, const char *what, char *err, size_t errlen);
+
+/* Forget every input and claim (a command run again in one process). */
+void outfile_forget(void);
+
 /* Can path be written? Checks what outfile_open would, without creating
  * anything (so that a run finds a bad output before its first frame): the
  * length, the target's kind, its folder's existence and write access.

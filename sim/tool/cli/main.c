@@ -1337,6 +1337,10 @@ int main(int argc, char **argv) {
   /* A file size limit (ulimit -f) is a write error, not a kill: the
    * outputs then say so and leave no torn file. */
   signal(SIGXFSZ, SIG_IGN);
+  /* Nor is a reader that went away (a closed pipe or FIFO): the write fails
+   * with EPIPE, and the outputs remove their temporaries and say so, where
+   * SIGPIPE's kill would leave a staged waveform behind. */
+  signal(SIGPIPE, SIG_IGN);
   if (argc < 2) {
     usage_main(stderr);
     return EXIT_USAGE;

@@ -781,7 +781,9 @@ static void review_pool_done(void *ctx, size_t i, int st, int how) {
   if (!r->report) {
     rp->failed = 1;
     progress_clear(rp->bar);
-    if (r->status == 0 || r->status > 2)
+    /* A run the pool stopped (a signal came) did not fail: the stop is
+     * the one line said. */
+    if (how != PROCPOOL_STOPPED && (r->status == 0 || r->status > 2))
       fprintf(stderr, "nicsim: review: the run of design %s failed (status %d)\n", r->design, r->status);
   }
   unlink(out);

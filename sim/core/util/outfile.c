@@ -77,14 +77,35 @@ static char *dir_of(const char *path) {
   return d;
 }
 
+/* Would Linux follow the symbolic link cur (lstat'ed as *link_st) with
+ * fs.protected_symlinks set? Not in a sticky world-writable folder (/tmp)
+ * when neither the follower nor the folder's owner owns the link: there,
+ * another user may have planted it to point a root's write at a file of
+ * root's (fs/namei.c, may_follow_link()). The rule holds here whatever the
+ * setting, as this program follows links itself. */
+static int link_protected(const char *cur, const struct stat *link_st) {
+  if (link_st->st_uid == geteuid())
+    return 0;
+  char *d = dir_of(cur);
+  struct stat dst;
+  int sticky_ww = d && stat(d, &dst) == 0 && (dst.st_mode & (S_ISVTX | S_IWOTH)) == (S_ISVTX | S_IWOTH);
+  free(d);
+  return sticky_ww && dst.st_uid != link_st->st_uid;
+}
+
 /* Follow symbolic links (dangling ones too: the target is then created).
- * malloc'ed; NULL with errno set. */
+ * malloc'ed; NULL with errno set (EACCES: a protected link). */
 static char *resolve(const char *path) {
   char *cur = strdup(path);
   for (int hops = 0; cur && hops <= OUTFILE_MAX_LINKS; hops++) {
     struct stat st;
     if (lstat(cur, &st) != 0 || !S_ISLNK(st.st_mode))
       return cur;
+    if (link_protected(cur, &st)) {
+      free(cur);
+      errno = EACCES;
+      return NULL;
+    }
     char *link = malloc(PATH_MAX);
     ssize_t n = link ? readlink(cur, link, PATH_MAX - 1) : -1;
     if (n < 0) {
@@ -133,7 +154,12 @@ static int classify(const char *path, enum outfile_kind *kind, char **target, mo
     return -1;
   char *t = resolve(path);
   if (!t) {
-    set_err(err, errlen, path, "cannot write", errno);
+    if (errno == EACCES)
+      set_err(err, errlen, path,
+              "cannot write: a symbolic link on the way is another user's, in a sticky world-writable "
+              "folder (Linux's fs.protected_symlinks does not follow it)", 0);
+    else
+      set_err(err, errlen, path, "cannot write", errno);
     return -1;
   }
   struct stat st;

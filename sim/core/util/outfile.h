@@ -6,7 +6,8 @@
  * (directly or through symbolic links) is written in place: /dev/null stays
  * /dev/null. A regular file, or a name that does not exist yet, is written
  * to a temporary file in the target's folder (symbolic links followed, so
- * the link stays a link) and renamed over the target only when every byte
+ * the link stays a link; not one Linux's fs.protected_symlinks would refuse
+ * to follow: another user's, in a sticky world-writable folder) and renamed over the target only when every byte
  * was written: a full disk, a file size limit or a stopped run leave the
  * old file and no temporary. Block devices, folders and sockets are
  * refused. Every write is checked, standard output included.

@@ -35,6 +35,16 @@ PY
 "$NICSIM" merge "$T/m" --json "$T/m.json" --quiet
 check "merge: an incomplete run is not counted safe" "d['groups'][0]['verdicts']['safe'] == 1 and d['groups'][0]['verdicts']['incomplete'] == 1" "$T/m.json"
 check "merge: an inconclusive run is not counted safe" "d['groups'][0]['verdicts']['inconclusive'] == 1 and d['groups'][0]['runs'] == 3" "$T/m.json"
+# A report whose verdict says safe while a count says otherwise is unsafe.
+mkdir -p "$T/lie"
+python3 - "$R" "$T/lie/r.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1])); r['violations']['cross_flow_leak']['count'] = 3; r['verdict'] = 'safe'
+json.dump(r, open(sys.argv[2], 'w'))
+PY
+"$NICSIM" merge "$T/lie" --json "$T/lie.json" --quiet
+check "merge: a 'safe' report with a violation counted is counted unsafe" \
+  "d['groups'][0]['verdicts'].get('safe', 0) == 0 and d['groups'][0]['verdicts']['unsafe'] == 1 and d['groups'][0]['unsafe_runs'] == 1" "$T/lie.json"
 
 # A restart under another spec, or after the trace changed, is refused.
 printf 'traces: [a.pcap]\ndesigns: [copy]\nseeds: [1, 2]\nset: {pool.clear: on_recycle}\n' > "$T/c2.yaml"

@@ -549,9 +549,9 @@ START_TEST(test_merge_extra_properties) {
   struct merge m;
   ck_assert_int_eq(merge_init(&m), 0);
   const char *reps[] = {
-      "{\"design\":\"b\",\"verdict\":\"unsafe\",\"violations\":{\"zeta_leak\":{\"count\":2}}}",
+      "{\"design\":\"b\",\"verdict\":\"unsafe\",\"violations\":{\"zeta_leak\":{\"count\":2},\"alpha_leak\":{\"count\":1}}}",
       "{\"design\":\"a\",\"verdict\":\"safe\",\"violations\":{\"cross_flow_leak\":{\"count\":0}}}",
-      "{\"design\":\"b\",\"verdict\":\"odd\",\"violations\":{\"alpha_leak\":{\"count\":1},\"zeta_leak\":{\"count\":0}}}",
+      "{\"design\":\"b\",\"verdict\":\"odd\",\"violations\":{\"alpha_leak\":{\"count\":0},\"zeta_leak\":{\"count\":0}}}",
   };
   for (size_t i = 0; i < 3; i++) {
     json_object *r = json_tokener_parse(reps[i]);

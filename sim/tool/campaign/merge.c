@@ -232,8 +232,15 @@ int merge_add(struct merge *m, json_object *rep, char *why, size_t n) {
   const char *design = json_object_get_string(get(rep, "design"));
   const char *verdict = json_object_get_string(get(rep, "verdict"));
   json_object *inc = get(rep, "incomplete");
-  if (inc && json_object_get_boolean(inc))
+  if (inc && json_object_get_boolean(inc)) {
     verdict = "incomplete"; /* stopped before the end of its trace: not safe, whatever it says */
+  } else {
+    json_object_object_foreach(get(rep, "violations"), kc, vc) {
+      (void)kc;
+      if (json_object_get_int64(get(vc, "count")) > 0)
+        verdict = "unsafe"; /* a violation counted: unsafe, whatever it says */
+    }
+  }
   char *label = merge_report_faults(rep);
   if (!label)
     return -2;

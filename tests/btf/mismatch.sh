@@ -7,7 +7,9 @@ HEADER=${1:?layout header}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 sed 's/^#define LINUX_SHINFO_DESTRUCTOR_ARG 40u/#define LINUX_SHINFO_DESTRUCTOR_ARG 32u/' "$HEADER" > "$T/layout.h"
-python3 "$HERE/btf_layout.py" "$T/layout.h" > "$T/out"
+PY=/usr/bin/python3 # Debian's, as in tests/scenario/lib.bash
+[ -x "$PY" ] || PY=python3
+"$PY" "$HERE/btf_layout.py" "$T/layout.h" > "$T/out"
 rc=$?
 cat "$T/out"
 [ $rc -eq 77 ] && exit 77

@@ -9,6 +9,14 @@ CAPTURES=$NICSIM_SOURCE_DIR/tests/captures
 mkdir -p "${TMPDIR_BASE:-/tmp}"
 T=$(mktemp -d "${TMPDIR_BASE:-/tmp}/scenario.XXXXXX")
 trap 'rm -rf "$T"' EXIT
+# The python3 of these scripts (and of every program they start) is Debian's,
+# the one scripts/setup.sh installs with python3-jsonschema: first on PATH
+# through a link in $T. A version manager's `python3` found earlier on PATH
+# may be a shell script that costs half a second a call, and the tests call
+# python3 thousands of times.
+if [ -x /usr/bin/python3 ]; then
+  mkdir -p "$T/.bin" && ln -s /usr/bin/python3 "$T/.bin/python3" && PATH=$T/.bin:$PATH
+fi
 failures=0
 checks=0
 # Sanitizer build: every report of every program this script runs goes to

@@ -333,6 +333,13 @@ static int pt_alloc(struct iommu *io, uint64_t *paddr) {
       mem_page_free(io->p.mem, pfn);
       return -1;
     }
+    /* Live kernel data for as long as the domain exists: the kernel reads
+     * its entries again at every map and unmap, the IOMMU at every walk
+     * (Linux drivers/iommu/intel/iommu.c: pfn_to_dma_pte allocates a table
+     * page and links it into the domain; only domain_exit and
+     * domain_unmap's freelist give table pages back). A device write into
+     * one tampers with the translation itself. */
+    mem_mark_add(io->p.mem, MEM_MARK_LIVE, 0, pa, MEM_PAGE_SIZE);
     *paddr = pa;
   } else {
     if (io->nh == io->caph) {

@@ -112,6 +112,11 @@ struct driver *driver_new(const struct driver_params *p, struct mem *m, struct i
   d->app_refs = calloc(d->npages, sizeof *d->app_refs);
   if (!d->app_refs)
     goto fail_mem;
+  for (unsigned t = 0; t <= p->ntenants; t++) {
+    unsigned who = t < p->ntenants ? p->tenants[t].principal : p->app;
+    if (who < MEM_MAX_PRINCIPALS && !d->zu[who].refs && !(d->zu[who].refs = calloc(d->npages, 1)))
+      goto fail_mem;
+  }
   d->app_ev = simk_event_new("app.return", user_zc_return_tick, d);
   d->recv_ev = simk_event_new("stack.recv", sock_recv_tick, d);
   if (!d->app_ev || !d->recv_ev)
@@ -196,6 +201,8 @@ void driver_free(struct driver *d) {
     return;
   umem_free(d->umem);
   free(d->app_refs);
+  for (unsigned i = 0; i < MEM_MAX_PRINCIPALS; i++)
+    free(d->zu[i].refs);
   for (unsigned i = 0; i < NIC_MAX_QUEUES; i++) {
     free(d->q[i].bufs);
     free(d->q[i].hdr_pfns);

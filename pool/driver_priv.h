@@ -156,8 +156,12 @@ struct driver {
     uint8_t map_mode;
     int map_per_packet;
     uint64_t hold_ps;
+    /* per page frame: buffers of it this principal holds now; each
+     * principal's mapping of a page is its own (at most a page's
+     * fragments) */
+    uint8_t *refs;
   } zu[MEM_MAX_PRINCIPALS];
-  /* per page frame: buffers of it the application holds now (zero copy) */
+  /* per page frame: buffers of it the zero-copy principals hold now, all together */
   uint32_t *app_refs;
   uint64_t npages;
   /* a configured XDP program (run NULL: the default program) and the bytes

@@ -268,7 +268,7 @@ static void sender_write(struct tx *t, unsigned principal, const struct frame_in
   static uint8_t junk[TX_BUF_PAGES * MEM_PAGE_SIZE];
   memset(junk, 0xa5, sizeof junk);
   struct mem_accessor who = {.actor = MEM_ACTOR_USER, .id = (uint16_t)principal};
-  struct mem_prov up = {.kind = MEM_LABEL_USER, .principal = (uint8_t)principal, .packet = UINT64_MAX};
+  struct mem_prov up = {.kind = MEM_LABEL_USER, .principal = (uint8_t)principal, .packet = packet};
   uint32_t done = 0;
   int rc = 0;
   for (uint32_t i = 0; i < TX_BUF_PAGES && done < len && fi->len[i] && !rc; i++) {

@@ -216,13 +216,24 @@ static const char *principal_name(const struct driver *d, unsigned who, char *bu
  * fragment of the page it was handed). */
 static void zc_return(struct driver *d, const struct held_page *h) {
   uint64_t pfn = h->b.pfn;
+  const struct zc_user *zu = &d->zu[h->principal];
+  /* The principal's own last buffer of the page: its mapping goes (another
+   * principal holding a fragment of the same page keeps its own). */
+  int last_mine = zu->refs && zu->refs[pfn] && --zu->refs[pfn] == 0;
   if (d->app_refs[pfn] && --d->app_refs[pfn] == 0) {
     mem_page_set_holder(d->m, pfn, -1);
-    if (d->zu[h->principal].map_per_packet && h->b.src != BUF_UMEM) {
-      mem_page_map(d->m, pfn, h->principal, MEM_MAP_NONE);
-      cpu_charge(d->cpu, CPU_MAP, d->cpu->costs.user_unmap);
-      d->st.app_unmaps++;
-    }
+  } else if (last_mine && mem_page_holder(d->m, pfn) == (int)h->principal) {
+    /* The page is still held, by someone else now. */
+    for (unsigned p = 0; p < MEM_MAX_PRINCIPALS; p++)
+      if (d->zu[p].refs && d->zu[p].refs[pfn]) {
+        mem_page_set_holder(d->m, pfn, (int)p);
+        break;
+      }
+  }
+  if (last_mine && zu->map_per_packet && h->b.src != BUF_UMEM) {
+    mem_page_map(d->m, pfn, h->principal, MEM_MAP_NONE);
+    cpu_charge(d->cpu, CPU_MAP, d->cpu->costs.user_unmap);
+    d->st.app_unmaps++;
   }
   if (h->b.src == BUF_UMEM)
     d->umem->held--;
@@ -270,6 +281,13 @@ void user_hostile_writes(struct driver *d, const struct pending_rx *pr) {
   const struct frag *fr = &pr->frags[0];
   uint32_t off = pr->skip < fr->len ? pr->skip : 0;
   uint64_t at = frag_paddr(fr) + off;
+  /* The packet written over: the writes into two packets are two sources,
+   * even where their bytes end up side by side (a socket buffer). */
+  const struct mem_label *was = mem_label(d->m, mem_peek_label_id(d->m, at));
+  uint64_t victim = was->prov.kind == MEM_LABEL_PKT_HEADER || was->prov.kind == MEM_LABEL_PKT_PAYLOAD ||
+                            was->prov.kind == MEM_LABEL_PKT_UNKNOWN || was->prov.kind == MEM_LABEL_USER
+                        ? was->prov.packet
+                        : UINT64_MAX;
   for (unsigned i = 0; i < n + (unsigned)design_writer; i++) {
     unsigned who = i < n ? d->uw[i].principal : d->p.app;
     uint32_t len = i < n ? d->uw[i].len : 16;
@@ -280,7 +298,7 @@ void user_hostile_writes(struct driver *d, const struct pending_rx *pr) {
     static uint8_t evil[4096];
     memset(evil, 0x58, sizeof evil);
     struct mem_accessor ua = {.actor = MEM_ACTOR_USER, .id = (uint16_t)who};
-    struct mem_prov up = {.kind = MEM_LABEL_USER, .principal = (uint8_t)who, .packet = UINT64_MAX};
+    struct mem_prov up = {.kind = MEM_LABEL_USER, .principal = (uint8_t)who, .packet = victim};
     int rc = mem_write(d->m, ua, at, evil, len, &up);
     if (rc)
       d->st.user_write_faults++;
@@ -325,14 +343,20 @@ void driver_set_hoard(struct driver *d, unsigned principal, void *tag) {
  * packet is mapped at the first buffer of it the principal holds. */
 static void hand_over(struct driver *d, struct rxq *q, const struct frag *fr, uint32_t wire_bytes, unsigned who) {
   uint64_t pfn = fr->b.pfn;
-  const struct zc_user *zu = &d->zu[who];
-  if (d->app_refs[pfn]++ == 0) {
+  struct zc_user *zu = &d->zu[who];
+  if (d->app_refs[pfn]++ == 0)
     mem_page_set_holder(d->m, pfn, (int)who);
-    if (zu->map_per_packet && fr->b.src != BUF_UMEM) {
-      mem_page_map(d->m, pfn, who, (enum mem_map_mode)zu->map_mode);
-      cpu_charge(d->cpu, CPU_MAP, d->cpu->costs.user_map);
-      d->st.app_maps++;
-    }
+  /* A page mapped per packet is mapped into this principal at the first
+   * buffer of it the principal holds, whoever else holds another fragment
+   * of it: each process's mapping is its own (vm_insert_page into its own
+   * mm, mm/memory.c), so a second holder of the page gets a mapping too,
+   * and with it the first holder's bytes. */
+  int first_mine = !zu->refs || zu->refs[pfn]++ == 0; /* refs: every zero-copy principal has them */
+  if (first_mine && zu->map_per_packet && fr->b.src != BUF_UMEM &&
+      mem_page_mapping(d->m, pfn, who) == MEM_MAP_NONE) {
+    mem_page_map(d->m, pfn, who, (enum mem_map_mode)zu->map_mode);
+    cpu_charge(d->cpu, CPU_MAP, d->cpu->costs.user_map);
+    d->st.app_maps++;
   }
   if (fr->b.src == BUF_UMEM) {
     d->umem->held++;

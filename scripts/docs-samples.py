@@ -405,6 +405,8 @@ def robustness_errors():
         ("an unknown option", None, ["replay", "t.pcap", "--frobnicate"], {}),
         ("an output in a folder that does not exist", None,
          ["replay", "t.pcap", "--json", "/nonexistent/r.json"], {}),
+        ("an output that is the trace", None, ["replay", "t.pcap", "--json", "t.pcap"], {}),
+        ("two outputs on one file", None, ["replay", "t.pcap", "--json", "r.json", "--vcd", "r.json"], {}),
         ("an over-long path", "nicsim replay t.pcap --observed \"$(printf '%0300d' 0 | tr 0 o)\"",
          ["replay", "t.pcap", "--observed", long_name], {}),
         ("a file size limit", "(ulimit -f 1; nicsim replay t.pcap --json r.json)",

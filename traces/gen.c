@@ -284,7 +284,7 @@ int gen_write(const struct gen_params *p, char *err, size_t errlen) {
   if (validate(p, err, errlen) != 0)
     return -1;
   int to_stdout = strcmp(p->path, "-") == 0;
-  const char *label = to_stdout ? "<stdout>" : p->path;
+  const char *label = to_stdout ? "standard output" : p->path;
 
   double *cum = malloc((size_t)p->flows * sizeof *cum);
   uint16_t *ip_ids = calloc(p->flows, sizeof *ip_ids);
@@ -379,6 +379,8 @@ int gen_write(const struct gen_params *p, char *err, size_t errlen) {
     h.len = len;
     pcap_dump((u_char *)d, &h, frame);
     bits += (uint64_t)(len + GEN_WIRE_EXTRA) * 8;
+    if (ferror(pcap_dump_file(d))) /* a full disk, a closed pipe: stop at once */
+      break;
   }
   if (pcap_dump_flush(d) != 0 || ferror(pcap_dump_file(d))) {
     if (rc == 0)

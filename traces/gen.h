@@ -54,7 +54,7 @@ void gen_params_default(struct gen_params *p);
 /* Write the trace. 0, or -1 with err filled: invalid parameters give
  * "gen: --size 20 is out of range (60..9000 bytes)" (likewise --flows,
  * --packets, --rate-gbps, --ipv6-share: the names of nicsim gen's options);
- * output problems "FILE: what is wrong" ("<stdout>" for "-"). A regular file
+ * output problems "FILE: what is wrong" ("standard output" for "-"). A regular file
  * that cannot be completed is removed. */
 int gen_write(const struct gen_params *p, char *err, size_t errlen);
 

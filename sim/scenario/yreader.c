@@ -125,6 +125,40 @@ static int tag_allowed(const char *tag) {
   return 0;
 }
 
+/* Does a standard tag fit what it tags? !!seq and !!map only their own
+ * kind; on a scalar, !!null only a null (empty, ~, null), !!bool only true
+ * or false, !!int and !!float only a number: a tag that says otherwise
+ * would be read as its value, silently. NULL when it fits, else what it
+ * takes. */
+static const char *tag_misfit(const char *tag, const yaml_event_t *e) {
+  const char *t = tag + strlen(STD_TAG_PREFIX);
+  if (e->type == YAML_SEQUENCE_START_EVENT)
+    return strcmp(t, "seq") == 0 ? NULL : "a list takes no tag but !!seq";
+  if (e->type == YAML_MAPPING_START_EVENT)
+    return strcmp(t, "map") == 0 ? NULL : "a mapping takes no tag but !!map";
+  const char *v = (const char *)e->data.scalar.value;
+  size_t n = e->data.scalar.length;
+  if (strcmp(t, "seq") == 0 || strcmp(t, "map") == 0)
+    return "a single value takes no tag !!seq or !!map";
+  if (strcmp(t, "null") == 0)
+    return n == 0 || strcmp(v, "~") == 0 || strcmp(v, "null") == 0 ? NULL : "!!null tags only an empty value, ~ or null";
+  if (strcmp(t, "bool") == 0)
+    return strcmp(v, "true") == 0 || strcmp(v, "false") == 0 ? NULL : "!!bool tags only true or false";
+  if (strcmp(t, "int") == 0 || strcmp(t, "float") == 0) {
+    size_t i = (n && (v[0] == '-' || v[0] == '+')) ? 1 : 0;
+    int digits = 0;
+    for (; i < n; i++) {
+      char c = v[i];
+      if (c >= '0' && c <= '9')
+        digits = 1;
+      else if (t[0] == 'i' || !(c == '.' || c == 'e' || c == 'E' || c == '-' || c == '+'))
+        return t[0] == 'i' ? "!!int tags only a whole number" : "!!float tags only a number";
+    }
+    return digits ? NULL : t[0] == 'i' ? "!!int tags only a whole number" : "!!float tags only a number";
+  }
+  return NULL; /* !!str: any text */
+}
+
 int yreader_next(struct yreader *r) {
   if (r->have_ev)
     yaml_event_delete(&r->ev);
@@ -163,5 +197,8 @@ int yreader_next(struct yreader *r) {
                 "tag '%s' is not allowed: %s plain values, lists and mappings "
                 "(standard tags !!str, !!int, !!float, !!bool, !!null, !!seq, !!map only)",
                 (const char *)tag, r->holds);
+  const char *misfit = tag ? tag_misfit((const char *)tag, e) : NULL;
+  if (misfit)
+    return fail(r, line, col, "tag '%s' does not fit its value: %s", (const char *)tag, misfit);
   return 0;
 }

@@ -94,6 +94,12 @@ int observed_check(const char *dir, char *err, size_t errlen) {
 }
 
 static int file_open(struct observed *o, struct observed_file *f, const char *path, char *err, size_t errlen) {
+  /* Not an input, nor another output (--json, --vcd) of the run. */
+  char why[1024];
+  if (outfile_claim(path, "--observed", why, sizeof why)) {
+    snprintf(err, errlen, "--observed %s", why);
+    return -1;
+  }
   f->out = outfile_open(path, 0666, err, errlen);
   if (!f->out)
     return -1;

@@ -35,14 +35,33 @@ PY
 "$NICSIM" merge "$T/m" --json "$T/m.json" --quiet
 check "merge: an incomplete run is not counted safe" "d['groups'][0]['verdicts']['safe'] == 1 and d['groups'][0]['verdicts']['incomplete'] == 1" "$T/m.json"
 check "merge: an inconclusive run is not counted safe" "d['groups'][0]['verdicts']['inconclusive'] == 1 and d['groups'][0]['runs'] == 3" "$T/m.json"
+# A report whose verdict says safe while a count says otherwise is unsafe.
+mkdir -p "$T/lie"
+python3 - "$R" "$T/lie/r.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1])); r['violations']['cross_flow_leak']['count'] = 3; r['verdict'] = 'safe'
+json.dump(r, open(sys.argv[2], 'w'))
+PY
+"$NICSIM" merge "$T/lie" --json "$T/lie.json" --quiet
+check "merge: a 'safe' report with a violation counted is counted unsafe" \
+  "d['groups'][0]['verdicts'].get('safe', 0) == 0 and d['groups'][0]['verdicts']['unsafe'] == 1 and d['groups'][0]['unsafe_runs'] == 1" "$T/lie.json"
 
 # A restart under another spec, or after the trace changed, is refused.
 printf 'traces: [a.pcap]\ndesigns: [copy]\nseeds: [1, 2]\nset: {pool.clear: on_recycle}\n' > "$T/c2.yaml"
 expect_exit 2 "restart with other settings into the same --out is refused" -- "$NICSIM" campaign "$T/c2.yaml" --out "$T/cout"
 grep -q "holds the runs of another campaign" "$T/err" && ok "...saying so" || bad "message: $(cat "$T/err")"
-touch -d '2001-01-01' "$T/a.pcap"
+touch -d @978307200 "$T/a.pcap"
 expect_exit 2 "restart after the trace changed is refused" -- "$NICSIM" campaign "$T/c.yaml" --out "$T/cout"
 grep -q "was 'trace" "$T/err" && ok "...naming the trace" || bad "message: $(cat "$T/err")"
+# ...with the line that differs whole: its modification time, not the end of
+# the identity file elided onto it.
+python3 - "$T/err" "$T/cout/campaign.id" <<'PY' && ok "...showing the old and new modification time" || bad "message: $(cat "$T/err")"
+import re, sys
+msg = open(sys.argv[1]).read()
+was = open(sys.argv[2]).read().splitlines()[1]
+m = re.search(r"was '([^']*)', is now '([^']*)'", msg)
+sys.exit(0 if m and m.group(1) == was and m.group(2).startswith('trace ') and 'modified 978307200.' in m.group(2) else 1)
+PY
 
 # --emit-jobs: a trace name holding a newline is refused, never split.
 nl=$'evil\ntouch pwned.pcap'

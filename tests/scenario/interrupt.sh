@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# SIGTERM during a replay stops it cleanly: the report so far is written
+# SIGTERM (and SIGHUP) during a replay stops it cleanly: the report so far is written
 # (whole, never half a file), marked incomplete, counting the frames replayed
 # rather than the whole trace, exit status 128 + 15. The signal is sent once
 # the replay has read past the first pass over the capture (the process's
@@ -25,6 +25,19 @@ check "the report is written and marked incomplete" "d['incomplete'] is True" "$
 check "...it counts the frames replayed, not the whole trace" "0 < d['trace']['packets'] < 2000000 and d['trace']['bytes'] == 60 * d['trace']['packets']" "$T/r.json"
 check "...a stopped run of a safe design is not called safe, and says how far it got" "d['verdict'] == 'inconclusive' and ('after %d frames' % d['trace']['packets']) in d['verdict_reason']" "$T/r.json"
 ls -A "$T" | grep -Eq '\.tmp\.|^\.nicsim-' && bad "a temporary file was left behind" || ok "no temporary file left behind"
+# SIGHUP (the terminal closed) too: 128 + 1, the report so far.
+"$NICSIM" replay "$T/big.pcap" --design copy --json "$T/hup.json" --quiet &
+pid=$!
+for _ in $(seq 1 60000); do
+  rchar=$(awk '/^rchar:/ {print $2}' "/proc/$pid/io" 2>/dev/null) || break
+  [ -n "$rchar" ] && [ "$rchar" -ge "$want" ] && break
+  sleep 0.005
+done
+kill -HUP $pid
+wait $pid
+rc=$?
+[ $rc -eq 129 ] && ok "exit status 129 after SIGHUP" || bad "exit status $rc after SIGHUP"
+check "...the report written, marked incomplete" "d['incomplete'] is True and d['verdict'] == 'inconclusive'" "$T/hup.json"
 "$NICSIM" replay "$T/big.pcap" --design copy --json "$T/full.json" --quiet 2>/dev/null &
 wait $!
 check "an uninterrupted run is complete and safe" "d['incomplete'] is False and d['verdict'] == 'safe' and d['trace']['packets'] == 2000000" "$T/full.json"

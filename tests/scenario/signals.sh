@@ -20,7 +20,7 @@ ends_within() { for _ in $(seq 1 $(($1 * 10))); do kill -0 "$2" 2>/dev/null || r
 "$NICSIM" gen -o "$T/big.pcap" --packets 400000 --size 60 --flows 8 --seed 1 || bad "gen"
 
 # ---- review -j2 ----
-for sig in TERM INT; do
+for sig in TERM INT HUP; do
   "$NICSIM" review "$T/big.pcap" -j 2 --json "$T/review.json" >"$T/out" 2>"$T/err" &
   pid=$!
   wait_for_children $pid; sleep 0.3
@@ -34,6 +34,9 @@ for sig in TERM INT; do
   [ -n "$kids" ] && ! alive $kids && ok "...its runs are stopped" || bad "...runs left running: $kids"
   [ -z "$(ls -A "$TMPDIR")" ] && ok "...its temporary folder is removed" || bad "...left in TMPDIR: $(ls -A "$TMPDIR")"
   [ ! -e "$T/review.json" ] && ok "...and no table is written" || bad "...a table was written"
+  # One line: the stop. The runs it stopped did not fail.
+  [ "$(wc -l < "$T/err")" -eq 1 ] && grep -q "review: stopped" "$T/err" && ok "...saying so in one line" \
+    || bad "...said: $(tr '\n' '|' < "$T/err")"
 done
 
 # ---- campaign -j2 ----

@@ -20,6 +20,7 @@
 #include "config.h"
 
 #define SAMPLE "traces/samples/mixed.pcap"
+#define SAMPLE2 "tests/captures/tcpdump/tests/empty.pcap" /* another file: the spec reads only its name */
 
 static char err[2048];
 
@@ -136,7 +137,7 @@ START_TEST(test_seeds_and_defaults) {
   campaign_spec_free(&s);
 
   /* all, nested set keys, lists in set, a fault given as one string. */
-  parse_ok("traces: [" SAMPLE ", " SAMPLE "]\n"
+  parse_ok("traces: [" SAMPLE ", " SAMPLE2 "]\n"
            "designs: all\n"
            "faults: [\"frame_drop:packet=3\", []]\n"
            "set:\n  pool: {clear: on_recycle}\n  cpu.ghz: 3\n",
@@ -172,6 +173,9 @@ START_TEST(test_errors) {
   parse_err(buf, "c.yaml:2:17: ", "unknown design 'nosuch'");
   snprintf(buf, sizeof buf, "%sdesigns: [copy, copy]\n", head);
   parse_err(buf, "c.yaml:2:17: ", "listed twice");
+  /* A trace twice, however spelt: its runs would run and merge twice. */
+  parse_err("traces: [" SAMPLE ", ./traces/../" SAMPLE "]\ndesigns: [copy]\n", "c.yaml:1:37: ",
+            "listed twice");
   snprintf(buf, sizeof buf, "%sdesigns: []\n", head);
   parse_err(buf, "c.yaml:2:10: ", "empty");
   parse_err("traces: [nosuch.pcap]\ndesigns: [copy]\n", "c.yaml:1:10: ", "nosuch.pcap");
@@ -545,9 +549,9 @@ START_TEST(test_merge_extra_properties) {
   struct merge m;
   ck_assert_int_eq(merge_init(&m), 0);
   const char *reps[] = {
-      "{\"design\":\"b\",\"verdict\":\"unsafe\",\"violations\":{\"zeta_leak\":{\"count\":2}}}",
+      "{\"design\":\"b\",\"verdict\":\"unsafe\",\"violations\":{\"zeta_leak\":{\"count\":2},\"alpha_leak\":{\"count\":1}}}",
       "{\"design\":\"a\",\"verdict\":\"safe\",\"violations\":{\"cross_flow_leak\":{\"count\":0}}}",
-      "{\"design\":\"b\",\"verdict\":\"odd\",\"violations\":{\"alpha_leak\":{\"count\":1},\"zeta_leak\":{\"count\":0}}}",
+      "{\"design\":\"b\",\"verdict\":\"odd\",\"violations\":{\"alpha_leak\":{\"count\":0},\"zeta_leak\":{\"count\":0}}}",
   };
   for (size_t i = 0; i < 3; i++) {
     json_object *r = json_tokener_parse(reps[i]);

@@ -78,6 +78,51 @@ START_TEST(mask_restored) {
 }
 END_TEST
 
+/* Ctrl-C reaches the whole process group: a job that ended of it before
+ * the pool took its own signal was stopped, not failed. Job 1 waits until
+ * job 0 was reaped, sends the pool's process SIGINT and exits as a replay
+ * stopped by it does (130); the pool then reaps it with the signal pending,
+ * and must report it stopped and return the signal. */
+static int group_pipe[2];
+
+static int child_group_job(void *ctx, size_t job) {
+  (void)ctx;
+  if (job == 1) {
+    char c;
+    while (read(group_pipe[0], &c, 1) < 0)
+      ;
+    kill(getppid(), SIGINT);
+    return 130;
+  }
+  return 0;
+}
+
+static void done_group(void *ctx, size_t job, int wstatus, int how) {
+  done_record(ctx, job, wstatus, how);
+  if (job == 0 && how == 0) {
+    /* Let job 1 go, and wait until it has exited (not reaping it). */
+    ck_assert_int_eq(write(group_pipe[1], "x", 1), 1);
+    siginfo_t si;
+    ck_assert_int_eq(waitid(P_ALL, 0, &si, WEXITED | WNOWAIT), 0);
+  }
+}
+
+static void on_sigint(int sig) { (void)sig; }
+
+START_TEST(group_signal_stops) {
+  struct rec r;
+  memset(&r, 0, sizeof r);
+  ck_assert_int_eq(pipe(group_pipe), 0);
+  signal(SIGINT, on_sigint); /* the caller's handler: a SIGINT left over must not end the test */
+  struct procpool_ops ops = {child_group_job, done_group, 3600u * 1000u};
+  ck_assert_int_eq(procpool_run(2, 2, &ops, &r), SIGINT);
+  ck_assert_int_eq(r.calls[0], 1);
+  ck_assert_int_eq(r.calls[1], 1);
+  ck_assert_int_eq(r.how[0], 0);
+  ck_assert_int_eq(r.how[1], PROCPOOL_STOPPED);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("procpool");
   TCase *tc = tcase_create("core");
@@ -86,6 +131,7 @@ int main(void) {
   tcase_add_test(tc, two_at_a_time);
   tcase_add_test(tc, wider_than_the_jobs);
   tcase_add_test(tc, mask_restored);
+  tcase_add_test(tc, group_signal_stops);
   suite_add_tcase(s, tc);
   return suite_run_forked(s); /* Check's timeout needs a process per test */
 }

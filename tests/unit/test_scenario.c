@@ -165,6 +165,7 @@ START_TEST(test_quoting_comments_documents) {
           "  ring_size: \"256\"   # double-quoted\n"
           "  header_split: !!str true\n"
           "  queues: !!int 2\n"
+          "  rx_buffer_kb: !!float 512\n"
           "  rss_queues: all\n"
           "app:\n"
           "  caps: []\n"
@@ -319,6 +320,17 @@ START_TEST(test_anchors_aliases_tags) {
   load_err_prefix("nic.queues: !custom 4\n", "s.yaml:1:13: tag '!custom' is not allowed");
   load_err_prefix("nic: !!set {queues: 4}\n", "s.yaml:1:6: tag 'tag:yaml.org,2002:set' is not allowed");
   load_err_prefix("nic.rss_queues: [!!binary AAAA]\n", "s.yaml:1:18: tag 'tag:yaml.org,2002:binary' is not allowed");
+  /* A standard tag that says something else than its value is refused, not
+   * read as the value. */
+  load_err("nic.queues: !!null 2\n",
+           "s.yaml:1:13: tag 'tag:yaml.org,2002:null' does not fit its value: !!null tags only an empty value, ~ or "
+           "null");
+  load_err_prefix("nic.header_split: !!bool 1\n", "s.yaml:1:19: tag 'tag:yaml.org,2002:bool' does not fit its value");
+  load_err_prefix("nic.queues: !!seq 2\n", "s.yaml:1:13: tag 'tag:yaml.org,2002:seq' does not fit its value");
+  load_err_prefix("nic.rss_queues: !!map [0]\n", "s.yaml:1:17: tag 'tag:yaml.org,2002:map' does not fit its value");
+  load_err_prefix("nic: !!seq {queues: 4}\n", "s.yaml:1:6: tag 'tag:yaml.org,2002:seq' does not fit its value");
+  load_err_prefix("iommu.mode: !!int strict\n", "s.yaml:1:13: tag 'tag:yaml.org,2002:int' does not fit its value");
+  load_err_prefix("cpu.ghz: !!float fast\n", "s.yaml:1:10: tag 'tag:yaml.org,2002:float' does not fit its value");
 }
 END_TEST
 

@@ -79,7 +79,9 @@ struct mem_prov {
   uint32_t flow;     /* packet kinds: flow id in the trace's flow table */
   uint64_t packet;   /* packet kinds: trace index; KERNEL_PRESIM: the page's
                         frame number (one label per page); other kernel kinds:
-                        the packet the data belongs to, or UINT64_MAX */
+                        the packet the data belongs to, or UINT64_MAX; USER:
+                        the packet the principal wrote over (one write into
+                        one packet is one source), or UINT64_MAX */
 };
 
 /* A label: the provenance plus where and when it was put there. */

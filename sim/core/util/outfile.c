@@ -77,14 +77,35 @@ static char *dir_of(const char *path) {
   return d;
 }
 
+/* Would Linux follow the symbolic link cur (lstat'ed as *link_st) with
+ * fs.protected_symlinks set? Not in a sticky world-writable folder (/tmp)
+ * when neither the follower nor the folder's owner owns the link: there,
+ * another user may have planted it to point a root's write at a file of
+ * root's (fs/namei.c, may_follow_link()). The rule holds here whatever the
+ * setting, as this program follows links itself. */
+static int link_protected(const char *cur, const struct stat *link_st) {
+  if (link_st->st_uid == geteuid())
+    return 0;
+  char *d = dir_of(cur);
+  struct stat dst;
+  int sticky_ww = d && stat(d, &dst) == 0 && (dst.st_mode & (S_ISVTX | S_IWOTH)) == (S_ISVTX | S_IWOTH);
+  free(d);
+  return sticky_ww && dst.st_uid != link_st->st_uid;
+}
+
 /* Follow symbolic links (dangling ones too: the target is then created).
- * malloc'ed; NULL with errno set. */
+ * malloc'ed; NULL with errno set (EACCES: a protected link). */
 static char *resolve(const char *path) {
   char *cur = strdup(path);
   for (int hops = 0; cur && hops <= OUTFILE_MAX_LINKS; hops++) {
     struct stat st;
     if (lstat(cur, &st) != 0 || !S_ISLNK(st.st_mode))
       return cur;
+    if (link_protected(cur, &st)) {
+      free(cur);
+      errno = EACCES;
+      return NULL;
+    }
     char *link = malloc(PATH_MAX);
     ssize_t n = link ? readlink(cur, link, PATH_MAX - 1) : -1;
     if (n < 0) {
@@ -133,7 +154,12 @@ static int classify(const char *path, enum outfile_kind *kind, char **target, mo
     return -1;
   char *t = resolve(path);
   if (!t) {
-    set_err(err, errlen, path, "cannot write", errno);
+    if (errno == EACCES)
+      set_err(err, errlen, path,
+              "cannot write: a symbolic link on the way is another user's, in a sticky world-writable "
+              "folder (Linux's fs.protected_symlinks does not follow it)", 0);
+    else
+      set_err(err, errlen, path, "cannot write", errno);
     return -1;
   }
   struct stat st;
@@ -195,6 +221,157 @@ int outfile_check(const char *path, char *err, size_t errlen) {
   return 0;
 }
 
+/* ---- one command's inputs and outputs ---- */
+
+struct outfile_known {
+  int exists;   /* a regular file now: dev and ino name it */
+  dev_t dev;
+  ino_t ino;
+  char *canon;  /* its folder's real path and its name ("-": standard output) */
+  char *path;   /* as given */
+  char *what;   /* "the trace", "--json" */
+};
+
+static struct outfile_registry {
+  struct outfile_known *inputs, *outputs;
+  size_t ninputs, noutputs;
+} known;
+
+/* What file path is: 1 with k filled, 0 for a path that is no regular
+ * file (a device, a FIFO, a folder: written in place or refused
+ * elsewhere), -1 when it cannot be told (out of memory, no folder). */
+static int known_of(const char *path, struct outfile_known *k) {
+  memset(k, 0, sizeof *k);
+  if (strcmp(path, "-") == 0) {
+    k->canon = strdup("-");
+    return k->canon ? 1 : -1;
+  }
+  char *t = resolve(path);
+  if (!t)
+    return -1;
+  struct stat st;
+  if (stat(t, &st) == 0) {
+    if (!S_ISREG(st.st_mode)) {
+      free(t);
+      return 0;
+    }
+    k->exists = 1;
+    k->dev = st.st_dev;
+    k->ino = st.st_ino;
+  }
+  char *d = dir_of(t);
+  char *real = d ? realpath(d, NULL) : NULL;
+  const char *slash = strrchr(t, '/'), *base = slash ? slash + 1 : t;
+  size_t n = (real ? strlen(real) : 0) + strlen(base) + 2;
+  k->canon = real ? malloc(n) : NULL;
+  if (k->canon)
+    snprintf(k->canon, n, "%s/%s", real, base);
+  free(real);
+  free(d);
+  free(t);
+  return k->canon ? 1 : -1;
+}
+
+static int known_same(const struct outfile_known *a, const struct outfile_known *b) {
+  if (a->exists && b->exists)
+    return a->dev == b->dev && a->ino == b->ino;
+  return strcmp(a->canon, b->canon) == 0;
+}
+
+static void known_free(struct outfile_known *k) {
+  free(k->canon);
+  free(k->path);
+  free(k->what);
+}
+
+static int known_add(struct outfile_known **list, size_t *n, struct outfile_known *k, const char *path,
+                     const char *what) {
+  struct outfile_known *l = realloc(*list, (*n + 1) * sizeof *l);
+  if (l)
+    *list = l;
+  k->path = strdup(path);
+  k->what = strdup(what ? what : "an input");
+  if (!l || !k->path || !k->what) {
+    known_free(k);
+    return -1;
+  }
+  l[(*n)++] = *k;
+  return 0;
+}
+
+/* The noted input that k is, or NULL. */
+static const struct outfile_known *known_input(const struct outfile_known *k) {
+  for (size_t i = 0; i < known.ninputs; i++)
+    if (known_same(&known.inputs[i], k))
+      return &known.inputs[i];
+  return NULL;
+}
+
+static void input_err(char *err, size_t errlen, const char *path, const struct outfile_known *in) {
+  char why[OUTFILE_SHOWN_BYTES + 96], shown[OUTFILE_SHOWN_BYTES];
+  snprintf(why, sizeof why, "cannot write: it is %s %s, an input of this run", in->what,
+           num_elide(in->path, shown, sizeof shown));
+  set_err(err, errlen, path, why, 0);
+}
+
+int outfile_note_input(const char *path, const char *what) {
+  struct outfile_known k;
+  int rc = path ? known_of(path, &k) : 0;
+  if (rc <= 0 || !k.exists || strcmp(path, "-") == 0) {
+    if (rc > 0)
+      known_free(&k);
+    return 0; /* not a regular file: nothing an output could replace */
+  }
+  return known_add(&known.inputs, &known.ninputs, &k, path, what);
+}
+
+int outfile_claim(const char *path, const char *what, char *err, size_t errlen) {
+  if (outfile_check(path, err, errlen))
+    return -1;
+  struct outfile_known k;
+  int rc = known_of(path, &k);
+  if (rc < 0) {
+    set_err(err, errlen, path, "cannot write", errno ? errno : ENOMEM);
+    return -1;
+  }
+  if (rc == 0)
+    return 0;
+  const struct outfile_known *in = known_input(&k);
+  if (in) {
+    input_err(err, errlen, path, in);
+    known_free(&k);
+    return -1;
+  }
+  for (size_t i = 0; i < known.noutputs; i++) {
+    if (known_same(&known.outputs[i], &k)) {
+      char why[OUTFILE_SHOWN_BYTES + 96], shown[OUTFILE_SHOWN_BYTES];
+      if (strcmp(k.canon, "-") == 0)
+        snprintf(why, sizeof why, "cannot write: %s writes standard output too", known.outputs[i].what);
+      else
+        snprintf(why, sizeof why, "cannot write: %s %s writes the same file", known.outputs[i].what,
+                 num_elide(known.outputs[i].path, shown, sizeof shown));
+      set_err(err, errlen, path, why, 0);
+      known_free(&k);
+      return -1;
+    }
+  }
+  if (known_add(&known.outputs, &known.noutputs, &k, path, what)) {
+    set_err(err, errlen, path, "cannot write", ENOMEM);
+    return -1;
+  }
+  return 0;
+}
+
+void outfile_forget(void) {
+  for (size_t i = 0; i < known.ninputs; i++)
+    known_free(&known.inputs[i]);
+  for (size_t i = 0; i < known.noutputs; i++)
+    known_free(&known.outputs[i]);
+  free(known.inputs);
+  free(known.outputs);
+  memset(&known, 0, sizeof known);
+}
+
 /* A temporary file in folder dir (or $TMPDIR) ending in suffix. */
 static int make_tmp(struct outfile *o, const char *dir, const char *suffix) {
   size_t sl = suffix ? strlen(suffix) : 0;
@@ -233,6 +410,19 @@ static struct outfile *open_any(const char *path, mode_t mode, const char *stage
     free(o->path);
     free(o);
     return NULL;
+  }
+  if (o->kind == OUTFILE_REPLACE && known.ninputs) {
+    struct outfile_known k;
+    const struct outfile_known *in = NULL;
+    if (known_of(path, &k) > 0) {
+      in = known_input(&k);
+      known_free(&k);
+    }
+    if (in) {
+      input_err(err, errlen, path, in);
+      outfile_abort(o);
+      return NULL;
+    }
   }
   int fd = -1;
   if (o->kind == OUTFILE_STDOUT && !o->staged) {

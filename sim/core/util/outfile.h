@@ -6,7 +6,8 @@
  * (directly or through symbolic links) is written in place: /dev/null stays
  * /dev/null. A regular file, or a name that does not exist yet, is written
  * to a temporary file in the target's folder (symbolic links followed, so
- * the link stays a link) and renamed over the target only when every byte
+ * the link stays a link; not one Linux's fs.protected_symlinks would refuse
+ * to follow: another user's, in a sticky world-writable folder) and renamed over the target only when every byte
  * was written: a full disk, a file size limit or a stopped run leave the
  * old file and no temporary. Block devices, folders and sockets are
  * refused. Every write is checked, standard output included.
@@ -24,6 +25,29 @@
 #include <sys/types.h>
 
 struct outfile;
+
+/* One command's files. An output must be neither an input of the same
+ * command (its trace, scenario, spec) nor another of its outputs: writing
+ * it would destroy the input, or one output would silently replace the
+ * other. A command notes each input, then claims each output path instead
+ * of only checking it; outfile_open refuses to replace a noted input (so
+ * outputs named during the run, --observed's files, are covered too).
+ * Files are the same when they are one inode, or, not existing yet, one
+ * name in one folder (links resolved); "-" (standard output) is one file;
+ * devices and FIFOs are written in place and may be named twice. */
+
+/* Note path (as given to the command; what names it in messages, e.g.
+ * "the trace") as an input. Paths that are not regular files are
+ * ignored. 0, or -1 when out of memory. */
+int outfile_note_input(const char *path, const char *what);
+
+/* outfile_check, and refuse an input or a path already claimed. what names
+ * the output in messages ("--json"). 0, or -1 with err filled ("PATH:
+ * why"). */
+int outfile_claim(const char *path, const char *what, char *err, size_t errlen);
+
+/* Forget every input and claim (a command run again in one process). */
+void outfile_forget(void);
 
 /* Can path be written? Checks what outfile_open would, without creating
  * anything (so that a run finds a bad output before its first frame): the

@@ -36,6 +36,25 @@ static void stop_all(struct slot *slots, unsigned width, const struct procpool_o
   }
 }
 
+/* A stop signal already pending (taken), or 0. */
+static int pending_stop(void) {
+  sigset_t pend;
+  if (sigpending(&pend) != 0)
+    return 0;
+  static const int stops[] = {SIGINT, SIGTERM, SIGHUP};
+  for (size_t i = 0; i < sizeof stops / sizeof stops[0]; i++) {
+    if (sigismember(&pend, stops[i])) {
+      sigset_t one;
+      sigemptyset(&one);
+      sigaddset(&one, stops[i]);
+      struct timespec zero = {0, 0};
+      if (sigtimedwait(&one, NULL, &zero) == stops[i])
+        return stops[i];
+    }
+  }
+  return 0;
+}
+
 int procpool_run(size_t njobs, unsigned width, const struct procpool_ops *ops, void *ctx) {
   if (width == 0)
     width = 1;
@@ -72,20 +91,30 @@ int procpool_run(size_t njobs, unsigned width, const struct procpool_ops *ops, v
         }
       running++;
     }
-    /* Reap what has ended. */
+    /* Reap what has ended. A child that ended of the signal that stops the
+     * pool (Ctrl-C reaches the whole process group) was stopped, not
+     * failed: the signal to the group is queued to every member before any
+     * of them can exit of it (kernel/signal.c, __kill_pgrp_info(), holds
+     * tasklist_lock for reading across the group; kernel/exit.c,
+     * exit_notify(), takes it for writing), so it is pending here by the
+     * time such a child can be reaped. */
     for (;;) {
       int st;
       pid_t pid = waitpid(-1, &st, WNOHANG);
       if (pid <= 0)
         break;
+      if (!stop)
+        stop = pending_stop();
       for (unsigned k = 0; k < width; k++)
         if (slots[k].pid == pid) {
           slots[k].pid = 0;
           running--;
-          ops->done(ctx, slots[k].job, st, 0);
+          ops->done(ctx, slots[k].job, st, stop ? PROCPOOL_STOPPED : 0);
           break;
         }
     }
+    if (stop)
+      break;
     if (!running && next >= njobs)
       break;
     if (next < njobs && running < width)

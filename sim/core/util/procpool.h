@@ -6,7 +6,9 @@
  * SIGINT, SIGTERM and SIGHUP are taken synchronously while the pool runs:
  * on the first, every running child is sent SIGTERM and waited for, no job
  * is started any more, and procpool_run returns the signal's number so that
- * the caller removes what it made and exits with 128 + that number.
+ * the caller removes what it made and exits with 128 + that number. A child
+ * reaped while such a signal is pending (Ctrl-C reaches the whole process
+ * group, children too) counts as stopped by the pool, not as failed.
  */
 #ifndef NICSIM_PROCPOOL_H
 #define NICSIM_PROCPOOL_H

@@ -447,6 +447,11 @@ static int do_merge(const char *const *paths, size_t npaths, const char *json, c
     status = fail("merge: out of memory");
   if (!status && m.runs == 0)
     status = fail("merge: no run report found (%s%s)", npaths ? paths[0] : "", npaths > 1 ? ", ..." : "");
+  /* An output that is one of the reports merged would replace it. */
+  const char *outs[2][2] = {{"--json", json}, {"--markdown", markdown}};
+  for (int k = 0; k < 2 && !status; k++)
+    if (outs[k][1] && strcmp(outs[k][1], "-") != 0 && merge_has_file(&m, outs[k][1]))
+      status = fail("merge: %s %s: cannot write: it is one of the reports merged, an input", outs[k][0], outs[k][1]);
   if (!status && json) {
     json_object *j = merge_to_json(&m);
     if (!j || report_write_json(j, json, err, sizeof err))
@@ -510,7 +515,8 @@ int merge_main(int argc, char **argv) {
   if (json_out && md_out)
     return fail("merge: --json - and --markdown - cannot share standard output");
   char err[1200];
-  if ((json && outfile_check(json, err, sizeof err)) || (markdown && outfile_check(markdown, err, sizeof err)))
+  if ((json && outfile_claim(json, "--json", err, sizeof err)) ||
+      (markdown && outfile_claim(markdown, "--markdown", err, sizeof err)))
     return fail("merge: %s", err);
   return do_merge((const char *const *)argv + optind, (size_t)(argc - optind), json, markdown,
                   !json_out && !md_out && !quiet);
@@ -579,6 +585,9 @@ static int emit_jobs(const struct campaign_spec *s, const char *spec_path, const
   if (!runs || !slurm || !jobs || !script_default)
     status = fail("out of memory");
   if (!status && (make_dirs(runs, err, sizeof err) || make_dirs(slurm, err, sizeof err)))
+    status = fail("campaign: %s", err);
+  if (!status && (outfile_claim(jobs, "the job list", err, sizeof err) ||
+                  (!script && outfile_claim(script_default, "the Slurm script", err, sizeof err))))
     status = fail("campaign: %s", err);
   if (!status) {
     struct outfile *f = outfile_open(jobs, 0666, err, sizeof err);
@@ -937,6 +946,18 @@ static int has_reports(const char *dir) {
   return found;
 }
 
+/* The line of an identity that starts at text, elided to n bytes: the
+ * elision keeps the line's own end, never a later line's. */
+static void identity_line(const char *text, char *buf, size_t n) {
+  char line[1024];
+  size_t len = strcspn(text, "\n");
+  if (len >= sizeof line)
+    len = sizeof line - 1;
+  memcpy(line, text, len);
+  line[len] = '\0';
+  num_elide(line, buf, n);
+}
+
 /* OUT/campaign.id: written by the first start; a later start must match it,
  * or it is refused (its reports would be another campaign's). */
 static int check_identity(const struct campaign_spec *s, const char *out) {
@@ -970,11 +991,9 @@ static int check_identity(const struct campaign_spec *s, const char *out) {
         a += la + (a[la] == '\n');
         b += lb + (b[lb] == '\n');
       }
-      char was[120], now[120];
-      num_elide(*a ? a : "(nothing)", was, sizeof was);
-      num_elide(*b ? b : "(nothing)", now, sizeof now);
-      was[strcspn(was, "?")] = '\0';
-      now[strcspn(now, "?")] = '\0';
+      char was[160], now[160];
+      identity_line(*a ? a : "(nothing)", was, sizeof was);
+      identity_line(*b ? b : "(nothing)", now, sizeof now);
       status = fail("campaign: %s holds the runs of another campaign (%s was '%s', is now '%s'): give another "
                     "--out, or remove %s and %s", out, idf, was, now, runs, idf);
     } else if (!have && has_reports(runs)) {
@@ -1059,6 +1078,14 @@ int campaign_main(int argc, char **argv) {
   if (campaign_spec_load(spec_path, &s, err, sizeof err))
     return fail("%s", err);
 
+  /* No output may be the spec or a trace. */
+  int oom = outfile_note_input(spec_path, "the spec");
+  for (size_t i = 0; i < s.ntraces && !oom; i++)
+    oom = outfile_note_input(s.traces[i], "a trace");
+  if (oom) {
+    campaign_spec_free(&s);
+    return fail("out of memory");
+  }
   char def[300];
   if (!out) {
     char stem[200];
@@ -1081,6 +1108,8 @@ int campaign_main(int argc, char **argv) {
   else if (campaign_has_control(abs_out) || (emit && campaign_has_control(self)))
     status = fail("campaign: the output folder's path (or the program's) holds a newline or another control "
                   "byte, which cannot be part of one job line");
+  if (!status && script && outfile_claim(script, "--slurm-script", err, sizeof err))
+    status = fail("campaign: --slurm-script %s", err);
   if (!status)
     status = check_identity(&s, abs_out);
   if (!status && emit)

@@ -205,6 +205,9 @@ int merge_path(struct merge *m, const char *path, char *err, size_t errlen);
  * property. Call once, after the last add. 0, or -1 when out of memory. */
 int merge_finish(struct merge *m);
 
+/* Is path (links followed) one of the reports merged? 1 or 0. */
+int merge_has_file(const struct merge *m, const char *path);
+
 /* {"runs": N, "unreadable": U, "groups": [{"design", "faults", "runs",
  * "unsafe_runs", "verdicts": {V: n}, "properties": {P: {"runs_with",
  * "rate", "total_count"}}}]}. New reference; NULL when out of memory. */

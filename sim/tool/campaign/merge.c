@@ -232,8 +232,15 @@ int merge_add(struct merge *m, json_object *rep, char *why, size_t n) {
   const char *design = json_object_get_string(get(rep, "design"));
   const char *verdict = json_object_get_string(get(rep, "verdict"));
   json_object *inc = get(rep, "incomplete");
-  if (inc && json_object_get_boolean(inc))
+  if (inc && json_object_get_boolean(inc)) {
     verdict = "incomplete"; /* stopped before the end of its trace: not safe, whatever it says */
+  } else {
+    json_object_object_foreach(get(rep, "violations"), kc, vc) {
+      (void)kc;
+      if (json_object_get_int64(get(vc, "count")) > 0)
+        verdict = "unsafe"; /* a violation counted: unsafe, whatever it says */
+    }
+  }
   char *label = merge_report_faults(rep);
   if (!label)
     return -2;
@@ -324,17 +331,30 @@ static int warn(struct merge *m, const char *path, const char *why) {
   return 0;
 }
 
+static void file_id(const struct stat *st, char *id, size_t n) {
+  snprintf(id, n, "%ju:%ju", (uintmax_t)st->st_dev, (uintmax_t)st->st_ino);
+}
+
+int merge_has_file(const struct merge *m, const char *path) {
+  struct stat st;
+  char id[64];
+  if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+    return 0;
+  file_id(&st, id, sizeof id);
+  return index_get(m->files_seen, id) == 1;
+}
+
 static int merge_file(struct merge *m, const char *path) {
   char why[256];
   int rc;
   FILE *f = fopen(path, "r");
   json_object *rep = NULL;
   struct stat st;
+  char id[64] = "";
   if (f && fstat(fileno(f), &st) == 0) {
     /* A file reached twice (a folder named twice, or inside another one
-     * named) counts once. */
-    char id[64];
-    snprintf(id, sizeof id, "%ju:%ju", (uintmax_t)st.st_dev, (uintmax_t)st.st_ino);
+     * named) counts once: 0 seen, 1 merged. */
+    file_id(&st, id, sizeof id);
     if (index_get(m->files_seen, id) >= 0) {
       fclose(f);
       return 0;
@@ -360,7 +380,7 @@ static int merge_file(struct merge *m, const char *path) {
     m->unreadable++;
     return warn(m, path, why);
   }
-  return 0;
+  return id[0] ? index_put(m->files_seen, id, 1) : 0;
 }
 
 static int ends_with_json(const char *name) {

@@ -196,6 +196,15 @@ static int read_traces(struct ctx *C, const struct ynode *v, const char *base_di
       return -1;
     }
     free(joined);
+    /* One file twice would run every run of it twice, and merge (which
+     * groups by design and faults) would count them twice. */
+    for (size_t k = 0; k < s->ntraces; k++) {
+      if (strcmp(s->traces[k], abs) == 0) {
+        fail_at(C, t->pos, "traces: '%s' is listed twice (as %s)", t->text, abs);
+        free(abs);
+        return -1;
+      }
+    }
     if (push_str(&s->traces, &s->ntraces, abs)) {
       free(abs);
       return fail_at(C, t->pos, "out of memory");

@@ -538,10 +538,13 @@ static int cmd_replay(int argc, char **argv) {
   rc.o.faults = faults;
   rc.o.nfaults = nfaults;
 
-  /* Every output is checked before the first frame. */
-  if (rc.json && outfile_check(rc.json, err, sizeof err))
+  /* Every output is checked before the first frame; none may be an input
+   * or another output. */
+  if (outfile_note_input(trace, "the trace") || (rc.scenario && outfile_note_input(rc.scenario, "the scenario")))
+    return fail("out of memory%s%s", "", "");
+  if (rc.json && outfile_claim(rc.json, "--json", err, sizeof err))
     return fail("--json %s%s", err, "");
-  if (rc.o.vcd_path && outfile_check(rc.o.vcd_path, err, sizeof err))
+  if (rc.o.vcd_path && outfile_claim(rc.o.vcd_path, "--vcd", err, sizeof err))
     return fail("--vcd %s%s", err, "");
   if (rc.o.observed_dir && observed_check(rc.o.observed_dir, err, sizeof err))
     return fail("--observed %s%s", err, "");
@@ -778,7 +781,9 @@ static void review_pool_done(void *ctx, size_t i, int st, int how) {
   if (!r->report) {
     rp->failed = 1;
     progress_clear(rp->bar);
-    if (r->status == 0 || r->status > 2)
+    /* A run the pool stopped (a signal came) did not fail: the stop is
+     * the one line said. */
+    if (how != PROCPOOL_STOPPED && (r->status == 0 || r->status > 2))
       fprintf(stderr, "nicsim: review: the run of design %s failed (status %d)\n", r->design, r->status);
   }
   unlink(out);
@@ -1010,8 +1015,10 @@ static int cmd_review(int argc, char **argv) {
   if (!status && json && markdown && !strcmp(json, "-") && !strcmp(markdown, "-"))
     status = fail("review: --json - and --markdown - cannot share standard output%s%s", "", "");
   const char *outs[3][2] = {{"--json", json}, {"--markdown", markdown}, {"--html", html}};
+  if (!status && outfile_note_input(trace, "the trace"))
+    status = fail("out of memory%s%s", "", "");
   for (int k = 0; k < 3 && !status; k++)
-    if (outs[k][1] && outfile_check(outs[k][1], err, sizeof err))
+    if (outs[k][1] && outfile_claim(outs[k][1], outs[k][0], err, sizeof err))
       status = fail("%s %s", outs[k][0], err);
   char tmpdir[256];
   if (!status && outfile_mkdtemp("nicsim-review", tmpdir, sizeof tmpdir))
@@ -1117,7 +1124,7 @@ static int cmd_dmabench(int argc, char **argv) {
     fputs(dmabench_usage(), stdout);
     return stdout_done();
   }
-  if (json && outfile_check(json, err, sizeof err))
+  if (json && outfile_claim(json, "--json", err, sizeof err))
     return fail("--json %s%s", err, "");
   if (dmabench_run(&p, &r, err, sizeof err))
     return fail("%s%s", err, "");
@@ -1305,7 +1312,7 @@ static int cmd_gen(int argc, char **argv) {
   if (!p.path)
     return fail("gen: no output file (-o FILE)%s%s", "", "");
   char err[600];
-  if (outfile_check(p.path, err, sizeof err))
+  if (outfile_claim(p.path, "-o", err, sizeof err))
     return fail("-o %s%s", err, "");
   if (gen_write(&p, err, sizeof err))
     return fail("%s%s", err, "");
@@ -1332,6 +1339,10 @@ int main(int argc, char **argv) {
   /* A file size limit (ulimit -f) is a write error, not a kill: the
    * outputs then say so and leave no torn file. */
   signal(SIGXFSZ, SIG_IGN);
+  /* Nor is a reader that went away (a closed pipe or FIFO): the write fails
+   * with EPIPE, and the outputs remove their temporaries and say so, where
+   * SIGPIPE's kill would leave a staged waveform behind. */
+  signal(SIGPIPE, SIG_IGN);
   if (argc < 2) {
     usage_main(stderr);
     return EXIT_USAGE;

@@ -357,7 +357,11 @@ int gen_write(const struct gen_params *p, char *err, size_t errlen) {
       len = min_size(v6);
     build_frame(frame, len, flow, &tuples[flow], n, ip_ids[flow]++);
 
-    uint64_t ns = (uint64_t)((double)bits / p->rate_gbps + 0.5);
+    /* In double first: at a slow enough rate the time is past what 64 bits
+     * of nanoseconds hold, and converting it would be undefined (x86 gives
+     * 0: every frame at the start). */
+    double at_ns = (double)bits / p->rate_gbps + 0.5;
+    uint64_t ns = at_ns < 1e19 ? (uint64_t)at_ns : UINT64_MAX;
     uint64_t sec = GEN_START_SEC + ns / UINT64_C(1000000000);
     if (sec > UINT32_MAX) {
       set_err(err, errlen,

@@ -113,6 +113,13 @@ struct trace {
   int skip_unsupported;
   int map_ok;              /* records may be read directly: a standard pcap
                               file opened by path (pcap_map.h) */
+  int pcap_seconds;        /* 1: a pcap file (not pcapng), whose 32-bit seconds
+                              are unsigned and libpcap sign-extends */
+  uint32_t fcs_bytes;      /* each frame ends with an FCS of this many bytes
+                              (pcap's link-type field: LT_FCS_LENGTH), or 0 */
+  int watch;               /* 1: a file given by path, which must stay as it
+                              was when opened (trace_unchanged) */
+  struct stat opened;      /* its size and modification time then */
   struct pcap_map *map;    /* NULL: libpcap reads the records */
   char map_err[PCAP_ERRBUF_SIZE];
   int read_ahead;          /* 1: records are read on a second thread */
@@ -159,23 +166,33 @@ static uint32_t rd32le(const uint8_t *p) {
   return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
 }
 
-/* Is this the start of a capture libpcap reads (pcap in either byte order,
- * with micro- or nanosecond times, or pcapng's section header)? */
+enum { MAGIC_NONE = 0, MAGIC_PCAP, MAGIC_PCAPNG };
+
+/* What the first four bytes of a capture libpcap reads say: pcap in either
+ * byte order (micro- or nanosecond times, or the modified format of
+ * 0xa1b2cd34), pcapng's section header, or neither. */
 static int capture_magic(const uint8_t *p) {
-  static const uint32_t magics[] = {0xa1b2c3d4u, 0xa1b23c4du, 0xa1b2cd34u, 0x0a0d0d0au};
+  static const uint32_t pcap_magics[] = {0xa1b2c3d4u, 0xa1b23c4du, 0xa1b2cd34u};
   uint32_t be = rd32be(p), le = rd32le(p);
-  for (size_t i = 0; i < sizeof magics / sizeof magics[0]; i++)
-    if (be == magics[i] || le == magics[i])
-      return 1;
-  return 0;
+  for (size_t i = 0; i < sizeof pcap_magics / sizeof pcap_magics[0]; i++)
+    if (be == pcap_magics[i] || le == pcap_magics[i])
+      return MAGIC_PCAP;
+  return be == 0x0a0d0d0au ? MAGIC_PCAPNG : MAGIC_NONE;
 }
 
 /* Copy a pipe or device to an unnamed temporary file (outfile_anon_tmp),
  * at most max bytes. -1 with errno set: EFBIG past max, ENOEXEC when the
  * first bytes are no capture's (so that /dev/zero is refused at once),
- * EINTR when a signal interrupted a read (the caller stops); *to_tmp is 1
- * when the temporary file could not be made or written. */
+ * EINTR when a signal interrupted a read (the caller stops), ENOTTY when
+ * in_fd is a terminal (nobody types a capture: waiting for one would look
+ * like a hang); *to_tmp is 1 when the temporary file could not be made or
+ * written. */
 static int spool_fd(int in_fd, uint64_t max, int *to_tmp) {
+  *to_tmp = 0;
+  if (isatty(in_fd)) {
+    errno = ENOTTY;
+    return -1;
+  }
   *to_tmp = 1;
   int fd = outfile_anon_tmp();
   if (fd < 0)
@@ -241,6 +258,8 @@ static void spool_err(const struct trace *t, uint64_t max, int e, int to_tmp, ch
             t->label);
   else if (e == EINTR)
     set_err(err, errlen, "%s: reading stopped by a signal", t->label);
+  else if (e == ENOTTY)
+    set_err(err, errlen, "%s: is a terminal, not a capture (give a file, or redirect one to it)", t->label);
   else
     set_err(err, errlen, "%s: cannot read: %s", t->label, strerror(e));
 }
@@ -428,6 +447,8 @@ struct trace *trace_open2(const char *path, const struct trace_open_opts *opts, 
     if (S_ISREG(st.st_mode)) {
       t->master_fd = fd;
       t->map_ok = !opts->libpcap_records;
+      t->watch = 1;
+      t->opened = st;
     } else {
       /* A pipe or a device (e.g. /dev/stdin, <(cmd)): spool it too, so that
        * trace_rewind works. */
@@ -449,7 +470,15 @@ struct trace *trace_open2(const char *path, const struct trace_open_opts *opts, 
     return NULL;
   }
   attach_map(t);
+  uint8_t magic[4];
+  t->pcap_seconds = pread(t->master_fd, magic, sizeof magic, 0) == (ssize_t)sizeof magic &&
+                    capture_magic(magic) == MAGIC_PCAP;
   t->file_linktype = pcap_datalink(t->pcap);
+  /* A pcap file's link-type field may say that every frame ends with its
+   * FCS, and how long it is, in 16-bit words (pcap.h, LT_FCS_LENGTH;
+   * https://www.tcpdump.org/linktypes.html, the FCS length bits). */
+  int ext = pcap_datalink_ext(t->pcap);
+  t->fcs_bytes = LT_FCS_LENGTH_PRESENT(ext) ? (uint32_t)LT_FCS_LENGTH(ext) * 2u : 0;
   t->supported = linktype_supported(t->file_linktype);
   if (!t->supported && !t->skip_unsupported) {
     const char *name = pcap_datalink_val_to_name(t->file_linktype);
@@ -661,11 +690,55 @@ static void fail(struct trace *t, char *err, size_t errlen, uint64_t index, cons
   set_err(err, errlen, "%s", t->failure);
 }
 
-/* Timestamps: count what is odd, replace what cannot be used (trace.h). */
-static void check_time(struct trace *t, struct trace_record *rec) {
-  int64_t sec = rec->orig_ts_sec;
+/* Has the file changed since trace_open2 (its size or its modification
+ * time moved)? The replay reads it twice, a first pass and the replay, and
+ * both must read the same records. 1 with the failure recorded (sticky, as
+ * for a torn record), else 0. Standard input and pipes are read from a
+ * copy nothing else writes. */
+static int file_changed(struct trace *t) {
+  struct stat st;
+  if (!t->watch || fstat(t->master_fd, &st) != 0)
+    return 0;
+  const struct stat *o = &t->opened;
+  if (st.st_size != o->st_size)
+    snprintf(t->failure, sizeof t->failure,
+             "%s: changed while it was read (%lld bytes when opened, %lld now); replay a copy that "
+             "nothing writes to",
+             t->label, (long long)o->st_size, (long long)st.st_size);
+  else if (st.st_mtim.tv_sec != o->st_mtim.tv_sec || st.st_mtim.tv_nsec != o->st_mtim.tv_nsec)
+    snprintf(t->failure, sizeof t->failure,
+             "%s: changed while it was read (written to since it was opened); replay a copy that "
+             "nothing writes to",
+             t->label);
+  else
+    return 0;
+  t->failed = 1;
+  return 1;
+}
+
+int trace_unchanged(struct trace *t, char *err, size_t errlen) {
+  if (!file_changed(t))
+    return 0;
+  set_err(err, errlen, "%s", t->failure);
+  return -1;
+}
+
+/* Timestamps: count what is odd, replace what cannot be used (trace.h).
+ * ts: the record's time as the reader gave it (in nanoseconds). */
+static void check_time(struct trace *t, struct trace_record *rec, const struct timeval *ts) {
+  int64_t sec = (int64_t)ts->tv_sec;
+  /* pcap's seconds field is unsigned 32-bit (draft-ietf-opsawg-pcap,
+   * section 5); libpcap reads it as bpf_int32 and sign-extends it
+   * (sf-pcap.c, pcap_next_packet), as the direct reader does. */
+  if (t->pcap_seconds && sec < 0 && sec >= INT32_MIN)
+    sec += INT64_C(1) << 32;
+  /* Scaled up from microseconds, the fraction may not fit 32 bits: a
+   * field of 4294968 us would wrap to 704 ns. Judge it whole. */
+  int64_t frac = (int64_t)ts->tv_usec;
+  rec->orig_ts_sec = sec;
+  rec->orig_ts_nsec = frac >= 0 && frac <= UINT32_MAX ? (uint32_t)frac : UINT32_MAX;
   uint32_t nsec = rec->orig_ts_nsec;
-  int bad = nsec > 999999999u || sec < 0 || sec > TS_MAX_SEC;
+  int bad = frac < 0 || frac > 999999999 || sec < 0 || sec > TS_MAX_SEC;
   if (!bad && t->have_prev) {
     /* Both within 0..2^32-1 s: the difference in ns fits in 63 bits. */
     int64_t d =
@@ -717,8 +790,13 @@ int trace_next(struct trace *t, struct trace_record *rec, char *err, size_t errl
     int rc = t->ra ? readahead_next(t->ra, &hdr, &data, &why)
                    : read_record(t, &room, &hdr, &data, &why);
     if (rc == PCAP_ERROR_BREAK) /* end of file */
-      return 0;
+      return trace_unchanged(t, err, errlen);
     if (rc != 1) {
+      /* A record torn by a writer is no fault of the capture. */
+      if (file_changed(t)) {
+        set_err(err, errlen, "%s", t->failure);
+        return -1;
+      }
       fail(t, err, errlen, t->index, "%s", why && why[0] ? why : "read error");
       return -1;
     }
@@ -747,6 +825,18 @@ int trace_next(struct trace *t, struct trace_record *rec, char *err, size_t errl
     } else if (file_len < caplen) {
       flags |= TRACE_REC_ORIGLEN_SHORT;
       wire = caplen;
+    }
+    /* Frames that end with their FCS (the file says so): the NIC gets the
+     * frame without it, as from a capture without one. The FCS is the last
+     * fcs_bytes of the wire length; what of it was captured goes too. */
+    if (t->fcs_bytes) {
+      wire = wire > t->fcs_bytes ? wire - t->fcs_bytes : 0;
+      if (caplen > wire)
+        caplen = wire;
+      if (caplen == 0) { /* nothing but an FCS */
+        t->stats.zero_length++;
+        continue;
+      }
     }
     uint32_t fcaplen = caplen, forig = wire;
     if (t->file_linktype != DLT_EN10MB) {
@@ -803,12 +893,10 @@ int trace_next(struct trace *t, struct trace_record *rec, char *err, size_t errl
     rec->data = frame;
     rec->flags = flags;
     rec->orig_data = data;
-    rec->orig_caplen = caplen;
+    rec->orig_caplen = hdr->caplen;
     rec->orig_origlen = file_len;
     rec->orig_linktype = t->file_linktype;
-    rec->orig_ts_sec = (int64_t)hdr->ts.tv_sec;
-    rec->orig_ts_nsec = (uint32_t)hdr->ts.tv_usec; /* nanoseconds: opened with nano precision */
-    check_time(t, rec);
+    check_time(t, rec, &hdr->ts); /* nanoseconds: opened with nano precision */
 
     t->stats.packets++;
     t->stats.bytes += forig;
@@ -836,6 +924,10 @@ int trace_rewind(struct trace *t, char *err, size_t errlen) {
   t->have_prev = 0;
   pcap_map_close(t->map);
   t->map = NULL;
+  if (file_changed(t)) {
+    set_err(err, errlen, "%s", t->failure);
+    return -1;
+  }
   t->pcap = open_pcap(t, t->failure, sizeof t->failure);
   if (t->pcap == NULL) {
     t->failed = 1; /* trace_next repeats the message */

@@ -71,8 +71,11 @@ struct trace_record {
   uint32_t orig_origlen;      /* the wire length as the file gives it (0, or below
                                  orig_caplen, in hostile files) */
   int orig_linktype;          /* libpcap DLT_ value of orig_data */
-  int64_t orig_ts_sec;        /* the timestamp as libpcap gave it */
-  uint32_t orig_ts_nsec;
+  int64_t orig_ts_sec;        /* the timestamp as the file gives it (a pcap
+                                 file's seconds unsigned, see trace_next) */
+  uint32_t orig_ts_nsec;      /* its fraction in ns (a microsecond file's
+                                 scaled up); 2^32 - 1 when larger than that
+                                 or negative */
 };
 
 /* Counts over the records read since trace_open or the last trace_rewind
@@ -156,7 +159,8 @@ struct trace *trace_open(const char *path, char *err, size_t errlen);
  * or corrupt record: the message names the file and the record index, from 0
  * like trace_record.index, then libpcap's own text: "FILE: record 7:
  * truncated dump file; tried to read 60 captured bytes, only got 20"; or a
- * record that cannot be converted, without skip_unsupported). After -1 every
+ * record that cannot be converted, without skip_unsupported; or a file that
+ * changed since it was opened, see trace_unchanged). After -1 every
  * further call returns -1 with the same message until trace_rewind().
  *
  * Hostile values are made usable and counted (trace_stats, rec->flags):
@@ -166,9 +170,11 @@ struct trace *trace_open(const char *path, char *err, size_t errlen);
  * - A timestamp earlier than the previous record's is passed on as it is
  *   (TRACE_REC_TS_BACKWARDS); replay places such a frame right after the
  *   previous one.
- * - A timestamp is out of range when its nanoseconds are 10^9 or more, its
- *   seconds are negative or past 2^32 - 1 (2106-02-07, the end of the pcap
- *   format's field), or it lies 2^63 ps (about 106.75 days) or more from
+ * - A pcap file's seconds are its unsigned 32-bit field (libpcap reads the
+ *   field as signed, so it would put 2038..2106 before 1970).
+ * - A timestamp is out of range when its nanoseconds are 10^9 or more (a
+ *   microsecond field of 10^6 or more included), its seconds are negative
+ *   or past 2^32 - 1 (2106-02-07, the end of the pcap format's field), or it lies 2^63 ps (about 106.75 days) or more from
  *   the first delivered record's, where ts_ps differences stop being
  *   meaningful. It is replaced by the previous delivered record's timestamp
  *   (for the first record: seconds clamped to 0..2^32-1, nanoseconds 0 when
@@ -176,8 +182,17 @@ struct trace *trace_open(const char *path, char *err, size_t errlen);
 int trace_next(struct trace *t, struct trace_record *rec, char *err, size_t errlen);
 
 /* Start again from the first record (reopens the capture from offset 0) and
- * reset the counts. 0, or -1 with err filled. */
+ * reset the counts. 0, or -1 with err filled (the file changed since it was
+ * opened, see trace_unchanged). */
 int trace_rewind(struct trace *t, char *err, size_t errlen);
+
+/* 0 when the file is as it was at trace_open2, -1 with err filled when its
+ * size or modification time has moved since: "FILE: changed while it was
+ * read (...); replay a copy that nothing writes to". trace_next checks this
+ * at the end of each pass and on a torn record, trace_rewind before it
+ * starts again; a caller that stops before the end (a limit) asks here.
+ * Standard input and pipes are read from a copy and never change. */
+int trace_unchanged(struct trace *t, char *err, size_t errlen);
 
 /* The counts so far; the pointer stays valid until trace_close(). */
 const struct trace_stats *trace_stats(const struct trace *t);

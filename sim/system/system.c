@@ -814,6 +814,23 @@ int system_replay(const struct replay_opts *o, struct replay_result *res, char *
     snprintf(err, errlen, "%s", s->feed_err);
     goto fail;
   }
+  /* The replay must have read what the first pass read: a file changed in
+   * between would give counts and owners of one file and verdicts of
+   * another. The trace notices most changes itself (at the end of each
+   * pass); this asks again after a --limit, and compares the two passes'
+   * counts for a change the file system did not show. */
+  if (!s->stopped) {
+    const struct trace_stats *now = trace_stats(s->t);
+    if (trace_unchanged(s->t, err, errlen))
+      goto fail;
+    if (memcmp(now, &res->trace_stats, sizeof *now) != 0) {
+      snprintf(err, errlen, "%s: the replay read other records than its first pass (%" PRIu64 " records, %" PRIu64
+               " bytes, then %" PRIu64 " and %" PRIu64 "): the file changed while it was read; replay a copy that "
+               "nothing writes to", strcmp(o->trace_path, "-") == 0 ? "<stdin>" : o->trace_path,
+               res->trace_stats.records, res->trace_stats.bytes, now->records, now->bytes);
+      goto fail;
+    }
+  }
 
   if (o->progress)
     o->progress(o->progress_ctx, s->frames_fed, s->frames_total);

@@ -772,6 +772,31 @@ START_TEST(invalid_params) {
 }
 END_TEST
 
+/* A rate so slow that a frame would be stamped after 2106 (the end of
+ * pcap's seconds) is refused with the frame's number, however slow:
+ * 1e-300 Gb/s puts frame 1 some 10^302 ns later, past what 64 bits hold,
+ * and must not wrap to a time at the start. */
+START_TEST(slow_rates) {
+  char path[512];
+  tmp_path(path, sizeof path);
+  unlink(path);
+  struct gen_params p = params(path);
+  p.packets = 5;
+  p.flows = 1;
+  p.size_bytes = 60; /* 672 bits a frame with preamble, gap and FCS */
+  const double rates[] = {1e-15, 1e-300}; /* 1e-15: 6.72e8 s apart, frame 4 in 2109 */
+  for (size_t i = 0; i < 2; i++) {
+    p.rate_gbps = rates[i];
+    err[0] = '\0';
+    ck_assert_int_eq(gen_write(&p, err, sizeof err), -1);
+    char want[600];
+    snprintf(want, sizeof want, "%s: packet %d would be stamped after 2106", path, i == 0 ? 4 : 1);
+    ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "got: %s", err);
+    ck_assert_int_ne(access(path, F_OK), 0); /* nothing written */
+  }
+}
+END_TEST
+
 START_TEST(output_errors) {
   struct gen_params p = params("/nonexistent-dir/x.pcap");
   ck_assert_int_eq(gen_write(&p, err, sizeof err), -1);
@@ -831,6 +856,7 @@ static Suite *gen_suite(void) {
   tcase_add_test(tc, to_stdout);
   tcase_add_test(tc, invalid_params);
   tcase_add_test(tc, output_errors);
+  tcase_add_test(tc, slow_rates);
   suite_add_tcase(s, tc);
   return s;
 }

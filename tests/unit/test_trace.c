@@ -3,6 +3,7 @@
  * input, BPF filters. Uses the bundled sample and real captures
  * shipped under tests/captures (read-only); scratch files go to $TMPDIR (or /tmp) and are removed.
  */
+#define _GNU_SOURCE /* posix_openpt, ptsname_r */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -742,6 +743,36 @@ START_TEST(stdin_errors_say_stdin) {
 }
 END_TEST
 
+/* A terminal as standard input, or given by path: refused at once, not
+ * waited on for a capture nobody will type (the old code blocked in
+ * read(2): this test then ends by Check's timeout). */
+START_TEST(terminal_refused) {
+  int master = posix_openpt(O_RDWR | O_NOCTTY);
+  if (master < 0)
+    return; /* no pseudo-terminals here */
+  ck_assert_int_eq(grantpt(master), 0);
+  ck_assert_int_eq(unlockpt(master), 0);
+  char name[256];
+  ck_assert_int_eq(ptsname_r(master, name, sizeof name), 0);
+  int tty = open(name, O_RDWR | O_NOCTTY);
+  ck_assert_int_ge(tty, 0);
+  int saved = dup(STDIN_FILENO);
+  ck_assert_int_ge(dup2(tty, STDIN_FILENO), 0);
+  struct trace *t = trace_open("-", err, sizeof err);
+  ck_assert_int_ge(dup2(saved, STDIN_FILENO), 0);
+  close(saved);
+  ck_assert_ptr_null(t);
+  ck_assert_str_eq(err, "<stdin>: is a terminal, not a capture (give a file, or redirect one to it)");
+  t = trace_open(name, err, sizeof err);
+  ck_assert_ptr_null(t);
+  char want[400];
+  snprintf(want, sizeof want, "%s: is a terminal, not a capture (give a file, or redirect one to it)", name);
+  ck_assert_str_eq(err, want);
+  close(tty);
+  close(master);
+}
+END_TEST
+
 /* ---- BPF ---- */
 
 static uint64_t count_matches(const char *path, const char *expr) {
@@ -824,6 +855,7 @@ static Suite *trace_suite(void) {
   tcase_add_test(tc, rewind_same_sequence);
   tcase_add_test(tc, stdin_pipe);
   tcase_add_test(tc, stdin_errors_say_stdin);
+  tcase_add_test(tc, terminal_refused);
   tcase_add_test(tc, spool_bounded);
   suite_add_tcase(s, tc);
   tc = tcase_create("filter");

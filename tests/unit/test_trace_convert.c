@@ -578,12 +578,13 @@ END_TEST
 
 /* ---- timestamps ---- */
 
-/* A nanosecond pcap written byte by byte, little-endian: records of 60
- * bytes with the given (sec, nsec), which may be anything. */
-static void nano_pcap(const char *path, const uint32_t (*ts)[2], int n) {
+/* A pcap written byte by byte, little-endian, with magic (nanosecond
+ * 0xa1b23c4d or microsecond 0xa1b2c3d4): records of 60 bytes with the given
+ * (sec, fraction) fields, which may be anything. */
+static void ts_pcap(const char *path, uint32_t magic, const uint32_t (*ts)[2], int n) {
   struct buf b;
   b.n = 0;
-  put32e(&b, 0xa1b23c4d, 0);
+  put32e(&b, magic, 0);
   put16e(&b, 2, 0);
   put16e(&b, 4, 0);
   put32e(&b, 0, 0);
@@ -600,6 +601,8 @@ static void nano_pcap(const char *path, const uint32_t (*ts)[2], int n) {
   }
   spit(path, b.b, b.n);
 }
+
+static void nano_pcap(const char *path, const uint32_t (*ts)[2], int n) { ts_pcap(path, 0xa1b23c4d, ts, n); }
 
 START_TEST(timestamps_backwards_and_out_of_range) {
   const uint32_t far = 1000u + 200u * 86400u; /* 200 days later: past 2^63 ps */
@@ -669,6 +672,156 @@ START_TEST(timestamps_backwards_and_out_of_range) {
   ck_assert_uint_eq(r[0].flags, TRACE_REC_TS_OUT_OF_RANGE);
   ck_assert_uint_eq(trace_stats(t)->ts_out_of_range, 1);
   trace_close(t);
+  unlink(path);
+}
+END_TEST
+
+/* path read by libpcap (libpcap 1) or the direct reader (0). */
+static struct trace *must_open_reader(const char *path, int libpcap) {
+  struct trace_open_opts o;
+  trace_open_opts_default(&o);
+  o.libpcap_records = libpcap;
+  struct trace *t = trace_open2(path, &o, err, sizeof err);
+  ck_assert_msg(t != NULL, "%s", err);
+  ck_assert_int_eq(trace_direct(t), !libpcap);
+  return t;
+}
+
+/* A microsecond field of 10^6 or more is out of range whatever it becomes
+ * in nanoseconds: 4294968 us is 4294968000 ns, which is 704 ns modulo 2^32
+ * and must not be taken for it. Read by libpcap and by the direct reader. */
+START_TEST(microsecond_fraction_out_of_range) {
+  const uint32_t ts[6][2] = {{1000, 999999}, {1000, 1000000}, {1000, 4294968},
+                             {1000, 4294967295u}, {1000, 2147483648u}, {1001, 0}};
+  char path[600];
+  tmp_path(path, sizeof path, ".pcap");
+  ts_pcap(path, 0xa1b2c3d4, ts, 6);
+  for (int libpcap = 0; libpcap < 2; libpcap++) {
+    struct trace *t = must_open_reader(path, libpcap);
+    struct trace_record r[6];
+    for (int i = 0; i < 6; i++)
+      ck_assert_int_eq(trace_next(t, &r[i], err, sizeof err), 1);
+    ck_assert_uint_eq(r[0].flags, 0);
+    ck_assert_uint_eq(r[0].ts_nsec, 999999000u);
+    for (int i = 1; i < 5; i++) {
+      ck_assert_msg(r[i].flags == TRACE_REC_TS_OUT_OF_RANGE, "record %d: flags %u", i, r[i].flags);
+      ck_assert_int_eq(r[i].ts_sec, 1000);
+      ck_assert_uint_eq(r[i].ts_nsec, 999999000u); /* the previous record's */
+    }
+    ck_assert_uint_eq(r[2].orig_ts_nsec, UINT32_MAX); /* 4294968000 does not fit */
+    ck_assert_uint_eq(r[5].flags, 0);
+    ck_assert_uint_eq(trace_stats(t)->ts_out_of_range, 4);
+    ck_assert_uint_eq(trace_stats(t)->ts_backwards, 0);
+    trace_close(t);
+  }
+  unlink(path);
+}
+END_TEST
+
+/* pcap's seconds are unsigned: 2^31 s (2038-01-19) and later, to 2^32 - 1
+ * (2106-02-07), are times like any other, whichever reader. */
+START_TEST(pcap_seconds_past_2038) {
+  const uint32_t ts[4][2] = {{2147483647u, 999999000u}, {2147483648u, 0}, {4294967295u, 5},
+                             {2147483648u, 7}};
+  char path[600];
+  tmp_path(path, sizeof path, ".pcap");
+  nano_pcap(path, ts, 2);
+  for (int libpcap = 0; libpcap < 2; libpcap++) {
+    struct trace *t = must_open_reader(path, libpcap);
+    struct trace_record r[2];
+    for (int i = 0; i < 2; i++)
+      ck_assert_int_eq(trace_next(t, &r[i], err, sizeof err), 1);
+    ck_assert_uint_eq(r[1].flags, 0);
+    ck_assert_int_eq(r[1].ts_sec, INT64_C(2147483648));
+    ck_assert_int_eq(r[1].orig_ts_sec, INT64_C(2147483648));
+    ck_assert_uint_eq(r[1].ts_ps - r[0].ts_ps, 1000000u); /* 1 us later */
+    ck_assert_uint_eq(trace_stats(t)->ts_out_of_range, 0);
+    trace_close(t);
+  }
+  /* the last second of the field; then 2^31 s back: out of range (past
+   * 2^63 ps from the first), not a time before 1970 */
+  nano_pcap(path, ts + 2, 2);
+  struct trace *t = must_open(path);
+  struct trace_record r[2];
+  for (int i = 0; i < 2; i++)
+    ck_assert_int_eq(trace_next(t, &r[i], err, sizeof err), 1);
+  ck_assert_uint_eq(r[0].flags, 0);
+  ck_assert_int_eq(r[0].ts_sec, INT64_C(4294967295));
+  ck_assert_uint_eq(r[1].flags, TRACE_REC_TS_OUT_OF_RANGE);
+  ck_assert_int_eq(r[1].orig_ts_sec, INT64_C(2147483648));
+  trace_close(t);
+  unlink(path);
+}
+END_TEST
+
+/* ---- frames that end with their FCS ---- */
+
+/* A nanosecond pcap whose link-type field is linktype (with the FCS bits
+ * as a writer sets them), byte order be, records of the given (caplen,
+ * wire length); record bytes count up from the record's number. */
+static void fcs_pcap(const char *path, uint32_t linktype, int be, const uint32_t (*len)[2], int n) {
+  struct buf b;
+  b.n = 0;
+  put32e(&b, 0xa1b23c4d, be);
+  put16e(&b, 2, be);
+  put16e(&b, 4, be);
+  put32e(&b, 0, be);
+  put32e(&b, 0, be);
+  put32e(&b, 65535, be);
+  put32e(&b, linktype, be);
+  for (int i = 0; i < n; i++) {
+    put32e(&b, 1000, be);
+    put32e(&b, (uint32_t)i, be);
+    put32e(&b, len[i][0], be);
+    put32e(&b, len[i][1], be);
+    for (uint32_t j = 0; j < len[i][0]; j++)
+      put8(&b, j == 12 ? 0x08 : (uint8_t)(i + j));
+  }
+  spit(path, b.b, b.n);
+}
+
+/* LINKTYPE_ETHERNET with a 4-byte FCS (the FCS length bits 0x24000000,
+ * pcap.h LT_FCS_DATALINK_EXT(2)): the NIC gets each frame without its FCS,
+ * as from a capture without one, both byte orders, both readers. */
+START_TEST(fcs_dropped) {
+  const uint32_t len[5][2] = {{64, 64},  /* a whole frame and its FCS */
+                              {30, 64},  /* cut short before the FCS */
+                              {62, 64},  /* half of the FCS captured */
+                              {4, 4},    /* nothing but an FCS */
+                              {1518, 1518}};
+  char path[600];
+  tmp_path(path, sizeof path, ".pcap");
+  for (int be = 0; be < 2; be++) {
+    fcs_pcap(path, 0x24000001u, be, len, 5);
+    for (int libpcap = 0; libpcap < 2; libpcap++) {
+      struct trace *t = must_open_reader(path, libpcap);
+      ck_assert_str_eq(trace_file_linktype_name(t), "EN10MB");
+      struct trace_record r[4];
+      for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(trace_next(t, &r[i], err, sizeof err), 1);
+      ck_assert_int_eq(trace_next(t, &r[3], err, sizeof err), 0);
+      trace_close(t);
+      /* records 0, 1, 2, 4 (3 is skipped, its number kept) */
+      const uint32_t want[4][3] = {{0, 60, 60}, {1, 30, 60}, {2, 60, 60}, {4, 1514, 1514}};
+      for (int i = 0; i < 4; i++) {
+        ck_assert_uint_eq(r[i].index, want[i][0]);
+        ck_assert_uint_eq(r[i].caplen, want[i][1]);
+        ck_assert_uint_eq(r[i].origlen, want[i][2]);
+        ck_assert_uint_eq(r[i].orig_caplen, len[want[i][0]][0]); /* the record as in the file */
+        ck_assert_uint_eq(r[i].flags, i == 1 ? TRACE_REC_TRUNCATED : 0);
+      }
+    }
+    struct trace *t = must_open(path);
+    struct trace_record rec;
+    while (trace_next(t, &rec, err, sizeof err) == 1)
+      ;
+    const struct trace_stats *st = trace_stats(t);
+    ck_assert_uint_eq(st->packets, 4);
+    ck_assert_uint_eq(st->zero_length, 1);
+    ck_assert_uint_eq(st->bytes, 60 + 60 + 60 + 1514);
+    ck_assert_uint_eq(st->captured_bytes, 60 + 30 + 60 + 1514);
+    trace_close(t);
+  }
   unlink(path);
 }
 END_TEST
@@ -904,6 +1057,9 @@ static Suite *convert_suite(void) {
   suite_add_tcase(s, tc);
   tc = tcase_create("records");
   tcase_add_test(tc, timestamps_backwards_and_out_of_range);
+  tcase_add_test(tc, microsecond_fraction_out_of_range);
+  tcase_add_test(tc, pcap_seconds_past_2038);
+  tcase_add_test(tc, fcs_dropped);
   tcase_add_test(tc, pcapng_sections_interfaces_resolutions);
   tcase_add_test(tc, pcapng_interfaces_of_different_link_types);
   tcase_add_test(tc, pcapng_timestamps_out_of_range);

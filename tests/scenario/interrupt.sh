@@ -8,15 +8,20 @@
 source "$(dirname "$0")/lib.bash"
 "$NICSIM" gen -o "$T/big.pcap" --packets 2000000 --size 60 --flows 8 --seed 1 || bad "gen"
 size=$(stat -c %s "$T/big.pcap")
+# wait_read PID: until the replay PID (or its end) has read the capture once
+# and a tenth of it again (its second pass under way).
+want=$((size + size / 10))
+wait_read() {
+  local rchar
+  for _ in $(seq 1 60000); do
+    rchar=$(awk '/^rchar:/ {print $2}' "/proc/$1/io" 2>/dev/null) || break
+    [ -n "$rchar" ] && [ "$rchar" -ge "$want" ] && break
+    sleep 0.005
+  done
+}
 "$NICSIM" replay "$T/big.pcap" --design copy --json "$T/r.json" --quiet &
 pid=$!
-# Wait until the second pass has read a tenth of the capture.
-want=$((size + size / 10))
-for _ in $(seq 1 60000); do
-  rchar=$(awk '/^rchar:/ {print $2}' "/proc/$pid/io" 2>/dev/null) || break
-  [ -n "$rchar" ] && [ "$rchar" -ge "$want" ] && break
-  sleep 0.005
-done
+wait_read $pid
 kill -TERM $pid
 wait $pid
 rc=$?
@@ -28,11 +33,7 @@ ls -A "$T" | grep -Eq '\.tmp\.|^\.nicsim-' && bad "a temporary file was left beh
 # SIGHUP (the terminal closed) too: 128 + 1, the report so far.
 "$NICSIM" replay "$T/big.pcap" --design copy --json "$T/hup.json" --quiet &
 pid=$!
-for _ in $(seq 1 60000); do
-  rchar=$(awk '/^rchar:/ {print $2}' "/proc/$pid/io" 2>/dev/null) || break
-  [ -n "$rchar" ] && [ "$rchar" -ge "$want" ] && break
-  sleep 0.005
-done
+wait_read $pid
 kill -HUP $pid
 wait $pid
 rc=$?

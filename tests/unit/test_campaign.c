@@ -441,12 +441,14 @@ START_TEST(test_merge_arithmetic) {
   /* copy/two faults: 2 runs, safe */
   write_report(dir, "c1.json", "copy", two, 0, 0);
   write_report(sub, "c2.json", "copy", two, 0, 0);
-  /* unreadable: truncated, not an object, no verdict, bad count; ignored: not .json */
+  /* unreadable: truncated, not an object, no verdict, bad count, no property
+   * (its "safe" is no evidence); ignored: not .json */
   snprintf(cmd, sizeof cmd,
            "cd '%s' && printf '{\"design\": ' > bad1.json && echo '[1,2]' > bad2.json && "
            "echo '{\"design\": \"zc\", \"violations\": {}}' > bad3.json && "
            "echo '{\"design\": \"zc\", \"verdict\": \"safe\", \"violations\": {\"x\": {\"count\": -1}}}' > "
-           "deeper/bad4.json && echo junk > notes.txt && echo junk > a1.json.tmp.123",
+           "deeper/bad4.json && echo '{\"design\": \"zc\", \"verdict\": \"safe\", \"violations\": {}}' > bad5.json && "
+           "echo junk > notes.txt && echo junk > a1.json.tmp.123",
            dir);
   ck_assert_int_eq(system(cmd), 0);
 
@@ -455,8 +457,8 @@ START_TEST(test_merge_arithmetic) {
   ck_assert_msg(merge_path(&m, dir, err, sizeof err) == 0, "%s", err);
   ck_assert_int_eq(merge_finish(&m), 0);
   ck_assert_uint_eq(m.runs, 9);
-  ck_assert_uint_eq(m.unreadable, 4);
-  ck_assert_uint_eq(m.nwarnings, 4);
+  ck_assert_uint_eq(m.unreadable, 5);
+  ck_assert_uint_eq(m.nwarnings, 5);
   ck_assert_msg(strstr(m.warnings[0], "bad1.json: "), "%s", m.warnings[0]);
   ck_assert_uint_eq(m.ngroups, 3);
   /* Sorted by design, then faults. */
@@ -467,7 +469,7 @@ START_TEST(test_merge_arithmetic) {
 
   json_object *j = merge_to_json(&m);
   ck_assert_int_eq(json_object_get_int64(jpath(j, "runs", NULL, NULL)), 9);
-  ck_assert_int_eq(json_object_get_int64(jpath(j, "unreadable", NULL, NULL)), 4);
+  ck_assert_int_eq(json_object_get_int64(jpath(j, "unreadable", NULL, NULL)), 5);
   json_object *groups = jpath(j, "groups", NULL, NULL);
   ck_assert_uint_eq(json_object_array_length(groups), 3);
   json_object *g0 = json_object_array_get_idx(groups, 0), *g1 = json_object_array_get_idx(groups, 1),
@@ -519,7 +521,7 @@ START_TEST(test_merge_arithmetic) {
   merge_print(f, &m, 0);
   fclose(f);
   ck_assert_msg(strstr(buf, "3 (75%)"), "%s", buf);
-  ck_assert_msg(strstr(buf, "9 runs merged; 4 unreadable reports skipped"), "%s", buf);
+  ck_assert_msg(strstr(buf, "9 runs merged; 5 unreadable reports skipped"), "%s", buf);
   free(buf);
   f = open_memstream(&buf, &len);
   merge_print(f, &m, 1);

@@ -90,6 +90,13 @@ int merge_report_check(json_object *rep, char *why, size_t n) {
     snprintf(why, n, "not a run report (no \"violations\")");
     return -1;
   }
+  /* A run checks every property and its report lists each: one that lists
+   * none is no evidence of anything, and its "safe" would count as a safe
+   * run. */
+  if (json_object_object_length(viol) == 0) {
+    snprintf(why, n, "not a run report (\"violations\" lists no property)");
+    return -1;
+  }
   json_object_object_foreach(viol, key, val) {
     json_object *c = get(val, "count");
     if (!json_object_is_type(c, json_type_int) || json_object_get_int64(c) < 0) {

@@ -24,6 +24,10 @@ expect_exit 2 "--speed x1e10 is refused" -- "$NICSIM" replay "$G" --speed x1e10
 expect_exit 0 "--speed x0.001 is taken" -- "$NICSIM" replay "$G" --speed x0.001 --quiet
 expect_exit 2 "review --designs naming a design twice is refused" -- "$NICSIM" review "$G" --designs copy,copy
 grep -q "named twice" "$T/err" && ok "...saying so" || bad "designs twice: $(cat "$T/err")"
+for l in "copy," ",copy" "copy,,zc-shared-ring" ","; do
+  expect_exit 2 "review --designs '$l' (an empty name) is refused" -- "$NICSIM" review "$G" --designs "$l"
+  grep -q "an empty name in the list" "$T/err" && ok "...saying so" || bad "designs '$l': $(cat "$T/err")"
+done
 expect_exit 2 "gen --packets above 100000000 is refused" -- "$NICSIM" gen -o "$T/g.pcap" --packets 100000001
 [ ! -e "$T/g.pcap" ] && ok "...and writes nothing" || bad "gen wrote a file"
 expect_exit 2 "gen --packets 18446744073709551616 (past 2^64) is refused" -- "$NICSIM" gen -o "$T/g.pcap" --packets 18446744073709551616

@@ -872,8 +872,17 @@ static int review_designs(const char *designs, struct review_run *runs, size_t *
   if (!list)
     return fail("out of memory%s%s", "", "");
   int status = 0;
-  char *save = NULL;
-  for (char *tok = strtok_r(list, ",", &save); tok && !status; tok = strtok_r(NULL, ",", &save)) {
+  /* Split at every comma: strtok_r would merge ",," and drop a leading or
+   * trailing comma, so "copy," would pass as a list of one. */
+  for (char *tok = list, *next; tok && !status; tok = next) {
+    next = strchr(tok, ',');
+    if (next)
+      *next++ = '\0';
+    if (!*tok) {
+      status = fail("--designs '%s': an empty name in the list (names separated by single commas)%s",
+                    SHOWN(designs), "");
+      break;
+    }
     const struct design *d = design_find(tok);
     if (!d) {
       status = fail("--designs: unknown design '%s' (nicsim designs lists them)%s", SHOWN(tok), "");

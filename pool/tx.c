@@ -468,7 +468,9 @@ int tx_send(struct tx *t, unsigned principal, unsigned queue, const struct tx_fr
   /* The descriptors: one per piece, EOP and RS on the last (ixgbe_tx_map). */
   uint32_t first = q->ntu;
   for (uint32_t i = 0; i < npieces; i++) {
-    mem_mark_add(t->m, MEM_MARK_GRANT, t->p.rid, page_pa(fi.pfn[i]), fi.len[i]);
+    /* For the device to read only (the frame is DMA_TO_DEVICE): a write
+     * there is outside what it was given. */
+    mem_mark_add(t->m, MEM_MARK_GRANT_READ, t->p.rid, page_pa(fi.pfn[i]), fi.len[i]);
     struct nic_tx_desc_read d = {.buffer_addr = fi.iova[i],
                                  .cmd_type_len = fi.len[i] | NIC_TXD_DTYP_DATA |
                                                  (i + 1 == npieces ? NIC_TXD_CMD_EOP | NIC_TXD_CMD_RS : 0),
@@ -530,7 +532,7 @@ void tx_irq(struct tx *t, unsigned queue) {
     if (!frame_done(t, q, q->ntc, eop, hw_head))
       break;
     for (uint32_t i = 0; i < fi->ndesc; i++) {
-      mem_mark_remove(t->m, MEM_MARK_GRANT, t->p.rid, page_pa(fi->pfn[i]), fi->len[i]);
+      mem_mark_remove(t->m, MEM_MARK_GRANT_READ, t->p.rid, page_pa(fi->pfn[i]), fi->len[i]);
       if (fi->mapped) {
         int64_t c = dma_unmap_page(t->io, t->m, t->p.rid, fi->iova[i], fi->pfn[i], now);
         if (c > 0)

@@ -48,7 +48,7 @@ static uint64_t count(enum checker_property p) { return checker_result(ck, p)->c
 static uint64_t bytes(enum checker_property p) { return checker_result(ck, p)->bytes; }
 
 /* A page holding len bytes of flow's packet at offset 0, DMA-mapped and
- * granted to the device as a posted TX descriptor grants it. */
+ * granted to the device as a posted TX descriptor grants it: to read. */
 static uint64_t tx_buffer(uint32_t flow, uint32_t len) {
   uint64_t pfn;
   ck_assert_int_eq(mem_page_alloc(m, &pfn), 0);
@@ -57,7 +57,7 @@ static uint64_t tx_buffer(uint32_t flow, uint32_t len) {
   struct mem_prov p = {.kind = MEM_LABEL_PKT_PAYLOAD, .flow = flow, .packet = 7};
   ck_assert_int_eq(mem_write(m, KERNEL, pfn * PG, buf, len, &p), 0);
   mem_page_dma_ref(m, pfn, RID, +1);
-  ck_assert_int_eq(mem_mark_add(m, MEM_MARK_GRANT, RID, pfn * PG, len), 0);
+  ck_assert_int_eq(mem_mark_add(m, MEM_MARK_GRANT_READ, RID, pfn * PG, len), 0);
   return pfn;
 }
 
@@ -150,6 +150,43 @@ START_TEST(test_read_after_unmap) {
 }
 END_TEST
 
+/* A transmit buffer is the device's to read, not to write (DMA_TO_DEVICE):
+ * a device write into it is outside what it was given, with the IOMMU off
+ * or passing through as much as anywhere. A receive buffer's grant
+ * (MEM_MARK_GRANT) allows both. */
+START_TEST(test_write_into_read_grant) {
+  static const struct mem_prov junk = {.kind = MEM_LABEL_PKT_PAYLOAD, .flow = 1, .packet = 9};
+  uint8_t b[64] = {0};
+  uint64_t tx = tx_buffer(0, 600);
+  ck_assert_uint_eq(mem_mark_covered_readable(m, RID, tx * PG, 600), 600);
+  ck_assert_uint_eq(mem_mark_covered(m, MEM_MARK_GRANT, RID, tx * PG, 600), 0);
+  dev_read(tx * PG, 600);
+  ck_assert_uint_eq(count(PROP_DEVICE_READ_OUTSIDE_GRANT), 0);
+  ck_assert_int_eq(mem_write(m, DEVICE, tx * PG + 100, b, sizeof b, &junk), 0);
+  ck_assert_uint_eq(count(PROP_DEVICE_WRITE_OUTSIDE_GRANT), 1);
+  ck_assert_uint_eq(bytes(PROP_DEVICE_WRITE_OUTSIDE_GRANT), 64);
+  /* Another device's read grant is not this one's. */
+  ck_assert_uint_eq(mem_mark_covered_readable(m, RID + 1, tx * PG, 600), 0);
+  /* Half the range under a read-and-write grant, half under a read grant:
+   * all of it readable, half writable. */
+  uint64_t rx;
+  ck_assert_int_eq(mem_page_alloc(m, &rx), 0);
+  mem_page_dma_ref(m, rx, RID, +1);
+  ck_assert_int_eq(mem_mark_add(m, MEM_MARK_GRANT, RID, rx * PG, 300), 0);
+  ck_assert_int_eq(mem_mark_add(m, MEM_MARK_GRANT_READ, RID, rx * PG + 300, 300), 0);
+  ck_assert_uint_eq(mem_mark_covered_readable(m, RID, rx * PG, 600), 600);
+  ck_assert_uint_eq(mem_mark_covered(m, MEM_MARK_GRANT, RID, rx * PG, 600), 300);
+  ck_assert_int_eq(mem_write(m, DEVICE, rx * PG, b, sizeof b, &junk), 0);
+  ck_assert_uint_eq(count(PROP_DEVICE_WRITE_OUTSIDE_GRANT), 1);
+  ck_assert_int_eq(mem_write(m, DEVICE, rx * PG + 280, b, sizeof b, &junk), 0);
+  ck_assert_uint_eq(count(PROP_DEVICE_WRITE_OUTSIDE_GRANT), 2);
+  ck_assert_uint_eq(bytes(PROP_DEVICE_WRITE_OUTSIDE_GRANT), 64 + 44);
+  /* Taking the read grant away takes away exactly it. */
+  ck_assert_int_eq(mem_mark_remove(m, MEM_MARK_GRANT_READ, RID, rx * PG + 300, 300), 0);
+  ck_assert_uint_eq(mem_mark_covered_readable(m, RID, rx * PG, 600), 300);
+}
+END_TEST
+
 START_TEST(test_wire_needs_enabling) {
   /* Without the wire the reads are still checked, frames are not. */
   tx_teardown();
@@ -184,6 +221,7 @@ static Suite *checker_tx_suite(void) {
   tcase_add_test(tc, test_only_the_frames_last_bytes_count);
   tcase_add_test(tc, test_read_outside_grant);
   tcase_add_test(tc, test_read_after_unmap);
+  tcase_add_test(tc, test_write_into_read_grant);
   tcase_add_test(tc, test_wire_needs_enabling);
   tcase_add_test(tc, test_property_names);
   suite_add_tcase(s, tc);

@@ -712,7 +712,7 @@ static void device_read(struct checker *c, struct mem *m, const struct mem_acces
     void *ctx[2] = {c, (void *)a};
     mem_label_runs(m, a->paddr, a->len, wire_record, ctx);
   }
-  uint32_t granted = mem_mark_covered(m, MEM_MARK_GRANT, rid, a->paddr, a->len);
+  uint32_t granted = mem_mark_covered_readable(m, rid, a->paddr, a->len);
   int unmapped = mem_page_dma_refs(m, pfn) == 0;
   if (granted == a->len && !unmapped)
     return;

@@ -625,15 +625,18 @@ int mem_mark_remove(struct mem *m, enum mem_mark_kind kind, uint16_t id, uint64_
   return mark_range(m, 0, kind, id, paddr, len);
 }
 
+#define KIND_BIT(k) (1u << (k))
+#define GRANT_KINDS (KIND_BIT(MEM_MARK_GRANT) | KIND_BIT(MEM_MARK_GRANT_READ))
+
 /* Sets in seen (bit per byte offset of the page) the bytes of [pos, end)
- * covered by marks of kind (and id, for grants). Returns the bytes of the
- * range covered, or len at once when one mark covers it all (seen is then
- * not filled). */
-static uint32_t mark_bitmap(const struct mem_page_meta *md, enum mem_mark_kind kind, uint16_t id,
-                            uint32_t pos, uint32_t end, uint8_t *seen, int *any) {
+ * covered by marks of the kinds in the set kinds (KIND_BIT; and id, for
+ * grants). Returns the bytes of the range covered, or len at once when one
+ * mark covers it all (seen is then not filled). */
+static uint32_t mark_bitmap(const struct mem_page_meta *md, unsigned kinds, uint16_t id, uint32_t pos,
+                            uint32_t end, uint8_t *seen, int *any) {
   for (uint16_t i = 0; i < md->nmarks; i++) {
     const struct mark *e = &md->marks[i];
-    if (e->kind != kind || (kind == MEM_MARK_GRANT && e->id != id))
+    if (!(kinds & KIND_BIT(e->kind)) || ((GRANT_KINDS & KIND_BIT(e->kind)) && e->id != id))
       continue;
     uint32_t eo = e->off, el = e->full ? MEM_PAGE_SIZE : e->len;
     if (eo <= pos && eo + el >= end)
@@ -674,7 +677,17 @@ uint32_t mem_mark_covered(const struct mem *m, enum mem_mark_kind kind, uint16_t
   uint32_t pos = (uint32_t)(paddr & (MEM_PAGE_SIZE - 1));
   uint8_t seen[MEM_PAGE_SIZE / 8];
   int any = 0;
-  return mark_bitmap(md, kind, id, pos, pos + len, seen, &any);
+  return mark_bitmap(md, KIND_BIT(kind), id, pos, pos + len, seen, &any);
+}
+
+uint32_t mem_mark_covered_readable(const struct mem *m, uint16_t id, uint64_t paddr, uint32_t len) {
+  const struct mem_page_meta *md = mark_meta(m, paddr, &len);
+  if (!md)
+    return 0;
+  uint32_t pos = (uint32_t)(paddr & (MEM_PAGE_SIZE - 1));
+  uint8_t seen[MEM_PAGE_SIZE / 8];
+  int any = 0;
+  return mark_bitmap(md, GRANT_KINDS, id, pos, pos + len, seen, &any);
 }
 
 uint32_t mem_mark_covered_but(const struct mem *m, enum mem_mark_kind kind, uint16_t id,
@@ -685,10 +698,10 @@ uint32_t mem_mark_covered_but(const struct mem *m, enum mem_mark_kind kind, uint
   uint32_t pos = (uint32_t)(paddr & (MEM_PAGE_SIZE - 1)), end = pos + len;
   uint8_t in[MEM_PAGE_SIZE / 8], out[MEM_PAGE_SIZE / 8];
   int any_in = 0, any_out = 0;
-  uint32_t n = mark_bitmap(md, kind, id, pos, end, in, &any_in);
+  uint32_t n = mark_bitmap(md, KIND_BIT(kind), id, pos, end, in, &any_in);
   if (n == 0)
     return 0;
-  uint32_t excluded = mark_bitmap(md, but_kind, but_id, pos, end, out, &any_out);
+  uint32_t excluded = mark_bitmap(md, KIND_BIT(but_kind), but_id, pos, end, out, &any_out);
   if (excluded == 0)
     return n;
   if (excluded == len)

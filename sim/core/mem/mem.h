@@ -200,8 +200,12 @@ uint64_t mem_page_mappers(const struct mem *m, uint64_t pfn);
  *
  * Marks: byte ranges of a page with a meaning:
  * - MEM_MARK_GRANT: the buffer a posted descriptor (or a ring) grants the
- *   device with requester id `id`; a device write outside every grant of its
- *   requester id writes outside what it was given;
+ *   device with requester id `id` to write and read; a device write outside
+ *   every such grant of its requester id writes outside what it was given;
+ * - MEM_MARK_GRANT_READ: the buffer a posted transmit descriptor grants the
+ *   device `id` to read only (Linux: dma_map_single(..., DMA_TO_DEVICE),
+ *   include/linux/dma-direction.h): a device read there is inside what it
+ *   was given, a device write is not;
  * - MEM_MARK_VALIDATED: packet bytes the kernel has validated and still
  *   uses (id: unused); a user write over them changes them behind its back;
  * - MEM_MARK_LIVE: kernel-private bytes the kernel will read again (id:
@@ -210,7 +214,7 @@ uint64_t mem_page_mappers(const struct mem *m, uint64_t pfn);
  *   are dead (an skb freed, a page given back): writing them tampers with
  *   nothing.
  * Marks may overlap; removing takes away exactly one equal mark. */
-enum mem_mark_kind { MEM_MARK_GRANT = 0, MEM_MARK_VALIDATED = 1, MEM_MARK_LIVE = 2 };
+enum mem_mark_kind { MEM_MARK_GRANT = 0, MEM_MARK_VALIDATED = 1, MEM_MARK_LIVE = 2, MEM_MARK_GRANT_READ = 3 };
 
 void mem_page_dma_ref(struct mem *m, uint64_t pfn, uint16_t rid, int delta);
 uint32_t mem_page_dma_refs(const struct mem *m, uint64_t pfn);
@@ -222,6 +226,9 @@ int mem_mark_remove(struct mem *m, enum mem_mark_kind kind, uint16_t id, uint64_
  * (and id, for grants). */
 uint32_t mem_mark_covered(const struct mem *m, enum mem_mark_kind kind, uint16_t id, uint64_t paddr,
                           uint32_t len);
+/* Bytes of [paddr, paddr+len) (within one page) device id may read: covered
+ * by its grants of either kind (MEM_MARK_GRANT, MEM_MARK_GRANT_READ). */
+uint32_t mem_mark_covered_readable(const struct mem *m, uint16_t id, uint64_t paddr, uint32_t len);
 /* Bytes of [paddr, paddr+len) (within one page) covered by marks of kind
  * (and id) and by no mark of but_kind (and but_id). */
 uint32_t mem_mark_covered_but(const struct mem *m, enum mem_mark_kind kind, uint16_t id,

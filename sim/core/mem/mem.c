@@ -669,25 +669,25 @@ static const struct mem_page_meta *mark_meta(const struct mem *m, uint64_t paddr
   return &m->meta[pfn];
 }
 
-uint32_t mem_mark_covered(const struct mem *m, enum mem_mark_kind kind, uint16_t id, uint64_t paddr,
-                          uint32_t len) {
+/* Bytes of [paddr, paddr+len) (within one page) covered by marks of the
+ * kinds in the set kinds (and id, for grants). */
+static uint32_t covered_kinds(const struct mem *m, unsigned kinds, uint16_t id, uint64_t paddr, uint32_t len) {
   const struct mem_page_meta *md = mark_meta(m, paddr, &len);
   if (!md)
     return 0;
   uint32_t pos = (uint32_t)(paddr & (MEM_PAGE_SIZE - 1));
   uint8_t seen[MEM_PAGE_SIZE / 8];
   int any = 0;
-  return mark_bitmap(md, KIND_BIT(kind), id, pos, pos + len, seen, &any);
+  return mark_bitmap(md, kinds, id, pos, pos + len, seen, &any);
+}
+
+uint32_t mem_mark_covered(const struct mem *m, enum mem_mark_kind kind, uint16_t id, uint64_t paddr,
+                          uint32_t len) {
+  return covered_kinds(m, KIND_BIT(kind), id, paddr, len);
 }
 
 uint32_t mem_mark_covered_readable(const struct mem *m, uint16_t id, uint64_t paddr, uint32_t len) {
-  const struct mem_page_meta *md = mark_meta(m, paddr, &len);
-  if (!md)
-    return 0;
-  uint32_t pos = (uint32_t)(paddr & (MEM_PAGE_SIZE - 1));
-  uint8_t seen[MEM_PAGE_SIZE / 8];
-  int any = 0;
-  return mark_bitmap(md, GRANT_KINDS, id, pos, pos + len, seen, &any);
+  return covered_kinds(m, GRANT_KINDS, id, paddr, len);
 }
 
 uint32_t mem_mark_covered_but(const struct mem *m, enum mem_mark_kind kind, uint16_t id,

@@ -19,24 +19,24 @@ wait_read() {
     sleep 0.005
   done
 }
-"$NICSIM" replay "$T/big.pcap" --design copy --json "$T/r.json" --quiet &
-pid=$!
-wait_read $pid
-kill -TERM $pid
-wait $pid
-rc=$?
+# stopped SIG JSON: a replay writing JSON, sent SIG once its second pass is
+# under way; its exit status in rc.
+stopped() {
+  "$NICSIM" replay "$T/big.pcap" --design copy --json "$2" --quiet &
+  local pid=$!
+  wait_read $pid
+  kill -"$1" $pid
+  wait $pid
+  rc=$?
+}
+stopped TERM "$T/r.json"
 if [ $rc -eq 143 ]; then ok "exit status 143 after SIGTERM"; else bad "exit status $rc after SIGTERM"; fi
 check "the report is written and marked incomplete" "d['incomplete'] is True" "$T/r.json"
 check "...it counts the frames replayed, not the whole trace" "0 < d['trace']['packets'] < 2000000 and d['trace']['bytes'] == 60 * d['trace']['packets']" "$T/r.json"
 check "...a stopped run of a safe design is not called safe, and says how far it got" "d['verdict'] == 'inconclusive' and ('after %d frames' % d['trace']['packets']) in d['verdict_reason']" "$T/r.json"
 ls -A "$T" | grep -Eq '\.tmp\.|^\.nicsim-' && bad "a temporary file was left behind" || ok "no temporary file left behind"
 # SIGHUP (the terminal closed) too: 128 + 1, the report so far.
-"$NICSIM" replay "$T/big.pcap" --design copy --json "$T/hup.json" --quiet &
-pid=$!
-wait_read $pid
-kill -HUP $pid
-wait $pid
-rc=$?
+stopped HUP "$T/hup.json"
 [ $rc -eq 129 ] && ok "exit status 129 after SIGHUP" || bad "exit status $rc after SIGHUP"
 check "...the report written, marked incomplete" "d['incomplete'] is True and d['verdict'] == 'inconclusive'" "$T/hup.json"
 "$NICSIM" replay "$T/big.pcap" --design copy --json "$T/full.json" --quiet 2>/dev/null &
